@@ -1,0 +1,76 @@
+/** The yargs command table. Each command lives in its own file, loaded when run. */
+import yargs from 'yargs';
+import { version } from './main.js';
+
+export async function runYargs(argv: string[]): Promise<void> {
+  const dir = { alias: 'C', type: 'string', default: '.', describe: 'run as if started in this directory' } as const;
+  const json = { type: 'boolean', default: false, describe: 'print a JSON report' } as const;
+  await yargs(argv)
+    .scriptName('agentgit')
+    .usage('agentgit: keep an agent\'s state in sync through Git\n\nUsage: $0 <command> [options]')
+    .command(
+      'init',
+      'make a directory an agentgit repo (adopting files and any Git history there)',
+      (y) =>
+        y
+          .option('C', dir)
+          .option('remote', { type: 'string', describe: 'hub URL (ssh or https; credentials stay in ssh config / credential helper)' })
+          .option('branch', { type: 'string', describe: 'branch to sync (default: the current one, or main)' })
+          .option('agent', { type: 'string', describe: 'agent name, used in commit authors (default: agent)' })
+          .option('instance', { type: 'string', describe: 'this instance\'s id (default: host name + random suffix)' })
+          .option('timeout', { type: 'number', default: 120, describe: 'seconds for the first exchange with the hub' })
+          .option('json', json),
+      async (a) => (await import('./init.js')).initCommand(a),
+    )
+    .command(
+      'clone <url> <dir>',
+      'join existing state as a new instance (new server, migration)',
+      (y) =>
+        y
+          .positional('url', { type: 'string', demandOption: true })
+          .positional('dir', { type: 'string', demandOption: true })
+          .option('agent', { type: 'string' })
+          .option('instance', { type: 'string' })
+          .option('timeout', { type: 'number', default: 120 })
+          .option('json', json),
+      async (a) => (await import('./clone.js')).cloneCommand(a as never),
+    )
+    .command(
+      'sync',
+      'one sync round: commit, fetch, merge, push (cron-safe)',
+      (y) =>
+        y
+          .option('C', dir)
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing on success' })
+          .option('json', json)
+          .option('push', { type: 'boolean', default: true, describe: 'push to the hub (--no-push: commit and merge only)' })
+          .option('timeout', { type: 'number', default: 120, describe: 'deadline in seconds for the whole round' })
+          .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for another sync holding the lock' }),
+      async (a) => (await import('./sync.js')).syncCommand(a),
+    )
+    .command(
+      'status',
+      'ahead/behind, uncommitted and held files, last sync',
+      (y) => y.option('C', dir).option('json', json),
+      async (a) => (await import('./status.js')).statusCommand(a),
+    )
+    .command(
+      'doctor',
+      'check git, drivers, hooks, hub access, keys and remote URL; print each fix',
+      (y) => y.option('C', dir).option('json', json).option('timeout', { type: 'number', default: 20 }),
+      async (a) => (await import('./doctor.js')).doctorCommand(a),
+    )
+    .command('merge-driver <kind> <base> <ours> <theirs> [size] [path]', 'git merge driver (registered by init; not for direct use)', () => undefined, () => undefined)
+    .demandCommand(1, 'name a command: init, clone, sync, status or doctor')
+    .strict()
+    .version(version())
+    .help()
+    .alias('h', 'help')
+    .wrap(100)
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`agentgit: ${msg}\nRun \`agentgit --help\` for usage.\n`);
+      process.exit(2);
+    })
+    .parseAsync();
+}

@@ -1,0 +1,70 @@
+/**
+ * `agentgit doctor`: checks what cron needs, each finding with its fix.
+ * Exit 0 when everything passes, 1 when something needs a person.
+ */
+import { stat } from 'node:fs/promises';
+import { gitText } from '../git/exec.js';
+import { openContext } from '../sync/context.js';
+import { driverCommand } from '../sync/setup.js';
+import { printJson } from './output.js';
+
+interface Finding {
+  check: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export async function doctorCommand(a: { C: string; json: boolean; timeout: number }): Promise<void> {
+  const findings: Finding[] = [];
+  const v = await gitText(['--version'], { cwd: '/' }).catch(() => '');
+  const m = /(\d+)\.(\d+)/.exec(v);
+  const okGit = !!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 34));
+  findings.push({ check: 'git version', ok: okGit, detail: v || 'git not found', fix: okGit ? undefined : 'install git 2.34 or newer and put it on the PATH cron uses' });
+
+  const ctx = await openContext(a.C);
+  const { repo, policy, settings, config } = ctx;
+  try {
+    for (const k of ['log', 'json', 'text', 'binary']) {
+      const cur = config.get(`merge.agentgit-${k}.driver`);
+      const ok = cur === driverCommand(k);
+      findings.push({ check: `merge driver agentgit-${k}`, ok, detail: cur ?? 'not registered', fix: ok ? undefined : 'run `agentgit init` (or any sync) to register it' });
+    }
+    // attributes match the policy: check one path per kind the policy names
+    const samples = ['memory/2026-01-01.md', 'mission-control/tasks.json', 'MEMORY.md'];
+    const attrs = await repo.text(['check-attr', 'merge', '--', ...samples]);
+    for (const s of samples) {
+      const want = `agentgit-${policy.kindOf(s)}`;
+      const line = attrs.split('\n').find((l) => l.startsWith(`${s}:`)) ?? '';
+      const ok = line.endsWith(`: ${want}`);
+      findings.push({ check: `attributes for ${s}`, ok, detail: line || 'none', fix: ok ? undefined : 'run `agentgit init` to rewrite .gitattributes and .git/info/attributes' });
+    }
+    const url = config.get(`remote.${settings.remote}.url`);
+    if (!url) {
+      findings.push({ check: 'hub', ok: false, detail: 'no hub configured', fix: '`agentgit init --remote URL`' });
+    } else {
+      const cred = /^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url);
+      findings.push({ check: 'remote URL has no credentials', ok: !cred, detail: cred ? 'the URL embeds a password or token' : 'ok', fix: cred ? 'move the secret into a credential helper (`git config credential.helper store`) or use ssh with a deploy key, then `git remote set-url`' : undefined });
+      const t0 = Date.now();
+      const r = await repo.run(['ls-remote', '--heads', settings.remote], { timeoutMs: a.timeout * 1000, okCodes: [128, 2] }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: Buffer.alloc(0) }));
+      findings.push({
+        check: 'hub reachable without prompting',
+        ok: r.code === 0,
+        detail: r.code === 0 ? `answered in ${Date.now() - t0} ms` : r.stderr.split('\n').find((l) => l.trim()) ?? 'failed',
+        fix: r.code === 0 ? undefined : 'for ssh: a deploy key in ~/.ssh/config for the hub host (cron has no ssh-agent); for https: a credential helper. Test with `GIT_TERMINAL_PROMPT=0 git ls-remote`',
+      });
+    }
+    const key = config.get('user.signingkey');
+    if (key) {
+      const st = await stat(key).catch(() => null);
+      const ok = !!st && (st.mode & 0o077) === 0;
+      findings.push({ check: 'signing key permissions', ok, detail: st ? `mode ${(st.mode & 0o777).toString(8)}` : `${key} missing`, fix: ok ? undefined : `chmod 600 ${key} (or \`agentgit identity import\` it again)` });
+    }
+  } finally {
+    repo.close();
+  }
+  const bad = findings.filter((f) => !f.ok);
+  if (a.json) printJson({ ok: bad.length === 0, findings });
+  else for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'} ${f.check}: ${f.detail}${f.fix ? `\n     fix: ${f.fix}` : ''}\n`);
+  process.exitCode = bad.length ? 1 : 0;
+}

@@ -1,0 +1,39 @@
+/** Printing results: one summary line for people, JSON for scripts. */
+import type { SyncOutcome } from '../sync/round.js';
+
+export function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+}
+
+export function syncSummary(o: SyncOutcome): string {
+  const parts = [`committed ${o.committed}`];
+  const kinds = Object.entries(o.mergedByKind)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  if (o.fastForward) parts.push(`fast-forwarded ${o.mergedFromHub} file${o.mergedFromHub === 1 ? '' : 's'} from hub`);
+  else if (o.mergedFromHub > 0 || kinds) parts.push(`merged ${o.mergedFromHub} from hub${kinds ? ` (${kinds})` : ''}`);
+  if (o.conflicts > 0) parts.push(`${o.conflicts} concurrent write${o.conflicts === 1 ? '' : 's'} resolved (see \`agentgit conflicts\`)`);
+  parts.push(o.pushed ? `pushed ${o.pushed.slice(0, 7)}` : 'pushed nothing');
+  return `${parts.join(', ')} in ${o.durationMs} ms`;
+}
+
+/** Print a sync outcome and set the exit code. */
+export function reportSync(o: SyncOutcome, a: { json?: boolean; quiet?: boolean }): void {
+  if (a.json) {
+    printJson({ ...o, held: o.held.map(({ path, reason, detail }) => ({ path, reason, detail })) });
+  } else {
+    if (!a.quiet || o.exitCode !== 0) {
+      for (const n of o.notes) process.stderr.write(`agentgit: ${n}\n`);
+    }
+    if (o.exitCode === 0) {
+      if (!a.quiet) process.stdout.write(syncSummary(o) + '\n');
+    } else {
+      for (const h of o.held) process.stderr.write(`agentgit: held ${h.path}: ${h.detail.replace(/FILE/g, h.path)}\n`);
+      const rest = o.held.length && o.error?.startsWith('held ') ? null : o.error;
+      if (rest) process.stderr.write(`agentgit: ${rest}\n`);
+      if (o.exitCode === 75) process.stderr.write('agentgit: local work is committed and kept; the next run will retry (exit 75)\n');
+      else if (o.held.length) process.stderr.write(`agentgit: everything else synced (${syncSummary(o)}); exit 1 until the held files are dealt with\n`);
+    }
+  }
+  process.exitCode = o.exitCode;
+}

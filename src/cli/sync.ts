@@ -1,0 +1,18 @@
+/**
+ * `agentgit sync`: one round: commit local changes, fetch, merge in-process,
+ * push (retrying with backoff when another instance pushed first).
+ * Limitations: one branch and one hub per repo; never force-pushes, so a hub
+ * whose branch was rewritten by hand needs a person (exit 1 with the reason).
+ */
+import { syncRound } from '../sync/round.js';
+import { reportSync } from './output.js';
+
+export async function syncCommand(a: { C: string; quiet: boolean; json: boolean; push: boolean; timeout: number; wait: number }): Promise<void> {
+  if (!(a.timeout > 0)) {
+    process.stderr.write('agentgit: --timeout must be a positive number of seconds\n');
+    process.exitCode = 2;
+    return;
+  }
+  const o = await syncRound({ dir: a.C, push: a.push, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });
+  reportSync(o, a);
+}

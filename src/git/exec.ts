@@ -1,0 +1,123 @@
+/**
+ * Running git. The only module that spawns git (src/git/* builds on it).
+ *
+ * Why not simple-git here: importing it costs ~90 ms on the reference
+ * machine, more than a whole no-op sync round may take (see
+ * docs/performance.md); and it strips the GIT_* variables that cron users
+ * and our tests rely on. This runner is small: argument arrays only (never a
+ * shell string), a hard deadline that kills the whole process group, and an
+ * environment that can never prompt.
+ */
+import { spawn } from 'node:child_process';
+
+export class GitError extends Error {
+  readonly code = 'EGIT';
+  constructor(
+    message: string,
+    readonly args: string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+    readonly timedOut: boolean,
+  ) {
+    super(message);
+    this.name = 'GitError';
+  }
+}
+
+export interface RunOptions {
+  cwd: string;
+  input?: string | Uint8Array;
+  env?: Record<string, string | undefined>;
+  /** Kill git (and ssh under it) after this many ms. */
+  timeoutMs?: number;
+  /** Exit codes that are not errors (e.g. 1 for `merge-base --is-ancestor`). */
+  okCodes?: number[];
+}
+
+export interface RunResult {
+  stdout: Buffer;
+  stderr: string;
+  code: number;
+}
+
+/**
+ * The environment every git call gets: no terminal prompt, no askpass
+ * program, ssh in batch mode with a connect timeout unless the operator
+ * configured an ssh command, C locale for parseable messages.
+ */
+export function gitEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  env.GIT_TERMINAL_PROMPT = '0';
+  env.GIT_ASKPASS = env.GIT_ASKPASS_AGENTGIT ?? 'true';
+  env.SSH_ASKPASS_REQUIRE = 'never';
+  env.LC_ALL = 'C';
+  env.GIT_MERGE_AUTOEDIT = 'no';
+  env.GIT_EDITOR = 'true';
+  if (!env.GIT_SSH_COMMAND && !env.GIT_SSH) {
+    env.GIT_SSH_COMMAND = 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=2';
+  }
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
+  return env;
+}
+
+export function runGit(args: string[], opts: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {
+      cwd: opts.cwd,
+      env: gitEnv(opts.env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        killTree(child.pid);
+      }, opts.timeoutMs);
+    }
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => {
+      if (timer) clearTimeout(timer);
+      reject(new GitError(`cannot run git: ${e.message} (is git installed and on PATH?)`, args, null, '', false));
+    });
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8');
+      const stdout = Buffer.concat(out);
+      const c = code ?? -1;
+      if (timedOut) {
+        reject(new GitError(`git ${args[0]} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`, args, c, stderr, true));
+      } else if (c === 0 || opts.okCodes?.includes(c)) {
+        resolve({ stdout, stderr, code: c });
+      } else {
+        const first = stderr.split('\n').find((l) => l.trim() !== '') ?? `exit ${c}`;
+        reject(new GitError(`git ${args[0]} failed: ${first.trim()}`, args, c, stderr, false));
+      }
+    });
+    child.stdin.on('error', () => undefined);
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+function killTree(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** stdout as trimmed text. */
+export async function gitText(args: string[], opts: RunOptions): Promise<string> {
+  return (await runGit(args, opts)).stdout.toString('utf8').trim();
+}

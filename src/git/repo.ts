@@ -1,0 +1,236 @@
+/**
+ * A Git work tree as agentgit sees it: the plumbing calls the sync round
+ * needs, each one process at most, none per file.
+ */
+import { realpathSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { GitError, gitText, runGit, type RunOptions } from './exec.js';
+import { ObjectReader, ZERO_OID } from './objects.js';
+
+export interface TreeChange {
+  path: string;
+  /** A added, D deleted, M modified, T type changed. */
+  status: 'A' | 'D' | 'M' | 'T';
+  oldMode: string;
+  newMode: string;
+  oldOid: string;
+  newOid: string;
+}
+
+export interface StatusEntry {
+  path: string;
+  /** Two-letter porcelain v1 code, e.g. ' M', '??', 'D '. */
+  xy: string;
+}
+
+export interface IndexEntry {
+  path: string;
+  mode: string;
+  /** ZERO_OID with mode '0' removes the path. */
+  oid: string;
+}
+
+export class Repo {
+  readonly objects: ObjectReader;
+  private constructor(
+    readonly root: string,
+    readonly gitDir: string,
+  ) {
+    this.objects = new ObjectReader(root);
+  }
+
+  /** Open the work tree containing `dir`; null when it is not in a Git repo. */
+  static async open(dir: string): Promise<Repo | null> {
+    try {
+      const out = await gitText(['rev-parse', '--show-toplevel', '--absolute-git-dir'], { cwd: dir });
+      const [top, gd] = out.split('\n');
+      if (!top || !gd) return null;
+      return new Repo(top, gd);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Open `dir` only if it is itself the top of a work tree. */
+  static async openAt(dir: string): Promise<Repo | null> {
+    const r = await Repo.open(dir);
+    if (!r) return null;
+    if (realpathSync(r.root) !== realpathSync(resolve(dir))) return null;
+    return r;
+  }
+
+  close(): void {
+    this.objects.close();
+  }
+
+  /** Path under .git/agentgit/ (per-clone state, never synced). */
+  stateFile(name: string): string {
+    return join(this.gitDir, 'agentgit', name);
+  }
+
+  run(args: string[], opts: Partial<RunOptions> = {}) {
+    return runGit(args, { cwd: this.root, ...opts });
+  }
+
+  text(args: string[], opts: Partial<RunOptions> = {}) {
+    return gitText(args, { cwd: this.root, ...opts });
+  }
+
+  async revParse(rev: string): Promise<string | null> {
+    const r = await this.run(['rev-parse', '-q', '--verify', `${rev}^{commit}`], { okCodes: [1, 128] });
+    const s = r.stdout.toString('utf8').trim();
+    return r.code === 0 && s ? s : null;
+  }
+
+  async config(key: string): Promise<string | null> {
+    const r = await this.run(['config', '--get', key], { okCodes: [1] });
+    return r.code === 0 ? r.stdout.toString('utf8').replace(/\n$/, '') : null;
+  }
+
+  /** All local config values in one process: key (lowercase) -> last value. */
+  async configAll(): Promise<Map<string, string>> {
+    const r = await this.run(['config', '--list', '-z'], { okCodes: [1] });
+    const m = new Map<string, string>();
+    for (const item of r.stdout.toString('utf8').split('\0')) {
+      if (!item) continue;
+      const nl = item.indexOf('\n');
+      m.set(nl < 0 ? item : item.slice(0, nl), nl < 0 ? 'true' : item.slice(nl + 1));
+    }
+    return m;
+  }
+
+  async setConfig(key: string, value: string): Promise<void> {
+    await this.run(['config', key, value]);
+  }
+
+  async currentBranch(): Promise<string | null> {
+    const r = await this.run(['symbolic-ref', '-q', '--short', 'HEAD'], { okCodes: [1] });
+    const s = r.stdout.toString('utf8').trim();
+    return s || null;
+  }
+
+  /** Changed and untracked files (respects .gitignore), no rename detection. */
+  async status(): Promise<StatusEntry[]> {
+    const r = await this.run(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=none']);
+    const out: StatusEntry[] = [];
+    for (const item of r.stdout.toString('utf8').split('\0')) {
+      if (item.length < 4) continue;
+      out.push({ xy: item.slice(0, 2), path: item.slice(3) });
+    }
+    return out;
+  }
+
+  /** Tree changes between two commits or trees (no renames, recursive). */
+  async diffTree(a: string, b: string): Promise<TreeChange[]> {
+    const r = await this.run(['diff-tree', '-r', '-z', '--no-renames', '--no-commit-id', a, b]);
+    return parseRawDiff(r.stdout);
+  }
+
+  async mergeBases(a: string, b: string): Promise<string[]> {
+    const r = await this.run(['merge-base', '--all', a, b], { okCodes: [1] });
+    return r.stdout.toString('utf8').split('\n').filter(Boolean);
+  }
+
+  async isAncestor(a: string, b: string): Promise<boolean> {
+    const r = await this.run(['merge-base', '--is-ancestor', a, b], { okCodes: [1] });
+    return r.code === 0;
+  }
+
+  /**
+   * A tree: `from` (a commit or tree, or null for empty) with `changes`
+   * applied, built in a private index so the real index is untouched.
+   */
+  async buildTree(from: string | null, changes: IndexEntry[]): Promise<string> {
+    const env = { GIT_INDEX_FILE: this.stateFile(`index.${process.pid}.tmp`) };
+    try {
+      if (from) await this.run(['read-tree', from], { env });
+      else await this.run(['read-tree', '--empty'], { env });
+      if (changes.length > 0) {
+        const input = changes.map((c) => `${c.mode} ${c.oid}\t${c.path}\0`).join('');
+        await this.run(['update-index', '-z', '--index-info'], { env, input });
+      }
+      return await this.text(['write-tree'], { env });
+    } finally {
+      await rm(env.GIT_INDEX_FILE, { force: true });
+    }
+  }
+
+  async commitTree(tree: string, parents: string[], message: string, opts: { sign: boolean; env?: Record<string, string> }): Promise<string> {
+    const args = ['commit-tree', tree];
+    for (const p of parents) args.push('-p', p);
+    if (opts.sign) args.push('-S');
+    args.push('-F', '-');
+    const run: Partial<RunOptions> = { input: message };
+    if (opts.env) run.env = opts.env;
+    return this.text(args, run);
+  }
+
+  /** Move a ref from `old` to `next` atomically; fails if it moved meanwhile. */
+  async updateRef(ref: string, next: string, old: string | null, reason: string): Promise<void> {
+    await this.run(['update-ref', '-m', reason, ref, next, old ?? ZERO_OID]);
+  }
+
+  /** Set index entries for paths (stat info is refreshed by refreshIndex). */
+  async updateIndex(entries: IndexEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const input = entries.map((c) => `${c.mode} ${c.oid}\t${c.path}\0`).join('');
+    await this.run(['update-index', '-z', '--index-info'], { input });
+  }
+
+  async refreshIndex(): Promise<void> {
+    await this.run(['update-index', '-q', '--refresh', '--ignore-submodules'], { okCodes: [1] });
+  }
+
+  /** Stage exactly these paths (adds, modifications and deletions). */
+  async addPaths(paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    await this.run(['add', '-A', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      input: paths.join('\0') + '\0',
+      env: { GIT_LITERAL_PATHSPECS: '1' },
+    });
+  }
+
+  /** Ahead/behind counts of `a` relative to `b`. */
+  async aheadBehind(a: string, b: string): Promise<{ ahead: number; behind: number }> {
+    const out = await this.text(['rev-list', '--left-right', '--count', `${a}...${b}`]);
+    const [ahead, behind] = out.split(/\s+/).map(Number);
+    return { ahead: ahead ?? 0, behind: behind ?? 0 };
+  }
+
+  /** Committer time (ms) of a commit. */
+  async commitTime(rev: string): Promise<number> {
+    const out = await this.text(['log', '-1', '--format=%ct', rev]);
+    return Number(out) * 1000;
+  }
+
+  absolute(path: string): string {
+    return isAbsolute(path) ? path : join(this.root, path);
+  }
+}
+
+/** Parse `git diff-tree -r -z` raw output. */
+export function parseRawDiff(buf: Buffer): TreeChange[] {
+  const parts = buf.toString('utf8').split('\0');
+  const out: TreeChange[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const meta = parts[i]!;
+    const path = parts[i + 1]!;
+    if (!meta.startsWith(':')) {
+      i -= 1;
+      continue;
+    }
+    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(' ');
+    out.push({
+      path,
+      status: (status?.[0] ?? 'M') as TreeChange['status'],
+      oldMode: oldMode!,
+      newMode: newMode!,
+      oldOid: oldOid!,
+      newOid: newOid!,
+    });
+  }
+  return out;
+}
+
+export { GitError, ZERO_OID };

@@ -1,0 +1,102 @@
+/**
+ * mergeFile: the one entry point of the merge core. Bytes of base, ours and
+ * theirs in; merged bytes and a report out. Pure, total: no I/O, never throws.
+ *
+ * Order of decisions (each independent of which side is "ours"):
+ * 1. fast paths: equal sides, or one side unchanged from base;
+ * 2. binary, invalid UTF-8 or over the size limit: whole-file last writer wins;
+ * 3. the kind's merge on BOM-stripped LF text, framing restored afterwards.
+ */
+import { DEFAULT_JSON, DEFAULT_MAX_MERGE_BYTES } from '../policy/defaults.js';
+import { mergeJsonText } from './json.js';
+import { mergeLogText } from './log.js';
+import { mergeTextText } from './text.js';
+import type { Conflict, JsonOptions, MergeInput, MergeReport, MergeResult, SideClocks } from './types.js';
+import { applyFraming, bytesEqual, compareBytes, compareClocks, decodeText, encodeText, mergedFraming, normalizeText } from './util.js';
+
+export type { Kind, MergeInput, MergeResult, MergeReport, Conflict, Collision, SideClocks, JsonOptions, Clock } from './types.js';
+
+export const DEFAULT_JSON_OPTIONS: JsonOptions = DEFAULT_JSON;
+
+/** Files above this many bytes are merged whole-file (see docs/merging.md). */
+export const MAX_CONTENT_MERGE_BYTES = DEFAULT_MAX_MERGE_BYTES;
+
+function report(input: MergeInput, method: MergeReport['method'], extra: Partial<MergeReport> = {}): MergeReport {
+  return { path: input.path, kind: input.kind, method, stats: {}, conflicts: [], collisions: [], notes: [], ...extra };
+}
+
+export function mergeFile(input: MergeInput, maxBytes = MAX_CONTENT_MERGE_BYTES): MergeResult {
+  try {
+    return mergeFileUnsafe(input, maxBytes);
+  } catch (e) {
+    // The kinds are written to be total; this is the last line of defence so
+    // a bug can never stop a sync. Whole-file LWW keeps both versions on record.
+    const r = wholeFile(input, `internal merge error, fell back to whole-file: ${(e as Error).message}`);
+    return r;
+  }
+}
+
+function mergeFileUnsafe(input: MergeInput, maxBytes: number): MergeResult {
+  const { base, ours, theirs } = input;
+  if (bytesEqual(ours, theirs)) return { bytes: ours, report: report(input, 'fast') };
+  if (base !== null && bytesEqual(base, ours)) return { bytes: theirs, report: report(input, 'fast') };
+  if (base !== null && bytesEqual(base, theirs)) return { bytes: ours, report: report(input, 'fast') };
+  if (input.kind === 'binary' || input.kind === 'local') return wholeFile(input, 'binary: whole-file last writer wins');
+  if (ours.length > maxBytes || theirs.length > maxBytes) {
+    return wholeFile(input, `over ${maxBytes} bytes: whole-file last writer wins`);
+  }
+  const oT = decodeText(ours);
+  const tT = decodeText(theirs);
+  if (oT === null || tT === null) return wholeFile(input, 'binary or invalid UTF-8 content: whole-file last writer wins');
+  const bRaw = base === null ? null : decodeText(base);
+  const notes: string[] = [];
+  if (base !== null && bRaw === null) notes.push('base is not text: merged as if both sides added the file');
+  const frame = mergedFraming(bRaw, oT, tT);
+  const b = bRaw === null ? null : normalizeText(bRaw);
+  const o = normalizeText(oT);
+  const t = normalizeText(tT);
+  const oc: SideClocks = input.oursClock ?? {};
+  const tc: SideClocks = input.theirsClock ?? {};
+
+  let text: string;
+  let extra: Partial<MergeReport>;
+  switch (input.kind) {
+    case 'log': {
+      const r = mergeLogText(input.path, b, o, t);
+      text = r.text;
+      extra = { stats: r.stats, conflicts: r.conflicts, notes: [...notes, ...r.notes] };
+      return { bytes: encodeText(applyFraming(text, frame)), report: report(input, 'union', extra) };
+    }
+    case 'json': {
+      const r = mergeJsonText(input.path, b, o, t, input.json ?? DEFAULT_JSON_OPTIONS, oc, tc);
+      text = r.text;
+      extra = { stats: r.stats, conflicts: r.conflicts, collisions: r.collisions, notes: [...notes, ...r.notes] };
+      return { bytes: encodeText(applyFraming(text, frame)), report: report(input, r.method, extra) };
+    }
+    default: {
+      const r = mergeTextText(input.path, b, o, t, oc, tc);
+      text = r.text;
+      extra = { stats: r.stats, conflicts: r.conflicts, notes };
+      return { bytes: encodeText(applyFraming(text, frame)), report: report(input, 'diff3', extra) };
+    }
+  }
+}
+
+/** Whole-file last writer wins by file clock; equal clocks: the greater bytes. */
+export function wholeFile(input: MergeInput, note: string): MergeResult {
+  const oc = input.oursClock?.file;
+  const tc = input.theirsClock?.file;
+  const c = compareClocks(oc, tc);
+  const oursWins = c > 0 || (c === 0 && compareBytes(input.ours, input.theirs) >= 0);
+  const [win, lose] = oursWins ? [input.ours, input.theirs] : [input.theirs, input.ours];
+  const [wc, lc] = oursWins ? [oc, tc] : [tc, oc];
+  const show = (b: Uint8Array): string => decodeText(b) ?? `<${b.length} bytes, binary>`;
+  const conflict: Conflict = {
+    path: input.path,
+    key: '',
+    winner: wc === undefined ? { value: show(win) } : { value: show(win), clock: wc },
+    loser: lc === undefined ? { value: show(lose) } : { value: show(lose), clock: lc },
+    rule: c === 0 ? 'value' : 'clock',
+  };
+  return { bytes: win, report: report(input, 'whole-file', { conflicts: [conflict], notes: [note] }) };
+}

@@ -1,0 +1,1163 @@
+/**
+ * Structural three-way merge for JSON files (the `json` kind).
+ *
+ * Pure and total: text in, text and a report out; it never throws and never
+ * writes conflict markers. Every decision depends on the values and clocks,
+ * never on which side is "ours", so swapping the sides gives the same bytes
+ * (during a rebase git swaps them; see git-facts.md).
+ *
+ * Rules, applied at every node of the document (b = base, o/t = the sides):
+ *  1. o equals t -> o. o equals b -> t. t equals b -> o. (Exact equality,
+ *     key order included, so the output never depends on the side.)
+ *  2. Deleted on one side, unchanged on the other -> deleted. Deleted on one
+ *     side, changed on the other -> the change is kept (an edit beats a
+ *     delete: nothing written is lost) and a note says so.
+ *  3. Both objects -> merged key by key (a missing or non-object base counts
+ *     as `{}`). Both arrays -> merged as below. Both changed otherwise:
+ *     counters (opts.counters) add both deltas, volatile keys (opts.volatile)
+ *     take the maximum, anything else is a last-writer-wins race.
+ *  4. A race is decided by, in order: the enclosing object's own timestamp
+ *     field (opts.timestampKeys, nearest enclosing object whose two sides both
+ *     carry one; the later wins), the per-key clocks (see "Clocks"), the file
+ *     clocks, and finally the values (the greater canonical JSON text wins).
+ *     Every race is reported in `conflicts` with the loser's value.
+ *
+ * Arrays:
+ *  - Id-keyed arrays: every element, in base and both sides, is an object
+ *    carrying the same id key (opts.idKeys, tried in order) with a string or
+ *    number value, unique within each version. They merge item by item with
+ *    the rules above; an item is addressed as `@<id>` in key paths.
+ *    Two sides creating different items with the same id (absent from base)
+ *    is a collision: reported, and BOTH items are kept, next to each other in
+ *    canonical-JSON order (the array then holds the id twice until someone
+ *    renames one; later merges treat such an array as a plain set).
+ *  - Moves: an item whose id is unique within a move scope and that sits in
+ *    different arrays of that scope in base/ours/theirs is moved, never lost
+ *    or doubled; edits made by the other side to the item are applied to the
+ *    moved item. Scopes: the id-keyed arrays that are siblings under one
+ *    object (kanban columns `{todo: [...], done: [...]}`), and same-named
+ *    arrays inside the items of one id-keyed array (cards moving between
+ *    `columns[*].cards`, subtasks between tasks). A move counts as a change
+ *    (it beats a delete); both sides moving the item to different arrays is
+ *    a race (timestamp, then the clock of each side's new location, then the
+ *    location path), reported with the two locations as values.
+ *  - Every other array (scalars, id-less objects, mixed) merges as a
+ *    multiset of canonical-JSON values: elements added on either side are
+ *    kept, elements removed on either side are removed. An edited id-less
+ *    object is therefore "removed + added": two different edits of the same
+ *    element both survive. (Chosen over whole-array LWW because it loses
+ *    nothing.)
+ *  - Order (arrays and object keys alike): the base order, or one side's
+ *    order if only that side reordered the surviving base entries; new
+ *    entries go after their nearest preceding base entry in the side that
+ *    added them. When both sides insert at the same point, the two runs are
+ *    merged into one sorted run (ids numerically/by code unit, values and
+ *    keys by code unit) unless they are identical: side-independent, and the
+ *    same whatever order three replicas are merged in.
+ *
+ * Clocks (SideClocks): `keys` maps key paths (`/tasks/@14/status`, segments
+ * escaped as in RFC 6901) to clocks. The clock of a path is the clock of its
+ * most specific recorded ancestor-or-self, else `file`; for a race over a
+ * whole subtree the clocks recorded below the path count too (max). Inside a
+ * moved item the item's paths in base, ours and theirs all count (max), so a
+ * clock stamped at the old location still speaks for the item. Use
+ * `changedKeyPaths` + `stampClocks` to record clocks at commit time and
+ * `mergeClocks` to combine the clocks of two merged sides.
+ *
+ * Unparseable input: an unparseable base is treated as absent (noted); an
+ * unparseable side makes the whole file a last-writer-wins race on the file
+ * clocks (ties by text), reported as a conflict with key '' (method
+ * 'whole-file'). A side holding conflict markers never wins over one that
+ * does not.
+ *
+ * Output: `JSON.stringify` of the merged value with the indentation both
+ * sides use (2, 4, tab or minified), else the base's, else 2 spaces; the
+ * trailing newline likewise. Identical inputs give identical bytes.
+ *
+ * Known limits: numbers are JS numbers (JSON.parse rounds integers beyond
+ * 2^53; a note is added when a file has 16+ digit runs); integer-like object
+ * keys are emitted first in ascending order (JS object semantics, as Node's
+ * own JSON writers do); duplicate keys: the last one wins (JSON.parse).
+ * Object keys beginning with '@' are not escaped, so `/a/@1` may name either
+ * a key "@1" or the item with id 1: clocks may be shared between the two.
+ */
+import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
+import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
+
+export interface JsonMergeOutput {
+  text: string;
+  method: 'structural' | 'whole-file';
+  stats: Record<string, number>;
+  conflicts: Conflict[];
+  collisions: Collision[];
+  notes: string[];
+}
+
+type Json = null | boolean | number | string | Json[] | JsonObject;
+interface JsonObject {
+  [key: string]: Json;
+}
+
+// ---------------------------------------------------------------------------
+// Small value helpers
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Own property only: `o.toString` must never leak in from the prototype. */
+function own(o: JsonObject | undefined, k: string): Json | undefined {
+  return o !== undefined && hasOwn.call(o, k) ? o[k] : undefined;
+}
+
+function isObj(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isArr(v: Json | undefined): v is Json[] {
+  return Array.isArray(v);
+}
+
+/** Exact structural equality, object key order included. */
+function same(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !same(a[k], b[k])) return false;
+  }
+  return true;
+}
+
+/** Canonical JSON text: keys sorted by code unit, no whitespace. */
+function canon(v: Json): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
+  const keys = Object.keys(v).sort();
+  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canon(v[k]!)).join(',') + '}';
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Total order over values: canonical text, then exact text (key order). */
+function valueCmp(a: Json, b: Json): number {
+  return cmpStr(canon(a), canon(b)) || cmpStr(JSON.stringify(a), JSON.stringify(b));
+}
+
+/** Volatile maximum: numbers numerically, strings by code unit, else canonical text. */
+function maxValue(a: Json, b: Json): Json {
+  if (typeof a === 'number' && typeof b === 'number') return a >= b ? a : b;
+  if (typeof a === 'string' && typeof b === 'string') return a >= b ? a : b;
+  return valueCmp(a, b) >= 0 ? a : b;
+}
+
+// ---------------------------------------------------------------------------
+// Key paths
+
+/** Escape one key-path segment (RFC 6901: `~` -> `~0`, `/` -> `~1`). */
+export function escapeSegment(s: string): string {
+  return s.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function keySeg(k: string): string {
+  return '/' + escapeSegment(k);
+}
+
+function idSeg(id: string | number): string {
+  return '/@' + escapeSegment(String(id));
+}
+
+function parentPath(p: string): string {
+  return p.slice(0, p.lastIndexOf('/'));
+}
+
+function segmentsOf(p: string): string[] {
+  return p === '' ? [] : p.slice(1).split('/');
+}
+
+/** Key-name and key-path pattern matcher for `volatile` and `counters`. */
+class PathMatcher {
+  private readonly names = new Set<string>();
+  private readonly patterns: string[][] = [];
+  constructor(entries: readonly string[]) {
+    for (const e of entries) {
+      if (e.startsWith('/')) this.patterns.push(segmentsOf(e));
+      else this.names.add(e);
+    }
+  }
+  get empty(): boolean {
+    return this.names.size === 0 && this.patterns.length === 0;
+  }
+  /** `key` is the object key the value sits under (undefined for array items and the root). */
+  matches(path: string, key: string | undefined): boolean {
+    if (key !== undefined && (this.names.has('*') || this.names.has(key))) return true;
+    if (this.patterns.length === 0) return false;
+    const segs = segmentsOf(path);
+    return this.patterns.some((p) => p.length === segs.length && p.every((s, i) => s === '*' || s === segs[i]));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Clocks
+
+function maxClock(a: Clock | undefined, b: Clock | undefined): Clock | undefined {
+  return compareClocks(a, b) >= 0 ? a : b;
+}
+
+/** Fast lookups over one side's clocks. */
+class ClockIndex {
+  readonly file: Clock | undefined;
+  private readonly keys: Map<string, Clock>;
+  private readonly sorted: string[];
+  constructor(c: SideClocks | undefined) {
+    this.file = c?.file;
+    this.keys = new Map();
+    if (c?.keys) for (const [k, v] of Object.entries(c.keys)) if (typeof v === 'string') this.keys.set(k, v);
+    this.sorted = [...this.keys.keys()].sort();
+  }
+  /** Most specific recorded ancestor-or-self, else the file clock. */
+  eff(path: string): Clock | undefined {
+    if (this.keys.size === 0) return this.file;
+    for (let p = path; ; p = parentPath(p)) {
+      const c = this.keys.get(p);
+      if (c !== undefined) return c;
+      if (p === '') return this.file;
+    }
+  }
+  /** Latest clock recorded strictly below the path. */
+  under(path: string): Clock | undefined {
+    const lo = path + '/';
+    const hi = path + '0'; // '0' is the code unit after '/'
+    let a = 0;
+    let z = this.sorted.length;
+    while (a < z) {
+      const m = (a + z) >> 1;
+      if (this.sorted[m]! < lo) a = m + 1;
+      else z = m;
+    }
+    let best: Clock | undefined;
+    for (let i = a; i < this.sorted.length && this.sorted[i]! < hi; i++) best = maxClock(best, this.keys.get(this.sorted[i]!));
+    return best;
+  }
+  /** The clock a race uses: max over the candidate paths of eff and under. */
+  at(paths: readonly string[]): Clock | undefined {
+    let best: Clock | undefined;
+    for (const p of paths) best = maxClock(best, maxClock(this.eff(p), this.under(p)));
+    return best;
+  }
+}
+
+/** The clock of one key path in a side's clocks (as the merge sees it for a whole value at that path). */
+export function clockOf(clocks: SideClocks | undefined, path: string): Clock | undefined {
+  return new ClockIndex(clocks).at([path]);
+}
+
+/**
+ * Clocks of a merged side: for every recorded path, the later of the two
+ * sides' clocks there (ancestors and file clock taken into account), and the
+ * later file clock. For every path p, clockOf(mergeClocks(a, b), p) equals
+ * the max of clockOf(a, p) and clockOf(b, p).
+ */
+export function mergeClocks(a: SideClocks | undefined, b: SideClocks | undefined): SideClocks {
+  const ia = new ClockIndex(a);
+  const ib = new ClockIndex(b);
+  const keys: Record<string, Clock> = {};
+  const all = new Set([...Object.keys(a?.keys ?? {}), ...Object.keys(b?.keys ?? {})]);
+  for (const k of [...all].sort()) {
+    const c = maxClock(ia.eff(k), ib.eff(k));
+    if (c !== undefined) keys[k] = c;
+  }
+  const out: SideClocks = { keys };
+  const file = maxClock(a?.file, b?.file);
+  if (file !== undefined) out.file = file;
+  return out;
+}
+
+/**
+ * Record a write: set `clock` on each path and drop the clocks recorded below
+ * those paths (they are superseded; keeping them would let a stale
+ * descendant clock speak for a newer value). Returns a new map.
+ */
+export function stampClocks(keys: Record<string, Clock> | undefined, paths: readonly string[], clock: Clock): Record<string, Clock> {
+  const stamped = new Set(paths);
+  const out: Record<string, Clock> = {};
+  for (const [k, v] of Object.entries(keys ?? {})) {
+    let covered = false;
+    if (k !== '') {
+      for (let p = parentPath(k); ; p = parentPath(p)) {
+        if (stamped.has(p)) {
+          covered = true;
+          break;
+        }
+        if (p === '') break;
+      }
+    }
+    if (!covered) out[k] = v;
+  }
+  for (const p of paths) out[p] = clock;
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Id-keyed arrays
+
+type Id = string | number;
+
+function identityOf(idKey: string, id: Id): string {
+  return idKey + '\u0000' + (typeof id === 'number' ? 'n' + String(id) : 's' + id);
+}
+
+function idValue(el: Json, idKey: string): Id | undefined {
+  if (!isObj(el)) return undefined;
+  const v = own(el, idKey);
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? v : undefined;
+}
+
+/**
+ * The id key shared by every element of every given array (unique within
+ * each array), or null. Needs at least one element.
+ */
+function detectIdKey(lists: readonly Json[][], idKeys: readonly string[]): string | null {
+  let any = false;
+  for (const l of lists) {
+    if (l.length > 0) any = true;
+    for (const el of l) if (!isObj(el)) return null;
+  }
+  if (!any) return null;
+  outer: for (const k of idKeys) {
+    for (const l of lists) {
+      const seen = new Set<Id>(); // 1 and "1" are different ids, as in identityOf
+      for (const el of l) {
+        const id = idValue(el, k);
+        if (id === undefined || seen.has(id)) continue outer;
+        seen.add(id);
+      }
+    }
+    return k;
+  }
+  return null;
+}
+
+function cmpId(a: Id, b: Id): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  return cmpStr(a, b);
+}
+
+// ---------------------------------------------------------------------------
+// Ordering (shared by object keys, id-keyed arrays and set arrays)
+
+function seqEqual<K>(a: readonly K[], b: readonly K[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `seq` (a reordering of part of `all`) with the rest of `all` put back after their nearest predecessor. */
+function reorderWith<K>(all: readonly K[], seq: readonly K[]): K[] {
+  const inSeq = new Set(seq);
+  const attached = new Map<K | null, K[]>();
+  let prev: K | null = null;
+  for (const k of all) {
+    if (inSeq.has(k)) prev = k;
+    else {
+      const l = attached.get(prev);
+      if (l) l.push(k);
+      else attached.set(prev, [k]);
+    }
+  }
+  const out: K[] = [...(attached.get(null) ?? [])];
+  for (const k of seq) {
+    out.push(k);
+    const l = attached.get(k);
+    if (l) out.push(...l);
+  }
+  return out;
+}
+
+/**
+ * Order the kept entries of a merged sequence. See the top comment: base
+ * order (or the one side's reordering), new entries after their nearest
+ * preceding base entry, runs of both sides at one point merged sorted.
+ */
+function orderEntries<K>(
+  base: readonly K[],
+  ours: readonly K[],
+  theirs: readonly K[],
+  keep: ReadonlySet<K>,
+  cmp: (a: K, b: K) => number,
+): K[] {
+  // Common case: nobody added, removed or reordered anything.
+  if (keep.size === base.length && seqEqual(base, ours) && seqEqual(base, theirs) && base.every((k) => keep.has(k))) return [...base];
+  const skel = base.filter((k) => keep.has(k));
+  const inSkel = new Set(skel);
+  const oSet = new Set(ours);
+  const tSet = new Set(theirs);
+  const ko = ours.filter((k) => inSkel.has(k));
+  const kt = theirs.filter((k) => inSkel.has(k));
+  const oMoved = !seqEqual(ko, skel.filter((k) => oSet.has(k)));
+  const tMoved = !seqEqual(kt, skel.filter((k) => tSet.has(k)));
+  let order: K[] = skel;
+  if (oMoved && !tMoved) order = reorderWith(skel, ko);
+  else if (tMoved && !oMoved) order = reorderWith(skel, kt);
+  else if (oMoved && tMoved && seqEqual(ko, kt)) order = reorderWith(skel, ko);
+
+  const pos = new Map<K, number>();
+  order.forEach((k, i) => pos.set(k, i));
+  const anchorsOf = (list: readonly K[]): Map<K, number> => {
+    const m = new Map<K, number>();
+    let a = -1;
+    for (const k of list) {
+      const p = pos.get(k);
+      if (p !== undefined) a = p;
+      else if (keep.has(k) && !m.has(k)) m.set(k, a);
+    }
+    return m;
+  };
+  const ao = anchorsOf(ours);
+  const at = anchorsOf(theirs);
+  const anchor = (k: K): number | undefined => {
+    const x = ao.get(k);
+    const y = at.get(k);
+    return x === undefined ? y : y === undefined ? x : Math.min(x, y);
+  };
+  const groups = new Map<number, { o: K[]; t: K[] }>();
+  const group = (a: number): { o: K[]; t: K[] } => {
+    let g = groups.get(a);
+    if (!g) groups.set(a, (g = { o: [], t: [] }));
+    return g;
+  };
+  for (const [k, a] of ao) if (anchor(k) === a) group(a).o.push(k);
+  for (const [k, a] of at) if (anchor(k) === a) group(a).t.push(k);
+  const runAt = (a: number): K[] => {
+    const g = groups.get(a);
+    if (!g) return [];
+    if (g.t.length === 0) return g.o;
+    if (g.o.length === 0 || seqEqual(g.o, g.t)) return g.t;
+    return [...new Set([...g.o, ...g.t])].sort(cmp);
+  };
+  const out = runAt(-1);
+  order.forEach((k, i) => {
+    out.push(k);
+    for (const n of runAt(i)) out.push(n);
+  });
+  // Defensive: anything kept but placed nowhere goes last, sorted.
+  if (out.length < keep.size) {
+    const placed = new Set(out);
+    out.push(...[...keep].filter((k) => !placed.has(k)).sort(cmp));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Merge state, contexts and plans
+
+interface State {
+  file: string;
+  opts: JsonOptions;
+  oc: ClockIndex;
+  tc: ClockIndex;
+  volatile: PathMatcher;
+  counters: PathMatcher;
+  conflicts: Conflict[];
+  collisions: Collision[];
+  notes: string[];
+  stats: Record<string, number>;
+}
+
+/** Which side's timestamp field is later for the nearest enclosing object ('tie' = both carry one, equal). */
+type TsDecision = 'o' | 't' | 'tie';
+
+interface Ctx {
+  /** Key path in the result (for the report and pattern matching). */
+  path: string;
+  /** Key paths whose clocks speak for this value (more than one inside a moved item). */
+  cp: string[];
+  /** Object key the value sits under; undefined for array items and the root. */
+  key: string | undefined;
+  ts: TsDecision | undefined;
+}
+
+/** An item arriving in an array from another array of its move scope. */
+interface Incoming {
+  b: JsonObject | undefined;
+  o: JsonObject | undefined;
+  t: JsonObject | undefined;
+  cp: string[];
+}
+
+interface SlotPlan {
+  incoming: Map<string, Incoming>;
+  outgoing: Set<string>;
+}
+
+/** What a node's merge must honour: moves into/out of this array, or into/out of this item's child arrays. */
+interface NodePlan {
+  slot?: SlotPlan;
+  children?: Map<string, SlotPlan>;
+  /** Identities whose moves an outer scope already decided. */
+  handled?: ReadonlySet<string>;
+}
+
+function planActive(np: NodePlan | undefined): boolean {
+  if (!np) return false;
+  if (np.slot && (np.slot.incoming.size > 0 || np.slot.outgoing.size > 0)) return true;
+  return np.children !== undefined && np.children.size > 0;
+}
+
+function bump(S: State, stat: string, n = 1): void {
+  S.stats[stat] = (S.stats[stat] ?? 0) + n;
+}
+
+function childCtx(cx: Ctx, seg: string, key: string | undefined, ts: TsDecision | undefined): Ctx {
+  return { path: cx.path + seg, cp: cx.cp.map((p) => p + seg), key, ts };
+}
+
+// ---------------------------------------------------------------------------
+// Timestamps
+
+function tsValue(v: Json | undefined): number | undefined {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) n = Number(v);
+  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v)) n = Date.parse(v);
+  else return undefined;
+  if (!Number.isFinite(n)) return undefined;
+  return Math.abs(n) < 1e11 ? n * 1000 : n; // epoch seconds -> ms
+}
+
+/** The timestamp decision of an object level, or undefined when its sides do not both carry one. */
+function decideTs(S: State, o: JsonObject, t: JsonObject): TsDecision | undefined {
+  for (const k of S.opts.timestampKeys) {
+    const a = tsValue(own(o, k));
+    const b = tsValue(own(t, k));
+    if (a === undefined || b === undefined) continue;
+    return a > b ? 'o' : a < b ? 't' : 'tie';
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// The recursive merge
+
+/**
+ * Merge one node. `undefined` means absent (deleted or never there). With an
+ * active plan the equality shortcuts are skipped: a move may bring in or take
+ * out an item even where one side looks unchanged.
+ */
+function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined, t: Json | undefined, np?: NodePlan): Json | undefined {
+  const planned = planActive(np);
+  if (!planned) {
+    if (same(o, t)) return o;
+    if (same(o, b)) return t;
+    if (same(t, b)) return o;
+  }
+  if (o === undefined && t === undefined) return undefined;
+  if (o === undefined || t === undefined) {
+    const present = o !== undefined ? o : t; // not `??`: null is a value
+    if (same(present, b)) return undefined; // deleted on one side, unchanged on the other
+    bump(S, 'keptEdits');
+    S.notes.push(`${cx.path || '/'}: deleted on one side and changed on the other; kept the change`);
+    if (!planned || (!isArr(present) && !isObj(present))) return present;
+    // Apply the moves: the deleting side counts as unchanged here.
+    const sub: Json = isArr(present) ? (isArr(b) ? b : []) : isObj(b) ? b : {};
+    return o !== undefined ? mergeValue(S, cx, sub, o, sub, np) : mergeValue(S, cx, sub, sub, t, np);
+  }
+  if (isObj(o) && isObj(t)) return mergeObjects(S, cx, isObj(b) ? b : {}, o, t, np);
+  if (isArr(o) && isArr(t)) return mergeArrays(S, cx, isArr(b) ? b : [], o, t, np?.slot);
+  if (typeof o === 'number' && typeof t === 'number' && S.counters.matches(cx.path, cx.key)) {
+    bump(S, 'counters');
+    return o + t - (typeof b === 'number' ? b : 0); // o + t - b: exact and symmetric for integers
+  }
+  if (S.volatile.matches(cx.path, cx.key)) {
+    bump(S, 'volatile');
+    return maxValue(o, t);
+  }
+  const w = race(S, cx, o, t);
+  if (planned && np?.slot && isArr(w)) {
+    // The array won against a non-array: still honour the moves into it.
+    const bArr = isArr(b) ? b : [];
+    return w === o ? mergeArrays(S, cx, bArr, o, bArr, np.slot) : mergeArrays(S, cx, bArr, bArr, w, np.slot);
+  }
+  return w;
+}
+
+/** Last writer wins; reported. Returns the winning value (o or t itself). */
+function race(S: State, cx: Ctx, o: Json, t: Json): Json {
+  const co = S.oc.at(cx.cp);
+  const ct = S.tc.at(cx.cp);
+  let oWins: boolean;
+  let rule: Conflict['rule'];
+  if (cx.ts === 'o' || cx.ts === 't') {
+    oWins = cx.ts === 'o';
+    rule = 'updated_at';
+  } else {
+    const c = compareClocks(co, ct);
+    if (c !== 0) {
+      oWins = c > 0;
+      rule = 'clock';
+    } else {
+      oWins = valueCmp(o, t) >= 0;
+      rule = 'value';
+    }
+  }
+  const [w, wc, l, lc] = oWins ? [o, co, t, ct] : [t, ct, o, co];
+  S.conflicts.push({ path: S.file, key: cx.path, winner: side(canon(w), wc), loser: side(canon(l), lc), rule });
+  return w;
+}
+
+function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonObject, np: NodePlan | undefined): JsonObject {
+  const ts = decideTs(S, o, t) ?? cx.ts;
+  const keys = new Set([...Object.keys(b), ...Object.keys(o), ...Object.keys(t)]);
+
+  // Plans for child arrays: handed down by the enclosing array (moves between
+  // items) plus the moves between this object's own sibling arrays.
+  const plans = new Map<string, SlotPlan>(np?.children ?? []);
+  const slots: Slot[] = [];
+  let arrayKeys = 0;
+  for (const k of keys) if (isArr(own(b, k)) || isArr(own(o, k)) || isArr(own(t, k))) arrayKeys++;
+  if (arrayKeys >= 2) for (const k of keys) {
+    const bk = own(b, k);
+    const ok = own(o, k);
+    const tk = own(t, k);
+    if (!isArr(bk) && !isArr(ok) && !isArr(tk)) continue;
+    const arrays = [bk, ok, tk].filter(isArr);
+    const idKey = detectIdKey(arrays, S.opts.idKeys);
+    if (idKey === null) continue;
+    const seg = keySeg(k);
+    slots.push({
+      name: k,
+      path: cx.path + seg,
+      cp: cx.cp.map((p) => p + seg),
+      idKey,
+      b: isArr(bk) ? bk : undefined,
+      o: isArr(ok) ? ok : undefined,
+      t: isArr(tk) ? tk : undefined,
+    });
+  }
+  if (slots.length >= 2) {
+    const scope = computeScope(S, slots, np?.handled);
+    for (const [k, p] of scope.plans) {
+      const prev = plans.get(k);
+      if (!prev) plans.set(k, p);
+      else {
+        for (const [id, inc] of p.incoming) prev.incoming.set(id, inc);
+        for (const id of p.outgoing) prev.outgoing.add(id);
+      }
+    }
+  }
+
+  const merged = new Map<string, Json>();
+  for (const k of keys) {
+    const plan = plans.get(k);
+    const v = mergeValue(S, childCtx(cx, keySeg(k), k, ts), own(b, k), own(o, k), own(t, k), plan ? { slot: plan } : undefined);
+    if (v !== undefined) merged.set(k, v);
+  }
+  const order = orderEntries(Object.keys(b), Object.keys(o), Object.keys(t), new Set(merged.keys()), cmpStr);
+  // A prototype-less object: a "__proto__" key stays an ordinary key.
+  const out = Object.create(null) as JsonObject;
+  for (const k of order) out[k] = merged.get(k)!;
+  return out;
+}
+
+function mergeArrays(S: State, cx: Ctx, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
+  const idKey = detectIdKey([b, o, t], S.opts.idKeys);
+  return idKey === null ? mergeSet(b, o, t) : mergeKeyed(S, cx, idKey, b, o, t, slot);
+}
+
+/** Arrays without ids: a multiset of canonical values (see top comment). */
+function mergeSet(b: Json[], o: Json[], t: Json[]): Json[] {
+  const keyed = (arr: Json[]): { keys: string[]; vals: Map<string, Json> } => {
+    const count = new Map<string, number>();
+    const keys: string[] = [];
+    const vals = new Map<string, Json>();
+    for (const v of arr) {
+      const c = canon(v);
+      const n = count.get(c) ?? 0;
+      count.set(c, n + 1);
+      const k = c + '\u0001' + String(n);
+      keys.push(k);
+      vals.set(k, v);
+    }
+    return { keys, vals };
+  };
+  const kb = keyed(b);
+  const ko = keyed(o);
+  const kt = keyed(t);
+  const keep = new Set<string>();
+  const value = new Map<string, Json>();
+  for (const k of new Set([...kb.keys, ...ko.keys, ...kt.keys])) {
+    const inB = kb.vals.has(k);
+    const vo = ko.vals.get(k);
+    const vt = kt.vals.get(k);
+    const inO = ko.vals.has(k);
+    const inT = kt.vals.has(k);
+    if (!((inO && inT) || (inO && !inB) || (inT && !inB))) continue;
+    keep.add(k);
+    // Side-independent representative for values equal up to key order.
+    if (inB) value.set(k, kb.vals.get(k)!);
+    else if (inO && inT) value.set(k, valueCmp(vo!, vt!) <= 0 ? vo! : vt!);
+    else value.set(k, (inO ? vo : vt)!);
+  }
+  return orderEntries(kb.keys, ko.keys, kt.keys, keep, cmpStr).map((k) => value.get(k)!);
+}
+
+interface Member {
+  b: JsonObject | undefined;
+  o: JsonObject | undefined;
+  t: JsonObject | undefined;
+  /** Clock paths when they are not simply `<array cp>/@id` (moved-in items). */
+  cp: string[] | undefined;
+  incoming: boolean;
+}
+
+/** Elements of an id-keyed array by id (ids are unique: detectIdKey checked). */
+function indexById(arr: Json[], idKey: string): { seq: Id[]; items: Map<Id, JsonObject> } {
+  const seq: Id[] = [];
+  const items = new Map<Id, JsonObject>();
+  for (const el of arr) {
+    const id = idValue(el, idKey)!;
+    seq.push(id);
+    items.set(id, el as JsonObject);
+  }
+  return { seq, items };
+}
+
+function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
+  const ib = indexById(b, idKey);
+  const io = indexById(o, idKey);
+  const it = indexById(t, idKey);
+  const planned = slot !== undefined && (slot.incoming.size > 0 || slot.outgoing.size > 0);
+  const results = new Map<Id, Json[]>();
+  const members = new Map<Id, Member>();
+  const consider = (id: Id): void => {
+    if (members.has(id) || results.has(id)) return;
+    if (planned) {
+      const k = identityOf(idKey, id);
+      if (slot.outgoing.has(k) || slot.incoming.has(k)) return;
+    }
+    const mb = ib.items.get(id);
+    const mo = io.items.get(id);
+    const mt = it.items.get(id);
+    // Untouched on both sides: nothing can move in or out of it either.
+    if (mb !== undefined && same(mb, mo) && same(mb, mt)) results.set(id, [mb]);
+    else members.set(id, { b: mb, o: mo, t: mt, cp: undefined, incoming: false });
+  };
+  for (const id of ib.seq) consider(id);
+  for (const id of io.seq) consider(id);
+  for (const id of it.seq) consider(id);
+  if (planned) {
+    for (const inc of slot.incoming.values()) {
+      members.set(idValue((inc.o ?? inc.t ?? inc.b)!, idKey)!, { b: inc.b, o: inc.o, t: inc.t, cp: inc.cp, incoming: true });
+    }
+  }
+  const itemCp = (id: Id, m: Member): string[] => {
+    if (m.cp) return m.cp;
+    const seg = idSeg(id);
+    return (m.cp = cx.cp.map((p) => p + seg));
+  };
+
+  // Collisions: both sides created the id with different content. Both kept.
+  for (const [id, m] of members) {
+    if (m.b !== undefined || m.o === undefined || m.t === undefined || same(m.o, m.t)) continue;
+    const pair = valueCmp(m.o, m.t) <= 0 ? [m.o, m.t] : [m.t, m.o];
+    results.set(id, pair);
+    members.delete(id);
+    S.collisions.push({
+      path: S.file,
+      key: cx.path + idSeg(id),
+      values: pair.map(canon),
+      resolution: `both sides created ${idKey} ${JSON.stringify(id)} with different content; kept both items, in canonical order, under the same ${idKey}: give one a new ${idKey}`,
+    });
+  }
+
+  // Moves between the same-named arrays of different items.
+  const cousinSlots: Slot[] = [];
+  for (const [id, m] of members) {
+    const itemPath = cx.path + idSeg(id);
+    const childKeys = new Set<string>();
+    for (const v of [m.b, m.o, m.t]) if (v) for (const ck of Object.keys(v)) if (isArr(v[ck])) childKeys.add(ck);
+    for (const ck of childKeys) {
+      const bk = own(m.b, ck);
+      const ok = own(m.o, ck);
+      const tk = own(m.t, ck);
+      const childIdKey = detectIdKey([bk, ok, tk].filter(isArr), S.opts.idKeys);
+      if (childIdKey === null) continue;
+      const seg = keySeg(ck);
+      cousinSlots.push({
+        name: identityOf(idKey, id) + '\u0002' + ck,
+        path: itemPath + seg,
+        cp: itemCp(id, m).map((p) => p + seg),
+        idKey: childIdKey,
+        b: isArr(bk) ? bk : undefined,
+        o: isArr(ok) ? ok : undefined,
+        t: isArr(tk) ? tk : undefined,
+        owner: id,
+        key: ck,
+      });
+    }
+  }
+  const childPlans = new Map<Id, Map<string, SlotPlan>>();
+  let handled: ReadonlySet<string> | undefined;
+  if (cousinSlots.length >= 2) {
+    const scope = computeScope(S, cousinSlots, undefined);
+    handled = scope.movable;
+    const byName = new Map(cousinSlots.map((s) => [s.name, s]));
+    for (const [name, p] of scope.plans) {
+      const s = byName.get(name)!;
+      let m = childPlans.get(s.owner!);
+      if (!m) childPlans.set(s.owner!, (m = new Map()));
+      m.set(s.key!, p);
+    }
+  }
+
+  for (const [id, m] of members) {
+    const icx: Ctx = { path: cx.path + idSeg(id), cp: itemCp(id, m), key: undefined, ts: cx.ts };
+    const children = childPlans.get(id);
+    const np: NodePlan | undefined = children || handled ? { children, handled } : undefined;
+    let v: Json | undefined;
+    if (m.incoming) {
+      // Placed here by the move plan: present whatever the content says.
+      if (m.o !== undefined && m.t !== undefined) v = mergeValue(S, icx, m.b, m.o, m.t, np) ?? m.o;
+      else {
+        const sub: JsonObject = m.b ?? {};
+        v = (m.o !== undefined ? mergeValue(S, icx, sub, m.o, sub, np) : mergeValue(S, icx, sub, sub, m.t, np)) ?? m.o ?? m.t;
+      }
+    } else v = mergeValue(S, icx, m.b, m.o, m.t, np);
+    if (v !== undefined) results.set(id, [v]);
+  }
+
+  const cmp = (x: Id, y: Id): number => cmpId(x, y) || cmpStr(typeof x, typeof y);
+  const order = orderEntries(ib.seq, io.seq, it.seq, new Set(results.keys()), cmp);
+  const out: Json[] = [];
+  for (const id of order) out.push(...results.get(id)!);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Move scopes
+
+/** One id-keyed array of a move scope, in its three versions. */
+interface Slot {
+  name: string;
+  path: string;
+  cp: string[];
+  idKey: string;
+  b: Json[] | undefined;
+  o: Json[] | undefined;
+  t: Json[] | undefined;
+  /** For slots inside items: the owning item's id and the child key. */
+  owner?: Id;
+  key?: string;
+}
+
+interface Loc {
+  slot: Slot;
+  id: Id;
+  item: JsonObject;
+}
+
+/**
+ * Decide where every movable item of a scope ends up. An item is movable
+ * when its identity occurs at most once in the scope in each version (and
+ * no outer scope has decided it). Returns plans for the arrays whose content
+ * a move changes, and the set of movable identities.
+ */
+function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | undefined): { plans: Map<string, SlotPlan>; movable: Set<string> } {
+  const where: [Map<string, Loc>, Map<string, Loc>, Map<string, Loc>] = [new Map(), new Map(), new Map()];
+  const dup = new Set<string>();
+  for (const s of slots) {
+    const versions: [Json[] | undefined, Map<string, Loc>][] = [
+      [s.b, where[0]],
+      [s.o, where[1]],
+      [s.t, where[2]],
+    ];
+    for (const [arr, map] of versions) {
+      if (!arr) continue;
+      for (const el of arr) {
+        const id = idValue(el, s.idKey);
+        if (id === undefined) continue;
+        const k = identityOf(s.idKey, id);
+        if (exclude?.has(k)) continue;
+        if (map.has(k)) dup.add(k);
+        else map.set(k, { slot: s, id, item: el as JsonObject });
+      }
+    }
+  }
+  const movable = new Set<string>();
+  const plans = new Map<string, SlotPlan>();
+  const plan = (name: string): SlotPlan => {
+    let p = plans.get(name);
+    if (!p) plans.set(name, (p = { incoming: new Map(), outgoing: new Set() }));
+    return p;
+  };
+  const all = new Set([...where[0].keys(), ...where[1].keys(), ...where[2].keys()]);
+  for (const k of [...all].sort()) {
+    if (dup.has(k)) continue;
+    movable.add(k);
+    const lb = where[0].get(k);
+    const lo = where[1].get(k);
+    const lt = where[2].get(k);
+    const nb = lb?.slot.name;
+    const no = lo?.slot.name;
+    const nt = lt?.slot.name;
+    const names = new Set([nb, no, nt].filter((n) => n !== undefined));
+    if (names.size <= 1) continue; // never changes array: the array merge handles it
+    const any = (lb ?? lo ?? lt)!;
+    let dest: Loc;
+    if (no === nt) dest = lo!;
+    else if (no === nb) dest = lt!;
+    else if (nt === nb) dest = lo!;
+    else if (lo === undefined) dest = lt!;
+    else if (lt === undefined) dest = lo;
+    else if (lb === undefined && !same(lo.item, lt.item)) {
+      // Both sides created this id, in different arrays, with different content.
+      const a = lo.slot.path + idSeg(lo.id);
+      const c = lt.slot.path + idSeg(lt.id);
+      const vals = [canon(lo.item), canon(lt.item)].sort();
+      S.collisions.push({
+        path: S.file,
+        key: a < c ? a : c,
+        values: vals,
+        resolution: `both sides created ${lo.slot.idKey} ${JSON.stringify(lo.id)} with different content in different arrays (${[a, c].sort().join(', ')}); kept both`,
+      });
+      continue;
+    } else dest = raceLocation(S, lo, lt);
+    bump(S, 'moved');
+    const cp = new Set<string>();
+    for (const l of [lb, lo, lt]) if (l) for (const p of l.slot.cp) cp.add(p + idSeg(any.id));
+    plan(dest.slot.name).incoming.set(k, { b: lb?.item, o: lo?.item, t: lt?.item, cp: [...cp] });
+    for (const n of names) if (n !== dest.slot.name) plan(n).outgoing.add(k);
+  }
+  return { plans, movable };
+}
+
+/** Both sides moved an item to different arrays: the later move wins. */
+function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
+  const po = lo.slot.cp.map((p) => p + idSeg(lo.id));
+  const pt = lt.slot.cp.map((p) => p + idSeg(lt.id));
+  const co = S.oc.at(po);
+  const ct = S.tc.at(pt);
+  const ts = decideTs(S, lo.item, lt.item);
+  let oWins: boolean;
+  let rule: Conflict['rule'];
+  if (ts === 'o' || ts === 't') {
+    oWins = ts === 'o';
+    rule = 'updated_at';
+  } else {
+    const c = compareClocks(co, ct);
+    if (c !== 0) {
+      oWins = c > 0;
+      rule = 'clock';
+    } else {
+      oWins = lo.slot.path > lt.slot.path;
+      rule = 'value';
+    }
+  }
+  const [w, wc, l, lc] = oWins ? [lo, co, lt, ct] : [lt, ct, lo, co];
+  const key = w.slot.path + idSeg(w.id);
+  S.conflicts.push({
+    path: S.file,
+    key,
+    winner: side(JSON.stringify(w.slot.path), wc),
+    loser: side(JSON.stringify(l.slot.path), lc),
+    rule,
+  });
+  S.notes.push(`${key}: moved to ${w.slot.path} on one side and to ${l.slot.path} on the other; kept the later move (${rule})`);
+  return w;
+}
+
+// ---------------------------------------------------------------------------
+// Text level: parsing, formatting, whole-file fallback
+
+function parse(text: string): { ok: true; value: Json } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as Json };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Indentation unit of a JSON text: '' for minified, null when the text does not tell. */
+function detectIndent(text: string): string | null {
+  const trimmed = text.trim();
+  if (!trimmed.includes('\n')) {
+    // `{}`, `[]` or a scalar say nothing about how the file is formatted.
+    return /^[[{]/.test(trimmed) && !/^[[{]\s*[\]}]$/.test(trimmed) ? '' : null;
+  }
+  const m = /\n([ \t]+)\S/.exec(trimmed);
+  if (!m) return null;
+  const ws = m[1]!;
+  return ws.startsWith('\t') ? '\t' : ' '.repeat(Math.min(ws.length, 10));
+}
+
+function chooseFormat(base: string | null, ours: string, theirs: string): { indent: string; newline: boolean } {
+  const io = detectIndent(ours);
+  const it = detectIndent(theirs);
+  const ib = base === null ? null : detectIndent(base);
+  const indent = io !== null && io === it ? io : (ib ?? (io === null ? it : it === null ? io : null) ?? '  ');
+  const no = ours.endsWith('\n');
+  const nt = theirs.endsWith('\n');
+  const newline = no === nt ? no : base !== null ? base.endsWith('\n') : true;
+  return { indent, newline };
+}
+
+function emptyOutput(): Omit<JsonMergeOutput, 'text' | 'method'> {
+  return { stats: {}, conflicts: [], collisions: [], notes: [] };
+}
+
+/** Whole-file last writer wins: file clocks, then text; a side with conflict markers never wins over one without. */
+function wholeFile(path: string, ours: string, theirs: string, oc: SideClocks | undefined, tc: SideClocks | undefined, why: string): JsonMergeOutput {
+  const out = emptyOutput();
+  const mo = MARKER_RE.test(ours);
+  const mt = MARKER_RE.test(theirs);
+  let pick: ReturnType<typeof pickWinner>;
+  if (mo !== mt) {
+    const [w, l] = mo ? [side(theirs, tc?.file), side(ours, oc?.file)] : [side(ours, oc?.file), side(theirs, tc?.file)];
+    pick = { winner: w, loser: l, rule: 'value' };
+    out.notes.push('one side holds conflict markers; kept the other');
+  } else pick = pickWinner(side(ours, oc?.file), side(theirs, tc?.file));
+  out.notes.push(why);
+  out.conflicts.push({ path, key: '', winner: pick.winner, loser: pick.loser, rule: pick.rule });
+  out.stats.conflicts = 1;
+  return { text: pick.winner.value, method: 'whole-file', ...out };
+}
+
+/**
+ * Merge three versions of a JSON file. Inputs are BOM-stripped, LF-normalised
+ * text (the caller re-applies framing). `base` null = both sides added the
+ * file: everything is an add. Never throws.
+ */
+export function mergeJsonText(
+  path: string,
+  base: string | null,
+  ours: string,
+  theirs: string,
+  opts: JsonOptions,
+  oursClock?: SideClocks,
+  theirsClock?: SideClocks,
+): JsonMergeOutput {
+  if (ours === theirs) return { text: ours, method: 'structural', ...emptyOutput(), notes: ['both sides are identical'] };
+  if (base !== null && ours === base) return { text: theirs, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
+  if (base !== null && theirs === base) return { text: ours, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
+  try {
+    return structural(path, base, ours, theirs, opts, oursClock, theirsClock);
+  } catch (e) {
+    // Defensive: a bug or an absurdly deep document must not stop a sync.
+    return wholeFile(path, ours, theirs, oursClock, theirsClock, `structural merge failed (${e instanceof Error ? e.message : String(e)}); whole file, last writer wins`);
+  }
+}
+
+function structural(
+  path: string,
+  base: string | null,
+  ours: string,
+  theirs: string,
+  opts: JsonOptions,
+  oursClock: SideClocks | undefined,
+  theirsClock: SideClocks | undefined,
+): JsonMergeOutput {
+  const po = parse(ours);
+  const pt = parse(theirs);
+  if (!po.ok || !pt.ok) {
+    const which = !po.ok && !pt.ok ? 'neither side parses' : !po.ok ? 'ours does not parse' : 'theirs does not parse';
+    return wholeFile(path, ours, theirs, oursClock, theirsClock, `${which} as JSON; whole file, last writer wins`);
+  }
+  const S: State = {
+    file: path,
+    opts,
+    oc: new ClockIndex(oursClock),
+    tc: new ClockIndex(theirsClock),
+    volatile: new PathMatcher(opts.volatile),
+    counters: new PathMatcher(opts.counters),
+    conflicts: [],
+    collisions: [],
+    notes: [],
+    stats: {},
+  };
+  let b: Json | undefined;
+  let baseText = base;
+  if (base !== null) {
+    const pb = parse(base);
+    if (pb.ok) b = pb.value;
+    else {
+      S.notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
+      baseText = null;
+    }
+  }
+  const root = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, b, po.value, pt.value) ?? null;
+  const fmt = chooseFormat(baseText, ours, theirs);
+  const text = JSON.stringify(root, null, fmt.indent) + (fmt.newline ? '\n' : '');
+  if (/\d{16}/.test(ours) || /\d{16}/.test(theirs)) {
+    S.notes.push('numbers with 16 or more digits may have lost precision (JSON numbers are read as 64-bit floats)');
+  }
+  S.stats.conflicts = S.conflicts.length;
+  S.stats.collisions = S.collisions.length;
+  return { text, method: 'structural', stats: S.stats, conflicts: S.conflicts, collisions: S.collisions, notes: S.notes };
+}
+
+// ---------------------------------------------------------------------------
+// Changed key paths (for stamping per-key clocks)
+
+/**
+ * Key paths whose values differ between two documents, in the notation the
+ * merge uses for clock lookups: the most specific changed paths (a key, an
+ * `@id` item that is new at its path, a whole non-id array, a value whose
+ * type changed). Deleted keys and items are NOT reported: a deletion never
+ * wins a race (an edit beats a delete), and stamping it would only make the
+ * clock of a value another side writes there look newer than it is. Moves
+ * show as the item's new path. Reorders alone are not reported. `before`
+ * null (file added) reports '' (the whole document). Returns [] if either
+ * side does not parse.
+ */
+export function changedKeyPaths(before: string | null, after: string, opts: JsonOptions): string[] {
+  try {
+    const a = parse(after);
+    if (!a.ok) return [];
+    let b: Json | undefined;
+    if (before !== null) {
+      const pb = parse(before);
+      if (!pb.ok) return [];
+      b = pb.value;
+    }
+    const out: string[] = [];
+    diffPaths(b, a.value, '', opts, out);
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+function diffPaths(b: Json | undefined, a: Json, path: string, opts: JsonOptions, out: string[]): void {
+  if (b === undefined) {
+    out.push(path);
+    return;
+  }
+  if (same(a, b)) return;
+  if (isObj(a) && isObj(b)) {
+    for (const k of Object.keys(a)) diffPaths(own(b, k), a[k]!, path + keySeg(k), opts, out);
+    return;
+  }
+  if (isArr(a) && isArr(b)) {
+    const idKey = detectIdKey([b, a], opts.idKeys);
+    if (idKey !== null) {
+      const before = indexById(b, idKey).items;
+      for (const el of a) {
+        const id = idValue(el, idKey)!;
+        diffPaths(before.get(id), el, path + idSeg(id), opts, out);
+      }
+      return;
+    }
+  }
+  out.push(path);
+}

@@ -1,0 +1,1157 @@
+/**
+ * The `log` kind: an entry-aware union merge for append-mostly logs (daily
+ * memory notes, HISTORY.md, JSONL event logs). Pure and total: no I/O, never
+ * throws, whatever the input.
+ *
+ * ENTRIES (parseEntries). A file is split into entries whose texts, joined,
+ * give the file back byte for byte.
+ * - markdown (`.md`, `.markdown`, or any non-JSONL path whose text has
+ *   headings or top-level list items): a heading (`#`..`######`), a
+ *   top-level list item (`- `, `* `, `+ `, `1. `) or a top-level dated line
+ *   (`[2026-02-05 ...`, nanobot's HISTORY.md) starts an entry; every other line
+ *   (indented lines, nested bullets, paragraphs, fenced code, even a
+ *   heading-looking line inside a fence) continues the current one. Text
+ *   before the first entry is a preamble entry.
+ * - JSONL (`.jsonl`, `.ndjson`): one JSON value per entry; pretty-printed
+ *   values span lines until their brackets balance (strings and escapes
+ *   respected). Anything else is one line per entry.
+ * - plain: one line per entry.
+ * Trailing blank lines stay in their entry's text, but entries are compared
+ * by their content (`key`: the text without trailing blank lines), so
+ * "E\n\n" before an appended entry and "E\n" at EOF are the same entry. The
+ * blank lines are kept as the separator in front of the next entry (its
+ * "lead") and travel with that entry through the merge.
+ *
+ * TIMESTAMPS carried by an entry (ms, null when none): ISO date-times
+ * (offsets honoured; no offset = UTC, never the local zone), `[YYYY-MM-DD
+ * HH:MM]`, `(1:40 PM)`, `HH:MM`; JSON fields `timestamp`/`ts`/`time` and keys
+ * ending `AtMs`/`At`/`_at` (ISO, epoch s or epoch ms). A time of day alone
+ * is put on the date in the file name (`memory/2026-02-05.md`) when there is
+ * one, else it is the time of day alone. An entry without a timestamp sorts
+ * with the nearest earlier entry of its side that has one.
+ *
+ * MERGE (mergeLogText). Each side is diffed against base by entry content
+ * (common prefix and suffix stripped, then a patience diff; a small quadratic
+ * LCS only inside small unanchored regions). In a changed region, a base
+ * entry replaced by a similar entry (same first line, or similar text, or a
+ * 1:1 replacement) is an edit; the rest are deletions and insertions.
+ * - per base entry: kept by both = kept; deleted by one side and unchanged
+ *   on the other = deleted; edited on one side = the edit; edited the same
+ *   on both = once; edited differently = merged line by line when both
+ *   edits only append lines or do not overlap, else both versions in content
+ *   order plus a Conflict (key `entry`, rule `value`); deleted by one side
+ *   and edited by the other = the edit (nothing written is lost).
+ * - insertions of the two sides at the same place are merged like merge
+ *   sort's merge, each side keeping its own order, in UNITS: a heading with
+ *   the deeper entries under it (markdown), a `§` line or a timestamped line
+ *   with the untimestamped lines after it (plain), one value (JSONL). Units
+ *   compare by (depth: deeper first, so continuations of the section above
+ *   come before new sections; timestamp; content). Equal units, i.e. the
+ *   same entry added by both sides, appear once. Entries with equal header
+ *   lines but different bodies are different units and are never fused.
+ * - base null or '' (both added the file): the common leading entries are the
+ *   base; everything else is a union, nothing is deleted.
+ * - conflict-marker lines in base (a virtual ancestor) are ignored; output
+ *   lines always come from ours or theirs, so markers appear only if a side
+ *   has them.
+ *
+ * INVARIANTS (test/merge/log.laws.test.ts): the output never depends on
+ * which side is ours (byte-identical after swapping); merge(o,a,a) = a;
+ * merge(o,o,b) = b; no entry of a side is lost unless the other side
+ * deleted or edited it; no entry is duplicated; when the sides only append
+ * entries whose timestamps increase, all merge orders of three or more
+ * replicas give the same bytes (the unit merge is then a sorted union, which
+ * is associative). Cost: linear in the input apart from the changed regions.
+ */
+import { diff3Merge } from 'node-diff3';
+import type { Conflict } from './types.js';
+import { pickWinner, side as sideValue } from './util.js';
+
+// ---------------------------------------------------------------------------
+// Public API
+
+export interface LogEntry {
+  /** The exact text, trailing blank lines and line terminator included. */
+  text: string;
+  /** What entries are compared by: the text without trailing blank lines. */
+  key: string;
+  /** Timestamp carried by the entry, in ms (a time of day alone: ms since midnight); null when none. */
+  ts: number | null;
+  /** Nesting depth used to group entries: 1..6 for markdown headings, 1 for `§`, 2 for timestamped plain lines and JSONL values, 7 otherwise. */
+  level: number;
+}
+
+export interface LogMergeOutput {
+  text: string;
+  stats: Record<string, number>;
+  notes: string[];
+  conflicts: Conflict[];
+}
+
+/**
+ * base null = both sides added the file. Inputs are already BOM-stripped and
+ * LF-normalised by the caller (see util.normalizeText); output is LF text
+ * (caller re-applies framing).
+ */
+export function mergeLogText(path: string, base: string | null, ours: string, theirs: string): LogMergeOutput {
+  if (ours === theirs) return fast(ours);
+  if (base !== null && base === ours) return fast(theirs);
+  if (base !== null && base === theirs) return fast(ours);
+  return mergeSafely(path, base, ours, theirs);
+}
+
+/** Split a log into entries (exported for the sync engine's guard and tests). Joining entry texts reproduces the input exactly. */
+export function parseEntries(path: string, text: string): LogEntry[] {
+  try {
+    const doc = parseDoc(text, detectMode(path, [text]), fileDayOf(path));
+    return doc.bodies.map((body, j) => {
+      const t = ownTs(doc, j);
+      return { text: body + doc.seps[j]!, key: body, ts: t === NONE ? null : t, level: levelOf(doc, j) };
+    });
+  } catch {
+    return text === '' ? [] : [{ text, key: text, ts: null, level: 7 }];
+  }
+}
+
+/**
+ * For the commit guard: which entries of `before` (the committed version) are
+ * gone from `after` (the work tree), not counting in-place edits. An entry
+ * replaced at the same position by a different entry is an edit, not a loss;
+ * entries removed outright are lost, and so is an entry cut short (its text
+ * replaced by a strict prefix of itself, as a truncated write leaves it).
+ * Entries that only moved are neither lost nor added. Strings are entry keys.
+ */
+export function lostEntries(path: string, before: string, after: string): { lost: string[]; added: string[]; edited: number } {
+  try {
+    if (before === after) return { lost: [], added: [], edited: 0 };
+    const mode = detectMode(path, [before, after]);
+    const day = fileDayOf(path);
+    const b = parseDoc(before, mode, day);
+    const a = parseDoc(after, mode, day);
+    const al = align(b, a);
+    const lost: string[] = [];
+    let edited = 0;
+    const used = new Uint8Array(a.bodies.length);
+    for (let i = 0; i < b.bodies.length; i++) {
+      const j = al.baseTo[i]!;
+      if (j < 0) {
+        lost.push(b.bodies[i]!);
+        continue;
+      }
+      used[j] = 1;
+      if (a.bodies[j] === b.bodies[i]) continue;
+      if (isTruncation(b.bodies[i]!, a.bodies[j]!, j === a.bodies.length - 1)) lost.push(b.bodies[i]!);
+      else edited++;
+    }
+    const added: string[] = [];
+    for (let j = 0; j < a.bodies.length; j++) if (!used[j]) added.push(a.bodies[j]!);
+    // an entry that moved is both "lost" and "added": it is neither
+    const addedCount = new Map<string, number>();
+    for (const s of added) addedCount.set(s, (addedCount.get(s) ?? 0) + 1);
+    const moved = new Map<string, number>();
+    const realLost = lost.filter((s) => {
+      const n = addedCount.get(s) ?? 0;
+      if (n === 0) return true;
+      addedCount.set(s, n - 1);
+      moved.set(s, (moved.get(s) ?? 0) + 1);
+      return false;
+    });
+    const realAdded = added.filter((s) => {
+      const n = moved.get(s) ?? 0;
+      if (n === 0) return true;
+      moved.set(s, n - 1);
+      return false;
+    });
+    return { lost: realLost, added: realAdded, edited };
+  } catch {
+    return { lost: [], added: [], edited: 0 };
+  }
+}
+
+/**
+ * For a held (truncated) log: the committed text plus what the work tree
+ * added (new entries at their places, in-place edits), with every lost or
+ * cut-short entry restored at its place.
+ */
+export function restoreLost(path: string, before: string, after: string): string {
+  try {
+    if (before === after) return after;
+    return mergeCore(path, before, before, after, { restore: true }).text;
+  } catch {
+    return before;
+  }
+}
+
+/** Internals exposed for the tests only. */
+export const __testing = {
+  /** mergeLogText without its fast paths, so the laws exercise the real algorithm. */
+  mergeWithoutFastPaths(path: string, base: string | null, ours: string, theirs: string): LogMergeOutput {
+    return mergeSafely(path, base, ours, theirs);
+  },
+  parseTimestamp(text: string, path = ''): number | null {
+    const t = textTimestamp(firstLine(text), fileDayOf(path));
+    return t;
+  },
+};
+
+function fast(text: string): LogMergeOutput {
+  return { text, stats: emptyStats(), notes: [], conflicts: [] };
+}
+
+function emptyStats(): Record<string, number> {
+  return { fromOurs: 0, fromTheirs: 0, both: 0, deleted: 0, edited: 0, conflicts: 0 };
+}
+
+function mergeSafely(path: string, base: string | null, ours: string, theirs: string): LogMergeOutput {
+  try {
+    return mergeCore(path, base, ours, theirs, { restore: false });
+  } catch (e) {
+    // Unreachable by design; still, never throw and never lose a side.
+    const [x, y] = ours <= theirs ? [ours, theirs] : [theirs, ours];
+    const text = x === '' ? y : y === '' ? x : x.endsWith('\n') ? x + y : x + '\n' + y;
+    return { text, stats: emptyStats(), notes: [`log merge failed (${(e as Error).message}); kept both sides whole`], conflicts: [] };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Documents: entries as parallel arrays (bodies and the separators after them)
+
+type Mode = 'markdown' | 'jsonl' | 'plain';
+
+/** "No timestamp": sorts before every timestamp. */
+const NONE = -Infinity;
+
+interface Doc {
+  mode: Mode;
+  fileDay: number | null;
+  /** Entry content: text without trailing blank lines and final newline. */
+  bodies: string[];
+  /** What follows each body: its newline and trailing blank lines ('' at EOF without newline). */
+  seps: string[];
+  /** Lazily computed grouping level; 0 = not computed yet. */
+  levels: Uint8Array;
+  /** Lazily computed own timestamp; NaN = not computed yet, NONE = none. */
+  ts: Float64Array;
+  /** Lazily computed effective timestamp (own, else inherited from the nearest earlier entry). */
+  eff: Float64Array;
+}
+
+export function detectMode(path: string, texts: (string | null)[]): Mode {
+  const p = path.toLowerCase();
+  if (p.endsWith('.jsonl') || p.endsWith('.ndjson')) return 'jsonl';
+  if (p.endsWith('.md') || p.endsWith('.markdown')) return 'markdown';
+  const md = /^(?:#{1,6}[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t])/m;
+  return texts.some((t) => t !== null && md.test(t)) ? 'markdown' : 'plain';
+}
+
+/** Midnight UTC of the date in the file name (`memory/2026-02-05.md`), or null. */
+function fileDayOf(path: string): number | null {
+  const baseName = path.slice(path.lastIndexOf('/') + 1);
+  for (const s of [baseName, path]) {
+    const re = /(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)/g;
+    for (let m = re.exec(s); m; m = re.exec(s)) {
+      const t = dateMs(+m[1]!, +m[2]!, +m[3]!);
+      if (t !== null) return t;
+    }
+  }
+  return null;
+}
+
+function dateMs(y: number, mo: number, d: number): number | null {
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return null;
+  return Date.UTC(y, mo - 1, d);
+}
+
+function parseDoc(text: string, mode: Mode, fileDay: number | null): Doc {
+  const starts = mode === 'markdown' ? markdownStarts(text) : mode === 'jsonl' ? jsonlStarts(text) : plainStarts(text);
+  const n = starts.length;
+  const bodies: string[] = new Array<string>(n);
+  const seps: string[] = new Array<string>(n);
+  for (let k = 0; k < n; k++) {
+    const s = starts[k]!;
+    const e = k + 1 < n ? starts[k + 1]! : text.length;
+    const be = bodyEnd(text, s, e);
+    bodies[k] = text.slice(s, be);
+    seps[k] = text.slice(be, e);
+  }
+  return {
+    mode,
+    fileDay,
+    bodies,
+    seps,
+    levels: new Uint8Array(n),
+    ts: new Float64Array(n).fill(NaN),
+    eff: new Float64Array(n).fill(NaN),
+  };
+}
+
+/** End of the content of text[s, e): trailing newlines and whitespace-only lines are cut off. */
+function bodyEnd(text: string, s: number, e: number): number {
+  let i = e;
+  for (;;) {
+    let j = i;
+    while (j > s && (text.charCodeAt(j - 1) === 32 || text.charCodeAt(j - 1) === 9)) j--;
+    if (j > s && text.charCodeAt(j - 1) === 10) {
+      i = j - 1;
+      continue;
+    }
+    return i;
+  }
+}
+
+const BLANK_RE = /[ \t]*(?:\n|$)/y;
+const HEADING_RE = /#{1,6}(?=[ \t\n]|$)/y;
+const ITEM_RE = /(?:[-*+]|\d{1,9}[.)])(?=[ \t\n]|$)/y;
+const DATED_RE = /(?:\[\d{4}-\d{2}-\d{2}|\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2})/y;
+const FENCE_OPEN_RE = / {0,3}(`{3,}|~{3,})/y;
+const FENCE_CLOSE_RE = /^ {0,3}(`{3,}|~{3,})[ \t]*$/;
+
+function sticky(re: RegExp, text: string, pos: number): RegExpExecArray | null {
+  re.lastIndex = pos;
+  return re.exec(text);
+}
+
+/** Line start offsets where entries begin; a preamble entry starts at 0 if needed. */
+function withPreamble(starts: number[], text: string): number[] {
+  if (text.length > 0 && (starts.length === 0 || starts[0] !== 0)) starts.unshift(0);
+  return starts;
+}
+
+function markdownStarts(text: string): number[] {
+  const starts: number[] = [];
+  let fence = '';
+  for (let pos = 0; pos < text.length; ) {
+    const nl = text.indexOf('\n', pos);
+    const end = nl < 0 ? text.length : nl;
+    if (fence !== '') {
+      const m = FENCE_CLOSE_RE.exec(text.slice(pos, end));
+      if (m && m[1]![0] === fence[0] && m[1]!.length >= fence.length) fence = '';
+    } else {
+      const f = sticky(FENCE_OPEN_RE, text, pos);
+      if (f) fence = f[1]!;
+      else if (sticky(HEADING_RE, text, pos) || sticky(ITEM_RE, text, pos) || sticky(DATED_RE, text, pos)) starts.push(pos);
+    }
+    pos = end + 1;
+  }
+  return withPreamble(starts, text);
+}
+
+function plainStarts(text: string): number[] {
+  const starts: number[] = [];
+  for (let pos = 0; pos < text.length; ) {
+    const nl = text.indexOf('\n', pos);
+    const end = nl < 0 ? text.length : nl;
+    if (!sticky(BLANK_RE, text, pos)) starts.push(pos);
+    pos = end + 1;
+  }
+  return withPreamble(starts, text);
+}
+
+/** Bracket scanner for pretty-printed JSON values: tracks depth, strings and escapes across lines. */
+class JsonScan {
+  depth = 0;
+  inString = false;
+  escape = false;
+  /** Scan text[from, to); true when the value opened so far is complete. */
+  feed(text: string, from: number, to: number): boolean {
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (this.inString) {
+        if (this.escape) this.escape = false;
+        else if (c === 92 /* \ */) this.escape = true;
+        else if (c === 34 /* " */) this.inString = false;
+      } else if (c === 34) this.inString = true;
+      else if (c === 123 /* { */ || c === 91 /* [ */) this.depth++;
+      else if (c === 125 /* } */ || c === 93 /* ] */) {
+        this.depth--;
+        if (this.depth <= 0) return true;
+      }
+    }
+    return this.depth <= 0;
+  }
+}
+
+function jsonlStarts(text: string): number[] {
+  const starts: number[] = [];
+  // lines of an unfinished multi-line value: if it never closes, each becomes its own entry
+  let pending: number[] | null = null;
+  let scan = new JsonScan();
+  const flushPending = (): void => {
+    if (pending) for (const p of pending.slice(1)) if (!sticky(BLANK_RE, text, p)) starts.push(p);
+    pending = null;
+  };
+  for (let pos = 0; pos < text.length; ) {
+    const nl = text.indexOf('\n', pos);
+    const end = nl < 0 ? text.length : nl;
+    const c = text.charCodeAt(pos);
+    if (pending && (c === 123 || c === 91)) flushPending(); // a new value at column 0: the open one was broken
+    if (pending) {
+      pending.push(pos);
+      if (scan.feed(text, pos, end)) pending = null;
+    } else if (!sticky(BLANK_RE, text, pos)) {
+      starts.push(pos);
+      let k = pos;
+      while (k < end && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k++;
+      const o = text.charCodeAt(k);
+      if (o === 123 || o === 91) {
+        scan = new JsonScan();
+        if (!scan.feed(text, k, end)) pending = [pos];
+      }
+    }
+    pos = end + 1;
+  }
+  flushPending();
+  return withPreamble(starts, text);
+}
+
+// ---------------------------------------------------------------------------
+// Levels and timestamps (computed lazily: most entries of a big log are in
+// the unchanged prefix and never need them)
+
+function levelOf(doc: Doc, j: number): number {
+  const known = doc.levels[j]!;
+  if (known !== 0) return known;
+  const body = doc.bodies[j]!;
+  let lv = 7;
+  if (doc.mode === 'markdown') {
+    const m = /^#{1,6}(?=[ \t\n]|$)/.exec(body);
+    if (m) lv = m[0].length;
+  } else if (doc.mode === 'jsonl') {
+    lv = body.trim() === '' ? 7 : 2;
+  } else if (body.startsWith('§')) lv = 1;
+  else if (ownTs(doc, j) !== NONE) lv = 2;
+  doc.levels[j] = lv;
+  return lv;
+}
+
+function ownTs(doc: Doc, j: number): number {
+  const known = doc.ts[j]!;
+  if (!Number.isNaN(known)) return known;
+  const body = doc.bodies[j]!;
+  let t: number | null = null;
+  if (doc.mode === 'jsonl') t = jsonTimestamp(body, doc.fileDay);
+  if (t === null) t = textTimestamp(firstLine(body), doc.fileDay);
+  const v = t === null || !Number.isFinite(t) ? NONE : t;
+  doc.ts[j] = v;
+  return v;
+}
+
+/**
+ * The entry's own timestamp, else that of the nearest earlier entry at the
+ * same or a shallower level that has one (a sub-heading dates from its
+ * section, not from a bullet of a section before it), else NONE.
+ * Iterative, memoised per entry: amortised linear per level.
+ */
+function effTs(doc: Doc, j: number): number {
+  const known = doc.eff[j]!;
+  if (!Number.isNaN(known)) return known;
+  const own = ownTs(doc, j);
+  if (own !== NONE) return (doc.eff[j] = own);
+  const level = levelOf(doc, j);
+  const chain = [j]; // entries of this level without a timestamp, newest first
+  let result = NONE;
+  walk: for (let k = j - 1; k >= 0; k--) {
+    const lk = levelOf(doc, k);
+    if (lk > level) continue;
+    const t = ownTs(doc, k);
+    if (t !== NONE) {
+      result = t;
+      break;
+    }
+    if (lk === level) {
+      const e = doc.eff[k]!;
+      if (!Number.isNaN(e)) {
+        result = e;
+        break walk;
+      }
+      chain.push(k);
+    }
+  }
+  for (const c of chain) doc.eff[c] = result;
+  return result;
+}
+
+/** First non-blank line, at most 300 characters. */
+function firstLine(body: string): string {
+  let s = 0;
+  while (s < body.length && /\s/.test(body[s]!)) s++;
+  const nl = body.indexOf('\n', s);
+  return body.slice(s, nl < 0 ? Math.min(body.length, s + 300) : Math.min(nl, s + 300));
+}
+
+const ISO_RE = /(?<!\d)(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:\s?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)(?![\w]))?)?/g;
+const TIME12_RE = /(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?\s?([AaPp])\.?[Mm](?![A-Za-z])/;
+const TIME24_RE = /(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?![\d:])/;
+
+/** A timestamp in a line of text, in ms; null when none. */
+function textTimestamp(s: string, fileDay: number | null): number | null {
+  ISO_RE.lastIndex = 0;
+  for (let m = ISO_RE.exec(s); m; m = ISO_RE.exec(s)) {
+    const day = dateMs(+m[1]!, +m[2]!, +m[3]!);
+    if (day === null) continue;
+    if (m[4] === undefined) return day;
+    const h = +m[4];
+    const mi = +m[5]!;
+    const sec = m[6] === undefined ? 0 : +m[6];
+    if (h > 24 || mi > 59 || sec > 60) continue;
+    const ms = m[7] === undefined ? 0 : +m[7].slice(0, 3).padEnd(3, '0');
+    return day + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offsetMs(m[8]);
+  }
+  let tod: number | null = null;
+  const t12 = TIME12_RE.exec(s);
+  if (t12) {
+    const h = +t12[1]!;
+    const mi = +t12[2]!;
+    if (h >= 1 && h <= 12 && mi <= 59) {
+      const pm = t12[4]!.toLowerCase() === 'p';
+      tod = (((h % 12) + (pm ? 12 : 0)) * 60 + mi) * 60_000 + (t12[3] === undefined ? 0 : +t12[3] * 1000);
+    }
+  }
+  if (tod === null) {
+    const t24 = TIME24_RE.exec(s);
+    if (t24) tod = (+t24[1]! * 60 + +t24[2]!) * 60_000 + (t24[3] === undefined ? 0 : +t24[3] * 1000);
+  }
+  if (tod === null) return null;
+  return fileDay === null ? tod : fileDay + tod;
+}
+
+function offsetMs(z: string | undefined): number {
+  if (z === undefined || z === 'Z' || z === 'UTC' || z === 'GMT') return 0;
+  const m = /^([+-])(\d{2}):?(\d{2})?$/.exec(z);
+  if (!m) return 0;
+  const v = (+m[2]! * 60 + (m[3] === undefined ? 0 : +m[3])) * 60_000;
+  return m[1] === '-' ? -v : v;
+}
+
+/** Timestamp fields of a JSON object entry. */
+function jsonTimestamp(body: string, fileDay: number | null): number | null {
+  const t = body.trimStart();
+  if (!t.startsWith('{')) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(t);
+  } catch {
+    return null;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  const ordered = [
+    ...['timestamp', 'ts', 'time'].filter((k) => k in o),
+    ...keys.filter((k) => k.endsWith('AtMs')),
+    ...keys.filter((k) => k.endsWith('At') || k.endsWith('_at')),
+  ];
+  for (const k of ordered) {
+    const r = jsonTimeValue(o[k], k, fileDay);
+    if (r !== null) return r;
+  }
+  return null;
+}
+
+function jsonTimeValue(v: unknown, key: string, fileDay: number | null): number | null {
+  let n: number | null = null;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^\d+(?:\.\d+)?$/.test(v.trim())) n = +v;
+  else if (typeof v === 'string') return textTimestamp(v, fileDay);
+  if (n === null || !Number.isFinite(n)) return null;
+  if (key.endsWith('Ms') || key.endsWith('ms')) return n;
+  return Math.abs(n) < 1e11 ? n * 1000 : n; // epoch seconds until the year 5138
+}
+
+// ---------------------------------------------------------------------------
+// Diff: which entries of `a` reappear in `b`
+
+/** For each index of `a`, the index of the same entry in `b`, or -1. Monotone. */
+function diffMatch(a: string[], b: string[]): Int32Array {
+  const res = new Int32Array(a.length).fill(-1);
+  let lo = 0;
+  while (lo < a.length && lo < b.length && a[lo] === b[lo]) res[lo] = lo++;
+  let ha = a.length;
+  let hb = b.length;
+  while (ha > lo && hb > lo && a[ha - 1] === b[hb - 1]) res[--ha] = --hb;
+  if (lo === ha || lo === hb) return res;
+  // intern the changed middle into ints
+  const ids = new Map<string, number>();
+  const intern = (s: string): number => {
+    let id = ids.get(s);
+    if (id === undefined) ids.set(s, (id = ids.size));
+    return id;
+  };
+  const ia = new Int32Array(a.length);
+  const ib = new Int32Array(b.length);
+  for (let i = lo; i < ha; i++) ia[i] = intern(a[i]!);
+  for (let j = lo; j < hb; j++) ib[j] = intern(b[j]!);
+  patience(ia, ib, lo, ha, lo, hb, res);
+  return res;
+}
+
+/** Patience diff over ranges, with an explicit stack (no recursion depth limit). */
+function patience(a: Int32Array, b: Int32Array, a0: number, a1: number, b0: number, b1: number, res: Int32Array): void {
+  const stack: number[] = [a0, a1, b0, b1];
+  while (stack.length > 0) {
+    let hb = stack.pop()!;
+    let lb = stack.pop()!;
+    let ha = stack.pop()!;
+    let la = stack.pop()!;
+    while (la < ha && lb < hb && a[la] === b[lb]) res[la++] = lb++;
+    while (la < ha && lb < hb && a[ha - 1] === b[hb - 1]) res[--ha] = --hb;
+    if (la === ha || lb === hb) continue;
+    // entries unique in both ranges are anchors; keep the longest increasing run of them
+    const inA = new Map<number, number>();
+    for (let i = la; i < ha; i++) inA.set(a[i]!, inA.has(a[i]!) ? -1 : i);
+    const inB = new Map<number, number>();
+    for (let j = lb; j < hb; j++) {
+      const id = b[j]!;
+      if (inA.has(id)) inB.set(id, inB.has(id) ? -1 : j);
+    }
+    const candA: number[] = [];
+    const candB: number[] = [];
+    for (let i = la; i < ha; i++) {
+      const id = a[i]!;
+      if (inA.get(id) !== i) continue;
+      const j = inB.get(id);
+      if (j !== undefined && j >= 0) {
+        candA.push(i);
+        candB.push(j);
+      }
+    }
+    const lis = longestIncreasing(candB);
+    if (lis.length > 0) {
+      let pa = la;
+      let pb = lb;
+      for (const k of lis) {
+        const i = candA[k]!;
+        const j = candB[k]!;
+        res[i] = j;
+        if (pa < i && pb < j) stack.push(pa, i, pb, j);
+        pa = i + 1;
+        pb = j + 1;
+      }
+      if (pa < ha && pb < hb) stack.push(pa, ha, pb, hb);
+    } else if ((ha - la) * (hb - lb) <= 250_000) {
+      lcsSmall(a, b, la, ha, lb, hb, res);
+    }
+    // else: a large region without anchors is left as one replaced block
+  }
+}
+
+/** Indices (into xs) of a longest strictly increasing subsequence. */
+function longestIncreasing(xs: number[]): number[] {
+  const tails: number[] = []; // index into xs of the smallest tail of each length
+  const prev = new Int32Array(xs.length).fill(-1);
+  for (let k = 0; k < xs.length; k++) {
+    const x = xs[k]!;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[tails[mid]!]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[k] = tails[lo - 1]!;
+    tails[lo] = k;
+  }
+  const out: number[] = [];
+  for (let k = tails.length > 0 ? tails[tails.length - 1]! : -1; k >= 0; k = prev[k]!) out.push(k);
+  return out.reverse();
+}
+
+/** Quadratic LCS for small regions. */
+function lcsSmall(a: Int32Array, b: Int32Array, la: number, ha: number, lb: number, hb: number, res: Int32Array): void {
+  const n = ha - la;
+  const m = hb - lb;
+  const w = m + 1;
+  const L = new Uint32Array((n + 1) * w);
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      L[i * w + j] = a[la + i] === b[lb + j] ? L[(i + 1) * w + j + 1]! + 1 : Math.max(L[(i + 1) * w + j]!, L[i * w + j + 1]!);
+    }
+  }
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[la + i] === b[lb + j]) {
+      res[la + i] = lb + j;
+      i++;
+      j++;
+    } else if (L[(i + 1) * w + j]! >= L[i * w + j + 1]!) i++;
+    else j++;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Alignment of a side with base: kept, edited, deleted entries and insertions
+
+interface Alignment {
+  /** base index → index of the same or edited entry in the side; -1 = deleted. */
+  baseTo: Int32Array;
+  /** Entries the side inserted before base entry k (k = base length: at the end): side range [start, end); start -1 = none. */
+  gapStart: Int32Array;
+  gapEnd: Int32Array;
+}
+
+function align(base: Doc, side: Doc): Alignment {
+  const n = base.bodies.length;
+  const m = side.bodies.length;
+  const baseTo = diffMatch(base.bodies, side.bodies);
+  // pair up the entries of each changed region: similar ones are edits
+  let pi = -1;
+  let pj = -1;
+  for (let i = 0; i <= n; i++) {
+    const j = i < n ? baseTo[i]! : m;
+    if (j < 0) continue;
+    if (i - pi > 1 && j - pj > 1) pairEdits(base, pi + 1, i, side, pj + 1, j, baseTo);
+    pi = i;
+    pj = j;
+  }
+  return withGaps(baseTo, m);
+}
+
+/** Unmatched side entries go in the gap before the next surviving base entry. */
+function withGaps(baseTo: Int32Array, m: number): Alignment {
+  const n = baseTo.length;
+  const gapStart = new Int32Array(n + 1).fill(-1);
+  const gapEnd = new Int32Array(n + 1).fill(-1);
+  let prev = -1;
+  for (let i = 0; i <= n; i++) {
+    const j = i < n ? baseTo[i]! : m;
+    if (j < 0) continue;
+    if (j > prev + 1) {
+      gapStart[i] = prev + 1;
+      gapEnd[i] = j;
+    }
+    prev = j;
+  }
+  return { baseTo, gapStart, gapEnd };
+}
+
+/**
+ * Pair base[i0,i1) with side[j0,j1) as edits: a 1:1 replacement always;
+ * otherwise the side's leading entries, each with the next similar base
+ * entry (edits come first, insertions after them, as in a log edited in
+ * place and appended to; an insertion before an edit is read as a deletion
+ * plus insertions, which loses nothing).
+ */
+function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1: number, baseTo: Int32Array): void {
+  if (i1 - i0 === 1 && j1 - j0 === 1) {
+    baseTo[i0] = j0;
+    return;
+  }
+  let i = i0;
+  for (let j = j0; j < j1 && i < i1; j++) {
+    let k = i;
+    while (k < i1 && k - i0 < 100 && !similar(base, k, side, j)) k++;
+    if (k >= i1 || k - i0 >= 100) return;
+    baseTo[k] = j;
+    i = k + 1;
+  }
+}
+
+/**
+ * Two versions of one entry: the same timestamp if both carry one (an edit
+ * of a log entry keeps its time), and the same first line (with some words
+ * in it) or mostly the same characters.
+ */
+function similar(dx: Doc, i: number, dy: Doc, j: number): boolean {
+  const tx = ownTs(dx, i);
+  const ty = ownTs(dy, j);
+  if (tx !== NONE && ty !== NONE && tx !== ty) return false;
+  const x = dx.bodies[i]!;
+  const y = dy.bodies[j]!;
+  const fx = firstLine(x);
+  if (/\w{3}/.test(fx) && fx === firstLine(y)) return true;
+  return dice(x.slice(0, 256), y.slice(0, 256)) >= 0.6;
+}
+
+/** Dice coefficient of the character bigrams of two strings. */
+function dice(x: string, y: string): number {
+  if (x.length < 2 || y.length < 2) return x === y ? 1 : 0;
+  const counts = new Map<string, number>();
+  for (let i = 0; i < x.length - 1; i++) {
+    const g = x.slice(i, i + 2);
+    counts.set(g, (counts.get(g) ?? 0) + 1);
+  }
+  let common = 0;
+  for (let i = 0; i < y.length - 1; i++) {
+    const g = y.slice(i, i + 2);
+    const c = counts.get(g) ?? 0;
+    if (c > 0) {
+      common++;
+      counts.set(g, c - 1);
+    }
+  }
+  return (2 * common) / (x.length - 1 + y.length - 1);
+}
+
+/** `after` is `before` cut short (a truncated write), at the end of the file. */
+function isTruncation(before: string, after: string, atEnd: boolean): boolean {
+  return atEnd && after.length < before.length && before.startsWith(after);
+}
+
+// ---------------------------------------------------------------------------
+// Merge
+
+interface Unit {
+  start: number;
+  end: number;
+  level: number;
+  eff: number;
+}
+
+/**
+ * Split a run of inserted entries into units: entries before the first
+ * starter stand alone (level 7); a starter (level < 7 and not deeper than
+ * the shallowest starter so far) takes every deeper entry after it. Levels
+ * never increase from unit to unit within a run, so a merged run splits back
+ * into the same units.
+ */
+function splitUnits(doc: Doc, s: number, e: number): Unit[] {
+  const units: Unit[] = [];
+  let min = 8;
+  for (let j = s; j < e; j++) {
+    const lv = levelOf(doc, j);
+    if ((lv < 7 && lv <= min) || min === 8) {
+      units.push({ start: j, end: j + 1, level: lv < 7 ? lv : 7, eff: effTs(doc, j) });
+      if (lv < 7) min = lv;
+    } else units[units.length - 1]!.end = j + 1;
+  }
+  return units;
+}
+
+/**
+ * Order of units: deeper first, then timestamp, then by the text of their
+ * first entry. 0 = the same unit: both sides added the same first entry (a
+ * heading, a timestamped line, a value), so it appears once and what follows
+ * it on each side is merged under it. Different first entries (a heading
+ * with different paragraph text is a different entry) are never fused.
+ */
+function compareUnits(da: Doc, ua: Unit, db: Doc, ub: Unit): number {
+  if (ua.level !== ub.level) return ub.level - ua.level;
+  if (ua.eff !== ub.eff) return ua.eff < ub.eff ? -1 : 1;
+  const x = da.bodies[ua.start]!;
+  const y = db.bodies[ub.start]!;
+  return x === y ? 0 : x < y ? -1 : 1;
+}
+
+/** Number of leading entries two units have in common. */
+function commonEntries(da: Doc, ua: Unit, db: Doc, ub: Unit): number {
+  const len = Math.min(ua.end - ua.start, ub.end - ub.start);
+  let t = 0;
+  while (t < len && da.bodies[ua.start + t] === db.bodies[ub.start + t]) t++;
+  return t;
+}
+
+/** The longer separator (more blank lines), ties by content: a choice independent of sides. */
+function maxSep(x: string, y: string): string {
+  if (x.length !== y.length) return x.length > y.length ? x : y;
+  return x >= y ? x : y;
+}
+
+/** Three-way choice of a separator; base null = no base. */
+function merge3(o: string | null, x: string, y: string): string {
+  if (x === y) return x;
+  if (o !== null && x === o) return y;
+  if (o !== null && y === o) return x;
+  return maxSep(x, y);
+}
+
+function leadOf(doc: Doc, j: number): string {
+  return j > 0 ? doc.seps[j - 1]! : '';
+}
+
+function tailOf(doc: Doc): string {
+  return doc.seps.length > 0 ? doc.seps[doc.seps.length - 1]! : '';
+}
+
+const MARKER_LINE_RE = /^(?:<{7,}|={7,}|>{7,}|\|{7,})(?:[ \t].*)?$/;
+
+/** Drop conflict-marker lines (a virtual ancestor of a criss-cross merge). */
+function stripMarkers(text: string): string {
+  if (!/^(?:<{7,}|={7,}|>{7,}|\|{7,})/m.test(text)) return text;
+  return text
+    .split('\n')
+    .filter((l) => !MARKER_LINE_RE.test(l))
+    .join('\n');
+}
+
+interface CoreOptions {
+  /** restoreLost: ours = base; theirs' deletions and truncations are undone. */
+  restore: boolean;
+}
+
+function mergeCore(path: string, baseText: string | null, ours: string, theirs: string, opts: CoreOptions): LogMergeOutput {
+  const notes: string[] = [];
+  const conflicts: Conflict[] = [];
+  const stats = emptyStats();
+  let cleanBase = baseText;
+  if (baseText !== null) {
+    cleanBase = stripMarkers(baseText);
+    if (cleanBase !== baseText) notes.push('base had conflict markers (a virtual ancestor); ignored them');
+  }
+  const mode = detectMode(path, [cleanBase, ours, theirs]);
+  const day = fileDayOf(path);
+  const A = parseDoc(ours, mode, day);
+  const B = parseDoc(theirs, mode, day);
+
+  // Base: the real one, or for a file both sides added, their common leading entries.
+  let O: Doc;
+  let realBase = true;
+  if (cleanBase === null || cleanBase === '') {
+    realBase = false;
+    let p = 0;
+    while (p < A.bodies.length && p < B.bodies.length && A.bodies[p] === B.bodies[p]) p++;
+    O = { ...A, bodies: A.bodies.slice(0, p), seps: A.seps.slice(0, p) };
+  } else O = parseDoc(cleanBase, mode, day);
+  const n = O.bodies.length;
+  let alA = align(O, A);
+  let alB = align(O, B);
+  // An "edit" whose new text the other side inserted is really a deletion
+  // plus that insertion (both have an entry base lacks, and one side also
+  // dropped a base entry next to it): unpair it so the two copies meet.
+  {
+    const insA = insertedBodies(A, alA);
+    const insB = insertedBodies(B, alB);
+    const unpair = (al: Alignment, d: Doc, other: Set<string>, m: number): Alignment => {
+      let changed = false;
+      const baseTo = al.baseTo.slice();
+      for (let k = 0; k < n; k++) {
+        const j = baseTo[k]!;
+        if (j >= 0 && d.bodies[j] !== O.bodies[k] && other.has(d.bodies[j]!)) {
+          baseTo[k] = -1;
+          changed = true;
+        }
+      }
+      return changed ? withGaps(baseTo, m) : al;
+    };
+    const nA = unpair(alA, A, insB, A.bodies.length);
+    const nB = unpair(alB, B, insA, B.bodies.length);
+    alA = nA;
+    alB = nB;
+  }
+
+  const insertedA = insertedBodies(A, alA);
+  const insertedB = insertedBodies(B, alB);
+  const outBodies: string[] = [];
+  const outLeads: string[] = [];
+  const emit = (body: string, lead: string): void => {
+    outBodies.push(body);
+    outLeads.push(lead);
+  };
+  const baseLead = (i: number): string | null => (realBase ? leadOf(O, i) : null);
+
+  const emitRun = (d: Doc, s: number, e: number): void => {
+    for (let j = s; j < e; j++) emit(d.bodies[j]!, leadOf(d, j));
+  };
+
+  // Entries both sides inserted normally meet in the same gap and are merged
+  // there. When the two alignments put them in different gaps (a side also
+  // deleted or edited base entries next to them), the units emitted by one
+  // side only are recorded, and the later copy of a unit both emitted is
+  // dropped below.
+  const insertedBoth = new Set<string>();
+  for (const x of insertedA) if (insertedB.has(x)) insertedBoth.add(x);
+  const oneSided: { side: 0 | 1; at: number; len: number; sig: string }[] = [];
+  const emitOneSide = (d: Doc, side: 0 | 1, s: number, e: number): void => {
+    if (side === 0) stats.fromOurs! += e - s;
+    else stats.fromTheirs! += e - s;
+    if (insertedBoth.size === 0) {
+      emitRun(d, s, e);
+      return;
+    }
+    for (const u of splitUnits(d, s, e)) {
+      const at = outBodies.length;
+      emitRun(d, u.start, u.end);
+      const bodies = d.bodies.slice(u.start, u.end);
+      if (bodies.some((x) => insertedBoth.has(x))) oneSided.push({ side, at, len: bodies.length, sig: `${u.level}\u0000${bodies.join('\u0001')}` });
+    }
+  };
+
+  /** Merge the runs A[as, ae) and B[bs, be) inserted at one place, unit by unit (see compareUnits). */
+  const mergeRuns = (as: number, ae: number, bs: number, be: number): void => {
+    if (bs >= be) return emitOneSide(A, 0, as, ae);
+    if (as >= ae) return emitOneSide(B, 1, bs, be);
+    const ua = splitUnits(A, as, ae);
+    const ub = splitUnits(B, bs, be);
+    let x = 0;
+    let y = 0;
+    while (x < ua.length || y < ub.length) {
+      const u = ua[x];
+      const v = ub[y];
+      if (v === undefined || (u !== undefined && compareUnits(A, u, B, v) < 0)) {
+        emitOneSide(A, 0, u!.start, u!.end);
+        x++;
+      } else if (u === undefined || compareUnits(A, u, B, v) > 0) {
+        emitOneSide(B, 1, v.start, v.end);
+        y++;
+      } else {
+        // the same unit from both sides: common entries once, then what each added
+        const t = commonEntries(A, u, B, v);
+        for (let k = 0; k < t; k++) emit(A.bodies[u.start + k]!, maxSep(leadOf(A, u.start + k), leadOf(B, v.start + k)));
+        stats.both! += t;
+        mergeRuns(u.start + t, u.end, v.start + t, v.end);
+        x++;
+        y++;
+      }
+    }
+  };
+
+  const mergeGap = (k: number): void => {
+    const as = alA.gapStart[k]!;
+    const bs = alB.gapStart[k]!;
+    if (as < 0 && bs < 0) return;
+    mergeRuns(as < 0 ? 0 : as, as < 0 ? 0 : alA.gapEnd[k]!, bs < 0 ? 0 : bs, bs < 0 ? 0 : alB.gapEnd[k]!);
+  };
+
+  for (let k = 0; k <= n; k++) {
+    mergeGap(k);
+    if (k === n) break;
+    const body = O.bodies[k]!;
+    const ja = alA.baseTo[k]!;
+    const jb = alB.baseTo[k]!;
+    if (opts.restore && (jb < 0 || (B.bodies[jb] !== body && isTruncation(body, B.bodies[jb]!, jb === B.bodies.length - 1)))) {
+      emit(body, leadOf(O, k)); // lost or cut short in the work tree: restore the committed entry
+      continue;
+    }
+    const aBody = ja < 0 ? null : A.bodies[ja]!;
+    const bBody = jb < 0 ? null : B.bodies[jb]!;
+    if (aBody === null && bBody === null) {
+      stats.deleted!++;
+      continue;
+    }
+    const aLead = aBody === null ? leadOf(O, k) : leadOf(A, ja);
+    const bLead = bBody === null ? leadOf(O, k) : leadOf(B, jb);
+    const lead = merge3(baseLead(k), aLead, bLead);
+    const aEdit = aBody !== null && aBody !== body;
+    const bEdit = bBody !== null && bBody !== body;
+    if (aBody === null || bBody === null) {
+      const kept = aBody ?? bBody!;
+      if (kept === body) {
+        stats.deleted!++; // deleted on one side, unchanged on the other
+      } else {
+        emit(kept, lead);
+        stats.edited!++;
+        notes.push(`an entry deleted on one side was edited on the other; kept the edit: ${preview(kept)}`);
+      }
+      continue;
+    }
+    if (!aEdit && !bEdit) emit(body, lead);
+    else if (!aEdit || !bEdit || aBody === bBody) {
+      emit(aEdit ? aBody : bBody, lead);
+      stats.edited!++;
+    } else {
+      const merged = mergeEdits(body, aBody, bBody, day);
+      if (merged !== null) {
+        emit(merged, lead);
+        stats.edited!++;
+      } else {
+        // edited differently on both sides: keep both versions, report it
+        const [first, second] = aBody < bBody ? [aBody, bBody] : [bBody, aBody];
+        emit(first, lead);
+        emit(second, '\n');
+        const r = pickWinner(sideValue(aBody, undefined), sideValue(bBody, undefined));
+        conflicts.push({ path, key: 'entry', winner: r.winner, loser: r.loser, rule: r.rule });
+        stats.conflicts!++;
+        notes.push(`an entry was edited differently on both sides; kept both versions: ${preview(first)}`);
+      }
+    }
+  }
+
+  if (oneSided.length > 0) dropLaterCopies(oneSided, outBodies, outLeads, stats);
+
+  let text = '';
+  if (outBodies.length > 0) {
+    const tail = opts.restore ? maxSep(tailOf(O), tailOf(B)) : merge3(realBase ? tailOf(O) : null, tailOf(A), tailOf(B));
+    const parts: string[] = [];
+    for (let t = 0; t < outBodies.length; t++) {
+      if (t > 0) parts.push(outLeads[t] || '\n');
+      parts.push(outBodies[t]!);
+    }
+    parts.push(tail);
+    text = parts.join('');
+  }
+  return { text, stats, notes, conflicts };
+}
+
+/** Of each pair of equal units emitted by different sides, drop the later one (in place). */
+function dropLaterCopies(
+  recs: { side: 0 | 1; at: number; len: number; sig: string }[],
+  bodies: string[],
+  leads: string[],
+  stats: Record<string, number>,
+): void {
+  const bySig = new Map<string, { at: number; len: number }[][]>();
+  for (const r of recs) {
+    let g = bySig.get(r.sig);
+    if (!g) bySig.set(r.sig, (g = [[], []]));
+    g[r.side]!.push(r);
+  }
+  const drop = new Uint8Array(bodies.length);
+  let any = false;
+  for (const [xs, ys] of bySig.values()) {
+    for (let k = 0; k < Math.min(xs!.length, ys!.length); k++) {
+      const later = xs![k]!.at > ys![k]!.at ? xs![k]! : ys![k]!;
+      drop.fill(1, later.at, later.at + later.len);
+      stats.both! += later.len;
+      stats[xs![k] === later ? 'fromOurs' : 'fromTheirs']! -= later.len;
+      any = true;
+    }
+  }
+  if (!any) return;
+  let w = 0;
+  for (let r = 0; r < bodies.length; r++) {
+    if (drop[r]) continue;
+    bodies[w] = bodies[r]!;
+    leads[w] = leads[r]!;
+    w++;
+  }
+  bodies.length = w;
+  leads.length = w;
+}
+
+/** Bodies of the entries a side inserted (not matched or paired with a base entry). */
+function insertedBodies(d: Doc, al: Alignment): Set<string> {
+  const out = new Set<string>();
+  for (let k = 0; k < al.gapStart.length; k++) {
+    const s = al.gapStart[k]!;
+    if (s >= 0) for (let j = s; j < al.gapEnd[k]!; j++) out.add(d.bodies[j]!);
+  }
+  return out;
+}
+
+function preview(s: string): string {
+  return JSON.stringify(firstLine(s).slice(0, 60));
+}
+
+/**
+ * Two different edits of one base entry, merged when that is safe: both only
+ * appended lines (the shorter kept once if it is a prefix of the other, else
+ * both extensions, ordered by timestamp then content), or a line-level
+ * three-way merge is clean and the same in both directions. null = keep both.
+ */
+function mergeEdits(base: string, a: string, b: string, fileDay: number | null): string | null {
+  const pre = base + '\n';
+  if (base !== '' && a.startsWith(pre) && b.startsWith(pre)) {
+    const ea = a.slice(pre.length);
+    const eb = b.slice(pre.length);
+    if (ea.startsWith(eb + '\n')) return a;
+    if (eb.startsWith(ea + '\n')) return b;
+    const ta = textTimestamp(firstLine(ea), fileDay) ?? NONE;
+    const tb = textTimestamp(firstLine(eb), fileDay) ?? NONE;
+    const aFirst = ta !== tb ? ta < tb : ea < eb;
+    return pre + (aFirst ? ea + '\n' + eb : eb + '\n' + ea);
+  }
+  const lo = base.split('\n');
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  if (lo.length + la.length + lb.length > 3000) return null;
+  const run = (x: string[], y: string[]): string | null => {
+    const out: string[] = [];
+    for (const region of diff3Merge(x, lo, y)) {
+      if (region.conflict) return null;
+      if (region.ok) out.push(...region.ok);
+    }
+    return out.join('\n');
+  };
+  const r1 = run(la, lb);
+  return r1 !== null && r1 === run(lb, la) ? r1 : null;
+}

@@ -1,0 +1,306 @@
+/**
+ * The layer policy: which paths are logs, JSON, docs, binary or local, and
+ * the options each kind takes. Parsing and classification are pure; reading
+ * `.agentgit/config.json` from disk happens in the shell (src/sync).
+ */
+import ignore, { type Ignore } from 'ignore';
+import type { JsonOptions, Kind } from '../merge/types.js';
+import {
+  DEFAULT_JSON,
+  DEFAULT_LAYERS,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_MERGE_BYTES,
+  DEFAULT_SECRET_GLOBS,
+  INTERNAL_LAYERS,
+  type LayerRule,
+} from './defaults.js';
+
+export const POLICY_PATH = '.agentgit/config.json';
+const KINDS: readonly Kind[] = ['log', 'json', 'text', 'binary', 'local'];
+
+export interface HealthThresholds {
+  /** Share of synced files that may differ from the hub before warn. */
+  driftWarn: number;
+  /** Seconds since the last successful sync before warn and fail. */
+  lagWarnSeconds: number;
+  lagFailSeconds: number;
+  /** Seconds a derived-state rebuild may take before warn. */
+  recoveryWarnSeconds: number;
+}
+
+export interface RebuildSpec {
+  command: string[];
+  paths: string[];
+  timeoutSeconds: number;
+}
+
+export interface PolicyConfig {
+  version: 1;
+  layers: LayerRule[];
+  defaults: boolean;
+  secrets: string[];
+  json: JsonOptions;
+  logs: { allowRewrite: string[] };
+  maxMergeBytes: number;
+  maxFileBytes: number;
+  health: HealthThresholds;
+  rebuild: RebuildSpec | null;
+  trust: { openEnrollment: boolean };
+}
+
+export class PolicyError extends Error {
+  readonly code = 'EPOLICY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+export const DEFAULT_HEALTH: HealthThresholds = {
+  driftWarn: 0.01,
+  lagWarnSeconds: 300,
+  lagFailSeconds: 1800,
+  recoveryWarnSeconds: 30,
+};
+
+export function defaultConfig(): PolicyConfig {
+  return {
+    version: 1,
+    layers: [],
+    defaults: true,
+    secrets: [],
+    json: { ...DEFAULT_JSON, idKeys: [...DEFAULT_JSON.idKeys], volatile: [...DEFAULT_JSON.volatile], counters: [], timestampKeys: [...DEFAULT_JSON.timestampKeys] },
+    logs: { allowRewrite: [] },
+    maxMergeBytes: DEFAULT_MAX_MERGE_BYTES,
+    maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+    health: { ...DEFAULT_HEALTH },
+    rebuild: null,
+    trust: { openEnrollment: false },
+  };
+}
+
+/** The text `agentgit init` writes when the repo has no policy file. */
+export function defaultConfigText(): string {
+  const text = {
+    version: 1,
+    $comment: 'agentgit layer policy: see docs/merging.md. User layers are checked first, then the defaults.',
+    layers: [] as LayerRule[],
+    secrets: [] as string[],
+    json: { counters: [] as string[] },
+    logs: { allowRewrite: [] as string[] },
+  };
+  return JSON.stringify(text, null, 2) + '\n';
+}
+
+const TOP_KEYS = new Set(['version', '$comment', 'layers', 'defaults', 'secrets', 'json', 'logs', 'maxMergeBytes', 'maxFileBytes', 'health', 'rebuild', 'trust']);
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function strList(v: unknown, key: string): string[] {
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new PolicyError(`${POLICY_PATH}: "${key}" must be a list of non-empty strings`);
+  }
+  return v as string[];
+}
+
+function num(v: unknown, key: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+    throw new PolicyError(`${POLICY_PATH}: "${key}" must be a number >= ${min}`);
+  }
+  return v;
+}
+
+function onlyKeys(o: Record<string, unknown>, allowed: string[], where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k) && k !== '$comment') {
+      throw new PolicyError(`${POLICY_PATH}: unknown key "${where}${k}" (allowed: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+/**
+ * Parse and validate a policy file. `text` null or empty means "no file":
+ * the defaults. Throws PolicyError naming the offending key.
+ */
+export function parsePolicy(text: string | null): PolicyConfig {
+  const cfg = defaultConfig();
+  if (text === null || text.trim() === '') return cfg;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    throw new PolicyError(`${POLICY_PATH}: not valid JSON (${(e as Error).message}); fix the file or delete it to use the defaults`);
+  }
+  if (!isObj(raw)) throw new PolicyError(`${POLICY_PATH}: must hold a JSON object`);
+  for (const k of Object.keys(raw)) {
+    if (!TOP_KEYS.has(k)) throw new PolicyError(`${POLICY_PATH}: unknown key "${k}" (allowed: ${[...TOP_KEYS].join(', ')})`);
+  }
+  if (raw.version !== undefined && raw.version !== 1) throw new PolicyError(`${POLICY_PATH}: "version" must be 1`);
+  if (raw.layers !== undefined) {
+    if (!Array.isArray(raw.layers)) throw new PolicyError(`${POLICY_PATH}: "layers" must be a list of {"pattern", "kind"}`);
+    cfg.layers = raw.layers.map((r, i) => {
+      const at = `layers[${i}]`;
+      if (!isObj(r)) throw new PolicyError(`${POLICY_PATH}: "${at}" must be an object {"pattern", "kind"}`);
+      onlyKeys(r, ['pattern', 'kind', 'counters', 'volatile'], `${at}.`);
+      if (typeof r.pattern !== 'string' || r.pattern.trim() === '') throw new PolicyError(`${POLICY_PATH}: "${at}.pattern" must be a non-empty glob`);
+      if (typeof r.kind !== 'string' || !KINDS.includes(r.kind as Kind)) {
+        throw new PolicyError(`${POLICY_PATH}: "${at}.kind" must be one of ${KINDS.join(', ')}`);
+      }
+      const rule: LayerRule = { pattern: r.pattern, kind: r.kind as Kind };
+      if (r.counters !== undefined) rule.counters = strList(r.counters, `${at}.counters`);
+      if (r.volatile !== undefined) rule.volatile = strList(r.volatile, `${at}.volatile`);
+      return rule;
+    });
+  }
+  if (raw.defaults !== undefined) {
+    if (typeof raw.defaults !== 'boolean') throw new PolicyError(`${POLICY_PATH}: "defaults" must be true or false`);
+    cfg.defaults = raw.defaults;
+  }
+  if (raw.secrets !== undefined) cfg.secrets = strList(raw.secrets, 'secrets');
+  if (raw.json !== undefined) {
+    if (!isObj(raw.json)) throw new PolicyError(`${POLICY_PATH}: "json" must be an object`);
+    onlyKeys(raw.json, ['idKeys', 'volatile', 'counters', 'timestampKeys'], 'json.');
+    if (raw.json.idKeys !== undefined) cfg.json.idKeys = strList(raw.json.idKeys, 'json.idKeys');
+    if (raw.json.volatile !== undefined) cfg.json.volatile = strList(raw.json.volatile, 'json.volatile');
+    if (raw.json.counters !== undefined) cfg.json.counters = strList(raw.json.counters, 'json.counters');
+    if (raw.json.timestampKeys !== undefined) cfg.json.timestampKeys = strList(raw.json.timestampKeys, 'json.timestampKeys');
+  }
+  if (raw.logs !== undefined) {
+    if (!isObj(raw.logs)) throw new PolicyError(`${POLICY_PATH}: "logs" must be an object`);
+    onlyKeys(raw.logs, ['allowRewrite'], 'logs.');
+    if (raw.logs.allowRewrite !== undefined) cfg.logs.allowRewrite = strList(raw.logs.allowRewrite, 'logs.allowRewrite');
+  }
+  if (raw.maxMergeBytes !== undefined) cfg.maxMergeBytes = num(raw.maxMergeBytes, 'maxMergeBytes', 1);
+  if (raw.maxFileBytes !== undefined) cfg.maxFileBytes = num(raw.maxFileBytes, 'maxFileBytes', 1);
+  if (raw.health !== undefined) {
+    if (!isObj(raw.health)) throw new PolicyError(`${POLICY_PATH}: "health" must be an object`);
+    const keys = Object.keys(DEFAULT_HEALTH) as (keyof HealthThresholds)[];
+    onlyKeys(raw.health, keys, 'health.');
+    for (const k of keys) if (raw.health[k] !== undefined) cfg.health[k] = num(raw.health[k], `health.${k}`, 0);
+  }
+  if (raw.rebuild !== undefined && raw.rebuild !== null) {
+    const r = raw.rebuild;
+    if (!isObj(r)) throw new PolicyError(`${POLICY_PATH}: "rebuild" must be an object {"command", "paths", "timeoutSeconds"}`);
+    onlyKeys(r, ['command', 'paths', 'timeoutSeconds'], 'rebuild.');
+    const command = strList(r.command, 'rebuild.command');
+    if (command.length === 0) throw new PolicyError(`${POLICY_PATH}: "rebuild.command" must name a program`);
+    cfg.rebuild = {
+      command,
+      paths: r.paths === undefined ? ['**'] : strList(r.paths, 'rebuild.paths'),
+      timeoutSeconds: r.timeoutSeconds === undefined ? 300 : num(r.timeoutSeconds, 'rebuild.timeoutSeconds', 1),
+    };
+  }
+  if (raw.trust !== undefined) {
+    if (!isObj(raw.trust)) throw new PolicyError(`${POLICY_PATH}: "trust" must be an object`);
+    onlyKeys(raw.trust, ['openEnrollment'], 'trust.');
+    if (raw.trust.openEnrollment !== undefined) {
+      if (typeof raw.trust.openEnrollment !== 'boolean') throw new PolicyError(`${POLICY_PATH}: "trust.openEnrollment" must be true or false`);
+      cfg.trust.openEnrollment = raw.trust.openEnrollment;
+    }
+  }
+  return cfg;
+}
+
+export interface Classification {
+  kind: Kind;
+  rule: LayerRule | null;
+  secret: boolean;
+}
+
+/** A compiled policy: classification of repo-relative paths. */
+export class Policy {
+  readonly rules: LayerRule[];
+  private readonly matchers: Ignore[];
+  private readonly secretMatcher: Ignore;
+  private readonly rewriteMatcher: Ignore;
+  private readonly cache = new Map<string, Classification>();
+
+  constructor(readonly config: PolicyConfig) {
+    this.rules = [...INTERNAL_LAYERS, ...config.layers, ...(config.defaults ? DEFAULT_LAYERS : [])];
+    this.matchers = this.rules.map((r) => ignore().add(r.pattern));
+    this.secretMatcher = ignore().add([...DEFAULT_SECRET_GLOBS, ...config.secrets]);
+    this.rewriteMatcher = ignore().add(config.logs.allowRewrite);
+  }
+
+  static fromText(text: string | null): Policy {
+    return new Policy(parsePolicy(text));
+  }
+
+  /** Kind of a path by its name alone (content checks happen in the merge). */
+  classify(path: string): Classification {
+    const hit = this.cache.get(path);
+    if (hit) return hit;
+    const secret = safeIgnores(this.secretMatcher, path);
+    let result: Classification = { kind: 'text', rule: null, secret };
+    if (secret) result = { kind: 'local', rule: null, secret };
+    else {
+      for (let i = 0; i < this.rules.length; i++) {
+        if (safeIgnores(this.matchers[i]!, path)) {
+          result = { kind: this.rules[i]!.kind, rule: this.rules[i]!, secret: false };
+          break;
+        }
+      }
+    }
+    this.cache.set(path, result);
+    return result;
+  }
+
+  kindOf(path: string): Kind {
+    return this.classify(path).kind;
+  }
+
+  isSecretPath(path: string): boolean {
+    return safeIgnores(this.secretMatcher, path);
+  }
+
+  allowsLogRewrite(path: string): boolean {
+    return safeIgnores(this.rewriteMatcher, path);
+  }
+
+  /** JSON options for one file: global options plus its layer rule's. */
+  jsonOptions(path: string): JsonOptions {
+    const rule = this.classify(path).rule;
+    const j = this.config.json;
+    return {
+      idKeys: j.idKeys,
+      timestampKeys: j.timestampKeys,
+      volatile: rule?.volatile ? [...j.volatile, ...rule.volatile] : j.volatile,
+      counters: rule?.counters ? [...j.counters, ...rule.counters] : j.counters,
+    };
+  }
+
+  /**
+   * `.gitattributes` lines so plain git uses the drivers. gitattributes uses
+   * last-match-wins, the policy first-match-wins: rules are written reversed.
+   * Directory patterns (`dir/`) become `dir/**`.
+   */
+  attributesLines(): string[] {
+    const lines: string[] = [];
+    for (const r of [...this.rules].reverse()) {
+      if (r.kind === 'local' || r.pattern.startsWith('!')) continue;
+      let p = r.pattern.endsWith('/') ? r.pattern + '**' : r.pattern;
+      if (/\s/.test(p)) p = `"${p.replace(/"/g, '\\"')}"`;
+      lines.push(`${p} merge=agentgit-${r.kind}`);
+    }
+    return lines;
+  }
+
+  /** `.gitignore` lines for the local layers (secrets, derived, ephemeral). */
+  ignoreLines(): string[] {
+    const out = new Set<string>();
+    for (const g of [...DEFAULT_SECRET_GLOBS, ...this.config.secrets]) out.add(g);
+    for (const r of this.rules) if (r.kind === 'local') out.add(r.pattern);
+    return [...out];
+  }
+}
+
+/** `ignore` throws on paths it considers invalid (absolute, `..`): treat as no match. */
+function safeIgnores(m: Ignore, path: string): boolean {
+  try {
+    return m.ignores(path);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Moving the work tree from the old head to the merged commit, safely.
+ *
+ * Order, so a kill -9 at any point is recoverable (recoverCheckout):
+ *   1. write the journal .git/agentgit/checkout.json {from, to, branch};
+ *   2. update each changed file atomically (temp file + rename), but only if
+ *      it still holds the old content: a file the agent wrote meanwhile is
+ *      3-way merged (base old, ours the agent's new text, theirs merged), so
+ *      the agent's write is kept and is committed by the next round;
+ *   3. set those index entries and refresh their stat data;
+ *   4. move the branch with a compare-and-swap;
+ *   5. delete the journal.
+ * Invariant: the work tree is never touched before the merged commit exists.
+ */
+import { link, lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { mergeFile } from '../merge/index.js';
+import { bytesEqual } from '../merge/util.js';
+import type { Policy } from '../policy/policy.js';
+import { blobOid, ZERO_OID } from '../git/objects.js';
+import type { IndexEntry, Repo } from '../git/repo.js';
+
+interface Journal {
+  from: string;
+  to: string;
+  ref: string;
+}
+
+export interface CheckoutResult {
+  written: number;
+  /** Files the agent changed during the sync; their edits were kept. */
+  keptLocal: string[];
+}
+
+function journalFile(repo: Repo): string {
+  return repo.stateFile('checkout.json');
+}
+
+async function readWorkFile(abs: string): Promise<{ bytes: Buffer; link: boolean } | null> {
+  try {
+    const st = await lstat(abs);
+    if (st.isSymbolicLink()) return { bytes: Buffer.from(await readlink(abs)), link: true };
+    if (!st.isFile()) return null;
+    return { bytes: await readFile(abs), link: false };
+  } catch {
+    return null;
+  }
+}
+
+async function atomicWrite(abs: string, bytes: Uint8Array, mode: string): Promise<void> {
+  await mkdir(dirname(abs), { recursive: true });
+  const tmp = join(dirname(abs), `.agentgit-tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  if (mode === '120000') {
+    await symlink(Buffer.from(bytes).toString('utf8'), tmp);
+  } else {
+    await writeFile(tmp, bytes, { mode: mode === '100755' ? 0o755 : 0o644 });
+  }
+  try {
+    await rename(tmp, abs);
+  } catch (e) {
+    // a directory standing where a file goes (or the reverse): replace it
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      await rm(abs, { recursive: true, force: true });
+      await rename(tmp, abs);
+    } else {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+}
+
+/**
+ * Put `target` (null: delete) where the work tree had `base`, keeping what
+ * the agent writes meanwhile. The agent's content wins every race with the
+ * incoming change. The old inode is held by a hard link across the rename, so
+ * an append that lands between our read and the rename is seen and merged in
+ * on the next pass instead of being lost.
+ */
+async function putWorkFile(abs: string, path: string, base: Buffer | null, target: Buffer | null, mode: string, policy: Policy): Promise<{ written: boolean; agentWrote: boolean }> {
+  let b = base;
+  let t = target;
+  let agentIsTarget = false; // after a race, `t` holds the agent's newest bytes
+  let agentWrote = false;
+  let written = false;
+  for (let pass = 0; pass < 50; pass++) {
+    const cur = await readWorkFile(abs);
+    let desired: Buffer | null;
+    if (!cur) {
+      // deleted (or never there): an incoming change beats the deletion
+      desired = b !== null && t !== null && bytesEqual(b, t) ? null : t;
+      if (b !== null && pass === 0) agentWrote = true;
+    } else if (b !== null && bytesEqual(cur.bytes, b)) {
+      desired = t;
+    } else {
+      if (pass === 0) agentWrote = true;
+      if (t === null || cur.link || mode === '120000') return { written, agentWrote: true }; // the agent's version stands
+      const kind = policy.kindOf(path);
+      const late = { file: '9999999999999.9999.agent' };
+      const early = { file: '0000000000000.0000.merged' };
+      desired = Buffer.from(
+        mergeFile({
+          path,
+          kind: kind === 'local' ? 'binary' : kind,
+          base: b,
+          ours: cur.bytes,
+          theirs: t,
+          oursClock: agentIsTarget ? early : late,
+          theirsClock: agentIsTarget ? late : early,
+          json: kind === 'json' ? policy.jsonOptions(path) : undefined,
+        }).bytes,
+      );
+    }
+    if (cur && desired && !cur.link && bytesEqual(cur.bytes, desired)) return { written, agentWrote };
+    if (!cur && !desired) return { written, agentWrote };
+    const hold = `${abs}.agentgit-hold-${process.pid}`;
+    let held = false;
+    if (cur && !cur.link) held = await link(abs, hold).then(() => true, () => false);
+    if (cur && !cur.link && !held) continue; // it moved under us: read again
+    try {
+      if (desired) await atomicWrite(abs, desired, mode);
+      else await rm(abs, { force: true });
+      written = true;
+      if (!held) return { written, agentWrote };
+      const after = await readFile(hold);
+      if (bytesEqual(after, cur!.bytes)) return { written, agentWrote };
+      // the agent appended to the old file between our read and the rename
+      agentWrote = true;
+      b = cur!.bytes;
+      t = after;
+      agentIsTarget = true;
+    } finally {
+      if (held) await rm(hold, { force: true });
+    }
+  }
+  return { written, agentWrote };
+}
+
+/** Move work tree, index and branch from `from` to `to`. */
+export async function checkout(repo: Repo, policy: Policy, ref: string, from: string, to: string): Promise<CheckoutResult> {
+  const j: Journal = { from, to, ref };
+  await mkdir(dirname(journalFile(repo)), { recursive: true });
+  await writeFile(journalFile(repo), JSON.stringify(j) + '\n');
+  const r = await applyJournal(repo, policy, j);
+  await rm(journalFile(repo), { force: true });
+  return r;
+}
+
+async function applyJournal(repo: Repo, policy: Policy, j: Journal): Promise<CheckoutResult> {
+  const changes = await repo.diffTree(j.from, j.to);
+  const index: IndexEntry[] = [];
+  const keptLocal: string[] = [];
+  let written = 0;
+  for (const c of changes) {
+    if (c.newMode === '160000' || c.oldMode === '160000') {
+      index.push({ path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? ZERO_OID : c.newOid });
+      continue; // gitlinks: never written into the work tree
+    }
+    const abs = join(repo.root, c.path);
+    const cur = await readWorkFile(abs);
+    const curOid = cur ? blobOid(cur.bytes) : ZERO_OID;
+    const target = c.status === 'D' ? null : await repo.objects.read(c.newOid);
+    if (c.status !== 'D' && !target) throw new Error(`object ${c.newOid} for ${c.path} is missing; run \`git fsck\``);
+    index.push({ path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? ZERO_OID : c.newOid });
+    if (curOid === c.newOid) continue; // already there (a re-run after a crash)
+    const base = c.status === 'A' ? null : curOid === c.oldOid ? (cur?.bytes ?? null) : await repo.objects.read(c.oldOid);
+    const r = await putWorkFile(abs, c.path, base, target, c.newMode, policy);
+    if (r.written) written++;
+    if (r.agentWrote) keptLocal.push(c.path);
+  }
+  await repo.updateIndex(index);
+  const head = await repo.revParse(j.ref);
+  if (head === j.from) await repo.updateRef(j.ref, j.to, j.from, 'agentgit: sync');
+  await repo.refreshIndex();
+  return { written, keptLocal };
+}
+
+/**
+ * Finish a checkout that a kill -9 interrupted. Returns a message for the
+ * operator, or null when there was nothing to do.
+ */
+export async function recoverCheckout(repo: Repo, policy: Policy): Promise<string | null> {
+  let j: Journal;
+  try {
+    j = JSON.parse(await readFile(journalFile(repo), 'utf8')) as Journal;
+  } catch {
+    await rm(journalFile(repo), { force: true });
+    return null;
+  }
+  const head = await repo.revParse(j.ref);
+  if (head !== j.from && head !== j.to) {
+    await rm(journalFile(repo), { force: true });
+    return `an interrupted agentgit checkout (${j.from.slice(0, 7)}..${j.to.slice(0, 7)}) was abandoned: ${j.ref} has moved since`;
+  }
+  const have = await repo.revParse(j.to);
+  if (!have) {
+    await rm(journalFile(repo), { force: true });
+    return `an interrupted agentgit checkout was abandoned: merged commit ${j.to.slice(0, 7)} is missing`;
+  }
+  await applyJournal(repo, policy, j);
+  await rm(journalFile(repo), { force: true });
+  return `finished an interrupted update of the work tree to ${j.to.slice(0, 7)}`;
+}

@@ -1,0 +1,73 @@
+/**
+ * What every command needs to know about a repo: its work tree, policy and
+ * the per-clone settings agentgit keeps in `.git/config` (section agentgit).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Policy, POLICY_PATH } from '../policy/policy.js';
+import { Repo } from '../git/repo.js';
+
+export class UsageError extends Error {
+  readonly code = 'EUSAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export class NotAnAgentRepoError extends Error {
+  readonly code = 'ENOTAGENT';
+  constructor(dir: string) {
+    super(`${dir} is not an agentgit repo: run \`agentgit init -C ${dir}\` (or \`agentgit clone URL ${dir}\`) first`);
+    this.name = 'NotAnAgentRepoError';
+  }
+}
+
+export interface Settings {
+  instance: string;
+  agent: string;
+  remote: string;
+  branch: string;
+  sign: boolean;
+}
+
+export interface Context {
+  repo: Repo;
+  policy: Policy;
+  settings: Settings;
+  config: Map<string, string>;
+}
+
+export async function readPolicy(root: string): Promise<Policy> {
+  let text: string | null = null;
+  try {
+    text = await readFile(join(root, POLICY_PATH), 'utf8');
+  } catch {
+    text = null;
+  }
+  return Policy.fromText(text);
+}
+
+/** Open an initialised agentgit repo at `dir`. */
+export async function openContext(dir: string): Promise<Context> {
+  const repo = await Repo.openAt(dir);
+  if (!repo) throw new NotAnAgentRepoError(dir);
+  const config = await repo.configAll();
+  const instance = config.get('agentgit.instance');
+  if (!instance) {
+    repo.close();
+    throw new NotAnAgentRepoError(dir);
+  }
+  const policy = await readPolicy(repo.root).catch((e: unknown) => {
+    repo.close();
+    throw e;
+  });
+  const settings: Settings = {
+    instance,
+    agent: config.get('agentgit.agent') ?? 'agent',
+    remote: config.get('agentgit.remote') ?? 'origin',
+    branch: config.get('agentgit.branch') ?? 'main',
+    sign: (config.get('commit.gpgsign') ?? 'false') === 'true',
+  };
+  return { repo, policy, settings, config };
+}

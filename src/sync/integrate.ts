@@ -1,0 +1,219 @@
+/**
+ * Integrating the hub's commits: a merge commit built in-process.
+ *
+ * Phases (named as in docs/sync.md):
+ *   findBase        merge base; criss-cross histories get a virtual base
+ *                   built by merging the bases the same way (recursively);
+ *   planTreeMerge   per path: take one side, keep both-equal, or merge content
+ *                   (pure, see below);
+ *   mergeContents   read the three blobs through one cat-file process, run the
+ *                   merge core, write blobs as loose objects: no process per file;
+ *   recordConflicts append what lost a race to .agentgit/conflicts.jsonl;
+ *   writeMergeCommit tree from a private index, then commit-tree.
+ *
+ * Invariant: nothing here touches the work tree, the index or a ref. The
+ * caller moves the work tree (checkout.ts) only once the commit exists.
+ */
+import { mergeFile } from '../merge/index.js';
+import type { Conflict, MergeReport } from '../merge/types.js';
+import type { Policy } from '../policy/policy.js';
+import { writeBlob, ZERO_OID } from '../git/objects.js';
+import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
+import { clockPathFor, isClockPath, parseClockFile, sideClocks } from './clocks.js';
+import { clockFromTime } from './hlc.js';
+
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+export const CONFLICTS_PATH = '.agentgit/conflicts.jsonl';
+/** Values longer than this are cut in the conflict record (the full text stays in history). */
+const MAX_RECORD_VALUE = 64 * 1024;
+
+// ---------------------------------------------------------------- planning
+
+export type PathPlan =
+  | { action: 'take'; path: string; mode: string; oid: string } // set the path to this entry (mode '0' deletes)
+  | { action: 'merge'; path: string; mode: string; baseOid: string | null; oursOid: string; theirsOid: string }
+  | { action: 'keep-edit'; path: string; mode: string; oid: string; note: string }; // edit beats delete
+
+const isRegular = (mode: string): boolean => mode === '100644' || mode === '100755';
+
+/**
+ * Decide each path changed on either side. Pure. Paths changed only on our
+ * side need nothing: the merged tree starts from ours.
+ */
+export function planTreeMerge(ours: Map<string, TreeChange>, theirs: Map<string, TreeChange>, sideWins: (path: string) => 'ours' | 'theirs'): PathPlan[] {
+  const plans: PathPlan[] = [];
+  for (const [path, t] of theirs) {
+    const o = ours.get(path);
+    if (!o) {
+      plans.push({ action: 'take', path, mode: t.status === 'D' ? '0' : t.newMode, oid: t.status === 'D' ? ZERO_OID : t.newOid });
+      continue;
+    }
+    if (o.newOid === t.newOid && o.newMode === t.newMode) continue; // same change on both sides
+    if (o.status === 'D') {
+      plans.push({ action: 'keep-edit', path, mode: t.newMode, oid: t.newOid, note: `${path}: deleted here, changed on the hub: the change is kept` });
+      continue;
+    }
+    if (t.status === 'D') {
+      plans.push({ action: 'keep-edit', path, mode: o.newMode, oid: o.newOid, note: `${path}: deleted on the hub, changed here: the change is kept` });
+      continue;
+    }
+    if (isRegular(o.newMode) && isRegular(t.newMode)) {
+      const mode = o.newMode === t.newMode ? o.newMode : o.oldMode === o.newMode ? t.newMode : o.newMode;
+      const baseOid = o.status === 'A' || o.oldOid === ZERO_OID || !isRegular(o.oldMode) ? null : o.oldOid;
+      plans.push({ action: 'merge', path, mode, baseOid, oursOid: o.newOid, theirsOid: t.newOid });
+      continue;
+    }
+    // symlinks, submodules, type changes: whole entry, later side wins
+    const w = sideWins(path) === 'ours' ? o : t;
+    plans.push({ action: 'take', path, mode: w.newMode, oid: w.newOid });
+  }
+  return plans;
+}
+
+// ---------------------------------------------------------------- execution
+
+export interface IntegrateResult {
+  commit: string;
+  reports: MergeReport[];
+  notes: string[];
+  conflicts: Conflict[];
+  /** Clocks seen in the hub's clock files (fed to the local HLC). */
+  seenClocks: string[];
+  changedFromHub: number;
+}
+
+interface Ctx {
+  repo: Repo;
+  policy: Policy;
+  instance: string;
+  sign: boolean;
+}
+
+async function findBase(ctx: Ctx, ours: string, theirs: string, depth: number): Promise<string> {
+  const bases = await ctx.repo.mergeBases(ours, theirs);
+  if (bases.length === 0) return EMPTY_TREE;
+  if (bases.length === 1 || depth >= 8) return bases[0]!;
+  // criss-cross: merge the bases into a virtual ancestor (an unreferenced commit)
+  let virtual = bases[0]!;
+  for (const b of bases.slice(1)) {
+    const r = await mergeCommits(ctx, virtual, b, 'agentgit: virtual merge base', depth + 1, false);
+    virtual = r.commit;
+  }
+  return virtual;
+}
+
+function byPath(changes: TreeChange[]): Map<string, TreeChange> {
+  return new Map(changes.map((c) => [c.path, c]));
+}
+
+/** Build the merge commit of `ours` and `theirs`. Touches no ref, index or file. */
+export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, message: string, depth = 0, record = true): Promise<IntegrateResult> {
+  const { repo, policy } = ctx;
+  const base = await findBase(ctx, ours, theirs, depth);
+  const [oc, tc] = await Promise.all([repo.diffTree(base, ours), repo.diffTree(base, theirs)]);
+  const oursCh = byPath(oc);
+  const theirsCh = byPath(tc);
+  const [oursTime, theirsTime] = await Promise.all([repo.commitTime(ours), repo.commitTime(theirs)]);
+  const oursWhen = clockFromTime(oursTime, 'commit');
+  const theirsWhen = clockFromTime(theirsTime, 'commit');
+  const later = oursWhen === theirsWhen ? (ours > theirs ? 'ours' : 'theirs') : oursWhen > theirsWhen ? 'ours' : 'theirs';
+  const plans = planTreeMerge(oursCh, theirsCh, () => later);
+
+  const entries: IndexEntry[] = [];
+  const reports: MergeReport[] = [];
+  const notes: string[] = [];
+  const conflicts: Conflict[] = [];
+  const seenClocks: string[] = [];
+  const read = (spec: string | null): Promise<Buffer | null> => (spec ? repo.objects.read(spec) : Promise.resolve(null));
+
+  // Clocks the hub side wrote: fed to our HLC so our next writes sort after them.
+  for (const [path, t] of theirsCh) {
+    if (isClockPath(path) && t.status !== 'D') {
+      for (const c of Object.values(parseClockFile(await read(t.newOid)))) seenClocks.push(c);
+    }
+  }
+
+  for (const p of plans) {
+    if (p.action === 'take') {
+      entries.push({ path: p.path, mode: p.mode, oid: p.oid });
+      continue;
+    }
+    if (p.action === 'keep-edit') {
+      entries.push({ path: p.path, mode: p.mode, oid: p.oid });
+      notes.push(p.note);
+      continue;
+    }
+    const [b, o, t] = await Promise.all([read(p.baseOid), read(p.oursOid), read(p.theirsOid)]);
+    if (!o || !t) throw new Error(`object missing while merging ${p.path}; run \`git fsck\``);
+    const c = policy.classify(p.path);
+    const kind = c.kind === 'local' ? 'binary' : c.kind;
+    const clocksOf = async (commit: string): Promise<Record<string, string>> =>
+      isClockPath(p.path) ? {} : parseClockFile(await read(`${commit}:${clockPathFor(p.path)}`));
+    const [ock, tck] = await Promise.all([clocksOf(ours), clocksOf(theirs)]);
+    const result = mergeFile(
+      {
+        path: p.path,
+        kind,
+        base: b,
+        ours: o,
+        theirs: t,
+        oursClock: sideClocks(ock, oursWhen),
+        theirsClock: sideClocks(tck, theirsWhen),
+        json: kind === 'json' ? policy.jsonOptions(p.path) : undefined,
+      },
+      policy.config.maxMergeBytes,
+    );
+    const oid = await writeBlob(repo.gitDir, result.bytes);
+    entries.push({ path: p.path, mode: p.mode, oid });
+    reports.push(result.report);
+    conflicts.push(...result.report.conflicts);
+    notes.push(...result.report.collisions.map((x) => `${x.path}: ${x.key}: two instances created different items with the same id; ${x.resolution}`));
+  }
+
+  if (record && conflicts.length > 0) {
+    const recordEntry = await recordConflicts(ctx, ours, entries, conflicts);
+    if (recordEntry) entries.push(recordEntry);
+  }
+
+  const tree = await repo.buildTree(ours, entries);
+  const commit = await repo.commitTree(tree, [ours, theirs], message, { sign: ctx.sign && depth === 0 });
+  return { commit, reports, notes, conflicts, seenClocks, changedFromHub: theirsCh.size };
+}
+
+/** One JSON line per lost race; deterministic, so two instances that resolve the same race write the same line. */
+export function conflictLine(c: Conflict): string {
+  const cut = (v: string): string => (v.length > MAX_RECORD_VALUE ? v.slice(0, MAX_RECORD_VALUE) + '…[cut; full text in history]' : v);
+  return JSON.stringify({
+    at: c.winner.clock ?? '',
+    path: c.path,
+    key: c.key,
+    rule: c.rule,
+    winner: { value: cut(c.winner.value), clock: c.winner.clock ?? null },
+    loser: { value: cut(c.loser.value), clock: c.loser.clock ?? null },
+  });
+}
+
+/** Appends to the planned or current record; returns a new entry only when the record was not already planned. */
+async function recordConflicts(ctx: Ctx, ours: string, entries: IndexEntry[], conflicts: Conflict[]): Promise<IndexEntry | null> {
+  const planned = entries.find((e) => e.path === CONFLICTS_PATH);
+  const current = planned
+    ? planned.mode === '0' ? null : await ctx.repo.objects.read(planned.oid)
+    : await ctx.repo.objects.read(`${ours}:${CONFLICTS_PATH}`);
+  let text = current ? current.toString('utf8') : '';
+  if (text && !text.endsWith('\n')) text += '\n';
+  const have = new Set(text.split('\n'));
+  for (const c of conflicts) {
+    const line = conflictLine(c);
+    if (!have.has(line)) {
+      text += line + '\n';
+      have.add(line);
+    }
+  }
+  const oid = await writeBlob(ctx.repo.gitDir, Buffer.from(text, 'utf8'));
+  if (planned) {
+    planned.oid = oid;
+    planned.mode = '100644';
+    return null;
+  }
+  return { path: CONFLICTS_PATH, mode: '100644', oid };
+}

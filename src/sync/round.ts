@@ -1,0 +1,301 @@
+/**
+ * One sync round, as in docs/sync.md:
+ *   takeLock → recover → commitLocalChanges → fetchHub → integrateHub →
+ *   pushHub (retry: fetch, merge, push again) → recordState.
+ *
+ * Exit codes: 0 ok; 1 failed, nothing lost (held files, bad policy, a merge
+ * started by hand, auth refused); 75 temporary (hub unreachable or slow,
+ * another sync holds the lock); local work is always committed first.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GitError } from '../git/exec.js';
+import type { Repo } from '../git/repo.js';
+import { checkout, recoverCheckout } from './checkout.js';
+import { commitLocalChanges } from './commit.js';
+import { openContext, type Context } from './context.js';
+import type { Held } from './guard.js';
+import { ClockSource } from './hlc.js';
+import { mergeCommits } from './integrate.js';
+import { SyncLock } from './lock.js';
+import { repairClone } from './setup.js';
+import { heldSummary, readState, writeState } from './state.js';
+
+export interface SyncOptions {
+  dir: string;
+  push: boolean;
+  timeoutSec: number;
+  waitSec: number;
+  /** Max push attempts before giving up with 75. */
+  maxTries?: number;
+}
+
+export interface SyncOutcome {
+  exitCode: 0 | 1 | 75;
+  committed: number;
+  mergedFromHub: number;
+  mergedByKind: Record<string, number>;
+  conflicts: number;
+  collisions: number;
+  pushed: string | null;
+  fastForward: boolean;
+  held: Held[];
+  notes: string[];
+  error: string | null;
+  durationMs: number;
+  head: string | null;
+}
+
+export class TemporaryError extends Error {
+  readonly code = 'ETEMP';
+}
+
+/** Sort git failures into temporary (75) and permanent (1), with a reason. */
+export function classifyGitError(e: unknown): { temporary: boolean; reason: string } {
+  if (!(e instanceof GitError)) return { temporary: false, reason: (e as Error).message };
+  const s = e.stderr;
+  if (e.timedOut) return { temporary: true, reason: `the hub did not answer in time (${e.message})` };
+  if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|403|401|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
+    return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
+  }
+  if (/Could not resolve host|Connection refused|Connection timed out|Operation timed out|Network is unreachable|No route to host|Connection reset|Could not read from remote repository|unable to access|early EOF|the remote end hung up|No space left|RPC failed|Failed to connect/i.test(s)) {
+    return { temporary: true, reason: `the hub is unreachable: ${firstLine(s)}` };
+  }
+  return { temporary: false, reason: e.message };
+}
+
+function firstLine(s: string): string {
+  return (s.split('\n').find((l) => l.trim() && !l.startsWith('hint:')) ?? '').replace(/^fatal: /, '').trim();
+}
+
+class Deadline {
+  private readonly end: number;
+  constructor(sec: number) {
+    this.end = Date.now() + sec * 1000;
+  }
+  left(): number {
+    const ms = this.end - Date.now();
+    if (ms <= 0) throw new TemporaryError('the sync ran out of time (--timeout); local work is committed, the next run goes on');
+    return ms;
+  }
+}
+
+/** Recover what a kill -9 left. Returns notes; throws on a person's merge in progress. */
+export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
+  const notes: string[] = [];
+  const g = repo.gitDir;
+  for (const f of ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD']) {
+    if (existsSync(join(g, f))) {
+      throw new Error(`a ${f.startsWith('rebase') ? 'rebase' : f === 'MERGE_HEAD' ? 'merge' : 'cherry-pick/revert'} started by hand is in progress in ${repo.root}; finish it or abort it (\`git merge --abort\` / \`git rebase --abort\`), then sync again`);
+    }
+  }
+  await removeStaleIndexLock(repo, notes);
+  const r = await recoverCheckout(repo, ctx.policy);
+  if (r) notes.push(r);
+  // temp files of an interrupted round
+  await rm(repo.stateFile(`index.${process.pid}.tmp`), { force: true });
+  return notes;
+}
+
+/** Remove .git/index.lock only when no git process is at work in this repo. */
+async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> {
+  const lock = join(repo.gitDir, 'index.lock');
+  let st;
+  try {
+    st = await stat(lock);
+  } catch {
+    return;
+  }
+  if (await gitProcessIn(repo.root)) {
+    if (Date.now() - st.mtimeMs < 10 * 60_000) throw new TemporaryError(`git is running in ${repo.root} (index.lock held); will retry next round`);
+  }
+  await rm(lock, { force: true });
+  notes.push('removed a stale .git/index.lock left by an interrupted git process');
+}
+
+async function gitProcessIn(root: string): Promise<boolean> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return false; // not Linux: fall back to the age check of the caller
+  }
+  for (const pid of pids) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const comm = (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+      if (!comm.startsWith('git')) continue;
+      const cwd = await readlink(`/proc/${pid}/cwd`);
+      if (cwd === root || cwd.startsWith(root + '/')) return true;
+    } catch {
+      /* gone or not ours */
+    }
+  }
+  return false;
+}
+
+async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<string | null> {
+  const track = `refs/remotes/${remote}/${branch}`;
+  const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', remote, `+refs/heads/${branch}:${track}`], {
+    timeoutMs: dl.left(),
+    okCodes: [128],
+  });
+  if (r.code === 128) {
+    if (/couldn't find remote ref/i.test(r.stderr)) return null; // empty hub: nothing to merge
+    throw new GitError(`git fetch failed: ${firstLine(r.stderr)}`, ['fetch'], 128, r.stderr, false);
+  }
+  return repo.revParse(track);
+}
+
+type PushResult = 'ok' | 'rejected';
+
+async function pushHub(repo: Repo, remote: string, branch: string, head: string, dl: Deadline): Promise<PushResult> {
+  const r = await repo.run(['push', '--porcelain', '--no-verify', remote, `${head}:refs/heads/${branch}`], { timeoutMs: dl.left(), okCodes: [1] });
+  if (r.code === 0) return 'ok';
+  const all = r.stdout.toString('utf8') + r.stderr;
+  if (/\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(all)) return 'rejected';
+  throw new GitError(`git push failed: ${firstLine(r.stderr) || firstLine(r.stdout.toString('utf8'))}`, ['push'], r.code, r.stderr, false);
+}
+
+/** Run one round. Never throws: every failure becomes an outcome with an exit code. */
+export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
+  const t0 = Date.now();
+  const out: SyncOutcome = {
+    exitCode: 0,
+    committed: 0,
+    mergedFromHub: 0,
+    mergedByKind: {},
+    conflicts: 0,
+    collisions: 0,
+    pushed: null,
+    fastForward: false,
+    held: [],
+    notes: [],
+    error: null,
+    durationMs: 0,
+    head: null,
+  };
+  let ctx: Context;
+  try {
+    ctx = await openContext(o.dir);
+  } catch (e) {
+    out.exitCode = 1;
+    out.error = (e as Error).message;
+    return out;
+  }
+  const { repo, policy, settings } = ctx;
+  const lock = new SyncLock(repo.stateFile('sync.lock'));
+  const stateFile = repo.stateFile('state.json');
+  const dl = new Deadline(o.timeoutSec);
+  let locked = false;
+  /** The round reached the end: committed, merged and pushed (or had nothing to push). */
+  let exchanged = false;
+  try {
+    await lock.acquire(o.waitSec * 1000);
+    locked = true;
+    out.notes.push(...(await recover(repo, ctx)));
+    const fixed = await repairClone(repo, policy, settings);
+    if (fixed.length) out.notes.push(`repaired: ${fixed.join(', ')}`);
+
+    const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
+    await clocks.load();
+    // the local branch is whatever HEAD is on (an adopted repo keeps its own);
+    // agentgit.branch names the hub's branch
+    const local = await repo.currentBranch();
+    if (!local) throw new Error(`HEAD is detached in ${repo.root}; check out the branch you sync (\`git switch ${settings.branch}\`), then sync again`);
+    const ref = `refs/heads/${local}`;
+    const msg = (files: string[]): string =>
+      `agentgit: ${files.length} file${files.length === 1 ? '' : 's'} from ${settings.instance}\n\n${files.slice(0, 20).map((f) => `- ${f}`).join('\n')}${files.length > 20 ? `\n- … ${files.length - 20} more` : ''}\n\nAgentgit-Instance: ${settings.instance}\n`;
+    const c = await commitLocalChanges({ repo, policy, clocks, message: msg, sign: settings.sign });
+    out.committed = c.committed.length;
+    out.held = c.held;
+    for (const n of c.nested) out.notes.push(`${n}/ holds its own .git: it is another repository and is not synced; move it out or remove its .git`);
+
+    const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
+    if (!remoteUrl) {
+      out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
+    } else {
+      const tries = o.maxTries ?? 6;
+      for (let attempt = 1; ; attempt++) {
+        const theirs = await fetchHub(repo, settings.remote, settings.branch, dl);
+        const ours = await repo.revParse(ref);
+        let head = ours;
+        if (theirs && ours && theirs !== ours) {
+          if (await repo.isAncestor(theirs, ours)) {
+            /* hub is behind: just push */
+          } else if (await repo.isAncestor(ours, theirs)) {
+            await checkout(repo, policy, ref, ours, theirs);
+            head = theirs;
+            out.fastForward = true;
+            out.mergedFromHub += (await repo.diffTree(ours, theirs)).length;
+          } else {
+            const m = await mergeCommits(
+              { repo, policy, instance: settings.instance, sign: settings.sign },
+              ours,
+              theirs,
+              `agentgit: merge hub into ${settings.instance}\n\nAgentgit-Instance: ${settings.instance}\n`,
+            );
+            for (const s of m.seenClocks) clocks.see(s);
+            await clocks.save();
+            const co = await checkout(repo, policy, ref, ours, m.commit);
+            head = m.commit;
+            out.mergedFromHub += m.changedFromHub;
+            for (const r of m.reports) out.mergedByKind[r.kind] = (out.mergedByKind[r.kind] ?? 0) + 1;
+            out.conflicts += m.conflicts.length;
+            out.collisions += m.reports.reduce((n, r) => n + r.collisions.length, 0);
+            out.notes.push(...m.notes);
+            if (co.keptLocal.length) out.notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
+          }
+        } else if (theirs && !ours) {
+          // an unborn branch (nothing committed yet): start from the hub
+          await repo.run(['reset', '-q', '--keep', theirs]);
+          head = theirs;
+        }
+        out.head = head;
+        if (!o.push || !head || head === theirs) break;
+        const p = await pushHub(repo, settings.remote, settings.branch, head, dl);
+        if (p === 'ok') {
+          out.pushed = head;
+          await repo.run(['update-ref', `refs/remotes/${settings.remote}/${settings.branch}`, head]).catch(() => undefined);
+          break;
+        }
+        if (attempt >= tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
+        const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
+        await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, dl.left() - 1000))));
+      }
+    }
+    exchanged = true;
+    if (out.held.length > 0) {
+      out.exitCode = 1;
+      out.error = out.held.map((h) => `held ${h.path}: ${h.detail}`).join('; ');
+    }
+  } catch (e) {
+    if (e instanceof TemporaryError || (e as { code?: string }).code === 'ELOCKED') {
+      out.exitCode = 75;
+      out.error = (e as Error).message;
+    } else {
+      const k = classifyGitError(e);
+      out.exitCode = k.temporary ? 75 : 1;
+      out.error = k.reason;
+    }
+  } finally {
+    out.durationMs = Date.now() - t0;
+    if (locked) {
+      const st = await readState(stateFile);
+      st.lastSyncAt = t0;
+      if (exchanged) st.lastSuccessAt = Date.now();
+      st.lastExitCode = out.exitCode;
+      st.lastDurationMs = out.durationMs;
+      st.lastError = out.error;
+      st.held = heldSummary(out.held);
+      st.conflictsLastSync = out.conflicts;
+      st.conflictsTotal += out.conflicts;
+      st.collisionsTotal += out.collisions;
+      await writeState(stateFile, st).catch(() => undefined);
+      await lock.release();
+    }
+    repo.close();
+  }
+  return out;
+}

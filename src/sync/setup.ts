@@ -1,0 +1,202 @@
+/**
+ * Making a directory an agentgit repo (init), joining existing state
+ * (clone), and repairing the per-clone setup that git does not version:
+ * merge drivers, attributes, hooks, author identity. Idempotent.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultConfigText, POLICY_PATH, type Policy } from '../policy/policy.js';
+import { gitText, runGit } from '../git/exec.js';
+import { Repo } from '../git/repo.js';
+import { readPolicy, UsageError } from './context.js';
+
+const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const AGENTGIT_BIN = join(PROJECT_ROOT, 'bin', 'agentgit');
+const KINDS = ['log', 'json', 'text', 'binary'] as const;
+const BEGIN = '# >>> agentgit (managed block: change .agentgit/config.json, then run `agentgit init` again)';
+const END = '# <<< agentgit';
+
+export interface SetupOptions {
+  agent?: string;
+  instance?: string;
+  branch?: string;
+  remote?: string;
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command git runs for a driver: absolute node and bin, no PATH needed (cron). */
+export function driverCommand(kind: string): string {
+  return `${q(process.execPath)} ${q(AGENTGIT_BIN)} merge-driver ${kind} %O %A %B %L %P`;
+}
+
+export function newInstanceId(): string {
+  const host = hostname().split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 24) || 'host';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export function checkName(what: string, v: string): string {
+  if (!NAME_RE.test(v)) throw new UsageError(`--${what} "${v}": use letters, digits, '.', '_' or '-' (at most 64)`);
+  return v;
+}
+
+/** Replace (or append) the managed block of a text file. Returns whether it changed. */
+export async function writeManagedBlock(file: string, lines: string[]): Promise<boolean> {
+  let text = '';
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    text = '';
+  }
+  const block = [BEGIN, ...lines, END].join('\n') + '\n';
+  const start = text.indexOf(BEGIN);
+  const end = text.indexOf(END, start);
+  let next: string;
+  if (start >= 0 && end > start) {
+    next = text.slice(0, start) + block + text.slice(end + END.length).replace(/^\n/, '');
+  } else {
+    next = text + (text && !text.endsWith('\n') ? '\n' : '') + block;
+  }
+  if (next === text) return false;
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, next);
+  return true;
+}
+
+/** Everything per clone that git does not version. Cheap enough to run every sync. */
+export async function repairClone(repo: Repo, policy: Policy, s: { agent: string; instance: string }): Promise<string[]> {
+  const fixed: string[] = [];
+  const cfg = await repo.configAll();
+  const want: Record<string, string> = {
+    'agentgit.agent': s.agent,
+    'agentgit.instance': s.instance,
+    'user.name': `${s.agent}/${s.instance}`,
+    'user.email': `${s.instance}@${s.agent}.agentgit.invalid`,
+    'core.quotepath': 'false',
+    'core.precomposeunicode': 'true',
+    'merge.renames': 'false',
+  };
+  for (const k of KINDS) {
+    want[`merge.agentgit-${k}.name`] = `agentgit ${k} merge`;
+    want[`merge.agentgit-${k}.driver`] = driverCommand(k);
+  }
+  for (const [k, v] of Object.entries(want)) {
+    if (cfg.get(k.toLowerCase()) !== v) {
+      await repo.setConfig(k, v);
+      fixed.push(`config ${k}`);
+    }
+  }
+  if (await writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines())) fixed.push('.git/info/attributes');
+  const hooksDir = resolve(repo.root, await repo.text(['rev-parse', '--git-path', 'hooks']));
+  const hook = join(hooksDir, 'pre-commit');
+  const template = await readFile(join(PROJECT_ROOT, 'hooks', 'pre-commit'), 'utf8');
+  const body = template.replace('@NODE@', process.execPath).replace('@AGENTGIT@', AGENTGIT_BIN);
+  let current = '';
+  try {
+    current = await readFile(hook, 'utf8');
+  } catch {
+    current = '';
+  }
+  if (current !== body) {
+    if (current && !current.includes('agentgit pre-commit hook')) {
+      await writeFile(hook + '.before-agentgit', current);
+      fixed.push(`kept your old hook as ${hook}.before-agentgit`);
+    }
+    await mkdir(hooksDir, { recursive: true });
+    await writeFile(hook, body);
+    await chmod(hook, 0o755);
+    fixed.push('pre-commit hook');
+  }
+  return fixed;
+}
+
+/** Versioned setup files: policy (when absent), .gitattributes and .gitignore blocks. */
+export async function writeVersionedSetup(root: string, policy: Policy): Promise<void> {
+  const pfile = join(root, POLICY_PATH);
+  try {
+    await readFile(pfile);
+  } catch {
+    await mkdir(dirname(pfile), { recursive: true });
+    await writeFile(pfile, defaultConfigText());
+  }
+  await writeManagedBlock(join(root, '.gitattributes'), policy.attributesLines());
+  await writeManagedBlock(join(root, '.gitignore'), policy.ignoreLines());
+}
+
+/** Make `dir` a Git repo (or adopt the one there) and configure it. */
+export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Repo; adopted: boolean; instance: string; agent: string }> {
+  await mkdir(dir, { recursive: true });
+  let repo = await Repo.openAt(dir);
+  const adopted = repo !== null;
+  if (!repo) {
+    const branch = o.branch ?? 'main';
+    checkBranch(branch);
+    await runGit(['init', '-q', '-b', branch], { cwd: dir });
+    repo = (await Repo.openAt(dir))!;
+  }
+  const cfg = await repo.configAll();
+  const instance = o.instance ? checkName('instance', o.instance) : cfg.get('agentgit.instance') ?? newInstanceId();
+  const agent = o.agent ? checkName('agent', o.agent) : cfg.get('agentgit.agent') ?? (await agentFromHistory(repo)) ?? 'agent';
+  const branch = o.branch ?? cfg.get('agentgit.branch') ?? (await repo.currentBranch()) ?? 'main';
+  checkBranch(branch);
+  if (adopted && (await repo.currentBranch()) !== branch && !(await repo.revParse('HEAD'))) {
+    await repo.run(['symbolic-ref', 'HEAD', `refs/heads/${branch}`]);
+  }
+  await repo.setConfig('agentgit.branch', branch);
+  if (o.remote) await setRemote(repo, o.remote);
+  else if (!cfg.get('agentgit.remote') && cfg.get('remote.origin.url')) await repo.setConfig('agentgit.remote', 'origin');
+  const policy = await readPolicy(repo.root);
+  await writeVersionedSetup(repo.root, policy);
+  await repairClone(repo, await readPolicy(repo.root), { agent, instance });
+  return { repo, adopted, instance, agent };
+}
+
+/** The agent name of an existing agentgit history (authors read `AGENT/INSTANCE`). */
+async function agentFromHistory(repo: Repo): Promise<string | null> {
+  const r = await repo.run(['log', '-1', '--format=%an', '--grep=^Agentgit-Instance:'], { okCodes: [128] });
+  const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\//.exec(r.stdout.toString('utf8').trim());
+  return m ? m[1]! : null;
+}
+
+function checkBranch(b: string): void {
+  if (!/^[A-Za-z0-9._/-]+$/.test(b) || b.startsWith('-') || b.includes('..')) throw new UsageError(`--branch "${b}" is not a usable branch name`);
+}
+
+/** Point the repo at a hub. Refuses URLs with embedded credentials. */
+export async function setRemote(repo: Repo, url: string): Promise<void> {
+  if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) {
+    throw new UsageError(`remote URL ${url.replace(/:[^:@/]*@/, ':***@')} embeds a password or token; put credentials in git's credential helper or ssh config instead`);
+  }
+  const existing = await repo.config('remote.origin.url');
+  let name = 'origin';
+  if (existing && existing !== url) name = 'hub';
+  const cur = await repo.config(`remote.${name}.url`);
+  if (cur === null) await repo.run(['remote', 'add', name, url]);
+  else if (cur !== url) await repo.run(['remote', 'set-url', name, url]);
+  await repo.setConfig('agentgit.remote', name);
+}
+
+/** `git clone` with a deadline, then configure. */
+export async function cloneRepo(url: string, dir: string, o: SetupOptions & { timeoutMs: number }): Promise<Repo> {
+  await setRemoteCheck(url);
+  const parent = dirname(resolve(dir));
+  await mkdir(parent, { recursive: true });
+  await gitText(['clone', '-q', '--no-tags', url, resolve(dir)], { cwd: parent, timeoutMs: o.timeoutMs });
+  const repo = (await Repo.openAt(dir))!;
+  await repo.setConfig('agentgit.remote', 'origin');
+  const branch = o.branch ?? (await repo.currentBranch()) ?? 'main';
+  await repo.setConfig('agentgit.branch', branch);
+  return repo;
+}
+
+async function setRemoteCheck(url: string): Promise<void> {
+  if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) {
+    throw new UsageError(`URL embeds a password or token; put credentials in git's credential helper or ssh config instead`);
+  }
+}

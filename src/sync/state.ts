@@ -1,0 +1,47 @@
+/** Per-clone sync state in `.git/agentgit/state.json` (never synced). */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Held } from './guard.js';
+
+export interface SyncState {
+  lastSyncAt: number | null;
+  lastSuccessAt: number | null;
+  lastExitCode: number | null;
+  lastDurationMs: number | null;
+  lastError: string | null;
+  held: { path: string; reason: string; detail: string }[];
+  conflictsTotal: number;
+  conflictsLastSync: number;
+  collisionsTotal: number;
+}
+
+export const EMPTY_STATE: SyncState = {
+  lastSyncAt: null,
+  lastSuccessAt: null,
+  lastExitCode: null,
+  lastDurationMs: null,
+  lastError: null,
+  held: [],
+  conflictsTotal: 0,
+  conflictsLastSync: 0,
+  collisionsTotal: 0,
+};
+
+export async function readState(file: string): Promise<SyncState> {
+  try {
+    return { ...EMPTY_STATE, ...(JSON.parse(await readFile(file, 'utf8')) as Partial<SyncState>) };
+  } catch {
+    return { ...EMPTY_STATE };
+  }
+}
+
+export async function writeState(file: string, s: SyncState): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(s, null, 2) + '\n');
+  await rename(tmp, file);
+}
+
+export function heldSummary(h: Held[]): SyncState['held'] {
+  return h.map(({ path, reason, detail }) => ({ path, reason, detail }));
+}

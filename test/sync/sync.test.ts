@@ -1,0 +1,246 @@
+/**
+ * The sync engine end to end: real git, real bare hubs, the real CLI.
+ * Each test name is a promise from DEVELOPERS.md or issue #3.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, renameSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, BIN } from '../helpers/agents.js';
+
+afterAll(() => cleanupTemp());
+
+const day = 'memory/2026-11-25.md';
+const tasks = 'mission-control/tasks.json';
+
+function entriesOf(text: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith('- '));
+}
+
+async function syncAll(insts: Instance[], parallel = true): Promise<number[]> {
+  if (parallel) return (await Promise.all(insts.map((i) => i.sync()))).map((r) => r.code);
+  const codes: number[] = [];
+  for (const i of insts) codes.push((await i.sync()).code);
+  return codes;
+}
+
+describe('sync engine', () => {
+  it('three instances writing at once converge to byte-identical state, every entry once, no markers', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# 2026-11-25\n\n', [tasks]: JSON.stringify({ tasks: [], lastChecks: {} }, null, 2) + '\n', 'MEMORY.md': '# Memory\n\nfacts\n' } });
+    const b = await Instance.clone(hub, 'b');
+    const c = await Instance.clone(hub, 'c');
+    const insts = [a, b, c];
+    const written: string[] = [];
+    const lastWrite = new Map<string, number>();
+    for (let round = 0; round < 4; round++) {
+      for (const [n, inst] of insts.entries()) {
+        const entry = `- ${String(round).padStart(2, '0')}:${String(n * 10).padStart(2, '0')} ${inst.name} round ${round}`;
+        inst.append(day, entry + '\n');
+        written.push(entry);
+        inst.updateJson<{ tasks: { id: string; status: string }[]; lastChecks: Record<string, number> }>(tasks, (v) => {
+          v.tasks.push({ id: `${inst.name}-${round}`, status: 'todo' });
+          v.lastChecks[inst.name] = round;
+          return v;
+        });
+        lastWrite.set(inst.name, round);
+      }
+      const codes = await syncAll(insts);
+      for (const code of codes) expect([0, 75]).toContain(code);
+    }
+    // two quiet rounds
+    for (let i = 0; i < 2; i++) expect(await syncAll(insts, false)).toEqual([0, 0, 0]);
+    const same = expectSameSnapshots(insts);
+    expect(same.diff).toEqual([]);
+    const log = a.read(day);
+    for (const e of written) expect(entriesOf(log).filter((l) => l === e)).toHaveLength(1);
+    expect(entriesOf(log)).toHaveLength(written.length);
+    const j = a.readJson<{ tasks: { id: string }[]; lastChecks: Record<string, number> }>(tasks);
+    expect(j.tasks.map((t) => t.id).sort()).toEqual(insts.flatMap((i) => [0, 1, 2, 3].map((r) => `${i.name}-${r}`)).sort());
+    for (const [name, round] of lastWrite) expect(j.lastChecks[name]).toBe(round);
+    for (const [path, content] of a.snapshot()) expect(MARKERS.test(content), path).toBe(false);
+    expect(git(hub, ['fsck', '--no-progress'])).toBe('');
+  });
+
+  it('a hub that is unreachable: exit 75 with work committed; converges when it returns', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    const b = await Instance.clone(hub, 'b');
+    renameSync(hub, hub + '.away');
+    a.append(day, '- 10:00 a offline\n');
+    b.append(day, '- 10:01 b offline\n');
+    const ra = await a.sync();
+    expect(ra.code, ra.stderr).toBe(75);
+    expect(ra.stderr).toMatch(/hub is unreachable/);
+    expect(ra.stderr).toMatch(/local work is committed/);
+    expect(a.git(['status', '--porcelain'])).toBe('');
+    expect(a.git(['log', '-1', '--format=%s'])).toMatch(/agentgit: 1 file from a/);
+    expect((await b.sync()).code).toBe(75);
+    renameSync(hub + '.away', hub);
+    expect((await a.sync()).code).toBe(0);
+    expect((await b.sync()).code).toBe(0);
+    expect((await a.sync()).code).toBe(0);
+    expect(a.read(day)).toBe(b.read(day));
+    expect(a.read(day)).toContain('- 10:00 a offline');
+    expect(a.read(day)).toContain('- 10:01 b offline');
+  });
+
+  it('a planted private key and a truncated log never reach the hub and are both reported', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n- 09:00 first\n- 09:05 second\n- 09:07 more\n' } });
+    a.write('notes/.keep', '');
+    const key = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', a.path('notes/deploy')], { encoding: 'utf8' });
+    expect(key.status).toBe(0);
+    a.write('notes/pasted.md', `look: ${a.read('notes/deploy')}`);
+    a.write(day, '# log\n- 09:00 first\n- 09:10 third\n'); // two entries removed, one added
+    a.write('ok.md', 'fine\n');
+    const r = await a.sync();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/held notes\/deploy/);
+    expect(r.stderr).toMatch(/held notes\/pasted\.md: content looks like a private key/);
+    expect(r.stderr).toMatch(/held memory\/2026-11-25\.md: \d committed entr(y was|ies were) removed/);
+    const all = git(hub, ['log', '--all', '-p', '--format=']);
+    expect(all).not.toMatch(/PRIVATE KEY/);
+    expect(git(hub, ['show', 'main:ok.md'])).toBe('fine\n');
+    const hubLog = git(hub, ['show', `main:${day}`]);
+    expect(hubLog).toContain('- 09:05 second'); // restored on the hub
+    expect(hubLog).toContain('- 09:07 more');
+    expect(hubLog).toContain('- 09:10 third'); // the new entry still reaches it
+    const st = await a.run(['status', '--json']);
+    const held = (JSON.parse(st.stdout) as { held: { path: string }[] }).held.map((h) => h.path).sort();
+    expect(held).toEqual(['memory/2026-11-25.md', 'notes/deploy', 'notes/pasted.md']);
+  });
+
+  it('an entry edited in place is an edit, not a loss: it is committed', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '## Calls (1:40 PM)\n- [ ] call Bob\n- [ ] call Ann\n' } });
+    a.write(day, '## Calls (1:40 PM)\n- [x] call Bob\n- [ ] call Ann\n');
+    const r = await a.sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(git(hub, ['show', `main:${day}`])).toContain('- [x] call Bob');
+  });
+
+  it('two syncs at once in one directory: one waits or exits 75, nothing is lost', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    a.append(day, '- 11:00 one\n');
+    const [r1, r2] = await Promise.all([a.sync(), a.sync()]);
+    expect([r1.code, r2.code].sort()).toEqual(r1.code === 0 && r2.code === 0 ? [0, 0] : [0, 75]);
+    const busy = [r1, r2].find((r) => r.code === 75);
+    if (busy) expect(busy.stderr).toMatch(/another agentgit sync/);
+    const [w1, w2] = await Promise.all([a.sync(['--wait', '30']), a.sync(['--wait', '30'])]);
+    expect([w1.code, w2.code]).toEqual([0, 0]);
+    expect(git(hub, ['show', `main:${day}`])).toContain('- 11:00 one');
+  });
+
+  it('a stale lock from a killed sync is taken over', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(a.path('.git/agentgit/sync.lock'), JSON.stringify({ pid: 999999, start: '1', host: (await import('node:os')).hostname(), since: 1 }));
+    const r = await a.sync();
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('an agent writing during a sync keeps its write; it goes into the next round', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    const b = await Instance.clone(hub, 'b');
+    b.append(day, '- 12:00 from b\n');
+    expect((await b.sync()).code).toBe(0);
+    // write continuously while a syncs
+    let n = 0;
+    const writer = setInterval(() => a.append(day, `- 12:${String(10 + (n++ % 50)).padStart(2, '0')} a busy ${n}\n`), 5);
+    const r = await a.sync();
+    clearInterval(writer);
+    expect([0, 75]).toContain(r.code);
+    expect((await a.sync()).code).toBe(0);
+    expect((await b.sync()).code).toBe(0);
+    const text = a.read(day);
+    expect(text).toContain('- 12:00 from b');
+    for (let i = 1; i <= n; i++) expect(text, `entry ${i}`).toContain(` a busy ${i}\n`);
+    expect(b.read(day)).toBe(text);
+  });
+
+  it('a new instance cloned mid-history, and one syncing far less often, converge', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', 'state.json': '{"k": {}}\n' } });
+    const slow = await Instance.clone(hub, 'slow');
+    for (let i = 0; i < 5; i++) {
+      a.append(day, `- 13:${String(i).padStart(2, '0')} a ${i}\n`);
+      a.updateJson<{ k: Record<string, number> }>('state.json', (v) => ({ k: { ...v.k, [`a${i}`]: i } }));
+      expect((await a.sync()).code).toBe(0);
+    }
+    const late = await Instance.clone(hub, 'late');
+    expect(late.read(day)).toBe(a.read(day));
+    slow.append(day, '- 13:30 slow wakes up\n');
+    slow.updateJson<{ k: Record<string, number> }>('state.json', (v) => ({ k: { ...v.k, slow: 1 } }));
+    late.append(day, '- 13:31 late joins\n');
+    await syncAll([slow, late, a], false);
+    await syncAll([slow, late, a], false);
+    expect(expectSameSnapshots([a, slow, late]).diff).toEqual([]);
+    expect(Object.keys(a.readJson<{ k: object }>('state.json').k).sort()).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'slow']);
+  });
+
+  it('kill -9 at random points: the next sync exits 0, fsck is clean, nothing is lost', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', [tasks]: '{"tasks": []}\n' } });
+    const b = await Instance.clone(hub, 'b');
+    const expected: string[] = [];
+    const trials = Number(process.env.AGENTGIT_KILL_TRIALS ?? 12);
+    for (let t = 0; t < trials; t++) {
+      const eb = `- 14:${String(t).padStart(2, '0')} b ${t}`;
+      const ea = `- 14:${String(t).padStart(2, '0')} a ${t}`;
+      b.append(day, eb + '\n');
+      expect((await b.sync()).code).toBe(0);
+      a.append(day, ea + '\n');
+      a.updateJson<{ tasks: { id: number }[] }>(tasks, (v) => ({ tasks: [...v.tasks, { id: t }] }));
+      expected.push(ea, eb);
+      const child = spawn(process.execPath, [BIN, 'sync', '-C', a.dir], { env: a.env, detached: true, stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 40 + Math.random() * 400));
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already finished */
+      }
+      await new Promise((r) => child.on('close', r));
+      const r = await a.sync();
+      expect(r.code, `trial ${t}: ${r.stderr}`).toBe(0);
+      expect(a.git(['fsck', '--no-progress', '--no-dangling'])).toBe('');
+      expect(existsSync(a.path('.git/agentgit/checkout.json'))).toBe(false);
+      expect(a.git(['status', '--porcelain'])).toBe('');
+    }
+    expect((await b.sync()).code).toBe(0);
+    const text = b.read(day);
+    for (const e of expected) expect(entriesOf(text).filter((l) => l === e), e).toHaveLength(1);
+    expect(b.readJson<{ tasks: unknown[] }>(tasks).tasks).toHaveLength(trials);
+  });
+
+  it('init adopts an existing git repo with history, and merges a hub that already holds state', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n- 08:00 from hub side\n', 'SOUL.md': 'calm\n' } });
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tempDir, testEnv } = await import('../helpers/agents.js');
+    const dir = join(tempDir(), 'existing');
+    mkdirSync(join(dir, 'memory'), { recursive: true });
+    const env = testEnv(tempDir());
+    git(dir, ['init', '-q', '-b', 'master'], env);
+    writeFileSync(join(dir, day), '# log\n- 08:30 from the old backup\n');
+    git(dir, ['add', '-A'], env);
+    git(dir, ['-c', 'user.name=op', '-c', 'user.email=op@x', 'commit', '-q', '-m', 'backup'], env);
+    const inst = new Instance(dir, 'old', tempDir());
+    const r = await inst.run(['init', '--remote', hub, '--branch', 'main', '--instance', 'old']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(inst.git(['log', '--format=%s'])).toContain('backup');
+    const text = inst.read(day);
+    expect(text).toContain('- 08:00 from hub side');
+    expect(text).toContain('- 08:30 from the old backup');
+    expect(inst.read('SOUL.md')).toBe('calm\n');
+    expect((await a.sync()).code).toBe(0);
+    expect(a.read(day)).toBe(text);
+    // idempotent
+    const again = await inst.run(['init', '--remote', hub]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(inst.git(['status', '--porcelain'])).toBe('');
+  });
+});
