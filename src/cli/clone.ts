@@ -1,23 +1,72 @@
 /**
  * `agentgit clone URL DIR`: a new instance joins existing state (a new
- * server, a migration). Clones with a deadline, sets this instance up, and
- * runs a first sync (which pushes the setup when the hub was empty).
+ * server, a migration). Clones with a deadline, verifies the whole history
+ * (trusting the hub's founding commit on first use), sets the instance up
+ * with its own signing key, and prints the command that admits it.
+ *
+ * --trust-self: where the state's policy allows open enrollment, the
+ * instance admits itself with a commit that adds only its own key.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { ensureKey } from '../identity/keys.js';
+import { addSigner, signerLine } from '../identity/signers.js';
+import { commitSigners, readSignersFile } from '../identity/trust.js';
+import { verifyRange } from '../identity/verify.js';
+import { readPolicy, UsageError } from '../sync/context.js';
 import { syncRound } from '../sync/round.js';
 import { cloneRepo, initRepo } from '../sync/setup.js';
-import { UsageError } from '../sync/context.js';
-import { existsSync, readdirSync } from 'node:fs';
-import { reportSync } from './output.js';
+import { isAdmitted } from '../identity/admission.js';
+import { printJson, reportSync } from './output.js';
 
-export async function cloneCommand(a: { url: string; dir: string; agent?: string; instance?: string; timeout: number; json: boolean }): Promise<void> {
+export async function cloneCommand(a: { url: string; dir: string; agent?: string; instance?: string; timeout: number; json: boolean; trustSelf: boolean }): Promise<void> {
   if (existsSync(a.dir) && readdirSync(a.dir).length > 0) {
     throw new UsageError(`${a.dir} exists and is not empty; clone into a new directory, or use \`agentgit init -C ${a.dir} --remote ${a.url}\` to merge what is there with the hub`);
   }
-  const repo = await cloneRepo(a.url, a.dir, { ...a, timeoutMs: a.timeout * 1000 });
-  repo.close();
+  const cloned = await cloneRepo(a.url, a.dir, { ...a, timeoutMs: a.timeout * 1000 });
+  const head = await cloned.revParse('HEAD');
+  if (head) {
+    const bad = await verifyRange(cloned, { exclude: [], tip: head, allowBootstrap: true });
+    if (bad.length > 0) {
+      cloned.close();
+      process.stderr.write(`agentgit: the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). The clone in ${a.dir} is kept for inspection; do not sync it.\n`);
+      process.exitCode = 1;
+      return;
+    }
+  }
+  cloned.close();
   const setup = await initRepo(a.dir, { agent: a.agent, instance: a.instance });
-  setup.repo.close();
-  if (!a.json) process.stdout.write(`cloned ${a.url} into ${setup.repo.root} as ${setup.agent}/${setup.instance}\n`);
-  const o = await syncRound({ dir: a.dir, push: true, timeoutSec: a.timeout, waitSec: 5 });
-  reportSync(o, { json: a.json, quiet: !a.json });
+  const { repo, agent, instance } = setup;
+  const key = await ensureKey(agent, instance);
+  const principal = `${agent}/${instance}`;
+  const line = signerLine(principal, key.publicKey);
+  try {
+    let admitted = head ? await isAdmitted(repo, 'HEAD', key.publicKey) : false;
+    if (!head) admitted = true; // an empty hub: this instance founds the state (first sync admits it)
+    if (a.trustSelf && !admitted) {
+      const policy = await readPolicy(repo.root);
+      if (!policy.config.trust.openEnrollment) {
+        throw new UsageError('--trust-self is refused: this state does not allow open enrollment (trust.openEnrollment in .agentgit/config.json). Ask an admitted instance to run the `agentgit trust add` line below, or have its operator enable open enrollment');
+      }
+      await commitSigners(repo, addSigner(await readSignersFile(repo), principal, key.publicKey), `agentgit: ${principal} enrolls itself (open enrollment)\n\nAgentgit-Instance: ${instance}\n`);
+      admitted = true;
+    }
+    if (!a.json) process.stdout.write(`cloned ${a.url} into ${repo.root} as ${principal}\n`);
+    if (!admitted) {
+      if (a.json) printJson({ root: repo.root, principal, admitted: false, trustCommand: `agentgit trust add '${line}'` });
+      else process.stdout.write(`this instance is not admitted yet: until it is, sync commits and merges but pushes nothing.\nOn an admitted instance, run:\n  agentgit trust add '${line}'\n`);
+      return;
+    }
+    repo.close();
+    const o = await syncRound({ dir: a.dir, push: true, timeoutSec: a.timeout, waitSec: 5 });
+    reportSync(o, { json: a.json, quiet: !a.json });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`agentgit: ${e.message}\nOn an admitted instance, run:\n  agentgit trust add '${line}'\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  } finally {
+    repo.close();
+  }
 }

@@ -32,6 +32,7 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('agent', { type: 'string' })
           .option('instance', { type: 'string' })
           .option('timeout', { type: 'number', default: 120 })
+          .option('trust-self', { type: 'boolean', default: false, describe: 'admit this instance itself (only where the policy allows open enrollment; see docs/security.md)' })
           .option('json', json),
       async (a) => (await import('./clone.js')).cloneCommand(a as never),
     )
@@ -59,6 +60,35 @@ export async function runYargs(argv: string[]): Promise<void> {
       'check git, drivers, hooks, hub access, keys and remote URL; print each fix',
       (y) => y.option('C', dir).option('json', json).option('timeout', { type: 'number', default: 20 }),
       async (a) => (await import('./doctor.js')).doctorCommand(a),
+    )
+    .command(
+      'trust <action> [arg]',
+      'admit (add), list or remove instances allowed to write this state',
+      (y) =>
+        y
+          .positional('action', { choices: ['add', 'list', 'remove'] as const, demandOption: true })
+          .positional('arg', { type: 'string', describe: 'add: the allowed_signers line clone printed; remove: AGENT/INSTANCE' })
+          .option('principal', { type: 'string', describe: 'AGENT/INSTANCE, when the key line does not name it' })
+          .option('C', dir)
+          .option('json', json),
+      async (a) => (await import('./trust.js')).trustCommand(a as never),
+    )
+    .command(
+      'identity <action> [file]',
+      "this instance's signing key: show, export FILE (private key: see help), import FILE",
+      (y) =>
+        y
+          .positional('action', { choices: ['show', 'export', 'import'] as const, demandOption: true })
+          .positional('file', { type: 'string' })
+          .option('C', dir)
+          .option('json', json),
+      async (a) => (await import('./identity.js')).identityCommand(a as never),
+    )
+    .command(
+      'verify',
+      'audit history: signatures by admitted keys, log rewrites, secrets in any object',
+      (y) => y.option('C', dir).option('json', json),
+      async (a) => (await import('./verify.js')).verifyCommand(a),
     )
     .command('merge-driver <kind> <base> <ours> <theirs> [size] [path]', 'git merge driver (registered by init; not for direct use)', () => undefined, () => undefined)
     .demandCommand(1, 'name a command: init, clone, sync, status or doctor')

@@ -3,24 +3,45 @@
  *
  * Pure and total: text in, text and a report out; it never throws and never
  * writes conflict markers. Every decision depends on the values and clocks,
- * never on which side is "ours", so swapping the sides gives the same bytes
- * (during a rebase git swaps them; see git-facts.md).
+ * never on which side is "ours" (during a rebase git swaps the sides; see
+ * git-facts.md).
  *
- * Rules, applied at every node of the document (b = base, o/t = the sides):
- *  1. o equals t -> o. o equals b -> t. t equals b -> o. (Exact equality,
+ * Invariants (test/merge/json.laws.test.ts checks each):
+ *  - commutative: swapping the sides and their clocks gives the same bytes;
+ *  - idempotent and identity: merge(o, a, a) = a, merge(o, o, b) = b;
+ *  - nothing written is lost: a value either side wrote survives unless the
+ *    other side wrote the same place and won a race, which is reported;
+ *  - no item is doubled by a move; ids repeat only in reported collisions;
+ *  - when both sides parse, the output parses;
+ *  - three replicas merged in any order hold the same content, given exact
+ *    per-key clocks (changedKeyPaths at each write, mergeClocks). Limits:
+ *    item timestamps and file clocks speak for a whole item or file, not
+ *    for the key that raced, so with them the result can depend on the
+ *    merge order; so can a same-id collision, and a type change raced
+ *    against a structure merged meanwhile. The ORDER of new entries can
+ *    also differ (content cannot) when a removal or a move took away the
+ *    entry they were placed after: a state-based merge cannot know where
+ *    that entry was. Without removals and moves the bytes agree.
+ *
+ * Rules, applied at every node (b = base, o/t = the sides, undefined =
+ * absent):
+ *  1. o equals b -> t. t equals b -> o. o equals t -> o. (Exact equality,
  *     key order included, so the output never depends on the side.)
  *  2. Deleted on one side, unchanged on the other -> deleted. Deleted on one
  *     side, changed on the other -> the change is kept (an edit beats a
- *     delete: nothing written is lost) and a note says so.
+ *     delete) and a note says so.
  *  3. Both objects -> merged key by key (a missing or non-object base counts
- *     as `{}`). Both arrays -> merged as below. Both changed otherwise:
- *     counters (opts.counters) add both deltas, volatile keys (opts.volatile)
- *     take the maximum, anything else is a last-writer-wins race.
- *  4. A race is decided by, in order: the enclosing object's own timestamp
- *     field (opts.timestampKeys, nearest enclosing object whose two sides both
- *     carry one; the later wins), the per-key clocks (see "Clocks"), the file
- *     clocks, and finally the values (the greater canonical JSON text wins).
- *     Every race is reported in `conflicts` with the loser's value.
+ *     as `{}`). Both arrays -> merged as below. Otherwise, both changed:
+ *     counters (opts.counters) add both deltas, o + t - b (a missing base
+ *     counts as 0; both sides making the same change made two increments,
+ *     so rule 1's "o equals t" does not apply to them); volatile keys
+ *     (opts.volatile) take the maximum, silently; anything else is a
+ *     last-writer-wins race.
+ *  4. A race is decided by, in order: the timestamp field (opts.timestampKeys,
+ *     ISO text or epoch s/ms; the later wins) of the nearest enclosing object
+ *     whose two sides both carry one; the two sides' clocks for the key (see
+ *     Clocks); the values (the greater canonical JSON text wins). Every race
+ *     is reported in `conflicts` with both values and clocks.
  *
  * Arrays:
  *  - Id-keyed arrays: every element, in base and both sides, is an object
@@ -30,56 +51,56 @@
  *    Two sides creating different items with the same id (absent from base)
  *    is a collision: reported, and BOTH items are kept, next to each other in
  *    canonical-JSON order (the array then holds the id twice until someone
- *    renames one; later merges treat such an array as a plain set).
+ *    renames one; later merges treat that array as a plain set).
  *  - Moves: an item whose id is unique within a move scope and that sits in
  *    different arrays of that scope in base/ours/theirs is moved, never lost
- *    or doubled; edits made by the other side to the item are applied to the
+ *    or doubled; edits the other side made to the item are applied to the
  *    moved item. Scopes: the id-keyed arrays that are siblings under one
  *    object (kanban columns `{todo: [...], done: [...]}`), and same-named
  *    arrays inside the items of one id-keyed array (cards moving between
  *    `columns[*].cards`, subtasks between tasks). A move counts as a change
- *    (it beats a delete); both sides moving the item to different arrays is
- *    a race (timestamp, then the clock of each side's new location, then the
- *    location path), reported with the two locations as values.
+ *    (it beats a delete). Both sides moving the item to different arrays is
+ *    a race (timestamp, then the clock of each side's move, then the array
+ *    path), reported with the two array paths as values.
  *  - Every other array (scalars, id-less objects, mixed) merges as a
  *    multiset of canonical-JSON values: elements added on either side are
  *    kept, elements removed on either side are removed. An edited id-less
- *    object is therefore "removed + added": two different edits of the same
- *    element both survive. (Chosen over whole-array LWW because it loses
- *    nothing.)
+ *    object is "removed + added", so two different edits of one element both
+ *    survive. (Chosen over whole-array LWW because it loses nothing.)
  *  - Order (arrays and object keys alike): the base order, or one side's
- *    order if only that side reordered the surviving base entries; new
- *    entries go after their nearest preceding base entry in the side that
- *    added them. When both sides insert at the same point, the two runs are
- *    merged into one sorted run (ids numerically/by code unit, values and
- *    keys by code unit) unless they are identical: side-independent, and the
- *    same whatever order three replicas are merged in.
+ *    order if only that side reordered the surviving base entries; a new
+ *    entry goes after its nearest preceding base entry in the side that added
+ *    it. Where both sides insert at one point, their runs are merged into one
+ *    sorted run (ids numerically / by code unit, keys and values by code
+ *    unit) unless the runs are identical.
  *
  * Clocks (SideClocks): `keys` maps key paths (`/tasks/@14/status`, segments
- * escaped as in RFC 6901) to clocks. The clock of a path is the clock of its
- * most specific recorded ancestor-or-self, else `file`; for a race over a
- * whole subtree the clocks recorded below the path count too (max). Inside a
- * moved item the item's paths in base, ours and theirs all count (max), so a
- * clock stamped at the old location still speaks for the item. Use
- * `changedKeyPaths` + `stampClocks` to record clocks at commit time and
- * `mergeClocks` to combine the clocks of two merged sides.
+ * escaped as in RFC 6901) to the clock of the write that last set the value
+ * there, as changedKeyPaths reports them. A value's clock is the latest
+ * recorded at its path, above it or below it (see ClockIndex); the root key
+ * '' and `file` are the file clock, used only where nothing is recorded.
+ * A move is recorded at `<item path>/~loc`, which is not an ancestor of the
+ * item's fields: a move does not make the fields look newly written. Inside a
+ * moved item, the item's paths in base, ours and theirs all count, so clocks
+ * recorded before the move still speak for its fields. A merged side's
+ * clocks are mergeClocks of the two sides' (a per-key maximum).
  *
  * Unparseable input: an unparseable base is treated as absent (noted); an
  * unparseable side makes the whole file a last-writer-wins race on the file
  * clocks (ties by text), reported as a conflict with key '' (method
- * 'whole-file'). A side holding conflict markers never wins over one that
- * does not.
+ * 'whole-file'). A side holding conflict markers never wins over one without.
  *
- * Output: `JSON.stringify` of the merged value with the indentation both
- * sides use (2, 4, tab or minified), else the base's, else 2 spaces; the
- * trailing newline likewise. Identical inputs give identical bytes.
+ * Output: `JSON.stringify` of the merged value, indented as both sides are
+ * (2, 4, tab or minified), else as the base, else 2 spaces; the trailing
+ * newline likewise. Textual fast paths: a side equal to base, or both sides
+ * equal, return a side's text untouched.
  *
  * Known limits: numbers are JS numbers (JSON.parse rounds integers beyond
- * 2^53; a note is added when a file has 16+ digit runs); integer-like object
- * keys are emitted first in ascending order (JS object semantics, as Node's
- * own JSON writers do); duplicate keys: the last one wins (JSON.parse).
- * Object keys beginning with '@' are not escaped, so `/a/@1` may name either
- * a key "@1" or the item with id 1: clocks may be shared between the two.
+ * 2^53; a note is added when a file has a 16+ digit run); integer-like object
+ * keys come out first, ascending (JS object order, as Node's own JSON writers
+ * do); duplicate keys: the last one wins (JSON.parse). Object keys starting
+ * with '@' are not escaped, so `/a/@1` names both a key "@1" and the item
+ * with id 1 (they may share a clock).
  */
 import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
@@ -127,12 +148,10 @@ function same(a: Json | undefined, b: Json | undefined): boolean {
   }
   if (Array.isArray(b)) return false;
   const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i]!;
-    if (k !== kb[i] || !same(a[k], b[k])) return false;
-  }
+  let i = 0;
+  for (const k in b) if (k !== ka[i++]) return false; // JSON objects: own keys only
+  if (i !== ka.length) return false;
+  for (const k of ka) if (!same(a[k], b[k])) return false;
   return true;
 }
 
@@ -197,6 +216,13 @@ class PathMatcher {
   get empty(): boolean {
     return this.names.size === 0 && this.patterns.length === 0;
   }
+  /** True when a path below `path` may match (the value at `path` may contain a match). */
+  mayContain(path: string): boolean {
+    if (this.names.size > 0) return true;
+    if (this.patterns.length === 0) return false;
+    const segs = segmentsOf(path);
+    return this.patterns.some((p) => p.length > segs.length && segs.every((s, i) => p[i] === '*' || p[i] === s));
+  }
   /** `key` is the object key the value sits under (undefined for array items and the root). */
   matches(path: string, key: string | undefined): boolean {
     if (key !== undefined && (this.names.has('*') || this.names.has(key))) return true;
@@ -209,32 +235,51 @@ class PathMatcher {
 // ---------------------------------------------------------------------------
 // Clocks
 
+/**
+ * Last segment of the key path that records where an item was moved to
+ * (`/done/@k1/~loc`). `~l` is not an escape, so no object key yields it, and
+ * it is not an ancestor of the item's fields: a move does not make the
+ * item's fields look newly written.
+ */
+const LOC = '/~loc';
+
 function maxClock(a: Clock | undefined, b: Clock | undefined): Clock | undefined {
   return compareClocks(a, b) >= 0 ? a : b;
 }
 
-/** Fast lookups over one side's clocks. */
+/**
+ * Fast lookups over one side's clocks.
+ *
+ * A recorded path means "the value at this path was (re)written as a whole at
+ * that time" (changedKeyPaths reports the most specific changed paths), so a
+ * value's clock is the latest clock recorded at its path, at any ancestor
+ * (an ancestor rewrite rewrote it too) or below it (a write inside it). That
+ * equals "the most specific recorded ancestor" whenever later writes are
+ * recorded deeper, and stays right when an older clock lingers below a newer
+ * whole-value write. Two paths are not writes of the value: the root ''
+ * (the sync engine stamps it on every write of the file: it is the file
+ * clock) and `<item>/~loc` (a move). With nothing recorded, the file clock
+ * (max of `file` and the '' key) applies.
+ */
 class ClockIndex {
   readonly file: Clock | undefined;
   private readonly keys: Map<string, Clock>;
   private readonly sorted: string[];
   constructor(c: SideClocks | undefined) {
-    this.file = c?.file;
     this.keys = new Map();
     if (c?.keys) for (const [k, v] of Object.entries(c.keys)) if (typeof v === 'string') this.keys.set(k, v);
+    this.file = maxClock(c?.file, this.keys.get(''));
+    this.keys.delete('');
     this.sorted = [...this.keys.keys()].sort();
   }
-  /** Most specific recorded ancestor-or-self, else the file clock. */
-  eff(path: string): Clock | undefined {
-    if (this.keys.size === 0) return this.file;
-    for (let p = path; ; p = parentPath(p)) {
-      const c = this.keys.get(p);
-      if (c !== undefined) return c;
-      if (p === '') return this.file;
-    }
+  /** Latest clock recorded at the path or any ancestor (root excluded). */
+  private above(path: string): Clock | undefined {
+    let best: Clock | undefined;
+    for (let p = path; p !== ''; p = parentPath(p)) best = maxClock(best, this.keys.get(p));
+    return best;
   }
-  /** Latest clock recorded strictly below the path. */
-  under(path: string): Clock | undefined {
+  /** Latest clock recorded strictly below the path (moves into it included). */
+  private under(path: string): Clock | undefined {
     const lo = path + '/';
     const hi = path + '0'; // '0' is the code unit after '/'
     let a = 0;
@@ -248,62 +293,42 @@ class ClockIndex {
     for (let i = a; i < this.sorted.length && this.sorted[i]! < hi; i++) best = maxClock(best, this.keys.get(this.sorted[i]!));
     return best;
   }
-  /** The clock a race uses: max over the candidate paths of eff and under. */
+  /** Clock of a value found at any of `paths` (its paths in base/ours/theirs inside a moved item). */
   at(paths: readonly string[]): Clock | undefined {
+    if (this.keys.size === 0) return this.file;
     let best: Clock | undefined;
-    for (const p of paths) best = maxClock(best, maxClock(this.eff(p), this.under(p)));
-    return best;
+    for (const p of paths) best = maxClock(best, maxClock(this.above(p), this.under(p)));
+    return best ?? this.file;
+  }
+  /** Clock of an item's placement: its move marker, or the clock of the item (or array) itself. */
+  loc(itemPaths: readonly string[]): Clock | undefined {
+    if (this.keys.size === 0) return this.file;
+    let best: Clock | undefined;
+    for (const p of itemPaths) best = maxClock(best, maxClock(this.keys.get(p + LOC), this.above(p)));
+    return best ?? this.file;
   }
 }
 
-/** The clock of one key path in a side's clocks (as the merge sees it for a whole value at that path). */
+/** The clock the merge uses for the value at one key path (see ClockIndex). */
 export function clockOf(clocks: SideClocks | undefined, path: string): Clock | undefined {
   return new ClockIndex(clocks).at([path]);
 }
 
 /**
- * Clocks of a merged side: for every recorded path, the later of the two
- * sides' clocks there (ancestors and file clock taken into account), and the
- * later file clock. For every path p, clockOf(mergeClocks(a, b), p) equals
- * the max of clockOf(a, p) and clockOf(b, p).
+ * Clocks of a merged side: every recorded path with the later of the two
+ * sides' clocks for it, and the later file clock. (The same as merging the
+ * synced clock files with every key volatile.) Because a value's clock is a
+ * maximum over recorded paths, the merged side's clock for any value is the
+ * later of the two sides' recorded clocks for it.
  */
 export function mergeClocks(a: SideClocks | undefined, b: SideClocks | undefined): SideClocks {
-  const ia = new ClockIndex(a);
-  const ib = new ClockIndex(b);
   const keys: Record<string, Clock> = {};
-  const all = new Set([...Object.keys(a?.keys ?? {}), ...Object.keys(b?.keys ?? {})]);
-  for (const k of [...all].sort()) {
-    const c = maxClock(ia.eff(k), ib.eff(k));
-    if (c !== undefined) keys[k] = c;
+  for (const c of [a?.keys, b?.keys]) {
+    if (c) for (const [k, v] of Object.entries(c)) if (typeof v === 'string') keys[k] = maxClock(keys[k], v)!;
   }
   const out: SideClocks = { keys };
   const file = maxClock(a?.file, b?.file);
   if (file !== undefined) out.file = file;
-  return out;
-}
-
-/**
- * Record a write: set `clock` on each path and drop the clocks recorded below
- * those paths (they are superseded; keeping them would let a stale
- * descendant clock speak for a newer value). Returns a new map.
- */
-export function stampClocks(keys: Record<string, Clock> | undefined, paths: readonly string[], clock: Clock): Record<string, Clock> {
-  const stamped = new Set(paths);
-  const out: Record<string, Clock> = {};
-  for (const [k, v] of Object.entries(keys ?? {})) {
-    let covered = false;
-    if (k !== '') {
-      for (let p = parentPath(k); ; p = parentPath(p)) {
-        if (stamped.has(p)) {
-          covered = true;
-          break;
-        }
-        if (p === '') break;
-      }
-    }
-    if (!covered) out[k] = v;
-  }
-  for (const p of paths) out[p] = clock;
   return out;
 }
 
@@ -557,10 +582,13 @@ function decideTs(S: State, o: JsonObject, t: JsonObject): TsDecision | undefine
  */
 function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined, t: Json | undefined, np?: NodePlan): Json | undefined {
   const planned = planActive(np);
+  // Two sides making the same change to a counter made two increments: only
+  // take `same(o, t)` as "one change" where no counter can be involved.
+  const counted = !S.counters.empty && (S.counters.matches(cx.path, cx.key) || S.counters.mayContain(cx.path));
   if (!planned) {
-    if (same(o, t)) return o;
     if (same(o, b)) return t;
     if (same(t, b)) return o;
+    if (!counted && same(o, t)) return o;
   }
   if (o === undefined && t === undefined) return undefined;
   if (o === undefined || t === undefined) {
@@ -579,6 +607,7 @@ function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined,
     bump(S, 'counters');
     return o + t - (typeof b === 'number' ? b : 0); // o + t - b: exact and symmetric for integers
   }
+  if (same(o, t)) return o;
   if (S.volatile.matches(cx.path, cx.key)) {
     bump(S, 'volatile');
     return maxValue(o, t);
@@ -946,8 +975,8 @@ function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | un
 function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
   const po = lo.slot.cp.map((p) => p + idSeg(lo.id));
   const pt = lt.slot.cp.map((p) => p + idSeg(lt.id));
-  const co = S.oc.at(po);
-  const ct = S.tc.at(pt);
+  const co = S.oc.loc(po);
+  const ct = S.tc.loc(pt);
   const ts = decideTs(S, lo.item, lt.item);
   let oWins: boolean;
   let rule: Conflict['rule'];
@@ -1113,12 +1142,14 @@ function structural(
  * Key paths whose values differ between two documents, in the notation the
  * merge uses for clock lookups: the most specific changed paths (a key, an
  * `@id` item that is new at its path, a whole non-id array, a value whose
- * type changed). Deleted keys and items are NOT reported: a deletion never
- * wins a race (an edit beats a delete), and stamping it would only make the
- * clock of a value another side writes there look newer than it is. Moves
- * show as the item's new path. Reorders alone are not reported. `before`
- * null (file added) reports '' (the whole document). Returns [] if either
- * side does not parse.
+ * type changed). An item that moved to another array (its id unique in both
+ * documents) is reported as `<new item path>/~loc` plus its changed fields,
+ * not as a whole new item, so the move does not make its fields look newly
+ * written. Deleted keys and items are NOT reported: a deletion never wins a
+ * race (an edit beats a delete), and stamping it would only make the clock
+ * of a value another side writes there look newer than it is. Reorders
+ * alone are not reported. `before` null (file added) reports '' (the whole
+ * document). Returns [] if either side does not parse.
  */
 export function changedKeyPaths(before: string | null, after: string, opts: JsonOptions): string[] {
   try {
@@ -1131,33 +1162,72 @@ export function changedKeyPaths(before: string | null, after: string, opts: Json
       b = pb.value;
     }
     const out: string[] = [];
-    diffPaths(b, a.value, '', opts, out);
+    const d: Differ = { opts, out, before: b, after: a.value, bi: undefined, ai: undefined };
+    diffPaths(d, b, a.value, '');
     return out;
   } catch {
     return [];
   }
 }
 
-function diffPaths(b: Json | undefined, a: Json, path: string, opts: JsonOptions, out: string[]): void {
+interface Differ {
+  opts: JsonOptions;
+  out: string[];
+  before: Json | undefined;
+  after: Json;
+  /** Items of every id-keyed array of a document, by identity (null = occurs more than once); built on first need. */
+  bi: Map<string, JsonObject | null> | undefined;
+  ai: Map<string, JsonObject | null> | undefined;
+}
+
+function indexItems(v: Json | undefined, opts: JsonOptions, into: Map<string, JsonObject | null>): Map<string, JsonObject | null> {
+  if (isArr(v)) {
+    const idKey = detectIdKey([v], opts.idKeys);
+    for (const el of v) {
+      if (idKey !== null) {
+        const k = identityOf(idKey, idValue(el, idKey)!);
+        into.set(k, into.has(k) ? null : (el as JsonObject));
+      }
+      indexItems(el, opts, into);
+    }
+  } else if (isObj(v)) for (const k of Object.keys(v)) indexItems(v[k], opts, into);
+  return into;
+}
+
+function diffPaths(d: Differ, b: Json | undefined, a: Json, path: string): void {
   if (b === undefined) {
-    out.push(path);
+    d.out.push(path);
     return;
   }
   if (same(a, b)) return;
   if (isObj(a) && isObj(b)) {
-    for (const k of Object.keys(a)) diffPaths(own(b, k), a[k]!, path + keySeg(k), opts, out);
+    for (const k of Object.keys(a)) diffPaths(d, own(b, k), a[k]!, path + keySeg(k));
     return;
   }
   if (isArr(a) && isArr(b)) {
-    const idKey = detectIdKey([b, a], opts.idKeys);
+    const idKey = detectIdKey([b, a], d.opts.idKeys);
     if (idKey !== null) {
       const before = indexById(b, idKey).items;
       for (const el of a) {
         const id = idValue(el, idKey)!;
-        diffPaths(before.get(id), el, path + idSeg(id), opts, out);
+        const itemPath = path + idSeg(id);
+        const prev = before.get(id);
+        if (prev !== undefined) {
+          diffPaths(d, prev, el, itemPath);
+          continue;
+        }
+        // New here: moved from another array, or created?
+        const k = identityOf(idKey, id);
+        d.bi ??= indexItems(d.before, d.opts, new Map());
+        d.ai ??= indexItems(d.after, d.opts, new Map());
+        const from = d.bi.get(k);
+        if (from && d.ai.get(k)) {
+          d.out.push(itemPath + LOC);
+          diffPaths(d, from, el, itemPath);
+        } else d.out.push(itemPath);
       }
       return;
     }
   }
-  out.push(path);
+  d.out.push(path);
 }

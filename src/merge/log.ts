@@ -139,7 +139,7 @@ export function lostEntries(path: string, before: string, after: string): { lost
         continue;
       }
       used[j] = 1;
-      if (a.bodies[j] === b.bodies[i]) continue;
+      if (!al.edited[i]) continue;
       if (isTruncation(b.bodies[i]!, a.bodies[j]!, j === a.bodies.length - 1)) lost.push(b.bodies[i]!);
       else edited++;
     }
@@ -236,7 +236,7 @@ interface Doc {
   eff: Float64Array;
 }
 
-export function detectMode(path: string, texts: (string | null)[]): Mode {
+function detectMode(path: string, texts: (string | null)[]): Mode {
   const p = path.toLowerCase();
   if (p.endsWith('.jsonl') || p.endsWith('.ndjson')) return 'jsonl';
   if (p.endsWith('.md') || p.endsWith('.markdown')) return 'markdown';
@@ -272,7 +272,7 @@ function parseDoc(text: string, mode: Mode, fileDay: number | null): Doc {
     const e = k + 1 < n ? starts[k + 1]! : text.length;
     const be = bodyEnd(text, s, e);
     bodies[k] = text.slice(s, be);
-    seps[k] = text.slice(be, e);
+    seps[k] = e - be === 1 ? '\n' : e - be === 2 && text.charCodeAt(be + 1) === 10 ? '\n\n' : text.slice(be, e);
   }
   return {
     mode,
@@ -317,6 +317,20 @@ function withPreamble(starts: number[], text: string): number[] {
   return starts;
 }
 
+/** A markdown heading, top-level list item or dated line starts at pos (c: its first char). */
+function startsEntry(text: string, pos: number, c: number): boolean {
+  if (c === 35 /* # */) return at(HEADING_RE, text, pos);
+  if (c === 45 || c === 42 || c === 43 || (c >= 48 && c <= 57)) {
+    if (at(ITEM_RE, text, pos)) return true;
+  }
+  return (c === 91 || (c >= 48 && c <= 57)) && at(DATED_RE, text, pos); // '[' or a digit
+}
+
+function at(re: RegExp, text: string, pos: number): boolean {
+  re.lastIndex = pos;
+  return re.test(text);
+}
+
 function markdownStarts(text: string): number[] {
   const starts: number[] = [];
   let fence = '';
@@ -327,9 +341,10 @@ function markdownStarts(text: string): number[] {
       const m = FENCE_CLOSE_RE.exec(text.slice(pos, end));
       if (m && m[1]![0] === fence[0] && m[1]!.length >= fence.length) fence = '';
     } else {
-      const f = sticky(FENCE_OPEN_RE, text, pos);
+      const c = text.charCodeAt(pos);
+      const f = c === 32 || c === 96 || c === 126 ? sticky(FENCE_OPEN_RE, text, pos) : null; // ' ', '`', '~'
       if (f) fence = f[1]!;
-      else if (sticky(HEADING_RE, text, pos) || sticky(ITEM_RE, text, pos) || sticky(DATED_RE, text, pos)) starts.push(pos);
+      else if (startsEntry(text, pos, c)) starts.push(pos);
     }
     pos = end + 1;
   }
@@ -341,7 +356,7 @@ function plainStarts(text: string): number[] {
   for (let pos = 0; pos < text.length; ) {
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
-    if (!sticky(BLANK_RE, text, pos)) starts.push(pos);
+    if (!at(BLANK_RE, text, pos)) starts.push(pos);
     pos = end + 1;
   }
   return withPreamble(starts, text);
@@ -377,7 +392,7 @@ function jsonlStarts(text: string): number[] {
   let pending: number[] | null = null;
   let scan = new JsonScan();
   const flushPending = (): void => {
-    if (pending) for (const p of pending.slice(1)) if (!sticky(BLANK_RE, text, p)) starts.push(p);
+    if (pending) for (const p of pending.slice(1)) if (!at(BLANK_RE, text, p)) starts.push(p);
     pending = null;
   };
   for (let pos = 0; pos < text.length; ) {
@@ -388,7 +403,7 @@ function jsonlStarts(text: string): number[] {
     if (pending) {
       pending.push(pos);
       if (scan.feed(text, pos, end)) pending = null;
-    } else if (!sticky(BLANK_RE, text, pos)) {
+    } else if (!at(BLANK_RE, text, pos)) {
       starts.push(pos);
       let k = pos;
       while (k < end && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k++;
@@ -437,10 +452,13 @@ function ownTs(doc: Doc, j: number): number {
 }
 
 /**
- * The entry's own timestamp, else that of the nearest earlier entry at the
- * same or a shallower level that has one (a sub-heading dates from its
- * section, not from a bullet of a section before it), else NONE.
- * Iterative, memoised per entry: amortised linear per level.
+ * The entry's own timestamp; else that of the nearest earlier entry of the
+ * same level that has one, looking no further back than the enclosing
+ * (shallower) entry, whose effective timestamp applies then; else NONE. So
+ * an entry dates from its own section, never from a deeper entry of a
+ * section before it: the value stays the same when other sections are
+ * merged in around it. Memoised per entry; recursion only to shallower
+ * levels (depth <= 7).
  */
 function effTs(doc: Doc, j: number): number {
   const known = doc.eff[j]!;
@@ -450,22 +468,24 @@ function effTs(doc: Doc, j: number): number {
   const level = levelOf(doc, j);
   const chain = [j]; // entries of this level without a timestamp, newest first
   let result = NONE;
-  walk: for (let k = j - 1; k >= 0; k--) {
+  for (let k = j - 1; k >= 0; k--) {
     const lk = levelOf(doc, k);
     if (lk > level) continue;
+    if (lk < level) {
+      result = effTs(doc, k);
+      break;
+    }
+    const e = doc.eff[k]!;
+    if (!Number.isNaN(e)) {
+      result = e;
+      break;
+    }
     const t = ownTs(doc, k);
     if (t !== NONE) {
       result = t;
       break;
     }
-    if (lk === level) {
-      const e = doc.eff[k]!;
-      if (!Number.isNaN(e)) {
-        result = e;
-        break walk;
-      }
-      chain.push(k);
-    }
+    chain.push(k);
   }
   for (const c of chain) doc.eff[c] = result;
   return result;
@@ -685,6 +705,8 @@ function lcsSmall(a: Int32Array, b: Int32Array, la: number, ha: number, lb: numb
 interface Alignment {
   /** base index → index of the same or edited entry in the side; -1 = deleted. */
   baseTo: Int32Array;
+  /** 1 where baseTo points at an edited version (different content). */
+  edited: Uint8Array;
   /** Entries the side inserted before base entry k (k = base length: at the end): side range [start, end); start -1 = none. */
   gapStart: Int32Array;
   gapEnd: Int32Array;
@@ -694,21 +716,22 @@ function align(base: Doc, side: Doc): Alignment {
   const n = base.bodies.length;
   const m = side.bodies.length;
   const baseTo = diffMatch(base.bodies, side.bodies);
+  const edited = new Uint8Array(n);
   // pair up the entries of each changed region: similar ones are edits
   let pi = -1;
   let pj = -1;
   for (let i = 0; i <= n; i++) {
     const j = i < n ? baseTo[i]! : m;
     if (j < 0) continue;
-    if (i - pi > 1 && j - pj > 1) pairEdits(base, pi + 1, i, side, pj + 1, j, baseTo);
+    if (i - pi > 1 && j - pj > 1) pairEdits(base, pi + 1, i, side, pj + 1, j, baseTo, edited);
     pi = i;
     pj = j;
   }
-  return withGaps(baseTo, m);
+  return withGaps(baseTo, edited, m);
 }
 
 /** Unmatched side entries go in the gap before the next surviving base entry. */
-function withGaps(baseTo: Int32Array, m: number): Alignment {
+function withGaps(baseTo: Int32Array, edited: Uint8Array, m: number): Alignment {
   const n = baseTo.length;
   const gapStart = new Int32Array(n + 1).fill(-1);
   const gapEnd = new Int32Array(n + 1).fill(-1);
@@ -722,7 +745,7 @@ function withGaps(baseTo: Int32Array, m: number): Alignment {
     }
     prev = j;
   }
-  return { baseTo, gapStart, gapEnd };
+  return { baseTo, edited, gapStart, gapEnd };
 }
 
 /**
@@ -732,9 +755,10 @@ function withGaps(baseTo: Int32Array, m: number): Alignment {
  * place and appended to; an insertion before an edit is read as a deletion
  * plus insertions, which loses nothing).
  */
-function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1: number, baseTo: Int32Array): void {
+function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1: number, baseTo: Int32Array, edited: Uint8Array): void {
   if (i1 - i0 === 1 && j1 - j0 === 1) {
     baseTo[i0] = j0;
+    edited[i0] = base.bodies[i0] === side.bodies[j0] ? 0 : 1;
     return;
   }
   let i = i0;
@@ -743,6 +767,7 @@ function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1:
     while (k < i1 && k - i0 < 100 && !similar(base, k, side, j)) k++;
     if (k >= i1 || k - i0 >= 100) return;
     baseTo[k] = j;
+    edited[k] = base.bodies[k] === side.bodies[j] ? 0 : 1;
     i = k + 1;
   }
 }
@@ -750,7 +775,7 @@ function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1:
 /**
  * Two versions of one entry: the same timestamp if both carry one (an edit
  * of a log entry keeps its time), and the same first line (with some words
- * in it) or mostly the same characters.
+ * in it, perhaps with words added at its end) or mostly the same characters.
  */
 function similar(dx: Doc, i: number, dy: Doc, j: number): boolean {
   const tx = ownTs(dx, i);
@@ -759,7 +784,9 @@ function similar(dx: Doc, i: number, dy: Doc, j: number): boolean {
   const x = dx.bodies[i]!;
   const y = dy.bodies[j]!;
   const fx = firstLine(x);
-  if (/\w{3}/.test(fx) && fx === firstLine(y)) return true;
+  const fy = firstLine(y);
+  const [short, long] = fx.length <= fy.length ? [fx, fy] : [fy, fx];
+  if (/\w{3}/.test(short) && long.startsWith(short)) return true; // same first line, or words added to it
   return dice(x.slice(0, 256), y.slice(0, 256)) >= 0.6;
 }
 
@@ -811,7 +838,7 @@ function splitUnits(doc: Doc, s: number, e: number): Unit[] {
   for (let j = s; j < e; j++) {
     const lv = levelOf(doc, j);
     if ((lv < 7 && lv <= min) || min === 8) {
-      units.push({ start: j, end: j + 1, level: lv < 7 ? lv : 7, eff: effTs(doc, j) });
+      units.push({ start: j, end: j + 1, level: lv, eff: effTs(doc, j) });
       if (lv < 7) min = lv;
     } else units[units.length - 1]!.end = j + 1;
   }
@@ -867,6 +894,7 @@ const MARKER_LINE_RE = /^(?:<{7,}|={7,}|>{7,}|\|{7,})(?:[ \t].*)?$/;
 
 /** Drop conflict-marker lines (a virtual ancestor of a criss-cross merge). */
 function stripMarkers(text: string): string {
+  if (!['<<<<<<<', '=======', '>>>>>>>', '|||||||'].some((m) => text.includes(m))) return text;
   if (!/^(?:<{7,}|={7,}|>{7,}|\|{7,})/m.test(text)) return text;
   return text
     .split('\n')
@@ -912,16 +940,18 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     const insA = insertedBodies(A, alA);
     const insB = insertedBodies(B, alB);
     const unpair = (al: Alignment, d: Doc, other: Set<string>, m: number): Alignment => {
+      if (other.size === 0) return al;
       let changed = false;
       const baseTo = al.baseTo.slice();
+      const edited = al.edited.slice();
       for (let k = 0; k < n; k++) {
-        const j = baseTo[k]!;
-        if (j >= 0 && d.bodies[j] !== O.bodies[k] && other.has(d.bodies[j]!)) {
+        if (edited[k] && other.has(d.bodies[baseTo[k]!]!)) {
           baseTo[k] = -1;
+          edited[k] = 0;
           changed = true;
         }
       }
-      return changed ? withGaps(baseTo, m) : al;
+      return changed ? withGaps(baseTo, edited, m) : al;
     };
     const nA = unpair(alA, A, insB, A.bodies.length);
     const nB = unpair(alB, B, insA, B.bodies.length);
@@ -929,8 +959,6 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     alB = nB;
   }
 
-  const insertedA = insertedBodies(A, alA);
-  const insertedB = insertedBodies(B, alB);
   const outBodies: string[] = [];
   const outLeads: string[] = [];
   const emit = (body: string, lead: string): void => {
@@ -943,27 +971,10 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     for (let j = s; j < e; j++) emit(d.bodies[j]!, leadOf(d, j));
   };
 
-  // Entries both sides inserted normally meet in the same gap and are merged
-  // there. When the two alignments put them in different gaps (a side also
-  // deleted or edited base entries next to them), the units emitted by one
-  // side only are recorded, and the later copy of a unit both emitted is
-  // dropped below.
-  const insertedBoth = new Set<string>();
-  for (const x of insertedA) if (insertedB.has(x)) insertedBoth.add(x);
-  const oneSided: { side: 0 | 1; at: number; len: number; sig: string }[] = [];
   const emitOneSide = (d: Doc, side: 0 | 1, s: number, e: number): void => {
     if (side === 0) stats.fromOurs! += e - s;
     else stats.fromTheirs! += e - s;
-    if (insertedBoth.size === 0) {
-      emitRun(d, s, e);
-      return;
-    }
-    for (const u of splitUnits(d, s, e)) {
-      const at = outBodies.length;
-      emitRun(d, u.start, u.end);
-      const bodies = d.bodies.slice(u.start, u.end);
-      if (bodies.some((x) => insertedBoth.has(x))) oneSided.push({ side, at, len: bodies.length, sig: `${u.level}\u0000${bodies.join('\u0001')}` });
-    }
+    emitRun(d, s, e);
   };
 
   /** Merge the runs A[as, ae) and B[bs, be) inserted at one place, unit by unit (see compareUnits). */
@@ -1008,7 +1019,7 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     const body = O.bodies[k]!;
     const ja = alA.baseTo[k]!;
     const jb = alB.baseTo[k]!;
-    if (opts.restore && (jb < 0 || (B.bodies[jb] !== body && isTruncation(body, B.bodies[jb]!, jb === B.bodies.length - 1)))) {
+    if (opts.restore && (jb < 0 || (alB.edited[k] && isTruncation(body, B.bodies[jb]!, jb === B.bodies.length - 1)))) {
       emit(body, leadOf(O, k)); // lost or cut short in the work tree: restore the committed entry
       continue;
     }
@@ -1021,11 +1032,11 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     const aLead = aBody === null ? leadOf(O, k) : leadOf(A, ja);
     const bLead = bBody === null ? leadOf(O, k) : leadOf(B, jb);
     const lead = merge3(baseLead(k), aLead, bLead);
-    const aEdit = aBody !== null && aBody !== body;
-    const bEdit = bBody !== null && bBody !== body;
+    const aEdit = aBody !== null && alA.edited[k] === 1;
+    const bEdit = bBody !== null && alB.edited[k] === 1;
     if (aBody === null || bBody === null) {
       const kept = aBody ?? bBody!;
-      if (kept === body) {
+      if (!aEdit && !bEdit) {
         stats.deleted!++; // deleted on one side, unchanged on the other
       } else {
         emit(kept, lead);
@@ -1047,7 +1058,7 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
         // edited differently on both sides: keep both versions, report it
         const [first, second] = aBody < bBody ? [aBody, bBody] : [bBody, aBody];
         emit(first, lead);
-        emit(second, '\n');
+        emit(second, lead || '\n');
         const r = pickWinner(sideValue(aBody, undefined), sideValue(bBody, undefined));
         conflicts.push({ path, key: 'entry', winner: r.winner, loser: r.loser, rule: r.rule });
         stats.conflicts!++;
@@ -1055,8 +1066,6 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
       }
     }
   }
-
-  if (oneSided.length > 0) dropLaterCopies(oneSided, outBodies, outLeads, stats);
 
   let text = '';
   if (outBodies.length > 0) {
@@ -1070,42 +1079,6 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     text = parts.join('');
   }
   return { text, stats, notes, conflicts };
-}
-
-/** Of each pair of equal units emitted by different sides, drop the later one (in place). */
-function dropLaterCopies(
-  recs: { side: 0 | 1; at: number; len: number; sig: string }[],
-  bodies: string[],
-  leads: string[],
-  stats: Record<string, number>,
-): void {
-  const bySig = new Map<string, { at: number; len: number }[][]>();
-  for (const r of recs) {
-    let g = bySig.get(r.sig);
-    if (!g) bySig.set(r.sig, (g = [[], []]));
-    g[r.side]!.push(r);
-  }
-  const drop = new Uint8Array(bodies.length);
-  let any = false;
-  for (const [xs, ys] of bySig.values()) {
-    for (let k = 0; k < Math.min(xs!.length, ys!.length); k++) {
-      const later = xs![k]!.at > ys![k]!.at ? xs![k]! : ys![k]!;
-      drop.fill(1, later.at, later.at + later.len);
-      stats.both! += later.len;
-      stats[xs![k] === later ? 'fromOurs' : 'fromTheirs']! -= later.len;
-      any = true;
-    }
-  }
-  if (!any) return;
-  let w = 0;
-  for (let r = 0; r < bodies.length; r++) {
-    if (drop[r]) continue;
-    bodies[w] = bodies[r]!;
-    leads[w] = leads[r]!;
-    w++;
-  }
-  bodies.length = w;
-  leads.length = w;
 }
 
 /** Bodies of the entries a side inserted (not matched or paired with a base entry). */

@@ -29,6 +29,8 @@ export interface Settings {
   remote: string;
   branch: string;
   sign: boolean;
+  /** Private key path (user.signingkey); its public half is `${signingKey}.pub`. */
+  signingKey: string;
 }
 
 export interface Context {
@@ -68,6 +70,7 @@ export async function openContext(dir: string): Promise<Context> {
     remote: config.get('agentgit.remote') ?? 'origin',
     branch: config.get('agentgit.branch') ?? 'main',
     sign: (config.get('commit.gpgsign') ?? 'false') === 'true',
+    signingKey: config.get('user.signingkey') ?? '',
   };
   return { repo, policy, settings, config };
 }

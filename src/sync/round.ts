@@ -9,6 +9,10 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { foldUnverifiable, isAdmitted, markUnadmitted } from '../identity/admission.js';
+import { signerLine } from '../identity/signers.js';
+import { verifyRange } from '../identity/verify.js';
+import { isClockPath } from './clocks.js';
 import { join } from 'node:path';
 import { GitError } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
@@ -45,6 +49,8 @@ export interface SyncOutcome {
   error: string | null;
   durationMs: number;
   head: string | null;
+  /** Set when this instance's key is not admitted: its allowed_signers line. */
+  notAdmitted?: string;
 }
 
 export class TemporaryError extends Error {
@@ -158,6 +164,92 @@ async function pushHub(repo: Repo, remote: string, branch: string, head: string,
   throw new GitError(`git push failed: ${firstLine(r.stderr) || firstLine(r.stdout.toString('utf8'))}`, ['push'], r.code, r.stderr, false);
 }
 
+export class RejectedError extends Error {
+  readonly code = 'EREJECTED';
+}
+
+interface Exchange {
+  repo: Repo;
+  policy: Context['policy'];
+  settings: Context['settings'];
+  ref: string;
+  clocks: ClockSource;
+  dl: Deadline;
+  out: SyncOutcome;
+  push: boolean;
+  tries: number;
+}
+
+/**
+ * fetchHub → verifyIncoming → integrateHub → (admitted?) → pushHub, retried
+ * while another instance keeps pushing first.
+ */
+async function exchangeWithHub(x: Exchange): Promise<void> {
+  const { repo, policy, settings, ref, clocks, dl, out } = x;
+  const track = `refs/remotes/${settings.remote}/${settings.branch}`;
+  const firstContact = (await repo.revParse(track)) === null;
+  const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+  for (let attempt = 1; ; attempt++) {
+    const theirs = await fetchHub(repo, settings.remote, settings.branch, dl);
+    const ours = await repo.revParse(ref);
+    let head = ours;
+    if (theirs && ours && theirs !== ours && !(await repo.isAncestor(theirs, ours))) {
+      const bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact });
+      if (bad.length > 0) {
+        const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ');
+        throw new RejectedError(
+          `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub, or admit the key with \`agentgit trust add\``,
+        );
+      }
+      if (await repo.isAncestor(ours, theirs)) {
+        out.mergedFromHub += (await repo.diffTree(ours, theirs)).filter((c) => !isClockPath(c.path)).length;
+        await checkout(repo, policy, ref, ours, theirs);
+        head = theirs;
+        out.fastForward = true;
+      } else {
+        const m = await mergeCommits(
+          { repo, policy, instance: settings.instance, sign: settings.sign },
+          ours,
+          theirs,
+          `agentgit: merge hub into ${settings.instance}\n\nAgentgit-Instance: ${settings.instance}\n`,
+        );
+        for (const s of m.seenClocks) clocks.see(s);
+        await clocks.save();
+        const co = await checkout(repo, policy, ref, ours, m.commit);
+        head = m.commit;
+        out.mergedFromHub += m.changedFromHub;
+        for (const r of m.reports) if (!isClockPath(r.path)) out.mergedByKind[r.kind] = (out.mergedByKind[r.kind] ?? 0) + 1;
+        out.conflicts += m.conflicts.length;
+        out.collisions += m.reports.reduce((n, r) => n + r.collisions.length, 0);
+        out.notes.push(...m.notes);
+        if (co.keptLocal.length) out.notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
+      }
+    } else if (theirs && !ours) {
+      // an unborn branch (nothing committed yet): start from the hub
+      await repo.run(['reset', '-q', '--keep', theirs]);
+      head = theirs;
+    }
+    out.head = head;
+    if (!x.push || !head || head === theirs) return;
+    if (publicKey && !(await isAdmitted(repo, head, publicKey))) {
+      await markUnadmitted(repo);
+      out.notAdmitted = signerLine(`${settings.agent}/${settings.instance}`, publicKey);
+      return;
+    }
+    head = await foldUnverifiable(repo, ref, theirs, head, settings.sign, `agentgit: work of ${settings.instance} from before its admission\n\nAgentgit-Instance: ${settings.instance}\n`);
+    out.head = head;
+    const p = await pushHub(repo, settings.remote, settings.branch, head, dl);
+    if (p === 'ok') {
+      out.pushed = head;
+      await repo.run(['update-ref', track, head]).catch(() => undefined);
+      return;
+    }
+    if (attempt >= x.tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
+    const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
+    await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, dl.left() - 1000))));
+  }
+}
+
 /** Run one round. Never throws: every failure becomes an outcome with an exit code. */
 export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   const t0 = Date.now();
@@ -212,61 +304,22 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     out.held = c.held;
     for (const n of c.nested) out.notes.push(`${n}/ holds its own .git: it is another repository and is not synced; move it out or remove its .git`);
 
+    // work committed while not admitted is re-signed once admitted (see identity/admission.ts)
+    if (c.commit && settings.signingKey) {
+      const pub = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+      if (pub && !(await isAdmitted(repo, c.commit, pub))) await markUnadmitted(repo);
+    }
     const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
     } else {
-      const tries = o.maxTries ?? 6;
-      for (let attempt = 1; ; attempt++) {
-        const theirs = await fetchHub(repo, settings.remote, settings.branch, dl);
-        const ours = await repo.revParse(ref);
-        let head = ours;
-        if (theirs && ours && theirs !== ours) {
-          if (await repo.isAncestor(theirs, ours)) {
-            /* hub is behind: just push */
-          } else if (await repo.isAncestor(ours, theirs)) {
-            await checkout(repo, policy, ref, ours, theirs);
-            head = theirs;
-            out.fastForward = true;
-            out.mergedFromHub += (await repo.diffTree(ours, theirs)).length;
-          } else {
-            const m = await mergeCommits(
-              { repo, policy, instance: settings.instance, sign: settings.sign },
-              ours,
-              theirs,
-              `agentgit: merge hub into ${settings.instance}\n\nAgentgit-Instance: ${settings.instance}\n`,
-            );
-            for (const s of m.seenClocks) clocks.see(s);
-            await clocks.save();
-            const co = await checkout(repo, policy, ref, ours, m.commit);
-            head = m.commit;
-            out.mergedFromHub += m.changedFromHub;
-            for (const r of m.reports) out.mergedByKind[r.kind] = (out.mergedByKind[r.kind] ?? 0) + 1;
-            out.conflicts += m.conflicts.length;
-            out.collisions += m.reports.reduce((n, r) => n + r.collisions.length, 0);
-            out.notes.push(...m.notes);
-            if (co.keptLocal.length) out.notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
-          }
-        } else if (theirs && !ours) {
-          // an unborn branch (nothing committed yet): start from the hub
-          await repo.run(['reset', '-q', '--keep', theirs]);
-          head = theirs;
-        }
-        out.head = head;
-        if (!o.push || !head || head === theirs) break;
-        const p = await pushHub(repo, settings.remote, settings.branch, head, dl);
-        if (p === 'ok') {
-          out.pushed = head;
-          await repo.run(['update-ref', `refs/remotes/${settings.remote}/${settings.branch}`, head]).catch(() => undefined);
-          break;
-        }
-        if (attempt >= tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
-        const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
-        await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, dl.left() - 1000))));
-      }
+      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6 });
     }
     exchanged = true;
-    if (out.held.length > 0) {
+    if (out.notAdmitted) {
+      out.exitCode = 1;
+      out.error = `this instance is not admitted yet: it commits and merges, but pushes nothing. On an admitted instance run:\n  agentgit trust add '${out.notAdmitted}'`;
+    } else if (out.held.length > 0) {
       out.exitCode = 1;
       out.error = out.held.map((h) => `held ${h.path}: ${h.detail}`).join('; ');
     }

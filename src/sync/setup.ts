@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { defaultConfigText, POLICY_PATH, type Policy } from '../policy/policy.js';
 import { gitText, runGit } from '../git/exec.js';
 import { Repo } from '../git/repo.js';
+import { ensureKey } from '../identity/keys.js';
+import { SIGNERS_PATH } from '../identity/signers.js';
 import { readPolicy, UsageError } from './context.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -86,6 +88,12 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
     want[`merge.agentgit-${k}.name`] = `agentgit ${k} merge`;
     want[`merge.agentgit-${k}.driver`] = driverCommand(k);
   }
+  // SSH commit signing with the instance key (outside the repo, 0600)
+  const key = await ensureKey(s.agent, s.instance);
+  want['gpg.format'] = 'ssh';
+  want['user.signingkey'] = key.privatePath;
+  want['commit.gpgsign'] = 'true';
+  want['gpg.ssh.allowedSignersFile'] = join(repo.root, SIGNERS_PATH);
   for (const [k, v] of Object.entries(want)) {
     if (cfg.get(k.toLowerCase()) !== v) {
       await repo.setConfig(k, v);

@@ -88,10 +88,12 @@ export class Instance {
     for (const [p, c] of Object.entries(opts.files ?? {})) inst.write(p, c);
     const r = await agentgit(['init', '-C', dir, '--remote', hub, '--agent', opts.agent ?? 'kevin', '--instance', name], { env: inst.env });
     if (r.code !== 0) throw new Error(`init ${name} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    if (!Instance.founders.has(hub)) Instance.founders.set(hub, inst);
     return inst;
   }
 
-  static async clone(hub: string, name: string, opts: { agent?: string; extraEnv?: Record<string, string> } = {}): Promise<Instance> {
+  /** Clone, then (unless admitBy is null) have `admitBy` admit the new instance, as an operator would. */
+  static async clone(hub: string, name: string, opts: { agent?: string; extraEnv?: Record<string, string>; admitBy?: Instance | null } = {}): Promise<Instance> {
     const home = tempDir(`agentgit-${name}-home-`);
     const dir = join(tempDir(`agentgit-${name}-`), 'state');
     const inst = new Instance(dir, name, home, opts.extraEnv);
@@ -99,7 +101,20 @@ export class Instance {
     if (opts.agent) args.push('--agent', opts.agent);
     const r = await agentgit(args, { env: inst.env });
     if (r.code !== 0) throw new Error(`clone ${name} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    if (opts.admitBy !== null) {
+      const admitter = opts.admitBy ?? Instance.founders.get(hub);
+      const line = /agentgit trust add '([^']+)'/.exec(r.stdout)?.[1];
+      if (admitter && line) await admitter.admit(line);
+    }
     return inst;
+  }
+
+  /** The instance that founded each hub (it admits clones by default). */
+  static founders = new Map<string, Instance>();
+
+  async admit(line: string): Promise<void> {
+    const t = await this.run(['trust', 'add', line]);
+    if (t.code !== 0) throw new Error(`trust add by ${this.name} failed (${t.code}): ${t.stderr}${t.stdout}`);
   }
 
   path(p: string): string {

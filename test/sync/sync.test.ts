@@ -230,7 +230,14 @@ describe('sync engine', () => {
     git(dir, ['-c', 'user.name=op', '-c', 'user.email=op@x', 'commit', '-q', '-m', 'backup'], env);
     const inst = new Instance(dir, 'old', tempDir());
     const r = await inst.run(['init', '--remote', hub, '--branch', 'main', '--instance', 'old']);
-    expect(r.code, r.stderr + r.stdout).toBe(0);
+    // joining a hub with admitted instances: it merges but may not push until admitted
+    expect(r.code, r.stderr + r.stdout).toBe(1);
+    const line = /agentgit trust add '([^']+)'/.exec(r.stderr)?.[1];
+    expect(line).toBeTruthy();
+    await a.admit(line!);
+    const s2 = await inst.sync();
+    expect(s2.code, s2.stderr).toBe(0);
+    expect(git(hub, ['log', '--format=%s', 'main'])).toContain('agentgit: work of old from before its admission');
     expect(inst.git(['log', '--format=%s'])).toContain('backup');
     const text = inst.read(day);
     expect(text).toContain('- 08:00 from hub side');

@@ -1,0 +1,64 @@
+/**
+ * `agentgit verify [--json]`: audit the whole history.
+ * - signatures: every commit signed by a key admitted as of its parents
+ *   (the same rule sync applies to what it fetches);
+ * - append-only: every commit that removed entries from a log, and by whom;
+ * - secrets: any object anywhere in the repo that looks like a private key or token.
+ * Exit 0 when clean, 1 when anything is found.
+ */
+import { verifyRange } from '../identity/verify.js';
+import { lostEntries } from '../merge/log.js';
+import { findSecret } from '../sync/guard.js';
+import { openContext } from '../sync/context.js';
+import { printJson } from './output.js';
+
+export async function verifyCommand(a: { C: string; json: boolean }): Promise<void> {
+  const { repo, policy } = await openContext(a.C);
+  try {
+    const head = await repo.revParse('HEAD');
+    const signatures = head ? await verifyRange(repo, { exclude: [], tip: head, allowBootstrap: true }) : [];
+    // append-only: non-merge commits that dropped log entries
+    const rewrites: { commit: string; author: string; path: string; lost: number; first: string }[] = [];
+    const log = head ? (await repo.run(['log', '--no-merges', '--format=%x01%H%x00%an', '--raw', '-z', '--no-renames', head])).stdout.toString('utf8') : '';
+    for (const block of log.split('\x01').filter(Boolean)) {
+      const nul = block.indexOf('\0');
+      const oid = block.slice(0, nul);
+      const rest = block.slice(nul + 1);
+      const nl = rest.indexOf('\n');
+      const author = nl < 0 ? rest : rest.slice(0, nl);
+      const parts = (nl < 0 ? '' : rest.slice(nl + 1)).split('\0').filter((x) => x !== '' && x !== '\n');
+      for (let i = 0; i + 1 < parts.length; i += 2) {
+        const meta = parts[i]!.replace(/^\n/, '').split(' ');
+        const path = parts[i + 1]!;
+        const status = meta[4]?.[0];
+        if (status !== 'M' && status !== 'D') continue;
+        if (policy.kindOf(path) !== 'log' || policy.allowsLogRewrite(path)) continue;
+        const before = (await repo.objects.read(meta[2]!))?.toString('utf8') ?? '';
+        const after = status === 'D' ? '' : (await repo.objects.read(meta[3]!))?.toString('utf8') ?? '';
+        const d = lostEntries(path, before.replace(/\r\n/g, '\n'), after.replace(/\r\n/g, '\n'));
+        if (d.lost.length > 0) rewrites.push({ commit: oid, author, path, lost: d.lost.length, first: d.lost[0]!.trim().slice(0, 60) });
+      }
+    }
+    // secrets in any object
+    const secrets: { object: string; what: string }[] = [];
+    const objs = (await repo.run(['cat-file', '--batch-all-objects', '--batch-check=%(objectname) %(objecttype)'])).stdout.toString('utf8');
+    for (const l of objs.split('\n')) {
+      const [oid, type] = l.split(' ');
+      if (type !== 'blob' || !oid) continue;
+      const b = await repo.objects.read(oid);
+      const what = b ? findSecret(b) : null;
+      if (what) secrets.push({ object: oid, what });
+    }
+    const ok = signatures.length === 0 && rewrites.length === 0 && secrets.length === 0;
+    if (a.json) printJson({ ok, signatures, rewrites, secrets });
+    else {
+      for (const s of signatures) process.stdout.write(`signature: ${s.commit.slice(0, 10)} by "${s.author}": ${s.reason}\n`);
+      for (const r of rewrites) process.stdout.write(`rewrite: ${r.commit.slice(0, 10)} by "${r.author}" removed ${r.lost} entr${r.lost === 1 ? 'y' : 'ies'} from ${r.path} (first: ${JSON.stringify(r.first)})\n`);
+      for (const s of secrets) process.stdout.write(`secret: object ${s.object.slice(0, 10)} holds a ${s.what}; rewrite history to purge it (git filter-repo) and rotate the secret\n`);
+      process.stdout.write(ok ? 'history verified: every commit signed by an admitted key, no log rewritten, no secret stored\n' : 'verification found problems (above)\n');
+    }
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    repo.close();
+  }
+}
