@@ -60,7 +60,16 @@ export function gitEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
+const TRACE = process.env.AGENTGIT_TRACE === '1';
+const T0 = Date.now();
+
 export function runGit(args: string[], opts: RunOptions): Promise<RunResult> {
+  if (!TRACE) return runGitInner(args, opts);
+  const t = Date.now();
+  return runGitInner(args, opts).finally(() => process.stderr.write(`[trace +${t - T0}ms ${Date.now() - t}ms] git ${args.join(' ').slice(0, 100)}\n`));
+}
+
+function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {
       cwd: opts.cwd,

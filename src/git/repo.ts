@@ -2,7 +2,7 @@
  * A Git work tree as agentgit sees it: the plumbing calls the sync round
  * needs, each one process at most, none per file.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
@@ -102,6 +102,28 @@ export class Repo {
 
   async setConfig(key: string, value: string): Promise<void> {
     await this.run(['config', key, value]);
+  }
+
+  /** Many refs in one process: name -> oid (absent names are missing). */
+  async refs(names: string[]): Promise<Map<string, string>> {
+    const r = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', ...names]);
+    const m = new Map<string, string>();
+    for (const l of r.stdout.toString('utf8').split('\n')) {
+      const i = l.indexOf(' ');
+      if (i > 0) m.set(l.slice(i + 1), l.slice(0, i));
+    }
+    return m;
+  }
+
+  /** The branch HEAD points at, read from .git/HEAD (no process). */
+  headBranchFromFile(): string | null {
+    try {
+      const t = readFileSync(join(this.gitDir, 'HEAD'), 'utf8').trim();
+      const m = /^ref: refs\/heads\/(.+)$/.exec(t);
+      return m ? m[1]! : null;
+    } catch {
+      return null;
+    }
   }
 
   async currentBranch(): Promise<string | null> {

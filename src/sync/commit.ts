@@ -46,6 +46,7 @@ async function readWork(abs: string): Promise<{ bytes: Buffer; size: number } | 
 export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult> {
   const { repo, policy } = o;
   const status = await repo.status();
+  if (status.length === 0) return { commit: null, committed: [], held: [], nested: [] };
   const held: Held[] = [];
   const nested: string[] = [];
   const add: string[] = [];

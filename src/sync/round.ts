@@ -141,17 +141,18 @@ async function gitProcessIn(root: string): Promise<boolean> {
   return false;
 }
 
-async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<string | null> {
+/** Fetch the hub's branch into its remote-tracking ref; false when the hub has no such branch yet. */
+async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
   const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', remote, `+refs/heads/${branch}:${track}`], {
     timeoutMs: dl.left(),
     okCodes: [128],
   });
   if (r.code === 128) {
-    if (/couldn't find remote ref/i.test(r.stderr)) return null; // empty hub: nothing to merge
+    if (/couldn't find remote ref/i.test(r.stderr)) return false; // empty hub: nothing to merge
     throw new GitError(`git fetch failed: ${firstLine(r.stderr)}`, ['fetch'], 128, r.stderr, false);
   }
-  return repo.revParse(track);
+  return true;
 }
 
 type PushResult = 'ok' | 'rejected';
@@ -187,11 +188,13 @@ interface Exchange {
 async function exchangeWithHub(x: Exchange): Promise<void> {
   const { repo, policy, settings, ref, clocks, dl, out } = x;
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
-  const firstContact = (await repo.revParse(track)) === null;
+  const firstContact = !(await repo.refs([track])).has(track);
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
   for (let attempt = 1; ; attempt++) {
-    const theirs = await fetchHub(repo, settings.remote, settings.branch, dl);
-    const ours = await repo.revParse(ref);
+    const found = await fetchHub(repo, settings.remote, settings.branch, dl);
+    const now = await repo.refs(found ? [ref, track] : [ref]);
+    const theirs = found ? now.get(track) ?? null : null;
+    const ours = now.get(ref) ?? null;
     let head = ours;
     if (theirs && ours && theirs !== ours && !(await repo.isAncestor(theirs, ours))) {
       const bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact });
@@ -287,14 +290,14 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     await lock.acquire(o.waitSec * 1000);
     locked = true;
     out.notes.push(...(await recover(repo, ctx)));
-    const fixed = await repairClone(repo, policy, settings);
+    const fixed = await repairClone(repo, policy, settings, ctx.config);
     if (fixed.length) out.notes.push(`repaired: ${fixed.join(', ')}`);
 
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
     await clocks.load();
     // the local branch is whatever HEAD is on (an adopted repo keeps its own);
     // agentgit.branch names the hub's branch
-    const local = await repo.currentBranch();
+    const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
     if (!local) throw new Error(`HEAD is detached in ${repo.root}; check out the branch you sync (\`git switch ${settings.branch}\`), then sync again`);
     const ref = `refs/heads/${local}`;
     const msg = (files: string[]): string =>

@@ -4,6 +4,7 @@
  * merge drivers, attributes, hooks, author identity. Idempotent.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -72,9 +73,9 @@ export async function writeManagedBlock(file: string, lines: string[]): Promise<
 }
 
 /** Everything per clone that git does not version. Cheap enough to run every sync. */
-export async function repairClone(repo: Repo, policy: Policy, s: { agent: string; instance: string }): Promise<string[]> {
+export async function repairClone(repo: Repo, policy: Policy, s: { agent: string; instance: string }, known?: Map<string, string>): Promise<string[]> {
   const fixed: string[] = [];
-  const cfg = await repo.configAll();
+  const cfg = known ?? (await repo.configAll());
   const want: Record<string, string> = {
     'agentgit.agent': s.agent,
     'agentgit.instance': s.instance,
@@ -88,10 +89,13 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
     want[`merge.agentgit-${k}.name`] = `agentgit ${k} merge`;
     want[`merge.agentgit-${k}.driver`] = driverCommand(k);
   }
-  // SSH commit signing with the instance key (outside the repo, 0600)
-  const key = await ensureKey(s.agent, s.instance);
+  // SSH commit signing with the instance key (outside the repo, 0600). A key
+  // already configured and present is kept, even if cron's environment would
+  // locate $AGENTGIT_HOME elsewhere: switching keys would un-admit the instance.
+  const configured = cfg.get('user.signingkey');
+  const keep = configured && existsSync(configured) && existsSync(configured + '.pub');
   want['gpg.format'] = 'ssh';
-  want['user.signingkey'] = key.privatePath;
+  want['user.signingkey'] = keep ? configured : (await ensureKey(s.agent, s.instance)).privatePath;
   want['commit.gpgsign'] = 'true';
   want['gpg.ssh.allowedSignersFile'] = join(repo.root, SIGNERS_PATH);
   for (const [k, v] of Object.entries(want)) {
@@ -101,7 +105,8 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
     }
   }
   if (await writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines())) fixed.push('.git/info/attributes');
-  const hooksDir = resolve(repo.root, await repo.text(['rev-parse', '--git-path', 'hooks']));
+  const hooksPath = cfg.get('core.hookspath');
+  const hooksDir = hooksPath ? resolve(repo.root, hooksPath.replace(/^~(?=\/)/, process.env.HOME ?? '~')) : join(repo.gitDir, 'hooks');
   const hook = join(hooksDir, 'pre-commit');
   const template = await readFile(join(PROJECT_ROOT, 'hooks', 'pre-commit'), 'utf8');
   const body = template.replace('@NODE@', process.execPath).replace('@AGENTGIT@', AGENTGIT_BIN);
