@@ -46,14 +46,45 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('json', json)
           .option('push', { type: 'boolean', default: true, describe: 'push to the hub (--no-push: commit and merge only)' })
           .option('timeout', { type: 'number', default: 120, describe: 'deadline in seconds for the whole round' })
-          .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for another sync holding the lock' }),
+          .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for another sync holding the lock' })
+          .option('prometheus', { type: 'string', describe: 'write node_exporter textfile metrics to FILE after the round' }),
       async (a) => (await import('./sync.js')).syncCommand(a),
     )
     .command(
       'status',
-      'ahead/behind, uncommitted and held files, last sync',
-      (y) => y.option('C', dir).option('json', json),
+      'health of this instance and the fleet: lag, drift, conflicts, held files, recovery',
+      (y) =>
+        y
+          .option('C', dir)
+          .option('json', json)
+          .option('check', { type: 'boolean', default: false, describe: 'exit 0 ok, 1 warn, 2 fail (print only when not ok)' })
+          .option('prometheus', { type: 'string', describe: 'also write node_exporter textfile metrics to FILE (atomically)' }),
       async (a) => (await import('./status.js')).statusCommand(a),
+    )
+    .command(
+      'log',
+      'audit trail: who wrote what, signature status, entries and keys per commit',
+      (y) =>
+        y
+          .option('C', dir)
+          .option('json', json)
+          .option('instance', { type: 'string', describe: 'only this instance' })
+          .option('since', { type: 'string', describe: 'only commits after DATE (git date formats)' })
+          .option('path', { type: 'string', describe: 'only commits touching paths matching GLOB' })
+          .option('max', { type: 'number', default: 50, describe: 'at most this many commits' }),
+      async (a) => (await import('./log.js')).logCommand(a),
+    )
+    .command(
+      'conflicts',
+      'concurrent writes resolved by last-writer-wins, with both values',
+      (y) => y.option('C', dir).option('json', json),
+      async (a) => (await import('./conflicts.js')).conflictsCommand(a),
+    )
+    .command(
+      'rebuild',
+      "run the policy's rebuild command for derived state now",
+      (y) => y.option('C', dir),
+      async (a) => (await import('./rebuild.js')).rebuildCommand(a),
     )
     .command(
       'doctor',

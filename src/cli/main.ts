@@ -17,7 +17,7 @@ export function version(): string {
  * own parser and skip loading yargs (~100-200 ms). Anything unusual (help,
  * a typo, a bad value) falls through to yargs, the single source of usage.
  */
-function parseSyncFast(args: string[]): { C: string; quiet: boolean; json: boolean; push: boolean; timeout: number; wait: number } | null {
+function parseSyncFast(args: string[]): { C: string; quiet: boolean; json: boolean; push: boolean; timeout: number; wait: number; prometheus?: string } | null {
   try {
     const { values, positionals } = parseArgs({
       args,
@@ -31,6 +31,7 @@ function parseSyncFast(args: string[]): { C: string; quiet: boolean; json: boole
         push: { type: 'boolean' },
         timeout: { type: 'string' },
         wait: { type: 'string' },
+        prometheus: { type: 'string' },
       },
     });
     if (positionals.length) return null;
@@ -38,7 +39,7 @@ function parseSyncFast(args: string[]): { C: string; quiet: boolean; json: boole
     const timeout = num(values.timeout, 120);
     const wait = num(values.wait, 0);
     if (timeout === null || wait === null) return null;
-    return { C: values.C ?? '.', quiet: !!values.quiet, json: !!values.json, push: !values['no-push'], timeout, wait };
+    return { C: values.C ?? '.', quiet: !!values.quiet, json: !!values.json, push: !values['no-push'], timeout, wait, prometheus: values.prometheus };
   } catch {
     return null;
   }

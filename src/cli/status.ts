@@ -1,57 +1,44 @@
 /**
- * `agentgit status`: ahead/behind the hub (as of the last fetch: status
- * never touches the network), uncommitted and held files, last sync and
- * last success. Full health signals: see docs/health.md.
+ * `agentgit status [--json] [--check] [--prometheus FILE]`: this instance
+ * and every instance that syncs with the same hub (from their heartbeats):
+ * lag, commits behind, drift, state checksum, conflicts, held files,
+ * recovery time, and a verdict (ok, warn, fail) with the reasons.
+ * Never touches the network: it reports what the last sync fetched.
+ *
+ * --check exits 0 ok, 1 warn, 2 fail, for cron jobs and probes.
  */
+import { gatherStatus } from '../health/report.js';
+import { writePrometheus } from '../health/prometheus.js';
 import { openContext } from '../sync/context.js';
-import { readState } from '../sync/state.js';
-import { isClockPath } from '../sync/clocks.js';
 import { printJson } from './output.js';
 
-export async function statusCommand(a: { C: string; json: boolean }): Promise<void> {
+export async function statusCommand(a: { C: string; json: boolean; check?: boolean; prometheus?: string }): Promise<void> {
   const ctx = await openContext(a.C);
-  const { repo, policy, settings } = ctx;
   try {
-    const st = await readState(repo.stateFile('state.json'));
-    const head = await repo.revParse('HEAD');
-    const tracking = await repo.revParse(`refs/remotes/${settings.remote}/${settings.branch}`);
-    const ab = head && tracking ? await repo.aheadBehind(head, tracking) : { ahead: head ? -1 : 0, behind: 0 };
-    const uncommitted = (await repo.status())
-      .filter((s) => !isClockPath(s.path) && policy.kindOf(s.path) !== 'local' && !s.path.endsWith('/'))
-      .map((s) => s.path);
-    const report = {
-      root: repo.root,
-      agent: settings.agent,
-      instance: settings.instance,
-      branch: settings.branch,
-      hub: ctx.config.get(`remote.${settings.remote}.url`) ?? null,
-      head,
-      ahead: ab.ahead,
-      behind: ab.behind,
-      uncommitted,
-      held: st.held,
-      lastSyncAt: st.lastSyncAt ? new Date(st.lastSyncAt).toISOString() : null,
-      lastSuccessAt: st.lastSuccessAt ? new Date(st.lastSuccessAt).toISOString() : null,
-      lastExitCode: st.lastExitCode,
-      lastError: st.lastError,
-      conflictsTotal: st.conflictsTotal,
-    };
-    if (a.json) {
-      printJson(report);
-      return;
+    const r = await gatherStatus(ctx);
+    if (a.prometheus) await writePrometheus(a.prometheus, r);
+    if (a.json) printJson(r);
+    else if (!a.check || r.health.level !== 'ok') {
+      const ago = (t: string | null): string => (t ? `${t} (${Math.round((Date.now() - Date.parse(t)) / 1000)} s ago)` : 'never');
+      const lines = [
+        `${r.agent}/${r.instance} on ${r.branch}, hub ${r.hub ?? '(none)'}`,
+        `health: ${r.health.level}${r.health.reasons.length ? '\n  ' + r.health.reasons.join('\n  ') : ''}`,
+        r.hub ? `ahead ${r.ahead}, behind ${r.behind} (as of the last sync)` : 'no hub',
+        `drift: ${(r.drift.ratio * 100).toFixed(1)} % (${r.drift.differing.length} of ${r.drift.files} files differ from the hub)`,
+        `checksum: ${r.checksum ?? '-'}`,
+        `uncommitted: ${r.uncommitted.length ? r.uncommitted.join(', ') : 'none'}`,
+        `held: ${r.held.length ? r.held.map((h) => `${h.path} (${h.reason})`).join(', ') : 'none'}`,
+        `last sync: ${ago(r.lastSyncAt)}${r.lastExitCode !== null ? `, exit ${r.lastExitCode}` : ''}${r.lastError ? `: ${r.lastError.split('\n')[0]}` : ''}`,
+        `last success: ${ago(r.lastSuccessAt)}`,
+        `conflicts resolved: ${r.conflicts.total} (last sync ${r.conflicts.lastSync}), id collisions: ${r.conflicts.collisions}`,
+        `recovery: ${r.recovery.ms === null ? 'no rebuild yet' : `${(r.recovery.ms / 1000).toFixed(1)} s`}${r.recovery.failed ? `, FAILED: ${r.recovery.failed}` : ''}`,
+        'instances:',
+        ...r.instances.map((i) => `  ${i.instance}${i.self ? ' (this)' : ''}: ${i.level}, lag ${i.lagSeconds === null ? '?' : `${Math.round(i.lagSeconds)} s`}, behind ${i.behind ?? '?'}, checksum ${i.checksum?.slice(0, 12) ?? '-'}`),
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
     }
-    const ago = (t: number | null): string => (t ? `${new Date(t).toISOString()} (${Math.round((Date.now() - t) / 1000)} s ago)` : 'never');
-    const lines = [
-      `${settings.agent}/${settings.instance} on ${settings.branch}, hub ${report.hub ?? '(none)'}`,
-      tracking ? `ahead ${ab.ahead}, behind ${ab.behind} (as of the last sync)` : 'hub not fetched yet',
-      `uncommitted: ${uncommitted.length ? uncommitted.join(', ') : 'none'}`,
-      `held: ${st.held.length ? st.held.map((h) => `${h.path} (${h.reason})`).join(', ') : 'none'}`,
-      `last sync: ${ago(st.lastSyncAt)}${st.lastExitCode !== null ? `, exit ${st.lastExitCode}` : ''}${st.lastError ? `: ${st.lastError}` : ''}`,
-      `last success: ${ago(st.lastSuccessAt)}`,
-      `concurrent writes resolved so far: ${st.conflictsTotal}`,
-    ];
-    process.stdout.write(lines.join('\n') + '\n');
+    if (a.check) process.exitCode = { ok: 0, warn: 1, fail: 2 }[r.health.level];
   } finally {
-    repo.close();
+    ctx.repo.close();
   }
 }

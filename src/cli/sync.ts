@@ -7,7 +7,7 @@
 import { syncRound } from '../sync/round.js';
 import { reportSync } from './output.js';
 
-export async function syncCommand(a: { C: string; quiet: boolean; json: boolean; push: boolean; timeout: number; wait: number }): Promise<void> {
+export async function syncCommand(a: { C: string; quiet: boolean; json: boolean; push: boolean; timeout: number; wait: number; prometheus?: string }): Promise<void> {
   if (!(a.timeout > 0)) {
     process.stderr.write('agentgit: --timeout must be a positive number of seconds\n');
     process.exitCode = 2;
@@ -15,4 +15,15 @@ export async function syncCommand(a: { C: string; quiet: boolean; json: boolean;
   }
   const o = await syncRound({ dir: a.C, push: a.push, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });
   reportSync(o, a);
+  if (a.prometheus) {
+    const [{ openContext }, { gatherStatus }, { writePrometheus }] = await Promise.all([import('../sync/context.js'), import('../health/report.js'), import('../health/prometheus.js')]);
+    const ctx = await openContext(a.C);
+    try {
+      await writePrometheus(a.prometheus, await gatherStatus(ctx));
+    } catch (e) {
+      process.stderr.write(`agentgit: could not write ${a.prometheus}: ${(e as Error).message}\n`);
+    } finally {
+      ctx.repo.close();
+    }
+  }
 }

@@ -13,12 +13,14 @@
  *    other side wrote the same place and won a race, which is reported;
  *  - no item is doubled by a move; ids repeat only in reported collisions;
  *  - when both sides parse, the output parses;
- *  - three replicas merged in any order hold the same content, given exact
+ *  - three replicas merged in any order hold the same content, given
  *    per-key clocks (changedKeyPaths at each write, mergeClocks). Limits:
  *    item timestamps and file clocks speak for a whole item or file, not
  *    for the key that raced, so with them the result can depend on the
- *    merge order; so can a same-id collision, and a type change raced
- *    against a structure merged meanwhile. The ORDER of new entries can
+ *    merge order; so can a same-id collision, a type change raced against a
+ *    structure merged meanwhile, and an item kept against a delete only by
+ *    a change that later loses a race (a subtask moved into a deleted task,
+ *    then moved elsewhere by a later writer). The ORDER of new entries can
  *    also differ (content cannot) when a removal or a move took away the
  *    entry they were placed after: a state-based merge cannot know where
  *    that entry was. Without removals and moves the bytes agree.
@@ -1048,14 +1050,15 @@ function emptyOutput(): Omit<JsonMergeOutput, 'text' | 'method'> {
 /** Whole-file last writer wins: file clocks, then text; a side with conflict markers never wins over one without. */
 function wholeFile(path: string, ours: string, theirs: string, oc: SideClocks | undefined, tc: SideClocks | undefined, why: string): JsonMergeOutput {
   const out = emptyOutput();
+  const so = side(ours, new ClockIndex(oc).file);
+  const st = side(theirs, new ClockIndex(tc).file);
   const mo = MARKER_RE.test(ours);
   const mt = MARKER_RE.test(theirs);
   let pick: ReturnType<typeof pickWinner>;
   if (mo !== mt) {
-    const [w, l] = mo ? [side(theirs, tc?.file), side(ours, oc?.file)] : [side(ours, oc?.file), side(theirs, tc?.file)];
-    pick = { winner: w, loser: l, rule: 'value' };
+    pick = mo ? { winner: st, loser: so, rule: 'value' } : { winner: so, loser: st, rule: 'value' };
     out.notes.push('one side holds conflict markers; kept the other');
-  } else pick = pickWinner(side(ours, oc?.file), side(theirs, tc?.file));
+  } else pick = pickWinner(so, st);
   out.notes.push(why);
   out.conflicts.push({ path, key: '', winner: pick.winner, loser: pick.loser, rule: pick.rule });
   out.stats.conflicts = 1;

@@ -127,7 +127,7 @@ export function lostEntries(path: string, before: string, after: string): { lost
     const mode = detectMode(path, [before, after]);
     const day = fileDayOf(path);
     const b = parseDoc(before, mode, day);
-    const a = parseDoc(after, mode, day);
+    const a = parseDoc(after, mode, day, b);
     const al = align(b, a);
     const lost: string[] = [];
     let edited = 0;
@@ -224,6 +224,11 @@ const NONE = -Infinity;
 interface Doc {
   mode: Mode;
   fileDay: number | null;
+  text: string;
+  /** Offset where each entry starts. */
+  starts: number[];
+  /** JSONL: entry starts decided after the fact (lines of a value that never closed); a parse cannot resume there. */
+  unclean: Set<number>;
   /** Entry content: text without trailing blank lines and final newline. */
   bodies: string[];
   /** What follows each body: its newline and trailing blank lines ('' at EOF without newline). */
@@ -262,12 +267,47 @@ function dateMs(y: number, mo: number, d: number): number | null {
   return Date.UTC(y, mo - 1, d);
 }
 
-function parseDoc(text: string, mode: Mode, fileDay: number | null): Doc {
-  const starts = mode === 'markdown' ? markdownStarts(text) : mode === 'jsonl' ? jsonlStarts(text) : plainStarts(text);
+/**
+ * Split text into entries. With `ref` (another version of the file), the
+ * entries of the long prefix both texts share are taken from it: the same
+ * strings, so the diff compares them in constant time, and only the rest of
+ * the text is scanned.
+ */
+function parseDoc(text: string, mode: Mode, fileDay: number | null, ref?: Doc): Doc {
+  let q = 0; // entries [0, q) come from ref
+  if (ref && ref.starts.length > 1) {
+    const p = commonPrefixLength(ref.text, text);
+    // an entry start is safe when the lines around it are all inside the shared prefix
+    let hi = ref.starts.length - 1;
+    let lo = 0;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ref.starts[mid]! + 64 <= p) lo = mid;
+      else hi = mid - 1;
+    }
+    q = lo;
+    while (q > 0 && ref.unclean.has(ref.starts[q]!)) q--;
+  }
+  const find = (from: number, unclean: Set<number>): number[] =>
+    mode === 'markdown' ? markdownStarts(text, from) : mode === 'jsonl' ? jsonlStarts(text, from, unclean) : plainStarts(text, from);
+  let unclean = new Set<number>();
+  let found = find(q > 0 ? ref!.starts[q]! : 0, unclean);
+  if (q > 0 && found[0] !== ref!.starts[q]) {
+    // the texts differ right after the shared prefix in a way that matters: scan it all
+    q = 0;
+    unclean = new Set<number>();
+    found = find(0, unclean);
+  }
+  const starts = q > 0 ? ref!.starts.slice(0, q).concat(found) : withPreamble(found, text);
   const n = starts.length;
   const bodies: string[] = new Array<string>(n);
   const seps: string[] = new Array<string>(n);
   for (let k = 0; k < n; k++) {
+    if (k < q) {
+      bodies[k] = ref!.bodies[k]!;
+      seps[k] = ref!.seps[k]!;
+      continue;
+    }
     const s = starts[k]!;
     const e = k + 1 < n ? starts[k + 1]! : text.length;
     const be = bodyEnd(text, s, e);
@@ -277,12 +317,25 @@ function parseDoc(text: string, mode: Mode, fileDay: number | null): Doc {
   return {
     mode,
     fileDay,
+    text,
+    starts,
+    unclean,
     bodies,
     seps,
     levels: new Uint8Array(n),
     ts: new Float64Array(n).fill(NaN),
     eff: new Float64Array(n).fill(NaN),
   };
+}
+
+/** Length of the longest common prefix of two strings (compared in chunks). */
+function commonPrefixLength(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  const step = 1 << 14;
+  let i = 0;
+  while (i + step <= n && a.slice(i, i + step) === b.slice(i, i + step)) i += step;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
 }
 
 /** End of the content of text[s, e): trailing newlines and whitespace-only lines are cut off. */
@@ -311,7 +364,7 @@ function sticky(re: RegExp, text: string, pos: number): RegExpExecArray | null {
   return re.exec(text);
 }
 
-/** Line start offsets where entries begin; a preamble entry starts at 0 if needed. */
+/** A preamble entry starts at 0 when the first entry does not. */
 function withPreamble(starts: number[], text: string): number[] {
   if (text.length > 0 && (starts.length === 0 || starts[0] !== 0)) starts.unshift(0);
   return starts;
@@ -331,10 +384,11 @@ function at(re: RegExp, text: string, pos: number): boolean {
   return re.test(text);
 }
 
-function markdownStarts(text: string): number[] {
+/** Offsets (from `from`, a line start outside any fence) where markdown entries start. */
+function markdownStarts(text: string, from: number): number[] {
   const starts: number[] = [];
   let fence = '';
-  for (let pos = 0; pos < text.length; ) {
+  for (let pos = from; pos < text.length; ) {
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
     if (fence !== '') {
@@ -348,18 +402,18 @@ function markdownStarts(text: string): number[] {
     }
     pos = end + 1;
   }
-  return withPreamble(starts, text);
+  return starts;
 }
 
-function plainStarts(text: string): number[] {
+function plainStarts(text: string, from: number): number[] {
   const starts: number[] = [];
-  for (let pos = 0; pos < text.length; ) {
+  for (let pos = from; pos < text.length; ) {
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
     if (!at(BLANK_RE, text, pos)) starts.push(pos);
     pos = end + 1;
   }
-  return withPreamble(starts, text);
+  return starts;
 }
 
 /** Bracket scanner for pretty-printed JSON values: tracks depth, strings and escapes across lines. */
@@ -386,16 +440,22 @@ class JsonScan {
   }
 }
 
-function jsonlStarts(text: string): number[] {
+function jsonlStarts(text: string, from: number, unclean: Set<number>): number[] {
   const starts: number[] = [];
   // lines of an unfinished multi-line value: if it never closes, each becomes its own entry
   let pending: number[] | null = null;
   let scan = new JsonScan();
   const flushPending = (): void => {
-    if (pending) for (const p of pending.slice(1)) if (!at(BLANK_RE, text, p)) starts.push(p);
+    if (pending) {
+      for (const p of pending.slice(1)) {
+        if (at(BLANK_RE, text, p)) continue;
+        starts.push(p);
+        unclean.add(p);
+      }
+    }
     pending = null;
   };
-  for (let pos = 0; pos < text.length; ) {
+  for (let pos = from; pos < text.length; ) {
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
     const c = text.charCodeAt(pos);
@@ -416,7 +476,7 @@ function jsonlStarts(text: string): number[] {
     pos = end + 1;
   }
   flushPending();
-  return withPreamble(starts, text);
+  return starts;
 }
 
 // ---------------------------------------------------------------------------
@@ -712,7 +772,7 @@ interface Alignment {
   gapEnd: Int32Array;
 }
 
-function align(base: Doc, side: Doc): Alignment {
+function align(base: Doc, side: Doc, early = false): Alignment {
   const n = base.bodies.length;
   const m = side.bodies.length;
   const baseTo = diffMatch(base.bodies, side.bodies);
@@ -727,11 +787,16 @@ function align(base: Doc, side: Doc): Alignment {
     pi = i;
     pj = j;
   }
-  return withGaps(baseTo, edited, m);
+  return withGaps(baseTo, edited, m, early);
 }
 
-/** Unmatched side entries go in the gap before the next surviving base entry. */
-function withGaps(baseTo: Int32Array, edited: Uint8Array, m: number): Alignment {
+/**
+ * Unmatched side entries go in the gap before the next surviving base entry
+ * (after the base entries the side deleted there, so they meet the other
+ * side's insertions after those entries), or with `early` right after the
+ * previous one (restoreLost puts lost entries back after the new ones).
+ */
+function withGaps(baseTo: Int32Array, edited: Uint8Array, m: number, early = false): Alignment {
   const n = baseTo.length;
   const gapStart = new Int32Array(n + 1).fill(-1);
   const gapEnd = new Int32Array(n + 1).fill(-1);
@@ -740,8 +805,10 @@ function withGaps(baseTo: Int32Array, edited: Uint8Array, m: number): Alignment 
     const j = i < n ? baseTo[i]! : m;
     if (j < 0) continue;
     if (j > prev + 1) {
-      gapStart[i] = prev + 1;
-      gapEnd[i] = j;
+      let g = i;
+      if (early) while (g > 0 && baseTo[g - 1]! < 0) g--;
+      gapStart[g] = prev + 1;
+      gapEnd[g] = j;
     }
     prev = j;
   }
@@ -762,13 +829,26 @@ function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1:
     return;
   }
   let i = i0;
-  for (let j = j0; j < j1 && i < i1; j++) {
+  let j = j0;
+  for (; j < j1 && i < i1; j++) {
     let k = i;
     while (k < i1 && k - i0 < 100 && !similar(base, k, side, j)) k++;
-    if (k >= i1 || k - i0 >= 100) return;
+    if (k >= i1 || k - i0 >= 100) break;
     baseTo[k] = j;
     edited[k] = base.bodies[k] === side.bodies[j] ? 0 : 1;
     i = k + 1;
+  }
+  // a file cut short mid-entry: its last entry is the start of a base entry
+  const last = side.bodies.length - 1;
+  if (j1 - 1 === last && j <= last) {
+    const cut = side.bodies[last]!;
+    for (let k = i; k < i1 && cut !== ''; k++) {
+      if (base.bodies[k]!.startsWith(cut)) {
+        baseTo[k] = last;
+        edited[k] = 1;
+        break;
+      }
+    }
   }
 }
 
@@ -847,17 +927,28 @@ function splitUnits(doc: Doc, s: number, e: number): Unit[] {
 
 /**
  * Order of units: deeper first, then timestamp, then by the text of their
- * first entry. 0 = the same unit: both sides added the same first entry (a
- * heading, a timestamped line, a value), so it appears once and what follows
- * it on each side is merged under it. Different first entries (a heading
- * with different paragraph text is a different entry) are never fused.
+ * head (the first entry; with the next one too when the first is a bare
+ * separator such as `§`). 0 = the same unit: both sides added the same head
+ * (a heading, a timestamped line, a value), so it appears once and what
+ * follows it on each side is merged under it. Units with different heads (a
+ * heading with different paragraph text is a different entry) are never
+ * fused.
  */
 function compareUnits(da: Doc, ua: Unit, db: Doc, ub: Unit): number {
   if (ua.level !== ub.level) return ub.level - ua.level;
   if (ua.eff !== ub.eff) return ua.eff < ub.eff ? -1 : 1;
-  const x = da.bodies[ua.start]!;
-  const y = db.bodies[ub.start]!;
-  return x === y ? 0 : x < y ? -1 : 1;
+  const len = Math.max(headLength(da, ua), headLength(db, ub));
+  for (let t = 0; t < len; t++) {
+    const x = ua.start + t < ua.end ? da.bodies[ua.start + t]! : '';
+    const y = ub.start + t < ub.end ? db.bodies[ub.start + t]! : '';
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Entries that identify a unit: its first, plus the next when the first has no word in it (`§`, `---`). */
+function headLength(d: Doc, u: Unit): number {
+  return u.end - u.start > 1 && !/[\p{L}\p{N}]/u.test(d.bodies[u.start]!) ? 2 : 1;
 }
 
 /** Number of leading entries two units have in common. */
@@ -880,6 +971,11 @@ function merge3(o: string | null, x: string, y: string): string {
   if (o !== null && x === o) return y;
   if (o !== null && y === o) return x;
   return maxSep(x, y);
+}
+
+/** A separator cut after its last newline (a file's tail may end in spaces), at least one newline. */
+function lineBreaks(sep: string): string {
+  return sep.slice(0, sep.lastIndexOf('\n') + 1) || '\n';
 }
 
 function leadOf(doc: Doc, j: number): string {
@@ -918,8 +1014,9 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
   }
   const mode = detectMode(path, [cleanBase, ours, theirs]);
   const day = fileDayOf(path);
-  const A = parseDoc(ours, mode, day);
-  const B = parseDoc(theirs, mode, day);
+  const refDoc = cleanBase === null || cleanBase === '' ? null : parseDoc(cleanBase, mode, day);
+  const A = parseDoc(ours, mode, day, refDoc ?? undefined);
+  const B = parseDoc(theirs, mode, day, refDoc ?? A);
 
   // Base: the real one, or for a file both sides added, their common leading entries.
   let O: Doc;
@@ -929,10 +1026,10 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     let p = 0;
     while (p < A.bodies.length && p < B.bodies.length && A.bodies[p] === B.bodies[p]) p++;
     O = { ...A, bodies: A.bodies.slice(0, p), seps: A.seps.slice(0, p) };
-  } else O = parseDoc(cleanBase, mode, day);
+  } else O = refDoc!;
   const n = O.bodies.length;
   let alA = align(O, A);
-  let alB = align(O, B);
+  let alB = align(O, B, opts.restore);
   // An "edit" whose new text the other side inserted is really a deletion
   // plus that insertion (both have an entry base lacks, and one side also
   // dropped a base entry next to it): unpair it so the two copies meet.
@@ -961,14 +1058,18 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
 
   const outBodies: string[] = [];
   const outLeads: string[] = [];
-  const emit = (body: string, lead: string): void => {
+  // the separator that followed each output entry in its source: used in front
+  // of an entry that starts its own file but not the output
+  const outTrails: string[] = [];
+  const emit = (body: string, lead: string, trail: string): void => {
     outBodies.push(body);
     outLeads.push(lead);
+    outTrails.push(trail);
   };
   const baseLead = (i: number): string | null => (realBase ? leadOf(O, i) : null);
 
   const emitRun = (d: Doc, s: number, e: number): void => {
-    for (let j = s; j < e; j++) emit(d.bodies[j]!, leadOf(d, j));
+    for (let j = s; j < e; j++) emit(d.bodies[j]!, leadOf(d, j), d.seps[j]!);
   };
 
   const emitOneSide = (d: Doc, side: 0 | 1, s: number, e: number): void => {
@@ -997,7 +1098,11 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
       } else {
         // the same unit from both sides: common entries once, then what each added
         const t = commonEntries(A, u, B, v);
-        for (let k = 0; k < t; k++) emit(A.bodies[u.start + k]!, maxSep(leadOf(A, u.start + k), leadOf(B, v.start + k)));
+        for (let k = 0; k < t; k++) {
+          const ja = u.start + k;
+          const jb = v.start + k;
+          emit(A.bodies[ja]!, maxSep(leadOf(A, ja), leadOf(B, jb)), maxSep(A.seps[ja]!, B.seps[jb]!));
+        }
         stats.both! += t;
         mergeRuns(u.start + t, u.end, v.start + t, v.end);
         x++;
@@ -1020,7 +1125,7 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     const ja = alA.baseTo[k]!;
     const jb = alB.baseTo[k]!;
     if (opts.restore && (jb < 0 || (alB.edited[k] && isTruncation(body, B.bodies[jb]!, jb === B.bodies.length - 1)))) {
-      emit(body, leadOf(O, k)); // lost or cut short in the work tree: restore the committed entry
+      emit(body, leadOf(O, k), O.seps[k]!); // lost or cut short in the work tree: restore the committed entry
       continue;
     }
     const aBody = ja < 0 ? null : A.bodies[ja]!;
@@ -1032,6 +1137,7 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     const aLead = aBody === null ? leadOf(O, k) : leadOf(A, ja);
     const bLead = bBody === null ? leadOf(O, k) : leadOf(B, jb);
     const lead = merge3(baseLead(k), aLead, bLead);
+    const trail = merge3(realBase ? O.seps[k]! : null, aBody === null ? O.seps[k]! : A.seps[ja]!, bBody === null ? O.seps[k]! : B.seps[jb]!);
     const aEdit = aBody !== null && alA.edited[k] === 1;
     const bEdit = bBody !== null && alB.edited[k] === 1;
     if (aBody === null || bBody === null) {
@@ -1039,26 +1145,26 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
       if (!aEdit && !bEdit) {
         stats.deleted!++; // deleted on one side, unchanged on the other
       } else {
-        emit(kept, lead);
+        emit(kept, lead, trail);
         stats.edited!++;
         notes.push(`an entry deleted on one side was edited on the other; kept the edit: ${preview(kept)}`);
       }
       continue;
     }
-    if (!aEdit && !bEdit) emit(body, lead);
+    if (!aEdit && !bEdit) emit(body, lead, trail);
     else if (!aEdit || !bEdit || aBody === bBody) {
-      emit(aEdit ? aBody : bBody, lead);
+      emit(aEdit ? aBody : bBody, lead, trail);
       stats.edited!++;
     } else {
       const merged = mergeEdits(body, aBody, bBody, day);
       if (merged !== null) {
-        emit(merged, lead);
+        emit(merged, lead, trail);
         stats.edited!++;
       } else {
         // edited differently on both sides: keep both versions, report it
         const [first, second] = aBody < bBody ? [aBody, bBody] : [bBody, aBody];
-        emit(first, lead);
-        emit(second, lead || '\n');
+        emit(first, lead, trail);
+        emit(second, lead || '\n', trail);
         const r = pickWinner(sideValue(aBody, undefined), sideValue(bBody, undefined));
         conflicts.push({ path, key: 'entry', winner: r.winner, loser: r.loser, rule: r.rule });
         stats.conflicts!++;
@@ -1072,7 +1178,7 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
     const tail = opts.restore ? maxSep(tailOf(O), tailOf(B)) : merge3(realBase ? tailOf(O) : null, tailOf(A), tailOf(B));
     const parts: string[] = [];
     for (let t = 0; t < outBodies.length; t++) {
-      if (t > 0) parts.push(outLeads[t] || '\n');
+      if (t > 0) parts.push(outLeads[t] || lineBreaks(outTrails[t - 1]!));
       parts.push(outBodies[t]!);
     }
     parts.push(tail);

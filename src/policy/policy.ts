@@ -19,13 +19,16 @@ export const POLICY_PATH = '.agentgit/config.json';
 const KINDS: readonly Kind[] = ['log', 'json', 'text', 'binary', 'local'];
 
 export interface HealthThresholds {
-  /** Share of synced files that may differ from the hub before warn. */
+  /** Share of synced files that may differ from the hub before warn, and before fail. */
   driftWarn: number;
+  driftFail: number;
   /** Seconds since the last successful sync before warn and fail. */
   lagWarnSeconds: number;
   lagFailSeconds: number;
   /** Seconds a derived-state rebuild may take before warn. */
   recoveryWarnSeconds: number;
+  /** A round with nothing to push still publishes its heartbeat when the last is older than this. */
+  heartbeatSeconds: number;
 }
 
 export interface RebuildSpec {
@@ -58,9 +61,11 @@ export class PolicyError extends Error {
 
 export const DEFAULT_HEALTH: HealthThresholds = {
   driftWarn: 0.01,
+  driftFail: 0.1,
   lagWarnSeconds: 300,
-  lagFailSeconds: 1800,
+  lagFailSeconds: 900,
   recoveryWarnSeconds: 30,
+  heartbeatSeconds: 120,
 };
 
 export function defaultConfig(): PolicyConfig {

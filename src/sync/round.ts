@@ -13,6 +13,8 @@ import { foldUnverifiable, isAdmitted, markUnadmitted } from '../identity/admiss
 import { signerLine } from '../identity/signers.js';
 import { verifyRange } from '../identity/verify.js';
 import { isClockPath } from './clocks.js';
+import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
+import { needsRebuild, runRebuild } from '../health/rebuild.js';
 import { join } from 'node:path';
 import { GitError } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
@@ -51,6 +53,8 @@ export interface SyncOutcome {
   head: string | null;
   /** Set when this instance's key is not admitted: its allowed_signers line. */
   notAdmitted?: string;
+  /** Set when the round rebuilt derived state. */
+  rebuild?: { ms: number; error: string | null };
 }
 
 export class TemporaryError extends Error {
@@ -144,7 +148,7 @@ async function gitProcessIn(root: string): Promise<boolean> {
 /** Fetch the hub's branch into its remote-tracking ref; false when the hub has no such branch yet. */
 async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
-  const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', remote, `+refs/heads/${branch}:${track}`], {
+  const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', remote, `+refs/heads/${branch}:${track}`, fetchRefspec()], {
     timeoutMs: dl.left(),
     okCodes: [128],
   });
@@ -157,8 +161,9 @@ async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline
 
 type PushResult = 'ok' | 'rejected';
 
-async function pushHub(repo: Repo, remote: string, branch: string, head: string, dl: Deadline): Promise<PushResult> {
-  const r = await repo.run(['push', '--porcelain', '--no-verify', remote, `${head}:refs/heads/${branch}`], { timeoutMs: dl.left(), okCodes: [1] });
+/** Push the branch (never forced) and, in the same connection, this instance's heartbeat. */
+async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadline): Promise<PushResult> {
+  const r = await repo.run(['push', '--porcelain', '--no-verify', remote, ...refspecs], { timeoutMs: dl.left(), okCodes: [1] });
   if (r.code === 0) return 'ok';
   const all = r.stdout.toString('utf8') + r.stderr;
   if (/\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(all)) return 'rejected';
@@ -179,6 +184,8 @@ interface Exchange {
   out: SyncOutcome;
   push: boolean;
   tries: number;
+  /** The heartbeat commit to publish with this push; `due` false: only if one is due anyway. */
+  heartbeat: (head: string | null, due: boolean) => Promise<string | null>;
 }
 
 /**
@@ -233,7 +240,13 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       head = theirs;
     }
     out.head = head;
-    if (!x.push || !head || head === theirs) return;
+    if (!x.push || !head) return;
+    if (head === theirs) {
+      // nothing to push: publish the heartbeat only when the last one is getting old
+      const hb = await x.heartbeat(head, false);
+      if (hb) await pushHub(repo, settings.remote, [pushRefspec(hb, settings.instance)], dl);
+      return;
+    }
     if (publicKey && !(await isAdmitted(repo, head, publicKey))) {
       await markUnadmitted(repo);
       out.notAdmitted = signerLine(`${settings.agent}/${settings.instance}`, publicKey);
@@ -241,7 +254,8 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     }
     head = await foldUnverifiable(repo, ref, theirs, head, settings.sign, `agentgit: work of ${settings.instance} from before its admission\n\nAgentgit-Instance: ${settings.instance}\n`);
     out.head = head;
-    const p = await pushHub(repo, settings.remote, settings.branch, head, dl);
+    const hb = await x.heartbeat(head, true);
+    const p = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb, settings.instance)] : [])], dl);
     if (p === 'ok') {
       out.pushed = head;
       await repo.run(['update-ref', track, head]).catch(() => undefined);
@@ -286,6 +300,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   let locked = false;
   /** The round reached the end: committed, merged and pushed (or had nothing to push). */
   let exchanged = false;
+  let heartbeatAt: number | null = null;
   try {
     await lock.acquire(o.waitSec * 1000);
     locked = true;
@@ -316,7 +331,40 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
     } else {
-      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6 });
+      const st = await readState(stateFile);
+      const heartbeat = async (head: string | null, due: boolean): Promise<string | null> => {
+        const now = Date.now();
+        if (!due && st.lastHeartbeatAt !== null && now - st.lastHeartbeatAt < policy.config.health.heartbeatSeconds * 1000) return null;
+        const tree = head ? await repo.text(['rev-parse', `${head}^{tree}`]) : null;
+        heartbeatAt = now;
+        return makeHeartbeat(
+          repo,
+          {
+            v: 1,
+            agent: settings.agent,
+            instance: settings.instance,
+            at: now,
+            lastSuccessAt: now,
+            head,
+            checksum: tree,
+            dirty: out.held.length > 0,
+            conflictsTotal: st.conflictsTotal + out.conflicts,
+            held: out.held.length,
+            lastDurationMs: now - t0,
+            recoveryMs: st.recoveryMs,
+            rebuildFailed: st.rebuildFailed,
+          },
+          settings.sign,
+        );
+      };
+      const startHead = (await repo.refs([ref])).get(ref) ?? null;
+      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat });
+      // derived state: rebuild when the round brought changes to the paths it depends on
+      const spec = policy.config.rebuild;
+      if (spec && startHead && out.head && out.head !== startHead) {
+        const changed = (await repo.diffTree(startHead, out.head)).map((c) => c.path);
+        if (needsRebuild(spec, changed)) out.rebuild = await runRebuild(repo.root, spec);
+      }
     }
     exchanged = true;
     if (out.notAdmitted) {
@@ -341,6 +389,13 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       const st = await readState(stateFile);
       st.lastSyncAt = t0;
       if (exchanged) st.lastSuccessAt = Date.now();
+      if (heartbeatAt !== null && exchanged) st.lastHeartbeatAt = heartbeatAt;
+      if (out.rebuild) {
+        st.recoveryMs = out.rebuild.ms;
+        st.rebuildFailed = out.rebuild.error;
+        st.rebuildAt = Date.now();
+        if (out.rebuild.error) out.notes.push(`derived-state rebuild failed: ${out.rebuild.error}`);
+      }
       st.lastExitCode = out.exitCode;
       st.lastDurationMs = out.durationMs;
       st.lastError = out.error;

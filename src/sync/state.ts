@@ -13,6 +13,11 @@ export interface SyncState {
   conflictsTotal: number;
   conflictsLastSync: number;
   collisionsTotal: number;
+  lastHeartbeatAt: number | null;
+  /** Duration of the last derived-state rebuild, and its failure if it failed. */
+  recoveryMs: number | null;
+  rebuildFailed: string | null;
+  rebuildAt: number | null;
 }
 
 export const EMPTY_STATE: SyncState = {
@@ -25,6 +30,10 @@ export const EMPTY_STATE: SyncState = {
   conflictsTotal: 0,
   conflictsLastSync: 0,
   collisionsTotal: 0,
+  lastHeartbeatAt: null,
+  recoveryMs: null,
+  rebuildFailed: null,
+  rebuildAt: null,
 };
 
 export async function readState(file: string): Promise<SyncState> {

@@ -1,0 +1,72 @@
+/**
+ * `agentgit log [--instance ID] [--since DATE] [--path GLOB] [--json]`:
+ * the audit trail. Per commit: time, instance, signature status, files by
+ * layer, log entries added and JSON keys changed. The same facts come from
+ * plain `git log` (see README, "Auditing with plain git").
+ */
+import ignore from 'ignore';
+import { changedKeyPaths } from '../merge/json.js';
+import { lostEntries } from '../merge/log.js';
+import { openContext } from '../sync/context.js';
+import { isClockPath } from '../sync/clocks.js';
+import { printJson } from './output.js';
+
+const SIG: Record<string, string> = { G: 'good', U: 'unknown key', N: 'unsigned', B: 'bad', E: 'cannot check', X: 'expired', Y: 'expired key', R: 'revoked key' };
+
+export async function logCommand(a: { C: string; json: boolean; instance?: string; since?: string; path?: string; max: number }): Promise<void> {
+  const { repo, policy } = await openContext(a.C);
+  try {
+    const args = ['log', '-z', '--raw', '--no-renames', '--first-parent', '-m', `--max-count=${a.max}`, '--format=%x01%H%x00%cI%x00%an%x00%G?%x00%(trailers:key=Agentgit-Instance,valueonly,separator=%x2C)%x00%s'];
+    if (a.since) args.push(`--since=${a.since}`);
+    // authors are `AGENT/INSTANCE <INSTANCE@…>`; git matches the pattern against name and email
+    if (a.instance) args.push(`--author=/${a.instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} <`);
+    const out = (await repo.run(args)).stdout.toString('utf8');
+    const match = a.path ? ignore().add(a.path) : null;
+    const rows = [];
+    for (const block of out.split('\x01').filter(Boolean)) {
+      const fields = block.split('\0');
+      const [oid, time, author, sig, trailer, subject] = fields;
+      const raw = fields.slice(6);
+      const files: { path: string; kind: string; status: string; entriesAdded?: number; keysChanged?: string[] }[] = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const meta = raw[i]!.replace(/^\n/, '').split(' ');
+        const path = raw[i + 1]!;
+        if (!meta[0]?.startsWith(':') || isClockPath(path)) continue;
+        if (match && !safe(() => match.ignores(path))) continue;
+        const kind = policy.kindOf(path);
+        const status = meta[4]?.[0] ?? 'M';
+        const f: (typeof files)[number] = { path, kind, status };
+        const before = status === 'A' ? '' : ((await repo.objects.read(meta[2]!))?.toString('utf8') ?? '');
+        const after = status === 'D' ? '' : ((await repo.objects.read(meta[3]!))?.toString('utf8') ?? '');
+        if (kind === 'log') f.entriesAdded = lostEntries(path, before, after).added.length;
+        if (kind === 'json') f.keysChanged = changedKeyPaths(before || null, after, policy.jsonOptions(path));
+        files.push(f);
+      }
+      if (match && files.length === 0) continue;
+      rows.push({ commit: oid!, time: time!, instance: trailer || author!.split('/')[1] || author!, author: author!, signature: SIG[sig!] ?? sig!, subject: subject!.trim(), files });
+    }
+    if (a.json) {
+      printJson(rows);
+      return;
+    }
+    for (const r of rows) {
+      process.stdout.write(`${r.commit.slice(0, 10)} ${r.time} ${r.instance} [${r.signature}] ${r.subject}\n`);
+      const byKind = new Map<string, string[]>();
+      for (const f of r.files) {
+        const desc = `${f.path}${f.entriesAdded ? ` +${f.entriesAdded} entr${f.entriesAdded === 1 ? 'y' : 'ies'}` : ''}${f.keysChanged?.length ? ` keys ${f.keysChanged.slice(0, 5).join(' ')}${f.keysChanged.length > 5 ? ' …' : ''}` : ''}`;
+        byKind.set(f.kind, [...(byKind.get(f.kind) ?? []), desc]);
+      }
+      for (const [k, v] of byKind) process.stdout.write(`    ${k}: ${v.join(', ')}\n`);
+    }
+  } finally {
+    repo.close();
+  }
+}
+
+function safe(f: () => boolean): boolean {
+  try {
+    return f();
+  } catch {
+    return false;
+  }
+}

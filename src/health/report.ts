@@ -1,0 +1,113 @@
+/**
+ * Gathering the status report: this instance's state, drift against the
+ * hub, the fleet's heartbeats, and the health verdict. No network: it uses
+ * what the last sync fetched.
+ */
+import type { Context } from '../sync/context.js';
+import { isClockPath } from '../sync/clocks.js';
+import { readState } from '../sync/state.js';
+import { readHeartbeats } from './heartbeat.js';
+import { assess, lagLevel, type Health, type InstanceSignal } from './signals.js';
+
+export interface StatusReport {
+  root: string;
+  agent: string;
+  instance: string;
+  branch: string;
+  hub: string | null;
+  head: string | null;
+  ahead: number;
+  behind: number;
+  uncommitted: string[];
+  held: { path: string; reason: string; detail: string }[];
+  lastSyncAt: string | null;
+  lastSuccessAt: string | null;
+  lastExitCode: number | null;
+  lastError: string | null;
+  lastDurationMs: number | null;
+  drift: { ratio: number; differing: string[]; files: number };
+  checksum: string | null;
+  conflicts: { total: number; lastSync: number; collisions: number };
+  recovery: { ms: number | null; failed: string | null; at: string | null };
+  instances: InstanceSignal[];
+  health: Health;
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+export async function gatherStatus(ctx: Context, now = Date.now()): Promise<StatusReport> {
+  const { repo, policy, settings } = ctx;
+  const st = await readState(repo.stateFile('state.json'));
+  const track = `refs/remotes/${settings.remote}/${settings.branch}`;
+  const branch = repo.headBranchFromFile() ?? settings.branch;
+  const refs = await repo.refs([`refs/heads/${branch}`, track]);
+  const head = refs.get(`refs/heads/${branch}`) ?? null;
+  const hubHead = refs.get(track) ?? null;
+  const ab = head && hubHead ? await repo.aheadBehind(head, hubHead) : { ahead: 0, behind: 0 };
+  const status = await repo.status();
+  const synced = (p: string): boolean => !isClockPath(p) && !p.endsWith('/') && policy.kindOf(p) !== 'local';
+  const uncommitted = status.filter((s) => synced(s.path)).map((s) => s.path);
+
+  // drift: synced files whose content here differs from the hub's head
+  let differing: string[] = [];
+  let files = 0;
+  if (hubHead) {
+    const d = await repo.run(['diff', '--name-only', '-z', '--no-renames', hubHead]);
+    differing = d.stdout.toString('utf8').split('\0').filter((p) => p && synced(p));
+    const untracked = status.filter((s) => s.xy === '??' && synced(s.path)).map((s) => s.path);
+    differing = [...new Set([...differing, ...untracked])];
+    const ls = await repo.run(['ls-tree', '-r', '-z', '--name-only', hubHead]);
+    files = ls.stdout.toString('utf8').split('\0').filter((p) => p && synced(p)).length;
+  }
+  const ratio = files === 0 ? (differing.length ? 1 : 0) : differing.length / files;
+  const tree = head ? await repo.text(['rev-parse', `${head}^{tree}`]) : null;
+  const checksum = tree ? `${tree}${uncommitted.length ? '+dirty' : ''}` : null;
+
+  const t = policy.config.health;
+  const heartbeats = await readHeartbeats(repo);
+  const instances: InstanceSignal[] = [];
+  const selfLag = st.lastSuccessAt === null ? null : (now - st.lastSuccessAt) / 1000;
+  instances.push({ instance: settings.instance, self: true, lagSeconds: selfLag, behind: hubHead ? ab.behind : null, checksum, lastSuccessAt: iso(st.lastSuccessAt), level: lagLevel(selfLag, t) });
+  for (const hb of heartbeats) {
+    if (hb.instance === settings.instance) continue;
+    const lag = hb.lastSuccessAt === null ? null : (now - hb.lastSuccessAt) / 1000;
+    let behind: number | null = null;
+    if (hubHead && hb.head && (await repo.objects.read(hb.head))) {
+      behind = Number(await repo.text(['rev-list', '--count', `${hb.head}..${hubHead}`]));
+    }
+    instances.push({ instance: hb.instance, self: false, lagSeconds: lag, behind, checksum: hb.checksum ? `${hb.checksum}${hb.dirty ? '+dirty' : ''}` : null, lastSuccessAt: iso(hb.lastSuccessAt), level: lagLevel(lag, t) });
+  }
+  const health = assess({
+    now,
+    self: { instance: settings.instance, lastSuccessAt: st.lastSuccessAt, lastExitCode: st.lastExitCode, lastError: st.lastError },
+    drift: ratio,
+    held: st.held.length,
+    recoveryMs: st.recoveryMs,
+    rebuildFailed: st.rebuildFailed,
+    others: heartbeats,
+    thresholds: t,
+  });
+  return {
+    root: repo.root,
+    agent: settings.agent,
+    instance: settings.instance,
+    branch: settings.branch,
+    hub: ctx.config.get(`remote.${settings.remote}.url`) ?? null,
+    head,
+    ahead: ab.ahead,
+    behind: ab.behind,
+    uncommitted,
+    held: st.held,
+    lastSyncAt: iso(st.lastSyncAt),
+    lastSuccessAt: iso(st.lastSuccessAt),
+    lastExitCode: st.lastExitCode,
+    lastError: st.lastError,
+    lastDurationMs: st.lastDurationMs,
+    drift: { ratio, differing, files },
+    checksum,
+    conflicts: { total: st.conflictsTotal, lastSync: st.conflictsLastSync, collisions: st.collisionsTotal },
+    recovery: { ms: st.recoveryMs, failed: st.rebuildFailed, at: iso(st.rebuildAt) },
+    instances,
+    health,
+  };
+}
