@@ -1,0 +1,191 @@
+/**
+ * Identity and trust with real git and real SSH signatures: keys outside
+ * the repo, every commit signed, the hub trusted for ordering only.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { agentgit, cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
+
+afterAll(() => cleanupTemp());
+
+/** Signature status of every commit on the branch, checked by git itself against the repo's allowed_signers. */
+function signatures(i: Instance, rev = 'HEAD'): string[] {
+  return git(i.dir, ['log', '--format=%G? %an %s', rev], i.env).trim().split('\n');
+}
+
+/** Push a commit made outside agentgit straight to the hub (an attacker with push access). */
+function pushRogue(hub: string, opts: { sign?: string; edit: (dir: string) => void; message: string }): string {
+  const dir = join(tempDir(), 'rogue');
+  const env = testEnv(tempDir());
+  git(tempDir(), ['clone', '-q', hub, dir], env);
+  opts.edit(dir);
+  git(dir, ['add', '-A'], env);
+  const cfg = opts.sign ? ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${opts.sign}`] : [];
+  git(dir, ['-c', 'user.name=kevin/a', '-c', 'user.email=a@x', ...cfg, 'commit', '-q', ...(opts.sign ? ['-S'] : []), '-m', opts.message], env);
+  git(dir, ['push', '-q', 'origin', 'main'], env);
+  return git(dir, ['rev-parse', 'HEAD'], env).trim();
+}
+
+function newKey(): string {
+  const k = join(tempDir(), 'k');
+  expect(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', k]).status).toBe(0);
+  return k;
+}
+
+describe('identity and trust', () => {
+  it('every commit made by init, sync and trust verifies with git verify-commit and --show-signature', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'memory/2026-11-25.md': '- 09:00 x\n' } });
+    const b = await Instance.clone(hub, 'b');
+    b.append('memory/2026-11-25.md', '- 09:10 b\n');
+    a.append('memory/2026-11-25.md', '- 09:05 a\n');
+    expect((await b.sync()).code).toBe(0);
+    expect((await a.sync()).code).toBe(0); // a merge commit
+    expect((await b.sync()).code).toBe(0);
+    const sigs = signatures(b);
+    expect(sigs.length).toBeGreaterThanOrEqual(5);
+    for (const s of sigs) expect(s, s).toMatch(/^G /);
+    expect(sigs.some((s) => /admit kevin\/b/.test(s))).toBe(true);
+    expect(sigs.some((s) => /merge hub into/.test(s))).toBe(true);
+    git(b.dir, ['verify-commit', 'HEAD'], b.env);
+    expect(git(b.dir, ['log', '-1', '--show-signature'], b.env)).toMatch(/Good "git" signature for kevin\/a/);
+    // keys live outside the repo, 0600, and only public keys are in it
+    const keyDir = join(String(a.env.AGENTGIT_HOME), 'keys');
+    const priv = readdirSync(keyDir).find((f) => f.endsWith('_ed25519'))!;
+    expect((spawnSync('stat', ['-c', '%a', join(keyDir, priv)], { encoding: 'utf8' }).stdout ?? '').trim()).toBe('600');
+    expect(a.read('.agentgit/allowed_signers')).toMatch(/^kevin\/a namespaces="git" ssh-ed25519 /m);
+    expect(a.read('.agentgit/allowed_signers')).toMatch(/^kevin\/b namespaces="git" ssh-ed25519 /m);
+  });
+
+  it('an unsigned commit, one signed by an unadmitted key, and a forged allowed_signers change are refused by every instance; removing them lets sync go on', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'MEMORY.md': 'truth\n' } });
+    const b = await Instance.clone(hub, 'b');
+    expect((await b.sync()).code).toBe(0);
+    const good = git(hub, ['rev-parse', 'main']).trim();
+    const rogueKey = newKey();
+    const cases = [
+      { name: 'unsigned', why: /is not signed/, edit: (d: string) => writeFileSync(join(d, 'MEMORY.md'), 'lies\n') },
+      { name: 'unadmitted key', sign: rogueKey, why: /not admitted as of its parents/, edit: (d: string) => writeFileSync(join(d, 'MEMORY.md'), 'lies\n') },
+      {
+        name: 'forged allowed_signers',
+        sign: rogueKey,
+        why: /not admitted as of its parents/,
+        edit: (d: string) => writeFileSync(join(d, '.agentgit/allowed_signers'), readFileSync(join(d, '.agentgit/allowed_signers'), 'utf8') + `kevin/evil namespaces="git" ${readFileSync(rogueKey + '.pub', 'utf8').trim().split(' ').slice(0, 2).join(' ')}\n`),
+      },
+    ];
+    for (const c of cases) {
+      const bad = pushRogue(hub, { sign: c.sign, edit: c.edit, message: c.name });
+      a.append('memory/2026-11-26.md', `- ${c.name}: local work\n`);
+      for (const inst of [a, b]) {
+        const r = await inst.sync();
+        expect(r.code, `${c.name} on ${inst.name}: ${r.stderr}`).toBe(1);
+        expect(r.stderr).toContain(bad.slice(0, 10));
+        expect(r.stderr).toMatch(c.why);
+        expect(r.stderr).toMatch(/Nothing from the hub was merged; local work is committed and kept/);
+        expect(inst.read('MEMORY.md')).toBe('truth\n');
+        expect(inst.read('.agentgit/allowed_signers')).not.toMatch(/evil/);
+      }
+      expect(a.git(['status', '--porcelain'])).toBe('');
+      // the operator removes the bad commit from the hub
+      git(hub, ['update-ref', 'refs/heads/main', good]);
+      for (const inst of [a, b, a, b]) expect((await inst.sync()).code).toBe(0);
+      expect(b.read('memory/2026-11-26.md')).toContain(`- ${c.name}: local work`);
+    }
+  });
+
+  it('a removed key: its later commits are refused, its earlier ones stay valid', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
+    const b = await Instance.clone(hub, 'b');
+    b.write('from-b.md', 'early\n');
+    expect((await b.sync()).code).toBe(0);
+    expect((await a.sync()).code).toBe(0);
+    const rm = await a.run(['trust', 'remove', 'kevin/b']);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect((await a.run(['trust', 'list'])).stdout).not.toMatch(/kevin\/b/);
+    // b has not seen the removal yet and writes: its commit's parents do not admit it once merged
+    b.write('from-b.md', 'late\n');
+    const rb = await b.sync();
+    // b fetches the removal, merges, then is not admitted: it pushes nothing
+    expect(rb.code).toBe(1);
+    expect(rb.stderr).toMatch(/not admitted yet/);
+    expect(git(hub, ['show', 'main:from-b.md'])).toBe('early\n');
+    // a's history still verifies, including b's earlier commit
+    const v = await a.run(['verify', '--json']);
+    expect(JSON.parse(v.stdout).signatures).toEqual([]);
+    // b's key signing straight to the hub is refused
+    const bKey = git(b.dir, ['config', 'user.signingkey'], b.env).trim();
+    const bad = pushRogue(hub, { sign: bKey, edit: (d) => writeFileSync(join(d, 'x.md'), 'b was here\n'), message: 'late b' });
+    const ra = await a.sync();
+    expect(ra.code).toBe(1);
+    expect(ra.stderr).toContain(bad.slice(0, 10));
+  });
+
+  it('after many syncs across three instances no private key byte is in any object of the hub', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'memory/2026-11-25.md': '- 09:00 x\n' } });
+    const b = await Instance.clone(hub, 'b');
+    const c = await Instance.clone(hub, 'c');
+    for (let r = 0; r < 3; r++) {
+      for (const i of [a, b, c]) i.append('memory/2026-11-25.md', `- 1${r}:0${i.name.charCodeAt(0) % 10} ${i.name}\n`);
+      await Promise.all([a, b, c].map((i) => i.sync(['--wait', '30'])));
+    }
+    for (const i of [a, b, c]) expect((await i.sync()).code).toBe(0);
+    const all = spawnSync('git', ['cat-file', '--batch-all-objects', '--batch'], { cwd: hub, maxBuffer: 1 << 28 }).stdout as Buffer;
+    expect(all.length).toBeGreaterThan(1000);
+    for (const i of [a, b, c]) {
+      const keyFile = git(i.dir, ['config', 'user.signingkey'], i.env).trim();
+      const pem = readFileSync(keyFile, 'utf8');
+      const body = Buffer.from(pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+      // the ed25519 seed: 32 bytes inside the OpenSSH private block; look for any 24-byte window of the raw key
+      for (let off = 0; off + 24 <= body.length; off += 24) expect(all.includes(body.subarray(off, off + 24))).toBe(false);
+      expect(all.includes(Buffer.from('OPENSSH PRIVATE KEY'))).toBe(false);
+    }
+    const v = await a.run(['verify']);
+    expect(v.code, v.stdout).toBe(0);
+  });
+
+  it('an instance moved to a new directory with identity export/import keeps signing as itself', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
+    const file = join(tempDir(), 'a.key');
+    const ex = await a.run(['identity', 'export', file]);
+    expect(ex.code).toBe(0);
+    expect(ex.stderr).toMatch(/PRIVATE signing key/);
+    const show = JSON.parse((await a.run(['identity', 'show', '--json'])).stdout) as { fingerprint: string };
+    // new machine: fresh AGENTGIT_HOME, same instance id
+    const moved = await Instance.clone(hub, 'a', { admitBy: null });
+    const im = await moved.run(['identity', 'import', file]);
+    expect(im.code, im.stderr).toBe(0);
+    expect(JSON.parse((await moved.run(['identity', 'show', '--json'])).stdout).fingerprint).toBe(show.fingerprint);
+    moved.write('y.md', 'from the new machine\n');
+    const r = await moved.sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(git(hub, ['log', '-1', '--format=%an', 'main'])).toContain('kevin/a');
+    expect((await a.sync()).code).toBe(0);
+    expect(a.read('y.md')).toBe('from the new machine\n');
+  });
+
+  it('open enrollment: --trust-self is refused unless the policy allows it, then admits exactly its own key', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
+    const dir = join(tempDir(), 'self');
+    const env = testEnv(tempDir());
+    const no = await agentgit(['clone', hub, dir, '--instance', 'self', '--trust-self'], { env });
+    expect(no.code).toBe(2);
+    expect(no.stderr).toMatch(/--trust-self is refused: this state does not allow open enrollment/);
+    // the operator turns it on (a signed change by an admitted instance)
+    a.updateJson<{ trust?: object }>('.agentgit/config.json', (v) => ({ ...v, trust: { openEnrollment: true } }));
+    expect((await a.sync()).code).toBe(0);
+    const dir2 = join(tempDir(), 'self2');
+    mkdirSync(dir2);
+    const yes = await agentgit(['clone', hub, dir2, '--instance', 'self2', '--trust-self'], { env });
+    expect(yes.code, yes.stderr).toBe(0);
+    expect(git(hub, ['show', 'main:.agentgit/allowed_signers'])).toMatch(/^kevin\/self2 /m);
+    expect((await a.sync()).code).toBe(0);
+    expect(a.read('.agentgit/allowed_signers')).toMatch(/^kevin\/self2 /m);
+  });
+});
