@@ -8,60 +8,76 @@
  * - markdown (`.md`, `.markdown`, or any non-JSONL path whose text has
  *   headings or top-level list items): a heading (`#`..`######`), a
  *   top-level list item (`- `, `* `, `+ `, `1. `) or a top-level dated line
- *   (`[2026-02-05 ...`, nanobot's HISTORY.md) starts an entry; every other line
- *   (indented lines, nested bullets, paragraphs, fenced code, even a
+ *   (`[2026-02-05 ...`, as in nanobot's HISTORY.md) starts an entry; every
+ *   other line (indented lines, nested bullets, paragraphs, fenced code, a
  *   heading-looking line inside a fence) continues the current one. Text
  *   before the first entry is a preamble entry.
- * - JSONL (`.jsonl`, `.ndjson`): one JSON value per entry; pretty-printed
- *   values span lines until their brackets balance (strings and escapes
- *   respected). Anything else is one line per entry.
- * - plain: one line per entry.
+ * - JSONL (`.jsonl`, `.ndjson`): one JSON value per entry; a pretty-printed
+ *   value spans lines until its brackets balance (strings and escapes
+ *   respected); a value that never closes falls apart into one entry a line.
+ * - plain (anything else): one line per entry.
  * Trailing blank lines stay in their entry's text, but entries are compared
- * by their content (`key`: the text without trailing blank lines), so
- * "E\n\n" before an appended entry and "E\n" at EOF are the same entry. The
- * blank lines are kept as the separator in front of the next entry (its
- * "lead") and travel with that entry through the merge.
+ * by their content (`key`: the text without trailing blank lines), so "E\n\n"
+ * before an appended entry and "E\n" at EOF are the same entry. The blank
+ * lines in front of an entry (its "lead") travel with it through the merge;
+ * an entry is always put on a line of its own.
  *
- * TIMESTAMPS carried by an entry (ms, null when none): ISO date-times
- * (offsets honoured; no offset = UTC, never the local zone), `[YYYY-MM-DD
- * HH:MM]`, `(1:40 PM)`, `HH:MM`; JSON fields `timestamp`/`ts`/`time` and keys
- * ending `AtMs`/`At`/`_at` (ISO, epoch s or epoch ms). A time of day alone
- * is put on the date in the file name (`memory/2026-02-05.md`) when there is
- * one, else it is the time of day alone. An entry without a timestamp sorts
- * with the nearest earlier entry of its side that has one.
+ * TIMESTAMPS carried by an entry (ms, null when none), from its first line:
+ * ISO date-times (offsets honoured; no offset = UTC, never the local zone),
+ * `[YYYY-MM-DD HH:MM]`, `(1:40 PM)`, `HH:MM`; JSON fields `timestamp`, `ts`,
+ * `time`, keys ending `AtMs`/`At`/`_at` (ISO, epoch s or epoch ms). A time of
+ * day alone goes on the date in the file name (`memory/2026-02-05.md`), else
+ * it is the time of day alone. For ordering, an entry without a timestamp
+ * takes that of the nearest earlier entry of its own level within its
+ * section, else of its section's heading.
+ *
+ * LEVELS group entries into UNITS for interleaving: markdown headings 1..6
+ * (a heading owns the deeper entries after it), `§` lines 1 and timestamped
+ * lines 2 in plain text (owning the untimestamped lines after them), every
+ * JSONL value 2, everything else 7 (a bullet, a paragraph: a unit of its own
+ * when it comes before any heading of an inserted run).
  *
  * MERGE (mergeLogText). Each side is diffed against base by entry content
- * (common prefix and suffix stripped, then a patience diff; a small quadratic
- * LCS only inside small unanchored regions). In a changed region, a base
- * entry replaced by a similar entry (same first line, or similar text, or a
- * 1:1 replacement) is an edit; the rest are deletions and insertions.
+ * (shared prefix taken over without a scan, common prefix and suffix
+ * stripped, then a patience diff; a quadratic LCS only inside small regions
+ * without anchors). In a changed region, base entries replaced by similar
+ * entries (same timestamp if any, and same first line, or words added to
+ * it, or mostly the same text; or any 1:1 replacement) are edits, taken in
+ * order at the start of the region; the rest are deletions and insertions.
  * - per base entry: kept by both = kept; deleted by one side and unchanged
  *   on the other = deleted; edited on one side = the edit; edited the same
- *   on both = once; edited differently = merged line by line when both
- *   edits only append lines or do not overlap, else both versions in content
- *   order plus a Conflict (key `entry`, rule `value`); deleted by one side
- *   and edited by the other = the edit (nothing written is lost).
- * - insertions of the two sides at the same place are merged like merge
- *   sort's merge, each side keeping its own order, in UNITS: a heading with
- *   the deeper entries under it (markdown), a `§` line or a timestamped line
- *   with the untimestamped lines after it (plain), one value (JSONL). Units
- *   compare by (depth: deeper first, so continuations of the section above
- *   come before new sections; timestamp; content). Equal units, i.e. the
- *   same entry added by both sides, appear once. Entries with equal header
- *   lines but different bodies are different units and are never fused.
- * - base null or '' (both added the file): the common leading entries are the
- *   base; everything else is a union, nothing is deleted.
- * - conflict-marker lines in base (a virtual ancestor) are ignored; output
- *   lines always come from ours or theirs, so markers appear only if a side
- *   has them.
+ *   on both = once; edited differently = merged when both edits only append
+ *   lines or a line-level diff3 is clean (the same either way round), else
+ *   both versions in content order plus a Conflict (key `entry`, rule
+ *   `value`); deleted by one side and edited by the other = the edit.
+ *   An "edit" whose new text the other side inserted is read as a deletion
+ *   plus that insertion, so the two copies meet and appear once.
+ * - the entries both sides inserted at one place are merged like merge
+ *   sort's merge, unit by unit, each side keeping its own order. Units
+ *   compare by (level: deeper first, so bullets continuing the section
+ *   above come before new sections; timestamp; head text). Units with the
+ *   same head (the same heading, timestamped line or value added by both
+ *   sides) appear once, with what follows the head on each side merged
+ *   under it the same way. Units with different heads are never fused:
+ *   `## Notes\nwent to the shop` and `## Notes\nfixed the sink` are two
+ *   entries and stay two sections.
+ * - base null or '' (both added the file): the entries both start with are
+ *   the base; everything else is a union, nothing is deleted.
+ * - conflict-marker lines in base (a virtual ancestor) are dropped before
+ *   the diff; output lines always come from ours or theirs.
  *
  * INVARIANTS (test/merge/log.laws.test.ts): the output never depends on
  * which side is ours (byte-identical after swapping); merge(o,a,a) = a;
  * merge(o,o,b) = b; no entry of a side is lost unless the other side
- * deleted or edited it; no entry is duplicated; when the sides only append
- * entries whose timestamps increase, all merge orders of three or more
- * replicas give the same bytes (the unit merge is then a sorted union, which
- * is associative). Cost: linear in the input apart from the changed regions.
+ * deleted or edited it; no entry is duplicated; when replicas only append,
+ * each with increasing timestamps, every merge order (and a git-like
+ * sequence with later merge bases) gives the same bytes: each side's units
+ * are then sorted, merging them is a sorted union, and a merged run splits
+ * back into the same units with the same keys. Known limits: the same
+ * untimed entry written twice by one replica, or new entries both sides
+ * have but base lacks (criss-cross, cherry-pick) next to edits or
+ * deletions, may pair up differently and come out twice (never lost).
+ * Cost: linear in the input apart from the changed regions.
  */
 import { diff3Merge } from 'node-diff3';
 import type { Conflict } from './types.js';
@@ -1036,7 +1052,7 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
   {
     const insA = insertedBodies(A, alA);
     const insB = insertedBodies(B, alB);
-    const unpair = (al: Alignment, d: Doc, other: Set<string>, m: number): Alignment => {
+    const unpair = (al: Alignment, d: Doc, other: Set<string>, m: number, early: boolean): Alignment => {
       if (other.size === 0) return al;
       let changed = false;
       const baseTo = al.baseTo.slice();
@@ -1048,10 +1064,10 @@ function mergeCore(path: string, baseText: string | null, ours: string, theirs: 
           changed = true;
         }
       }
-      return changed ? withGaps(baseTo, edited, m) : al;
+      return changed ? withGaps(baseTo, edited, m, early) : al;
     };
-    const nA = unpair(alA, A, insB, A.bodies.length);
-    const nB = unpair(alB, B, insA, B.bodies.length);
+    const nA = unpair(alA, A, insB, A.bodies.length, false);
+    const nB = unpair(alB, B, insA, B.bodies.length, opts.restore);
     alA = nA;
     alB = nB;
   }
