@@ -2,7 +2,7 @@
  * A Git work tree as agentgit sees it: the plumbing calls the sync round
  * needs, each one process at most, none per file.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
@@ -54,6 +54,13 @@ export class Repo {
 
   /** Open `dir` only if it is itself the top of a work tree. */
   static async openAt(dir: string): Promise<Repo | null> {
+    // the common layout (dir/.git is a directory) needs no process
+    const dotGit = join(resolve(dir), '.git');
+    try {
+      if (statSync(dotGit).isDirectory() && statSync(join(dotGit, 'HEAD')).isFile()) return new Repo(realpathSync(resolve(dir)), realpathSync(dotGit));
+    } catch {
+      /* not there, or a .git file (worktree, submodule): ask git */
+    }
     const r = await Repo.open(dir);
     if (!r) return null;
     if (realpathSync(r.root) !== realpathSync(resolve(dir))) return null;
@@ -218,6 +225,20 @@ export class Repo {
     const out = await this.text(['rev-list', '--left-right', '--count', `${a}...${b}`]);
     const [ahead, behind] = out.split(/\s+/).map(Number);
     return { ahead: ahead ?? 0, behind: behind ?? 0 };
+  }
+
+  /** Tree of a commit, read through the cat-file session (no new process). */
+  async treeOf(commit: string): Promise<string | null> {
+    const c = await this.objects.read(commit);
+    const m = c ? /^tree ([0-9a-f]{40,64})/.exec(c.toString('utf8')) : null;
+    return m ? m[1]! : null;
+  }
+
+  /** Committer time (ms) of a commit, from the cat-file session. */
+  async committerTime(commit: string): Promise<number> {
+    const c = await this.objects.read(commit);
+    const m = c ? /^committer .* (\d+) [+-]\d{4}$/m.exec(c.toString('utf8')) : null;
+    return m ? Number(m[1]) * 1000 : 0;
   }
 
   /** Committer time (ms) of a commit. */

@@ -60,7 +60,7 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
     files = ls.stdout.toString('utf8').split('\0').filter((p) => p && synced(p)).length;
   }
   const ratio = files === 0 ? (differing.length ? 1 : 0) : differing.length / files;
-  const tree = head ? await repo.text(['rev-parse', `${head}^{tree}`]) : null;
+  const tree = head ? await repo.treeOf(head) : null;
   const checksum = tree ? `${tree}${uncommitted.length ? '+dirty' : ''}` : null;
 
   const t = policy.config.health;

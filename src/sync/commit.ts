@@ -29,7 +29,8 @@ export interface CommitOptions {
   sign: boolean;
 }
 
-async function readWork(abs: string): Promise<{ bytes: Buffer; size: number } | null> {
+/** The work-tree file (a symlink as its target text); a file over `maxBytes` is not read, only sized. */
+async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buffer; size: number } | null> {
   try {
     const st = await lstat(abs);
     if (st.isSymbolicLink()) {
@@ -37,6 +38,7 @@ async function readWork(abs: string): Promise<{ bytes: Buffer; size: number } | 
       return { bytes: target, size: target.length };
     }
     if (!st.isFile()) return null;
+    if (st.size > maxBytes) return { bytes: Buffer.alloc(0), size: st.size };
     return { bytes: await readFile(abs), size: st.size };
   } catch {
     return null;
@@ -66,7 +68,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       add.push(path);
       continue;
     }
-    const work = await readWork(join(repo.root, path));
+    const work = await readWork(join(repo.root, path), policy.config.maxFileBytes);
     const tracked = s.xy !== '??' && s.xy[0] !== 'A';
     const before = tracked ? await repo.objects.read(`HEAD:${path}`) : null;
     const h = checkFile(policy, { path, before, after: work?.bytes ?? null, size: work?.size ?? 0 });

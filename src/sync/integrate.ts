@@ -89,8 +89,8 @@ interface Ctx {
   sign: boolean;
 }
 
-async function findBase(ctx: Ctx, ours: string, theirs: string, depth: number): Promise<string> {
-  const bases = await ctx.repo.mergeBases(ours, theirs);
+async function findBase(ctx: Ctx, ours: string, theirs: string, depth: number, known?: string[]): Promise<string> {
+  const bases = known ?? (await ctx.repo.mergeBases(ours, theirs));
   if (bases.length === 0) return EMPTY_TREE;
   if (bases.length === 1 || depth >= 8) return bases[0]!;
   // criss-cross: merge the bases into a virtual ancestor (an unreferenced commit)
@@ -107,13 +107,13 @@ function byPath(changes: TreeChange[]): Map<string, TreeChange> {
 }
 
 /** Build the merge commit of `ours` and `theirs`. Touches no ref, index or file. */
-export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, message: string, depth = 0, record = true): Promise<IntegrateResult> {
+export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, message: string, depth = 0, record = true, bases?: string[]): Promise<IntegrateResult> {
   const { repo, policy } = ctx;
-  const base = await findBase(ctx, ours, theirs, depth);
+  const base = await findBase(ctx, ours, theirs, depth, bases);
   const [oc, tc] = await Promise.all([repo.diffTree(base, ours), repo.diffTree(base, theirs)]);
   const oursCh = byPath(oc);
   const theirsCh = byPath(tc);
-  const [oursTime, theirsTime] = await Promise.all([repo.commitTime(ours), repo.commitTime(theirs)]);
+  const [oursTime, theirsTime] = await Promise.all([repo.committerTime(ours), repo.committerTime(theirs)]);
   const oursWhen = clockFromTime(oursTime, 'commit');
   const theirsWhen = clockFromTime(theirsTime, 'commit');
   const later = oursWhen === theirsWhen ? (ours > theirs ? 'ours' : 'theirs') : oursWhen > theirsWhen ? 'ours' : 'theirs';

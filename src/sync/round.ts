@@ -25,7 +25,7 @@ import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
 import { mergeCommits } from './integrate.js';
 import { SyncLock } from './lock.js';
-import { repairClone } from './setup.js';
+import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, writeState } from './state.js';
 
 export interface SyncOptions {
@@ -184,6 +184,8 @@ interface Exchange {
   out: SyncOutcome;
   push: boolean;
   tries: number;
+  /** Receives the branch head before the exchange (for the rebuild check). */
+  startHead: { value: string | null };
   /** The heartbeat commit to publish with this push; `due` false: only if one is due anyway. */
   heartbeat: (head: string | null, due: boolean) => Promise<string | null>;
 }
@@ -195,7 +197,9 @@ interface Exchange {
 async function exchangeWithHub(x: Exchange): Promise<void> {
   const { repo, policy, settings, ref, clocks, dl, out } = x;
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
-  const firstContact = !(await repo.refs([track])).has(track);
+  const before = await repo.refs([ref, track]);
+  const firstContact = !before.has(track);
+  x.startHead.value = before.get(ref) ?? null;
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
   for (let attempt = 1; ; attempt++) {
     const found = await fetchHub(repo, settings.remote, settings.branch, dl);
@@ -203,7 +207,9 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     const theirs = found ? now.get(track) ?? null : null;
     const ours = now.get(ref) ?? null;
     let head = ours;
-    if (theirs && ours && theirs !== ours && !(await repo.isAncestor(theirs, ours))) {
+    // one merge-base answers both "is the hub behind us?" and "can we fast-forward?"
+    const bases = theirs && ours && theirs !== ours ? await repo.mergeBases(ours, theirs) : [];
+    if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
       const bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact });
       if (bad.length > 0) {
         const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ');
@@ -211,7 +217,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
           `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub, or admit the key with \`agentgit trust add\``,
         );
       }
-      if (await repo.isAncestor(ours, theirs)) {
+      if (bases.length === 1 && bases[0] === ours) {
         out.mergedFromHub += (await repo.diffTree(ours, theirs)).filter((c) => !isClockPath(c.path)).length;
         await checkout(repo, policy, ref, ours, theirs);
         head = theirs;
@@ -222,6 +228,9 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
           ours,
           theirs,
           `agentgit: merge hub into ${settings.instance}\n\nAgentgit-Instance: ${settings.instance}\n`,
+          0,
+          true,
+          bases,
         );
         for (const s of m.seenClocks) clocks.see(s);
         await clocks.save();
@@ -306,6 +315,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     locked = true;
     out.notes.push(...(await recover(repo, ctx)));
     const fixed = await repairClone(repo, policy, settings, ctx.config);
+    await writeVersionedSetup(repo.root, policy, false); // .gitattributes/.gitignore follow the policy
     if (fixed.length) out.notes.push(`repaired: ${fixed.join(', ')}`);
 
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
@@ -335,7 +345,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       const heartbeat = async (head: string | null, due: boolean): Promise<string | null> => {
         const now = Date.now();
         if (!due && st.lastHeartbeatAt !== null && now - st.lastHeartbeatAt < policy.config.health.heartbeatSeconds * 1000) return null;
-        const tree = head ? await repo.text(['rev-parse', `${head}^{tree}`]) : null;
+        const tree = head ? await repo.treeOf(head) : null;
         heartbeatAt = now;
         return makeHeartbeat(
           repo,
@@ -357,8 +367,9 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
           settings.sign,
         );
       };
-      const startHead = (await repo.refs([ref])).get(ref) ?? null;
-      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat });
+      const start = { value: null as string | null };
+      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, startHead: start });
+      const startHead = start.value;
       // derived state: rebuild when the round brought changes to the paths it depends on
       const spec = policy.config.rebuild;
       if (spec && startHead && out.head && out.head !== startHead) {

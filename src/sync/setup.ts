@@ -130,11 +130,9 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
 }
 
 /** Versioned setup files: policy (when absent), .gitattributes and .gitignore blocks. */
-export async function writeVersionedSetup(root: string, policy: Policy): Promise<void> {
+export async function writeVersionedSetup(root: string, policy: Policy, createPolicy = true): Promise<void> {
   const pfile = join(root, POLICY_PATH);
-  try {
-    await readFile(pfile);
-  } catch {
+  if (createPolicy && !existsSync(pfile)) {
     await mkdir(dirname(pfile), { recursive: true });
     await writeFile(pfile, defaultConfigText());
   }
