@@ -276,6 +276,72 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
   }
 }
 
+/** Builds this instance's heartbeat for the push: always when pushing, else only when the last is older than `everySec`. */
+function heartbeatMaker(
+  repo: Repo,
+  settings: Context['settings'],
+  everySec: number,
+  st: Awaited<ReturnType<typeof readState>>,
+  out: SyncOutcome,
+  t0: number,
+  made: (at: number) => void,
+): (head: string | null, due: boolean) => Promise<string | null> {
+  return async (head, due) => {
+    const now = Date.now();
+    if (!due && st.lastHeartbeatAt !== null && now - st.lastHeartbeatAt < everySec * 1000) return null;
+    made(now);
+    return makeHeartbeat(
+      repo,
+      {
+        v: 1,
+        agent: settings.agent,
+        instance: settings.instance,
+        at: now,
+        lastSuccessAt: now,
+        head,
+        checksum: head ? await repo.treeOf(head) : null,
+        dirty: out.held.length > 0,
+        conflictsTotal: st.conflictsTotal + out.conflicts,
+        held: out.held.length,
+        lastDurationMs: now - t0,
+        recoveryMs: st.recoveryMs,
+        rebuildFailed: st.rebuildFailed,
+      },
+      settings.sign,
+    );
+  };
+}
+
+/** Derived state: rebuild when the round brought changes to the paths it depends on. */
+async function rebuildDerived(repo: Repo, policy: Context['policy'], from: string | null, to: string | null): Promise<SyncOutcome['rebuild']> {
+  const spec = policy.config.rebuild;
+  if (!spec || !from || !to || from === to) return undefined;
+  const changed = (await repo.diffTree(from, to)).map((c) => c.path);
+  return needsRebuild(spec, changed) ? runRebuild(repo.root, spec) : undefined;
+}
+
+/** What `agentgit status` reads: times, exit code, held files, counters, recovery. */
+async function recordState(file: string, out: SyncOutcome, t0: number, exchanged: boolean, heartbeatAt: number | null): Promise<void> {
+  const st = await readState(file);
+  st.lastSyncAt = t0;
+  if (exchanged) st.lastSuccessAt = Date.now();
+  if (heartbeatAt !== null && exchanged) st.lastHeartbeatAt = heartbeatAt;
+  if (out.rebuild) {
+    st.recoveryMs = out.rebuild.ms;
+    st.rebuildFailed = out.rebuild.error;
+    st.rebuildAt = Date.now();
+    if (out.rebuild.error) out.notes.push(`derived-state rebuild failed: ${out.rebuild.error}`);
+  }
+  st.lastExitCode = out.exitCode;
+  st.lastDurationMs = out.durationMs;
+  st.lastError = out.error;
+  st.held = heldSummary(out.held);
+  st.conflictsLastSync = out.conflicts;
+  st.conflictsTotal += out.conflicts;
+  st.collisionsTotal += out.collisions;
+  await writeState(file, st).catch(() => undefined);
+}
+
 /** Run one round. Never throws: every failure becomes an outcome with an exit code. */
 export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   const t0 = Date.now();
@@ -341,43 +407,12 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
     } else {
-      const st = await readState(stateFile);
-      const heartbeat = async (head: string | null, due: boolean): Promise<string | null> => {
-        const now = Date.now();
-        if (!due && st.lastHeartbeatAt !== null && now - st.lastHeartbeatAt < policy.config.health.heartbeatSeconds * 1000) return null;
-        const tree = head ? await repo.treeOf(head) : null;
-        heartbeatAt = now;
-        return makeHeartbeat(
-          repo,
-          {
-            v: 1,
-            agent: settings.agent,
-            instance: settings.instance,
-            at: now,
-            lastSuccessAt: now,
-            head,
-            checksum: tree,
-            dirty: out.held.length > 0,
-            conflictsTotal: st.conflictsTotal + out.conflicts,
-            held: out.held.length,
-            lastDurationMs: now - t0,
-            recoveryMs: st.recoveryMs,
-            rebuildFailed: st.rebuildFailed,
-          },
-          settings.sign,
-        );
-      };
+      const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out, t0, (at) => (heartbeatAt = at));
       const start = { value: null as string | null };
       await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, startHead: start });
-      const startHead = start.value;
-      // derived state: rebuild when the round brought changes to the paths it depends on
-      const spec = policy.config.rebuild;
-      if (spec && startHead && out.head && out.head !== startHead) {
-        const changed = (await repo.diffTree(startHead, out.head)).map((c) => c.path);
-        if (needsRebuild(spec, changed)) out.rebuild = await runRebuild(repo.root, spec);
-      }
+      out.rebuild = await rebuildDerived(repo, policy, start.value, out.head);
     }
-    exchanged = true;
+    exchanged = !out.notAdmitted;
     if (out.notAdmitted) {
       out.exitCode = 1;
       out.error = `this instance is not admitted yet: it commits and merges, but pushes nothing. On an admitted instance run:\n  agentgit trust add '${out.notAdmitted}'`;
@@ -397,24 +432,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   } finally {
     out.durationMs = Date.now() - t0;
     if (locked) {
-      const st = await readState(stateFile);
-      st.lastSyncAt = t0;
-      if (exchanged) st.lastSuccessAt = Date.now();
-      if (heartbeatAt !== null && exchanged) st.lastHeartbeatAt = heartbeatAt;
-      if (out.rebuild) {
-        st.recoveryMs = out.rebuild.ms;
-        st.rebuildFailed = out.rebuild.error;
-        st.rebuildAt = Date.now();
-        if (out.rebuild.error) out.notes.push(`derived-state rebuild failed: ${out.rebuild.error}`);
-      }
-      st.lastExitCode = out.exitCode;
-      st.lastDurationMs = out.durationMs;
-      st.lastError = out.error;
-      st.held = heldSummary(out.held);
-      st.conflictsLastSync = out.conflicts;
-      st.conflictsTotal += out.conflicts;
-      st.collisionsTotal += out.collisions;
-      await writeState(stateFile, st).catch(() => undefined);
+      await recordState(stateFile, out, t0, exchanged, heartbeatAt);
       await lock.release();
     }
     repo.close();
