@@ -5,10 +5,10 @@
 import { lstat, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { changedKeyPaths } from '../merge/json.js';
-import { decodeText } from '../merge/util.js';
+import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
-import { writeBlob } from '../git/objects.js';
-import type { Repo } from '../git/repo.js';
+import { writeBlob, ZERO_OID } from '../git/objects.js';
+import type { IndexEntry, Repo } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
 import { checkFile, type Held } from './guard.js';
 import type { ClockSource } from './hlc.js';
@@ -30,16 +30,18 @@ export interface CommitOptions {
 }
 
 /** The work-tree file (a symlink as its target text); a file over `maxBytes` is not read, only sized. */
-async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buffer; size: number } | null> {
+async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buffer; size: number; mode: string } | null> {
   try {
     const st = await lstat(abs);
     if (st.isSymbolicLink()) {
+      // a symlink is committed as its target text, never followed
       const target = Buffer.from(await readlink(abs));
-      return { bytes: target, size: target.length };
+      return { bytes: target, size: target.length, mode: '120000' };
     }
     if (!st.isFile()) return null;
-    if (st.size > maxBytes) return { bytes: Buffer.alloc(0), size: st.size };
-    return { bytes: await readFile(abs), size: st.size };
+    const mode = st.mode & 0o111 ? '100755' : '100644';
+    if (st.size > maxBytes) return { bytes: Buffer.alloc(0), size: st.size, mode };
+    return { bytes: await readFile(abs), size: st.size, mode };
   } catch {
     return null;
   }
@@ -51,9 +53,16 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   if (status.length === 0) return { commit: null, committed: [], held: [], nested: [] };
   const held: Held[] = [];
   const nested: string[] = [];
-  const add: string[] = [];
+  // Staged from the very bytes the guard checked (never re-read from disk),
+  // so an agent writing meanwhile cannot slip unchecked content in.
+  const stage: IndexEntry[] = [];
+  const staged: string[] = [];
   const clockFiles = new Map<string, Record<string, string>>();
-  const replace: { path: string; bytes: Uint8Array }[] = [];
+  const put = async (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): Promise<void> => {
+    if (bytes === null) stage.push({ path, mode: '0', oid: ZERO_OID });
+    else stage.push({ path, mode, oid: await writeBlob(repo.gitDir, bytes) });
+    if (bytes === null ? before !== null : before === null || !bytesEqual(before, bytes)) staged.push(path);
+  };
 
   for (const s of status) {
     const path = s.path;
@@ -64,20 +73,25 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     }
     const kind = policy.kindOf(path);
     if (kind === 'local' && !policy.isSecretPath(path)) continue; // ignored layer, tracked by mistake: leave it alone
+    const tracked = s.xy !== '??' && s.xy[0] !== 'A';
+    const before = tracked ? await repo.objects.read(`HEAD:${path}`) : null;
     if (isClockPath(path)) {
-      add.push(path);
+      if (!clockFiles.has(path)) {
+        const w = await readWork(join(repo.root, path));
+        await put(path, w?.bytes ?? null, '100644', before);
+      }
       continue;
     }
     const work = await readWork(join(repo.root, path), policy.config.maxFileBytes);
-    const tracked = s.xy !== '??' && s.xy[0] !== 'A';
-    const before = tracked ? await repo.objects.read(`HEAD:${path}`) : null;
+    if (work && before && bytesEqual(work.bytes, before)) continue; // only its stat data changed
     const h = checkFile(policy, { path, before, after: work?.bytes ?? null, size: work?.size ?? 0 });
     if (h) {
       held.push(h);
-      if (h.commitInstead && before && Buffer.compare(Buffer.from(h.commitInstead), before) !== 0) replace.push({ path, bytes: h.commitInstead });
+      // held logs: commit the committed entries plus the new ones, leave the file as it is
+      if (h.commitInstead && before && !bytesEqual(h.commitInstead, before)) await put(path, h.commitInstead, work?.mode ?? '100644', before);
       continue;
     }
-    add.push(path);
+    await put(path, work?.bytes ?? null, work?.mode ?? '100644', before);
     if (kind === 'log') continue; // logs merge by entry: no clocks needed
     // per-key clocks for JSON, a whole-file clock for everything else
     const cpath = clockPathFor(path);
@@ -86,12 +100,8 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     const existing = maxClock(Object.values(clocks));
     if (existing) o.clocks.see(existing);
     const stamp = o.clocks.next();
-    if (!work) {
-      clocks[''] = stamp;
-      continue;
-    }
     clocks[''] = stamp;
-    if (kind === 'json') {
+    if (work && kind === 'json') {
       const beforeText = before ? decodeText(before) : null;
       const afterText = decodeText(work.bytes);
       if (afterText !== null) {
@@ -100,14 +110,14 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     }
   }
 
-  // write the clock files (synced, beside the data) and stage them
+  // the clock files (synced, beside the data)
   for (const [cpath, clocks] of clockFiles) {
     const abs = join(repo.root, cpath);
+    const bytes = formatClockFile(clocks);
     await mkdir(dirname(abs), { recursive: true });
-    await writeFile(abs, formatClockFile(clocks));
-    add.push(cpath);
+    await writeFile(abs, bytes);
+    await put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
   }
-  await repo.addPaths([...new Set(add)]);
   // a held file a person staged by hand must not ride along
   if (held.length > 0 && (await repo.revParse('HEAD'))) {
     await repo.run(['reset', '-q', 'HEAD', '--pathspec-from-file=-', '--pathspec-file-nul'], {
@@ -115,16 +125,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       env: { GIT_LITERAL_PATHSPECS: '1' },
     });
   }
-  // held logs: commit the committed entries plus the new ones, leave the file as it is
-  if (replace.length > 0) {
-    const entries = [];
-    for (const r of replace) {
-      const mode = (await repo.text(['ls-files', '-s', '--', r.path], { env: { GIT_LITERAL_PATHSPECS: '1' } })).split(' ')[0] || '100644';
-      entries.push({ path: r.path, mode, oid: await writeBlob(repo.gitDir, r.bytes) });
-    }
-    await repo.updateIndex(entries);
-  }
-  const staged = (await repo.run(['diff', '--cached', '--name-only', '-z', '--no-renames'])).stdout.toString('utf8').split('\0').filter(Boolean);
+  await repo.updateIndex(stage);
   if (staged.length === 0) return { commit: null, committed: [], held, nested };
   const visible = staged.filter((p) => !isClockPath(p));
   const args = ['commit', '-q', '--no-verify', '--allow-empty-message', '-F', '-'];
