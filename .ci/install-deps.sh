@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the real git hubs used by the tests need (see test/helpers/hubs.ts):
 #   sshd (openssh-server), ssh + ssh-keygen (openssh-client), nginx (nginx-light),
-#   fcgiwrap, openssl (self-signed certs, htpasswd hashes), iproute2, procps (ps), git.
+#   fcgiwrap, openssl (self-signed certs, htpasswd hashes), iproute2, procps (ps), git,
+#   faketime (libfaketime: the reliability suite's clock-skew scenario).
 # Idempotent: exits at once when every binary is already present.
 # Runs as root in CI, where only the package registries are reachable.
 set -euo pipefail
@@ -17,6 +18,7 @@ need=(
   /usr/bin/git-shell
   /usr/lib/git-core/git-http-backend
   /usr/bin/ps
+  /usr/bin/faketime
 )
 # iproute2's `ip` lives in /usr/sbin or /sbin depending on the image.
 have_ip() { command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || [ -x /usr/bin/ip ]; }
@@ -58,7 +60,7 @@ export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  openssh-server openssh-client nginx-light fcgiwrap openssl iproute2 procps git ca-certificates; } >"$log" 2>&1; then
+  openssh-server openssh-client nginx-light fcgiwrap openssl iproute2 procps git ca-certificates faketime; } >"$log" 2>&1; then
   echo "install-deps: apt-get failed:" >&2
   tail -n 40 "$log" >&2
   rm -f "$log"

@@ -12,7 +12,7 @@ import { mergeJsonText } from './json.js';
 import { mergeLogText } from './log.js';
 import { mergeTextText } from './text.js';
 import type { Conflict, JsonOptions, MergeInput, MergeReport, MergeResult, SideClocks } from './types.js';
-import { applyFraming, bytesEqual, compareBytes, compareClocks, decodeText, encodeText, mergedFraming, normalizeText } from './util.js';
+import { applyFraming, bytesEqual, compareBytes, compareClocks, decodeText, encodeText, looksBinary, mergedFraming, normalizeText } from './util.js';
 
 export type { Kind, MergeInput, MergeResult, MergeReport, Conflict, Collision, SideClocks, JsonOptions, Clock } from './types.js';
 
@@ -45,10 +45,23 @@ function mergeFileUnsafe(input: MergeInput, maxBytes: number): MergeResult {
   if (ours.length > maxBytes || theirs.length > maxBytes) {
     return wholeFile(input, `over ${maxBytes} bytes: whole-file last writer wins`);
   }
-  const oT = decodeText(ours);
-  const tT = decodeText(theirs);
+  let oT = decodeText(ours);
+  let tT = decodeText(theirs);
+  let bRaw = base === null ? null : decodeText(base);
+  let latin1 = false;
+  if ((oT === null || tT === null || (base !== null && bRaw === null)) && (input.kind === 'log' || input.kind === 'text')) {
+    // not UTF-8 but not binary either (a Latin-1 log, a stray byte): merge the
+    // bytes one-to-one as Latin-1 characters, so entries still union and every byte survives
+    if (!looksBinary(ours) && !looksBinary(theirs) && (base === null || !looksBinary(base))) {
+      const l1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+      oT = l1(ours);
+      tT = l1(theirs);
+      bRaw = base === null ? null : l1(base);
+      latin1 = true;
+    }
+  }
   if (oT === null || tT === null) return wholeFile(input, 'binary or invalid UTF-8 content: whole-file last writer wins');
-  const bRaw = base === null ? null : decodeText(base);
+  const encode = (text: string): Uint8Array => (latin1 ? Buffer.from(text, 'latin1') : encodeText(text));
   const notes: string[] = [];
   if (base !== null && bRaw === null) notes.push('base is not text: merged as if both sides added the file');
   const frame = mergedFraming(bRaw, oT, tT);
@@ -65,19 +78,19 @@ function mergeFileUnsafe(input: MergeInput, maxBytes: number): MergeResult {
       const r = mergeLogText(input.path, b, o, t);
       text = r.text;
       extra = { stats: r.stats, conflicts: r.conflicts, notes: [...notes, ...r.notes] };
-      return { bytes: encodeText(applyFraming(text, frame)), report: report(input, 'union', extra) };
+      return { bytes: encode(applyFraming(text, frame)), report: report(input, 'union', extra) };
     }
     case 'json': {
       const r = mergeJsonText(input.path, b, o, t, input.json ?? DEFAULT_JSON_OPTIONS, oc, tc);
       text = r.text;
       extra = { stats: r.stats, conflicts: r.conflicts, collisions: r.collisions, notes: [...notes, ...r.notes] };
-      return { bytes: encodeText(applyFraming(text, frame)), report: report(input, r.method, extra) };
+      return { bytes: encode(applyFraming(text, frame)), report: report(input, r.method, extra) };
     }
     default: {
       const r = mergeTextText(input.path, b, o, t, oc, tc);
       text = r.text;
       extra = { stats: r.stats, conflicts: r.conflicts, notes };
-      return { bytes: encodeText(applyFraming(text, frame)), report: report(input, 'diff3', extra) };
+      return { bytes: encode(applyFraming(text, frame)), report: report(input, 'diff3', extra) };
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Per-key write clocks, synced beside the data: the clocks of `PATH` live in
- * `.agentgit/clocks/PATH` as a flat JSON object `{ "<key path>": "<clock>" }`,
+ * `.agentgit/clocks/PATH.clock` (the suffix keeps git from reading the clocks
+ * of `.gitattributes` or `.gitignore` as attribute or ignore rules) as a flat JSON object `{ "<key path>": "<clock>" }`,
  * where key "" is the whole file. The clock files themselves merge by taking
  * the maximum of each key (they are `json` with every key volatile).
  */
@@ -8,8 +9,10 @@ import type { SideClocks } from '../merge/types.js';
 
 export const CLOCK_DIR = '.agentgit/clocks/';
 
+export const CLOCK_SUFFIX = '.clock';
+
 export function clockPathFor(path: string): string {
-  return CLOCK_DIR + path;
+  return CLOCK_DIR + path + CLOCK_SUFFIX;
 }
 
 export function isClockPath(path: string): boolean {
@@ -17,7 +20,8 @@ export function isClockPath(path: string): boolean {
 }
 
 export function dataPathOf(clockPath: string): string {
-  return clockPath.slice(CLOCK_DIR.length);
+  const p = clockPath.slice(CLOCK_DIR.length);
+  return p.endsWith(CLOCK_SUFFIX) ? p.slice(0, -CLOCK_SUFFIX.length) : p;
 }
 
 /** Parse a clock file; tolerant of anything (bad input gives no clocks). */

@@ -19,6 +19,8 @@ export interface CommitResult {
   held: Held[];
   /** Files under a nested .git (another repository): reported, never committed. */
   nested: string[];
+  /** Warnings for the operator (e.g. a JSON file that does not parse). */
+  notes: string[];
 }
 
 export interface CommitOptions {
@@ -47,12 +49,23 @@ async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buff
   }
 }
 
+function parsesAsJson(text: string | null): boolean {
+  if (text === null) return false;
+  try {
+    JSON.parse(text.replace(/^\uFEFF/, ''));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult> {
   const { repo, policy } = o;
   const status = await repo.status();
-  if (status.length === 0) return { commit: null, committed: [], held: [], nested: [] };
+  if (status.length === 0) return { commit: null, committed: [], held: [], nested: [], notes: [] };
   const held: Held[] = [];
   const nested: string[] = [];
+  const notes: string[] = [];
   // Staged from the very bytes the guard checked (never re-read from disk),
   // so an agent writing meanwhile cannot slip unchecked content in.
   const stage: IndexEntry[] = [];
@@ -107,6 +120,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       if (afterText !== null) {
         for (const k of changedKeyPaths(beforeText, afterText, policy.jsonOptions(path))) clocks[k] = stamp;
       }
+      if (!parsesAsJson(afterText)) notes.push(`${path} is not valid JSON: committed as it is, but it merges as a whole file (last writer wins) until it is fixed`);
     }
   }
 
@@ -126,12 +140,12 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     });
   }
   await repo.updateIndex(stage);
-  if (staged.length === 0) return { commit: null, committed: [], held, nested };
+  if (staged.length === 0) return { commit: null, committed: [], held, nested, notes };
   const visible = staged.filter((p) => !isClockPath(p));
   const args = ['commit', '-q', '--no-verify', '--allow-empty-message', '-F', '-'];
   if (o.sign) args.push('-S');
   await repo.run(args, { input: o.message(visible) });
   await o.clocks.save();
   const commit = await repo.revParse('HEAD');
-  return { commit, committed: visible, held, nested };
+  return { commit, committed: visible, held, nested, notes };
 }

@@ -69,14 +69,20 @@ export function classifyGitError(e: unknown): { temporary: boolean; reason: stri
   if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|403|401|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
     return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
   }
+  if (/No space left on device/i.test(s)) {
+    return { temporary: true, reason: `the hub's disk is full (${firstLine(s)}); free space on the hub, local work is kept and the next run retries` };
+  }
   if (/Could not resolve host|Connection refused|Connection timed out|Operation timed out|Network is unreachable|No route to host|Connection reset|Could not read from remote repository|unable to access|early EOF|the remote end hung up|No space left|RPC failed|Failed to connect/i.test(s)) {
     return { temporary: true, reason: `the hub is unreachable: ${firstLine(s)}` };
   }
   return { temporary: false, reason: e.message };
 }
 
+/** The line of git's stderr that says what went wrong (errors before warnings and hints). */
 function firstLine(s: string): string {
-  return (s.split('\n').find((l) => l.trim() && !l.startsWith('hint:')) ?? '').replace(/^fatal: /, '').trim();
+  const lines = s.split('\n').filter((l) => l.trim() && !l.startsWith('hint:'));
+  const best = lines.find((l) => /No space left|fatal:|error:|denied|refused|rejected/i.test(l)) ?? lines[0] ?? '';
+  return best.replace(/^(fatal|error|remote): /, '').trim();
 }
 
 class Deadline {
@@ -396,6 +402,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     const c = await commitLocalChanges({ repo, policy, clocks, message: msg, sign: settings.sign });
     out.committed = c.committed.length;
     out.held = c.held;
+    out.notes.push(...c.notes);
     for (const n of c.nested) out.notes.push(`${n}/ holds its own .git: it is another repository and is not synced; move it out or remove its .git`);
 
     // work committed while not admitted is re-signed once admitted (see identity/admission.ts)

@@ -1,0 +1,62 @@
+/**
+ * Scale of a run (`npm test`: a sample; AGENTGIT_RELIABILITY=long: the long run)
+ * and the results each scenario leaves for docs/reliability.md
+ * (one JSON line per scenario in $AGENTGIT_RELIABILITY_OUT).
+ */
+import { appendFileSync } from 'node:fs';
+import type { HubKind } from '../../helpers/hubs.js';
+import type { CheckResult } from './checker.js';
+
+export const LONG = process.env.AGENTGIT_RELIABILITY === 'long';
+
+export const SCALE = LONG
+  ? {
+      mode: 'long' as const,
+      concurrentRounds: 5,
+      burst: 5,
+      twoSyncRounds: 2,
+      killTrials: { file: 80, ssh: 60, https: 60 } as Record<HubKind, number>,
+      hubDownRounds: 2,
+      hungTimeoutSec: 4,
+      partitionRounds: 4,
+      diskFullLevels: [0, 4096, 65536, 1048576],
+      skewRounds: 1,
+      busyRounds: 3,
+    }
+  : {
+      mode: 'sample' as const,
+      concurrentRounds: 1,
+      burst: 4,
+      twoSyncRounds: 1,
+      killTrials: { file: 4, ssh: 2, https: 2 } as Record<HubKind, number>,
+      hubDownRounds: 1,
+      hungTimeoutSec: 3,
+      partitionRounds: 2,
+      diskFullLevels: [16384],
+      skewRounds: 0,
+      busyRounds: 1,
+    };
+
+export interface ScenarioResult {
+  scenario: string;
+  title: string;
+  hub: HubKind;
+  mode: 'long' | 'sample';
+  instances: number;
+  rounds: number;
+  writes: { entries: number; jsonWrites: number; items: number };
+  faults: string;
+  syncs: number;
+  exitCodes: Record<string, number>;
+  check: CheckResult | null;
+  ok: boolean;
+  ms: number;
+  seed: number;
+  notes: string[];
+  skipped?: string;
+}
+
+export function record(r: ScenarioResult): void {
+  const out = process.env.AGENTGIT_RELIABILITY_OUT;
+  if (out) appendFileSync(out, JSON.stringify(r) + '\n');
+}
