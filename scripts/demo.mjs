@@ -43,8 +43,12 @@ try {
   write(a, tasks, JSON.stringify({ tasks: [{ id: 1, title: 'Reply to Ann', status: 'todo', updated_at: '2026-11-25T09:00:00Z' }], last_updated: '2026-11-25T09:00:00Z' }, null, 2) + '\n');
   ag('init', '-C', a, '--remote', hub, '--agent', 'kevin', '--instance', 'laptop');
 
-  say('instance "server" joins (agentgit clone)');
-  ag('clone', hub, b, '--instance', 'server');
+  say('instance "server" joins (agentgit clone), and laptop admits it (agentgit trust add)');
+  const cloned = ag('clone', hub, b, '--instance', 'server');
+  const line = /agentgit trust add '([^']+)'/.exec(cloned.stdout)?.[1];
+  if (!line) throw new Error('clone did not print the trust command');
+  ag('trust', 'add', line, '-C', a);
+  ag('sync', '-C', b, '--quiet');
 
   say('both write at the same time, without syncing in between');
   appendFileSync(join(a, day), '- [x] reply to Ann (sent 9:12)\n\n## Lunch (1:40 PM)\n- booked table for two\n');
@@ -81,8 +85,8 @@ try {
   const same = [day, tasks, 'SOUL.md'].every((p) => readFileSync(join(a, p), 'utf8') === readFileSync(join(b, p), 'utf8'));
   process.stdout.write(`\nlaptop and server hold byte-identical files: ${same ? 'yes' : 'NO'}\n`);
 
-  say('the hub\'s history (plain git log)');
-  run('git', ['--no-pager', 'log', '--graph', '--format=%h %an: %s', 'main'], hub);
+  say('the hub\'s history (plain git log; %G? = G: signed by an admitted instance)');
+  run('git', ['--no-pager', '-c', `gpg.ssh.allowedSignersFile=${join(a, '.agentgit/allowed_signers')}`, 'log', '--graph', '--format=%h %G? %an: %s', 'main'], hub);
   if (!same) process.exit(1);
 } finally {
   rmSync(root, { recursive: true, force: true });
