@@ -69,6 +69,10 @@ export function classifyGitError(e: unknown): { temporary: boolean; reason: stri
   if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|403|401|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
     return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
   }
+  const http5 = /(?:RPC failed; HTTP|returned error:) (5\d\d)/.exec(s);
+  if (http5) {
+    return { temporary: true, reason: `the hub failed on its side (HTTP ${http5[1]}): check its disk space and server logs; local work is kept and the next run retries` };
+  }
   if (/No space left on device/i.test(s)) {
     return { temporary: true, reason: `the hub's disk is full (${firstLine(s)}); free space on the hub, local work is kept and the next run retries` };
   }
