@@ -177,7 +177,10 @@ async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadl
   if (r.code === 0) return 'ok';
   const all = r.stdout.toString('utf8') + r.stderr;
   if (/\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(all)) return 'rejected';
-  throw new GitError(`git push failed: ${firstLine(r.stderr) || firstLine(r.stdout.toString('utf8'))}`, ['push'], r.code, r.stderr, false);
+  // what the hub said (a pre-receive hook's message, a quota) is what the operator needs
+  const said = r.stderr.split('\n').filter((l) => /^remote: \S/.test(l)).map((l) => l.slice(8).trim()).slice(0, 3).join(' / ');
+  const why = said ? `the hub refused the push: ${said}` : firstLine(r.stderr) || firstLine(r.stdout.toString('utf8'));
+  throw new GitError(`git push failed: ${why}`, ['push'], r.code, r.stderr, false);
 }
 
 export class RejectedError extends Error {

@@ -75,6 +75,7 @@ describe('health and audit', () => {
     // c comes back: healthy again
     await round([c]);
     await round([a, b, c]);
+    await round([a]); // a fetches the heartbeats b and c published in that round
     const back = await status(a);
     expect(back.instances.find((i) => i.instance === 'c')!.level).toBe('ok');
     expect(back.health.reasons).toEqual([]);
