@@ -104,25 +104,32 @@ async function main() {
   const gitSyncPath = findGitSync();
   const partial = only.length < ALL.length && !QUICK && existsSync(resultsFile);
   const R = partial ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
-  Object.assign(R, {
-    startedAt: new Date().toISOString(),
-    quick: QUICK,
-    config: CONFIG,
-    overrides,
-    facts: machineFacts(),
-    gitSync: { path: gitSyncPath, searched: process.env.GIT_SYNC ? `GIT_SYNC=${process.env.GIT_SYNC}` : '$GIT_SYNC unset, no git-sync on PATH' },
-  });
-  if (partial) R.partialRuns = [...(R.partialRuns ?? []), { at: R.startedAt, suites: only }];
-  else delete R.partialRuns;
+  const facts = machineFacts();
+  const gitSync = { path: gitSyncPath, searched: process.env.GIT_SYNC ? `GIT_SYNC=${process.env.GIT_SYNC}` : '$GIT_SYNC unset, no git-sync on PATH' };
+  let thisRun = null;
+  if (partial) {
+    // a later run of some suites: the first run's facts stay; this one is recorded beside them
+    thisRun = { at: new Date().toISOString(), suites: only, overrides, loadavgStart: facts.loadavgStart };
+    R.partialRuns = [...(R.partialRuns ?? []), thisRun];
+  } else {
+    Object.assign(R, { startedAt: new Date().toISOString(), quick: QUICK, config: CONFIG, overrides, facts, gitSync });
+    delete R.partialRuns;
+  }
   R.rounds ??= {};
   R.fleet ??= {};
-  log(`${QUICK ? 'quick' : 'full'} run: ${only.join(', ')}; hubs ${hubKinds.join(', ')}; git-sync ${gitSyncPath ?? 'not found'}; machine ${R.facts.nproc} cores, load ${R.facts.loadavgStart.join(' ')}`);
+  log(`${QUICK ? 'quick' : 'full'} run: ${only.join(', ')}; hubs ${hubKinds.join(', ')}; git-sync ${gitSyncPath ?? 'not found'}; machine ${facts.nproc} cores, load ${facts.loadavgStart.join(' ')}`);
   const base = mkdtempSync(join(os.tmpdir(), 'agentgit-bench-'));
-  R.build = { fingerprint: snapshotApp(join(base, 'app')), ...sourceState() };
-  log(`measuring a snapshot of the build (${R.build.fingerprint}; commit ${R.build.commit}${R.build.dirty.length ? `, ${R.build.dirty.length} changed files in src/` : ''})`);
+  const build = { fingerprint: snapshotApp(join(base, 'app')), ...sourceState() };
+  if (thisRun) thisRun.build = build;
+  else R.build = build;
+  log(`measuring a snapshot of the build (${build.fingerprint}; commit ${build.commit}${build.dirty.length ? `, ${build.dirty.length} changed files in src/` : ''})`);
   const save = () => {
-    R.facts.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
-    R.finishedAt = new Date().toISOString();
+    const end = { loadavgEnd: os.loadavg().map((x) => Math.round(x * 100) / 100), finishedAt: new Date().toISOString() };
+    if (thisRun) Object.assign(thisRun, end);
+    else {
+      R.facts.loadavgEnd = end.loadavgEnd;
+      R.finishedAt = end.finishedAt;
+    }
     writeJson(resultsFile, R);
   };
   const guard = async (label, f) => {

@@ -73,7 +73,7 @@ export function evaluateGoals(R) {
   // merge bench
   if (R.merge) {
     const top = R.merge.log[R.merge.log.length - 1];
-    ratioGoal('merge (#2)', `log ${top.inputBytes > 0 ? `${(top.sideBytes / 1e6).toFixed(0)} MB` : ''}: agentgit vs \`git merge-file --union\``, med(top.ratio), 3);
+    ratioGoal('merge (#2)', `log of ${(top.sideBytes / 1.1 / 1e6).toFixed(0)} MB, ${(top.sideBytes / 11 / 1e6).toFixed(0)} MB appended per side: agentgit vs \`git merge-file --union\``, med(top.ratio), 3);
     const lin = (k) => (k === null || k === undefined ? 'not measured' : `size^${k.toFixed(2)}`);
     add('merge (#2)', 'log merge time linear in input size', lin(R.merge.growth.logTime), 'exponent ≤ 1.2', R.merge.growth.logTime === null ? null : R.merge.growth.logTime <= 1.2);
     add('merge (#2)', 'JSON merge time linear in input size', lin(R.merge.growth.jsonTime), 'exponent ≤ 1.2', R.merge.growth.jsonTime === null ? null : R.merge.growth.jsonTime <= 1.2);
@@ -89,7 +89,7 @@ export function evaluateGoals(R) {
 function roundsTable(rows, hub) {
   const out = [];
   out.push('| workload | agentgit | plain git | ratio to plain (paired) | floor + `node -e 0` | ratio to floor + node | git-sync | ratio to git-sync | agentgit git calls (time in git) | fetch / push | ' + (hub === 'ssh' ? 'connections agentgit / plain | ' : '') + 'peak RSS agentgit / plain | reps |');
-  out.push('|' + ' --- |'.repeat(hub === 'ssh' ? 14 : 13));
+  out.push('|' + ' --- |'.repeat(hub === 'ssh' ? 13 : 12));
   for (const w of rows) {
     const rt = w.roundTrips;
     out.push(
@@ -110,14 +110,18 @@ export function renderDoc(R, previousText = '') {
   const L = [];
   L.push('# Performance');
   L.push('');
-  L.push('How fast `agentgit sync` is beside plain git, git-sync and the floor of what any sync must do (issue #7), and how its merge core compares with git\'s own union merge (issue #2). Everything here comes from one run of `npm run bench` (`bench/run.mjs`); `BENCH_QUICK=1 npm run bench` is a one-minute smoke run that writes `bench/results/quick.json` and leaves this file alone. Raw figures: `bench/results/full.json`.');
+  const runs = R.partialRuns?.length ? `one run, and a later run of the ${[...new Set(R.partialRuns.flatMap((p) => p.suites))].join(' and ')} suite (see below)` : 'one run';
+  L.push(`How fast \`agentgit sync\` is beside plain git, git-sync and the floor of what any sync must do (issue #7), and how its merge core compares with git's own union merge (issue #2). Everything here comes from \`npm run bench\` (\`bench/run.mjs\`), ${runs}; \`BENCH_QUICK=1 npm run bench\` is a short smoke run that writes \`bench/results/quick.json\` and leaves this file alone. Raw figures: \`bench/results/full.json\`.`);
   L.push('');
   L.push('## Machine and method');
   L.push('');
   L.push(`- Run: ${R.startedAt} → ${R.finishedAt} (${((Date.parse(R.finishedAt) - Date.parse(R.startedAt)) / 60000).toFixed(0)} min)${R.quick ? ', **quick mode**' : ''}`);
   L.push(`- Machine: ${f.nproc} cores (${f.cpu}), ${f.memoryGiB} GiB memory, ${f.distro}, Linux ${f.kernel}; load average ${f.loadavgStart.join(' / ')} at the start, ${(f.loadavgEnd ?? []).join(' / ')} at the end (other processes were running: this is a shared, noisy machine)`);
   L.push(`- Node ${f.node}, git ${f.git}, ${f.openssh}`);
-  if (R.build) L.push(`- Build measured: commit ${R.build.commit}${R.build.dirty?.length ? ` with uncommitted changes to ${R.build.dirty.map((d) => d.slice(3)).join(', ')}` : ''} (dist fingerprint ${R.build.fingerprint}), copied aside at the start so that rebuilds during the run change nothing`);
+  if (R.build) L.push(`- Build measured: commit ${R.build.commit}${R.build.dirty?.length ? ` with uncommitted changes to ${R.build.dirty.map((d) => d.replace(/^\s*\S+\s+/, '')).join(', ')}` : ''} (dist fingerprint ${R.build.fingerprint}), copied aside at the start so that rebuilds during the run change nothing`);
+  for (const p of R.partialRuns ?? []) {
+    L.push(`- Re-run later with the same bench: ${p.suites.join(', ')}, ${p.at} → ${p.finishedAt ?? '?'} (load ${p.loadavgStart?.join(' / ')} → ${p.loadavgEnd?.join(' / ') ?? '?'}; ${Object.entries(p.overrides ?? {}).map(([k, v]) => `\`${k}=${v}\``).join(', ')}), on the build of commit ${p.build?.commit}${p.build?.dirty?.length ? ` with uncommitted changes to ${p.build.dirty.map((d) => d.replace(/^\s*\S+\s+/, '')).join(', ')}` : ''} (dist fingerprint ${p.build?.fingerprint})`);
+  }
   if (R.overrides && Object.keys(R.overrides).length) L.push(`- This run was shortened to fit the session: ${Object.entries(R.overrides).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (the defaults of \`npm run bench\` are in \`bench/run.mjs\`)`);
   L.push(`- git-sync: ${R.gitSync?.path ? `\`${R.gitSync.path}\`` : `not measured: git-sync not found (${R.gitSync?.searched ?? '$GIT_SYNC and PATH'}); it is not packaged for Debian or npm, and this machine has no other network. Set GIT_SYNC=/path/to/git-sync to include it`}`);
   L.push('- Hubs: the test suite\'s own (`test/helpers/hubs.ts`): a bare repo on disk ("file"), and OpenSSH sshd on 127.0.0.1 with key-only login and a forced `git-shell` ("ssh", reached through an ssh config file as a cron job would).');
@@ -176,10 +180,12 @@ export function renderDoc(R, previousText = '') {
     L.push('');
     L.push('| round | history | median time | median peak RSS |');
     L.push('| --- | --- | --- | --- |');
-    for (const [label, s] of [[`${h.shortCommits} commits`, h.short], [`${h.longCommits} commits`, h.long]]) {
+    for (const [label, s] of [[`${h.shortCommits} commit${h.shortCommits === 1 ? '' : 's'}`, h.short], [`${h.longCommits} commits`, h.long]]) {
       L.push(`| no-op | ${label} | ${ms(med(s.noopMs))} | ${mib(med(s.noopPeakKiB))} |`);
       L.push(`| small | ${label} | ${ms(med(s.smallMs))} | ${mib(med(s.smallPeakKiB))} |`);
     }
+    L.push('');
+    L.push('The two series ran one after the other, minutes apart, so their times are not paired and moved with the machine\'s load; peak memory does not depend on load, and it is what the goal is about.');
     L.push('');
   }
   for (const hub of ['file', 'ssh']) {
@@ -212,14 +218,14 @@ export function renderDoc(R, previousText = '') {
     L.push('');
     L.push('| input | agentgit (merge alone) | git | ratio (paired) | agentgit peak above baseline | git peak RSS | inputs (base + ours + theirs) |');
     L.push('| --- | --- | --- | --- | --- | --- | --- |');
-    for (const r of m.log) L.push(`| log, ${(r.sideBytes / 1e6).toFixed(1)} MB (${((r.sideBytes / 1.1) * 0.1 / 1e6).toFixed(2)} MB appended per side) vs \`git merge-file --union\` | ${ms(med(r.agentgitMs))} (${ms(med(r.agentgitMergeMs))}) | ${ms(med(r.gitMs))} | **${x2(med(r.ratio))}** | ${mib(r.agentgitPeakExtraKiB)} | ${mib(r.gitPeakKiB)} | ${(r.inputBytes / 1e6).toFixed(1)} MB |`);
+    for (const r of m.log) L.push(`| log of ${(r.sideBytes / 1.1 / 1e6).toFixed(1)} MB, ${(r.sideBytes / 11 / 1e6).toFixed(2)} MB appended on each side, vs \`git merge-file --union\` | ${ms(med(r.agentgitMs))} (${ms(med(r.agentgitMergeMs))}) | ${ms(med(r.gitMs))} | **${x2(med(r.ratio))}** | ${mib(r.agentgitPeakExtraKiB)} | ${mib(r.gitPeakKiB)} | ${(r.inputBytes / 1e6).toFixed(1)} MB |`);
     for (const r of m.json) L.push(`| JSON, ${(r.sideBytes / 1e6).toFixed(1)} MB, ${Math.round(1000 * r.scale)} keys changed per side vs \`git merge-file\` (line merge, orientation) | ${ms(med(r.agentgitMs))} (${ms(med(r.agentgitMergeMs))}) | ${ms(med(r.gitMs))} | ${x2(med(r.ratio))} | ${mib(r.agentgitPeakExtraKiB)} | ${mib(r.gitPeakKiB)} | ${(r.inputBytes / 1e6).toFixed(1)} MB |`);
     L.push('');
     const g = m.growth;
     const k = (v) => (v === null || v === undefined ? '–' : v.toFixed(2));
     L.push(`Growth from the smallest to the largest input (time ∝ size^k): log merge k = ${k(g.logTime)} (git --union: ${k(g.gitLogTime)}), JSON merge k = ${k(g.jsonTime)}; peak memory k = ${k(g.logMemory)} (log), ${k(g.jsonMemory)} (JSON).`);
     L.push('');
-    L.push(`One \`agentgit merge-driver\` process per file (what \`git merge\` with the registered drivers starts), on an ${(m.driver.fileBytes / 1000).toFixed(1)} KB daily log: ${ms(med(m.driver.driverMs))} a file; the same merge in-process: ${ms(m.driver.inProcessMergeMs)}.`);
+    L.push(`One \`agentgit merge-driver\` process per file (what \`git merge\` with the registered drivers starts), on a ${(m.driver.fileBytes / 1000).toFixed(1)} KB daily log: ${ms(med(m.driver.driverMs))} a file; the same merge in-process: ${ms(m.driver.inProcessMergeMs)}.`);
     L.push('');
   }
   return L.join('\n') + '\n';
