@@ -573,8 +573,9 @@ describe('clock helpers', () => {
   });
 });
 
-describe('performance', () => {
-  it('merges a 5 MB document with 1,000 changes per side quickly', () => {
+describe('size', () => {
+  // speed is measured in bench/ (ratios against git in one run), never timed here
+  it('merges a 5 MB document with 1,000 changes per side, every change kept', () => {
     const n = 16000;
     const tasks = Array.from({ length: n }, (_, i) => ({
       id: i,
@@ -596,14 +597,13 @@ describe('performance', () => {
     }
     const bt = JSON.stringify(base, null, 2);
     expect(bt.length).toBeGreaterThan(5_000_000);
-    const t0 = performance.now();
     const out = mergeJsonText('big.json', bt, JSON.stringify(ours, null, 2), JSON.stringify(theirs, null, 2), OPTS);
-    const ms = performance.now() - t0;
     expect(out.method).toBe('structural');
-    const v = JSON.parse(out.text);
-    expect(v.tasks[7].status).toBe('done');
-    expect(v.tasks[14].title).toBe('renamed');
-    console.log(`5 MB merge: ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(3000); // typically well under a second; generous for slow CI
+    const v = JSON.parse(out.text) as typeof base;
+    for (let k = 0; k < 1000; k++) {
+      expect(v.tasks[k * 7]!.status).toBe('done');
+      expect(v.tasks[k * 11 + 3]!.title).toBe('renamed');
+    }
+    expect(v.tasks).toHaveLength(n);
   });
 });

@@ -3,7 +3,6 @@
  * seen in agent state directories, and the commit guard's helpers.
  * The laws (commutativity, convergence, ...) are in log.laws.test.ts.
  */
-import { cpus, loadavg } from 'node:os';
 import { describe, expect, test } from 'vitest';
 import { __testing, lostEntries, mergeLogText, parseEntries, restoreLost } from '../../src/merge/log.js';
 import { MARKER_RE } from '../../src/merge/util.js';
@@ -260,7 +259,7 @@ describe('commit guard helpers', () => {
 });
 
 describe('performance', () => {
-  test('a 10 MB log with 1 MB appended on each side merges in well under two seconds', () => {
+  test('a 10 MB log with 1 MB appended on each side keeps every entry of both sides', () => {
     const section = (tag: string, i: number): string => {
       const t = 8 * 60 + (i % 900);
       const h = Math.floor(t / 60);
@@ -279,16 +278,9 @@ describe('performance', () => {
     const base = build('o', 0, 10_000_000);
     const ours = base + build('A', 0, 1_000_000);
     const theirs = base + build('B', 0, 1_000_000);
-    // best of two runs: the first one also pays for JIT warm-up; the limit
-    // stretches when the machine is busier than it has cores (parallel test files)
-    let best = Infinity;
-    for (let run = 0; run < 2; run++) {
-      const t0 = performance.now();
-      const r = mergeLogText(DAILY, base, ours, theirs);
-      best = Math.min(best, performance.now() - t0);
-      expect(r.text.length).toBe(ours.length + theirs.length - base.length);
-    }
-    const busy = Math.max(1, loadavg()[0]! / cpus().length);
-    expect(best).toBeLessThan(2000 * busy);
+    // speed is measured in bench/ (ratios against git merge-file in one run), never timed here
+    const r = mergeLogText(DAILY, base, ours, theirs);
+    expect(r.text.length).toBe(ours.length + theirs.length - base.length);
+    expect(r.text.startsWith(base)).toBe(true);
   });
 });
