@@ -30,7 +30,7 @@ export function evaluateGoals(R) {
     if (noop) {
       const conns = noop.roundTrips.connsSeen;
       const ok = noop.roundTrips.fetchesSeen.every((f) => f === 1) && noop.roundTrips.pushesSeen.every((p) => p === 0) && (hub !== 'ssh' || conns.every((c) => c === 1));
-      add('round trips', `no-op round (${hub} hub): one connection, no push`, `${hub === 'ssh' ? `connections ${conns.join('/')}, ` : ''}fetches ${noop.roundTrips.fetchesSeen.join('/')}, pushes ${noop.roundTrips.pushesSeen.join('/')}`, hub === 'ssh' ? '1 connection, 0 pushes' : '1 fetch, 0 pushes', ok);
+      add('round trips', `no-op round (${hub} hub): ${hub === 'ssh' ? 'one connection' : 'one fetch'}, no push`, `${hub === 'ssh' ? `connections ${conns.join('/')}, ` : ''}fetches ${noop.roundTrips.fetchesSeen.join('/')}, pushes ${noop.roundTrips.pushesSeen.join('/')}`, hub === 'ssh' ? '1 connection, 0 pushes' : '1 fetch, 0 pushes', ok);
     }
     if (small) {
       const conns = small.roundTrips.connsSeen;
@@ -73,14 +73,14 @@ export function evaluateGoals(R) {
   // merge bench
   if (R.merge) {
     const top = R.merge.log[R.merge.log.length - 1];
-    ratioGoal('merge (#2)', `log of ${(top.sideBytes / 1.1 / 1e6).toFixed(0)} MB, ${(top.sideBytes / 11 / 1e6).toFixed(0)} MB appended per side: agentgit vs \`git merge-file --union\``, med(top.ratio), 3);
+    ratioGoal('merge (#2)', `log of ${+(top.sideBytes / 1.1 / 1e6).toFixed(1)} MB, ${+(top.sideBytes / 11 / 1e6).toFixed(2)} MB appended per side: agentgit vs \`git merge-file --union\``, med(top.ratio), 3);
     const lin = (k) => (k === null || k === undefined ? 'not measured' : `size^${k.toFixed(2)}`);
     add('merge (#2)', 'log merge time linear in input size', lin(R.merge.growth.logTime), 'exponent ≤ 1.2', R.merge.growth.logTime === null ? null : R.merge.growth.logTime <= 1.2);
     add('merge (#2)', 'JSON merge time linear in input size', lin(R.merge.growth.jsonTime), 'exponent ≤ 1.2', R.merge.growth.jsonTime === null ? null : R.merge.growth.jsonTime <= 1.2);
     for (const [name, rows] of [['log', R.merge.log], ['JSON', R.merge.json]]) {
       const r = rows[rows.length - 1];
       const f = (r.agentgitPeakExtraKiB * 1024) / r.inputBytes;
-      add('merge (#2)', `${name} merge peak memory vs input (base + ours + theirs, ${(r.inputBytes / 1e6).toFixed(1)} MB)`, `${mib(r.agentgitPeakExtraKiB)} = ${x2(f)} (${x2((r.agentgitPeakExtraKiB * 1024) / r.sideBytes)} of the largest side)`, '< 5x', f < 5);
+      add('merge (#2)', `${name} merge peak memory vs input (base + ours + theirs, ${(r.inputBytes / 1e6).toFixed(1)} MB)`, `${mib(r.agentgitPeakExtraKiB)} = ${x2(f)} (${x2((r.agentgitPeakExtraKiB * 1024) / r.sideBytes)} of the largest side)`, '< 5x', f < 5, by(f, 5));
     }
   }
   return goals;
@@ -204,9 +204,9 @@ export function renderDoc(R, previousText = '') {
     for (const k of ['agentgit', 'plain']) {
       const x = fl[k];
       if (!x) continue;
-      L.push(`| ${k === 'agentgit' ? 'agentgit' : 'plain git (orientation)'} | ${ms(med(x.roundWallMs))}${iqr(x.roundWallMs)} | ${med(x.retriesPerRound)} (max ${x.retriesPerRound.max}) | ${x.maxTries} | ${x.exits[0]} / ${x.exits[1]} / ${x.exits[75]} | ${x.settleRounds ?? 'not converged'} | ${(x.writePhaseMs / 1000).toFixed(0)} s | ${(x.convergeMs / 1000).toFixed(0)} s |`);
+      L.push(`| ${k === 'agentgit' ? 'agentgit' : 'plain git (orientation)'}, ${x.rounds} rounds | ${ms(med(x.roundWallMs))}${iqr(x.roundWallMs)} | ${med(x.retriesPerRound)} (max ${x.retriesPerRound.max}) | ${x.maxTries} | ${x.exits[0]} / ${x.exits[1]} / ${x.exits[75]} | ${x.settleRounds ?? 'not converged'} | ${(x.writePhaseMs / 1000).toFixed(0)} s | ${(x.convergeMs / 1000).toFixed(0)} s |`);
     }
-    if (fl.plain) L.push('', `Paired ratio of round times (agentgit / plain git): ${x2(med(fl.agentgit.roundWallMs) / med(fl.plain.roundWallMs))} (medians of the same run).`);
+    if (fl.plain) L.push('', `Ratio of the median round times (agentgit / plain git): ${x2(med(fl.agentgit.roundWallMs) / med(fl.plain.roundWallMs))}. Not paired: plain git's fleet ran after agentgit's, for ${fl.plain.rounds} rounds, so it is orientation only.`);
     L.push('', `Every entry written kept and the daily log byte-identical on all instances: ${fl.agentgit.identical && fl.agentgit.entriesKept?.missing === 0 ? 'yes' : `no (missing ${fl.agentgit.entriesKept?.missing}, identical ${fl.agentgit.identical})`}.`);
     L.push('');
   }
