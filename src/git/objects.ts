@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { gitEnv } from './exec.js';
@@ -35,15 +35,22 @@ export async function writeBlob(gitDir: string, bytes: Uint8Array): Promise<stri
   await mkdir(dir, { recursive: true });
   const header = Buffer.from(`blob ${bytes.length}\0`);
   const data = deflateSync(Buffer.concat([header, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await open(tmp, 'wx', 0o444);
+  // git's own temporary name: fsck ignores `tmp_obj_*` and prune clears old ones,
+  // so a kill -9 or a full disk mid-write leaves nothing fsck calls corrupt.
+  const tmp = join(dir, `tmp_obj_${process.pid}_${Math.random().toString(36).slice(2, 10)}`);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'wx', 0o444);
+    try {
+      // no fsync: like git's default (core.fsync leaves loose objects out)
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
   }
-  await rename(tmp, file);
   return oid;
 }
 
