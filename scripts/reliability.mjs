@@ -177,11 +177,27 @@ function suiteMounts() {
     .map((f) => f[1]);
 }
 
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
+    memGb: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    git: version('git', ['--version']),
+    ssh: version('ssh', ['-V']),
+    nginx: version('nginx', ['-v']),
+  };
+}
+
 async function main() {
   const args = process.argv.slice(2);
   if (args[0] === '--render') {
     const results = readResults(args[1]);
-    writeFileSync(DOC, render(results, JSON.parse(readFileSync(args[1] + '.meta.json', 'utf8'))));
+    const metaFile = args[1] + '.meta.json';
+    const meta = existsSync(metaFile) ? JSON.parse(readFileSync(metaFile, 'utf8')) : { ...machine(), date: new Date().toISOString(), mode: 'long', ms: 0, status: 'unknown (rendered from partial results)' };
+    writeFileSync(DOC, render(results, meta));
     console.log(`wrote ${DOC}`);
     return;
   }
@@ -196,24 +212,12 @@ async function main() {
     child.on('close', (code) => res(code ?? 1));
   });
   const ms = Date.now() - t0;
-  // a run that was interrupted cannot unmount what it mounted
-  for (const m of suiteMounts()) if (!before.has(m)) spawnSync('umount', ['-l', m]);
-  const cpus = os.cpus();
-  const meta = {
-    date: new Date(t0).toISOString().replace(/\.\d+Z$/, 'Z'),
-    mode: 'long',
-    ms,
-    status,
-    cpus: cpus.length,
-    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
-    memGb: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    git: version('git', ['--version']),
-    ssh: version('ssh', ['-V']),
-    nginx: version('nginx', ['-v']),
-  };
+  // a run that was interrupted cannot unmount what it mounted; say so (other runs may own mounts of the same names)
+  const left = suiteMounts().filter((m) => !before.has(m));
+  if (left.length) console.error(`reliability: tmpfs mounts appeared during the run and are still mounted (an interrupted run leaves its own; unmount those with umount -l): ${left.join(' ')}`);
+  const meta = { ...machine(), date: new Date(t0).toISOString().replace(/\.\d+Z$/, 'Z'), mode: 'long', ms, status };
   const results = readResults(out);
+
   if (results.length === 0) {
     console.error('reliability: no results were collected; docs/reliability.md left as it is');
   } else {

@@ -54,10 +54,37 @@ export async function syncKilled(a: Agent, point: KillPoint, mode: 'tree' | 'mai
     out.inCheckout = existsSync(journal);
     orphans = kill9(sp.pid, mode);
   };
+  /**
+   * For 'checkout': from the fetch on, let agentgit run in slices of about a millisecond
+   * (SIGCONT, SIGSTOP) and look for the journal between slices, so that even a work-tree
+   * update of a few milliseconds is caught on a loaded machine.
+   */
+  let stepping = false;
+  let finished = false;
+  void sp.done.then(() => (finished = true));
+  const step = async (): Promise<void> => {
+    if (stepping) return;
+    stepping = true;
+    while (!fired && !finished) {
+      try {
+        process.kill(sp.pid, 'SIGSTOP');
+      } catch {
+        return; // finished
+      }
+      if (existsSync(journal)) return fire();
+      try {
+        process.kill(sp.pid, 'SIGCONT');
+      } catch {
+        return;
+      }
+      await new Promise((res) => setTimeout(res, 1));
+    }
+  };
   sp.onLine((l) => {
     const m = /^\[trace [^\]]*\] git (.*)$/.exec(l);
     if (!m) return;
     out.after = m[1]!.split(' ').slice(0, 2).join(' ');
+    if (point === 'checkout' && /^fetch /.test(m[1]!)) void step();
     if (point === 'commit' && /^commit -q/.test(m[1]!)) fire();
     else if (point === 'fetch' && /^fetch /.test(m[1]!)) fire();
     else if (point === 'merge' && /^commit-tree \S+ -p /.test(m[1]!)) fire();

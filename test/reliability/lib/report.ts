@@ -12,14 +12,14 @@ export const LONG = process.env.AGENTGIT_RELIABILITY === 'long';
 export const SCALE = LONG
   ? {
       mode: 'long' as const,
-      concurrentRounds: 5,
+      concurrentRounds: 4,
       burst: 5,
       twoSyncRounds: 2,
       killTrials: { file: 80, ssh: 60, https: 60 } as Record<HubKind, number>,
       hubDownRounds: 2,
       hungTimeoutSec: 4,
-      partitionRounds: 4,
-      diskFullLevels: [0, 4096, 65536, 1048576],
+      partitionRounds: 3,
+      diskFullLevels: [0, 4096, 65536],
       skewRounds: 1,
       busyRounds: 3,
     }

@@ -384,7 +384,8 @@ const partition: ScenarioDef = {
   kinds: ['file', 'ssh', 'https'],
   lacks: (kind) => partitionSupport(kind).reason ?? null,
   async run({ world, v }) {
-    const g = Math.max(1, Math.floor(world.agents.length / 2));
+    const n = world.agents.length;
+    const g = n <= 3 ? Math.max(1, n - 1) : Math.floor(n / 2);
     const group = world.agents.slice(-g);
     const rest = world.agents.slice(0, -g);
     const wrap = cutOff(world);
