@@ -18,7 +18,7 @@ import { cloneRepo, initRepo } from '../sync/setup.js';
 import { isAdmitted } from '../identity/admission.js';
 import { printJson, reportSync } from './output.js';
 
-export async function cloneCommand(a: { url: string; dir: string; agent?: string; instance?: string; timeout: number; json: boolean; trustSelf: boolean }): Promise<void> {
+export async function cloneCommand(a: { url: string; dir: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean; trustSelf: boolean }): Promise<void> {
   if (existsSync(a.dir) && readdirSync(a.dir).length > 0) {
     throw new UsageError(`${a.dir} exists and is not empty; clone into a new directory, or use \`agentgit init -C ${a.dir} --remote ${a.url}\` to merge what is there with the hub`);
   }

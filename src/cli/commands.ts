@@ -29,6 +29,7 @@ export async function runYargs(argv: string[]): Promise<void> {
         y
           .positional('url', { type: 'string', demandOption: true })
           .positional('dir', { type: 'string', demandOption: true })
+          .option('branch', { type: 'string', describe: "the hub's branch to sync (default: the hub's HEAD, else main, master or its only branch)" })
           .option('agent', { type: 'string' })
           .option('instance', { type: 'string' })
           .option('timeout', { type: 'number', default: 120 })

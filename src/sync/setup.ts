@@ -198,12 +198,36 @@ export async function cloneRepo(url: string, dir: string, o: SetupOptions & { ti
   await setRemoteCheck(url);
   const parent = dirname(resolve(dir));
   await mkdir(parent, { recursive: true });
+  if (o.branch) checkBranch(o.branch);
   await gitText(['clone', '-q', '--no-tags', url, resolve(dir)], { cwd: parent, timeoutMs: o.timeoutMs });
   const repo = (await Repo.openAt(dir))!;
   await repo.setConfig('agentgit.remote', 'origin');
-  const branch = o.branch ?? (await repo.currentBranch()) ?? 'main';
+  const branch = await cloneBranch(repo, o.branch);
   await repo.setConfig('agentgit.branch', branch);
   return repo;
+}
+
+/**
+ * The branch a fresh clone syncs, checked out. A bare hub made with plain
+ * `git init --bare` has HEAD on `master` while agentgit pushed `main`: git
+ * then leaves an unborn branch, and syncing that would start a second,
+ * unrelated history. Pick the asked branch, else the hub's HEAD when it
+ * exists, else `main`, `master` or the hub's only branch.
+ */
+async function cloneBranch(repo: Repo, asked: string | undefined): Promise<string> {
+  const current = await repo.currentBranch();
+  const remote = [...(await repo.refs(['refs/remotes/origin'])).keys()].map((r) => r.slice('refs/remotes/origin/'.length)).filter((b) => b !== 'HEAD');
+  const want = asked ?? (current && remote.includes(current) ? current : remote.find((b) => b === 'main') ?? remote.find((b) => b === 'master') ?? (remote.length === 1 ? remote[0] : undefined));
+  if (!want) {
+    if (remote.length > 1) {
+      throw new UsageError(`the hub has several branches (${remote.join(', ')}) and its HEAD names none of them; choose one with --branch`);
+    }
+    return current ?? 'main'; // an empty hub: this instance founds the state
+  }
+  if (current === want && (await repo.revParse('HEAD'))) return want;
+  if (remote.includes(want)) await repo.run(['checkout', '-q', '-B', want, '--track', `origin/${want}`]);
+  else await repo.run(['symbolic-ref', 'HEAD', `refs/heads/${want}`]); // not on the hub yet: the first push creates it
+  return want;
 }
 
 async function setRemoteCheck(url: string): Promise<void> {

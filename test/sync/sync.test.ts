@@ -3,9 +3,10 @@
  * Each test name is a promise from DEVELOPERS.md or issue #3.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, BIN } from '../helpers/agents.js';
+import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, BIN, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
@@ -135,7 +136,6 @@ describe('sync engine', () => {
   it('a stale lock from a killed sync is taken over', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(a.path('.git/agentgit/sync.lock'), JSON.stringify({ pid: 999999, start: '1', host: (await import('node:os')).hostname(), since: 1 }));
     const r = await a.sync();
     expect(r.code, r.stderr).toBe(0);
@@ -218,9 +218,6 @@ describe('sync engine', () => {
   it('init adopts an existing git repo with history, and merges a hub that already holds state', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n- 08:00 from hub side\n', 'SOUL.md': 'calm\n' } });
-    const { mkdirSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tempDir, testEnv } = await import('../helpers/agents.js');
     const dir = join(tempDir(), 'existing');
     mkdirSync(join(dir, 'memory'), { recursive: true });
     const env = testEnv(tempDir());
@@ -249,5 +246,24 @@ describe('sync engine', () => {
     const again = await inst.run(['init', '--remote', hub]);
     expect(again.code, again.stderr).toBe(0);
     expect(inst.git(['status', '--porcelain'])).toBe('');
+  });
+
+  it('clone joins the state on a hub whose HEAD names another branch (plain `git init --bare`)', async () => {
+    // a hub as an operator makes it by hand: HEAD on master, agentgit pushes main
+    const hub = join(tempDir('agentgit-hub-'), 'hub.git');
+    mkdirSync(hub);
+    git(hub, ['init', '-q', '--bare', '-b', 'master']);
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n- 07:00 founded\n' } });
+    expect((await a.sync()).code).toBe(0);
+    const b = await Instance.clone(hub, 'b');
+    expect(b.git(['rev-parse', '--abbrev-ref', 'HEAD']).trim()).toBe('main');
+    expect(b.read(day)).toContain('- 07:00 founded');
+    b.append(day, '- 07:10 from b\n');
+    expect((await b.sync()).code).toBe(0);
+    expect((await a.sync()).code).toBe(0);
+    expect(a.read(day)).toBe(b.read(day));
+    // one history, not two: the hub has only main, and b's commits descend from a's first
+    expect(git(hub, ['for-each-ref', '--format=%(refname)', 'refs/heads'])).toBe('refs/heads/main\n');
+    expect(git(hub, ['rev-list', '--max-parents=0', 'main']).trim().split('\n')).toHaveLength(1);
   });
 });
