@@ -12,8 +12,8 @@
  *   5. delete the journal.
  * Invariant: the work tree is never touched before the merged commit exists.
  */
-import { link, lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { mergeFile } from '../merge/index.js';
 import { bytesEqual } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
@@ -175,6 +175,41 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal): Promise<Che
 }
 
 /**
+ * The temporary files a killed checkout can leave beside the files it was
+ * updating: `PATH.agentgit-hold-PID` (a second hard link to the old inode)
+ * and `.agentgit-tmp-PID-*` (a new version not yet renamed into place).
+ * Neither is ever committed (local layer); removing them loses nothing.
+ */
+async function removeLeftovers(repo: Repo, j: Journal): Promise<void> {
+  let changes;
+  try {
+    changes = await repo.diffTree(j.from, j.to);
+  } catch {
+    return; // objects gone: nothing to go by
+  }
+  const dirs = new Map<string, Set<string>>();
+  for (const c of changes) {
+    const abs = join(repo.root, c.path);
+    const d = dirname(abs);
+    dirs.set(d, (dirs.get(d) ?? new Set()).add(basename(abs)));
+  }
+  const mine = new RegExp(`(\\.agentgit-hold-|^\\.agentgit-tmp-)${process.pid}(-|$)`);
+  for (const [d, names] of dirs) {
+    let entries: string[];
+    try {
+      entries = await readdir(d);
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (mine.test(e)) continue;
+      const hold = /^(.*)\.agentgit-hold-\d+$/.exec(e);
+      if ((hold && names.has(hold[1]!)) || /^\.agentgit-tmp-\d+-[a-z0-9]+$/.test(e)) await rm(join(d, e), { force: true, recursive: false }).catch(() => undefined);
+    }
+  }
+}
+
+/**
  * Finish a checkout that a kill -9 interrupted. Returns a message for the
  * operator, or null when there was nothing to do.
  */
@@ -186,6 +221,7 @@ export async function recoverCheckout(repo: Repo, policy: Policy): Promise<strin
     await rm(journalFile(repo), { force: true });
     return null;
   }
+  await removeLeftovers(repo, j);
   const head = await repo.revParse(j.ref);
   if (head !== j.from && head !== j.to) {
     await rm(journalFile(repo), { force: true });
