@@ -66,7 +66,7 @@ export function classifyGitError(e: unknown): { temporary: boolean; reason: stri
   if (!(e instanceof GitError)) return { temporary: false, reason: (e as Error).message };
   const s = e.stderr;
   if (e.timedOut) return { temporary: true, reason: `the hub did not answer in time (${e.message})` };
-  if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|403|401|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
+  if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|(?:returned error|HTTP)[: ]+40[13]\b|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
     return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
   }
   const http5 = /(?:RPC failed; HTTP|returned error:) (5\d\d)/.exec(s);
