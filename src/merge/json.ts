@@ -157,6 +157,37 @@ function same(a: Json | undefined, b: Json | undefined): boolean {
   return true;
 }
 
+/**
+ * `v` with every subtree that equals (same()) the subtree of `b` at the same
+ * place replaced by `b`'s own: `b` itself when all of `v` is unchanged.
+ * Mutates `v` (a freshly parsed document); the result is same() as `v`.
+ */
+function shareUnchanged(b: Json | undefined, v: Json): Json {
+  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null) return same(b, v) ? b! : v;
+  if (Array.isArray(v)) {
+    if (!Array.isArray(b)) return v;
+    let all = v.length === b.length;
+    for (let i = 0; i < v.length; i++) {
+      const c = shareUnchanged(b[i], v[i]!);
+      if (c !== b[i]) all = false;
+      v[i] = c;
+    }
+    return all ? b : v;
+  }
+  if (Array.isArray(b)) return v;
+  const kb = Object.keys(b);
+  let all = true;
+  let i = 0;
+  for (const k in v) {
+    if (k !== kb[i++]) all = false;
+    const c = shareUnchanged(own(b, k), v[k]!);
+    if (c !== own(b, k)) all = false;
+    if (c !== v[k]) Object.defineProperty(v, k, { value: c, writable: true, enumerable: true, configurable: true });
+  }
+  if (i !== kb.length) all = false;
+  return all ? b : v;
+}
+
 /** Canonical JSON text: keys sorted by code unit, no whitespace. */
 function canon(v: Json): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
@@ -1083,28 +1114,56 @@ export function mergeJsonText(
   if (base !== null && ours === base) return { text: theirs, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
   if (base !== null && theirs === base) return { text: ours, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
   try {
-    return structural(path, base, ours, theirs, opts, oursClock, theirsClock);
+    const docs = parseDocs(base, ours, theirs);
+    if ('fallback' in docs) return wholeFile(path, ours, theirs, oursClock, theirsClock, docs.fallback);
+    return structural(path, docs, opts, oursClock, theirsClock);
   } catch (e) {
     // Defensive: a bug or an absurdly deep document must not stop a sync.
     return wholeFile(path, ours, theirs, oursClock, theirsClock, `structural merge failed (${e instanceof Error ? e.message : String(e)}); whole file, last writer wins`);
   }
 }
 
-function structural(
-  path: string,
-  base: string | null,
-  ours: string,
-  theirs: string,
-  opts: JsonOptions,
-  oursClock: SideClocks | undefined,
-  theirsClock: SideClocks | undefined,
-): JsonMergeOutput {
+interface Docs {
+  b: Json | undefined;
+  o: Json;
+  t: Json;
+  fmt: { indent: string; newline: boolean };
+  notes: string[];
+}
+
+/**
+ * Parse base, then each side with its unchanged subtrees replaced by the
+ * base's own (shareUnchanged): the copies become garbage, and `same()` on an
+ * unchanged subtree is one reference compare (most of a big document).
+ */
+function parseDocs(base: string | null, ours: string, theirs: string): Docs | { fallback: string } {
+  const notes: string[] = [];
+  let b: Json | undefined;
+  let baseText = base;
+  if (base !== null) {
+    const pb = parse(base);
+    if (pb.ok) b = pb.value;
+    else {
+      notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
+      baseText = null;
+    }
+  }
   const po = parse(ours);
+  if (po.ok && b !== undefined) po.value = shareUnchanged(b, po.value);
   const pt = parse(theirs);
+  if (pt.ok && b !== undefined) pt.value = shareUnchanged(b, pt.value);
   if (!po.ok || !pt.ok) {
     const which = !po.ok && !pt.ok ? 'neither side parses' : !po.ok ? 'ours does not parse' : 'theirs does not parse';
-    return wholeFile(path, ours, theirs, oursClock, theirsClock, `${which} as JSON; whole file, last writer wins`);
+    return { fallback: `${which} as JSON; whole file, last writer wins` };
   }
+  const fmt = chooseFormat(baseText, ours, theirs);
+  if (/\d{16}/.test(ours) || /\d{16}/.test(theirs)) {
+    notes.push('numbers with 16 or more digits may have lost precision (JSON numbers are read as 64-bit floats)');
+  }
+  return { b, o: po.value, t: pt.value, fmt, notes };
+}
+
+function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: SideClocks | undefined, theirsClock: SideClocks | undefined): JsonMergeOutput {
   const S: State = {
     file: path,
     opts,
@@ -1117,22 +1176,10 @@ function structural(
     notes: [],
     stats: {},
   };
-  let b: Json | undefined;
-  let baseText = base;
-  if (base !== null) {
-    const pb = parse(base);
-    if (pb.ok) b = pb.value;
-    else {
-      S.notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
-      baseText = null;
-    }
-  }
-  const root = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, b, po.value, pt.value) ?? null;
-  const fmt = chooseFormat(baseText, ours, theirs);
-  const text = JSON.stringify(root, null, fmt.indent) + (fmt.newline ? '\n' : '');
-  if (/\d{16}/.test(ours) || /\d{16}/.test(theirs)) {
-    S.notes.push('numbers with 16 or more digits may have lost precision (JSON numbers are read as 64-bit floats)');
-  }
+  const root = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t) ?? null;
+  const text = JSON.stringify(root, null, docs.fmt.indent) + (docs.fmt.newline ? '\n' : '');
+  S.notes.unshift(...docs.notes.filter((n) => n.startsWith('base ')));
+  S.notes.push(...docs.notes.filter((n) => !n.startsWith('base ')));
   S.stats.conflicts = S.conflicts.length;
   S.stats.collisions = S.collisions.length;
   return { text, method: 'structural', stats: S.stats, conflicts: S.conflicts, collisions: S.collisions, notes: S.notes };
