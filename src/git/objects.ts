@@ -13,17 +13,26 @@ import { gitEnv } from './exec.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 
-/** The git object id of a blob with these bytes (sha1 object format). */
-export function blobOid(bytes: Uint8Array): string {
+/** The git object id of an object with these bytes (sha1 object format). */
+export function objectOid(type: 'blob' | 'commit', bytes: Uint8Array): string {
   const h = createHash('sha1');
-  h.update(`blob ${bytes.length}\0`);
+  h.update(`${type} ${bytes.length}\0`);
   h.update(bytes);
   return h.digest('hex');
 }
 
+export function blobOid(bytes: Uint8Array): string {
+  return objectOid('blob', bytes);
+}
+
 /** Write a blob as a loose object (no-op when it exists). Returns its oid. */
-export async function writeBlob(gitDir: string, bytes: Uint8Array): Promise<string> {
-  const oid = blobOid(bytes);
+export function writeBlob(gitDir: string, bytes: Uint8Array): Promise<string> {
+  return writeObject(gitDir, 'blob', bytes);
+}
+
+/** Write a loose object in-process (no-op when it exists). Returns its oid. */
+export async function writeObject(gitDir: string, type: 'blob' | 'commit', bytes: Uint8Array): Promise<string> {
+  const oid = objectOid(type, bytes);
   const dir = join(gitDir, 'objects', oid.slice(0, 2));
   const file = join(dir, oid.slice(2));
   try {
@@ -33,7 +42,7 @@ export async function writeBlob(gitDir: string, bytes: Uint8Array): Promise<stri
     /* absent: write it */
   }
   await mkdir(dir, { recursive: true });
-  const header = Buffer.from(`blob ${bytes.length}\0`);
+  const header = Buffer.from(`${type} ${bytes.length}\0`);
   const data = deflateSync(Buffer.concat([header, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
   // git's own temporary name: fsck ignores `tmp_obj_*` and prune clears old ones,
   // so a kill -9 or a full disk mid-write leaves nothing fsck calls corrupt.
@@ -52,6 +61,61 @@ export async function writeBlob(gitDir: string, bytes: Uint8Array): Promise<stri
     throw e;
   }
   return oid;
+}
+
+export interface Ident {
+  name: string;
+  email: string;
+}
+
+/** A name and email git would write unchanged (else let git build the commit). */
+export function plainIdent(i: Ident): boolean {
+  const ok = (s: string): boolean => s.length > 0 && !/[<>\n\0]/.test(s) && s.trim() === s && !/^[.,:;"'\\]|[.,:;"'\\]$/.test(s);
+  return ok(i.name) && ok(i.email);
+}
+
+/** `1764028800 +0100`: git's ident date for this moment in the local time zone. */
+export function gitDate(ms: number): string {
+  const off = -new Date(ms).getTimezoneOffset();
+  const a = Math.abs(off);
+  return `${Math.floor(ms / 1000)} ${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}${String(a % 60).padStart(2, '0')}`;
+}
+
+/** The text of a commit object, without a signature (what gets signed). */
+export function commitPayload(o: { tree: string; parents: string[]; author: Ident; committer: Ident; when: number; message: string }): string {
+  const date = gitDate(o.when);
+  return [`tree ${o.tree}`, ...o.parents.map((p) => `parent ${p}`), `author ${o.author.name} <${o.author.email}> ${date}`, `committer ${o.committer.name} <${o.committer.email}> ${date}`].join('\n') + `\n\n${o.message}`;
+}
+
+/** Insert a `gpgsig` header (after the committer line), as git does. */
+export function withSignature(payload: string, armored: string): string {
+  const end = payload.indexOf('\n\n');
+  const sig = armored.replace(/\n$/, '').split('\n').join('\n ');
+  return `${payload.slice(0, end)}\ngpgsig ${sig}${payload.slice(end)}`;
+}
+
+/**
+ * Split a raw commit into what was signed and its SSH/PGP signature (the
+ * `gpgsig` header and its continuation lines), as git's parse_signed_commit.
+ */
+export function splitSignature(raw: string): { payload: string; signature: string | null } {
+  const end = raw.indexOf('\n\n');
+  const head = (end < 0 ? raw : raw.slice(0, end)).split('\n');
+  const keep: string[] = [];
+  const sig: string[] = [];
+  let inSig = false;
+  for (const l of head) {
+    if (l.startsWith('gpgsig ')) {
+      inSig = true;
+      sig.push(l.slice(7));
+    } else if (inSig && l.startsWith(' ')) sig.push(l.slice(1));
+    else {
+      inSig = false;
+      keep.push(l);
+    }
+  }
+  const rest = end < 0 ? '' : raw.slice(end);
+  return { payload: keep.join('\n') + rest, signature: sig.length ? sig.join('\n') + '\n' : null };
 }
 
 interface Pending {

@@ -2,11 +2,12 @@
  * A Git work tree as agentgit sees it: the plumbing calls the sync round
  * needs, each one process at most, none per file.
  */
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { readConfigFiles } from './config.js';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
-import { ObjectReader, ZERO_OID } from './objects.js';
+import { commitPayload, ObjectReader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
 
 export interface TreeChange {
   path: string;
@@ -84,7 +85,54 @@ export class Repo {
     return gitText(args, { cwd: this.root, ...opts });
   }
 
+  /**
+   * A ref's oid read from the files git keeps (loose ref, else packed-refs),
+   * with no process. `undefined` when only git can tell: reftable, a linked
+   * worktree, a symbolic ref to follow, anything unexpected.
+   */
+  readRef(name: string): string | null | undefined {
+    if (!/^(HEAD|refs\/[A-Za-z0-9._/-]+)$/.test(name) || name.includes('..')) return undefined;
+    this.filesBackend ??= !existsSync(join(this.gitDir, 'commondir')) && !existsSync(join(this.gitDir, 'reftable'));
+    if (!this.filesBackend) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(join(this.gitDir, name), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return undefined;
+      if (name === 'HEAD') return undefined;
+      return this.packedRefs().get(name) ?? null;
+    }
+    const m = /^([0-9a-f]{40}|[0-9a-f]{64})\n?$/.exec(text);
+    return m ? m[1]! : undefined;
+  }
+
+  /** Refs live in files this process can read (not reftable, not a linked worktree). */
+  private filesBackend: boolean | undefined = undefined;
+
+  private packedRefs(): Map<string, string> {
+    const m = new Map<string, string>();
+    let text = '';
+    try {
+      text = readFileSync(join(this.gitDir, 'packed-refs'), 'utf8');
+    } catch {
+      /* none */
+    }
+    for (const l of text.split('\n')) {
+      if (!l || l.startsWith('#') || l.startsWith('^')) continue;
+      const i = l.indexOf(' ');
+      if (i > 0) m.set(l.slice(i + 1), l.slice(0, i));
+    }
+    return m; // not cached: a fetch or gc may repack between two reads
+  }
+
   async revParse(rev: string): Promise<string | null> {
+    // a branch or HEAD needs no process (a branch always names a commit)
+    if (rev === 'HEAD' || rev.startsWith('refs/heads/')) {
+      const head = rev === 'HEAD' ? this.headBranchFromFile() : rev.slice('refs/heads/'.length);
+      const oid = head !== null ? this.readRef(`refs/heads/${head}`) : undefined;
+      if (oid !== undefined) return oid;
+    }
     const r = await this.run(['rev-parse', '-q', '--verify', `${rev}^{commit}`], { okCodes: [1, 128] });
     const s = r.stdout.toString('utf8').trim();
     return r.code === 0 && s ? s : null;
@@ -97,6 +145,8 @@ export class Repo {
 
   /** All local config values in one process: key (lowercase) -> last value. */
   async configAll(): Promise<Map<string, string>> {
+    const fromFiles = readConfigFiles(this.gitDir);
+    if (fromFiles) return fromFiles;
     const r = await this.run(['config', '--list', '-z'], { okCodes: [1] });
     const m = new Map<string, string>();
     for (const item of r.stdout.toString('utf8').split('\0')) {
@@ -111,7 +161,21 @@ export class Repo {
     await this.run(['config', key, value]);
   }
 
-  /** Many refs in one process: name -> oid (absent names are missing). */
+  /** Exact ref names -> oid (absent names are missing): from the files, else one git process. */
+  async exactRefs(names: string[]): Promise<Map<string, string>> {
+    const m = new Map<string, string>();
+    for (const n of names) {
+      const oid = this.readRef(n);
+      if (oid === undefined) {
+        const all = await this.refs(names);
+        return new Map([...all].filter(([k]) => names.includes(k)));
+      }
+      if (oid !== null) m.set(n, oid);
+    }
+    return m;
+  }
+
+  /** Refs matching for-each-ref patterns, in one process: name -> oid. */
   async refs(names: string[]): Promise<Map<string, string>> {
     const r = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', ...names]);
     const m = new Map<string, string>();
@@ -185,7 +249,21 @@ export class Repo {
     }
   }
 
+  /**
+   * Set by the sync context when this clone's identity and key allow it:
+   * commit objects are then built, signed and written in-process (no
+   * `git commit-tree`, no `ssh-keygen -Y sign`). `sign` returns an armored
+   * SSH signature of a payload, or null to let git do it.
+   */
+  inProcessCommits: { ident: Ident; sign: ((payload: string) => string | null) | null } | null = null;
+
   async commitTree(tree: string, parents: string[], message: string, opts: { sign: boolean; env?: Record<string, string> }): Promise<string> {
+    const ip = this.inProcessCommits;
+    if (ip && !opts.env && (!opts.sign || ip.sign)) {
+      const payload = commitPayload({ tree, parents, author: ip.ident, committer: ip.ident, when: Date.now(), message });
+      const sig = opts.sign && ip.sign ? ip.sign(payload) : null;
+      if (!opts.sign || sig) return writeObject(this.gitDir, 'commit', Buffer.from(sig ? withSignature(payload, sig) : payload, 'utf8'));
+    }
     const args = ['commit-tree', tree];
     for (const p of parents) args.push('-p', p);
     if (opts.sign) args.push('-S');
@@ -232,6 +310,14 @@ export class Repo {
     const c = await this.objects.read(commit);
     const m = c ? /^tree ([0-9a-f]{40,64})/.exec(c.toString('utf8')) : null;
     return m ? m[1]! : null;
+  }
+
+  /** Parents of a commit, from the cat-file session. */
+  async parentsOf(commit: string): Promise<string[]> {
+    const c = await this.objects.read(commit);
+    if (!c) return [];
+    const head = c.toString('latin1');
+    return [...head.slice(0, head.indexOf('\n\n')).matchAll(/^parent ([0-9a-f]{40,64})$/gm)].map((m) => m[1]!);
   }
 
   /** Committer time (ms) of a commit, from the cat-file session. */

@@ -11,14 +11,17 @@
  * - open enrollment: where the parent's policy sets trust.openEnrollment, a
  *   commit that adds exactly its own signer's key and changes nothing else.
  *
- * Costs one `git log` per distinct allowed-signers set in the range (git
- * runs ssh-keygen per commit inside it) and no process per commit here.
+ * ed25519 SSH signatures are checked in-process (identity/sshsig.ts), so
+ * verification costs no process per commit; other signatures go to one
+ * `git log` per distinct allowed-signers set (git runs ssh-keygen).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
 import type { Repo } from '../git/repo.js';
+import { splitSignature } from '../git/objects.js';
+import { verifySshsig } from './sshsig.js';
 import { parseSigners, SIGNERS_PATH, type Signer } from './signers.js';
 
 export interface Rejection {
@@ -92,22 +95,33 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
     groups.set(text, g);
   }
   const status = new Map<string, { g: string; fp: string }>();
-  const dir = await mkdtemp(join(tmpdir(), 'agentgit-verify-'));
-  try {
-    let n = 0;
-    for (const [text, g] of groups) {
-      const file = join(dir, `allowed-${n++}`);
-      await writeFile(file, text + '\n');
-      const out = await repo.run(['-c', `gpg.ssh.allowedSignersFile=${file}`, 'log', '--no-walk=unsorted', '--format=%H%x00%G?%x00%GK', '--stdin'], {
-        input: g.commits.map((c) => c.oid).join('\n') + '\n',
-      });
-      for (const l of out.stdout.toString('utf8').split('\n')) {
-        const [oid, gs, fp] = l.split('\0');
-        if (oid) status.set(oid, { g: gs ?? 'N', fp: fp ?? '' });
-      }
+  // ed25519 SSH signatures are checked in-process; anything else by git (ssh-keygen)
+  const byGit = new Map<string, CommitInfo[]>();
+  for (const [text, g] of groups) {
+    for (const c of g.commits) {
+      const s = await checkInProcess(repo, c.oid, g.signers);
+      if (s) status.set(c.oid, s);
+      else byGit.set(text, [...(byGit.get(text) ?? []), c]);
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  }
+  if (byGit.size > 0) {
+    const dir = await mkdtemp(join(tmpdir(), 'agentgit-verify-'));
+    try {
+      let n = 0;
+      for (const [text, list] of byGit) {
+        const file = join(dir, `allowed-${n++}`);
+        await writeFile(file, text + '\n');
+        const out = await repo.run(['-c', `gpg.ssh.allowedSignersFile=${file}`, 'log', '--no-walk=unsorted', '--format=%H%x00%G?%x00%GK', '--stdin'], {
+          input: list.map((c) => c.oid).join('\n') + '\n',
+        });
+        for (const l of out.stdout.toString('utf8').split('\n')) {
+          const [oid, gs, fp] = l.split('\0');
+          if (oid) status.set(oid, { g: gs ?? 'N', fp: fp ?? '' });
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
   const rejections: Rejection[] = [];
   for (const c of commits) {
@@ -118,6 +132,29 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
     rejections.push({ commit: c.oid, author: c.author, reason: reasonFor(s, c) });
   }
   return rejections;
+}
+
+/**
+ * git's %G? and %GK for one commit, computed in-process: N unsigned, B bad
+ * signature, G good and its key allowed (for namespace git), U good but not
+ * allowed. Null when git must decide (not an ed25519 SSH signature).
+ */
+async function checkInProcess(repo: Repo, oid: string, signers: Signer[]): Promise<{ g: string; fp: string } | null> {
+  const raw = await repo.objects.read(oid);
+  if (!raw) return null;
+  const { payload, signature } = splitSignature(raw.toString('latin1'));
+  if (!signature) return { g: 'N', fp: '' };
+  const check = verifySshsig(Buffer.from(payload, 'latin1'), signature);
+  if (!check) return null;
+  if (!check.valid) return { g: 'B', fp: check.fingerprint };
+  const allowed = signers.some((s) => s.fingerprint === check.fingerprint && allowsGit(s));
+  return { g: allowed ? 'G' : 'U', fp: check.fingerprint };
+}
+
+/** The line's `namespaces="…"` option admits namespace git (no option: every namespace). */
+function allowsGit(s: Signer): boolean {
+  const m = /namespaces="([^"]*)"/.exec(s.line.slice(0, s.line.indexOf(s.key)));
+  return !m || m[1]!.split(',').some((n) => n.trim() === 'git' || n.trim() === '*');
 }
 
 function reasonFor(s: { g: string; fp: string }, c: CommitInfo): string {

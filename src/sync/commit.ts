@@ -4,13 +4,12 @@
  */
 import { lstat, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { changedKeyPaths } from '../merge/json.js';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
 import { writeBlob, ZERO_OID } from '../git/objects.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
-import { checkFile, type Held } from './guard.js';
+import type { Held } from './guard.js';
 import type { ClockSource } from './hlc.js';
 
 export interface CommitResult {
@@ -63,6 +62,8 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const { repo, policy } = o;
   const status = await repo.status();
   if (status.length === 0) return { commit: null, committed: [], held: [], nested: [], notes: [] };
+  // loaded only when something changed: a no-op round never parses the merge kinds
+  const [{ checkFile }, { changedKeyPaths }] = await Promise.all([import('./guard.js'), import('../merge/json.js')]);
   const held: Held[] = [];
   const nested: string[] = [];
   const notes: string[] = [];

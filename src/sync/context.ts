@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Policy, POLICY_PATH } from '../policy/policy.js';
 import { Repo } from '../git/repo.js';
+import { plainIdent } from '../git/objects.js';
+import { loadSigningKey, signSshsig } from '../identity/sshsig.js';
 
 export class UsageError extends Error {
   readonly code = 'EUSAGE';
@@ -72,5 +74,23 @@ export async function openContext(dir: string): Promise<Context> {
     sign: (config.get('commit.gpgsign') ?? 'false') === 'true',
     signingKey: config.get('user.signingkey') ?? '',
   };
+  useInProcessCommits(repo, config, settings);
   return { repo, policy, settings, config };
+}
+
+/**
+ * Build commit objects in-process when git would write exactly these
+ * fields: a plain `user.name`/`user.email`, and for signing an ssh-format
+ * ed25519 key agentgit can read. Otherwise git (and ssh-keygen) do it.
+ */
+function useInProcessCommits(repo: Repo, config: Map<string, string>, s: Settings): void {
+  const ident = { name: config.get('user.name') ?? '', email: config.get('user.email') ?? '' };
+  if (!plainIdent(ident)) return;
+  if (process.env.GIT_AUTHOR_NAME || process.env.GIT_COMMITTER_NAME || process.env.GIT_AUTHOR_DATE || process.env.GIT_COMMITTER_DATE) return;
+  let sign: ((payload: string) => string | null) | null = null;
+  if (s.sign && (config.get('gpg.format') ?? 'openpgp') === 'ssh' && s.signingKey) {
+    const key = loadSigningKey(s.signingKey);
+    if (key) sign = (payload) => signSshsig(payload, key);
+  }
+  repo.inProcessCommits = { ident, sign };
 }

@@ -9,21 +9,20 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
-import { foldUnverifiable, isAdmitted, markUnadmitted } from '../identity/admission.js';
-import { signerLine } from '../identity/signers.js';
-import { verifyRange } from '../identity/verify.js';
 import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
-import { needsRebuild, runRebuild } from '../health/rebuild.js';
 import { join } from 'node:path';
 import { GitError } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
-import { checkout, recoverCheckout } from './checkout.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, type Context } from './context.js';
+// The modules a round needs only when the hub brought something, or local
+// work must be checked, are loaded on first use: a no-op round (every minute,
+// on every instance) loads none of the merge kinds, identity or rebuild code.
+const admission = () => import('../identity/admission.js');
+const lazyCheckout = () => import('./checkout.js');
 import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
-import { mergeCommits } from './integrate.js';
 import { SyncLock } from './lock.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, writeState } from './state.js';
@@ -111,8 +110,10 @@ export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
     }
   }
   await removeStaleIndexLock(repo, notes);
-  const r = await recoverCheckout(repo, ctx.policy);
-  if (r) notes.push(r);
+  if (existsSync(repo.stateFile('checkout.json'))) {
+    const r = await (await lazyCheckout()).recoverCheckout(repo, ctx.policy);
+    if (r) notes.push(r);
+  }
   // temp files of an interrupted round
   await rm(repo.stateFile(`index.${process.pid}.tmp`), { force: true });
   return notes;
@@ -210,19 +211,21 @@ interface Exchange {
 async function exchangeWithHub(x: Exchange): Promise<void> {
   const { repo, policy, settings, ref, clocks, dl, out } = x;
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
-  const before = await repo.refs([ref, track]);
+  const before = await repo.exactRefs([ref, track]);
   const firstContact = !before.has(track);
   x.startHead.value = before.get(ref) ?? null;
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
   for (let attempt = 1; ; attempt++) {
     const found = await fetchHub(repo, settings.remote, settings.branch, dl);
-    const now = await repo.refs(found ? [ref, track] : [ref]);
+    const now = await repo.exactRefs(found ? [ref, track] : [ref]);
     const theirs = found ? now.get(track) ?? null : null;
     const ours = now.get(ref) ?? null;
     let head = ours;
-    // one merge-base answers both "is the hub behind us?" and "can we fast-forward?"
-    const bases = theirs && ours && theirs !== ours ? await repo.mergeBases(ours, theirs) : [];
+    // one merge-base answers both "is the hub behind us?" and "can we fast-forward?";
+    // when the hub's head is a parent of ours (a local commit on top of the last sync) no process is needed
+    const bases = theirs && ours && theirs !== ours ? ((await repo.parentsOf(ours)).includes(theirs) ? [theirs] : await repo.mergeBases(ours, theirs)) : [];
     if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
+      const { verifyRange } = await import('../identity/verify.js');
       const bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact });
       if (bad.length > 0) {
         const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ');
@@ -232,10 +235,11 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       }
       if (bases.length === 1 && bases[0] === ours) {
         out.mergedFromHub += (await repo.diffTree(ours, theirs)).filter((c) => !isClockPath(c.path)).length;
-        await checkout(repo, policy, ref, ours, theirs);
+        await (await lazyCheckout()).checkout(repo, policy, ref, ours, theirs);
         head = theirs;
         out.fastForward = true;
       } else {
+        const { mergeCommits } = await import('./integrate.js');
         const m = await mergeCommits(
           { repo, policy, instance: settings.instance, sign: settings.sign },
           ours,
@@ -247,7 +251,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
         );
         for (const s of m.seenClocks) clocks.see(s);
         await clocks.save();
-        const co = await checkout(repo, policy, ref, ours, m.commit);
+        const co = await (await lazyCheckout()).checkout(repo, policy, ref, ours, m.commit);
         head = m.commit;
         out.mergedFromHub += m.changedFromHub;
         for (const r of m.reports) if (!isClockPath(r.path)) out.mergedByKind[r.kind] = (out.mergedByKind[r.kind] ?? 0) + 1;
@@ -269,8 +273,10 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       if (hb) await pushHub(repo, settings.remote, [pushRefspec(hb, settings.instance)], dl);
       return;
     }
+    const { foldUnverifiable, isAdmitted, markUnadmitted } = await admission();
     if (publicKey && !(await isAdmitted(repo, head, publicKey))) {
       await markUnadmitted(repo);
+      const { signerLine } = await import('../identity/signers.js');
       out.notAdmitted = signerLine(`${settings.agent}/${settings.instance}`, publicKey);
       return;
     }
@@ -280,7 +286,8 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     const p = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb, settings.instance)] : [])], dl);
     if (p === 'ok') {
       out.pushed = head;
-      await repo.run(['update-ref', track, head]).catch(() => undefined);
+      // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
+      if (repo.readRef(track) !== head) await repo.run(['update-ref', track, head]).catch(() => undefined);
       return;
     }
     if (attempt >= x.tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
@@ -330,6 +337,7 @@ async function rebuildDerived(repo: Repo, policy: Context['policy'], from: strin
   const spec = policy.config.rebuild;
   if (!spec || !from || !to || from === to) return undefined;
   const changed = (await repo.diffTree(from, to)).map((c) => c.path);
+  const { needsRebuild, runRebuild } = await import('../health/rebuild.js');
   return needsRebuild(spec, changed) ? runRebuild(repo.root, spec) : undefined;
 }
 
@@ -415,6 +423,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     // work committed while not admitted is re-signed once admitted (see identity/admission.ts)
     if (c.commit && settings.signingKey) {
       const pub = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+      const { isAdmitted, markUnadmitted } = await admission();
       if (pub && !(await isAdmitted(repo, c.commit, pub))) await markUnadmitted(repo);
     }
     const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);

@@ -1,0 +1,165 @@
+/**
+ * SSH signatures (the SSHSIG format of OpenSSH's PROTOCOL.sshsig, which git
+ * uses for `gpg.format=ssh`) made and checked in-process with node:crypto,
+ * so a signed commit costs no `ssh-keygen -Y sign` and a verified one no
+ * `ssh-keygen -Y find-principals` + `-Y verify`.
+ *
+ * Only what agentgit creates is handled here: unencrypted ed25519 keys and
+ * sha512 signatures. Anything else returns null and the caller falls back
+ * to git (which runs ssh-keygen), so other keys keep working, just slower.
+ */
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+const MAGIC = Buffer.from('SSHSIG');
+const BEGIN = '-----BEGIN SSH SIGNATURE-----';
+const END = '-----END SSH SIGNATURE-----';
+const ED25519 = 'ssh-ed25519';
+
+/** An SSH wire-format reader (uint32-length-prefixed strings). */
+class Reader {
+  private at = 0;
+  constructor(private readonly b: Buffer) {}
+  u32(): number {
+    if (this.at + 4 > this.b.length) throw new Error('truncated');
+    const v = this.b.readUInt32BE(this.at);
+    this.at += 4;
+    return v;
+  }
+  bytes(): Buffer {
+    const n = this.u32();
+    if (this.at + n > this.b.length) throw new Error('truncated');
+    const v = this.b.subarray(this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+  raw(n: number): Buffer {
+    if (this.at + n > this.b.length) throw new Error('truncated');
+    const v = this.b.subarray(this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+  get done(): boolean {
+    return this.at === this.b.length;
+  }
+}
+
+function str(v: Buffer | string): Buffer {
+  const b = typeof v === 'string' ? Buffer.from(v) : v;
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(b.length);
+  return Buffer.concat([len, b]);
+}
+
+const b64url = (b: Buffer): string => b.toString('base64url');
+
+export interface SigningKey {
+  key: KeyObject;
+  /** The public key in SSH wire format (`string "ssh-ed25519" string pub`). */
+  publicBlob: Buffer;
+}
+
+/** Parse an unencrypted OpenSSH ed25519 private key; null for anything else. */
+export function parseSigningKey(text: string): SigningKey | null {
+  try {
+    const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
+    if (!m) return null;
+    const r = new Reader(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+    if (!r.raw(15).equals(Buffer.from('openssh-key-v1\0'))) return null;
+    if (r.bytes().toString() !== 'none' || r.bytes().toString() !== 'none') return null; // encrypted
+    r.bytes(); // kdf options
+    if (r.u32() !== 1) return null;
+    const publicBlob = Buffer.from(r.bytes());
+    const p = new Reader(r.bytes());
+    if (p.u32() !== p.u32()) return null; // check ints differ: wrong passphrase / corrupt
+    if (p.bytes().toString() !== ED25519) return null;
+    const pub = p.bytes();
+    const priv = p.bytes();
+    if (pub.length !== 32 || priv.length !== 64) return null;
+    const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(priv.subarray(0, 32)), x: b64url(pub) }, format: 'jwk' });
+    return { key, publicBlob };
+  } catch {
+    return null;
+  }
+}
+
+const keyCache = new Map<string, SigningKey | null>();
+
+/** The key at `path` (cached per process); null when absent or unsupported. */
+export function loadSigningKey(path: string): SigningKey | null {
+  if (!keyCache.has(path)) {
+    let k: SigningKey | null = null;
+    try {
+      k = parseSigningKey(readFileSync(path, 'utf8'));
+    } catch {
+      k = null;
+    }
+    keyCache.set(path, k);
+  }
+  return keyCache.get(path) ?? null;
+}
+
+function signedData(namespace: string, hash: Buffer): Buffer {
+  return Buffer.concat([MAGIC, str(namespace), str(''), str('sha512'), str(hash)]);
+}
+
+/** An armored SSHSIG signature of `message` (namespace `git` for commits). */
+export function signSshsig(message: Buffer | string, k: SigningKey, namespace = 'git'): string {
+  const hash = createHash('sha512').update(message).digest();
+  const sig = sign(null, signedData(namespace, hash), k.key);
+  const blob = Buffer.concat([MAGIC, Buffer.from([0, 0, 0, 1]), str(k.publicBlob), str(namespace), str(''), str('sha512'), str(Buffer.concat([str(ED25519), str(sig)]))]);
+  const b64 = blob.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 70) lines.push(b64.slice(i, i + 70));
+  return `${BEGIN}\n${lines.join('\n')}\n${END}\n`;
+}
+
+export interface SshsigCheck {
+  /** The signature matches the message under the key it names. */
+  valid: boolean;
+  publicBlob: Buffer;
+  /** `SHA256:…`, as git's %GK prints it. */
+  fingerprint: string;
+}
+
+/**
+ * Check an armored SSHSIG over `message`. Null when it is not one this
+ * module handles (another key type or hash: ask git); `valid: false` when
+ * it is well formed but does not match (a tampered commit).
+ */
+export function verifySshsig(message: Buffer | string, armored: string, namespace = 'git'): SshsigCheck | null {
+  let r: Reader;
+  try {
+    const body = armored.trim();
+    if (!body.startsWith(BEGIN) || !body.endsWith(END)) return null;
+    r = new Reader(Buffer.from(body.slice(BEGIN.length, -END.length).replace(/\s+/g, ''), 'base64'));
+    if (!r.raw(6).equals(MAGIC) || r.u32() !== 1) return null;
+  } catch {
+    return null;
+  }
+  try {
+    const publicBlob = Buffer.from(r.bytes());
+    const ns = r.bytes().toString();
+    r.bytes(); // reserved
+    const alg = r.bytes().toString();
+    const sigBlob = new Reader(r.bytes());
+    const pk = new Reader(publicBlob);
+    if (pk.bytes().toString() !== ED25519 || alg !== 'sha512') return null;
+    const pub = pk.bytes();
+    if (sigBlob.bytes().toString() !== ED25519) return null;
+    const sig = sigBlob.bytes();
+    const fingerprint = 'SHA256:' + createHash('sha256').update(publicBlob).digest('base64').replace(/=+$/, '');
+    if (ns !== namespace || pub.length !== 32 || sig.length !== 64) return { valid: false, publicBlob, fingerprint };
+    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(pub) }, format: 'jwk' });
+    const hash = createHash('sha512').update(message).digest();
+    return { valid: verify(null, signedData(namespace, hash), key, sig), publicBlob, fingerprint };
+  } catch {
+    return null;
+  }
+}
+
+/** The SSH wire-format blob of a public key line (`ssh-ed25519 AAAA… comment`). */
+export function publicBlobOf(line: string): Buffer | null {
+  const b64 = line.trim().split(/\s+/)[1];
+  return b64 ? Buffer.from(b64, 'base64') : null;
+}
