@@ -19,6 +19,7 @@ import { bytesEqual } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
 import { blobOid, ZERO_OID } from '../git/objects.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
+import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
 
 interface Journal {
   from: string;
@@ -150,22 +151,34 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal): Promise<Che
   const index: IndexEntry[] = [];
   const keptLocal: string[] = [];
   let written = 0;
-  for (const c of changes) {
-    if (c.newMode === '160000' || c.oldMode === '160000') {
-      index.push({ path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? ZERO_OID : c.newOid });
-      continue; // gitlinks: never written into the work tree
-    }
-    const abs = join(repo.root, c.path);
-    const cur = await readWorkFile(abs);
-    const curOid = cur ? blobOid(cur.bytes) : ZERO_OID;
-    const target = c.status === 'D' ? null : await repo.objects.read(c.newOid);
-    if (c.status !== 'D' && !target) throw new Error(`object ${c.newOid} for ${c.path} is missing; run \`git fsck\``);
-    index.push({ path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? ZERO_OID : c.newOid });
-    if (curOid === c.newOid) continue; // already there (a re-run after a crash)
-    const base = c.status === 'A' ? null : curOid === c.oldOid ? (cur?.bytes ?? null) : await repo.objects.read(c.oldOid);
-    const r = await putWorkFile(abs, c.path, base, target, c.newMode, policy);
-    if (r.written) written++;
-    if (r.agentWrote) keptLocal.push(c.path);
+  // a few files in flight, unless a file and a directory trade places (then
+  // the deletion must come before the creation beneath it: one at a time)
+  const paths = new Set(changes.map((c) => c.path));
+  const nested = changes.some((c) => {
+    for (let i = c.path.indexOf('/'); i > 0; i = c.path.indexOf('/', i + 1)) if (paths.has(c.path.slice(0, i))) return true;
+    return false;
+  });
+  const done = await mapInOrder(
+    changes,
+    async (c) => {
+      const entry: IndexEntry = { path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? ZERO_OID : c.newOid };
+      if (c.newMode === '160000' || c.oldMode === '160000') return { entry, written: false, kept: false }; // gitlinks: never written into the work tree
+      const abs = join(repo.root, c.path);
+      const cur = await readWorkFile(abs);
+      const curOid = cur ? blobOid(cur.bytes) : ZERO_OID;
+      const target = c.status === 'D' ? null : await repo.objects.read(c.newOid);
+      if (c.status !== 'D' && !target) throw new Error(`object ${c.newOid} for ${c.path} is missing; run \`git fsck\``);
+      if (curOid === c.newOid) return { entry, written: false, kept: false }; // already there (a re-run after a crash)
+      const base = c.status === 'A' ? null : curOid === c.oldOid ? (cur?.bytes ?? null) : await repo.objects.read(c.oldOid);
+      const r = await putWorkFile(abs, c.path, base, target, c.newMode, policy);
+      return { entry, written: r.written, kept: r.agentWrote };
+    },
+    nested ? 1 : FILES_IN_FLIGHT,
+  );
+  for (const d of done) {
+    index.push(d.entry);
+    if (d.written) written++;
+    if (d.kept) keptLocal.push(d.entry.path);
   }
   await repo.updateIndex(index);
   const head = await repo.revParse(j.ref);

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
 import { writeBlob, ZERO_OID } from '../git/objects.js';
+import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
 import type { Held } from './guard.js';
@@ -72,41 +73,68 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const stage: IndexEntry[] = [];
   const staged: string[] = [];
   const clockFiles = new Map<string, Record<string, string>>();
+  // blobs are written a few at a time; their index entries keep status order
+  let writes: Array<Promise<IndexEntry>> = [];
+  const flush = async (): Promise<void> => {
+    stage.push(...(await Promise.all(writes)));
+    writes = [];
+  };
   const put = async (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): Promise<void> => {
-    if (bytes === null) stage.push({ path, mode: '0', oid: ZERO_OID });
-    else stage.push({ path, mode, oid: await writeBlob(repo.gitDir, bytes) });
+    if (bytes === null) writes.push(Promise.resolve({ path, mode: '0', oid: ZERO_OID }));
+    else writes.push(writeBlob(repo.gitDir, bytes).then((oid) => ({ path, mode, oid })));
     if (bytes === null ? before !== null : before === null || !bytesEqual(before, bytes)) staged.push(path);
+    if (writes.length >= FILES_IN_FLIGHT) await flush();
   };
 
-  for (const s of status) {
+  // what each changed file held at HEAD and holds now, read a few files at a
+  // time in chunks (bounded memory); then checked and staged in status order
+  const CHUNK = 64;
+  for (let from = 0; from < status.length; from += CHUNK) {
+    const chunk = status.slice(from, from + CHUNK);
+    const pre = await mapInOrder(chunk, async (s) => {
+      const path = s.path;
+      if (path.endsWith('/') || isClockPath(path)) return null;
+      const kind = policy.kindOf(path);
+      if (kind === 'local' && !policy.isSecretPath(path)) return null;
+      const tracked = s.xy !== '??' && s.xy[0] !== 'A';
+      const [before, work] = await Promise.all([tracked ? repo.objects.read(`HEAD:${path}`) : null, readWork(join(repo.root, path), policy.config.maxFileBytes)]);
+      return { before, work };
+    });
+    for (const [n, s] of chunk.entries()) {
+      await commitOne(s, pre[n] ?? null);
+    }
+  }
+  await flush();
+
+  async function commitOne(s: (typeof status)[number], pre: { before: Buffer | null; work: Awaited<ReturnType<typeof readWork>> } | null): Promise<void> {
     const path = s.path;
     if (path.endsWith('/')) {
       // untracked directory git would not descend into: a nested repository
       nested.push(path.slice(0, -1));
-      continue;
+      return;
     }
     const kind = policy.kindOf(path);
-    if (kind === 'local' && !policy.isSecretPath(path)) continue; // ignored layer, tracked by mistake: leave it alone
+    if (kind === 'local' && !policy.isSecretPath(path)) return; // ignored layer, tracked by mistake: leave it alone
     const tracked = s.xy !== '??' && s.xy[0] !== 'A';
-    const before = tracked ? await repo.objects.read(`HEAD:${path}`) : null;
+    const before = pre ? pre.before : tracked ? await repo.objects.read(`HEAD:${path}`) : null;
     if (isClockPath(path)) {
       if (!clockFiles.has(path)) {
         const w = await readWork(join(repo.root, path));
         await put(path, w?.bytes ?? null, '100644', before);
       }
-      continue;
+      return;
     }
-    const work = await readWork(join(repo.root, path), policy.config.maxFileBytes);
-    if (work && before && bytesEqual(work.bytes, before)) continue; // only its stat data changed
+    const work = pre ? pre.work : await readWork(join(repo.root, path), policy.config.maxFileBytes);
+    if (work && before && bytesEqual(work.bytes, before)) return; // only its stat data changed
     const h = checkFile(policy, { path, before, after: work?.bytes ?? null, size: work?.size ?? 0 });
     if (h) {
       held.push(h);
       // held logs: commit the committed entries plus the new ones, leave the file as it is
       if (h.commitInstead && before && !bytesEqual(h.commitInstead, before)) await put(path, h.commitInstead, work?.mode ?? '100644', before);
-      continue;
+      return;
     }
     await put(path, work?.bytes ?? null, work?.mode ?? '100644', before);
-    if (kind === 'log') continue; // logs merge by entry: no clocks needed
+    if (kind === 'log') return; // logs merge by entry: no clocks needed
     // per-key clocks for JSON, a whole-file clock for everything else
     const cpath = clockPathFor(path);
     if (!clockFiles.has(cpath)) clockFiles.set(cpath, parseClockFile(await readWork(join(repo.root, cpath)).then((w) => w?.bytes ?? null)));
@@ -133,6 +161,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     await writeFile(abs, bytes);
     await put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
   }
+  await flush();
   // a held file a person staged by hand must not ride along
   if (held.length > 0 && (await repo.revParse('HEAD'))) {
     await repo.run(['reset', '-q', 'HEAD', '--pathspec-from-file=-', '--pathspec-file-nul'], {

@@ -18,6 +18,7 @@ import { mergeFile } from '../merge/index.js';
 import type { Conflict, MergeReport } from '../merge/types.js';
 import type { Policy } from '../policy/policy.js';
 import { writeBlob, ZERO_OID } from '../git/objects.js';
+import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { clockPathFor, isClockPath, parseClockFile, sideClocks } from './clocks.js';
 import { clockFromTime } from './hlc.js';
@@ -133,16 +134,9 @@ export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, messa
     }
   }
 
-  for (const p of plans) {
-    if (p.action === 'take') {
-      entries.push({ path: p.path, mode: p.mode, oid: p.oid });
-      continue;
-    }
-    if (p.action === 'keep-edit') {
-      entries.push({ path: p.path, mode: p.mode, oid: p.oid });
-      notes.push(p.note);
-      continue;
-    }
+  const merged = await mapInOrder(plans, async (p) => {
+    if (p.action === 'take') return { entry: { path: p.path, mode: p.mode, oid: p.oid } };
+    if (p.action === 'keep-edit') return { entry: { path: p.path, mode: p.mode, oid: p.oid }, note: p.note };
     const [b, o, t] = await Promise.all([read(p.baseOid), read(p.oursOid), read(p.theirsOid)]);
     if (!o || !t) throw new Error(`object missing while merging ${p.path}; run \`git fsck\``);
     const c = policy.classify(p.path);
@@ -164,10 +158,17 @@ export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, messa
       policy.config.maxMergeBytes,
     );
     const oid = await writeBlob(repo.gitDir, result.bytes);
-    entries.push({ path: p.path, mode: p.mode, oid });
-    reports.push(result.report);
-    conflicts.push(...result.report.conflicts);
-    notes.push(...result.report.collisions.map((x) => `${x.path}: ${x.key}: two instances created different items with the same id; ${x.resolution}`));
+    return { entry: { path: p.path, mode: p.mode, oid }, report: result.report };
+  });
+  // gathered in plan order: the same tree, record and notes as one file at a time
+  for (const m of merged) {
+    entries.push(m.entry);
+    if ('note' in m && m.note) notes.push(m.note);
+    if ('report' in m && m.report) {
+      reports.push(m.report);
+      conflicts.push(...m.report.conflicts);
+      notes.push(...m.report.collisions.map((x) => `${x.path}: ${x.key}: two instances created different items with the same id; ${x.resolution}`));
+    }
   }
 
   if (record && conflicts.length > 0) {
