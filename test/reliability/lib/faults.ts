@@ -87,7 +87,8 @@ export async function syncKilled(a: Agent, point: KillPoint, mode: 'tree' | 'mai
     if (point === 'checkout' && /^fetch /.test(m[1]!)) void step();
     if (point === 'commit' && /^commit -q/.test(m[1]!)) fire();
     else if (point === 'fetch' && /^fetch /.test(m[1]!)) fire();
-    else if (point === 'merge' && /^commit-tree \S+ -p /.test(m[1]!)) fire();
+    // the merge commit's tree is the last git call before the commit is written in-process
+    else if (point === 'merge' && /^write-tree/.test(m[1]!)) fire();
     else if (point === 'push' && /^update-index -q --refresh/.test(m[1]!) && !timer) timer = setTimeout(fire, rng.next() * 250);
   });
   if (point === 'random') timer = setTimeout(fire, rng.next() * estimateMs);
