@@ -13,8 +13,10 @@ import { gitEnv } from './exec.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 
+export type ObjectType = 'blob' | 'tree' | 'commit';
+
 /** The git object id of an object with these bytes (sha1 object format). */
-export function objectOid(type: 'blob' | 'commit', bytes: Uint8Array): string {
+export function objectOid(type: ObjectType, bytes: Uint8Array): string {
   const h = createHash('sha1');
   h.update(`${type} ${bytes.length}\0`);
   h.update(bytes);
@@ -31,7 +33,7 @@ export function writeBlob(gitDir: string, bytes: Uint8Array): Promise<string> {
 }
 
 /** Write a loose object in-process (no-op when it exists). Returns its oid. */
-export async function writeObject(gitDir: string, type: 'blob' | 'commit', bytes: Uint8Array): Promise<string> {
+export async function writeObject(gitDir: string, type: ObjectType, bytes: Uint8Array): Promise<string> {
   const oid = objectOid(type, bytes);
   const dir = join(gitDir, 'objects', oid.slice(0, 2));
   const file = join(dir, oid.slice(2));

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { readConfigFiles } from './config.js';
+import { buildTreeInProcess, TreeConflict } from './tree.js';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
 import { commitPayload, ObjectReader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
 
@@ -235,6 +236,24 @@ export class Repo {
    * applied, built in a private index so the real index is untouched.
    */
   async buildTree(from: string | null, changes: IndexEntry[]): Promise<string> {
+    // in-process: only the trees on changed paths are read and written (git/tree.ts)
+    try {
+      let fromTree: string | null = null;
+      if (from) {
+        const obj = await this.objects.read(from);
+        const m = obj ? /^tree ([0-9a-f]{40})\n/.exec(obj.subarray(0, 46).toString('latin1')) : null;
+        fromTree = m ? m[1]! : from; // a commit's tree, or `from` is a tree itself
+      }
+      return await buildTreeInProcess(this.gitDir, (oid) => this.objects.read(oid), fromTree, changes);
+    } catch (e) {
+      if (!(e instanceof TreeConflict)) throw e;
+      // a change only the index can place: git decides, as it always did
+    }
+    return this.buildTreeWithGit(from, changes);
+  }
+
+  /** The same, through a private index: read-tree, update-index, write-tree. */
+  async buildTreeWithGit(from: string | null, changes: IndexEntry[]): Promise<string> {
     const env = { GIT_INDEX_FILE: this.stateFile(`index.${process.pid}.tmp`) };
     try {
       if (from) await this.run(['read-tree', from], { env });

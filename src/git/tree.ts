@@ -1,0 +1,125 @@
+/**
+ * Tree objects built in-process: `from`'s tree with some paths changed,
+ * reading only the trees on the changed paths (through the cat-file
+ * session) and writing only the trees that change, as loose objects. The
+ * same result as `git read-tree` + `update-index --index-info` + `write-tree`
+ * (test/git/tree.test.ts compares the two), without the three processes or
+ * a pass over every path of the repo.
+ *
+ * Names are kept as their raw bytes, so entries this does not touch are
+ * written back exactly, whatever their encoding. A change it cannot place
+ * (a file where a directory still has entries, a path through a file that
+ * is not removed) throws TreeConflict; the caller then lets git decide.
+ */
+import { writeObject } from './objects.js';
+
+export interface PathChange {
+  path: string;
+  /** '0' removes the path. */
+  mode: string;
+  oid: string;
+}
+
+interface Entry {
+  mode: string;
+  /** The name's raw bytes as a latin1 string (one char per byte). */
+  name: string;
+  oid: string;
+}
+
+export class TreeConflict extends Error {}
+
+const TREE_MODE = '40000';
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+export function parseTree(buf: Buffer): Entry[] {
+  const out: Entry[] = [];
+  let i = 0;
+  while (i < buf.length) {
+    const sp = buf.indexOf(0x20, i);
+    const nul = buf.indexOf(0, sp);
+    if (sp < 0 || nul < 0 || nul + 21 > buf.length) throw new Error('malformed tree object');
+    out.push({ mode: buf.toString('latin1', i, sp), name: buf.toString('latin1', sp + 1, nul), oid: buf.toString('hex', nul + 1, nul + 21) });
+    i = nul + 21;
+  }
+  return out;
+}
+
+/** git's order: by name bytes, a directory's name compared as if it ended in '/'. */
+function sortKey(e: Entry): string {
+  return e.mode === TREE_MODE ? e.name + '/' : e.name;
+}
+
+export function formatTree(entries: Entry[]): Buffer {
+  const sorted = [...entries].sort((a, b) => {
+    const x = sortKey(a);
+    const y = sortKey(b);
+    return x < y ? -1 : x > y ? 1 : 0; // latin1 strings: code units are the bytes
+  });
+  return Buffer.concat(sorted.flatMap((e) => [Buffer.from(`${e.mode} `, 'latin1'), Buffer.from(e.name, 'latin1'), Buffer.from([0]), Buffer.from(e.oid, 'hex')]));
+}
+
+interface Node {
+  /** The change of this exact path, if any. */
+  leaf?: PathChange;
+  children: Map<string, Node>;
+}
+
+function plan(changes: PathChange[]): Node {
+  const root: Node = { children: new Map() };
+  for (const c of changes) {
+    let n = root;
+    for (const part of Buffer.from(c.path, 'utf8').toString('latin1').split('/')) {
+      let next = n.children.get(part);
+      if (!next) n.children.set(part, (next = { children: new Map() }));
+      n = next;
+    }
+    n.leaf = c;
+  }
+  return root;
+}
+
+/**
+ * The tree of `fromTree` (null: empty) with `changes` applied; returns its oid.
+ * `read` returns an object's content (a tree's raw bytes) or null.
+ */
+export async function buildTreeInProcess(gitDir: string, read: (oid: string) => Promise<Buffer | null>, fromTree: string | null, changes: PathChange[]): Promise<string> {
+  const build = async (tree: string | null, node: Node, where: string): Promise<string | null> => {
+    let entries: Entry[] = [];
+    if (tree) {
+      const buf = await read(tree);
+      if (!buf) throw new Error(`tree ${tree} is missing; run \`git fsck\``);
+      entries = parseTree(buf);
+    }
+    const byName = new Map(entries.map((e) => [e.name, e]));
+    const subs = await Promise.all(
+      [...node.children].map(async ([name, child]) => {
+        const cur = byName.get(name);
+        let sub: string | null = null;
+        if (child.children.size > 0) {
+          const curTree = cur && cur.mode === TREE_MODE ? cur.oid : null;
+          if (cur && !curTree && !(child.leaf && child.leaf.mode === '0')) throw new TreeConflict(`${where}${name} is a file, and paths beneath it are added`);
+          sub = await build(curTree, child, `${where}${name}/`);
+        } else if (cur && cur.mode === TREE_MODE && !child.leaf) sub = cur.oid;
+        return { name, child, cur, sub };
+      }),
+    );
+    for (const { name, child, cur, sub } of subs) {
+      const leaf = child.leaf;
+      if (leaf && leaf.mode !== '0') {
+        if (sub !== null) throw new TreeConflict(`${where}${name} is added as a file while its directory keeps entries`);
+        if (cur && cur.mode === TREE_MODE && child.children.size === 0) throw new TreeConflict(`${where}${name} is added as a file over a directory`);
+        byName.set(name, { mode: leaf.mode, name, oid: leaf.oid });
+      } else if (child.children.size > 0) {
+        if (sub === null) byName.delete(name);
+        else byName.set(name, { mode: TREE_MODE, name, oid: sub });
+      } else if (leaf) {
+        // removal: only a file (or link, gitlink) at that path; a directory stays
+        if (cur && cur.mode !== TREE_MODE) byName.delete(name);
+      }
+    }
+    if (byName.size === 0) return null;
+    return writeObject(gitDir, 'tree', formatTree([...byName.values()]));
+  };
+  return (await build(fromTree, plan(changes), '')) ?? (await writeObject(gitDir, 'tree', Buffer.alloc(0)).then(() => EMPTY_TREE));
+}
