@@ -226,11 +226,6 @@ export class Repo {
     return r.stdout.toString('utf8').split('\n').filter(Boolean);
   }
 
-  async isAncestor(a: string, b: string): Promise<boolean> {
-    const r = await this.run(['merge-base', '--is-ancestor', a, b], { okCodes: [1] });
-    return r.code === 0;
-  }
-
   /**
    * A tree: `from` (a commit or tree, or null for empty) with `changes`
    * applied, built in a private index so the real index is untouched.
@@ -238,12 +233,7 @@ export class Repo {
   async buildTree(from: string | null, changes: IndexEntry[]): Promise<string> {
     // in-process: only the trees on changed paths are read and written (git/tree.ts)
     try {
-      let fromTree: string | null = null;
-      if (from) {
-        const obj = await this.objects.read(from);
-        const m = obj ? /^tree ([0-9a-f]{40})\n/.exec(obj.subarray(0, 46).toString('latin1')) : null;
-        fromTree = m ? m[1]! : from; // a commit's tree, or `from` is a tree itself
-      }
+      const fromTree = from ? ((await this.treeOf(from)) ?? from) : null; // a commit's tree, or `from` is a tree itself
       return await buildTreeInProcess(this.gitDir, (oid) => this.objects.read(oid), fromTree, changes);
     } catch (e) {
       if (!(e instanceof TreeConflict)) throw e;
@@ -308,15 +298,6 @@ export class Repo {
     await this.run(['update-index', '-q', '--refresh', '--ignore-submodules'], { okCodes: [1] });
   }
 
-  /** Stage exactly these paths (adds, modifications and deletions). */
-  async addPaths(paths: string[]): Promise<void> {
-    if (paths.length === 0) return;
-    await this.run(['add', '-A', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-      input: paths.join('\0') + '\0',
-      env: { GIT_LITERAL_PATHSPECS: '1' },
-    });
-  }
-
   /** Ahead/behind counts of `a` relative to `b`. */
   async aheadBehind(a: string, b: string): Promise<{ ahead: number; behind: number }> {
     const out = await this.text(['rev-list', '--left-right', '--count', `${a}...${b}`]);
@@ -344,12 +325,6 @@ export class Repo {
     const c = await this.objects.read(commit);
     const m = c ? /^committer .* (\d+) [+-]\d{4}$/m.exec(c.toString('utf8')) : null;
     return m ? Number(m[1]) * 1000 : 0;
-  }
-
-  /** Committer time (ms) of a commit. */
-  async commitTime(rev: string): Promise<number> {
-    const out = await this.text(['log', '-1', '--format=%ct', rev]);
-    return Number(out) * 1000;
   }
 
   absolute(path: string): string {

@@ -157,9 +157,3 @@ export function verifySshsig(message: Buffer | string, armored: string, namespac
     return null;
   }
 }
-
-/** The SSH wire-format blob of a public key line (`ssh-ed25519 AAAA… comment`). */
-export function publicBlobOf(line: string): Buffer | null {
-  const b64 = line.trim().split(/\s+/)[1];
-  return b64 ? Buffer.from(b64, 'base64') : null;
-}

@@ -18,7 +18,7 @@ import { mergeFile } from '../merge/index.js';
 import { bytesEqual } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
 import { blobOid, ZERO_OID } from '../git/objects.js';
-import type { IndexEntry, Repo } from '../git/repo.js';
+import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
 
 interface Journal {
@@ -31,6 +31,8 @@ export interface CheckoutResult {
   written: number;
   /** Files the agent changed during the sync; their edits were kept. */
   keptLocal: string[];
+  /** Every path that differs between the old and the new commit. */
+  changed: string[];
 }
 
 function journalFile(repo: Repo): string {
@@ -146,8 +148,8 @@ export async function checkout(repo: Repo, policy: Policy, ref: string, from: st
   return r;
 }
 
-async function applyJournal(repo: Repo, policy: Policy, j: Journal): Promise<CheckoutResult> {
-  const changes = await repo.diffTree(j.from, j.to);
+async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeChange[]): Promise<CheckoutResult> {
+  const changes = diff ?? (await repo.diffTree(j.from, j.to));
   const index: IndexEntry[] = [];
   const keptLocal: string[] = [];
   let written = 0;
@@ -184,7 +186,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal): Promise<Che
   const head = await repo.revParse(j.ref);
   if (head === j.from) await repo.updateRef(j.ref, j.to, j.from, 'agentgit: sync');
   await repo.refreshIndex();
-  return { written, keptLocal };
+  return { written, keptLocal, changed: changes.map((c) => c.path) };
 }
 
 /**
@@ -193,13 +195,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal): Promise<Che
  * and `.agentgit-tmp-PID-*` (a new version not yet renamed into place).
  * Neither is ever committed (local layer); removing them loses nothing.
  */
-async function removeLeftovers(repo: Repo, j: Journal): Promise<void> {
-  let changes;
-  try {
-    changes = await repo.diffTree(j.from, j.to);
-  } catch {
-    return; // objects gone: nothing to go by
-  }
+async function removeLeftovers(repo: Repo, changes: TreeChange[]): Promise<void> {
   const dirs = new Map<string, Set<string>>();
   for (const c of changes) {
     const abs = join(repo.root, c.path);
@@ -234,18 +230,19 @@ export async function recoverCheckout(repo: Repo, policy: Policy): Promise<strin
     await rm(journalFile(repo), { force: true });
     return null;
   }
-  await removeLeftovers(repo, j);
+  const changes = await repo.diffTree(j.from, j.to).catch(() => null); // null: objects gone
+  if (changes) await removeLeftovers(repo, changes);
   const head = await repo.revParse(j.ref);
   if (head !== j.from && head !== j.to) {
     await rm(journalFile(repo), { force: true });
     return `an interrupted agentgit checkout (${j.from.slice(0, 7)}..${j.to.slice(0, 7)}) was abandoned: ${j.ref} has moved since`;
   }
   const have = await repo.revParse(j.to);
-  if (!have) {
+  if (!have || !changes) {
     await rm(journalFile(repo), { force: true });
     return `an interrupted agentgit checkout was abandoned: merged commit ${j.to.slice(0, 7)} is missing`;
   }
-  await applyJournal(repo, policy, j);
+  await applyJournal(repo, policy, j, changes);
   await rm(journalFile(repo), { force: true });
   return `finished an interrupted update of the work tree to ${j.to.slice(0, 7)}`;
 }

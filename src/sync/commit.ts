@@ -93,30 +93,23 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     const chunk = status.slice(from, from + CHUNK);
     const pre = await mapInOrder(chunk, async (s) => {
       const path = s.path;
-      if (path.endsWith('/') || isClockPath(path)) return null;
+      if (path.endsWith('/')) {
+        // untracked directory git would not descend into: a nested repository
+        nested.push(path.slice(0, -1));
+        return null;
+      }
       const kind = policy.kindOf(path);
-      if (kind === 'local' && !policy.isSecretPath(path)) return null;
+      if (kind === 'local' && !policy.isSecretPath(path)) return null; // ignored layer, tracked by mistake: leave it alone
       const tracked = s.xy !== '??' && s.xy[0] !== 'A';
-      const [before, work] = await Promise.all([tracked ? repo.objects.read(`HEAD:${path}`) : null, readWork(join(repo.root, path), policy.config.maxFileBytes)]);
-      return { before, work };
+      // a clock file's work-tree bytes are read when it is staged (below)
+      const [before, work] = await Promise.all([tracked ? repo.objects.read(`HEAD:${path}`) : null, isClockPath(path) ? null : readWork(join(repo.root, path), policy.config.maxFileBytes)]);
+      return { path, kind, before, work };
     });
-    for (const [n, s] of chunk.entries()) {
-      await commitOne(s, pre[n] ?? null);
-    }
+    for (const p of pre) if (p) await commitOne(p);
   }
   await flush();
 
-  async function commitOne(s: (typeof status)[number], pre: { before: Buffer | null; work: Awaited<ReturnType<typeof readWork>> } | null): Promise<void> {
-    const path = s.path;
-    if (path.endsWith('/')) {
-      // untracked directory git would not descend into: a nested repository
-      nested.push(path.slice(0, -1));
-      return;
-    }
-    const kind = policy.kindOf(path);
-    if (kind === 'local' && !policy.isSecretPath(path)) return; // ignored layer, tracked by mistake: leave it alone
-    const tracked = s.xy !== '??' && s.xy[0] !== 'A';
-    const before = pre ? pre.before : tracked ? await repo.objects.read(`HEAD:${path}`) : null;
+  async function commitOne({ path, kind, before, work }: { path: string; kind: string; before: Buffer | null; work: Awaited<ReturnType<typeof readWork>> }): Promise<void> {
     if (isClockPath(path)) {
       if (!clockFiles.has(path)) {
         const w = await readWork(join(repo.root, path));
@@ -124,7 +117,6 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       }
       return;
     }
-    const work = pre ? pre.work : await readWork(join(repo.root, path), policy.config.maxFileBytes);
     if (work && before && bytesEqual(work.bytes, before)) return; // only its stat data changed
     const h = checkFile(policy, { path, before, after: work?.bytes ?? null, size: work?.size ?? 0 });
     if (h) {
@@ -146,10 +138,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     if (work && kind === 'json') {
       const beforeText = before ? decodeText(before) : null;
       const afterText = decodeText(work.bytes);
-      if (afterText !== null) {
-        for (const k of changedKeyPaths(beforeText, afterText, policy.jsonOptions(path))) clocks[k] = stamp;
-      }
-      if (!parsesAsJson(afterText)) notes.push(`${path} is not valid JSON: committed as it is, but it merges as a whole file (last writer wins) until it is fixed`);
+      const keys = afterText === null ? [] : changedKeyPaths(beforeText, afterText, policy.jsonOptions(path));
+      for (const k of keys) clocks[k] = stamp;
+      // changed keys mean it parsed; only an empty answer needs a second look
+      if (keys.length === 0 && !parsesAsJson(afterText)) notes.push(`${path} is not valid JSON: committed as it is, but it merges as a whole file (last writer wins) until it is fixed`);
     }
   }
 

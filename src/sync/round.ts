@@ -16,16 +16,17 @@ import { GitError } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, type Context } from './context.js';
-// The modules a round needs only when the hub brought something, or local
-// work must be checked, are loaded on first use: a no-op round (every minute,
-// on every instance) loads none of the merge kinds, identity or rebuild code.
-const admission = () => import('../identity/admission.js');
-const lazyCheckout = () => import('./checkout.js');
 import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
 import { SyncLock } from './lock.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, writeState } from './state.js';
+
+// The modules a round needs only when the hub brought something, or local
+// work must be checked, are loaded on first use: a no-op round (every minute,
+// on every instance) loads none of the merge kinds, identity or rebuild code.
+const admission = () => import('../identity/admission.js');
+const lazyCheckout = () => import('./checkout.js');
 
 export interface SyncOptions {
   dir: string;
@@ -234,8 +235,8 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
         );
       }
       if (bases.length === 1 && bases[0] === ours) {
-        out.mergedFromHub += (await repo.diffTree(ours, theirs)).filter((c) => !isClockPath(c.path)).length;
-        await (await lazyCheckout()).checkout(repo, policy, ref, ours, theirs);
+        const co = await (await lazyCheckout()).checkout(repo, policy, ref, ours, theirs);
+        out.mergedFromHub += co.changed.filter((p) => !isClockPath(p)).length;
         head = theirs;
         out.fastForward = true;
       } else {
