@@ -8,11 +8,12 @@
  * 3. the kind's merge on BOM-stripped LF text, framing restored afterwards.
  */
 import { DEFAULT_JSON, DEFAULT_MAX_MERGE_BYTES } from '../policy/defaults.js';
-import { mergeJsonText } from './json.js';
+import { jsonToBytes } from './json-bytes.js';
+import { mergeJson } from './json.js';
 import { mergeLogText } from './log.js';
 import { mergeTextText } from './text.js';
 import type { Conflict, JsonOptions, MergeInput, MergeReport, MergeResult, SideClocks } from './types.js';
-import { applyFraming, bytesEqual, compareBytes, compareClocks, decodeText, encodeText, looksBinary, mergedFraming, normalizeText } from './util.js';
+import { applyFraming, bytesEqual, compareBytes, compareClocks, decodeText, encodeText, framingOf, isText, looksBinary, mergedFraming, normalizeText } from './util.js';
 
 export type { Kind, MergeInput, MergeResult, MergeReport, Conflict, Collision, SideClocks, JsonOptions, Clock } from './types.js';
 
@@ -45,6 +46,7 @@ function mergeFileUnsafe(input: MergeInput, maxBytes: number): MergeResult {
   if (ours.length > maxBytes || theirs.length > maxBytes) {
     return wholeFile(input, `over ${maxBytes} bytes: whole-file last writer wins`);
   }
+  if (input.kind === 'json') return mergeJsonBytes(input);
   let oT = decodeText(ours);
   let tT = decodeText(theirs);
   let bRaw = base === null ? null : decodeText(base);
@@ -80,12 +82,6 @@ function mergeFileUnsafe(input: MergeInput, maxBytes: number): MergeResult {
       extra = { stats: r.stats, conflicts: r.conflicts, notes: [...notes, ...r.notes] };
       return { bytes: encode(applyFraming(text, frame)), report: report(input, 'union', extra) };
     }
-    case 'json': {
-      const r = mergeJsonText(input.path, b, o, t, input.json ?? DEFAULT_JSON_OPTIONS, oc, tc);
-      text = r.text;
-      extra = { stats: r.stats, conflicts: r.conflicts, collisions: r.collisions, notes: [...notes, ...r.notes] };
-      return { bytes: encode(applyFraming(text, frame)), report: report(input, r.method, extra) };
-    }
     default: {
       const r = mergeTextText(input.path, b, o, t, oc, tc);
       text = r.text;
@@ -93,6 +89,28 @@ function mergeFileUnsafe(input: MergeInput, maxBytes: number): MergeResult {
       return { bytes: encode(applyFraming(text, frame)), report: report(input, 'diff3', extra) };
     }
   }
+}
+
+/**
+ * The json kind straight from bytes: each text is decoded when the merge
+ * reads it and dropped after its parse, and the merged document is written
+ * to bytes without a whole-document string (issue #2's memory goal).
+ */
+function mergeJsonBytes(input: MergeInput): MergeResult {
+  const { base, ours, theirs } = input;
+  if (!isText(ours) || !isText(theirs)) return wholeFile(input, 'binary or invalid UTF-8 content: whole-file last writer wins');
+  const baseText = base !== null && isText(base) ? base : null;
+  const notes = base !== null && baseText === null ? ['base is not text: merged as if both sides added the file'] : [];
+  const frame = mergedFraming(baseText, ours, theirs);
+  const read = (bytes: Uint8Array) => (): string => normalizeText(decodeText(bytes)!);
+  // Without a BOM or CR, texts differ exactly when bytes do, and mergeFile's fast paths compared those.
+  const plain = (b: Uint8Array | null): boolean => b === null || (b.indexOf(13) < 0 && !framingOf(b.subarray(0, 3)).bom);
+  const distinct = base === baseText && plain(base) && plain(ours) && plain(theirs);
+  const src = { base: baseText === null ? null : read(baseText), ours: read(ours), theirs: read(theirs), distinct, bytes: { ours, theirs } };
+  const r = mergeJson(input.path, src, input.json ?? DEFAULT_JSON_OPTIONS, input.oursClock ?? {}, input.theirsClock ?? {});
+  const extra = { stats: r.stats, conflicts: r.conflicts, collisions: r.collisions, notes: [...notes, ...r.notes] };
+  const bytes = 'doc' in r ? jsonToBytes(r.doc, r.indent, r.newline, frame, Math.max(ours.length, theirs.length)) : encodeText(applyFraming(r.text, frame));
+  return { bytes, report: report(input, r.method, extra) };
 }
 
 /** Whole-file last writer wins by file clock; equal clocks: the greater bytes. */

@@ -105,6 +105,7 @@
  * with id 1 (they may share a clock).
  */
 import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
+import { hasLongDigitRun, indentOfBytes, parseJsonBytes } from './json-parse.js';
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
 
 export interface JsonMergeOutput {
@@ -116,8 +117,8 @@ export interface JsonMergeOutput {
   notes: string[];
 }
 
-type Json = null | boolean | number | string | Json[] | JsonObject;
-interface JsonObject {
+export type Json = null | boolean | number | string | Json[] | JsonObject;
+export interface JsonObject {
   [key: string]: Json;
 }
 
@@ -680,7 +681,12 @@ function race(S: State, cx: Ctx, o: Json, t: Json): Json {
 
 function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonObject, np: NodePlan | undefined): JsonObject {
   const ts = decideTs(S, o, t) ?? cx.ts;
-  const keys = new Set([...Object.keys(b), ...Object.keys(o), ...Object.keys(t)]);
+  const bKeys = Object.keys(b);
+  const oKeys = Object.keys(o);
+  const tKeys = Object.keys(t);
+  const keys = new Set(bKeys);
+  for (const k of oKeys) keys.add(k);
+  for (const k of tKeys) keys.add(k);
 
   // Plans for child arrays: handed down by the enclosing array (moves between
   // items) plus the moves between this object's own sibling arrays.
@@ -722,10 +728,15 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
   const merged = new Map<string, Json>();
   for (const k of keys) {
     const plan = plans.get(k);
-    const v = mergeValue(S, childCtx(cx, keySeg(k), k, ts), own(b, k), own(o, k), own(t, k), plan ? { slot: plan } : undefined);
+    const bk = own(b, k);
+    const ok = own(o, k);
+    const tk = own(t, k);
+    // mergeValue's first rule, without a context: one side is the base's own
+    // subtree (parseDocs shares them), so the other side's value stands.
+    const v = plan === undefined && ok === bk ? tk : plan === undefined && tk === bk ? ok : mergeValue(S, childCtx(cx, keySeg(k), k, ts), bk, ok, tk, plan ? { slot: plan } : undefined);
     if (v !== undefined) merged.set(k, v);
   }
-  const order = orderEntries(Object.keys(b), Object.keys(o), Object.keys(t), new Set(merged.keys()), cmpStr);
+  const order = orderEntries(bKeys, oKeys, tKeys, new Set(merged.keys()), cmpStr);
   // A prototype-less object: a "__proto__" key stays an ordinary key.
   const out = Object.create(null) as JsonObject;
   for (const k of order) out[k] = merged.get(k)!;
@@ -1051,7 +1062,7 @@ function parse(text: string): { ok: true; value: Json } | { ok: false } {
 }
 
 /** Indentation unit of a JSON text: '' for minified, null when the text does not tell. */
-function detectIndent(text: string): string | null {
+export function detectIndent(text: string): string | null {
   const trimmed = text.trim();
   if (!trimmed.includes('\n')) {
     // `{}`, `[]` or a scalar say nothing about how the file is formatted.
@@ -1063,14 +1074,24 @@ function detectIndent(text: string): string | null {
   return ws.startsWith('\t') ? '\t' : ' '.repeat(Math.min(ws.length, 10));
 }
 
-function chooseFormat(base: string | null, ours: string, theirs: string): { indent: string; newline: boolean } {
-  const io = detectIndent(ours);
-  const it = detectIndent(theirs);
-  const ib = base === null ? null : detectIndent(base);
+/** What a side's text says about its format; `indent` null when it does not tell. */
+interface TextFormat {
+  indent: string | null;
+  newline: boolean;
+}
+
+function formatOf(text: string): TextFormat {
+  return { indent: detectIndent(text), newline: text.endsWith('\n') };
+}
+
+function chooseFormat(base: TextFormat | null, ours: TextFormat, theirs: TextFormat): { indent: string; newline: boolean } {
+  const io = ours.indent;
+  const it = theirs.indent;
+  const ib = base === null ? null : base.indent;
   const indent = io !== null && io === it ? io : (ib ?? (io === null ? it : it === null ? io : null) ?? '  ');
-  const no = ours.endsWith('\n');
-  const nt = theirs.endsWith('\n');
-  const newline = no === nt ? no : base !== null ? base.endsWith('\n') : true;
+  const no = ours.newline;
+  const nt = theirs.newline;
+  const newline = no === nt ? no : base !== null ? base.newline : true;
   return { indent, newline };
 }
 
@@ -1110,17 +1131,59 @@ export function mergeJsonText(
   oursClock?: SideClocks,
   theirsClock?: SideClocks,
 ): JsonMergeOutput {
-  if (ours === theirs) return { text: ours, method: 'structural', ...emptyOutput(), notes: ['both sides are identical'] };
-  if (base !== null && ours === base) return { text: theirs, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
-  if (base !== null && theirs === base) return { text: ours, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
+  const src: JsonSources = { base: base === null ? null : () => base, ours: () => ours, theirs: () => theirs };
+  const r = mergeJson(path, src, opts, oursClock, theirsClock);
+  if (!('doc' in r)) return r;
+  const { doc, indent, newline, ...rest } = r;
+  return { text: JSON.stringify(doc, null, indent) + (newline ? '\n' : ''), ...rest };
+}
+
+/**
+ * The three inputs of mergeJson, each read when needed (BOM-stripped,
+ * LF-normalised text, as for mergeJsonText). A caller holding bytes decodes
+ * afresh on each call, so no text outlives its parse: on a 5 MB file the
+ * three texts would otherwise stay alive through the whole merge (issue #2).
+ */
+export interface JsonSources {
+  base: (() => string) | null;
+  ours: () => string;
+  theirs: () => string;
+  /** The caller has found the texts pairwise different (e.g. by their bytes): no need to read them for the fast paths. */
+  distinct?: boolean;
+  /** The sides' UTF-8 bytes: parsed directly, sharing the base's unchanged subtrees (json-parse.ts), with no text made. */
+  bytes?: { ours: Uint8Array; theirs: Uint8Array };
+}
+
+/** A structural merge's document, left for the caller to write (`jsonToBytes`): no whole-document string. */
+export interface JsonMergeDoc extends Omit<JsonMergeOutput, 'text'> {
+  doc: Json;
+  indent: string;
+  newline: boolean;
+}
+
+/** mergeJsonText over JsonSources, with a structural result given as the merged value and its format. */
+export function mergeJson(path: string, src: JsonSources, opts: JsonOptions, oursClock?: SideClocks, theirsClock?: SideClocks): JsonMergeOutput | JsonMergeDoc {
+  const fast = src.distinct === true ? null : fastPath(src);
+  if (fast !== null) return fast;
   try {
-    const docs = parseDocs(base, ours, theirs);
-    if ('fallback' in docs) return wholeFile(path, ours, theirs, oursClock, theirsClock, docs.fallback);
+    const docs = parseDocs(src);
+    if ('fallback' in docs) return wholeFile(path, src.ours(), src.theirs(), oursClock, theirsClock, docs.fallback);
     return structural(path, docs, opts, oursClock, theirsClock);
   } catch (e) {
     // Defensive: a bug or an absurdly deep document must not stop a sync.
-    return wholeFile(path, ours, theirs, oursClock, theirsClock, `structural merge failed (${e instanceof Error ? e.message : String(e)}); whole file, last writer wins`);
+    return wholeFile(path, src.ours(), src.theirs(), oursClock, theirsClock, `structural merge failed (${e instanceof Error ? e.message : String(e)}); whole file, last writer wins`);
   }
+}
+
+/** Equal sides, or one side unchanged: that side's text as it is. */
+function fastPath(src: JsonSources): JsonMergeOutput | null {
+  const ours = src.ours();
+  const theirs = src.theirs();
+  if (ours === theirs) return { text: ours, method: 'structural', ...emptyOutput(), notes: ['both sides are identical'] };
+  const base = src.base === null ? null : src.base();
+  if (base !== null && ours === base) return { text: theirs, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
+  if (base !== null && theirs === base) return { text: ours, method: 'structural', ...emptyOutput(), notes: ['only one side changed'] };
+  return null;
 }
 
 interface Docs {
@@ -1136,34 +1199,43 @@ interface Docs {
  * base's own (shareUnchanged): the copies become garbage, and `same()` on an
  * unchanged subtree is one reference compare (most of a big document).
  */
-function parseDocs(base: string | null, ours: string, theirs: string): Docs | { fallback: string } {
+function parseDocs(src: JsonSources): Docs | { fallback: string } {
   const notes: string[] = [];
   let b: Json | undefined;
-  let baseText = base;
-  if (base !== null) {
-    const pb = parse(base);
-    if (pb.ok) b = pb.value;
-    else {
-      notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
-      baseText = null;
-    }
+  let bf: TextFormat | null = null;
+  if (src.base !== null) {
+    const text = src.base();
+    const pb = parse(text);
+    if (pb.ok) {
+      b = pb.value;
+      bf = formatOf(text);
+    } else notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
   }
-  const po = parse(ours);
-  if (po.ok && b !== undefined) po.value = shareUnchanged(b, po.value);
-  const pt = parse(theirs);
-  if (pt.ok && b !== undefined) pt.value = shareUnchanged(b, pt.value);
+  let longNumbers = false;
+  const side = (read: () => string, bytes: Uint8Array | undefined): { parsed: ReturnType<typeof parse>; fmt: TextFormat } => {
+    if (bytes !== undefined) {
+      longNumbers ||= hasLongDigitRun(bytes);
+      return { parsed: parseJsonBytes(bytes, b), fmt: { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 } };
+    }
+    const text = read();
+    const parsed = parse(text);
+    if (parsed.ok && b !== undefined) parsed.value = shareUnchanged(b, parsed.value);
+    longNumbers ||= /\d{16}/.test(text);
+    return { parsed, fmt: formatOf(text) };
+  };
+  const so = side(src.ours, src.bytes?.ours);
+  const st = side(src.theirs, src.bytes?.theirs);
+  const po = so.parsed;
+  const pt = st.parsed;
   if (!po.ok || !pt.ok) {
     const which = !po.ok && !pt.ok ? 'neither side parses' : !po.ok ? 'ours does not parse' : 'theirs does not parse';
     return { fallback: `${which} as JSON; whole file, last writer wins` };
   }
-  const fmt = chooseFormat(baseText, ours, theirs);
-  if (/\d{16}/.test(ours) || /\d{16}/.test(theirs)) {
-    notes.push('numbers with 16 or more digits may have lost precision (JSON numbers are read as 64-bit floats)');
-  }
-  return { b, o: po.value, t: pt.value, fmt, notes };
+  if (longNumbers) notes.push('numbers with 16 or more digits may have lost precision (JSON numbers are read as 64-bit floats)');
+  return { b, o: po.value, t: pt.value, fmt: chooseFormat(bf, so.fmt, st.fmt), notes };
 }
 
-function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: SideClocks | undefined, theirsClock: SideClocks | undefined): JsonMergeOutput {
+function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: SideClocks | undefined, theirsClock: SideClocks | undefined): JsonMergeDoc {
   const S: State = {
     file: path,
     opts,
@@ -1176,13 +1248,12 @@ function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: Side
     notes: [],
     stats: {},
   };
-  const root = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t) ?? null;
-  const text = JSON.stringify(root, null, docs.fmt.indent) + (docs.fmt.newline ? '\n' : '');
+  const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t) ?? null;
   S.notes.unshift(...docs.notes.filter((n) => n.startsWith('base ')));
   S.notes.push(...docs.notes.filter((n) => !n.startsWith('base ')));
   S.stats.conflicts = S.conflicts.length;
   S.stats.collisions = S.collisions.length;
-  return { text, method: 'structural', stats: S.stats, conflicts: S.conflicts, collisions: S.collisions, notes: S.notes };
+  return { doc, ...docs.fmt, method: 'structural', stats: S.stats, conflicts: S.conflicts, collisions: S.collisions, notes: S.notes };
 }
 
 // ---------------------------------------------------------------------------

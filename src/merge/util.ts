@@ -1,4 +1,5 @@
 /** Small pure helpers shared by the merge kinds. */
+import { isUtf8 } from 'node:buffer';
 import type { Clock, Conflict } from './types.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -9,6 +10,11 @@ export function looksBinary(bytes: Uint8Array): boolean {
   const n = Math.min(bytes.length, 8000);
   for (let i = 0; i < n; i++) if (bytes[i] === 0) return true;
   return false;
+}
+
+/** True when the bytes are valid UTF-8 and do not look binary: what decodeText accepts, without decoding. */
+export function isText(bytes: Uint8Array): boolean {
+  return !looksBinary(bytes) && isUtf8(bytes);
 }
 
 /** Decode strict UTF-8; null when the bytes are not valid UTF-8 or look binary. */
@@ -53,10 +59,24 @@ export interface Framing {
   eol: '\n' | '\r\n';
 }
 
-export function framingOf(text: string): Framing {
-  const bom = text.startsWith('\uFEFF');
-  const crlf = (text.match(/\r\n/g) ?? []).length;
-  const lf = (text.match(/\n/g) ?? []).length - crlf;
+/** The framing of a text, or of its UTF-8 bytes (the same answer, without decoding). */
+export function framingOf(x: string | Uint8Array): Framing {
+  let lf = 0;
+  let crlf = 0;
+  let bom: boolean;
+  if (typeof x === 'string') {
+    bom = x.startsWith('\uFEFF');
+    for (let i = x.indexOf('\n'); i >= 0; i = x.indexOf('\n', i + 1)) {
+      if (i > 0 && x.charCodeAt(i - 1) === 13) crlf++;
+      else lf++;
+    }
+  } else {
+    bom = x[0] === 0xef && x[1] === 0xbb && x[2] === 0xbf;
+    for (let i = x.indexOf(10); i >= 0; i = x.indexOf(10, i + 1)) {
+      if (i > 0 && x[i - 1] === 13) crlf++;
+      else lf++;
+    }
+  }
   return { bom, eol: crlf > 0 && crlf >= lf ? '\r\n' : '\n' };
 }
 
@@ -74,7 +94,7 @@ export function applyFraming(text: string, f: Framing): string {
  * The framing of a merge result, independent of which side is ours: the
  * base's when present, else the sides' when they agree, else plain LF.
  */
-export function mergedFraming(base: string | null, ours: string, theirs: string): Framing {
+export function mergedFraming(base: string | Uint8Array | null, ours: string | Uint8Array, theirs: string | Uint8Array): Framing {
   if (base !== null && base.length > 0) return framingOf(base);
   const a = framingOf(ours);
   const b = framingOf(theirs);

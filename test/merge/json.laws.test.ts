@@ -27,6 +27,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { mergeFile } from '../../src/merge/index.js';
 import { changedKeyPaths, clockOf, mergeClocks, mergeJsonText } from '../../src/merge/json.js';
 import type { JsonOptions, SideClocks } from '../../src/merge/types.js';
 import { compareClocks, MARKER_RE } from '../../src/merge/util.js';
@@ -367,6 +368,27 @@ describe('json merge laws', () => {
         const mb = MARKER_RE.test(b);
         if (!ma && !mb) expect(MARKER_RE.test(ab.text)).toBe(false);
         if (ma !== mb && a !== o && b !== o) expect(MARKER_RE.test(ab.text)).toBe(false);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('mergeFile on bytes (parsed with sharing, written without a text) gives the bytes of mergeJsonText', () => {
+    const frame = fc.record({ bom: fc.boolean(), crlf: fc.boolean() });
+    const odd = fc.constantFrom('', '{', '[1,2', 'null', '{"a":1,"a":2}', '{"__proto__":{"a":1}}', '[1.50,-0,1e2]');
+    const framed = (t: string, f: { bom: boolean; crlf: boolean }): string => (f.bom ? '\uFEFF' : '') + (f.crlf ? t.replace(/\n/g, '\r\n') : t);
+    fc.assert(
+      fc.property(pairArb(true), fc.option(odd, { freq: 4 }), frame, frame, frame, ({ o, a, b, ca, cb }, bad, fo, fa, fb) => {
+        if (bad !== null) b = bad;
+        const bytes = (t: string, f: { bom: boolean; crlf: boolean }): Buffer => Buffer.from(framed(t, f), 'utf8');
+        const [bo, ba, bb] = [bytes(o, fo), bytes(a, fa), bytes(b, fb)];
+        // Equal bytes take mergeFile's byte-level fast paths, before any kind.
+        fc.pre(!bo.equals(ba) && !bo.equals(bb) && !ba.equals(bb));
+        const got = mergeFile({ path: 'p.json', kind: 'json', base: bo, ours: ba, theirs: bb, oursClock: ca, theirsClock: cb, json: OPTS_TS });
+        const want = mergeJsonText('p.json', o, a, b, OPTS_TS, ca, cb);
+        // The framing mergeFile restores: the base's (it is not empty here).
+        expect(Buffer.from(got.bytes).toString('utf8')).toBe(framed(want.text, fo));
+        expect(got.report.conflicts.length).toBe(want.conflicts.length);
       }),
       { numRuns: RUNS },
     );

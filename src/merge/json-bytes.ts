@@ -1,0 +1,107 @@
+/**
+ * A merged JSON document straight to UTF-8 bytes, without the whole-document
+ * string that `JSON.stringify` builds (and grows by copying): on a 6 MB file
+ * that string and its copies are most of the merge's peak memory (issue #2).
+ *
+ * The bytes are exactly `applyFraming(JSON.stringify(value, null, indent) +
+ * (newline ? '\n' : ''), framing)`, encoded as UTF-8; test/merge/json-bytes.test.ts
+ * checks that on generated documents.
+ */
+import type { Json } from './json.js';
+import type { Framing } from './util.js';
+
+const encoder = new TextEncoder();
+/** Characters gathered before they are encoded into the output. */
+const FLUSH_AT = 1 << 15;
+
+class ByteWriter {
+  private buf: Uint8Array;
+  private pos = 0;
+  private parts: string[] = [];
+  private pending = 0;
+
+  constructor(sizeHint: number) {
+    // allocUnsafe: pages the document never reaches are never touched, so
+    // they never count against the process's memory.
+    this.buf = Buffer.allocUnsafe(Math.max(4096, Math.ceil(sizeHint * 1.125) + 1024));
+  }
+
+  push(s: string): void {
+    this.parts.push(s);
+    this.pending += s.length;
+    if (this.pending >= FLUSH_AT) this.flush();
+  }
+
+  private flush(): void {
+    if (this.parts.length === 0) return;
+    const s = this.parts.join('');
+    this.parts = [];
+    this.pending = 0;
+    // A UTF-16 code unit becomes at most 3 UTF-8 bytes.
+    if (this.buf.length - this.pos < s.length * 3) this.grow(s.length * 3);
+    this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  bytes(): Uint8Array {
+    this.flush();
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/**
+ * `value` serialised like `JSON.stringify(value, null, indent)`, plus a final
+ * newline when `newline`, with the file's framing (BOM, CRLF) applied, as
+ * UTF-8 bytes. `sizeHint`: the expected size in bytes (a side's size).
+ */
+export function jsonToBytes(value: Json, indent: string, newline: boolean, framing: Framing, sizeHint: number): Uint8Array {
+  const w = new ByteWriter(sizeHint);
+  const eol = framing.eol;
+  if (framing.bom) w.push('\uFEFF');
+  const colon = indent === '' ? ':' : ': ';
+  const pads: string[] = [''];
+  const pad = (depth: number): string => (pads[depth] ??= pad(depth - 1) + indent);
+
+  const write = (v: Json | undefined, depth: number): void => {
+    if (v === null || v === undefined) return w.push('null');
+    switch (typeof v) {
+      case 'string':
+        return w.push(JSON.stringify(v));
+      case 'number':
+        return w.push(Number.isFinite(v) ? String(v) : 'null');
+      case 'boolean':
+        return w.push(v ? 'true' : 'false');
+    }
+    // A newline and the indentation before each member; none when minified.
+    const open = indent === '' ? '' : eol + pad(depth + 1);
+    const close = indent === '' ? '' : eol + pad(depth);
+    if (Array.isArray(v)) {
+      if (v.length === 0) return w.push('[]');
+      w.push('[');
+      for (let i = 0; i < v.length; i++) {
+        w.push(i === 0 ? open : ',' + open);
+        write(v[i], depth + 1);
+      }
+      w.push(close + ']');
+      return;
+    }
+    let first = true;
+    for (const k of Object.keys(v)) {
+      const m = v[k];
+      if (m === undefined) continue;
+      w.push((first ? '{' : ',') + open + JSON.stringify(k) + colon);
+      first = false;
+      write(m, depth + 1);
+    }
+    w.push(first ? '{}' : close + '}');
+  };
+
+  write(value, 0);
+  if (newline) w.push(eol);
+  return w.bytes();
+}
