@@ -9,6 +9,7 @@
  * environment that can never prompt.
  */
 import { spawn } from 'node:child_process';
+import { sshCommand } from './ssh.js';
 
 export class GitError extends Error {
   readonly code = 'EGIT';
@@ -43,7 +44,9 @@ export interface RunResult {
 /**
  * The environment every git call gets: no terminal prompt, no askpass
  * program, ssh in batch mode with a connect timeout unless the operator
- * configured an ssh command, C locale for parseable messages.
+ * configured an ssh command (GIT_SSH_COMMAND, GIT_SSH or the repo's
+ * core.sshCommand), sharing one connection during a sync round (git/ssh.ts),
+ * C locale for parseable messages.
  */
 export function gitEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
@@ -53,9 +56,8 @@ export function gitEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   env.LC_ALL = 'C';
   env.GIT_MERGE_AUTOEDIT = 'no';
   env.GIT_EDITOR = 'true';
-  if (!env.GIT_SSH_COMMAND && !env.GIT_SSH) {
-    env.GIT_SSH_COMMAND = 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=2';
-  }
+  const ssh = sshCommand(env); // the operator's, the repo's core.sshCommand, or agentgit's (git/ssh.ts)
+  if (ssh !== undefined) env.GIT_SSH_COMMAND = ssh;
   for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
   return env;
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Policy, POLICY_PATH } from '../policy/policy.js';
 import { Repo } from '../git/repo.js';
 import { plainIdent } from '../git/objects.js';
+import { useConfiguredSshCommand } from '../git/ssh.js';
 import { loadSigningKey, signSshsig } from '../identity/sshsig.js';
 
 export class UsageError extends Error {
@@ -75,6 +76,7 @@ export async function openContext(dir: string): Promise<Context> {
     signingKey: config.get('user.signingkey') ?? '',
   };
   useInProcessCommits(repo, config, settings);
+  useConfiguredSshCommand(config.get('core.sshcommand'));
   return { repo, policy, settings, config };
 }
 

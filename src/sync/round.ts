@@ -19,6 +19,8 @@ import { openContext, type Context } from './context.js';
 import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
 import { SyncLock } from './lock.js';
+import { shareSshConnection } from '../git/ssh.js';
+import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, writeState } from './state.js';
 
@@ -398,6 +400,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   /** The round reached the end: committed, merged and pushed (or had nothing to push). */
   let exchanged = false;
   let heartbeatAt: number | null = null;
+  let closeSsh: (() => void) | null = null;
   try {
     await lock.acquire(o.waitSec * 1000);
     locked = true;
@@ -431,6 +434,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
     } else {
+      closeSsh = shareSshConnection(remoteUrl, agentgitHome()); // one ssh connection for the round's fetches and pushes
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out, t0, (at) => (heartbeatAt = at));
       const start = { value: null as string | null };
       await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, startHead: start });
@@ -454,6 +458,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       out.error = k.reason;
     }
   } finally {
+    closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {
       await recordState(stateFile, out, t0, exchanged, heartbeatAt);

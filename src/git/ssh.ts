@@ -1,0 +1,123 @@
+/**
+ * The ssh command git runs for an ssh hub, and one ssh connection per round.
+ *
+ * A round fetches, then pushes (and may fetch and push again on a race):
+ * each is a new ssh connection, and on a loopback sshd the key exchange and
+ * authentication alone cost about 150 ms, more than the rest of a small
+ * round's git work (docs/performance.md). While a round runs, agentgit adds
+ * OpenSSH connection sharing to the ssh command: the first ssh becomes the
+ * master, the next ones ride on its connection, and the round closes the
+ * master when it ends (`ssh -O exit`). The socket is private to this
+ * process (its pid is in the name) and lives in a 0700 directory; a master
+ * left by a killed round exits after CONTROL_PERSIST idle seconds, and a
+ * stale socket is replaced by ssh itself.
+ *
+ * Left alone: an ssh command that is not OpenSSH's `ssh`, one that sets its
+ * own Control* options, GIT_SSH (a program, no options), and
+ * AGENTGIT_SSH_MUX=0.
+ */
+import { spawn } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** agentgit's ssh command when the operator configured none: never prompts, gives up on a dead hub. */
+export const DEFAULT_SSH_COMMAND = 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=2';
+
+/** Idle seconds after which a master outlives its round only if the round was killed. */
+const CONTROL_PERSIST = 60;
+/** Longest socket path: sun_path is 108 bytes, and ssh binds `<path>.<16 random chars>` first. */
+const MAX_SOCKET_PATH = 107 - 17;
+/** `<pid>-` and %C (40 hex digits) after the directory. */
+const NAME_LENGTH = 1 + 10 + 1 + 40;
+
+/** core.sshCommand of the repo being synced (git lets GIT_SSH_COMMAND override it, so agentgit must pass it on). */
+let configured: string | undefined;
+/** The directory of this process's control sockets while a round shares its connection. */
+let muxDir: string | null = null;
+
+/** Use the repo's core.sshCommand (undefined: none) as the ssh command when the environment sets none. */
+export function useConfiguredSshCommand(command: string | undefined): void {
+  configured = command && command.trim() !== '' ? command : undefined;
+}
+
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The ssh command git gets, or undefined to leave git to GIT_SSH. */
+export function sshCommand(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.GIT_SSH_COMMAND && env.GIT_SSH) return undefined;
+  const base = env.GIT_SSH_COMMAND || configured || DEFAULT_SSH_COMMAND;
+  if (muxDir === null || !shareable(base, env)) return base;
+  return `${base} -o ControlMaster=auto -o ${shQuote(`ControlPath=${join(muxDir, `${process.pid}-%C`)}`)} -o ControlPersist=${CONTROL_PERSIST}`;
+}
+
+/** OpenSSH's own ssh, with no connection-sharing options of the operator's. */
+function shareable(command: string, env: NodeJS.ProcessEnv): boolean {
+  if (env.AGENTGIT_SSH_MUX === '0') return false;
+  const program = command.trim().split(/\s+/)[0] ?? '';
+  if (program !== 'ssh' && !program.endsWith('/ssh')) return false;
+  return !/control(master|path|persist)/i.test(command);
+}
+
+/** A private (0700, ours, not a symlink) directory for the sockets, or null. */
+function privateDir(dir: string): string | null {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) return null;
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
+/** Where an ssh hub's host, port and user are in its URL; null for other hubs. */
+export function sshDestination(url: string): { dest: string; port: string | undefined } | null {
+  const u = /^(?:ssh|git\+ssh|ssh\+git):\/\/(?:([^@/]+)@)?(\[[^\]/]+\]|[^:/]+)(?::(\d*))?\//.exec(url);
+  if (u) {
+    const host = u[2]!.replace(/^\[(.*)\]$/, '$1');
+    return { dest: u[1] ? `${u[1]}@${host}` : host, port: u[3] || undefined };
+  }
+  // scp-like `[user@]host:path`: a colon before any slash, and not a URL
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return null;
+  const s = /^((?:[^@/:]+@)?(?:\[[^\]/]+\]|[^:/]+)):/.exec(url);
+  if (!s) return null;
+  return { dest: s[1]!.replace(/\[(.*)\]$/, '$1'), port: undefined };
+}
+
+/**
+ * Share one ssh connection among this round's fetches and pushes to the
+ * hub at `url`. `home`: $AGENTGIT_HOME (sockets in `home/run`, or in a
+ * private dir under the temp dir when that path is too long for a socket).
+ * Returns the function that closes the connection (call it when the round
+ * ends), or null when nothing is shared.
+ */
+export function shareSshConnection(url: string, home: string): (() => void) | null {
+  const d = sshDestination(url);
+  if (!d || !shareable(process.env.GIT_SSH_COMMAND || configured || DEFAULT_SSH_COMMAND, process.env) || (!process.env.GIT_SSH_COMMAND && process.env.GIT_SSH)) return null;
+  const uid = process.getuid?.() ?? 'user';
+  const candidates = [join(home, 'run'), join(tmpdir(), `agentgit-${uid}`)].filter((c) => c.length + NAME_LENGTH <= MAX_SOCKET_PATH);
+  let dir: string | null = null;
+  for (const c of candidates) if ((dir = privateDir(c))) break;
+  if (!dir) return null;
+  muxDir = dir;
+  const opened = dir;
+  return () => {
+    const command = sshCommand(process.env);
+    muxDir = null;
+    let mine: string[] = [];
+    try {
+      mine = readdirSync(opened).filter((f) => f.startsWith(`${process.pid}-`));
+    } catch {
+      /* nothing to close */
+    }
+    if (mine.length === 0 || !command) return;
+    // Not waited for: the master answers at once, and the round is over.
+    const child = spawn('/bin/sh', ['-c', `${command} "$@"`, 'ssh', ...(d.port ? ['-p', d.port] : []), '-O', 'exit', d.dest], { stdio: 'ignore', detached: true });
+    child.on('error', () => undefined);
+    child.unref();
+  };
+}

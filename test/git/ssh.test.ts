@@ -1,0 +1,119 @@
+/**
+ * One ssh connection per sync round (git/ssh.ts, issue #7): the round's
+ * fetch and push share it, the master is closed when the round ends, and
+ * the operator's own ssh setup (GIT_SSH, Control options, core.sshCommand,
+ * AGENTGIT_SSH_MUX=0) is respected. Against a real sshd on 127.0.0.1.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SSH_COMMAND, shareSshConnection, sshCommand, sshDestination } from '../../src/git/ssh.js';
+import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
+import { hubsAvailable, startSshHub, type SshHub } from '../helpers/hubs.js';
+
+afterAll(() => cleanupTemp());
+
+describe('ssh destination and command', () => {
+  it('finds host, user and port in the ssh URL forms git accepts, and nothing in other URLs', () => {
+    expect(sshDestination('git@github.com:org/agent.git')).toEqual({ dest: 'git@github.com', port: undefined });
+    expect(sshDestination('hub:agent.git')).toEqual({ dest: 'hub', port: undefined });
+    expect(sshDestination('ssh://git@127.0.0.1:2222/srv/agent.git')).toEqual({ dest: 'git@127.0.0.1', port: '2222' });
+    expect(sshDestination('ssh://hub.example/agent.git')).toEqual({ dest: 'hub.example', port: undefined });
+    expect(sshDestination('git+ssh://u@[::1]:22/a.git')).toEqual({ dest: 'u@::1', port: '22' });
+    expect(sshDestination('[::1]:a.git')).toEqual({ dest: '::1', port: undefined });
+    for (const other of ['/srv/hub.git', './hub.git', 'file:///srv/hub.git', 'https://h/a.git', 'http://h:80/a.git', 'dir/with:colon']) {
+      expect(sshDestination(other), other).toBeNull();
+    }
+  });
+
+  it('adds connection sharing only while a round shares, and only to a plain OpenSSH command', () => {
+    const home = tempDir();
+    const env = (e: Record<string, string>): NodeJS.ProcessEnv => ({ ...e });
+    expect(sshCommand(env({}))).toBe(DEFAULT_SSH_COMMAND);
+    const close = shareSshConnection('git@hub:agent.git', home);
+    expect(close).not.toBeNull();
+    try {
+      const shared = sshCommand(env({}))!;
+      expect(shared.startsWith(DEFAULT_SSH_COMMAND)).toBe(true);
+      expect(shared).toContain('ControlMaster=auto');
+      expect(shared).toContain(`ControlPath=${join(home, 'run', `${process.pid}-%C`)}`);
+      expect(sshCommand(env({ GIT_SSH_COMMAND: 'ssh -F /x/cfg -l git' }))).toMatch(/^ssh -F \/x\/cfg -l git -o ControlMaster=auto /);
+      expect(sshCommand(env({ GIT_SSH_COMMAND: '/usr/bin/ssh -i key' }))).toContain('ControlMaster=auto');
+      // the operator's own sharing, another program, GIT_SSH, or switched off: left alone
+      expect(sshCommand(env({ GIT_SSH_COMMAND: 'ssh -o ControlPath=/mine/%C' }))).toBe('ssh -o ControlPath=/mine/%C');
+      expect(sshCommand(env({ GIT_SSH_COMMAND: 'plink -batch' }))).toBe('plink -batch');
+      expect(sshCommand(env({ GIT_SSH: '/usr/local/bin/myssh' }))).toBeUndefined();
+      expect(sshCommand(env({ AGENTGIT_SSH_MUX: '0' }))).toBe(DEFAULT_SSH_COMMAND);
+      expect((readdirSync(home).includes('run') ? spawnSync('stat', ['-c', '%a', join(home, 'run')], { encoding: 'utf8' }).stdout.trim() : '')).toBe('700');
+    } finally {
+      close?.();
+    }
+    expect(sshCommand(env({}))).toBe(DEFAULT_SSH_COMMAND);
+    expect(shareSshConnection('/srv/hub.git', home)).toBeNull();
+    expect(shareSshConnection('https://h/a.git', home)).toBeNull();
+  });
+});
+
+const avail = hubsAvailable();
+
+describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
+  let hub: SshHub;
+  beforeAll(async () => {
+    hub = await startSshHub();
+  }, 60_000);
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  function instance(): { dir: string; env: NodeJS.ProcessEnv } {
+    const home = tempDir();
+    const dir = join(home, 'agent');
+    mkdirSync(join(dir, 'memory'), { recursive: true });
+    writeFileSync(join(dir, 'SOUL.md'), '# soul\n');
+    return { dir, env: testEnv(home, { ...hub.clientEnv }) };
+  }
+
+  async function mastersOf(env: NodeJS.ProcessEnv): Promise<string[]> {
+    const run = join(String(env.AGENTGIT_HOME), 'run');
+    // the master is told to exit as the round ends; give it a moment
+    for (let i = 0; i < 40; i++) {
+      const left = spawnSync('pgrep', ['-f', `ControlPath=${run}`], { encoding: 'utf8' }).stdout.trim();
+      const sockets = existsSync(run) ? readdirSync(run) : [];
+      if (left === '' && sockets.length === 0) return [];
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return [spawnSync('pgrep', ['-af', `ControlPath=${run}`], { encoding: 'utf8' }).stdout.trim(), ...readdirSync(run)];
+  }
+
+  it('a round that fetches and pushes opens one connection and leaves no master behind', async () => {
+    const { dir, env } = instance();
+    const init = await agentgit(['init', '-C', dir, '--remote', hub.url, '--agent', 'bot', '--instance', 'a'], { env });
+    expect(init.code, init.stderr).toBe(0);
+    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    for (const mux of ['1', '0']) {
+      writeFileSync(join(dir, 'memory', '2026-11-26.md'), `- 10:00 round with sharing ${mux}\n`, { flag: 'a' });
+      const before = hub.connectionCount();
+      const r = await agentgit(['sync', '-C', dir, '--quiet'], { env: { ...env, AGENTGIT_SSH_MUX: mux } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(hub.connectionCount() - before, `AGENTGIT_SSH_MUX=${mux}`).toBe(mux === '1' ? 1 : 2);
+      expect(await mastersOf(env)).toEqual([]);
+    }
+    expect(git(hub.repoPath, ['log', '-1', '--format=%s', 'main'])).toMatch(/agentgit: 1 file from a/);
+  });
+
+  it("the repo's core.sshCommand is used when the environment sets no ssh command", async () => {
+    const { dir, env } = instance();
+    const other = await hub.createRepo('other.git');
+    const init = await agentgit(['init', '-C', dir, '--remote', other.url, '--agent', 'bot', '--instance', 'c'], { env });
+    expect(init.code, init.stderr).toBe(0);
+    git(dir, ['config', 'core.sshCommand', String(env.GIT_SSH_COMMAND)], env);
+    const bare = { ...env };
+    delete bare.GIT_SSH_COMMAND; // the hub's host alias is only known to its ssh config file
+    writeFileSync(join(dir, 'memory', '2026-11-26.md'), '- 11:00 via core.sshCommand\n');
+    const r = await agentgit(['sync', '-C', dir, '--quiet'], { env: bare });
+    expect(r.code, r.stderr).toBe(0);
+    expect(git(other.repoPath, ['log', '-1', '--format=%s', 'main'])).toMatch(/from c/);
+    expect(await mastersOf(env)).toEqual([]);
+  });
+});
