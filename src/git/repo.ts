@@ -2,7 +2,7 @@
  * A Git work tree as agentgit sees it: the plumbing calls the sync round
  * needs, each one process at most, none per file.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { readConfigFiles } from './config.js';
@@ -325,6 +325,46 @@ export class Repo {
     const c = await this.objects.read(commit);
     const m = c ? /^committer .* (\d+) [+-]\d{4}$/m.exec(c.toString('utf8')) : null;
     return m ? Number(m[1]) * 1000 : 0;
+  }
+
+  /**
+   * Whether git's automatic housekeeping is due, by git's own test: more
+   * than gc.auto/256 loose objects in objects/17 (gc.auto: 6700), or more
+   * than gc.autoPackLimit packs (50). `git commit` ran `git maintenance run
+   * --auto` after every commit; agentgit writes its objects in-process and
+   * asks git only when this says so (`housekeeping`).
+   */
+  housekeepingDue(config: Map<string, string>): boolean {
+    if ((config.get('maintenance.auto') ?? 'true') === 'false') return false;
+    const auto = Number(config.get('gc.auto') ?? 6700);
+    const packLimit = Number(config.get('gc.autopacklimit') ?? 50);
+    const objects = join(this.gitDir, 'objects');
+    if (auto > 0) {
+      const threshold = Math.ceil(auto / 256);
+      let loose = 0;
+      try {
+        for (const f of readdirSync(join(objects, '17'))) if (/^[0-9a-f]{38}$|^[0-9a-f]{62}$/.test(f) && ++loose > threshold) return true;
+      } catch {
+        /* no objects/17: none loose there */
+      }
+    }
+    if (auto > 0 && packLimit > 0) {
+      try {
+        const packs = readdirSync(join(objects, 'pack'));
+        const kept = new Set(packs.filter((f) => f.endsWith('.keep')).map((f) => f.slice(0, -5)));
+        if (packs.filter((f) => f.endsWith('.pack') && !kept.has(f.slice(0, -5))).length > packLimit) return true;
+      } catch {
+        /* no packs */
+      }
+    }
+    return false;
+  }
+
+  /** git's automatic housekeeping, when due: gc packs in the background (gc.autoDetach) and returns. */
+  async housekeeping(config: Map<string, string>): Promise<boolean> {
+    if (!this.housekeepingDue(config)) return false;
+    await this.run(['maintenance', 'run', '--auto', '--quiet']);
+    return true;
   }
 
   absolute(path: string): string {

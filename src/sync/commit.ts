@@ -164,10 +164,38 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   await repo.updateIndex(stage);
   if (staged.length === 0) return { commit: null, committed: [], held, nested, notes };
   const visible = staged.filter((p) => !isClockPath(p));
-  const args = ['commit', '-q', '--no-verify', '--allow-empty-message', '-F', '-'];
-  if (o.sign) args.push('-S');
-  await repo.run(args, { input: o.message(visible) });
+  // The index now differs from HEAD only by `stage`, unless a path this
+  // round left alone was staged by hand (a tracked local-layer file, a
+  // file whose work-tree bytes equal HEAD's): then git commits the index.
+  const stagedPaths = new Set(stage.map((e) => e.path));
+  const heldPaths = new Set(held.map((h) => h.path));
+  const byHand = status.some((s) => s.xy[0] !== ' ' && s.xy[0] !== '?' && !stagedPaths.has(s.path) && !heldPaths.has(s.path));
+  const commit = await commitStage(repo, byHand ? null : stage, o.message(visible), o.sign);
   await o.clocks.save();
-  const commit = await repo.revParse('HEAD');
   return { commit, committed: visible, held, nested, notes };
+}
+
+/**
+ * Commit what was staged. With `stage` (the index is HEAD plus exactly
+ * these entries) and in-process commits available: the tree is built from
+ * HEAD's, the commit object written and signed in-process, and HEAD's
+ * branch moved with `update-ref` (checked against the HEAD we built on).
+ * That is one process where `git commit -S` starts three (commit,
+ * ssh-keygen, auto maintenance: see Repo.housekeeping). Otherwise, or
+ * when the stage holds something only the index can place, `git commit`.
+ */
+async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: string, sign: boolean): Promise<string | null> {
+  const ip = repo.inProcessCommits;
+  if (stage !== null && ip && (!sign || ip.sign)) {
+    const head = await repo.revParse('HEAD');
+    const tree = await repo.buildTree(head, stage);
+    const commit = await repo.commitTree(tree, head ? [head] : [], message, { sign });
+    const subject = message.split('\n', 1)[0] ?? '';
+    await repo.updateRef('HEAD', commit, head, `commit${head ? '' : ' (initial)'}: ${subject}`);
+    return commit;
+  }
+  const args = ['commit', '-q', '--no-verify', '--allow-empty-message', '-F', '-'];
+  if (sign) args.push('-S');
+  await repo.run(args, { input: message });
+  return repo.revParse('HEAD');
 }

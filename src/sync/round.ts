@@ -440,6 +440,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, startHead: start });
       out.rebuild = await rebuildDerived(repo, policy, start.value, out.head);
     }
+    // what `git commit` used to start after every commit: objects are written in-process now
+    await repo.housekeeping(ctx.config).catch((e: unknown) => out.notes.push(`git housekeeping failed: ${(e as Error).message}`));
     exchanged = !out.notAdmitted;
     if (out.notAdmitted) {
       out.exitCode = 1;

@@ -3,7 +3,7 @@
  * Each test name is a promise from DEVELOPERS.md or issue #3.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, BIN, tempDir, testEnv } from '../helpers/agents.js';
@@ -60,6 +60,57 @@ describe('sync engine', () => {
     for (const [name, round] of lastWrite) expect(j.lastChecks[name]).toBe(round);
     for (const [path, content] of a.snapshot()) expect(MARKERS.test(content), path).toBe(false);
     expect(git(hub, ['fsck', '--no-progress', '--no-dangling'])).toBe(''); // replaced heartbeats dangle
+  });
+
+  it('the local commit is what git would make: the index tree, signed, with git\'s reflog line; a hand-staged file still goes through git', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', 'gone.md': 'bye\n' } });
+    a.append(day, '- 10:00 a writes\n');
+    a.write('notes/new.md', '# new\n');
+    rmSync(a.path('gone.md'));
+    const r = await a.sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(a.git(['status', '--porcelain'])).toBe('');
+    expect(a.git(['write-tree']).trim()).toBe(a.git(['rev-parse', 'HEAD^{tree}']).trim());
+    const files = a.git(['ls-tree', '-r', '--name-only', 'HEAD']).split('\n');
+    expect(files).toContain('notes/new.md');
+    expect(files).not.toContain('gone.md');
+    expect(a.git(['log', '-1', '--format=%G? %s'])).toMatch(/^G agentgit: 3 files from a/);
+    expect(a.git(['verify-commit', 'HEAD']).trim()).toBe('');
+    expect(a.git(['reflog', '-1', '--format=%gs', 'HEAD']).trim()).toMatch(/^commit: agentgit: 3 files from a$/);
+    expect(a.git(['reflog', '-1', '--format=%gs', 'refs/heads/main']).trim()).toMatch(/^commit: agentgit: 3 files from a$/);
+    expect(git(hub, ['rev-parse', 'main']).trim()).toBe(a.git(['rev-parse', 'HEAD']).trim());
+    // A file of the local layer tracked by mistake, changed and staged by hand:
+    // agentgit leaves it alone, and git commits the index as it stands.
+    a.write('cache.db', 'v1');
+    a.git(['add', '-f', 'cache.db']);
+    a.git(['-c', 'core.hooksPath=/dev/null', 'commit', '-q', '-m', 'by hand']);
+    a.write('cache.db', 'v2');
+    a.git(['add', '-f', 'cache.db']);
+    a.append(day, '- 10:05 a again\n');
+    const r2 = await a.sync();
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(a.git(['show', 'HEAD:cache.db'])).toBe('v2');
+    expect(a.git(['write-tree']).trim()).toBe(a.git(['rev-parse', 'HEAD^{tree}']).trim());
+    expect(a.git(['log', '-1', '--format=%G?'])).toMatch(/^G/);
+  });
+
+  it("git's automatic housekeeping still runs when due (objects are written in-process, not by git commit)", async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    const packs = (): number => readdirSync(a.path('.git/objects/pack')).filter((f) => f.endsWith('.pack')).length;
+    for (let i = 0; i < 3; i++) {
+      a.append(day, `- 10:0${i} a\n`);
+      expect((await a.sync()).code).toBe(0);
+      a.git(['repack', '-q']); // one more pack each time
+    }
+    expect(packs()).toBeGreaterThanOrEqual(3);
+    a.git(['config', 'gc.autoPackLimit', '2']);
+    a.git(['config', 'gc.autoDetach', 'false']);
+    a.append(day, '- 11:00 a\n');
+    expect((await a.sync()).code).toBe(0);
+    expect(packs()).toBe(1);
+    expect(a.git(['fsck', '--no-dangling']).trim()).toBe('');
   });
 
   it('a hub that is unreachable: exit 75 with work committed; converges when it returns', async () => {
