@@ -6,19 +6,14 @@ import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'n
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { readConfigFiles } from './config.js';
-import { buildTreeInProcess, TreeConflict } from './tree.js';
+import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
+
+const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
 import { commitPayload, ObjectReader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
 
-export interface TreeChange {
-  path: string;
-  /** A added, D deleted, M modified, T type changed. */
-  status: 'A' | 'D' | 'M' | 'T';
-  oldMode: string;
-  newMode: string;
-  oldOid: string;
-  newOid: string;
-}
+/** One change of `git diff-tree -r` (A added, D deleted, M modified, T type changed). */
+export type TreeChange = RawChange;
 
 export interface StatusEntry {
   path: string;
@@ -215,10 +210,34 @@ export class Repo {
     return out;
   }
 
-  /** Tree changes between two commits or trees (no renames, recursive). */
+  /**
+   * Tree changes between two commits or trees (no renames, recursive), as
+   * `git diff-tree -r` gives them, computed in-process (git/tree.ts: only
+   * differing subtrees are read); git itself when an object cannot be read.
+   */
   async diffTree(a: string, b: string): Promise<TreeChange[]> {
+    try {
+      const [ta, tb] = await Promise.all([this.treeOfAny(a), this.treeOfAny(b)]);
+      if (ta !== null && tb !== null) return await diffTreesInProcess((oid) => this.objects.read(oid), ta, tb);
+    } catch {
+      // a missing or malformed object: git says what is wrong
+    }
+    return this.diffTreeWithGit(a, b);
+  }
+
+  async diffTreeWithGit(a: string, b: string): Promise<TreeChange[]> {
     const r = await this.run(['diff-tree', '-r', '-z', '--no-renames', '--no-commit-id', a, b]);
     return parseRawDiff(r.stdout);
+  }
+
+  /** The tree of a commit, or the id itself when it names a tree; null when unreadable. */
+  private async treeOfAny(rev: string): Promise<string | null> {
+    if (rev === EMPTY_TREE_OID) return rev;
+    const c = await this.objects.read(rev);
+    if (!c) return null;
+    const m = /^tree ([0-9a-f]{40})\n/.exec(c.subarray(0, 46).toString('latin1'));
+    if (m) return m[1]!;
+    return /^[0-9a-f]{40}$/.test(rev) ? rev : null; // a tree's bytes start with a mode, never "tree "
   }
 
   async mergeBases(a: string, b: string): Promise<string[]> {

@@ -123,3 +123,78 @@ export async function buildTreeInProcess(gitDir: string, read: (oid: string) => 
   };
   return (await build(fromTree, plan(changes), '')) ?? (await writeObject(gitDir, 'tree', Buffer.alloc(0)).then(() => EMPTY_TREE));
 }
+
+/** One change of `git diff-tree -r` raw output (paths as UTF-8 text). */
+export interface RawChange {
+  path: string;
+  status: 'A' | 'D' | 'M' | 'T';
+  oldMode: string;
+  newMode: string;
+  oldOid: string;
+  newOid: string;
+}
+
+const NO_MODE = '000000';
+const NO_OID = '0'.repeat(40);
+
+/** The mode git prints for an entry: regular files canonical (0644 or 0755). */
+function canonMode(mode: string): string {
+  if (!mode.startsWith('100')) return mode.padStart(6, '0');
+  return (parseInt(mode, 8) & 0o111) !== 0 ? '100755' : '100644';
+}
+
+/** The type bits of a mode (regular file, symlink, gitlink). */
+function typeOf(mode: string): string {
+  return mode.slice(0, -4);
+}
+
+/**
+ * `git diff-tree -r --no-renames` between two trees, in-process: only the
+ * subtrees whose ids differ are read (through `read`, the cat-file session),
+ * and the changes come out in git's order. `a`, `b`: tree ids, null for none.
+ */
+export async function diffTreesInProcess(read: (oid: string) => Promise<Buffer | null>, a: string | null, b: string | null): Promise<RawChange[]> {
+  const entriesOf = async (tree: string | null): Promise<Entry[]> => {
+    if (tree === null) return [];
+    const buf = await read(tree);
+    if (!buf) throw new Error(`tree ${tree} is missing; run \`git fsck\``);
+    return parseTree(buf);
+  };
+  const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
+  const walk = async (ta: string | null, tb: string | null, prefix: string): Promise<RawChange[]> => {
+    const [ea, eb] = await Promise.all([entriesOf(ta), entriesOf(tb)]);
+    // Each step: the changes of one name, or the promise of a subtree's.
+    const steps: Array<RawChange[] | Promise<RawChange[]>> = [];
+    const gone = (e: Entry): RawChange[] | Promise<RawChange[]> =>
+      e.mode === TREE_MODE ? walk(e.oid, null, `${prefix}${e.name}/`) : [{ path: utf8(prefix + e.name), status: 'D', oldMode: canonMode(e.mode), newMode: NO_MODE, oldOid: e.oid, newOid: NO_OID }];
+    const added = (e: Entry): RawChange[] | Promise<RawChange[]> =>
+      e.mode === TREE_MODE ? walk(null, e.oid, `${prefix}${e.name}/`) : [{ path: utf8(prefix + e.name), status: 'A', oldMode: NO_MODE, newMode: canonMode(e.mode), oldOid: NO_OID, newOid: e.oid }];
+    let i = 0;
+    let j = 0;
+    while (i < ea.length || j < eb.length) {
+      const x = ea[i];
+      const y = eb[j];
+      const kx = x ? sortKey(x) : null;
+      const ky = y ? sortKey(y) : null;
+      if (y === undefined || (kx !== null && kx < ky!)) {
+        steps.push(gone(x!));
+        i++;
+      } else if (x === undefined || kx! > ky!) {
+        steps.push(added(y));
+        j++;
+      } else {
+        i++;
+        j++;
+        if (x.oid === y.oid && canonMode(x.mode) === canonMode(y.mode)) continue;
+        if (x.mode === TREE_MODE) steps.push(walk(x.oid, y.oid, `${prefix}${x.name}/`));
+        else {
+          const om = canonMode(x.mode);
+          const nm = canonMode(y.mode);
+          steps.push([{ path: utf8(prefix + x.name), status: typeOf(om) === typeOf(nm) ? 'M' : 'T', oldMode: om, newMode: nm, oldOid: x.oid, newOid: y.oid }]);
+        }
+      }
+    }
+    return (await Promise.all(steps)).flat();
+  };
+  return walk(a, b, '');
+}

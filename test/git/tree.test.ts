@@ -5,7 +5,7 @@
  * that empty directories, modes, non-ASCII names. git fsck stays clean.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeBlob } from '../../src/git/objects.js';
@@ -38,6 +38,7 @@ describe('trees built in-process', () => {
     mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
     const repo = (await Repo.openAt(dir))!;
     try {
+      let prev: string | null = null;
       for (let seed = 1; seed <= 12; seed++) {
         const r = rng(seed);
         const randomPath = (): string => Array.from({ length: 1 + r.int(3) }, () => r.pick(NAMES)).join('/');
@@ -81,6 +82,11 @@ describe('trees built in-process', () => {
         const theirs = await repo.buildTreeWithGit(head, changes);
         expect(mine, `seed ${seed}: ${JSON.stringify(changes.map((c) => [c.path, c.mode]))}`).toBe(theirs);
         expect(await repo.buildTree(head, changes)).toBe(theirs);
+        // the in-process tree diff gives git diff-tree's changes, in git's order
+        expect(await repo.diffTree(head, theirs), `seed ${seed}`).toEqual(await repo.diffTreeWithGit(head, theirs));
+        expect(await repo.diffTree(theirs, head), `seed ${seed}`).toEqual(await repo.diffTreeWithGit(theirs, head));
+        if (prev) expect(await repo.diffTree(prev, head), `seed ${seed}`).toEqual(await repo.diffTreeWithGit(prev, head));
+        prev = head;
       }
       // everything removed: the empty tree, which exists afterwards
       const head = git(dir, ['rev-parse', 'HEAD'], env).trim();
@@ -88,6 +94,43 @@ describe('trees built in-process', () => {
       const empty = await repo.buildTree(head, all.map((p) => ({ path: p, mode: '0', oid: '0'.repeat(40) })));
       expect(empty).toBe(await repo.buildTreeWithGit(head, all.map((p) => ({ path: p, mode: '0', oid: '0'.repeat(40) }))));
       expect(spawnSync('git', ['fsck', '--strict', '--no-dangling'], { cwd: dir, env, encoding: 'utf8' }).status).toBe(0);
+    } finally {
+      repo.close();
+    }
+  });
+
+  it('diffs type changes, file/directory swaps and modes as git diff-tree does', async () => {
+    const env = testEnv(tempDir());
+    const dir = join(tempDir(), 'repo');
+    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+    const commit = (msg: string): string => {
+      git(dir, ['add', '-A'], env);
+      git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', msg], env);
+      return git(dir, ['rev-parse', 'HEAD'], env).trim();
+    };
+    mkdirSync(join(dir, 'd'));
+    writeFileSync(join(dir, 'd', 'x'), 'x\n');
+    writeFileSync(join(dir, 'f'), 'f\n');
+    writeFileSync(join(dir, 'link'), 'target\n');
+    writeFileSync(join(dir, 'run.sh'), 'echo\n');
+    writeFileSync(join(dir, 'd.txt'), 'sorts after d/\n');
+    const c1 = commit('one');
+    spawnSync('rm', ['-rf', join(dir, 'd'), join(dir, 'f'), join(dir, 'link')]);
+    writeFileSync(join(dir, 'd'), 'now a file\n');
+    mkdirSync(join(dir, 'f'));
+    writeFileSync(join(dir, 'f', 'inner'), 'now a dir\n');
+    symlinkSync('target', join(dir, 'link'));
+    chmodSync(join(dir, 'run.sh'), 0o755);
+    const c2 = commit('two');
+    mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
+    const repo = (await Repo.openAt(dir))!;
+    try {
+      const want = await repo.diffTreeWithGit(c1, c2);
+      expect(want.map((c) => `${c.status} ${c.path}`)).toEqual(['A d', 'D d/x', 'D f', 'A f/inner', 'T link', 'M run.sh']);
+      expect(await repo.diffTree(c1, c2)).toEqual(want);
+      expect(await repo.diffTree(c2, c1)).toEqual(await repo.diffTreeWithGit(c2, c1));
+      expect(await repo.diffTree('4b825dc642cb6eb9a060e54bf8d69288fbee4904', c2)).toEqual(await repo.diffTreeWithGit('4b825dc642cb6eb9a060e54bf8d69288fbee4904', c2));
+      expect(await repo.diffTree(c1, c1)).toEqual([]);
     } finally {
       repo.close();
     }
