@@ -12,6 +12,14 @@ const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
 import { commitPayload, ObjectReader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
 
+/** A commit as history walks see it. */
+export interface CommitInfo {
+  oid: string;
+  parents: string[];
+  /** The author's name (git's %an). */
+  author: string;
+}
+
 /** One change of `git diff-tree -r` (A added, D deleted, M modified, T type changed). */
 export type TreeChange = RawChange;
 
@@ -337,6 +345,50 @@ export class Repo {
     if (!c) return [];
     const head = c.toString('latin1');
     return [...head.slice(0, head.indexOf('\n\n')).matchAll(/^parent ([0-9a-f]{40,64})$/gm)].map((m) => m[1]!);
+  }
+
+  /**
+   * The commits reachable from `tip` but not from `stop`, with their parents
+   * and author names, read through the cat-file session, in topological
+   * order (parents first). Only when every path back from `tip` reaches
+   * `stop` within `limit` commits: then none of them is an ancestor of
+   * `stop`, and the answer is exact. Null otherwise (a root reached, a
+   * rewritten history, too many): ask git.
+   */
+  async commitsSince(tip: string, stop: string, limit = 256): Promise<CommitInfo[] | null> {
+    const seen = new Map<string, CommitInfo>();
+    const todo = [tip];
+    while (todo.length > 0) {
+      const oid = todo.pop()!;
+      if (oid === stop || seen.has(oid)) continue;
+      if (seen.size >= limit) return null;
+      const raw = await this.objects.read(oid);
+      if (!raw) return null;
+      const text = raw.toString('utf8');
+      const head = text.slice(0, text.indexOf('\n\n') >>> 0);
+      const parents = [...head.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]!);
+      if (parents.length === 0) return null; // a root: `stop` is not on every path
+      const author = /^author ([^<\n]*)</m.exec(head)?.[1]?.trimEnd() ?? '';
+      seen.set(oid, { oid, parents, author });
+      todo.push(...parents);
+    }
+    // parents before children (what `git log --reverse --topo-order` promises)
+    const order: CommitInfo[] = [];
+    const placed = new Set<string>();
+    const stack: Array<[string, boolean]> = [[tip, false]];
+    while (stack.length > 0) {
+      const [oid, expanded] = stack.pop()!;
+      const c = seen.get(oid);
+      if (!c || placed.has(oid)) continue;
+      if (expanded) {
+        placed.add(oid);
+        order.push(c);
+      } else {
+        stack.push([oid, true]);
+        for (const p of c.parents) if (!placed.has(p)) stack.push([p, false]);
+      }
+    }
+    return order;
   }
 
   /** Committer time (ms) of a commit, from the cat-file session. */

@@ -19,7 +19,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
-import type { Repo } from '../git/repo.js';
+import type { CommitInfo, Repo } from '../git/repo.js';
 import { splitSignature } from '../git/objects.js';
 import { verifySshsig } from './sshsig.js';
 import { parseSigners, SIGNERS_PATH, type Signer } from './signers.js';
@@ -30,11 +30,6 @@ export interface Rejection {
   reason: string;
 }
 
-interface CommitInfo {
-  oid: string;
-  parents: string[];
-  author: string;
-}
 
 export interface VerifyOptions {
   /** Commits reachable from these are trusted already (our own history). */
@@ -43,6 +38,8 @@ export interface VerifyOptions {
   tip: string;
   /** Accept a self-admitting root commit (first contact with a hub). */
   allowBootstrap: boolean;
+  /** The commits `tip` brings that `exclude` lacks, when the caller knows them already (Repo.commitsSince). */
+  commits?: CommitInfo[];
 }
 
 async function listCommits(repo: Repo, o: VerifyOptions): Promise<CommitInfo[]> {
@@ -58,7 +55,7 @@ async function listCommits(repo: Repo, o: VerifyOptions): Promise<CommitInfo[]> 
 }
 
 export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejection[]> {
-  const commits = await listCommits(repo, o);
+  const commits = o.commits ?? (await listCommits(repo, o));
   if (commits.length === 0) return [];
   const signersAt = new Map<string, Signer[]>();
   const signersOf = async (rev: string): Promise<Signer[]> => {

@@ -13,7 +13,7 @@ import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
 import { join } from 'node:path';
 import { GitError } from '../git/exec.js';
-import type { Repo } from '../git/repo.js';
+import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, type Context } from './context.js';
 import type { Held } from './guard.js';
@@ -208,6 +208,27 @@ interface Exchange {
 }
 
 /**
+ * How our head and the hub's relate: their merge bases (one merge-base
+ * answers both "is the hub behind us?" and "can we fast-forward?") and,
+ * when known without git, the commits the hub brings. In the usual round
+ * the hub's previous head is the base: our local commits and the hub's new
+ * ones both lead back to it, and a short walk through the cat-file session
+ * proves it (no `merge-base`, no `git log` for verification).
+ */
+async function relate(repo: Repo, ours: string, theirs: string, lastSeen: string | null): Promise<{ bases: string[]; incoming: CommitInfo[] | undefined }> {
+  if ((await repo.parentsOf(ours)).includes(theirs)) return { bases: [theirs], incoming: undefined };
+  if (lastSeen !== null) {
+    const [local, incoming] = await Promise.all([repo.commitsSince(ours, lastSeen), repo.commitsSince(theirs, lastSeen)]);
+    if (local && incoming) {
+      // every common ancestor is lastSeen or older, unless the hub already holds one of ours
+      const mine = new Set(local.map((c) => c.oid));
+      if (!incoming.some((c) => mine.has(c.oid))) return { bases: [lastSeen], incoming };
+    }
+  }
+  return { bases: await repo.mergeBases(ours, theirs), incoming: undefined };
+}
+
+/**
  * fetchHub → verifyIncoming → integrateHub → (admitted?) → pushHub, retried
  * while another instance keeps pushing first.
  */
@@ -218,18 +239,18 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
   const firstContact = !before.has(track);
   x.startHead.value = before.get(ref) ?? null;
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+  let lastSeen = before.get(track) ?? null; // the hub's head as of the last fetch
   for (let attempt = 1; ; attempt++) {
     const found = await fetchHub(repo, settings.remote, settings.branch, dl);
     const now = await repo.exactRefs(found ? [ref, track] : [ref]);
     const theirs = found ? now.get(track) ?? null : null;
     const ours = now.get(ref) ?? null;
     let head = ours;
-    // one merge-base answers both "is the hub behind us?" and "can we fast-forward?";
-    // when the hub's head is a parent of ours (a local commit on top of the last sync) no process is needed
-    const bases = theirs && ours && theirs !== ours ? ((await repo.parentsOf(ours)).includes(theirs) ? [theirs] : await repo.mergeBases(ours, theirs)) : [];
+    const { bases, incoming } = theirs && ours && theirs !== ours ? await relate(repo, ours, theirs, lastSeen) : { bases: [], incoming: undefined };
+    lastSeen = theirs;
     if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
       const { verifyRange } = await import('../identity/verify.js');
-      const bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact });
+      const bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact, commits: incoming });
       if (bad.length > 0) {
         const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ');
         throw new RejectedError(
