@@ -34,8 +34,8 @@ export function evaluateGoals(R) {
     }
     if (small) {
       const conns = small.roundTrips.connsSeen;
-      const ok = small.roundTrips.fetchesSeen.every((f) => f === 1) && small.roundTrips.pushesSeen.every((p) => p === 1) && (hub !== 'ssh' || conns.every((c) => c === 2));
-      add('round trips', `small round (${hub} hub): one fetch, one push`, `${hub === 'ssh' ? `connections ${conns.join('/')}, ` : ''}fetches ${small.roundTrips.fetchesSeen.join('/')}, pushes ${small.roundTrips.pushesSeen.join('/')}`, hub === 'ssh' ? '2 connections (1 fetch + 1 push)' : '1 fetch, 1 push', ok);
+      const ok = small.roundTrips.fetchesSeen.every((f) => f === 1) && small.roundTrips.pushesSeen.every((p) => p === 1) && (hub !== 'ssh' || conns.every((c) => c >= 1 && c <= 2));
+      add('round trips', `small round (${hub} hub): one fetch, one push`, `${hub === 'ssh' ? `connections ${conns.join('/')}, ` : ''}fetches ${small.roundTrips.fetchesSeen.join('/')}, pushes ${small.roundTrips.pushesSeen.join('/')}`, hub === 'ssh' ? '1 fetch + 1 push, over at most 2 connections (agentgit shares one: git/ssh.ts)' : '1 fetch, 1 push', ok);
     }
   }
   for (const variant of ['base', 'scale']) {

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { gitEnv } from './exec.js';
@@ -32,34 +32,57 @@ export function writeBlob(gitDir: string, bytes: Uint8Array): Promise<string> {
   return writeObject(gitDir, 'blob', bytes);
 }
 
-/** Write a loose object in-process (no-op when it exists). Returns its oid. */
+/** Object directories known to exist (a mkdir saved per object). */
+const madeDirs = new Set<string>();
+
+/**
+ * Write a loose object in-process. Returns its oid.
+ * Synchronous file calls: five small syscalls per object cost far less on
+ * the main thread than through libuv's thread pool and its promises (a
+ * round writing 2,000 objects spent most of a second there).
+ */
 export async function writeObject(gitDir: string, type: ObjectType, bytes: Uint8Array): Promise<string> {
+  return writeObjectSync(gitDir, type, bytes);
+}
+
+export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Array): string {
   const oid = objectOid(type, bytes);
   const dir = join(gitDir, 'objects', oid.slice(0, 2));
   const file = join(dir, oid.slice(2));
-  try {
-    await stat(file);
-    return oid;
-  } catch {
-    /* absent: write it */
+  // Not checked for first: what a round writes is nearly always new, and
+  // writing an object again (same bytes, atomically renamed) is harmless.
+  if (!madeDirs.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    madeDirs.add(dir);
   }
-  await mkdir(dir, { recursive: true });
   const header = Buffer.from(`${type} ${bytes.length}\0`);
   const data = deflateSync(Buffer.concat([header, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
   // git's own temporary name: fsck ignores `tmp_obj_*` and prune clears old ones,
   // so a kill -9 or a full disk mid-write leaves nothing fsck calls corrupt.
   const tmp = join(dir, `tmp_obj_${process.pid}_${Math.random().toString(36).slice(2, 10)}`);
   try {
-    const fh = await open(tmp, 'wx', 0o444);
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'wx', 0o444);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(dir, { recursive: true }); // removed meanwhile (a gc emptied it): once more
+      fd = openSync(tmp, 'wx', 0o444);
+    }
     try {
       // no fsync: like git's default (core.fsync leaves loose objects out)
-      await fh.writeFile(data);
+      writeFileSync(fd, data);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(tmp, file);
+    renameSync(tmp, file);
+    if (type === 'blob') remember(oid, bytes);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created */
+    }
     throw e;
   }
   return oid;
@@ -126,10 +149,37 @@ interface Pending {
 }
 
 /** A `git cat-file --batch` session. Call close() when done. */
+/**
+ * Blobs this process wrote, by oid, so that reading one back (the merge
+ * reading our just-committed side, the work-tree update reading the merged
+ * result) costs no round trip to cat-file. Content-addressed, so it can
+ * never be stale; bounded in bytes.
+ */
+const written = new Map<string, Buffer>();
+let writtenBytes = 0;
+const WRITTEN_MAX_BYTES = 64 * 1024 * 1024;
+
+function remember(oid: string, bytes: Uint8Array): void {
+  if (bytes.length > WRITTEN_MAX_BYTES / 4 || written.has(oid)) return;
+  while (writtenBytes + bytes.length > WRITTEN_MAX_BYTES && written.size > 0) {
+    const [first, b] = written.entries().next().value as [string, Buffer];
+    written.delete(first);
+    writtenBytes -= b.length;
+  }
+  written.set(oid, Buffer.from(bytes));
+  writtenBytes += bytes.length;
+}
+
 export class ObjectReader {
   private child: ChildProcessWithoutNullStreams | null = null;
   private buf: Buffer = Buffer.alloc(0);
+  /** Chunks held back until `need` bytes are there (no copy per chunk of a large object). */
+  private parts: Buffer[] = [];
+  private partsLength = 0;
+  private need = 0;
   private queue: Pending[] = [];
+  /** Requests not yet written: sent together, one write for many reads. */
+  private requests: string[] = [];
   private failed: Error | null = null;
 
   constructor(private readonly cwd: string) {}
@@ -138,7 +188,14 @@ export class ObjectReader {
     if (this.child) return this.child;
     const child = spawn('git', ['cat-file', '--batch'], { cwd: this.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdout.on('data', (d: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      if (this.need > 0 && this.buf.length + this.partsLength + d.length < this.need) {
+        this.parts.push(d);
+        this.partsLength += d.length;
+        return;
+      }
+      this.buf = Buffer.concat([this.buf, ...this.parts, d]);
+      this.parts = [];
+      this.partsLength = 0;
       this.drain();
     });
     const fail = (e: Error): void => {
@@ -153,6 +210,7 @@ export class ObjectReader {
   }
 
   private drain(): void {
+    this.need = 0;
     while (this.queue.length > 0) {
       const nl = this.buf.indexOf(10);
       if (nl < 0) return;
@@ -163,7 +221,10 @@ export class ObjectReader {
         continue;
       }
       const size = Number(header.split(' ')[2]);
-      if (this.buf.length < nl + 1 + size + 1) return;
+      if (this.buf.length < nl + 1 + size + 1) {
+        this.need = nl + 1 + size + 1;
+        return;
+      }
       const body = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
       this.buf = this.buf.subarray(nl + 1 + size + 1);
       this.queue.shift()!.resolve(body);
@@ -172,12 +233,21 @@ export class ObjectReader {
 
   /** Content of an object by oid or `rev:path`; null when missing. */
   read(spec: string): Promise<Buffer | null> {
+    const mine = written.get(spec);
+    if (mine) return Promise.resolve(Buffer.from(mine));
     if (this.failed) return Promise.reject(this.failed);
     if (spec.includes('\n')) return Promise.resolve(null);
     const child = this.start();
     return new Promise((resolve, reject) => {
       this.queue.push({ resolve, reject });
-      child.stdin.write(spec + '\n');
+      this.requests.push(spec + '\n');
+      if (this.requests.length === 1) {
+        queueMicrotask(() => {
+          const lines = this.requests.join('');
+          this.requests = [];
+          child.stdin.write(lines);
+        });
+      }
     });
   }
 

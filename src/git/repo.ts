@@ -347,30 +347,61 @@ export class Repo {
     return [...head.slice(0, head.indexOf('\n\n')).matchAll(/^parent ([0-9a-f]{40,64})$/gm)].map((m) => m[1]!);
   }
 
+  /** A commit's parents and author name, from the cat-file session; null when unreadable. */
+  private async commitInfo(oid: string): Promise<CommitInfo | null> {
+    const raw = await this.objects.read(oid);
+    if (!raw) return null;
+    const text = raw.toString('utf8');
+    const head = text.slice(0, text.indexOf('\n\n') >>> 0);
+    const parents = [...head.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]!);
+    const author = /^author ([^<\n]*)</m.exec(head)?.[1]?.trimEnd() ?? '';
+    return { oid, parents, author };
+  }
+
+  /** `oid` and up to `limit` - 1 of its nearest ancestors (breadth first, each level read at once). */
+  async ancestorsNear(oid: string, limit: number): Promise<Set<string>> {
+    const near = new Set<string>([oid]);
+    let level = [oid];
+    while (level.length > 0 && near.size < limit) {
+      const infos = await Promise.all(level.map((c) => this.commitInfo(c)));
+      level = [];
+      for (const i of infos) {
+        for (const p of i?.parents ?? []) {
+          if (near.has(p) || near.size >= limit) continue;
+          near.add(p);
+          level.push(p);
+        }
+      }
+    }
+    return near;
+  }
+
   /**
-   * The commits reachable from `tip` but not from `stop`, with their parents
-   * and author names, read through the cat-file session, in topological
-   * order (parents first). Only when every path back from `tip` reaches
-   * `stop` within `limit` commits: then none of them is an ancestor of
-   * `stop`, and the answer is exact. Null otherwise (a root reached, a
-   * rewritten history, too many): ask git.
+   * The commits reachable from `tip` but from none of `stops`, with their
+   * parents and author names, read through the cat-file session, in
+   * topological order (parents first), when every path back from `tip`
+   * ends at one of `stops` within `limit` commits. `stops` is a commit and
+   * some of its ancestors: the answer then holds every commit `tip` brings
+   * that the first stop lacks (and, rarely, an older one of its ancestors
+   * the nearby stops miss: harmless to verify twice). Null when a path
+   * reaches a root or the limit: ask git. `reached`: the stops met.
    */
-  async commitsSince(tip: string, stop: string, limit = 256): Promise<CommitInfo[] | null> {
+  async commitsSince(tip: string, stops: ReadonlySet<string>, limit = 256): Promise<{ commits: CommitInfo[]; reached: Set<string> } | null> {
     const seen = new Map<string, CommitInfo>();
+    const reached = new Set<string>();
     const todo = [tip];
     while (todo.length > 0) {
       const oid = todo.pop()!;
-      if (oid === stop || seen.has(oid)) continue;
+      if (stops.has(oid)) {
+        reached.add(oid);
+        continue;
+      }
+      if (seen.has(oid)) continue;
       if (seen.size >= limit) return null;
-      const raw = await this.objects.read(oid);
-      if (!raw) return null;
-      const text = raw.toString('utf8');
-      const head = text.slice(0, text.indexOf('\n\n') >>> 0);
-      const parents = [...head.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]!);
-      if (parents.length === 0) return null; // a root: `stop` is not on every path
-      const author = /^author ([^<\n]*)</m.exec(head)?.[1]?.trimEnd() ?? '';
-      seen.set(oid, { oid, parents, author });
-      todo.push(...parents);
+      const c = await this.commitInfo(oid);
+      if (!c || c.parents.length === 0) return null; // unreadable, or a root no stop is on the way to
+      seen.set(oid, c);
+      todo.push(...c.parents);
     }
     // parents before children (what `git log --reverse --topo-order` promises)
     const order: CommitInfo[] = [];
@@ -388,7 +419,7 @@ export class Repo {
         for (const p of c.parents) if (!placed.has(p)) stack.push([p, false]);
       }
     }
-    return order;
+    return { commits: order, reached };
   }
 
   /** Committer time (ms) of a commit, from the cat-file session. */

@@ -211,18 +211,20 @@ interface Exchange {
  * How our head and the hub's relate: their merge bases (one merge-base
  * answers both "is the hub behind us?" and "can we fast-forward?") and,
  * when known without git, the commits the hub brings. In the usual round
- * the hub's previous head is the base: our local commits and the hub's new
- * ones both lead back to it, and a short walk through the cat-file session
- * proves it (no `merge-base`, no `git log` for verification).
+ * the hub's head at the last fetch is the base: our local commits lead back
+ * to it, and the hub's new commits lead back to it or to its near
+ * ancestors (another instance's merge brings its own older parent). Short
+ * walks through the cat-file session prove it: no `merge-base`, and no
+ * `git log` for the commits to verify.
  */
 async function relate(repo: Repo, ours: string, theirs: string, lastSeen: string | null): Promise<{ bases: string[]; incoming: CommitInfo[] | undefined }> {
   if ((await repo.parentsOf(ours)).includes(theirs)) return { bases: [theirs], incoming: undefined };
   if (lastSeen !== null) {
-    const [local, incoming] = await Promise.all([repo.commitsSince(ours, lastSeen), repo.commitsSince(theirs, lastSeen)]);
-    if (local && incoming) {
-      // every common ancestor is lastSeen or older, unless the hub already holds one of ours
-      const mine = new Set(local.map((c) => c.oid));
-      if (!incoming.some((c) => mine.has(c.oid))) return { bases: [lastSeen], incoming };
+    const [local, near] = await Promise.all([repo.commitsSince(ours, new Set([lastSeen])), repo.ancestorsNear(lastSeen, 32)]);
+    const incoming = local ? await repo.commitsSince(theirs, near) : null;
+    // lastSeen is an ancestor of both, and the best one unless the hub already holds a local commit of ours
+    if (local && incoming && incoming.reached.has(lastSeen) && (local.commits.length === 0 || !local.commits.some((c) => incoming.commits.some((i) => i.oid === c.oid)))) {
+      return { bases: [lastSeen], incoming: incoming.commits };
     }
   }
   return { bases: await repo.mergeBases(ours, theirs), incoming: undefined };

@@ -42,21 +42,28 @@ describe('commitsSince', () => {
     mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
     const repo = (await Repo.openAt(dir))!;
     try {
-      const got = await repo.commitsSince(tip, base);
-      expect(got).not.toBeNull();
-      const want = g(['log', '--format=%H', tip, `^${base}`]).split('\n').filter(Boolean);
-      expect(got!.map((c) => c.oid).sort()).toEqual([...want].sort());
-      // parents come before their children
-      const at = new Map(got!.map((c, i) => [c.oid, i]));
-      for (const c of got!) for (const p of c.parents) if (at.has(p)) expect(at.get(p)!).toBeLessThan(at.get(c.oid)!);
-      expect(got![got!.length - 1]!.oid).toBe(tip);
-      expect(new Set(got!.map((c) => c.author))).toEqual(new Set(['Ann Author']));
-      for (const c of got!) expect(c.parents.join(' ')).toBe(g(['log', '-1', '--format=%P', c.oid]));
-      expect(await repo.commitsSince(base, base)).toEqual([]);
-      expect(await repo.commitsSince(tip2, base)).toBeNull(); // o1's path back reaches root without base
-      expect(await repo.commitsSince(base, tip)).toBeNull(); // stop is not an ancestor
-      expect(await repo.commitsSince(tip, base, 3)).toBeNull(); // over the limit
-      expect(await repo.commitsSince(tip, root)).not.toBeNull();
+      const since = async (t: string, stop: string, nearby = 1, limit?: number): Promise<string[] | null> => {
+        const r = await repo.commitsSince(t, await repo.ancestorsNear(stop, nearby), limit);
+        if (!r) return null;
+        // parents come before their children
+        const at = new Map(r.commits.map((c, i) => [c.oid, i]));
+        for (const c of r.commits) for (const p of c.parents) if (at.has(p)) expect(at.get(p)!).toBeLessThan(at.get(c.oid)!);
+        for (const c of r.commits) expect(c.parents.join(' ')).toBe(g(['log', '-1', '--format=%P', c.oid]));
+        expect(new Set(r.commits.map((c) => c.author))).toEqual(new Set(r.commits.length ? ['Ann Author'] : []));
+        if (r.commits.length) expect(r.commits[r.commits.length - 1]!.oid).toBe(t);
+        return r.commits.map((c) => c.oid).sort();
+      };
+      const log = (t: string, stop: string): string[] => g(['log', '--format=%H', t, `^${stop}`]).split('\n').filter(Boolean).sort();
+      expect(await since(tip, base)).toEqual(log(tip, base));
+      expect(await since(base, base)).toEqual([]);
+      // a merge of a branch that forks below `base`: its path back misses `base`
+      expect(await since(tip2, base)).toBeNull(); // ...so with base alone as a stop, git must answer
+      expect(await since(tip2, base, 32)).toEqual(log(tip2, base)); // its near ancestors end that path
+      expect(await since(base, tip)).toBeNull(); // stop is not an ancestor
+      expect(await since(tip, base, 1, 3)).toBeNull(); // over the limit
+      expect((await repo.commitsSince(tip, new Set([base])))!.reached).toEqual(new Set([base]));
+      expect([...(await repo.ancestorsNear(tip, 3))]).toHaveLength(3);
+      expect(await repo.ancestorsNear(root, 10)).toEqual(new Set([root]));
     } finally {
       repo.close();
     }
