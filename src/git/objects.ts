@@ -76,7 +76,7 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
       closeSync(fd);
     }
     renameSync(tmp, file);
-    if (type === 'blob') remember(oid, bytes);
+    if (type === 'blob') remember(gitDir, oid, bytes);
   } catch (e) {
     try {
       unlinkSync(tmp);
@@ -159,14 +159,20 @@ const written = new Map<string, Buffer>();
 let writtenBytes = 0;
 const WRITTEN_MAX_BYTES = 64 * 1024 * 1024;
 
-function remember(oid: string, bytes: Uint8Array): void {
-  if (bytes.length > WRITTEN_MAX_BYTES / 4 || written.has(oid)) return;
+/** Per repository: an object written to one repo is not in another (a test process opens many). */
+function writtenKey(gitDir: string, oid: string): string {
+  return `${gitDir}\0${oid}`;
+}
+
+function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
+  const key = writtenKey(gitDir, oid);
+  if (bytes.length > WRITTEN_MAX_BYTES / 4 || written.has(key)) return;
   while (writtenBytes + bytes.length > WRITTEN_MAX_BYTES && written.size > 0) {
     const [first, b] = written.entries().next().value as [string, Buffer];
     written.delete(first);
     writtenBytes -= b.length;
   }
-  written.set(oid, Buffer.from(bytes));
+  written.set(key, Buffer.from(bytes));
   writtenBytes += bytes.length;
 }
 
@@ -182,7 +188,11 @@ export class ObjectReader {
   private requests: string[] = [];
   private failed: Error | null = null;
 
-  constructor(private readonly cwd: string) {}
+  /** `gitDir`: the repository's git dir, to find the blobs this process wrote there (none when omitted). */
+  constructor(
+    private readonly cwd: string,
+    private readonly gitDir: string | null = null,
+  ) {}
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
@@ -233,7 +243,7 @@ export class ObjectReader {
 
   /** Content of an object by oid or `rev:path`; null when missing. */
   read(spec: string): Promise<Buffer | null> {
-    const mine = written.get(spec);
+    const mine = this.gitDir === null ? undefined : written.get(writtenKey(this.gitDir, spec));
     if (mine) return Promise.resolve(Buffer.from(mine));
     if (this.failed) return Promise.reject(this.failed);
     if (spec.includes('\n')) return Promise.resolve(null);

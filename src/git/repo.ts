@@ -42,7 +42,7 @@ export class Repo {
     readonly root: string,
     readonly gitDir: string,
   ) {
-    this.objects = new ObjectReader(root);
+    this.objects = new ObjectReader(root, gitDir);
   }
 
   /** Open the work tree containing `dir`; null when it is not in a Git repo. */
