@@ -438,8 +438,8 @@ export class Repo {
    */
   housekeepingDue(config: Map<string, string>): boolean {
     if ((config.get('maintenance.auto') ?? 'true') === 'false') return false;
-    const auto = Number(config.get('gc.auto') ?? 6700);
-    const packLimit = Number(config.get('gc.autopacklimit') ?? 50);
+    const auto = gitInt(config.get('gc.auto'), 6700);
+    const packLimit = gitInt(config.get('gc.autopacklimit'), 50);
     const objects = join(this.gitDir, 'objects');
     if (auto > 0) {
       const threshold = Math.ceil(auto / 256);
@@ -472,6 +472,13 @@ export class Repo {
   absolute(path: string): string {
     return isAbsolute(path) ? path : join(this.root, path);
   }
+}
+
+/** A git config integer (`10k`, `1m`, `2g` allowed); `fallback` when absent or not a number. */
+export function gitInt(value: string | undefined, fallback: number): number {
+  const m = value === undefined ? null : /^\s*(-?\d+)\s*([kmg]?)\s*$/i.exec(value);
+  if (!m) return fallback;
+  return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
 }
 
 /** Parse `git diff-tree -r -z` raw output. */

@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 
 /** agentgit's ssh command when the operator configured none: never prompts, gives up on a dead hub. */
 export const DEFAULT_SSH_COMMAND = 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=2';
@@ -99,14 +99,14 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
   const d = sshDestination(url);
   if (!d || !shareable(process.env.GIT_SSH_COMMAND || configured || DEFAULT_SSH_COMMAND, process.env) || (!process.env.GIT_SSH_COMMAND && process.env.GIT_SSH)) return null;
   const uid = process.getuid?.() ?? 'user';
-  const candidates = [join(home, 'run'), join(tmpdir(), `agentgit-${uid}`)].filter((c) => c.length + NAME_LENGTH <= MAX_SOCKET_PATH);
+  const candidates = [resolve(home, 'run'), resolve(tmpdir(), `agentgit-${uid}`)].filter(usableSocketDir);
   let dir: string | null = null;
   for (const c of candidates) if ((dir = privateDir(c))) break;
   if (!dir) return null;
+  const base = sshCommand(process.env);
   muxDir = dir;
   const opened = dir;
   return () => {
-    const command = sshCommand(process.env);
     muxDir = null;
     let mine: string[] = [];
     try {
@@ -114,10 +114,24 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
     } catch {
       /* nothing to close */
     }
-    if (mine.length === 0 || !command) return;
-    // Not waited for: the master answers at once, and the round is over.
-    const child = spawn('/bin/sh', ['-c', `${command} "$@"`, 'ssh', ...(d.port ? ['-p', d.port] : []), '-O', 'exit', d.dest], { stdio: 'ignore', detached: true });
-    child.on('error', () => undefined);
-    child.unref();
+    if (!base) return;
+    // Each master by its socket, whatever host it went to (a pushurl, an
+    // insteadOf): the destination is then only a placeholder. Not waited
+    // for: the master answers at once, and the round is over.
+    for (const f of mine) {
+      const child = spawn('/bin/sh', ['-c', `${base} "$@"`, 'ssh', '-o', `ControlPath=${join(opened, f)}`, '-O', 'exit', 'agentgit-hub'], { stdio: 'ignore', detached: true });
+      child.on('error', () => undefined);
+      child.unref();
+    }
   };
+}
+
+/**
+ * A directory ssh accepts in ControlPath: absolute, short enough in bytes
+ * for a socket, and without what ssh's option parser would split or expand
+ * (whitespace, quotes, `%`, `$`, a backslash, a leading `~`): ssh treats a
+ * bad ControlPath as fatal, so such a directory is not used at all.
+ */
+function usableSocketDir(dir: string): boolean {
+  return isAbsolute(dir) && !/[\s%"'\\$]|^~/.test(dir) && Buffer.byteLength(dir) + NAME_LENGTH <= MAX_SOCKET_PATH;
 }

@@ -158,7 +158,8 @@ export async function diffTreesInProcess(read: (oid: string) => Promise<Buffer |
     if (tree === null) return [];
     const buf = await read(tree);
     if (!buf) throw new Error(`tree ${tree} is missing; run \`git fsck\``);
-    return parseTree(buf);
+    // a zero-padded `040000` (old tools wrote it) is a tree all the same
+    return parseTree(buf).map((e) => (e.mode === '040000' ? { ...e, mode: TREE_MODE } : e));
   };
   const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
   const walk = async (ta: string | null, tb: string | null, prefix: string): Promise<RawChange[]> => {

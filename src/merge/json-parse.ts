@@ -198,7 +198,7 @@ class Parser {
       const gv = g !== undefined && hasOwn.call(g, k) ? g[k] : undefined;
       const v = this.value(gv);
       if (out === undefined) {
-        if (gKeys![matched] === k && v === gv) matched++;
+        if (gKeys![matched] === k && Object.is(v, gv)) matched++; // Object.is: -0 is not the guide's 0
         else {
           out = {};
           for (let i = 0; i < matched; i++) set(out, gKeys![i]!, g![gKeys![i]!]!);
@@ -235,7 +235,7 @@ class Parser {
       const gv = g !== undefined && i < g.length ? g[i] : undefined;
       const v = this.value(gv);
       if (out === undefined) {
-        if (i < g!.length && v === gv) matched++;
+        if (i < g!.length && Object.is(v, gv)) matched++;
         else {
           out = g!.slice(0, matched);
           out.push(v);

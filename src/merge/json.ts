@@ -1214,8 +1214,16 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } {
   let longNumbers = false;
   const side = (read: () => string, bytes: Uint8Array | undefined): { parsed: ReturnType<typeof parse>; fmt: TextFormat } => {
     if (bytes !== undefined) {
-      longNumbers ||= hasLongDigitRun(bytes);
-      return { parsed: parseJsonBytes(bytes, b), fmt: { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 } };
+      let parsed: ReturnType<typeof parse> | null = null;
+      try {
+        parsed = parseJsonBytes(bytes, b);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e; // nested too deep for its recursion: JSON.parse decides, as before
+      }
+      if (parsed !== null) {
+        longNumbers ||= hasLongDigitRun(bytes);
+        return { parsed, fmt: { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 } };
+      }
     }
     const text = read();
     const parsed = parse(text);

@@ -2,7 +2,7 @@
  * Step 3 and 4 of a round: commit every change in synced layers, with the
  * guard (secrets, rewritten logs, size) and per-key write clocks for JSON.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
@@ -34,26 +34,24 @@ export interface CommitOptions {
 
 /**
  * The work-tree file (a symlink as its target text); a file over `maxBytes`
- * is not read, only sized. Synchronous calls, opened with O_NOFOLLOW: four
- * syscalls a file, none through the thread pool (a round of 1,000 changed
- * files is mostly this and the object writes).
+ * is not read, only sized. Synchronous calls, none through the thread pool
+ * (a round of 1,000 changed files is mostly these and the object writes).
+ * lstat first: a FIFO or a device is never opened (opening a FIFO would
+ * release a writer blocked on it).
  */
 async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buffer; size: number; mode: string } | null> {
   let fd: number;
   try {
-    // O_NONBLOCK: a FIFO must not block the round (it is not a file: skipped below)
-    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    // a symlink is committed as its target text, never followed
-    if (code === 'ELOOP' || code === 'EMLINK') {
-      try {
-        const target = Buffer.from(readlinkSync(abs));
-        return { bytes: target, size: target.length, mode: '120000' };
-      } catch {
-        return null;
-      }
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) {
+      // a symlink is committed as its target text, never followed
+      const target = Buffer.from(readlinkSync(abs));
+      return { bytes: target, size: target.length, mode: '120000' };
     }
+    if (!st.isFile()) return null;
+    // O_NOFOLLOW|O_NONBLOCK: replaced by a link or a FIFO since the lstat, it is not followed or waited on
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
     return null;
   }
   try {
@@ -175,12 +173,12 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     await put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
   }
   await flush();
-  // a held file a person staged by hand must not ride along
-  if (held.length > 0 && (await repo.revParse('HEAD'))) {
-    await repo.run(['reset', '-q', 'HEAD', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-      input: held.map((h) => h.path).join('\0') + '\0',
-      env: { GIT_LITERAL_PATHSPECS: '1' },
-    });
+  // a held file a person staged by hand must not ride along: back to HEAD's
+  // version, or out of the index before the first commit
+  if (held.length > 0) {
+    const input = held.map((h) => h.path).join('\0') + '\0';
+    const args = (await repo.revParse('HEAD')) ? ['reset', '-q', 'HEAD'] : ['rm', '--cached', '-q', '--ignore-unmatch'];
+    await repo.run([...args, '--pathspec-from-file=-', '--pathspec-file-nul'], { input, env: { GIT_LITERAL_PATHSPECS: '1' } });
   }
   await repo.updateIndex(stage);
   if (staged.length === 0) return { commit: null, committed: [], held, nested, notes };
@@ -210,8 +208,9 @@ async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: stri
   if (stage !== null && ip && (!sign || ip.sign)) {
     const head = await repo.revParse('HEAD');
     const tree = await repo.buildTree(head, stage);
-    const commit = await repo.commitTree(tree, head ? [head] : [], message, { sign });
-    const subject = message.split('\n', 1)[0] ?? '';
+    const text = cleanMessage(message);
+    const commit = await repo.commitTree(tree, head ? [head] : [], text, { sign });
+    const subject = text.split('\n', 1)[0] ?? '';
     await repo.updateRef('HEAD', commit, head, `commit${head ? '' : ' (initial)'}: ${subject}`);
     return commit;
   }
@@ -219,4 +218,25 @@ async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: stri
   if (sign) args.push('-S');
   await repo.run(args, { input: message });
   return repo.revParse('HEAD');
+}
+
+/**
+ * The message as `git commit -F -` stores it (cleanup mode "whitespace"):
+ * trailing whitespace cut from every line, runs of blank lines made one,
+ * no blank lines at either end, a final newline.
+ */
+export function cleanMessage(message: string): string {
+  const out: string[] = [];
+  let blank = false;
+  for (const line of message.split('\n')) {
+    const l = line.replace(/[ \t\r]+$/, ''); // git's isspace: space, tab, CR (and the LF split on)
+    if (l === '') {
+      blank = out.length > 0;
+      continue;
+    }
+    if (blank) out.push('');
+    blank = false;
+    out.push(l);
+  }
+  return out.length === 0 ? '' : out.join('\n') + '\n';
 }

@@ -215,7 +215,11 @@ interface Exchange {
  * to it, and the hub's new commits lead back to it or to its near
  * ancestors (another instance's merge brings its own older parent). Short
  * walks through the cat-file session prove it: no `merge-base`, and no
- * `git log` for the commits to verify.
+ * `git log` for the commits to verify. The list of incoming commits holds
+ * every commit `git log theirs ^ours` gives; rarely (a path back that meets
+ * our history below the near ancestors) also an older one of ours, which
+ * verification then checks again: a refusal is only ever decided on git's
+ * exact list.
  */
 async function relate(repo: Repo, ours: string, theirs: string, lastSeen: string | null): Promise<{ bases: string[]; incoming: CommitInfo[] | undefined }> {
   if ((await repo.parentsOf(ours)).includes(theirs)) return { bases: [theirs], incoming: undefined };
@@ -252,7 +256,10 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     lastSeen = theirs;
     if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
       const { verifyRange } = await import('../identity/verify.js');
-      const bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact, commits: incoming });
+      let bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact, commits: incoming });
+      // The walk's list can hold an old commit of our own history besides the
+      // new ones (see relate): before refusing anything, ask git for the exact list.
+      if (bad.length > 0 && incoming) bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact });
       if (bad.length > 0) {
         const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ');
         throw new RejectedError(

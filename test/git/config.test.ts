@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseGitConfig, readConfigFiles } from '../../src/git/config.js';
+import { gitInt } from '../../src/git/repo.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
@@ -79,5 +80,20 @@ describe('git config read in-process', () => {
     expect(mine).toEqual(theirs);
     expect(mine!.get('user.name')).toBe('bot/a');
     expect(mine!.get('core.hookspath')).toBe('~/hooks');
+  });
+});
+
+describe('config integers', () => {
+  it('read as git reads them (k, m, g suffixes), else the default', () => {
+    const env = testEnv(tempDir());
+    const dir = tempDir();
+    git(dir, ['init', '-q'], env);
+    for (const v of ['6700', '10k', '2M', '1g', '0', '-1']) {
+      git(dir, ['config', 'gc.auto', v], env);
+      const byGit = Number(git(dir, ['config', '--int', 'gc.auto'], env).trim());
+      expect(gitInt(v, 6700), v).toBe(byGit);
+    }
+    expect(gitInt(undefined, 6700)).toBe(6700);
+    expect(gitInt('lots', 50)).toBe(50);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SSH_COMMAND, shareSshConnection, sshCommand, sshDestination } from '../../src/git/ssh.js';
@@ -50,6 +51,15 @@ describe('ssh destination and command', () => {
       close?.();
     }
     expect(sshCommand(env({}))).toBe(DEFAULT_SSH_COMMAND);
+    // a home ssh could not take in ControlPath (a space, a %, too long in bytes): the private temp dir instead
+    for (const odd of [join(home, 'with space'), join(home, '50%'), join(home, 'é'.repeat(30))]) {
+      const c = shareSshConnection('git@hub:agent.git', odd);
+      try {
+        expect(sshCommand(env({})), odd).toContain(`ControlPath=${join(tmpdir(), `agentgit-${process.getuid!()}`)}/`);
+      } finally {
+        c?.();
+      }
+    }
     expect(shareSshConnection('/srv/hub.git', home)).toBeNull();
     expect(shareSshConnection('https://h/a.git', home)).toBeNull();
   });

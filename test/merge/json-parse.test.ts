@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hasLongDigitRun, indentOfBytes, parseJsonBytes } from '../../src/merge/json-parse.js';
-import { detectIndent, type Json } from '../../src/merge/json.js';
+import { DEFAULT_JSON_OPTIONS, mergeFile } from '../../src/merge/index.js';
+import { detectIndent, mergeJsonText, type Json } from '../../src/merge/json.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -96,6 +97,19 @@ describe('parseJsonBytes', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('-0 is not the guide\'s 0, and a document nested too deep for recursion merges as with JSON.parse', () => {
+    const r = parseJsonBytes(enc('{"a":-0,"b":[-0]}'), { a: 0, b: [0] } as Json);
+    expect(r.ok && Object.is((r.value as { a: number }).a, -0) && Object.is((r.value as { b: number[] }).b[0], -0)).toBe(true);
+    const deep = (n: number, inner: string): string => '['.repeat(n) + inner + ']'.repeat(n);
+    const base = enc(deep(200_000, '1'));
+    const ours = enc(deep(200_000, '2'));
+    const theirs = enc(deep(200_000, '3'));
+    const viaBytes = mergeFile({ path: 'deep.json', kind: 'json', base, ours, theirs });
+    const viaText = mergeJsonText('deep.json', base.toString(), ours.toString(), theirs.toString(), DEFAULT_JSON_OPTIONS);
+    expect(Buffer.from(viaBytes.bytes).toString()).toBe(viaText.text);
+    expect(viaBytes.report.method).toBe(viaText.method);
   });
 
   it('a removed trailing member or element is a change, not the guide', () => {
