@@ -92,8 +92,11 @@ describe('parseJsonBytes', () => {
         const r = parseJsonBytes(enc(text), g as Json);
         expect(r.ok).toBe(true);
         if (r.ok) expect(sameJson(r.value, JSON.parse(text))).toBe(true);
-        const again = parseJsonBytes(enc(JSON.stringify(g)), g as Json);
-        expect(again.ok && again.value === g).toBe(true);
+        // a document's own text gives back the document itself (as JSON.parse
+        // reads it: a -0 in the generated value is written as 0)
+        const doc = JSON.parse(JSON.stringify(g)) as Json;
+        const again = parseJsonBytes(enc(JSON.stringify(doc)), doc);
+        expect(again.ok && again.value === doc).toBe(true);
       }),
       { numRuns: 500 },
     );
