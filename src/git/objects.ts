@@ -12,6 +12,8 @@ import { deflateSync } from 'node:zlib';
 import { gitEnv } from './exec.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
+/** The empty tree's id (git knows it whether or not it is stored). */
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
 export type ObjectType = 'blob' | 'tree' | 'commit';
 
@@ -148,7 +150,6 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** A `git cat-file --batch` session. Call close() when done. */
 /**
  * Blobs this process wrote, by oid, so that reading one back (the merge
  * reading our just-committed side, the work-tree update reading the merged
@@ -176,6 +177,7 @@ function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
   writtenBytes += bytes.length;
 }
 
+/** A `git cat-file --batch` session. Call close() when done. */
 export class ObjectReader {
   private child: ChildProcessWithoutNullStreams | null = null;
   private buf: Buffer = Buffer.alloc(0);

@@ -7,8 +7,6 @@ import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
-
-const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
 import { commitPayload, ObjectReader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
 
@@ -226,7 +224,7 @@ export class Repo {
   async diffTree(a: string, b: string): Promise<TreeChange[]> {
     try {
       const [ta, tb] = await Promise.all([this.treeOfAny(a), this.treeOfAny(b)]);
-      if (ta !== null && tb !== null) return await diffTreesInProcess((oid) => this.objects.read(oid), ta, tb);
+      return await diffTreesInProcess((oid) => this.objects.read(oid), ta, tb);
     } catch {
       // a missing or malformed object: git says what is wrong
     }
@@ -238,14 +236,9 @@ export class Repo {
     return parseRawDiff(r.stdout);
   }
 
-  /** The tree of a commit, or the id itself when it names a tree; null when unreadable. */
-  private async treeOfAny(rev: string): Promise<string | null> {
-    if (rev === EMPTY_TREE_OID) return rev;
-    const c = await this.objects.read(rev);
-    if (!c) return null;
-    const m = /^tree ([0-9a-f]{40})\n/.exec(c.subarray(0, 46).toString('latin1'));
-    if (m) return m[1]!;
-    return /^[0-9a-f]{40}$/.test(rev) ? rev : null; // a tree's bytes start with a mode, never "tree "
+  /** The tree of a commit, or the id itself when it names a tree (or anything else: the reader then fails and git answers). */
+  private async treeOfAny(rev: string): Promise<string> {
+    return (await this.treeOf(rev)) ?? rev;
   }
 
   async mergeBases(a: string, b: string): Promise<string[]> {
@@ -260,7 +253,7 @@ export class Repo {
   async buildTree(from: string | null, changes: IndexEntry[]): Promise<string> {
     // in-process: only the trees on changed paths are read and written (git/tree.ts)
     try {
-      const fromTree = from ? ((await this.treeOf(from)) ?? from) : null; // a commit's tree, or `from` is a tree itself
+      const fromTree = from ? await this.treeOfAny(from) : null;
       return await buildTreeInProcess(this.gitDir, (oid) => this.objects.read(oid), fromTree, changes);
     } catch (e) {
       if (!(e instanceof TreeConflict)) throw e;
@@ -335,16 +328,13 @@ export class Repo {
   /** Tree of a commit, read through the cat-file session (no new process). */
   async treeOf(commit: string): Promise<string | null> {
     const c = await this.objects.read(commit);
-    const m = c ? /^tree ([0-9a-f]{40,64})/.exec(c.toString('utf8')) : null;
+    const m = c ? /^tree ([0-9a-f]{40,64})\n/.exec(c.subarray(0, 70).toString('latin1')) : null;
     return m ? m[1]! : null;
   }
 
   /** Parents of a commit, from the cat-file session. */
   async parentsOf(commit: string): Promise<string[]> {
-    const c = await this.objects.read(commit);
-    if (!c) return [];
-    const head = c.toString('latin1');
-    return [...head.slice(0, head.indexOf('\n\n')).matchAll(/^parent ([0-9a-f]{40,64})$/gm)].map((m) => m[1]!);
+    return (await this.commitInfo(commit))?.parents ?? [];
   }
 
   /** A commit's parents and author name, from the cat-file session; null when unreadable. */
@@ -353,7 +343,7 @@ export class Repo {
     if (!raw) return null;
     const text = raw.toString('utf8');
     const head = text.slice(0, text.indexOf('\n\n') >>> 0);
-    const parents = [...head.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]!);
+    const parents = [...head.matchAll(/^parent ([0-9a-f]{40,64})$/gm)].map((m) => m[1]!);
     const author = /^author ([^<\n]*)</m.exec(head)?.[1]?.trimEnd() ?? '';
     return { oid, parents, author };
   }

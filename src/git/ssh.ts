@@ -45,11 +45,16 @@ function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The ssh command git gets, or undefined to leave git to GIT_SSH. */
-export function sshCommand(env: NodeJS.ProcessEnv): string | undefined {
+/** The operator's ssh command, the repo's, or agentgit's; undefined to leave git to GIT_SSH (a program). */
+function baseCommand(env: NodeJS.ProcessEnv): string | undefined {
   if (!env.GIT_SSH_COMMAND && env.GIT_SSH) return undefined;
-  const base = env.GIT_SSH_COMMAND || configured || DEFAULT_SSH_COMMAND;
-  if (muxDir === null || !shareable(base, env)) return base;
+  return env.GIT_SSH_COMMAND || configured || DEFAULT_SSH_COMMAND;
+}
+
+/** The ssh command git gets: baseCommand, with connection sharing while a round shares. */
+export function sshCommand(env: NodeJS.ProcessEnv): string | undefined {
+  const base = baseCommand(env);
+  if (base === undefined || muxDir === null || !shareable(base, env)) return base;
   return `${base} -o ControlMaster=auto -o ${shQuote(`ControlPath=${join(muxDir, `${process.pid}-%C`)}`)} -o ControlPersist=${CONTROL_PERSIST}`;
 }
 
@@ -74,18 +79,12 @@ function privateDir(dir: string): string | null {
   }
 }
 
-/** Where an ssh hub's host, port and user are in its URL; null for other hubs. */
-export function sshDestination(url: string): { dest: string; port: string | undefined } | null {
-  const u = /^(?:ssh|git\+ssh|ssh\+git):\/\/(?:([^@/]+)@)?(\[[^\]/]+\]|[^:/]+)(?::(\d*))?\//.exec(url);
-  if (u) {
-    const host = u[2]!.replace(/^\[(.*)\]$/, '$1');
-    return { dest: u[1] ? `${u[1]}@${host}` : host, port: u[3] || undefined };
-  }
-  // scp-like `[user@]host:path`: a colon before any slash, and not a URL
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return null;
-  const s = /^((?:[^@/:]+@)?(?:\[[^\]/]+\]|[^:/]+)):/.exec(url);
-  if (!s) return null;
-  return { dest: s[1]!.replace(/\[(.*)\]$/, '$1'), port: undefined };
+/** Whether git reaches this hub URL over ssh (`ssh://…`, `git+ssh://…`, or scp-like `[user@]host:path`). */
+export function isSshUrl(url: string): boolean {
+  if (/^(?:ssh|git\+ssh|ssh\+git):\/\//i.test(url)) return true;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return false; // another URL scheme
+  // scp-like: a colon before any slash (`./a:b` and `/srv/a:b` are paths)
+  return /^(?:[^@/:]+@)?(?:\[[^\]/]+\]|[^:/]+):/.test(url);
 }
 
 /**
@@ -96,14 +95,13 @@ export function sshDestination(url: string): { dest: string; port: string | unde
  * ends), or null when nothing is shared.
  */
 export function shareSshConnection(url: string, home: string): (() => void) | null {
-  const d = sshDestination(url);
-  if (!d || !shareable(process.env.GIT_SSH_COMMAND || configured || DEFAULT_SSH_COMMAND, process.env) || (!process.env.GIT_SSH_COMMAND && process.env.GIT_SSH)) return null;
+  const base = baseCommand(process.env);
+  if (!isSshUrl(url) || base === undefined || !shareable(base, process.env)) return null;
   const uid = process.getuid?.() ?? 'user';
   const candidates = [resolve(home, 'run'), resolve(tmpdir(), `agentgit-${uid}`)].filter(usableSocketDir);
   let dir: string | null = null;
   for (const c of candidates) if ((dir = privateDir(c))) break;
   if (!dir) return null;
-  const base = sshCommand(process.env);
   muxDir = dir;
   const opened = dir;
   return () => {
@@ -114,7 +112,6 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
     } catch {
       /* nothing to close */
     }
-    if (!base) return;
     // Each master by its socket, whatever host it went to (a pushurl, an
     // insteadOf): the destination is then only a placeholder. Not waited
     // for: the master answers at once, and the round is over.

@@ -11,7 +11,7 @@
  * (a file where a directory still has entries, a path through a file that
  * is not removed) throws TreeConflict; the caller then lets git decide.
  */
-import { writeObject } from './objects.js';
+import { EMPTY_TREE, writeObject } from './objects.js';
 
 export interface PathChange {
   path: string;
@@ -30,7 +30,6 @@ interface Entry {
 export class TreeConflict extends Error {}
 
 const TREE_MODE = '40000';
-const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
 export function parseTree(buf: Buffer): Entry[] {
   const out: Entry[] = [];

@@ -4,11 +4,11 @@
  * branch. Every instance fetches them all with its branch, in the same
  * connection, so status can report the whole fleet without reaching it.
  */
+import { EMPTY_TREE } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 
 export const HUB_PREFIX = 'refs/agentgit/instances/';
 export const LOCAL_PREFIX = 'refs/agentgit/hub-instances/';
-export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
 export interface Heartbeat {
   v: 1;

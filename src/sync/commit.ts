@@ -7,8 +7,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
-import { writeBlob, ZERO_OID } from '../git/objects.js';
-import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
+import { writeObjectSync, ZERO_OID } from '../git/objects.js';
+import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
 import type { Held } from './guard.js';
@@ -92,17 +92,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const stage: IndexEntry[] = [];
   const staged: string[] = [];
   const clockFiles = new Map<string, Record<string, string>>();
-  // blobs are written a few at a time; their index entries keep status order
-  let writes: Array<Promise<IndexEntry>> = [];
-  const flush = async (): Promise<void> => {
-    stage.push(...(await Promise.all(writes)));
-    writes = [];
-  };
-  const put = async (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): Promise<void> => {
-    if (bytes === null) writes.push(Promise.resolve({ path, mode: '0', oid: ZERO_OID }));
-    else writes.push(writeBlob(repo.gitDir, bytes).then((oid) => ({ path, mode, oid })));
+  // blobs are written synchronously (git/objects.ts), index entries in status order
+  const put = (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): void => {
+    stage.push(bytes === null ? { path, mode: '0', oid: ZERO_OID } : { path, mode, oid: writeObjectSync(repo.gitDir, 'blob', bytes) });
     if (bytes === null ? before !== null : before === null || !bytesEqual(before, bytes)) staged.push(path);
-    if (writes.length >= FILES_IN_FLIGHT) await flush();
   };
 
   // what each changed file held at HEAD and holds now, read a few files at a
@@ -126,13 +119,12 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     });
     for (const p of pre) if (p) await commitOne(p);
   }
-  await flush();
 
   async function commitOne({ path, kind, before, work }: { path: string; kind: string; before: Buffer | null; work: Awaited<ReturnType<typeof readWork>> }): Promise<void> {
     if (isClockPath(path)) {
       if (!clockFiles.has(path)) {
         const w = await readWork(join(repo.root, path));
-        await put(path, w?.bytes ?? null, '100644', before);
+        put(path, w?.bytes ?? null, '100644', before);
       }
       return;
     }
@@ -141,10 +133,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     if (h) {
       held.push(h);
       // held logs: commit the committed entries plus the new ones, leave the file as it is
-      if (h.commitInstead && before && !bytesEqual(h.commitInstead, before)) await put(path, h.commitInstead, work?.mode ?? '100644', before);
+      if (h.commitInstead && before && !bytesEqual(h.commitInstead, before)) put(path, h.commitInstead, work?.mode ?? '100644', before);
       return;
     }
-    await put(path, work?.bytes ?? null, work?.mode ?? '100644', before);
+    put(path, work?.bytes ?? null, work?.mode ?? '100644', before);
     if (kind === 'log') return; // logs merge by entry: no clocks needed
     // per-key clocks for JSON, a whole-file clock for everything else
     const cpath = clockPathFor(path);
@@ -170,9 +162,8 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     const bytes = formatClockFile(clocks);
     await mkdir(dirname(abs), { recursive: true });
     await writeFile(abs, bytes);
-    await put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
+    put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
   }
-  await flush();
   // a held file a person staged by hand must not ride along: back to HEAD's
   // version, or out of the index before the first commit
   if (held.length > 0) {

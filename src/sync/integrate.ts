@@ -17,13 +17,12 @@
 import { mergeFile } from '../merge/index.js';
 import type { Conflict, MergeReport } from '../merge/types.js';
 import type { Policy } from '../policy/policy.js';
-import { writeBlob, ZERO_OID } from '../git/objects.js';
+import { EMPTY_TREE, writeBlob, ZERO_OID } from '../git/objects.js';
 import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { clockPathFor, isClockPath, parseClockFile, sideClocks } from './clocks.js';
 import { clockFromTime } from './hlc.js';
 
-export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 export const CONFLICTS_PATH = '.agentgit/conflicts.jsonl';
 /** Values longer than this are cut in the conflict record (the full text stays in history). */
 const MAX_RECORD_VALUE = 64 * 1024;

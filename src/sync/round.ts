@@ -224,11 +224,16 @@ interface Exchange {
 async function relate(repo: Repo, ours: string, theirs: string, lastSeen: string | null): Promise<{ bases: string[]; incoming: CommitInfo[] | undefined }> {
   if ((await repo.parentsOf(ours)).includes(theirs)) return { bases: [theirs], incoming: undefined };
   if (lastSeen !== null) {
-    const [local, near] = await Promise.all([repo.commitsSince(ours, new Set([lastSeen])), repo.ancestorsNear(lastSeen, 32)]);
-    const incoming = local ? await repo.commitsSince(theirs, near) : null;
-    // lastSeen is an ancestor of both, and the best one unless the hub already holds a local commit of ours
-    if (local && incoming && incoming.reached.has(lastSeen) && (local.commits.length === 0 || !local.commits.some((c) => incoming.commits.some((i) => i.oid === c.oid)))) {
-      return { bases: [lastSeen], incoming: incoming.commits };
+    // Both walks stop at lastSeen or a near ancestor of it. When both meet
+    // lastSeen itself, every ancestor of either head is a commit of its walk
+    // or below lastSeen; so lastSeen is the one best common ancestor, unless
+    // a commit is in both walks (the hub already holds one of ours): git then.
+    // (A retry after our merge commit walks back through lastSeen too.)
+    const near = await repo.ancestorsNear(lastSeen, 32);
+    const [local, incoming] = await Promise.all([repo.commitsSince(ours, near), repo.commitsSince(theirs, near)]);
+    if (local && incoming && local.reached.has(lastSeen) && incoming.reached.has(lastSeen)) {
+      const mine = new Set(local.commits.map((c) => c.oid));
+      if (!incoming.commits.some((c) => mine.has(c.oid))) return { bases: [lastSeen], incoming: incoming.commits };
     }
   }
   return { bases: await repo.mergeBases(ours, theirs), incoming: undefined };

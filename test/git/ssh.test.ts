@@ -9,22 +9,19 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SSH_COMMAND, shareSshConnection, sshCommand, sshDestination } from '../../src/git/ssh.js';
+import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand } from '../../src/git/ssh.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 import { hubsAvailable, startSshHub, type SshHub } from '../helpers/hubs.js';
 
 afterAll(() => cleanupTemp());
 
 describe('ssh destination and command', () => {
-  it('finds host, user and port in the ssh URL forms git accepts, and nothing in other URLs', () => {
-    expect(sshDestination('git@github.com:org/agent.git')).toEqual({ dest: 'git@github.com', port: undefined });
-    expect(sshDestination('hub:agent.git')).toEqual({ dest: 'hub', port: undefined });
-    expect(sshDestination('ssh://git@127.0.0.1:2222/srv/agent.git')).toEqual({ dest: 'git@127.0.0.1', port: '2222' });
-    expect(sshDestination('ssh://hub.example/agent.git')).toEqual({ dest: 'hub.example', port: undefined });
-    expect(sshDestination('git+ssh://u@[::1]:22/a.git')).toEqual({ dest: 'u@::1', port: '22' });
-    expect(sshDestination('[::1]:a.git')).toEqual({ dest: '::1', port: undefined });
+  it('tells the ssh URL forms git accepts from paths and other URLs', () => {
+    for (const ssh of ['git@github.com:org/agent.git', 'hub:agent.git', 'ssh://git@127.0.0.1:2222/srv/agent.git', 'ssh://hub.example/agent.git', 'git+ssh://u@[::1]:22/a.git', '[::1]:a.git', '[hub:2222]:a.git']) {
+      expect(isSshUrl(ssh), ssh).toBe(true);
+    }
     for (const other of ['/srv/hub.git', './hub.git', 'file:///srv/hub.git', 'https://h/a.git', 'http://h:80/a.git', 'dir/with:colon']) {
-      expect(sshDestination(other), other).toBeNull();
+      expect(isSshUrl(other), other).toBe(false);
     }
   });
 
