@@ -107,6 +107,7 @@
 import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
 import { hasLongDigitRun, indentOfBytes, parseJsonBytes } from './json-parse.js';
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
+import { instantOf } from './decide.js';
 
 export interface JsonMergeOutput {
   text: string;
@@ -206,10 +207,22 @@ function valueCmp(a: Json, b: Json): number {
   return cmpStr(canon(a), canon(b)) || cmpStr(JSON.stringify(a), JSON.stringify(b));
 }
 
-/** Volatile maximum: numbers numerically, strings by code unit, else canonical text. */
+/**
+ * Volatile maximum, a total order so any merge order gives the same value:
+ * numbers numerically; strings that are instants by the instant they name
+ * (`10:00:00+02:00` is before `09:30:00Z`), above strings that are not, ties
+ * and other strings by code unit; else canonical text.
+ */
 function maxValue(a: Json, b: Json): Json {
   if (typeof a === 'number' && typeof b === 'number') return a >= b ? a : b;
-  if (typeof a === 'string' && typeof b === 'string') return a >= b ? a : b;
+  if (typeof a === 'string' && typeof b === 'string') {
+    const x = instantOf(a);
+    const y = instantOf(b);
+    if (x !== null && y === null) return a;
+    if (y !== null && x === null) return b;
+    if (x !== null && y !== null && x !== y) return x > y ? a : b;
+    return a >= b ? a : b;
+  }
   return valueCmp(a, b) >= 0 ? a : b;
 }
 
@@ -585,21 +598,15 @@ function childCtx(cx: Ctx, seg: string, key: string | undefined, ts: TsDecision 
 // ---------------------------------------------------------------------------
 // Timestamps
 
-function tsValue(v: Json | undefined): number | undefined {
-  let n: number;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) n = Number(v);
-  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v)) n = Date.parse(v);
-  else return undefined;
-  if (!Number.isFinite(n)) return undefined;
-  return Math.abs(n) < 1e11 ? n * 1000 : n; // epoch seconds -> ms
+function tsValue(v: Json | undefined, key: string): number | undefined {
+  return instantOf(v, key) ?? undefined;
 }
 
 /** The timestamp decision of an object level, or undefined when its sides do not both carry one. */
 function decideTs(S: State, o: JsonObject, t: JsonObject): TsDecision | undefined {
   for (const k of S.opts.timestampKeys) {
-    const a = tsValue(own(o, k));
-    const b = tsValue(own(t, k));
+    const a = tsValue(own(o, k), k);
+    const b = tsValue(own(t, k), k);
     if (a === undefined || b === undefined) continue;
     return a > b ? 'o' : a < b ? 't' : 'tie';
   }

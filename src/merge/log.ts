@@ -82,6 +82,7 @@
 import { diff3Merge } from 'node-diff3';
 import type { Conflict } from './types.js';
 import { pickWinner, side as sideValue } from './util.js';
+import { dateMs, fieldTimestamp, textTimestamp } from './decide.js';
 
 // ---------------------------------------------------------------------------
 // Public API
@@ -278,10 +279,6 @@ function fileDayOf(path: string): number | null {
   return null;
 }
 
-function dateMs(y: number, mo: number, d: number): number | null {
-  if (mo < 1 || mo > 12 || d < 1 || d > 31) return null;
-  return Date.UTC(y, mo - 1, d);
-}
 
 /**
  * Split text into entries. With `ref` (another version of the file), the
@@ -575,50 +572,6 @@ function firstLine(body: string): string {
   return body.slice(s, nl < 0 ? Math.min(body.length, s + 300) : Math.min(nl, s + 300));
 }
 
-const ISO_RE = /(?<!\d)(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:\s?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)(?![\w]))?)?/g;
-const TIME12_RE = /(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?\s?([AaPp])\.?[Mm](?![A-Za-z])/;
-const TIME24_RE = /(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?![\d:])/;
-
-/** A timestamp in a line of text, in ms; null when none. */
-function textTimestamp(s: string, fileDay: number | null): number | null {
-  ISO_RE.lastIndex = 0;
-  for (let m = ISO_RE.exec(s); m; m = ISO_RE.exec(s)) {
-    const day = dateMs(+m[1]!, +m[2]!, +m[3]!);
-    if (day === null) continue;
-    if (m[4] === undefined) return day;
-    const h = +m[4];
-    const mi = +m[5]!;
-    const sec = m[6] === undefined ? 0 : +m[6];
-    if (h > 24 || mi > 59 || sec > 60) continue;
-    const ms = m[7] === undefined ? 0 : +m[7].slice(0, 3).padEnd(3, '0');
-    return day + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offsetMs(m[8]);
-  }
-  let tod: number | null = null;
-  const t12 = TIME12_RE.exec(s);
-  if (t12) {
-    const h = +t12[1]!;
-    const mi = +t12[2]!;
-    if (h >= 1 && h <= 12 && mi <= 59) {
-      const pm = t12[4]!.toLowerCase() === 'p';
-      tod = (((h % 12) + (pm ? 12 : 0)) * 60 + mi) * 60_000 + (t12[3] === undefined ? 0 : +t12[3] * 1000);
-    }
-  }
-  if (tod === null) {
-    const t24 = TIME24_RE.exec(s);
-    if (t24) tod = (+t24[1]! * 60 + +t24[2]!) * 60_000 + (t24[3] === undefined ? 0 : +t24[3] * 1000);
-  }
-  if (tod === null) return null;
-  return fileDay === null ? tod : fileDay + tod;
-}
-
-function offsetMs(z: string | undefined): number {
-  if (z === undefined || z === 'Z' || z === 'UTC' || z === 'GMT') return 0;
-  const m = /^([+-])(\d{2}):?(\d{2})?$/.exec(z);
-  if (!m) return 0;
-  const v = (+m[2]! * 60 + (m[3] === undefined ? 0 : +m[3])) * 60_000;
-  return m[1] === '-' ? -v : v;
-}
-
 /** Timestamp fields of a JSON object entry. */
 function jsonTimestamp(body: string, fileDay: number | null): number | null {
   const t = body.trimStart();
@@ -638,21 +591,12 @@ function jsonTimestamp(body: string, fileDay: number | null): number | null {
     ...keys.filter((k) => k.endsWith('At') || k.endsWith('_at')),
   ];
   for (const k of ordered) {
-    const r = jsonTimeValue(o[k], k, fileDay);
+    const r = fieldTimestamp(o[k], k, fileDay);
     if (r !== null) return r;
   }
   return null;
 }
 
-function jsonTimeValue(v: unknown, key: string, fileDay: number | null): number | null {
-  let n: number | null = null;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string' && /^\d+(?:\.\d+)?$/.test(v.trim())) n = +v;
-  else if (typeof v === 'string') return textTimestamp(v, fileDay);
-  if (n === null || !Number.isFinite(n)) return null;
-  if (key.endsWith('Ms') || key.endsWith('ms')) return n;
-  return Math.abs(n) < 1e11 ? n * 1000 : n; // epoch seconds until the year 5138
-}
 
 // ---------------------------------------------------------------------------
 // Diff: which entries of `a` reappear in `b`
