@@ -105,7 +105,7 @@ async function main() {
   const partial = only.length < ALL.length && !QUICK && existsSync(resultsFile);
   const R = partial ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
   const facts = machineFacts();
-  const gitSync = { path: gitSyncPath, searched: process.env.GIT_SYNC ? `GIT_SYNC=${process.env.GIT_SYNC}` : '$GIT_SYNC unset, no git-sync on PATH' };
+  const gitSync = { path: gitSyncPath, searched: process.env.GIT_SYNC ? `GIT_SYNC=${process.env.GIT_SYNC}` : '$GIT_SYNC unset, no ../shared/anchors/git-sync, no git-sync on PATH' };
   let thisRun = null;
   if (partial) {
     // a later run of some suites: the first run's facts stay; this one is recorded beside them

@@ -11,8 +11,8 @@
  * agentgit hub repo (the same files agentgit keeps).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { BIN, git, instanceEnv, NODE, parseTrace, run } from './util.mjs';
+import { delimiter, join, resolve } from 'node:path';
+import { BIN, git, instanceEnv, NODE, parseTrace, ROOT as ROOT_DIR, run } from './util.mjs';
 
 export const PLAIN_ROUND =
   'git add -A && { git commit -q -m "sync $(date -u +%FT%TZ)" >/dev/null || true; } && git pull -q --no-rebase --no-edit && git push -q';
@@ -170,10 +170,18 @@ export class Plain {
   }
 }
 
-/** The git-sync script: $GIT_SYNC, else `git-sync` on PATH; null when absent (nothing is written in its place). */
-export function findGitSync() {
+/**
+ * The git-sync script: $GIT_SYNC, else the anchor copy beside the project
+ * (../shared/anchors/git-sync, the peer every run measures), else `git-sync`
+ * on PATH; null when absent (nothing is written in its place).
+ */
+export function findGitSync(root = ROOT_DIR) {
   const env = process.env.GIT_SYNC;
   if (env) return existsSync(env) ? env : null;
+  for (const up of ['..', join('..', '..')]) {
+    const anchor = resolve(root, up, 'shared', 'anchors', 'git-sync');
+    if (existsSync(anchor)) return anchor;
+  }
   for (const d of (process.env.PATH ?? '').split(delimiter)) {
     if (d && existsSync(join(d, 'git-sync'))) return join(d, 'git-sync');
   }
