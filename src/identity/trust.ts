@@ -49,7 +49,8 @@ export async function commitSigners(repo: Repo, text: string, message: string): 
 export async function trustAdd(repo: Repo, arg: string, by: string, principal?: string): Promise<{ principal: string; commit: string; changed: boolean }> {
   const t = parseTrustArg(arg, principal);
   const fp = fingerprint(t.key);
-  const gone = fp ? (await revokedIn(repo, [await repo.text(['rev-parse', 'HEAD'])])).get(fp) : undefined;
+  const head = await repo.revParse('HEAD');
+  const gone = fp && head ? (await revokedIn(repo, [head])).get(fp) : undefined;
   if (gone) {
     throw new UsageError(
       `this key (${fp}, once ${gone.principal}) was removed at commit ${gone.commit.slice(0, 10)}, and a removed key stays revoked for good. On that instance move its key file aside (\`agentgit identity show\` names it), run \`agentgit identity show\` to make a new key, and admit the new line`,
