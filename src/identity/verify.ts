@@ -234,7 +234,12 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
   for (const p of plans) {
     const { c, author } = p;
     if (p.malformed) {
-      rejections.push({ commit: c.oid, author, signer: null, reason: p.malformed });
+      // name the key it claims, without trusting anything else in it
+      const raw = await repo.objects.read(c.oid);
+      const sig = raw ? splitSignature(raw.toString('latin1')) : null;
+      const fp = sig?.signature ? verifySshsig(Buffer.from(sig.payload, 'latin1'), sig.signature)?.fingerprint : undefined;
+      const signer = fp ? (p.known.find((k) => k.fingerprint === fp)?.principal ?? fp) : null;
+      rejections.push({ commit: c.oid, author, signer, reason: `${p.malformed}${signer ? ` (it carries a signature by ${signer})` : ''}` });
       continue;
     }
     const s = status.get(c.oid) ?? { g: 'N', fp: '' };

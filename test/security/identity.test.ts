@@ -148,6 +148,13 @@ describe('hostile identity histories', () => {
     expect(again.stderr).toMatch(/header is not one git and agentgit read alike/);
     expect(again.stderr).toMatch(/signed by kevin\/b|by "kevin\/b"/);
     expect(a.read('MEMORY.md')).toBe('truth\n');
+    // a `parent` line after the committer line: git ignores it, a naive parser follows it; refused, never guessed
+    git(hub, ['update-ref', 'refs/heads/main', head]);
+    const late = literalSigned(r.g, r.dir, keyOf(b), `tree ${tree}\nparent ${head}\nauthor ${stamp}\ncommitter ${stamp}\nparent ${hidden}\n\nagentgit: late parent\n`);
+    r.g(['push', '-q', '-f', 'origin', `${late}:refs/heads/main`]);
+    expect(git(hub, ['log', '-1', '--format=%P', 'main']).trim()).toBe(head);
+    await expectRefused(a, hub, late, /a signature by kevin\/b/, /header is not one git and agentgit read alike/);
+    expect(a.read('MEMORY.md')).toBe('truth\n');
   });
 
   it("one instance's key signing a commit authored as another is refused; verify and log name the real signer", async () => {
