@@ -104,6 +104,15 @@ describe('hostile identity histories', () => {
     writeFileSync(join(r3.dir, '.agentgit/allowed_signers'), readFileSync(join(r3.dir, '.agentgit/allowed_signers'), 'utf8') + bLine);
     r3.g(['add', '-A']);
     r3.g([...as('kevin/a', keyOf(a)), 'commit', '-q', '-S', '-m', 're-add b']);
+    r3.g(['push', '-q', 'origin', 'HEAD:main']);
+    const reAdded = r3.g(['rev-parse', 'HEAD']);
+    expect((await a.sync()).code).toBe(0); // signed by an admitted key: accepted, but b stays revoked
+    // b itself, seeing its line back, still knows it is removed: it pushes nothing the others would refuse
+    b.write('from-b.md', 'late\n');
+    const rb = await b.sync();
+    expect(rb.code, rb.stderr).toBe(1);
+    expect(rb.stderr).toMatch(/not admitted/);
+    expect(git(hub, ['rev-parse', 'main']).trim()).toBe(reAdded);
     writeFileSync(join(r3.dir, 'MEMORY.md'), 'lies\n');
     r3.g(['add', '-A']);
     r3.g([...as('kevin/b', bKey), 'commit', '-q', '-S', '-m', 'b again']);
