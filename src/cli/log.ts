@@ -1,6 +1,7 @@
 /**
  * `agentgit log [--instance ID] [--since DATE] [--path GLOB] [--json]`:
- * the audit trail. Per commit: time, instance, signature status, files by
+ * the audit trail. Per commit: time, instance, signature status and signer
+ * (the principal of the key that signed it, not the author line), files by
  * layer, log entries added and JSON keys changed. The same facts come from
  * plain `git log` (see README, "Auditing with plain git").
  */
@@ -16,7 +17,7 @@ const SIG: Record<string, string> = { G: 'good', U: 'unknown key', N: 'unsigned'
 export async function logCommand(a: { C: string; json: boolean; instance?: string; since?: string; path?: string; max: number }): Promise<void> {
   const { repo, policy } = await openContext(a.C);
   try {
-    const args = ['log', '-z', '--raw', '--no-renames', '--first-parent', '-m', `--max-count=${a.max}`, '--format=%x01%H%x00%cI%x00%an%x00%G?%x00%(trailers:key=Agentgit-Instance,valueonly,separator=%x2C)%x00%s'];
+    const args = ['log', '-z', '--raw', '--no-renames', '--first-parent', '-m', `--max-count=${a.max}`, '--format=%x01%H%x00%cI%x00%an%x00%G?%x00%(trailers:key=Agentgit-Instance,valueonly,separator=%x2C)%x00%GS%x00%GK%x00%s'];
     if (a.since) args.push(`--since=${a.since}`);
     // authors are `AGENT/INSTANCE <INSTANCE@…>`; git matches the pattern against name and email
     if (a.instance) args.push(`--author=/${a.instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} <`);
@@ -25,8 +26,8 @@ export async function logCommand(a: { C: string; json: boolean; instance?: strin
     const rows = [];
     for (const block of out.split('\x01').filter(Boolean)) {
       const fields = block.split('\0');
-      const [oid, time, author, sig, trailer, subject] = fields;
-      const raw = fields.slice(6);
+      const [oid, time, author, sig, trailer, principal, key, subject] = fields;
+      const raw = fields.slice(8);
       const files: { path: string; kind: string; status: string; entriesAdded?: number; keysChanged?: string[] }[] = [];
       for (let i = 0; i + 1 < raw.length; i += 2) {
         const meta = raw[i]!.replace(/^\n/, '').split(' ');
@@ -43,14 +44,15 @@ export async function logCommand(a: { C: string; json: boolean; instance?: strin
         files.push(f);
       }
       if (match && files.length === 0) continue;
-      rows.push({ commit: oid!, time: time!, instance: trailer || author!.split('/')[1] || author!, author: author!, signature: SIG[sig!] ?? sig!, subject: subject!.trim(), files });
+      // the signer comes from the signature (the principal its key is admitted under, else the key), never from the author line
+      rows.push({ commit: oid!, time: time!, instance: trailer || author!.split('/')[1] || author!, author: author!, signer: principal || key || null, signature: SIG[sig!] ?? sig!, subject: subject!.trim(), files });
     }
     if (a.json) {
       printJson(rows);
       return;
     }
     for (const r of rows) {
-      process.stdout.write(`${r.commit.slice(0, 10)} ${r.time} ${r.instance} [${r.signature}] ${r.subject}\n`);
+      process.stdout.write(`${r.commit.slice(0, 10)} ${r.time} ${r.instance} [${r.signature}${r.signer ? `, signed by ${r.signer}` : ''}${r.signer && r.signer !== r.author ? ` (authored as ${r.author})` : ''}] ${r.subject}\n`);
       const byKind = new Map<string, string[]>();
       for (const f of r.files) {
         const desc = `${f.path}${f.entriesAdded ? ` +${f.entriesAdded} entr${f.entriesAdded === 1 ? 'y' : 'ies'}` : ''}${f.keysChanged?.length ? ` keys ${f.keysChanged.slice(0, 5).join(' ')}${f.keysChanged.length > 5 ? ' …' : ''}` : ''}`;

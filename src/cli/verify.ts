@@ -1,7 +1,8 @@
 /**
  * `agentgit verify [--json]`: audit the whole history.
- * - signatures: every commit signed by a key admitted as of its parents
- *   (the same rule sync applies to what it fetches);
+ * - signatures: every commit signed by a key admitted as of every parent,
+ *   never removed, and authored by that key's principal (the same rule sync
+ *   applies to what it fetches); each finding names author and signer;
  * - append-only: every commit that removed entries from a log, and by whom;
  * - secrets: any object anywhere in the repo that looks like a private key or token.
  * Exit 0 when clean, 1 when anything is found.
@@ -52,7 +53,7 @@ export async function verifyCommand(a: { C: string; json: boolean }): Promise<vo
     const ok = signatures.length === 0 && rewrites.length === 0 && secrets.length === 0;
     if (a.json) printJson({ ok, signatures, rewrites, secrets });
     else {
-      for (const s of signatures) process.stdout.write(`signature: ${s.commit.slice(0, 10)} by "${s.author}": ${s.reason}\n`);
+      for (const s of signatures) process.stdout.write(`signature: ${s.commit.slice(0, 10)} authored by "${s.author}", signed by ${s.signer ?? 'nobody'}: ${s.reason}\n`);
       for (const r of rewrites) process.stdout.write(`rewrite: ${r.commit.slice(0, 10)} by "${r.author}" removed ${r.lost} entr${r.lost === 1 ? 'y' : 'ies'} from ${r.path} (first: ${JSON.stringify(r.first)})\n`);
       for (const s of secrets) process.stdout.write(`secret: object ${s.object.slice(0, 10)} holds a ${s.what}; rewrite history to purge it (git filter-repo) and rotate the secret\n`);
       process.stdout.write(ok ? 'history verified: every commit signed by an admitted key, no log rewritten, no secret stored\n' : 'verification found problems (above)\n');

@@ -145,6 +145,54 @@ export function splitSignature(raw: string): { payload: string; signature: strin
   return { payload: keep.join('\n') + rest, signature: sig.length ? sig.join('\n') + '\n' : null };
 }
 
+/** A commit's header as git reads it (see parseCommitHeader). */
+export interface CommitHeader {
+  tree: string;
+  parents: string[];
+  /** The author's name as git's %an prints it (bytes before the first `<`, trailing blanks cut). */
+  author: string;
+  /** The committer's name (%cn). */
+  committer: string;
+}
+
+const HEADER_WORD = /^(tree|parent|author|committer)( |$)/;
+
+/**
+ * The one parser of commit headers, exactly git's parse_commit_buffer and
+ * pretty.c: `tree` first, then the `parent` lines that immediately follow
+ * it, then one `author` and one `committer` line. Strict: null whenever git
+ * could read the object differently or refuses it (an uppercase or short
+ * id, a `parent` line elsewhere, a second tree/author/committer line, CR,
+ * NUL, trailing blanks on an id line), so that callers never decide on an
+ * in-process reading git does not share: they ask git, or refuse.
+ */
+export function parseCommitHeader(raw: Buffer | string): CommitHeader | null {
+  const text = typeof raw === 'string' ? raw : raw.toString('latin1');
+  const end = text.indexOf('\n\n');
+  const head = end < 0 ? text : text.slice(0, end);
+  if (head.includes('\0') || head.includes('\r')) return null;
+  const lines = head.split('\n');
+  const t = /^tree ([0-9a-f]{40}|[0-9a-f]{64})$/.exec(lines[0] ?? '');
+  if (!t) return null;
+  const tree = t[1]!;
+  const id = new RegExp(`^parent ([0-9a-f]{${tree.length}})$`);
+  const parents: string[] = [];
+  let i = 1;
+  for (let m = id.exec(lines[i] ?? ''); m; m = id.exec(lines[++i] ?? '')) parents.push(m[1]!);
+  const name = (word: string, line: string | undefined): string | null => {
+    if (!line?.startsWith(`${word} `)) return null;
+    const ident = line.slice(word.length + 1);
+    const lt = ident.indexOf('<');
+    if (lt < 0 || ident.indexOf('>', lt) < 0) return null;
+    return Buffer.from(ident.slice(0, lt).replace(/[ \t]+$/, ''), 'latin1').toString('utf8');
+  };
+  const author = name('author', lines[i]);
+  const committer = name('committer', lines[i + 1]);
+  if (author === null || committer === null) return null;
+  for (const l of lines.slice(i + 2)) if (HEADER_WORD.test(l)) return null;
+  return { tree, parents, author, committer };
+}
+
 interface Pending {
   resolve: (v: Buffer | null) => void;
   reject: (e: Error) => void;

@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
-import { commitPayload, ObjectReader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
+import { commitPayload, ObjectReader, parseCommitHeader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
 
 /** A commit as history walks see it. */
 export interface CommitInfo {
@@ -337,15 +337,15 @@ export class Repo {
     return (await this.commitInfo(commit))?.parents ?? [];
   }
 
-  /** A commit's parents and author name, from the cat-file session; null when unreadable. */
-  private async commitInfo(oid: string): Promise<CommitInfo | null> {
+  /**
+   * A commit's parents and author name, from the cat-file session, read as
+   * git reads them (objects.ts parseCommitHeader); null when unreadable or
+   * when git might read it differently: the walks then stop and git answers.
+   */
+  async commitInfo(oid: string): Promise<CommitInfo | null> {
     const raw = await this.objects.read(oid);
-    if (!raw) return null;
-    const text = raw.toString('utf8');
-    const head = text.slice(0, text.indexOf('\n\n') >>> 0);
-    const parents = [...head.matchAll(/^parent ([0-9a-f]{40,64})$/gm)].map((m) => m[1]!);
-    const author = /^author ([^<\n]*)</m.exec(head)?.[1]?.trimEnd() ?? '';
-    return { oid, parents, author };
+    const h = raw ? parseCommitHeader(raw) : null;
+    return h ? { oid, parents: h.parents, author: h.author } : null;
   }
 
   /** `oid` and up to `limit` - 1 of its nearest ancestors (breadth first, each level read at once). */

@@ -6,7 +6,7 @@
 import type { Context } from '../sync/context.js';
 import { isClockPath } from '../sync/clocks.js';
 import { readState } from '../sync/state.js';
-import { readHeartbeats } from './heartbeat.js';
+import { readVerifiedHeartbeats, type IgnoredHeartbeat } from './heartbeat.js';
 import { assess, lagLevel, type Health, type InstanceSignal } from './signals.js';
 
 export interface StatusReport {
@@ -30,6 +30,8 @@ export interface StatusReport {
   conflicts: { total: number; lastSync: number; collisions: number };
   recovery: { ms: number | null; failed: string | null; at: string | null };
   instances: InstanceSignal[];
+  /** Heartbeats that did not verify (unsigned, another instance's key, a removed key): not in `instances`. */
+  ignoredHeartbeats: IgnoredHeartbeat[];
   health: Health;
 }
 
@@ -64,7 +66,7 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
   const checksum = tree ? `${tree}${uncommitted.length ? '+dirty' : ''}` : null;
 
   const t = policy.config.health;
-  const heartbeats = await readHeartbeats(repo);
+  const { heartbeats, ignored: ignoredHeartbeats } = await readVerifiedHeartbeats(repo, head);
   const instances: InstanceSignal[] = [];
   const selfLag = st.lastSuccessAt === null ? null : (now - st.lastSuccessAt) / 1000;
   instances.push({ instance: settings.instance, self: true, lagSeconds: selfLag, behind: hubHead ? ab.behind : null, checksum, lastSuccessAt: iso(st.lastSuccessAt), level: lagLevel(selfLag, t) });
@@ -87,6 +89,7 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
     others: heartbeats,
     thresholds: t,
   });
+  for (const i of ignoredHeartbeats) health.reasons.push(`note: ignored the heartbeat at ${i.ref}: ${i.reason}`);
   return {
     root: repo.root,
     agent: settings.agent,
@@ -108,6 +111,7 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
     conflicts: { total: st.conflictsTotal, lastSync: st.conflictsLastSync, collisions: st.collisionsTotal },
     recovery: { ms: st.recoveryMs, failed: st.rebuildFailed, at: iso(st.rebuildAt) },
     instances,
+    ignoredHeartbeats,
     health,
   };
 }

@@ -11,16 +11,23 @@ import { dirname } from 'node:path';
 import type { Repo } from '../git/repo.js';
 import { fingerprint } from './keys.js';
 import { parseSigners, SIGNERS_PATH } from './signers.js';
-import { verifyRange } from './verify.js';
+import { revokedIn, verifyRange } from './verify.js';
 
 export async function signersAt(repo: Repo, rev: string): Promise<ReturnType<typeof parseSigners>> {
   const b = await repo.objects.read(`${rev}:${SIGNERS_PATH}`);
   return parseSigners(b ? b.toString('utf8') : null);
 }
 
+/**
+ * The key is in allowed_signers at `rev` and was never removed in its
+ * history (a removed key stays revoked even if a line re-adds it: every
+ * instance would refuse what it signs, so it must not push).
+ */
 export async function isAdmitted(repo: Repo, rev: string, publicKey: string): Promise<boolean> {
   const fp = fingerprint(publicKey);
-  return (await signersAt(repo, rev)).some((s) => s.fingerprint === fp);
+  if (!fp || !(await signersAt(repo, rev)).some((s) => s.fingerprint === fp)) return false;
+  const oid = await repo.revParse(rev);
+  return !oid || !(await revokedIn(repo, [oid])).has(fp);
 }
 
 const flag = (repo: Repo): string => repo.stateFile('unadmitted');

@@ -123,33 +123,51 @@ export interface SshsigCheck {
 }
 
 /**
- * Check an armored SSHSIG over `message`. Null when it is not one this
- * module handles (another key type or hash: ask git); `valid: false` when
- * it is well formed but does not match (a tampered commit).
+ * The signature blob of an armored SSHSIG, only when it is written exactly
+ * as ssh-keygen writes it: the BEGIN line, canonical base64 (re-encoding
+ * gives the same text: padding, no stray characters, no non-zero spare
+ * bits) in lines of 70 columns, the END line, one optional final newline.
+ * Null for anything else: ssh-keygen (through git) decides those.
+ */
+function dearmor(armored: string): Buffer | null {
+  const m = /^-----BEGIN SSH SIGNATURE-----\n((?:[A-Za-z0-9+/]{70}\n)*[A-Za-z0-9+/=]{1,70}\n)-----END SSH SIGNATURE-----\n?$/.exec(armored);
+  if (!m) return null;
+  const b64 = m[1]!.replace(/\n/g, '');
+  const blob = Buffer.from(b64, 'base64');
+  return blob.toString('base64') === b64 ? blob : null;
+}
+
+/**
+ * Check an armored SSHSIG over `message`, strictly: magic, version 1, an
+ * ed25519 key and signature, hash sha512, an empty reserved field, and
+ * every buffer read to its last byte. Null when it is not one this module
+ * handles exactly as ssh-keygen would (another key type or hash, trailing
+ * data, non-canonical armor: ask git, which runs `ssh-keygen -Y verify`);
+ * `valid: false` when it is well formed but does not match (a tampered
+ * commit, another namespace).
  */
 export function verifySshsig(message: Buffer | string, armored: string, namespace = 'git'): SshsigCheck | null {
-  let r: Reader;
+  const blob = dearmor(armored);
+  if (!blob) return null;
   try {
-    const body = armored.trim();
-    if (!body.startsWith(BEGIN) || !body.endsWith(END)) return null;
-    r = new Reader(Buffer.from(body.slice(BEGIN.length, -END.length).replace(/\s+/g, ''), 'base64'));
+    const r = new Reader(blob);
     if (!r.raw(6).equals(MAGIC) || r.u32() !== 1) return null;
-  } catch {
-    return null;
-  }
-  try {
     const publicBlob = Buffer.from(r.bytes());
-    const ns = r.bytes().toString();
-    r.bytes(); // reserved
-    const alg = r.bytes().toString();
+    const ns = r.bytes();
+    const reserved = r.bytes();
+    const alg = r.bytes();
     const sigBlob = new Reader(r.bytes());
+    // ssh-keygen reads the namespace as a C string ("git\0" passes as "git"): leave any NUL to it
+    if (!r.done || reserved.length !== 0 || !alg.equals(Buffer.from('sha512')) || ns.includes(0)) return null;
     const pk = new Reader(publicBlob);
-    if (pk.bytes().toString() !== ED25519 || alg !== 'sha512') return null;
+    if (!pk.bytes().equals(Buffer.from(ED25519))) return null;
     const pub = pk.bytes();
-    if (sigBlob.bytes().toString() !== ED25519) return null;
+    if (!pk.done || pub.length !== 32) return null;
+    if (!sigBlob.bytes().equals(Buffer.from(ED25519))) return null;
     const sig = sigBlob.bytes();
+    if (!sigBlob.done || sig.length !== 64) return null;
     const fingerprint = 'SHA256:' + createHash('sha256').update(publicBlob).digest('base64').replace(/=+$/, '');
-    if (ns !== namespace || pub.length !== 32 || sig.length !== 64) return { valid: false, publicBlob, fingerprint };
+    if (!ns.equals(Buffer.from(namespace))) return { valid: false, publicBlob, fingerprint };
     const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(pub) }, format: 'jwk' });
     const hash = createHash('sha512').update(message).digest();
     return { valid: verify(null, signedData(namespace, hash), key, sig), publicBlob, fingerprint };

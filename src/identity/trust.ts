@@ -6,7 +6,9 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Repo } from '../git/repo.js';
 import { UsageError } from '../sync/context.js';
+import { fingerprint } from './keys.js';
 import { addSigner, parseSigners, removeSigner, SIGNERS_PATH } from './signers.js';
+import { revokedIn } from './verify.js';
 
 export async function readSignersFile(repo: Repo): Promise<string | null> {
   return readFile(join(repo.root, SIGNERS_PATH), 'utf8').catch(() => null);
@@ -46,6 +48,14 @@ export async function commitSigners(repo: Repo, text: string, message: string): 
 
 export async function trustAdd(repo: Repo, arg: string, by: string, principal?: string): Promise<{ principal: string; commit: string; changed: boolean }> {
   const t = parseTrustArg(arg, principal);
+  const fp = fingerprint(t.key);
+  const head = await repo.revParse('HEAD');
+  const gone = fp && head ? (await revokedIn(repo, [head])).get(fp) : undefined;
+  if (gone) {
+    throw new UsageError(
+      `this key (${fp}, once ${gone.principal}) was removed at commit ${gone.commit.slice(0, 10)}, and a removed key stays revoked for good. On that instance move its key file aside (\`agentgit identity show\` names it), run \`agentgit identity show\` to make a new key, and admit the new line`,
+    );
+  }
   const cur = await readSignersFile(repo);
   const next = addSigner(cur, t.principal, t.key);
   if (next === cur) return { principal: t.principal, commit: await repo.text(['rev-parse', 'HEAD']), changed: false };

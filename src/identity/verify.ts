@@ -1,13 +1,18 @@
 /**
- * Verifying history: every commit must be signed by a key that was admitted
- * as of its parents (the union of the parents' `.agentgit/allowed_signers`).
+ * Verifying history: every commit must be signed by a key admitted as of
+ * EVERY one of its parents (the intersection of the parents'
+ * `.agentgit/allowed_signers`), never removed in its history or in ours
+ * (revocation is monotonic), and authored by the principal that key is
+ * admitted under. Commit headers are read exactly as git reads them
+ * (objects.ts parseCommitHeader); a header git could read differently is
+ * refused.
  *
  * Exceptions, each narrow:
  * - bootstrap: the commit that creates allowed_signers may admit its own
  *   signer, but only the first time we meet a hub (trust on first use);
  * - legacy: history from before agentgit (no allowed_signers in the commit
  *   or its parents) passes, but never as the tip: a signed descendant must
- *   vouch for it;
+ *   vouch for it; a parent without allowed_signers restricts nothing;
  * - open enrollment: where the parent's policy sets trust.openEnrollment, a
  *   commit that adds exactly its own signer's key and changes nothing else.
  *
@@ -15,21 +20,23 @@
  * verification costs no process per commit; other signatures go to one
  * `git log` per distinct allowed-signers set (git runs ssh-keygen).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
-import { splitSignature } from '../git/objects.js';
+import { parseCommitHeader, splitSignature } from '../git/objects.js';
 import { verifySshsig } from './sshsig.js';
 import { parseSigners, SIGNERS_PATH, type Signer } from './signers.js';
 
 export interface Rejection {
   commit: string;
+  /** The author's name as git reads it (%an). */
   author: string;
+  /** Who signed it: the principal its key is admitted under, else the key's fingerprint; null when unsigned. */
+  signer: string | null;
   reason: string;
 }
-
 
 export interface VerifyOptions {
   /** Commits reachable from these are trusted already (our own history). */
@@ -54,62 +61,165 @@ async function listCommits(repo: Repo, o: VerifyOptions): Promise<CommitInfo[]> 
     });
 }
 
-export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejection[]> {
-  const commits = o.commits ?? (await listCommits(repo, o));
-  if (commits.length === 0) return [];
-  const signersAt = new Map<string, Signer[]>();
-  const signersOf = async (rev: string): Promise<Signer[]> => {
-    let s = signersAt.get(rev);
+type SignersOf = (rev: string) => Promise<Signer[]>;
+
+function signersReader(repo: Repo): SignersOf {
+  const cache = new Map<string, Signer[]>();
+  return async (rev) => {
+    let s = cache.get(rev);
     if (!s) {
       const b = await repo.objects.read(`${rev}:${SIGNERS_PATH}`);
       s = parseSigners(b ? b.toString('utf8') : null);
-      signersAt.set(rev, s);
+      cache.set(rev, s);
     }
     return s;
   };
-  // group commits by the allowed set that applies to them
-  const groups = new Map<string, { signers: Signer[]; commits: CommitInfo[] }>();
+}
+
+/** Keys removed: fingerprint -> the commit that removed it (and a principal it had). */
+export type Revoked = Map<string, { commit: string; principal: string }>;
+
+const REVOKED_FILE = 'revoked.json';
+
+/**
+ * Every key removed from allowed_signers anywhere in the history of `tips`
+ * (a key in a parent's allowed_signers and not in the commit's). Revocation
+ * is monotonic: such a key stays revoked for every later commit, whatever
+ * its parents or tree say. One `git rev-list` limited to allowed_signers;
+ * for a single tip (our own verified head) the answer is kept in
+ * .git/agentgit/revoked.json and only the history since is read next time.
+ */
+export async function revokedIn(repo: Repo, tips: string[], signersOf: SignersOf = signersReader(repo)): Promise<Revoked> {
+  const out: Revoked = new Map();
+  if (tips.length === 0) return out;
+  const file = repo.stateFile(REVOKED_FILE);
+  let at: string | null = null;
+  try {
+    const c = JSON.parse(await readFile(file, 'utf8')) as { at?: unknown; revoked?: Record<string, { commit?: unknown; principal?: unknown }> };
+    if (typeof c.at === 'string' && /^[0-9a-f]{40,64}$/.test(c.at) && c.revoked && typeof c.revoked === 'object') {
+      for (const [fp, v] of Object.entries(c.revoked)) if (typeof v?.commit === 'string' && typeof v.principal === 'string') out.set(fp, { commit: v.commit, principal: v.principal });
+      at = c.at;
+    }
+  } catch {
+    /* none yet, or unreadable: read the whole history */
+  }
+  if (at !== null && tips.length === 1 && tips[0] === at) return out;
+  const list = async (since: string | null): Promise<string> => repo.text(['rev-list', '--full-history', ...tips, ...(since ? [`^${since}`] : []), '--', SIGNERS_PATH]);
+  const oids = (await list(at).catch(() => list(null))).split('\n').filter(Boolean);
+  for (const oid of oids) {
+    const parents = (await repo.commitInfo(oid))?.parents ?? (await repo.text(['rev-list', '--no-walk', '--parents', oid])).split(' ').slice(1);
+    const own = new Set((await signersOf(oid)).map((s) => s.fingerprint));
+    for (const p of parents) for (const s of await signersOf(p)) if (!own.has(s.fingerprint) && !out.has(s.fingerprint)) out.set(s.fingerprint, { commit: oid, principal: s.principal });
+  }
+  if (tips.length === 1) {
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ at: tips[0], revoked: Object.fromEntries(out) }) + '\n');
+    await rename(tmp, file);
+  }
+  return out;
+}
+
+interface Plan {
+  c: CommitInfo;
+  author: string;
+  /** Lines admitted as of every parent, revoked keys left out. */
+  allowed: Signer[];
+  /** Lines admitted by some parent (what a reason can name). */
+  known: Signer[];
+  /** Revocations known as of this commit's parents. */
+  revoked: Revoked;
+  /** Not a commit git and agentgit read alike, or unreadable. */
+  malformed: string | null;
+}
+
+/**
+ * Verify what `tip` brings that `exclude` lacks. Every commit must be
+ * signed by a key admitted as of EVERY parent that has an allowed_signers
+ * (intersection: a merge cannot admit a key one side does not), not
+ * removed anywhere in its history nor in `exclude`'s (our own verified
+ * head: a hub rewound to before a removal brings nothing the removed key
+ * signed), and authored by the principal that key is admitted under.
+ */
+export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejection[]> {
+  const commits = o.commits ?? (await listCommits(repo, o));
+  if (commits.length === 0) return [];
+  const signersOf = signersReader(repo);
+  const base = await revokedIn(repo, o.exclude, signersOf);
+  const revokedAfter = new Map<string, Revoked>();
+  const plans: Plan[] = [];
   const legacy = new Set<string>();
   for (const c of commits) {
+    let revoked = base;
+    for (const p of c.parents) {
+      const r = revokedAfter.get(p);
+      if (!r || r === revoked || r.size === 0) continue;
+      if (revoked === base && base.size === 0) revoked = r;
+      else revoked = new Map([...revoked, ...r]);
+    }
+    const raw = await repo.objects.read(c.oid);
+    const header = raw ? parseCommitHeader(raw) : null;
+    let malformed: string | null = null;
+    if (!raw) malformed = 'it cannot be read';
+    else if (!header) malformed = 'its header is not one git and agentgit read alike (a tree, parent, author or committer line out of place or repeated, an uppercase id, CR or NUL), so it is refused rather than guessed';
+    else if (header.parents.join(' ') !== c.parents.join(' ')) malformed = "its parents as read here differ from git's";
+    const lists = (await Promise.all(c.parents.map(signersOf))).filter((l) => l.length > 0);
     let allowed: Signer[] = [];
-    for (const p of c.parents) allowed = [...allowed, ...(await signersOf(p))];
-    if (allowed.length === 0) {
+    let known: Signer[] = lists.flat();
+    if (lists.length === 0) {
       const own = await signersOf(c.oid);
       if (own.length === 0) {
         // history from before agentgit (an adopted backup): it can only be
         // published through a signed descendant, so it may not be the tip
         if (c.oid !== o.tip || o.allowBootstrap) {
           legacy.add(c.oid);
+          revokedAfter.set(c.oid, revoked);
           continue;
         }
       } else if (o.allowBootstrap) {
         allowed = own; // the founding commit admits its own signer
+        known = own;
+      }
+    } else {
+      const same = (a: Signer, b: Signer): boolean => a.fingerprint === b.fingerprint && a.principal === b.principal;
+      allowed = lists[0]!.filter((s) => lists.every((l) => l.some((t) => same(s, t))));
+      allowed = allowed.filter((s) => !revoked.has(s.fingerprint));
+      // what this commit removes is revoked for its descendants
+      const own = new Set((await signersOf(c.oid)).map((s) => s.fingerprint));
+      const removed = known.filter((s) => !own.has(s.fingerprint) && !revoked.has(s.fingerprint));
+      if (removed.length > 0) {
+        const after = new Map(revoked);
+        for (const s of removed) after.set(s.fingerprint, { commit: c.oid, principal: s.principal });
+        revokedAfter.set(c.oid, after);
       }
     }
-    const text = [...new Set(allowed.map((s) => s.line))].sort().join('\n');
-    const g = groups.get(text) ?? { signers: allowed, commits: [] };
-    g.commits.push(c);
-    groups.set(text, g);
+    if (!revokedAfter.has(c.oid)) revokedAfter.set(c.oid, revoked);
+    plans.push({ c, author: header?.author ?? c.author, allowed, known, revoked, malformed });
   }
+  // ed25519 SSH signatures are checked in-process; anything else by git (ssh-keygen), one run per allowed set
   const status = new Map<string, { g: string; fp: string }>();
-  // ed25519 SSH signatures are checked in-process; anything else by git (ssh-keygen)
-  const byGit = new Map<string, CommitInfo[]>();
-  for (const [text, g] of groups) {
-    for (const c of g.commits) {
-      const s = await checkInProcess(repo, c.oid, g.signers);
-      if (s) status.set(c.oid, s);
-      else byGit.set(text, [...(byGit.get(text) ?? []), c]);
+  const byGit = new Map<string, { signers: Signer[]; commits: string[] }>();
+  for (const p of plans) {
+    if (p.malformed) continue;
+    const s = await checkInProcess(repo, p.c.oid, p.allowed);
+    if (s) {
+      status.set(p.c.oid, s);
+      continue;
     }
+    const text = [...new Set(p.allowed.map((s) => s.line))].sort().join('\n');
+    const g = byGit.get(text) ?? { signers: p.allowed, commits: [] };
+    g.commits.push(p.c.oid);
+    byGit.set(text, g);
   }
   if (byGit.size > 0) {
     const dir = await mkdtemp(join(tmpdir(), 'agentgit-verify-'));
     try {
       let n = 0;
-      for (const [text, list] of byGit) {
+      for (const [text, g] of byGit) {
         const file = join(dir, `allowed-${n++}`);
         await writeFile(file, text + '\n');
         const out = await repo.run(['-c', `gpg.ssh.allowedSignersFile=${file}`, 'log', '--no-walk=unsorted', '--format=%H%x00%G?%x00%GK', '--stdin'], {
-          input: list.map((c) => c.oid).join('\n') + '\n',
+          input: g.commits.join('\n') + '\n',
         });
         for (const l of out.stdout.toString('utf8').split('\n')) {
           const [oid, gs, fp] = l.split('\0');
@@ -121,12 +231,32 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
     }
   }
   const rejections: Rejection[] = [];
-  for (const c of commits) {
-    if (legacy.has(c.oid)) continue;
+  for (const p of plans) {
+    const { c, author } = p;
+    if (p.malformed) {
+      // name the key it claims, without trusting anything else in it
+      const raw = await repo.objects.read(c.oid);
+      const sig = raw ? splitSignature(raw.toString('latin1')) : null;
+      const fp = sig?.signature ? verifySshsig(Buffer.from(sig.payload, 'latin1'), sig.signature)?.fingerprint : undefined;
+      const signer = fp ? (p.known.find((k) => k.fingerprint === fp)?.principal ?? fp) : null;
+      rejections.push({ commit: c.oid, author, signer, reason: `${p.malformed}${signer ? ` (it carries a signature by ${signer})` : ''}` });
+      continue;
+    }
     const s = status.get(c.oid) ?? { g: 'N', fp: '' };
-    if (s.g === 'G') continue;
-    if ((s.g === 'U' || s.g === 'E') && s.fp && (await isOpenEnrollment(repo, c, s.fp, signersOf))) continue;
-    rejections.push({ commit: c.oid, author: c.author, reason: reasonFor(s, c) });
+    const names = (list: Signer[]): string[] => [...new Set(list.filter((x) => x.fingerprint === s.fp).map((x) => x.principal))];
+    const revokedAs = p.revoked.get(s.fp);
+    const signer = s.fp ? (names(p.allowed)[0] ?? names(p.known)[0] ?? revokedAs?.principal ?? s.fp) : null;
+    if (s.g === 'G') {
+      const principals = names(p.allowed.filter(allowsGit));
+      if (principals.includes(author)) continue;
+      rejections.push({ commit: c.oid, author, signer, reason: `it is authored as "${author}" but signed by the key of ${principals.join(', ')} (${s.fp}): a commit must be authored by the instance whose key signs it` });
+      continue;
+    }
+    if ((s.g === 'U' || s.g === 'E') && s.fp && !revokedAs) {
+      const added = await openEnrollmentPrincipal(repo, c, s.fp, signersOf);
+      if (added !== null && added === author) continue;
+    }
+    rejections.push({ commit: c.oid, author, signer, reason: reasonFor(s, p, signer) });
   }
   return rejections;
 }
@@ -134,12 +264,17 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
 /**
  * git's %G? and %GK for one commit, computed in-process: N unsigned, B bad
  * signature, G good and its key allowed (for namespace git), U good but not
- * allowed. Null when git must decide (not an ed25519 SSH signature).
+ * allowed. Null when git must decide (not an ed25519 SSH signature, or
+ * signature headers git might read differently).
  */
 async function checkInProcess(repo: Repo, oid: string, signers: Signer[]): Promise<{ g: string; fp: string } | null> {
   const raw = await repo.objects.read(oid);
   if (!raw) return null;
-  const { payload, signature } = splitSignature(raw.toString('latin1'));
+  const text = raw.toString('latin1');
+  const end = text.indexOf('\n\n');
+  const sigHeaders = (end < 0 ? text : text.slice(0, end)).split('\n').filter((l) => l.startsWith('gpgsig'));
+  if (sigHeaders.length > 1 || (sigHeaders.length === 1 && !sigHeaders[0]!.startsWith('gpgsig '))) return null;
+  const { payload, signature } = splitSignature(text);
   if (!signature) return { g: 'N', fp: '' };
   const check = verifySshsig(Buffer.from(payload, 'latin1'), signature);
   if (!check) return null;
@@ -148,35 +283,59 @@ async function checkInProcess(repo: Repo, oid: string, signers: Signer[]): Promi
   return { g: allowed ? 'G' : 'U', fp: check.fingerprint };
 }
 
+/** Check one signed commit (a heartbeat) against `signers`: git's %G? and %GK. */
+export async function signatureStatus(repo: Repo, oid: string, signers: Signer[]): Promise<{ g: string; fp: string }> {
+  const s = await checkInProcess(repo, oid, signers);
+  if (s) return s;
+  const dir = await mkdtemp(join(tmpdir(), 'agentgit-verify-'));
+  try {
+    const file = join(dir, 'allowed');
+    await writeFile(file, [...new Set(signers.map((x) => x.line))].join('\n') + '\n');
+    const out = await repo.run(['-c', `gpg.ssh.allowedSignersFile=${file}`, 'log', '--no-walk', '--format=%G?%x00%GK', oid], { okCodes: [0, 128] });
+    const [g, fp] = out.stdout.toString('utf8').trim().split('\0');
+    return { g: g || 'N', fp: fp ?? '' };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** The line's `namespaces="…"` option admits namespace git (no option: every namespace). */
 function allowsGit(s: Signer): boolean {
   const m = /namespaces="([^"]*)"/.exec(s.line.slice(0, s.line.indexOf(s.key)));
   return !m || m[1]!.split(',').some((n) => n.trim() === 'git' || n.trim() === '*');
 }
 
-function reasonFor(s: { g: string; fp: string }, c: CommitInfo): string {
+function reasonFor(s: { g: string; fp: string }, p: Plan, signer: string | null): string {
   if (s.g === 'N') return 'it is not signed';
-  if (s.g === 'B') return 'its signature does not match its content (tampered)';
-  if (c.parents.length === 0) return `it starts a new history signed by ${s.fp || 'an unknown key'}, and this hub's history is already known`;
-  return `it is signed by ${s.fp || 'an unknown key'}, which was not admitted as of its parents (unknown or removed key, or an allowed_signers change not signed by an admitted key)`;
+  if (s.g === 'B') return `its signature does not match its content (tampered; the signature names ${signer ?? 'an unknown key'})`;
+  const who = signer && signer !== s.fp ? `${signer} (${s.fp})` : s.fp || 'an unknown key';
+  const revoked = p.revoked.get(s.fp);
+  if (revoked) return `it is signed by ${who}, a key removed at ${revoked.commit.slice(0, 10)}: a removed key stays revoked for every later commit, whatever its parents or tree say`;
+  if (p.known.some((k) => k.fingerprint === s.fp)) return `it is signed by ${who}, which is not admitted as of every one of its parents: a merge cannot admit a key that one side does not`;
+  if (p.c.parents.length === 0) return `it starts a new history signed by ${who}, and this hub's history is already known`;
+  return `it is signed by ${who}, which was not admitted as of its parents (unknown or removed key, or an allowed_signers change not signed by an admitted key)`;
 }
 
-/** Adds exactly its own signer to allowed_signers, changes nothing else, and the policy allows it. */
-async function isOpenEnrollment(repo: Repo, c: CommitInfo, fp: string, signersOf: (rev: string) => Promise<Signer[]>): Promise<boolean> {
-  if (c.parents.length !== 1) return false;
+/**
+ * Open enrollment: the commit adds exactly its own signer to allowed_signers,
+ * changes nothing else, and the parent's policy allows it. Returns the
+ * principal it admits (the author must be it), else null.
+ */
+async function openEnrollmentPrincipal(repo: Repo, c: CommitInfo, fp: string, signersOf: SignersOf): Promise<string | null> {
+  if (c.parents.length !== 1) return null;
   const p = c.parents[0]!;
   const policyBytes = await repo.objects.read(`${p}:${POLICY_PATH}`);
   try {
-    if (!parsePolicy(policyBytes ? policyBytes.toString('utf8') : null).trust.openEnrollment) return false;
+    if (!parsePolicy(policyBytes ? policyBytes.toString('utf8') : null).trust.openEnrollment) return null;
   } catch {
-    return false;
+    return null;
   }
   const changed = await repo.diffTree(p, c.oid);
-  if (changed.length !== 1 || changed[0]!.path !== SIGNERS_PATH) return false;
+  if (changed.length !== 1 || changed[0]!.path !== SIGNERS_PATH) return null;
   const before = await signersOf(p);
   const after = await signersOf(c.oid);
   const beforeLines = new Set(before.map((s) => s.line));
   const added = after.filter((s) => !beforeLines.has(s.line));
   const kept = after.filter((s) => beforeLines.has(s.line));
-  return added.length === 1 && added[0]!.fingerprint === fp && kept.length === before.length;
+  return added.length === 1 && added[0]!.fingerprint === fp && kept.length === before.length ? added[0]!.principal : null;
 }

@@ -189,3 +189,38 @@ describe('identity and trust', () => {
     expect(a.read('.agentgit/allowed_signers')).toMatch(/^kevin\/self2 /m);
   });
 });
+
+describe('admission under the intersection rule', () => {
+  it('an instance admitted on the hub while it holds unpushed merges folds its work and every instance accepts it', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'memory/2026-11-25.md': '- 09:00 a\n' } });
+    const b = await Instance.clone(hub, 'b');
+    expect((await b.sync()).code).toBe(0);
+    const c = await Instance.clone(hub, 'c', { admitBy: null });
+    c.append('memory/2026-11-25.md', '- 09:30 c before admission\n');
+    const early = await c.sync();
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/not admitted yet/);
+    // the hub moves on while c waits: b writes, c merges it locally (an unpushed merge)
+    b.append('memory/2026-11-25.md', '- 09:40 b\n');
+    expect((await b.sync()).code).toBe(0);
+    c.append('memory/2026-11-25.md', '- 09:45 c still waiting\n');
+    expect((await c.sync()).code).toBe(1);
+    // admitted on one side only: the admission commit is on the hub, c's merges are not
+    const line = JSON.parse((await c.run(['identity', 'show', '--json'])).stdout).allowedSigners as string;
+    await a.admit(line);
+    expect((await a.sync()).code).toBe(0);
+    c.append('memory/2026-11-25.md', '- 10:00 c admitted\n');
+    const r = await c.sync();
+    expect(r.code, r.stderr).toBe(0);
+    for (const i of [a, b, c, a, b]) expect((await i.sync()).code).toBe(0);
+    for (const i of [a, b, c]) {
+      const v = await i.run(['verify', '--json']);
+      expect(JSON.parse(v.stdout).signatures, `${i.name}: ${v.stdout}`).toEqual([]);
+      expect(i.read('memory/2026-11-25.md')).toMatch(/09:30 c before admission[\s\S]*/);
+      for (const s of signatures(i)) expect(s, s).toMatch(/^G /);
+    }
+    expect(a.read('memory/2026-11-25.md')).toBe(c.read('memory/2026-11-25.md'));
+    expect(a.read('memory/2026-11-25.md')).toContain('- 09:45 c still waiting\n');
+  });
+});
