@@ -3,8 +3,8 @@
  * guard (secrets, rewritten logs, size) and per-key write clocks for JSON.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { writeWorkTreeFile } from './safe-write.js';
+import { join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
 import { writeObjectSync, ZERO_OID } from '../git/objects.js';
@@ -158,10 +158,8 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
 
   // the clock files (synced, beside the data)
   for (const [cpath, clocks] of clockFiles) {
-    const abs = join(repo.root, cpath);
     const bytes = formatClockFile(clocks);
-    await mkdir(dirname(abs), { recursive: true });
-    await writeFile(abs, bytes);
+    await writeWorkTreeFile(repo.root, cpath, bytes); // never through a symbolic link
     put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
   }
   // a held file a person staged by hand must not ride along: back to HEAD's
