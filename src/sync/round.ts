@@ -12,7 +12,7 @@ import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
 import { join } from 'node:path';
-import { GitError } from '../git/exec.js';
+import { GitError, setChildDeadline } from '../git/exec.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, type Context } from './context.js';
@@ -446,6 +446,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   let exchanged = false;
   let heartbeatAt: number | null = null;
   let closeSsh: (() => void) | null = null;
+  // backstop: whatever a step waits on, every git child is stopped by then (git/exec.ts)
+  setChildDeadline(Math.max(2 * o.timeoutSec, o.timeoutSec + 60) * 1000 + o.waitSec * 1000);
   try {
     await lock.acquire(o.waitSec * 1000);
     locked = true;
@@ -505,6 +507,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       out.error = k.reason;
     }
   } finally {
+    setChildDeadline(null);
     closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {
