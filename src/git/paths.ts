@@ -130,10 +130,17 @@ export async function checkNewTrees(
   const problems = new Map<string, TreeProblem>();
   /** `oid\0dir` of subtrees found good where they stand. */
   const good = new Set<string>();
+  // a commit's trees are read again as its children's bases: keep the recent ones
+  const cache = new Map<string, ReturnType<typeof parseTree>>();
   const read = async (oid: string): Promise<ReturnType<typeof parseTree>> => {
+    const hit = cache.get(oid);
+    if (hit) return hit;
     const buf = await repo.objects.read(oid);
     if (!buf) throw new Error(`tree ${oid} is missing; run \`git fsck\``);
-    return parseTree(buf);
+    const entries = parseTree(buf);
+    if (cache.size >= 4096) cache.delete(cache.keys().next().value!);
+    cache.set(oid, entries);
+    return entries;
   };
   const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
   const blobs = new Map<string, PendingBlob[]>(); // by commit
