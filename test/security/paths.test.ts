@@ -92,8 +92,9 @@ describe('checkPath: the rules', () => {
     const env = testEnv(tempDir());
     git(tempDir(), ['init', '-q', dir], env);
     const blob = git(dir, ['hash-object', '-w', '--stdin'], env).trim();
-    // names built from the characters the .git spellings are made of
-    const name = fc.stringMatching(/^[.gitGIT~1 :a\u200c\ufeff-]{1,8}$/);
+    // names built from the pieces the .git spellings are made of
+    const piece = fc.oneof(fc.constantFrom('.git', '.GiT', 'git~1', 'GIT~1', 'git~2', '.g', 'it', '.', '..', ' ', ':', '~1', '\u200c', '\ufeff', '\u206a', 'a', '-'), fc.stringMatching(/^[.gitGIT~1 :a-]{1,3}$/));
+    const name = fc.array(piece, { minLength: 1, maxLength: 4 }).map((p) => p.join(''));
     const path = fc.array(name, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('/'));
     const accepted = new Set<string>();
     fc.assert(
