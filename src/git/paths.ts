@@ -176,7 +176,9 @@ export async function checkNewTrees(
         const why = checkName(e.name, e.mode, dir);
         if (why) return { path: utf8(dir + e.name), reason: why };
         if (e.mode === TREE || e.mode === '040000') {
-          if (depth + 1 > limits.maxDepth) return { path: utf8(dir + e.name), reason: `it is more than ${limits.maxDepth} directories deep (policy maxTreeDepth)` };
+          // a clock file sits two directories below its data file (.agentgit/clocks/PATH.clock)
+          const own = dir.startsWith('.agentgit/clocks/') ? depth - 2 : depth;
+          if (own + 1 > limits.maxDepth) return { path: utf8(dir + e.name), reason: `it is more than ${limits.maxDepth} directories deep (policy maxTreeDepth)` };
           const sub = baseEntries.flatMap((b) => b.filter((x) => x.name === e.name && (x.mode === TREE || x.mode === '040000')).map((x) => x.oid));
           const p = await walk(e.oid, sub, `${dir}${e.name}/`, depth + 1);
           if (p) return p;

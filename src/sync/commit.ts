@@ -4,6 +4,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { writeWorkTreeFile } from './safe-write.js';
+import { checkPath } from '../git/paths.js';
 import { join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
@@ -129,6 +130,12 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       return;
     }
     if (work && before && bytesEqual(work.bytes, before)) return; // only its stat data changed
+    // a path every other instance would refuse (git/paths.ts) is held here, not pushed to wedge them
+    const unsafe = work ? (checkPath(path, work.mode) ?? (path.split('/').length - 1 > policy.config.maxTreeDepth ? `it is more than ${policy.config.maxTreeDepth} directories deep (policy maxTreeDepth)` : null)) : null;
+    if (unsafe) {
+      held.push({ path, reason: 'unsafe-path', detail: `${unsafe}; the other instances would refuse it: rename or move it, or mark it local in .agentgit/config.json` });
+      return;
+    }
     const h = checkFile(policy, { path, before, after: work?.bytes ?? null, size: work?.size ?? 0 });
     if (h) {
       held.push(h);

@@ -187,6 +187,20 @@ describe('sync, clone and init refuse hostile paths signed by an admitted key', 
     }, 600_000);
   }
 
+  it('an honest instance never pushes what the others would refuse: a backslash name or a path deeper than maxTreeDepth is held and named, the rest syncs', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'MEMORY.md': 'truth\n' } });
+    a.write('notes/a\\b.md', 'windows would split me\n');
+    a.write(Array.from({ length: 65 }, () => 'd').join('/') + '/deep.md', 'deep\n');
+    a.write('notes/fine.md', 'fine\n');
+    const r = await a.sync();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/held notes\/a\\b\.md: its name holds a backslash.*the other instances would refuse it/);
+    expect(r.stderr).toMatch(/held d\/d\/.*deep\.md: it is more than 64 directories deep/);
+    expect(git(hub, ['show', 'main:notes/fine.md'])).toBe('fine\n');
+    expect(git(hub, ['ls-tree', '-r', '--name-only', 'main'])).not.toMatch(/deep\.md|a\\b/);
+  }, 120_000);
+
   it('clone refuses the hostile history before writing any file; init joining the hub refuses it and keeps local files', async () => {
     const { hub, a } = await world();
     const s = scratch(hub);
