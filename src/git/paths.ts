@@ -1,6 +1,6 @@
 /**
  * Which paths an incoming tree may hold, and the check of every new tree a
- * fetch, clone or adopted history brings (docs/security.md, "Hostile
+ * fetch or clone brings (docs/security.md, "Hostile
  * trees"). A tree from the hub or another instance is hostile until this
  * passes: a commit that breaks a rule is refused like a forged one.
  *
@@ -10,9 +10,8 @@
  * - no gitlink (a submodule would be a second repo agentgit never syncs);
  * - no symlink where agentgit writes itself (`.gitignore`, `.gitattributes`,
  *   `.gitmodules`, `.mailmap` in any directory; anything under `.agentgit/`);
- * - no entry beneath a symlink, no two entries a case-folding file system
- *   would make one when one of them is a symlink or a directory's sibling
- *   link;
+ * - no entry beneath a symlink: no name twice in a tree, no two names a
+ *   case-folding file system would make one when one of them is a symlink;
  * - a depth, a name and a path length the file system can hold, and blobs
  *   no larger than the policy's maxFileBytes.
  *
@@ -164,9 +163,8 @@ export async function checkNewTrees(
         names.add(e.name);
         const f = folded(e.name).replace(/[. ]+$/, '');
         const other = seen.get(f);
-        const isTree = (m: string): boolean => m === TREE || m === '040000';
-        if (other !== undefined && (other === '120000' || e.mode === '120000' || isTree(other) !== isTree(e.mode))) {
-          return { path: utf8(dir + e.name), reason: 'a case-insensitive file system would make it and another entry one, and one of them is a symbolic link or a directory' };
+        if (other !== undefined && (other === '120000' || e.mode === '120000')) {
+          return { path: utf8(dir + e.name), reason: 'a case-insensitive file system would make it and a symbolic link one entry (a path beneath a link)' };
         }
         seen.set(f, e.mode);
       }

@@ -13,7 +13,8 @@ import { Repo } from '../../src/git/repo.js';
 import { Policy } from '../../src/policy/policy.js';
 import { checkout } from '../../src/sync/checkout.js';
 import { cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
-import { hostileCommit, keyOf, publish, scratch } from './hostile.js';
+import { treeRejections } from '../../src/git/paths.js';
+import { hostileCommit, keyOf, publish, type RawEntry, scratch } from './hostile.js';
 
 afterAll(() => cleanupTemp());
 
@@ -85,6 +86,27 @@ describe('symlinks where agentgit writes', () => {
     await a.sync();
     expect(readFileSync(outside, 'utf8')).toBe('precious\n');
   }, 300_000);
+
+  it('a path beneath a link of the same tree is refused, also when only a case-insensitive file system makes them one; a file and a directory differing in case pass', async () => {
+    const dir = join(tempDir(), 'r');
+    const env = testEnv(tempDir());
+    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+    writeFileSync(join(dir, 'f'), 'x\n');
+    git(dir, ['add', 'f'], env);
+    git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-qm', 'base'], env);
+    const base = git(dir, ['rev-parse', 'HEAD'], env).trim();
+    const s = { gitDir: join(dir, '.git'), env };
+    const make = (entries: RawEntry[]) => hostileCommit(s, { entries, signingKey: '', parent: base });
+    const repo = (await Repo.openAt(dir))!;
+    try {
+      const check = async (tip: string) => (await treeRejections(repo, { tip, exclude: [base], limits: { maxDepth: 64, maxBlobBytes: 1e9 } }))[0]?.reason ?? null;
+      expect(await check(make([{ path: ['Link'], mode: '120000', content: '/etc' }, { path: ['link', 'x.md'], mode: '100644', content: 'x' }]))).toMatch(/case-insensitive.*symbolic link/);
+      expect(await check(make([{ path: ['link'], mode: '120000', content: '/etc' }, { path: ['link', 'x.md'], mode: '100644', content: 'x' }]))).toMatch(/holds this name twice/);
+      expect(await check(make([{ path: ['Notes', 'x.md'], mode: '100644', content: 'x' }, { path: ['notes'], mode: '100644', content: 'y' }]))).toBeNull();
+    } finally {
+      repo.close();
+    }
+  }, 60_000);
 
   it('the work-tree update never writes beneath a link: a directory the agent replaced by a link keeps the link, nothing lands outside', async () => {
     const dir = join(tempDir(), 'w');
