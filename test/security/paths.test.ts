@@ -169,6 +169,7 @@ describe('sync, clone and init refuse hostile paths signed by an admitted key', 
           expect(r.stderr, c.name).toContain(bad.slice(0, 10));
           expect(r.stderr, c.name).toContain('kevin/a');
           expect(r.stderr, c.name).toMatch(c.path);
+          expect(r.stderr, c.name).not.toContain('trust add'); // admitting a key is no fix for a hostile tree
         } else expect(r.stderr, c.name).toMatch(/refused the hub's history/);
         expect(existsSync(marker), `${c.name}: a hook ran`).toBe(false);
         expect(existsSync(join(dirname(b.dir), 'escaped.txt')), c.name).toBe(false);
