@@ -17,6 +17,21 @@ import { syncRound } from '../sync/round.js';
 import { cloneRepo, initRepo } from '../sync/setup.js';
 import { isAdmitted } from '../identity/admission.js';
 import { printJson, reportSync } from './output.js';
+import { treeRejections, treeLimitsOf } from '../git/paths.js';
+import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
+import type { Repo } from '../git/repo.js';
+
+/** Hostile trees in the cloned history, checked with the limits of the verified tip's policy (defaults when it has none or a bad one). */
+async function cloneTreeRejections(repo: Repo, head: string): Promise<Awaited<ReturnType<typeof treeRejections>>> {
+  const text = await repo.objects.read(`${head}:${POLICY_PATH}`);
+  let cfg = parsePolicy(null);
+  try {
+    cfg = parsePolicy(text ? text.toString('utf8') : null);
+  } catch {
+    /* a bad policy: the defaults */
+  }
+  return treeRejections(repo, { exclude: [], tip: head, limits: treeLimitsOf(cfg) });
+}
 
 export async function cloneCommand(a: { url: string; dir: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean; trustSelf: boolean }): Promise<void> {
   if (existsSync(a.dir) && readdirSync(a.dir).length > 0) {
@@ -25,7 +40,7 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
   const cloned = await cloneRepo(a.url, a.dir, { ...a, timeoutMs: a.timeout * 1000 });
   const head = await cloned.revParse('HEAD');
   if (head) {
-    const bad = await verifyRange(cloned, { exclude: [], tip: head, allowBootstrap: true });
+    const bad = [...(await verifyRange(cloned, { exclude: [], tip: head, allowBootstrap: true })), ...(await cloneTreeRejections(cloned, head))];
     if (bad.length > 0) {
       cloned.close();
       process.stderr.write(`agentgit: the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). The clone in ${a.dir} is kept for inspection; do not sync it.\n`);
@@ -33,6 +48,7 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
       return;
     }
   }
+  if (head) await cloned.run(['reset', '-q', '--hard', head]); // verified: now the work tree (cloned --no-checkout)
   cloned.close();
   const setup = await initRepo(a.dir, { agent: a.agent, instance: a.instance });
   const { repo, agent, instance } = setup;

@@ -8,7 +8,7 @@
  * shell string), a hard deadline that kills the whole process group, and an
  * environment that can never prompt.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { sshCommand } from './ssh.js';
 
 export class GitError extends Error {
@@ -62,6 +62,39 @@ export function gitEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
+/**
+ * The round's backstop deadline (sync/round.ts sets it): every git child
+ * alive then is killed, the calls waiting on them fail, and so the round
+ * ends with a reason instead of hanging on hostile input. Children register
+ * here (runGit's, the cat-file session's).
+ */
+const live = new Set<ChildProcess>();
+let deadlineAt: number | null = null;
+let deadlineTimer: NodeJS.Timeout | undefined;
+let deadlinePassed = false;
+
+/** Kill `child` (and its process group) when the deadline passes; forgotten when it exits. */
+export function trackChild(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  live.add(child);
+  child.once('close', () => live.delete(child));
+  if (deadlinePassed) killTree(child.pid);
+}
+
+/** Set (ms from now) or clear (null) the deadline of every git child of this process. */
+export function setChildDeadline(ms: number | null): void {
+  if (deadlineTimer) clearTimeout(deadlineTimer);
+  deadlineTimer = undefined;
+  deadlinePassed = false;
+  deadlineAt = ms === null ? null : Date.now() + ms;
+  if (ms === null) return;
+  deadlineTimer = setTimeout(() => {
+    deadlinePassed = true;
+    for (const c of live) killTree(c.pid);
+  }, ms);
+  deadlineTimer.unref();
+}
+
 const TRACE = process.env.AGENTGIT_TRACE === '1';
 const T0 = Date.now();
 
@@ -83,12 +116,15 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
     const err: Buffer[] = [];
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs !== undefined) {
+    const left = deadlineAt === null ? undefined : Math.max(0, deadlineAt - Date.now());
+    const timeoutMs = opts.timeoutMs === undefined ? left : left === undefined ? opts.timeoutMs : Math.min(opts.timeoutMs, left);
+    if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
         timedOut = true;
         killTree(child.pid);
-      }, opts.timeoutMs);
+      }, timeoutMs);
     }
+    trackChild(child);
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => {
@@ -101,7 +137,9 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
       const stdout = Buffer.concat(out);
       const c = code ?? -1;
       if (timedOut) {
-        reject(new GitError(`git ${args[0]} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`, args, c, stderr, true));
+        reject(new GitError(`git ${args[0]} did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`, args, c, stderr, true));
+      } else if (deadlinePassed && code === null) {
+        reject(new GitError(`git ${args[0]} was stopped: the round passed its deadline`, args, c, stderr, true));
       } else if (c === 0 || opts.okCodes?.includes(c)) {
         resolve({ stdout, stderr, code: c });
       } else {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { gitEnv } from './exec.js';
+import { gitEnv, trackChild } from './exec.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 /** The empty tree's id (git knows it whether or not it is stored). */
@@ -247,6 +247,7 @@ export class ObjectReader {
   private start(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
     const child = spawn('git', ['cat-file', '--batch'], { cwd: this.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    trackChild(child); // killed at the round's deadline (git/exec.ts)
     child.stdout.on('data', (d: Buffer) => {
       if (this.need > 0 && this.buf.length + this.partsLength + d.length < this.need) {
         this.parts.push(d);
@@ -315,6 +316,9 @@ export class ObjectReader {
     if (!this.child) return;
     this.child.removeAllListeners('close');
     this.child.stdin.end();
+    // reads still pending (a round that failed midway): stop git now rather
+    // than wait for it to stream what nobody will read
+    if (this.queue.length > 0) this.child.kill('SIGKILL');
     this.child = null;
   }
 }

@@ -87,3 +87,5 @@ export const DEFAULT_JSON = {
 export const DEFAULT_MAX_MERGE_BYTES = 64 * 1024 * 1024;
 /** Files larger than this are held (not committed) with a message; see docs/merging.md. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** Directories deep an incoming tree may go; deeper is refused (docs/security.md, "Hostile trees"). */
+export const DEFAULT_MAX_TREE_DEPTH = 64;

@@ -10,6 +10,7 @@ import {
   DEFAULT_LAYERS,
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_MAX_MERGE_BYTES,
+  DEFAULT_MAX_TREE_DEPTH,
   DEFAULT_SECRET_GLOBS,
   INTERNAL_LAYERS,
   type LayerRule,
@@ -46,6 +47,8 @@ export interface PolicyConfig {
   logs: { allowRewrite: string[] };
   maxMergeBytes: number;
   maxFileBytes: number;
+  /** How many directories deep an incoming tree may go (git/paths.ts). */
+  maxTreeDepth: number;
   health: HealthThresholds;
   rebuild: RebuildSpec | null;
   trust: { openEnrollment: boolean };
@@ -78,6 +81,7 @@ export function defaultConfig(): PolicyConfig {
     logs: { allowRewrite: [] },
     maxMergeBytes: DEFAULT_MAX_MERGE_BYTES,
     maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+    maxTreeDepth: DEFAULT_MAX_TREE_DEPTH,
     health: { ...DEFAULT_HEALTH },
     rebuild: null,
     trust: { openEnrollment: false },
@@ -97,7 +101,7 @@ export function defaultConfigText(): string {
   return JSON.stringify(text, null, 2) + '\n';
 }
 
-const TOP_KEYS = new Set(['version', '$comment', 'layers', 'defaults', 'secrets', 'json', 'logs', 'maxMergeBytes', 'maxFileBytes', 'health', 'rebuild', 'trust']);
+const TOP_KEYS = new Set(['version', '$comment', 'layers', 'defaults', 'secrets', 'json', 'logs', 'maxMergeBytes', 'maxFileBytes', 'maxTreeDepth', 'health', 'rebuild', 'trust']);
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -179,6 +183,7 @@ export function parsePolicy(text: string | null): PolicyConfig {
   }
   if (raw.maxMergeBytes !== undefined) cfg.maxMergeBytes = num(raw.maxMergeBytes, 'maxMergeBytes', 1);
   if (raw.maxFileBytes !== undefined) cfg.maxFileBytes = num(raw.maxFileBytes, 'maxFileBytes', 1);
+  if (raw.maxTreeDepth !== undefined) cfg.maxTreeDepth = num(raw.maxTreeDepth, 'maxTreeDepth', 1);
   if (raw.health !== undefined) {
     if (!isObj(raw.health)) throw new PolicyError(`${POLICY_PATH}: "health" must be an object`);
     const keys = Object.keys(DEFAULT_HEALTH) as (keyof HealthThresholds)[];

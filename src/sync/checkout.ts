@@ -20,6 +20,8 @@ import type { Policy } from '../policy/policy.js';
 import { blobOid, ZERO_OID } from '../git/objects.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
+import { checkPath } from '../git/paths.js';
+import { replaceNoFollow, symlinkedParent } from './safe-write.js';
 
 interface Journal {
   from: string;
@@ -56,7 +58,7 @@ async function atomicWrite(abs: string, bytes: Uint8Array, mode: string): Promis
   if (mode === '120000') {
     await symlink(Buffer.from(bytes).toString('utf8'), tmp);
   } else {
-    await writeFile(tmp, bytes, { mode: mode === '100755' ? 0o755 : 0o644 });
+    await writeFile(tmp, bytes, { mode: mode === '100755' ? 0o755 : 0o644, flag: 'wx' });
   }
   try {
     await rename(tmp, abs);
@@ -141,8 +143,7 @@ async function putWorkFile(abs: string, path: string, base: Buffer | null, targe
 /** Move work tree, index and branch from `from` to `to`. */
 export async function checkout(repo: Repo, policy: Policy, ref: string, from: string, to: string): Promise<CheckoutResult> {
   const j: Journal = { from, to, ref };
-  await mkdir(dirname(journalFile(repo)), { recursive: true });
-  await writeFile(journalFile(repo), JSON.stringify(j) + '\n');
+  await replaceNoFollow(journalFile(repo), JSON.stringify(j) + '\n');
   const r = await applyJournal(repo, policy, j);
   await rm(journalFile(repo), { force: true });
   return r;
@@ -165,6 +166,12 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
     async (c) => {
       const entry: IndexEntry = { path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? ZERO_OID : c.newOid };
       if (c.newMode === '160000' || c.oldMode === '160000') return { entry, written: false, kept: false }; // gitlinks: never written into the work tree
+      // Defence in depth (incoming trees are checked before this, git/paths.ts):
+      // never a path outside the work tree or into .git, never through a link.
+      const bad = checkPath(c.path, c.status === 'D' ? c.oldMode : c.newMode);
+      if (bad && c.status !== 'D') throw new Error(`refused to write ${JSON.stringify(c.path)} into the work tree: ${bad}`);
+      if (bad) return { entry, written: false, kept: false }; // an old bad path leaves the index only
+      if (await symlinkedParent(repo.root, c.path)) return { entry, written: false, kept: true }; // the agent's link stands (committed next round)
       const abs = join(repo.root, c.path);
       const cur = await readWorkFile(abs);
       const curOid = cur ? blobOid(cur.bytes) : ZERO_OID;
@@ -198,6 +205,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
 async function removeLeftovers(repo: Repo, changes: TreeChange[]): Promise<void> {
   const dirs = new Map<string, Set<string>>();
   for (const c of changes) {
+    if (checkPath(c.path, c.status === 'D' ? c.oldMode : c.newMode) !== null || (await symlinkedParent(repo.root, c.path))) continue; // never beneath a link, never outside
     const abs = join(repo.root, c.path);
     const d = dirname(abs);
     dirs.set(d, (dirs.get(d) ?? new Set()).add(basename(abs)));

@@ -3,8 +3,9 @@
  * guard (secrets, rewritten logs, size) and per-key write clocks for JSON.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { writeWorkTreeFile } from './safe-write.js';
+import { checkPath } from '../git/paths.js';
+import { join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
 import { writeObjectSync, ZERO_OID } from '../git/objects.js';
@@ -129,6 +130,12 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       return;
     }
     if (work && before && bytesEqual(work.bytes, before)) return; // only its stat data changed
+    // a path every other instance would refuse (git/paths.ts) is held here, not pushed to wedge them
+    const unsafe = work ? (checkPath(path, work.mode) ?? (path.split('/').length - 1 > policy.config.maxTreeDepth ? `it is more than ${policy.config.maxTreeDepth} directories deep (policy maxTreeDepth)` : null)) : null;
+    if (unsafe) {
+      held.push({ path, reason: 'unsafe-path', detail: `${unsafe}; the other instances would refuse it: rename or move it, or mark it local in .agentgit/config.json` });
+      return;
+    }
     const h = checkFile(policy, { path, before, after: work?.bytes ?? null, size: work?.size ?? 0 });
     if (h) {
       held.push(h);
@@ -158,10 +165,8 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
 
   // the clock files (synced, beside the data)
   for (const [cpath, clocks] of clockFiles) {
-    const abs = join(repo.root, cpath);
     const bytes = formatClockFile(clocks);
-    await mkdir(dirname(abs), { recursive: true });
-    await writeFile(abs, bytes);
+    await writeWorkTreeFile(repo.root, cpath, bytes); // never through a symbolic link
     put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
   }
   // a held file a person staged by hand must not ride along: back to HEAD's

@@ -12,7 +12,7 @@ import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
 import { join } from 'node:path';
-import { GitError } from '../git/exec.js';
+import { GitError, setChildDeadline } from '../git/exec.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, type Context } from './context.js';
@@ -68,6 +68,11 @@ export function classifyGitError(e: unknown): { temporary: boolean; reason: stri
   if (!(e instanceof GitError)) return { temporary: false, reason: (e as Error).message };
   const s = e.stderr;
   if (e.timedOut) return { temporary: true, reason: `the hub did not answer in time (${e.message})` };
+  const fsck = /object ([0-9a-f]{40,64}): (\w+): ([^\n]*)/.exec(s);
+  if (fsck || /fsck error/.test(s)) {
+    const what = fsck ? `object ${fsck[1]!.slice(0, 10)}: ${fsck[2]}: ${fsck[3]!.trim()}` : firstLine(s);
+    return { temporary: false, reason: `refused the hub's history: git's object check (transfer.fsckObjects) refuses it (${what}). Nothing from the hub was fetched or merged; local work is committed and kept. Remove the commit that brings it from the hub (docs/security.md, "Hostile trees")` };
+  }
   if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|(?:returned error|HTTP)[: ]+40[13]\b|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
     return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
   }
@@ -261,14 +266,16 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     lastSeen = theirs;
     if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
       const { verifyRange } = await import('../identity/verify.js');
-      let bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact, commits: incoming });
+      const { treeRejections, treeLimitsOf } = await import('../git/paths.js'); // hostile trees (docs/security.md)
+      const trees = (commits?: CommitInfo[]) => treeRejections(repo, { exclude: [ours], tip: theirs, commits, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() });
+      let bad = [...(await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact, commits: incoming })), ...(await trees(incoming))];
       // The walk's list can hold an old commit of our own history besides the
       // new ones (see relate): before refusing anything, ask git for the exact list.
-      if (bad.length > 0 && incoming) bad = await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact });
+      if (bad.length > 0 && incoming) bad = [...(await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact })), ...(await trees())];
       if (bad.length > 0) {
         const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ');
         throw new RejectedError(
-          `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub, or admit the key with \`agentgit trust add\``,
+          `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub${bad.every((b) => b.reason.startsWith('its tree holds')) ? '' : ', or admit the key with `agentgit trust add`'}`,
         );
       }
       if (bases.length === 1 && bases[0] === ours) {
@@ -300,6 +307,9 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       }
     } else if (theirs && !ours) {
       // an unborn branch (nothing committed yet): start from the hub
+      const { treeRejections, treeLimitsOf } = await import('../git/paths.js');
+      const bad = await treeRejections(repo, { exclude: [], tip: theirs, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() });
+      if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
       await repo.run(['reset', '-q', '--keep', theirs]);
       head = theirs;
     }
@@ -436,6 +446,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   let exchanged = false;
   let heartbeatAt: number | null = null;
   let closeSsh: (() => void) | null = null;
+  // backstop: whatever a step waits on, every git child is stopped by then (git/exec.ts)
+  setChildDeadline(Math.max(2 * o.timeoutSec, o.timeoutSec + 60) * 1000 + o.waitSec * 1000);
   try {
     await lock.acquire(o.waitSec * 1000);
     locked = true;
@@ -495,6 +507,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       out.error = k.reason;
     }
   } finally {
+    setChildDeadline(null);
     closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {

@@ -15,12 +15,23 @@ import { Repo } from '../git/repo.js';
 import { ensureKey } from '../identity/keys.js';
 import { SIGNERS_PATH } from '../identity/signers.js';
 import { readPolicy, UsageError } from './context.js';
+import { readNoFollow, writeNoFollow, writeWorkTreeFile } from './safe-write.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const AGENTGIT_BIN = join(PROJECT_ROOT, 'bin', 'agentgit');
 const KINDS = ['log', 'json', 'text', 'binary'] as const;
 const BEGIN = '# >>> agentgit (managed block: change .agentgit/config.json, then run `agentgit init` again)';
 const END = '# <<< agentgit';
+
+/**
+ * git checks every object a fetch or clone brings (fsck, warnings are
+ * errors): what it refuses never enters the repo (docs/security.md, "Hostile
+ * trees"). A zero-padded tree mode (old tools wrote it) stays harmless.
+ */
+const FSCK_CONFIG: Array<[string, string]> = [
+  ['transfer.fsckObjects', 'true'],
+  ['fetch.fsck.zeroPaddedFilemode', 'ignore'],
+];
 
 export interface SetupOptions {
   agent?: string;
@@ -51,12 +62,8 @@ export function checkName(what: string, v: string): string {
 
 /** Replace (or append) the managed block of a text file. Returns whether it changed. */
 export async function writeManagedBlock(file: string, lines: string[]): Promise<boolean> {
-  let text = '';
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    text = '';
-  }
+  // never through a symbolic link (a hostile tree's, or a mistake): refused, named
+  const text = (await readNoFollow(file))?.toString('utf8') ?? '';
   const block = [BEGIN, ...lines, END].join('\n') + '\n';
   const start = text.indexOf(BEGIN);
   const end = text.indexOf(END, start);
@@ -68,7 +75,7 @@ export async function writeManagedBlock(file: string, lines: string[]): Promise<
   }
   if (next === text) return false;
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, next);
+  await writeNoFollow(file, next);
   return true;
 }
 
@@ -85,6 +92,7 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
     'core.precomposeunicode': 'true',
     'merge.renames': 'false',
   };
+  for (const [k, v] of FSCK_CONFIG) want[k] = v;
   for (const k of KINDS) {
     want[`merge.agentgit-${k}.name`] = `agentgit ${k} merge`;
     want[`merge.agentgit-${k}.driver`] = driverCommand(k);
@@ -132,10 +140,7 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
 /** Versioned setup files: policy (when absent), .gitattributes and .gitignore blocks. */
 export async function writeVersionedSetup(root: string, policy: Policy, createPolicy = true): Promise<void> {
   const pfile = join(root, POLICY_PATH);
-  if (createPolicy && !existsSync(pfile)) {
-    await mkdir(dirname(pfile), { recursive: true });
-    await writeFile(pfile, defaultConfigText());
-  }
+  if (createPolicy && !existsSync(pfile)) await writeWorkTreeFile(root, POLICY_PATH, defaultConfigText());
   await writeManagedBlock(join(root, '.gitattributes'), policy.attributesLines());
   await writeManagedBlock(join(root, '.gitignore'), policy.ignoreLines());
 }
@@ -199,7 +204,9 @@ export async function cloneRepo(url: string, dir: string, o: SetupOptions & { ti
   const parent = dirname(resolve(dir));
   await mkdir(parent, { recursive: true });
   if (o.branch) checkBranch(o.branch);
-  await gitText(['clone', '-q', '--no-tags', url, resolve(dir)], { cwd: parent, timeoutMs: o.timeoutMs });
+  // no checkout: nothing of the hub's is written before its history is
+  // verified (cli/clone.ts checks it out after); git's fsck checks every object
+  await gitText([...FSCK_CONFIG.flatMap(([k, v]) => ['-c', `${k}=${v}`]), 'clone', '-q', '--no-checkout', '--no-tags', url, resolve(dir)], { cwd: parent, timeoutMs: o.timeoutMs });
   const repo = (await Repo.openAt(dir))!;
   await repo.setConfig('agentgit.remote', 'origin');
   const branch = await cloneBranch(repo, o.branch);
@@ -225,8 +232,9 @@ async function cloneBranch(repo: Repo, asked: string | undefined): Promise<strin
     return current ?? 'main'; // an empty hub: this instance founds the state
   }
   if (current === want && (await repo.revParse('HEAD'))) return want;
-  if (remote.includes(want)) await repo.run(['checkout', '-q', '-B', want, '--track', `origin/${want}`]);
-  else await repo.run(['symbolic-ref', 'HEAD', `refs/heads/${want}`]); // not on the hub yet: the first push creates it
+  // the branch only: the work tree is written once the history is verified (cli/clone.ts)
+  if (remote.includes(want)) await repo.run(['branch', '-f', '--track', want, `origin/${want}`]);
+  await repo.run(['symbolic-ref', 'HEAD', `refs/heads/${want}`]); // not on the hub yet: the first push creates it
   return want;
 }
 

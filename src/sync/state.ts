@@ -1,7 +1,6 @@
 /** Per-clone sync state in `.git/agentgit/state.json` (never synced). */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Held } from './guard.js';
+import { readNoFollow, replaceNoFollow } from './safe-write.js';
 
 export interface SyncState {
   lastSyncAt: number | null;
@@ -38,17 +37,14 @@ export const EMPTY_STATE: SyncState = {
 
 export async function readState(file: string): Promise<SyncState> {
   try {
-    return { ...EMPTY_STATE, ...(JSON.parse(await readFile(file, 'utf8')) as Partial<SyncState>) };
+    return { ...EMPTY_STATE, ...(JSON.parse((await readNoFollow(file))?.toString('utf8') ?? '') as Partial<SyncState>) };
   } catch {
     return { ...EMPTY_STATE };
   }
 }
 
 export async function writeState(file: string, s: SyncState): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(s, null, 2) + '\n');
-  await rename(tmp, file);
+  await replaceNoFollow(file, JSON.stringify(s, null, 2) + '\n'); // never through a symbolic link
 }
 
 export function heldSummary(h: Held[]): SyncState['held'] {

@@ -1,0 +1,100 @@
+/**
+ * The files agentgit writes itself (the managed blocks of `.gitignore` and
+ * `.gitattributes`, `.agentgit/clocks/*.clock`, the policy it creates,
+ * `.git/agentgit/state.json`, the checkout journal) are never read or written
+ * through a symbolic link: a link there came from a hostile tree or a
+ * mistake, and following it would write (or read, then commit) a file
+ * outside the state directory. A link is refused with a message that names
+ * it and says what to do (docs/security.md, "Hostile trees").
+ */
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export class SymlinkRefused extends Error {
+  readonly code = 'ESYMLINK';
+}
+
+function refused(file: string): SymlinkRefused {
+  return new SymlinkRefused(`${file} is a symbolic link; agentgit writes this file itself and never through a link: replace the link with a regular file (or remove it), then run agentgit again`);
+}
+
+/** The first directory of `rel` (a '/'-separated path under `root`) that is a symbolic link, as an absolute path; null when none is. */
+export async function symlinkedParent(root: string, rel: string): Promise<string | null> {
+  const parts = rel.split('/');
+  let abs = root;
+  for (const p of parts.slice(0, -1)) {
+    abs = join(abs, p);
+    try {
+      if ((await lstat(abs)).isSymbolicLink()) return abs;
+    } catch {
+      return null; // not there (yet): nothing beneath it exists either
+    }
+  }
+  return null;
+}
+
+/** The bytes of `file`, null when it does not exist; a symbolic link is refused. */
+export async function readNoFollow(file: string): Promise<Buffer | null> {
+  let fh;
+  try {
+    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    if (code === 'ELOOP') throw refused(file);
+    throw e;
+  }
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write `file` in place (created 0644 when new); a symbolic link there is refused, never followed. */
+export async function writeNoFollow(file: string, data: string | Uint8Array): Promise<void> {
+  let fh;
+  try {
+    fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refused(file);
+    throw e;
+  }
+  try {
+    await fh.writeFile(data);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replace `file` atomically (a new temp file renamed over it); a symbolic link there is refused. */
+export async function replaceNoFollow(file: string, data: string | Uint8Array): Promise<void> {
+  const st = await lstat(file).catch(() => null);
+  if (st?.isSymbolicLink()) throw refused(file);
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await rm(tmp, { force: true }); // a leftover of a killed run (or a link someone put there)
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    await fh.writeFile(data);
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+/**
+ * Write `rel` under the work tree `root`: no directory on the way may be a
+ * symbolic link (it would carry the write out of the work tree), nor the
+ * file itself.
+ */
+export async function writeWorkTreeFile(root: string, rel: string, data: string | Uint8Array): Promise<void> {
+  const link = await symlinkedParent(root, rel);
+  if (link) throw refused(link);
+  const abs = join(root, rel);
+  await mkdir(dirname(abs), { recursive: true });
+  const again = await symlinkedParent(root, rel); // a link made meanwhile
+  if (again) throw refused(again);
+  await writeNoFollow(abs, data);
+}
