@@ -145,9 +145,10 @@ function refusal(f: SecretFinding[], hub: string | null): string {
     .map((x) => `commit ${x.commit.slice(0, 10)}${x.path === null ? '' : ` ${x.path}`}: ${x.what}`)
     .join('; ');
   const undo = hub ? `\`git reset ${hub.slice(0, 10)}\` un-commits the unpushed commits and keeps the files` : 'the hub has nothing yet: rewrite the history (`git rebase -i --root`, or git filter-repo)';
+  const n = new Set(f.map((x) => x.commit)).size;
   return (
-    `refused to push: ${f.length} secret${f.length === 1 ? '' : 's'} in commits the hub does not have (${list}${f.length > 3 ? '; …' : ''}). ` +
-    `Nothing was pushed; local work stays committed. Remove the secret from those commits: ${undo}; then delete or move the file (or take the token out of it or the message), and run \`agentgit sync\` again. ` +
-    'If the key or token was real, rotate it.'
+    `refused to push: ${n} commit${n === 1 ? '' : 's'} the hub does not have hold${n === 1 ? 's' : ''} what must not leave this machine (${list}${f.length > 3 ? `; ${f.length - 3} more` : ''}). ` +
+    `Nothing was pushed; local work stays committed. Take it out of those commits: ${undo}; then delete or move the file (or take the token out of it or the message), and run \`agentgit sync\` again. ` +
+    'If a key or token was real, rotate it.'
   );
 }
