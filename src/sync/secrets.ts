@@ -23,7 +23,8 @@ const E = '(?![A-Za-z0-9])';
 
 const PEM_NAME = 'private key (PEM/OpenSSH)';
 /** Armor of a private key: dashes, BEGIN, optional words, PRIVATE KEY, with any spaces or tabs. */
-const PEM_RE = /-{3,}[ \t]*BEGIN[ \t]+(?:[A-Z0-9]+[ \t]+)*PRIVATE[ \t]+KEY(?:[ \t]+BLOCK)?[ \t]*-{3,}/i;
+// (bounded dash runs: a long line of dashes must not make the match quadratic)
+const PEM_RE = /-{3,5}[ \t]*BEGIN[ \t]+(?:[A-Z0-9]+[ \t]+)*PRIVATE[ \t]+KEY(?:[ \t]+BLOCK)?[ \t]*-{3}/i;
 
 /** Content patterns of private keys and tokens. Each has a name for the message. */
 export const SECRET_PATTERNS: { name: string; re: RegExp }[] = [
@@ -68,7 +69,8 @@ const B64_RUN = /[A-Za-z0-9+/_-]{24,}(?:(?:\r?\n|\\r\\n|\\n)[ \t]*[A-Za-z0-9+/_-
 function matchBase64(s: string): string | null {
   B64_RUN.lastIndex = 0;
   for (let m = B64_RUN.exec(s); m !== null; m = B64_RUN.exec(s)) {
-    const run = m[0].replace(/\\r|\\n|\s/g, '');
+    // a key header is near the start of what it wraps: the first MB of a run is enough
+    const run = m[0].slice(0, 1 << 20).replace(/\\r|\\n|\s/g, '');
     if (run.length < 32) continue;
     // the run may start off the 4-character grid (a letter before it): try each offset
     for (let k = 0; k < 4; k++) {
@@ -114,7 +116,7 @@ export function redactSecrets(text: string): string {
     if (p.re === PEM_RE) continue;
     s = s.replace(new RegExp(p.re.source, 'g'), '***');
   }
-  s = s.replace(new RegExp(`${PEM_RE.source}[\\s\\S]*?(?:-{3,}[ \\t]*END[^\\n-]*-{3,}|$)`, 'gi'), '***');
+  s = s.replace(new RegExp(`${PEM_RE.source}[\\s\\S]*?(?:-{3,5}[ \\t]*END[^\\n-]*-{3,5}|$)`, 'gi'), '***');
   return redactUrlsIn(s);
 }
 

@@ -12,6 +12,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSecret, findSecretIn, redactCredentials, redactSecrets } from '../../src/sync/secrets.js';
 import { agentgit, cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
@@ -45,6 +46,50 @@ function hubObjects(hub: string): string {
 function expectNowhere(where: string, secrets: string[]): void {
   for (const s of secrets) expect(where.includes(s), `secret found in: ${where.slice(0, 400)}`).toBe(false);
 }
+
+describe('the detector (sync/secrets.ts)', () => {
+  const key = fakeSshKey();
+  const tok = fakeToken();
+  const { privateKey: pkcs8 } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+
+  it.each([
+    ['an OpenSSH key', key.text],
+    ['a PKCS#8 key with CRLF', pkcs8.replace(/\n/g, '\r\n')],
+    ['two spaces and a tab in the armor', key.text.replace('BEGIN OPENSSH PRIVATE', 'BEGIN  OPENSSH\tPRIVATE')],
+    ['lower case armor', key.text.replace('BEGIN OPENSSH PRIVATE KEY', 'begin openssh private key')],
+    ['JSON \\u escapes', JSON.stringify({ k: key.text }).replace(/-/g, '\\u002d')],
+    ['JSON escaped twice', JSON.stringify(JSON.stringify({ k: key.text.replace(/-/g, '\\u002d') }))],
+    ['base64, one line', `x=${Buffer.from(pkcs8).toString('base64')}`],
+    ['base64, wrapped at 76', Buffer.from(key.text).toString('base64').replace(/(.{76})/g, '$1\n')],
+    ['base64 in JSON with escaped newlines', JSON.stringify({ pem: Buffer.from(key.text).toString('base64').replace(/(.{64})/g, '$1\n') })],
+    ['base64url', Buffer.from(key.text).toString('base64url')],
+    ['a token glued to other text', `x_${tok}_y`],
+    ['a token in a path', `notes/${tok}.txt`],
+    ['a GitLab token', 'glpat-' + 'aB3dE6gH9jK2mN5pQ8sT'],
+    ['an Anthropic key', 'sk-ant-api03-' + 'aB3dE6gH9jK2mN5pQ8sTuvwxyz'],
+    ['an AWS key id', 'AKIA' + 'ABCDEFGHIJKLMNOP'],
+  ])('finds %s', (_what, text) => {
+    expect(findSecretIn(text)).not.toBeNull();
+    expect(findSecret(Buffer.from(text, 'latin1'))).not.toBeNull();
+  });
+
+  it.each([
+    ['prose about keys', 'Store the BEGIN OPENSSH PRIVATE KEY file in ~/.ssh, never in memory/.'],
+    ['a public key', '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n'],
+    ['an allowed_signers line', 'kevin/a namespaces="git" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq3vJbXKp0jZmNvb3Jk0c2Fsd2F5c3RoZXNhbWVrZXk=\n'],
+    ['commit ids', Array.from({ length: 50 }, (_, i) => `${i.toString(16).padStart(2, '0')}${'ab12cd34ef'.repeat(4).slice(2)}`).join('\n')],
+    ['JSON with ordinary escapes', JSON.stringify({ note: 'line one\nline "two" \u00e9t\u00e9' })],
+    ['a long line of dashes (linear time)', '-'.repeat(200_000) + ' BEGIN'],
+  ])('passes %s', (_what, text) => {
+    expect(findSecretIn(text)).toBeNull();
+  });
+
+  it('redaction keeps the message and drops the secret', () => {
+    expect(redactSecrets(`push to https://${tok}@github.com/x.git failed; key ${key.text.trimEnd()} end`)).toBe('push to https://***@github.com/x.git failed; key *** end');
+    expect(redactSecrets('ssh://git@host/x.git and git@github.com:me/x.git')).toBe('ssh://git@host/x.git and git@github.com:me/x.git');
+    expect(redactCredentials('db: password=hunter2 api_key: "abc123" Authorization: Bearer abcdefghijklmnop')).toBe('db: password=*** api_key: "***" Authorization: Bearer ***');
+  });
+});
 
 describe('the pre-push scan: every route a secret can take to the hub', () => {
   let hub: string;
