@@ -143,6 +143,7 @@ export async function writeVersionedSetup(root: string, policy: Policy, createPo
 
 /** Make `dir` a Git repo (or adopt the one there) and configure it. */
 export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Repo; adopted: boolean; instance: string; agent: string }> {
+  if (o.remote && urlHasCredentials(o.remote)) throw new UsageError(credentialUrlMessage(o.remote)); // before anything is made
   await mkdir(dir, { recursive: true });
   let repo = await Repo.openAt(dir);
   const adopted = repo !== null;
