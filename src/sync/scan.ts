@@ -65,7 +65,8 @@ async function newCommits(repo: Repo, head: string, hub: string | null, scanned:
   const walk = stops.size > 0 ? await repo.commitsSince(head, stops) : null;
   if (walk) return walk.commits;
   // a root on the way (first push, adopted history) or a long way back: git lists them
-  const r = await repo.run(['rev-list', '--parents', head, ...(hub ? [`^${hub}`] : [])]);
+  // oldest first, like the walk: the cache keeps the newest when it trims
+  const r = await repo.run(['rev-list', '--reverse', '--parents', head, ...(hub ? [`^${hub}`] : [])]);
   const out: { oid: string; parents: string[] }[] = [];
   for (const l of r.stdout.toString('utf8').split('\n')) {
     const [oid, ...parents] = l.trim().split(' ');
