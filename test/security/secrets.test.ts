@@ -226,6 +226,23 @@ describe('the pre-push scan: every route a secret can take to the hub', () => {
     undo();
   });
 
+  it('a key committed by hand while another instance pushed: the merge round still refuses, every round, and caches nothing', async () => {
+    const b = await Instance.clone(hub, 'b');
+    const key = fakeSshKey();
+    const c = commitByHand({ 'notes/behind-merge.txt': key.text });
+    b.write('notes/from-b.md', 'b\n');
+    expect((await b.sync()).code).toBe(0);
+    await expectRefused([key.body], [c.slice(0, 10), 'notes/behind-merge.txt']);
+    expect(a.git(['log', '-1', '--format=%s'])).toMatch(/^agentgit: merge hub into a/); // merged locally, not pushed
+    await expectRefused([key.body], [c.slice(0, 10)]); // the next round too
+    expect(readFileSync(a.path('.git/agentgit/scanned'), 'utf8')).not.toContain(c);
+    undo();
+    expect((await a.sync()).code).toBe(0);
+    const head = a.git(['rev-parse', 'HEAD']).trim();
+    expect(readFileSync(a.path('.git/agentgit/scanned'), 'utf8').split('\n')).not.toContain(c);
+    expect(hubMain(hub)).toBe(head);
+  });
+
   it('a work-tree key written by the agent is held by the guard (JSON-escaped), nothing pushed', async () => {
     const key = fakeSshKey();
     const before = hubMain(hub);
