@@ -105,10 +105,10 @@ export async function scanBeforePush(repo: Repo, policy: Policy, head: string, h
   const blobs = new Map<string, { commit: string; path: string }>();
   for (const c of commits) {
     const raw = await repo.objects.read(c.oid);
-    if (raw) {
-      const what = findSecretIn(splitSignature(raw.toString('latin1')).payload);
-      if (what) findings.push({ commit: c.oid, path: null, what: `its message or author looks like a ${what}` });
-    }
+    // fail closed: what cannot be read cannot be checked (git fsck says why)
+    if (!raw) findings.push({ commit: c.oid, path: null, what: 'the commit cannot be read to check it; run `git fsck`' });
+    const what = raw ? findSecretIn(splitSignature(raw.toString('latin1')).payload) : null;
+    if (what) findings.push({ commit: c.oid, path: null, what: `its message or author looks like a ${what}` });
     for (const e of await newEntries(repo, c.oid, c.parents)) {
       if (e.newMode === GITLINK) continue;
       const inName = findSecretIn(e.path);
@@ -133,7 +133,8 @@ export async function scanBeforePush(repo: Repo, policy: Policy, head: string, h
     chunk.forEach(([, at], j) => {
       const b = bytes[j];
       const what = b ? findSecret(b) : null;
-      if (what) findings.push({ commit: at.commit, path: at.path, what: `its content looks like a ${what}` });
+      if (!b) findings.push({ commit: at.commit, path: at.path, what: 'its content cannot be read to check it; run `git fsck`' });
+      else if (what) findings.push({ commit: at.commit, path: at.path, what: `its content looks like a ${what}` });
     });
   }
   if (findings.length > 0) throw new SecretsInPushError(refusal(findings, hub), findings);

@@ -257,6 +257,25 @@ describe('the pre-push scan: every route a secret can take to the hub', () => {
     expect((await a.sync()).code).toBe(0);
   });
 
+  it('a file named with a token, written by the agent: held, its name redacted in every message', async () => {
+    const tok = fakeToken();
+    const before = hubMain(hub);
+    a.write(`notes/${tok}.md`, 'harmless\n');
+    const r = await a.sync();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('held notes/***.md: the file name looks like a GitHub token');
+    expectNowhere(r.stdout + r.stderr, [tok]);
+    const j = await a.sync(['--json']);
+    expectNowhere(j.stdout + j.stderr, [tok]);
+    const st = await a.run(['status']);
+    expect(st.stdout).toContain('notes/***.md');
+    expectNowhere(st.stdout + st.stderr, [tok]);
+    expect(hubMain(hub)).toBe(before);
+    expectNowhere(hubObjects(hub), [tok]);
+    rmSync(a.path(`notes/${tok}.md`));
+    expect((await a.sync()).code).toBe(0);
+  });
+
   it('the held-log message names the path and the reason, never the removed entry', async () => {
     const secretish = `password hunter2-${randomBytes(6).toString('hex')}`;
     a.write('memory/2026-01-01.md', `- 09:00 ${secretish}\n- 09:05 other\n`);
