@@ -112,13 +112,15 @@ const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{12,}/g;
  */
 export function redactSecrets(text: string): string {
   let s = text;
-  for (const p of SECRET_PATTERNS) {
-    if (p.re === PEM_RE) continue;
-    s = s.replace(new RegExp(p.re.source, 'g'), '***');
-  }
-  s = s.replace(new RegExp(`${PEM_RE.source}[\\s\\S]*?(?:-{3,5}[ \\t]*END[^\\n-]*-{3,5}|$)`, 'gi'), '***');
+  for (const re of REDACT) s = s.replace(re, '***');
   return redactUrlsIn(s);
 }
+
+/** The patterns, global, for redaction; a key block from its armor to its END line (or the end). */
+const REDACT: RegExp[] = [
+  new RegExp(`${PEM_RE.source}[\\s\\S]*?(?:-{3,5}[ \\t]*END[^\\n-]*-{3,5}|$)`, 'gi'),
+  ...SECRET_PATTERNS.filter((p) => p.re !== PEM_RE).map((p) => new RegExp(p.re.source, 'g')),
+];
 
 /**
  * The same, and credential assignments (`password=…`, `api_key: …`,
