@@ -119,7 +119,7 @@ export async function scanBeforePush(repo: Repo, policy: Policy, head: string, h
       const cls = policy.classify(e.path);
       // a merge only combines what both sides sent (each scanned, or from the hub)
       if (c.parents.length < 2 && (cls.secret || cls.kind === 'local')) {
-        findings.push({ commit: c.oid, path: e.path, what: cls.secret ? 'the path matches a secret glob' : 'the path is in the local layer (never synced), staged by hand' });
+        findings.push({ commit: c.oid, path: e.path, what: cls.secret ? 'the path matches a secret glob' : 'the path is in the local layer, which never leaves this machine (if it should sync, give it a layer in .agentgit/config.json)' });
         continue;
       }
       if (!blobs.has(e.newOid)) blobs.set(e.newOid, { commit: c.oid, path: e.path });
