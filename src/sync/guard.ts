@@ -43,7 +43,7 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
   if (c.secret) {
     return { path: f.path, reason: 'secret-path', detail: 'path matches a secret glob; it stays on this machine' };
   }
-  const inName = findSecretIn(f.path);
+  const inName = f.after !== null ? findSecretIn(f.path) : null; // deleting it is the fix: let that through
   if (inName) return { path: f.path, reason: 'secret-path', detail: `the file name looks like a ${inName}; rename the file, agentgit will then sync it` };
   if (f.after !== null && f.size > policy.config.maxFileBytes) {
     return {
