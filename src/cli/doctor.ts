@@ -4,7 +4,9 @@
  */
 import { stat } from 'node:fs/promises';
 import { gitText } from '../git/exec.js';
+import { redactUrl, stripUserinfo, urlHasCredentials } from '../git/url.js';
 import { openContext } from '../sync/context.js';
+import { redactSecrets } from '../sync/secrets.js';
 import { driverCommand } from '../sync/setup.js';
 import { printJson } from './output.js';
 
@@ -43,14 +45,20 @@ export async function doctorCommand(a: { C: string; json: boolean; timeout: numb
     if (!url) {
       findings.push({ check: 'hub', ok: false, detail: 'no hub configured', fix: '`agentgit init --remote URL`' });
     } else {
-      const cred = /^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url);
-      findings.push({ check: 'remote URL has no credentials', ok: !cred, detail: cred ? 'the URL embeds a password or token' : 'ok', fix: cred ? 'move the secret into a credential helper (`git config credential.helper store`) or use ssh with a deploy key, then `git remote set-url`' : undefined });
+      // any user info but ssh's user name is a credential (git/url.ts)
+      const cred = urlHasCredentials(url);
+      findings.push({
+        check: 'remote URL has no credentials',
+        ok: !cred,
+        detail: cred ? `${redactUrl(url)} carries a user name, token or password (git keeps it in clear in .git/config)` : 'ok',
+        fix: cred ? `\`git remote set-url ${settings.remote} ${stripUserinfo(url)}\` and keep the token in a credential helper (\`git config --global credential.helper store\`), or use ssh with a deploy key; if it was a token, rotate it` : undefined,
+      });
       const t0 = Date.now();
       const r = await repo.run(['ls-remote', '--heads', settings.remote], { timeoutMs: a.timeout * 1000, okCodes: [128, 2] }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: Buffer.alloc(0) }));
       findings.push({
         check: 'hub reachable without prompting',
         ok: r.code === 0,
-        detail: r.code === 0 ? `answered in ${Date.now() - t0} ms` : r.stderr.split('\n').find((l) => l.trim()) ?? 'failed',
+        detail: r.code === 0 ? `answered in ${Date.now() - t0} ms` : redactSecrets(r.stderr.split('\n').find((l) => l.trim()) ?? 'failed'),
         fix: r.code === 0 ? undefined : 'for ssh: a deploy key in ~/.ssh/config for the hub host (cron has no ssh-agent); for https: a credential helper. Test with `GIT_TERMINAL_PROMPT=0 git ls-remote`',
       });
     }

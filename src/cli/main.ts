@@ -73,7 +73,8 @@ export async function main(argv: string[]): Promise<void> {
     const { runYargs } = await import('./commands.js');
     await runYargs(argv);
   } catch (e) {
-    process.stderr.write(`agentgit: ${(e as Error).message}\n`);
+    const { redactSecrets } = await import('../sync/secrets.js'); // git's stderr may quote a URL with its token
+    process.stderr.write(`agentgit: ${redactSecrets((e as Error).message)}\n`);
     process.exitCode = (e as { code?: string }).code === 'EUSAGE' ? EXIT.USAGE : EXIT.FAILED;
   }
 }

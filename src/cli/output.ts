@@ -1,8 +1,9 @@
 /** Printing results: one summary line for people, JSON for scripts. */
 import type { SyncOutcome } from '../sync/round.js';
+import { redactDeep } from '../sync/secrets.js';
 
 export function printJson(v: unknown): void {
-  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(redactDeep(v), null, 2) + '\n'); // no token, key or URL credential in any output
 }
 
 export function syncSummary(o: SyncOutcome): string {
@@ -19,6 +20,7 @@ export function syncSummary(o: SyncOutcome): string {
 
 /** Print a sync outcome and set the exit code. */
 export function reportSync(o: SyncOutcome, a: { json?: boolean; quiet?: boolean }): void {
+  o = redactDeep(o); // git's stderr quotes URLs; a held path may be a token
   if (a.json) {
     printJson({ ...o, held: o.held.map(({ path, reason, detail }) => ({ path, reason, detail })) });
   } else {

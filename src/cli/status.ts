@@ -10,12 +10,14 @@
 import { gatherStatus } from '../health/report.js';
 import { writePrometheus } from '../health/prometheus.js';
 import { openContext } from '../sync/context.js';
+import { redactDeep } from '../sync/secrets.js';
 import { printJson } from './output.js';
 
 export async function statusCommand(a: { C: string; json: boolean; check?: boolean; prometheus?: string }): Promise<void> {
   const ctx = await openContext(a.C);
   try {
-    const r = await gatherStatus(ctx);
+    // the hub URL, git's errors, rebuild stderr: no token, key or URL credential in status (sync/secrets.ts)
+    const r = redactDeep(await gatherStatus(ctx));
     if (a.prometheus) await writePrometheus(a.prometheus, r);
     if (a.json) printJson(r);
     else if (!a.check || r.health.level !== 'ok') {

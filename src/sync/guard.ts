@@ -2,8 +2,10 @@
  * The commit guard: decides which changed files may be committed. Pure.
  * Used by the sync round and by the pre-commit hook (hooks/pre-commit).
  *
- * - A file whose content looks like a private key or token, or whose path
- *   matches a secret glob, is held: never staged, named in the report.
+ * - A file whose content looks like a private key or token (sync/secrets.ts),
+ *   whose path matches a secret glob, or whose name holds a token, is held:
+ *   never staged, named in the report. What slips past it (a commit by hand,
+ *   cherry-pick, am, adopted history) is stopped before the push (sync/scan.ts).
  * - A log that lost committed entries (truncated, entries deleted) is held
  *   unless the policy allows rewriting it; its new entries are still
  *   committed (restoreLost), so they reach the hub.
@@ -12,28 +14,9 @@
 import { lostEntries, restoreLost } from '../merge/log.js';
 import { decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
+import { findSecret, findSecretIn } from './secrets.js';
 
-/** Content patterns of private keys and tokens. Each has a name for the message. */
-export const SECRET_PATTERNS: { name: string; re: RegExp }[] = [
-  { name: 'private key (PEM/OpenSSH)', re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/ },
-  { name: 'GitHub token', re: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{22,}/ },
-  { name: 'GitLab token', re: /\bglpat-[A-Za-z0-9_-]{20,}/ },
-  { name: 'Slack token', re: /\bxox[abposr]-[A-Za-z0-9-]{10,}/ },
-  { name: 'AWS access key', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/ },
-  { name: 'Google API key', re: /\bAIza[0-9A-Za-z_-]{35}\b/ },
-  { name: 'Anthropic API key', re: /\bsk-ant-[A-Za-z0-9_-]{20,}/ },
-  { name: 'OpenAI API key', re: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}/ },
-  { name: 'Stripe secret key', re: /\b[rs]k_live_[A-Za-z0-9]{20,}/ },
-  { name: 'npm token', re: /\bnpm_[A-Za-z0-9]{36}\b/ },
-];
-
-/** Name of the secret found in the bytes, or null. Scans text and binary alike. */
-export function findSecret(bytes: Uint8Array): string | null {
-  // latin1 keeps every byte as one char, so patterns match inside binary too
-  const s = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  for (const p of SECRET_PATTERNS) if (p.re.test(s)) return p.name;
-  return null;
-}
+export { findSecret, SECRET_PATTERNS } from './secrets.js';
 
 export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unsafe-path';
 
@@ -60,6 +43,8 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
   if (c.secret) {
     return { path: f.path, reason: 'secret-path', detail: 'path matches a secret glob; it stays on this machine' };
   }
+  const inName = f.after !== null ? findSecretIn(f.path) : null; // deleting it is the fix: let that through
+  if (inName) return { path: f.path, reason: 'secret-path', detail: `the file name looks like a ${inName}; rename the file, agentgit will then sync it` };
   if (f.after !== null && f.size > policy.config.maxFileBytes) {
     return {
       path: f.path,
@@ -86,7 +71,8 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
   return {
     path: f.path,
     reason: 'log-rewrite',
-    detail: `${d.lost.length} committed entr${d.lost.length === 1 ? 'y was' : 'ies were'} removed (first: ${JSON.stringify(d.lost[0]!.trim().slice(0, 60))}); new entries are still synced; restore the file with \`git checkout -- FILE\` or allow rewrites under logs.allowRewrite`,
+    // the count only: a removed entry may be exactly the key someone deleted on purpose
+    detail: `${d.lost.length} committed entr${d.lost.length === 1 ? 'y was' : 'ies were'} removed; new entries are still synced; restore the file with \`git checkout -- FILE\` or allow rewrites under logs.allowRewrite`,
     commitInstead: Buffer.from(fixed, 'utf8'),
   };
 }

@@ -330,6 +330,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     }
     head = await foldUnverifiable(repo, ref, theirs, head, settings.sign, `agentgit: work of ${settings.instance} from before its admission\n\nAgentgit-Instance: ${settings.instance}\n`);
     out.head = head;
+    await (await import('./scan.js')).scanBeforePush(repo, policy, head, theirs); // nothing secret leaves: docs/security.md
     const hb = await x.heartbeat(head, true);
     const p = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb, settings.instance)] : [])], dl);
     if (p === 'ok') {

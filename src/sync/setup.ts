@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultConfigText, POLICY_PATH, type Policy } from '../policy/policy.js';
 import { gitText, runGit } from '../git/exec.js';
 import { Repo } from '../git/repo.js';
+import { credentialUrlMessage, stripUserinfo, urlHasCredentials } from '../git/url.js';
 import { ensureKey } from '../identity/keys.js';
 import { SIGNERS_PATH } from '../identity/signers.js';
 import { readPolicy, UsageError } from './context.js';
@@ -147,6 +148,7 @@ export async function writeVersionedSetup(root: string, policy: Policy, createPo
 
 /** Make `dir` a Git repo (or adopt the one there) and configure it. */
 export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Repo; adopted: boolean; instance: string; agent: string }> {
+  if (o.remote && urlHasCredentials(o.remote)) throw new UsageError(credentialUrlMessage(o.remote)); // before anything is made
   await mkdir(dir, { recursive: true });
   let repo = await Repo.openAt(dir);
   const adopted = repo !== null;
@@ -166,7 +168,11 @@ export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Re
   }
   await repo.setConfig('agentgit.branch', branch);
   if (o.remote) await setRemote(repo, o.remote);
-  else if (!cfg.get('agentgit.remote') && cfg.get('remote.origin.url')) await repo.setConfig('agentgit.remote', 'origin');
+  else if (!cfg.get('agentgit.remote') && cfg.get('remote.origin.url')) {
+    const origin = cfg.get('remote.origin.url')!;
+    if (urlHasCredentials(origin)) throw new UsageError(`${credentialUrlMessage(origin)} (\`git remote set-url origin ${stripUserinfo(origin)}\`)`);
+    await repo.setConfig('agentgit.remote', 'origin');
+  }
   const policy = await readPolicy(repo.root);
   await writeVersionedSetup(repo.root, policy);
   await repairClone(repo, await readPolicy(repo.root), { agent, instance });
@@ -184,11 +190,9 @@ function checkBranch(b: string): void {
   if (!/^[A-Za-z0-9._/-]+$/.test(b) || b.startsWith('-') || b.includes('..')) throw new UsageError(`--branch "${b}" is not a usable branch name`);
 }
 
-/** Point the repo at a hub. Refuses URLs with embedded credentials. */
+/** Point the repo at a hub. Refuses URLs with a credential in them (git/url.ts). */
 export async function setRemote(repo: Repo, url: string): Promise<void> {
-  if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) {
-    throw new UsageError(`remote URL ${url.replace(/:[^:@/]*@/, ':***@')} embeds a password or token; put credentials in git's credential helper or ssh config instead`);
-  }
+  if (urlHasCredentials(url)) throw new UsageError(credentialUrlMessage(url));
   const existing = await repo.config('remote.origin.url');
   let name = 'origin';
   if (existing && existing !== url) name = 'hub';
@@ -239,7 +243,5 @@ async function cloneBranch(repo: Repo, asked: string | undefined): Promise<strin
 }
 
 async function setRemoteCheck(url: string): Promise<void> {
-  if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url)) {
-    throw new UsageError(`URL embeds a password or token; put credentials in git's credential helper or ssh config instead`);
-  }
+  if (urlHasCredentials(url)) throw new UsageError(credentialUrlMessage(url));
 }

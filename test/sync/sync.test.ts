@@ -81,7 +81,8 @@ describe('sync engine', () => {
     expect(a.git(['reflog', '-1', '--format=%gs', 'refs/heads/main']).trim()).toMatch(/^commit: agentgit: 3 files from a$/);
     expect(git(hub, ['rev-parse', 'main']).trim()).toBe(a.git(['rev-parse', 'HEAD']).trim());
     // A file of the local layer tracked by mistake, changed and staged by hand:
-    // agentgit leaves it alone, and git commits the index as it stands.
+    // agentgit leaves it alone, and git commits the index as it stands (the
+    // scan before the push then refuses to send it: docs/security.md).
     a.write('cache.db', 'v1');
     a.git(['add', '-f', 'cache.db']);
     a.git(['-c', 'core.hooksPath=/dev/null', 'commit', '-q', '-m', 'by hand']);
@@ -89,7 +90,8 @@ describe('sync engine', () => {
     a.git(['add', '-f', 'cache.db']);
     a.append(day, '- 10:05 a again\n');
     const r2 = await a.sync();
-    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.code, r2.stderr).toBe(1);
+    expect(r2.stderr).toMatch(/refused to push: .*cache\.db: the path is in the local layer/);
     expect(a.git(['show', 'HEAD:cache.db'])).toBe('v2');
     expect(a.git(['write-tree']).trim()).toBe(a.git(['rev-parse', 'HEAD^{tree}']).trim());
     expect(a.git(['log', '-1', '--format=%G?'])).toMatch(/^G/);

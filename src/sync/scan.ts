@@ -1,0 +1,156 @@
+/**
+ * The scan before every push: everything the push would send that the hub
+ * does not have (every commit in hub..head, on first contact the whole
+ * history) is checked for secrets, whoever made it: agentgit, a commit by
+ * hand with `--no-verify`, `git cherry-pick`, `git am`, adopted history
+ * (a key committed, then deleted, is still in it).
+ *
+ * Per new commit: its message (and author lines), every path it adds or
+ * changes (a token as a file name; a path of the local layer, staged by
+ * hand with `git add -f`), every blob it adds (each distinct blob once).
+ * A find refuses the whole push: nothing is sent, the round exits 1, the
+ * message names the commit and path (never the secret), and local work
+ * stays committed.
+ *
+ * Cheap in the usual round: commits scanned clean are remembered in
+ * .git/agentgit/scanned (commit ids name their content, so clean stays
+ * clean), the walk stops at them and at the hub's head, in-process through
+ * the cat-file session; `git rev-list` only when that walk cannot decide.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { Repo, TreeChange } from '../git/repo.js';
+import { EMPTY_TREE, splitSignature } from '../git/objects.js';
+import { diffTreesInProcess } from '../git/tree.js';
+import type { Policy } from '../policy/policy.js';
+import { findSecret, findSecretIn, redactSecrets } from './secrets.js';
+
+/** How many scanned commit ids the cache keeps (newest last). */
+const CACHE_LIMIT = 4096;
+const GITLINK = '160000';
+
+export interface SecretFinding {
+  commit: string;
+  /** The path (redacted when the name itself holds a token), or null for the commit message. */
+  path: string | null;
+  what: string;
+}
+
+export class SecretsInPushError extends Error {
+  readonly code = 'ESECRET';
+  constructor(
+    message: string,
+    readonly findings: SecretFinding[],
+  ) {
+    super(message);
+  }
+}
+
+async function readCache(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(l));
+}
+
+async function writeCache(file: string, ids: string[]): Promise<void> {
+  const keep = ids.slice(-CACHE_LIMIT);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, keep.join('\n') + '\n');
+  await rename(tmp, file);
+}
+
+/** The commits `head` would bring to a hub at `hub` (null: an empty hub), minus those scanned before. */
+async function newCommits(repo: Repo, head: string, hub: string | null, scanned: Set<string>): Promise<{ oid: string; parents: string[] }[]> {
+  const stops = new Set(scanned);
+  if (hub) stops.add(hub);
+  if (stops.has(head)) return [];
+  const walk = stops.size > 0 ? await repo.commitsSince(head, stops) : null;
+  if (walk) return walk.commits;
+  // a root on the way (first push, adopted history) or a long way back: git lists them
+  // oldest first, like the walk: the cache keeps the newest when it trims
+  const r = await repo.run(['rev-list', '--reverse', '--parents', head, ...(hub ? [`^${hub}`] : [])]);
+  const out: { oid: string; parents: string[] }[] = [];
+  for (const l of r.stdout.toString('utf8').split('\n')) {
+    const [oid, ...parents] = l.trim().split(' ');
+    if (oid && !scanned.has(oid)) out.push({ oid, parents });
+  }
+  return out;
+}
+
+/** The entries a commit adds or changes relative to every parent (what is new in it). */
+async function newEntries(repo: Repo, oid: string, parents: string[]): Promise<TreeChange[]> {
+  if (parents.length === 0) {
+    try {
+      return await diffTreesInProcess((o) => repo.objects.read(o), null, await repo.treeOf(oid));
+    } catch {
+      return repo.diffTreeWithGit(EMPTY_TREE, oid);
+    }
+  }
+  const diffs = await Promise.all(parents.map((p) => repo.diffTree(p, oid)));
+  const first = diffs[0]!.filter((c) => c.status !== 'D');
+  if (diffs.length === 1) return first;
+  // a merge: only what differs from every parent is new in it
+  const others = diffs.slice(1).map((d) => new Map(d.map((c) => [c.path, c.newOid])));
+  return first.filter((c) => others.every((m) => m.get(c.path) === c.newOid));
+}
+
+/**
+ * Refuse the push of `head` to a hub at `hub` when anything new holds a
+ * secret. Throws SecretsInPushError (exit 1); returns when clean.
+ */
+export async function scanBeforePush(repo: Repo, policy: Policy, head: string, hub: string | null): Promise<void> {
+  const cacheFile = repo.stateFile('scanned');
+  const cached = await readCache(cacheFile);
+  const commits = await newCommits(repo, head, hub, new Set(cached));
+  if (commits.length === 0) return;
+  const findings: SecretFinding[] = [];
+  const blobs = new Map<string, { commit: string; path: string }>();
+  for (const c of commits) {
+    const raw = await repo.objects.read(c.oid);
+    // fail closed: what cannot be read cannot be checked (git fsck says why)
+    if (!raw) findings.push({ commit: c.oid, path: null, what: 'the commit cannot be read to check it; run `git fsck`' });
+    const what = raw ? findSecretIn(splitSignature(raw.toString('latin1')).payload) : null;
+    if (what) findings.push({ commit: c.oid, path: null, what: `its message or author looks like a ${what}` });
+    for (const e of await newEntries(repo, c.oid, c.parents)) {
+      if (e.newMode === GITLINK) continue;
+      const inName = findSecretIn(e.path);
+      if (inName) {
+        findings.push({ commit: c.oid, path: redactSecrets(e.path), what: `the file name looks like a ${inName}` });
+        continue;
+      }
+      const cls = policy.classify(e.path);
+      // a merge only combines what both sides sent (each scanned, or from the hub)
+      if (c.parents.length < 2 && (cls.secret || cls.kind === 'local')) {
+        findings.push({ commit: c.oid, path: e.path, what: cls.secret ? 'the path matches a secret glob' : 'the path is in the local layer, which never leaves this machine (if it should sync, give it a layer in .agentgit/config.json)' });
+        continue;
+      }
+      if (!blobs.has(e.newOid)) blobs.set(e.newOid, { commit: c.oid, path: e.path });
+    }
+  }
+  // every distinct new blob once, read a batch at a time through the cat-file session
+  const list = [...blobs];
+  for (let i = 0; i < list.length; i += 64) {
+    const chunk = list.slice(i, i + 64);
+    const bytes = await Promise.all(chunk.map(([oid]) => repo.objects.read(oid)));
+    chunk.forEach(([, at], j) => {
+      const b = bytes[j];
+      const what = b ? findSecret(b) : null;
+      if (!b) findings.push({ commit: at.commit, path: at.path, what: 'its content cannot be read to check it; run `git fsck`' });
+      else if (what) findings.push({ commit: at.commit, path: at.path, what: `its content looks like a ${what}` });
+    });
+  }
+  if (findings.length > 0) throw new SecretsInPushError(refusal(findings, hub), findings);
+  await writeCache(cacheFile, [...cached, ...commits.map((c) => c.oid)]).catch(() => undefined);
+}
+
+function refusal(f: SecretFinding[], hub: string | null): string {
+  const list = f
+    .slice(0, 3)
+    .map((x) => `commit ${x.commit.slice(0, 10)}${x.path === null ? '' : ` ${x.path}`}: ${x.what}`)
+    .join('; ');
+  const undo = hub ? `\`git reset ${hub.slice(0, 10)}\` un-commits the unpushed commits and keeps the files` : 'the hub has nothing yet: rewrite the history (`git rebase -i --root`, or git filter-repo)';
+  const n = new Set(f.map((x) => x.commit)).size;
+  return (
+    `refused to push: ${n} commit${n === 1 ? '' : 's'} the hub does not have hold${n === 1 ? 's' : ''} what must not leave this machine (${list}${f.length > 3 ? `; ${f.length - 3} more` : ''}). ` +
+    `Nothing was pushed; local work stays committed. Take it out of those commits: ${undo}; then delete or move the file (or take the token out of it or the message), and run \`agentgit sync\` again. ` +
+    'If a key or token was real, rotate it.'
+  );
+}
