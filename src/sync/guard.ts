@@ -11,7 +11,7 @@
  */
 import { lostEntries, restoreLost } from '../merge/log.js';
 import { decodeText } from '../merge/util.js';
-import type { Policy } from '../policy/policy.js';
+import { POLICY_PATH, type Policy } from '../policy/policy.js';
 
 /** Content patterns of private keys and tokens. Each has a name for the message. */
 export const SECRET_PATTERNS: { name: string; re: RegExp }[] = [
@@ -35,7 +35,7 @@ export function findSecret(bytes: Uint8Array): string | null {
   return null;
 }
 
-export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large';
+export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'policy-deleted';
 
 export interface Held {
   path: string;
@@ -59,6 +59,15 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
   const c = policy.classify(f.path);
   if (c.secret) {
     return { path: f.path, reason: 'secret-path', detail: 'path matches a secret glob; it stays on this machine' };
+  }
+  if (f.path === POLICY_PATH && f.before !== null && Buffer.from(f.before).toString('utf8').trim() !== '' && (f.after === null || Buffer.from(f.after).toString('utf8').trim() === '')) {
+    // deleting the shared policy would drop every machine's secret globs and rules: never published
+    return {
+      path: f.path,
+      reason: 'policy-deleted',
+      detail: `the shared layer policy was ${f.after === null ? 'deleted' : 'emptied'}; restore it with \`git checkout -- ${POLICY_PATH}\` (to change the policy, edit it instead: see docs/security.md)`,
+      commitInstead: f.before,
+    };
   }
   if (f.after !== null && f.size > policy.config.maxFileBytes) {
     return {
