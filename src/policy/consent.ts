@@ -9,7 +9,8 @@
  * - `rebuild.command` new or changed (it runs on every machine);
  * - `defaults: false`;
  * - a path the accepted policy keeps local (secret, derived, ephemeral:
- *   the default globs and the accepted rules) that the new one would sync;
+ *   the default globs and the accepted rules) that the new one would sync,
+ *   or a log whose entries it guards that the new one would not;
  * - a `secrets` glob removed;
  * - `logs.allowRewrite` widened;
  * - `maxFileBytes` raised;
@@ -48,26 +49,28 @@ export function samplePaths(glob: string): string[] {
   return [...out].filter((p) => p !== '' && !p.startsWith('/') && !p.split('/').includes('..'));
 }
 
-/** The local-layer globs of a policy: its secrets (with the defaults) and its local rules. */
-function localGlobs(p: Policy): string[] {
-  return [...DEFAULT_SECRET_GLOBS, ...p.config.secrets, ...p.rules.filter((r) => r.kind === 'local').map((r) => r.pattern)];
+/** The globs that make paths `kind` under a policy (for local: its secrets too, with the defaults). */
+function globsOf(p: Policy, kind: 'local' | 'log'): string[] {
+  const rules = p.rules.filter((r) => r.kind === kind).map((r) => r.pattern);
+  return kind === 'local' ? [...DEFAULT_SECRET_GLOBS, ...p.config.secrets, ...rules] : rules;
 }
 
 /**
- * Paths the accepted policy keeps local and the proposed one (alone) would
- * sync, each with the key responsible. Found by sampling: the default and
- * accepted local globs, and the proposed policy's own non-local rules.
+ * Paths the accepted policy keeps local (or guards as logs) that the
+ * proposed one alone would sync (or stop guarding), each with the key
+ * responsible. Found by sampling: the accepted policy's globs of that kind,
+ * and the proposed policy's own rules of other kinds.
  */
-function unlocalised(accepted: Policy, proposed: Policy): PolicyChange[] {
+function moved(accepted: Policy, proposed: Policy, kind: 'local' | 'log'): PolicyChange[] {
   const samples = new Set<string>();
-  for (const g of localGlobs(accepted)) for (const s of samplePaths(g)) samples.add(s);
-  for (const r of proposed.config.layers) if (r.kind !== 'local') for (const s of samplePaths(r.pattern)) samples.add(s);
+  for (const g of globsOf(accepted, kind)) for (const s of samplePaths(g)) samples.add(s);
+  for (const r of proposed.config.layers) if (r.kind !== kind) for (const s of samplePaths(r.pattern)) samples.add(s);
   const byKey = new Map<string, string[]>();
   for (const s of [...samples].sort()) {
     // secret paths: only a removed `secrets` glob can release one, reported as such
-    if (accepted.kindOf(s) !== 'local' || accepted.isSecretPath(s)) continue;
+    if (accepted.kindOf(s) !== kind || accepted.isSecretPath(s)) continue;
     const c = proposed.classify(s);
-    if (c.kind === 'local') continue;
+    if (c.kind === kind || (kind === 'log' && c.kind === 'local')) continue;
     const i = c.rule ? proposed.config.layers.indexOf(c.rule) : -1;
     const key = i >= 0 ? `layers[${i}]` : proposed.config.defaults ? 'layers' : 'defaults';
     const list = byKey.get(key) ?? [];
@@ -80,7 +83,11 @@ function unlocalised(accepted: Policy, proposed: Policy): PolicyChange[] {
     const rule = m ? proposed.config.layers[Number(m[1])]! : null;
     const by = rule ? `rule ${JSON.stringify(rule.pattern)} (${rule.kind})` : key === 'defaults' ? '"defaults": false' : 'the rules';
     const shown = paths.slice(0, 3).map((p) => JSON.stringify(p)).join(', ');
-    out.push({ key, what: `${by} would sync ${shown}${paths.length > 3 ? ` and ${paths.length - 3} more` : ''}, kept local (secret/derived/ephemeral) on this machine` });
+    const more = paths.length > 3 ? ` and ${paths.length - 3} more` : '';
+    out.push({
+      key,
+      what: kind === 'local' ? `${by} would sync ${shown}${more}, kept local (secret/derived/ephemeral) on this machine` : `${by} would stop guarding the entries of log ${shown}${more} (truncations would be published)`,
+    });
   }
   return out;
 }
@@ -98,7 +105,9 @@ export function riskyChanges(accepted: PolicyConfig, proposed: PolicyConfig): Po
   if (wider.length) out.push({ key: 'logs.allowRewrite', what: `lets ${wider.map((g) => JSON.stringify(g)).join(', ')} be truncated or rewritten and published` });
   if (proposed.maxFileBytes > accepted.maxFileBytes) out.push({ key: 'maxFileBytes', what: `raises the size limit from ${accepted.maxFileBytes} to ${proposed.maxFileBytes} bytes` });
   if (proposed.trust.openEnrollment && !accepted.trust.openEnrollment) out.push({ key: 'trust.openEnrollment', what: 'lets any new instance admit itself' });
-  out.push(...unlocalised(new Policy(accepted), new Policy(proposed)));
+  const a = new Policy(accepted);
+  const p = new Policy(proposed);
+  out.push(...moved(a, p, 'local'), ...moved(a, p, 'log'));
   return out;
 }
 

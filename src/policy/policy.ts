@@ -298,6 +298,15 @@ export class Policy {
     return safeIgnores(this.secretMatcher, path) || (this.floor?.isSecretPath(path) ?? false);
   }
 
+  /**
+   * Is the path a log whose committed entries the commit guard protects?
+   * Also when only the accepted floor says so: a synced rule that turns a
+   * log into a doc cannot switch the guard off on its own.
+   */
+  guardsEntries(path: string): boolean {
+    return this.kindOf(path) === 'log' || (this.floor?.guardsEntries(path) ?? false);
+  }
+
   allowsLogRewrite(path: string): boolean {
     return safeIgnores(this.rewriteMatcher, path);
   }

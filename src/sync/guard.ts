@@ -80,7 +80,7 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
     const secret = findSecret(f.after);
     if (secret) return { path: f.path, reason: 'secret-content', detail: `content looks like a ${secret}; remove it from the file, agentgit will then sync it` };
   }
-  if (c.kind !== 'log' || f.before === null || policy.allowsLogRewrite(f.path)) return null;
+  if ((c.kind !== 'log' && !policy.guardsEntries(f.path)) || f.before === null || policy.allowsLogRewrite(f.path)) return null;
   if (f.after === null) {
     return { path: f.path, reason: 'log-deleted', detail: 'a log with committed entries was deleted; restore it with `git checkout -- FILE`, or allow it under logs.allowRewrite', commitInstead: f.before };
   }

@@ -4,7 +4,7 @@ import { parsePolicy, Policy, PolicyError } from '../../src/policy/policy.js';
 import { checkFile } from '../../src/sync/guard.js';
 
 const P = (o: object) => parsePolicy(JSON.stringify(o));
-const keys = (a: object, b: object) => riskyChanges(P(a), P(b)).map((c) => c.key);
+const keys = (a: object, b: object) => [...new Set(riskyChanges(P(a), P(b)).map((c) => c.key))];
 
 describe('policy consent: what needs a machine operator to accept', () => {
   it('each relaxation is pending; the same policy is not', () => {
@@ -29,6 +29,21 @@ describe('policy consent: what needs a machine operator to accept', () => {
     expect(keys({}, { layers: [{ pattern: '.env', kind: 'text' }] })).toEqual([]);
     const what = riskyChanges(baseline(), P({ layers: [{ pattern: '**', kind: 'text' }] }))[0]!.what;
     expect(what).toMatch(/"\*\*" \(text\) would sync/);
+  });
+
+  it('a rule that turns a log into a doc is pending, and the commit guard keeps guarding its entries', () => {
+    const hostile = P({ layers: [{ pattern: 'memory/**', kind: 'text' }] });
+    const changes = riskyChanges(baseline(), hostile);
+    expect([...new Set(changes.map((c) => c.key))]).toEqual(['layers[0]']);
+    expect(changes.some((c) => /stop guarding the entries of log "memory\/HISTORY.md"/.test(c.what))).toBe(true);
+    expect(changes.some((c) => /would sync "memory\/.dreams\/x"/.test(c.what))).toBe(true); // and the derived dreams
+    const p = effectivePolicy(baseline(), hostile);
+    expect(p.guardsEntries('memory/HISTORY.md')).toBe(true);
+    const before = Buffer.from('# History\n\n- one\n- two\n');
+    const h = checkFile(p, { path: 'memory/HISTORY.md', before, after: Buffer.from('# History\n'), size: 10 });
+    expect(h?.reason).toBe('log-rewrite');
+    // without the floor (the hostile policy alone) the truncation would go out
+    expect(checkFile(new Policy(hostile), { path: 'memory/HISTORY.md', before, after: Buffer.from('# History\n'), size: 10 })).toBeNull();
   });
 
   it('tightenings need no consent', () => {
