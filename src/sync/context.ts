@@ -118,6 +118,12 @@ export async function loadPolicyState(repo: Repo): Promise<PolicyState> {
   return { proposed, proposedId: blobId(text), accepted, recorded: rec !== null, pending: riskyChanges(accepted, proposed) };
 }
 
+/** The policy this machine runs (the file's, floored by the accepted one): for code without a Context. */
+export async function readEffectivePolicy(repo: Repo): Promise<Policy> {
+  const st = await loadPolicyState(repo);
+  return effectivePolicy(st.accepted, st.proposed);
+}
+
 /**
  * Under the sync lock: record what the policy file tightens as accepted
  * (all of it when nothing is pending), so a later commit cannot quietly
