@@ -161,7 +161,7 @@ export function parsePolicy(text: string | null): PolicyConfig {
   try {
     raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
-    throw new PolicyError(`${POLICY_PATH}: not valid JSON (${(e as Error).message}); fix the file or delete it to use the defaults`);
+    throw new PolicyError(`${POLICY_PATH}: not valid JSON (${(e as Error).message}); fix it, or restore the committed one with \`git checkout -- ${POLICY_PATH}\``);
   }
   if (!isObj(raw)) throw new PolicyError(`${POLICY_PATH}: must hold a JSON object`);
   rejectControlChars(raw, '');
