@@ -6,7 +6,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupTemp, git, Instance, makeBareHub } from '../helpers/agents.js';
+import { agentgit, cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(cleanupTemp);
 
@@ -51,8 +51,18 @@ describe('policy changes need each machine\'s consent', () => {
     expect((await a.sync()).code).toBe(0);
     const policyCommit = a.git(['log', '-1', '--format=%H', '--', POLICY]).trim();
 
+    // a new clone finds it pending, and says so
+    const cHome = tempDir('agentgit-c-home-');
+    const cDir = join(tempDir('agentgit-c-'), 'state');
+    const cl = await agentgit(['clone', hub, cDir, '--instance', 'c'], { env: testEnv(cHome) });
+    expect(cl.code, cl.stderr).toBe(0);
+    expect(cl.stdout).toMatch(/policy: \d+ changes from commit [0-9a-f]{10} by .* NOT applied until accepted here: rebuild\.command/);
+    expect(cl.stdout).toContain('agentgit policy accept -C');
+
     // B gets it
-    expect((await b.sync()).code).toBe(0);
+    const got = await b.sync();
+    expect(got.code).toBe(0);
+    expect(got.stderr).not.toMatch(/has not accepted/); // the round that merges it still ran the old policy
     expect(b.readJson<{ rebuild: unknown }>(POLICY).rebuild).toBeTruthy();
 
     // B's agent writes what the risky policy would publish; A brings a change that triggers a rebuild
@@ -63,6 +73,7 @@ describe('policy changes need each machine\'s consent', () => {
     expect((await a.sync()).code).toBe(0);
     const held = await b.sync();
     expect(held.code).toBe(1); // the truncated log is held
+    expect(held.stderr).toMatch(/config\.json asks for \d+ changes this machine has not accepted \(rebuild\.command, /);
     expect(held.stderr).toContain(`held ${HISTORY}`);
     expect(existsSync(marker(b))).toBe(false); // the rebuild command did not run on B
     expect(b.read('notes.md')).toBe('n2\n'); // ... though the round merged A's change
