@@ -41,8 +41,8 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
   const line = signerLine(principal, key.publicKey);
   try {
     // the policy as found: what it tightens applies, what it relaxes waits for this operator (docs/security.md)
+    await settleAccepted(repo);
     const policy = await loadPolicyState(repo);
-    await settleAccepted(repo, policy);
     if (policy.pending.length) {
       const { pendingLine, pendingPolicy } = await import('./policy.js');
       const { openContext } = await import('../sync/context.js');

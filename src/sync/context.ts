@@ -129,7 +129,9 @@ export async function readEffectivePolicy(repo: Repo): Promise<Policy> {
  * (all of it when nothing is pending), so a later commit cannot quietly
  * undo a tightening this machine already applied.
  */
-export async function settleAccepted(repo: Repo, st: PolicyState): Promise<void> {
+export async function settleAccepted(repo: Repo): Promise<void> {
+  // read again under the lock: a `policy accept` may have run since the caller loaded it
+  const st = await loadPolicyState(repo);
   const next = ratchet(st.accepted, st.proposed);
   if (st.recorded && JSON.stringify(next) === JSON.stringify(st.accepted)) return;
   await writeAccepted(repo, next, st.pending.length === 0 ? st.proposedId : 'tightenings only');

@@ -442,7 +442,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     locked = true;
     out.notes.push(...(await recover(repo, ctx)));
     const fixed = await repairClone(repo, policy, settings, ctx.config);
-    await settleAccepted(repo, ctx.consent); // tightenings of the policy file become this machine's accepted policy
+    await settleAccepted(repo); // tightenings of the policy file become this machine's accepted policy
     const pend = ctx.consent.pending;
     if (pend.length) out.notes.push(`.agentgit/config.json asks for ${pend.length} change${pend.length === 1 ? '' : 's'} this machine has not accepted (${[...new Set(pend.map((c) => c.key))].join(', ')}): not applied here; review with \`agentgit policy diff\`, accept with \`agentgit policy accept\``);
     // .gitattributes/.gitignore follow the policy file (the same bytes on every instance)

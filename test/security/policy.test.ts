@@ -148,6 +148,10 @@ describe('policy changes need each machine\'s consent', () => {
     expect(hubShow(hub, 'notes2.md')).toBe('ok\n');
     const st = await b.run(['status']);
     expect(st.stdout).toMatch(/policy: 1 change .*secrets: no longer protects "private\/"/);
+    const show = JSON.parse((await b.run(['policy', 'show', '--json'])).stdout) as { effective: { secrets: string[] }; file: { secrets: string[] }; pending: { changes: { key: string }[] } };
+    expect(show.effective.secrets).toEqual(['private/']);
+    expect(show.file.secrets).toEqual([]);
+    expect(show.pending.changes.map((c) => c.key)).toEqual(['secrets']);
   });
 
   it('a control character in a policy string: one clear line, exit 1, nothing lost', async () => {
