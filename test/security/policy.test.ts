@@ -120,6 +120,11 @@ describe('policy changes need each machine\'s consent', () => {
     expect((await a.sync()).code).toBe(0);
     const b = await Instance.clone(hub, 'b');
     expect((await b.sync()).code).toBe(0);
+    // a tightening after B joined applies on B at once, no consent needed
+    a.updateJson<{ secrets: string[] }>(POLICY, (p) => ({ ...p, secrets: ['private/', 'vault/'] }));
+    expect((await a.sync()).code).toBe(0);
+    expect((await b.sync()).code).toBe(0);
+    expect((await b.run(['status'])).stdout).toContain('policy: accepted (nothing pending)');
 
     // A's agent deletes .agentgit/: the sync holds the policy file and says so
     rmSync(a.path('.agentgit'), { recursive: true, force: true });
@@ -140,16 +145,19 @@ describe('policy changes need each machine\'s consent', () => {
     const s = await b.sync();
     expect(existsSync(b.path(POLICY))).toBe(false);
     b.write('private/token.txt', 'do not publish\n');
+    b.write('vault/key.txt', 'do not publish either\n');
     b.write('notes2.md', 'ok\n');
     const s2 = await b.sync();
     expect([s.code, s2.code]).toEqual([0, 1]); // held: private/token.txt matches a secret glob
     expect(s2.stderr).toContain('held private/token.txt');
+    expect(s2.stderr).toContain('held vault/key.txt');
     expect(hubShow(hub, 'private/token.txt')).toBeNull();
+    expect(hubShow(hub, 'vault/key.txt')).toBeNull();
     expect(hubShow(hub, 'notes2.md')).toBe('ok\n');
     const st = await b.run(['status']);
-    expect(st.stdout).toMatch(/policy: 1 change .*secrets: no longer protects "private\/"/);
+    expect(st.stdout).toMatch(/policy: 1 change .*secrets: no longer protects "private\/", "vault\/"/);
     const show = JSON.parse((await b.run(['policy', 'show', '--json'])).stdout) as { effective: { secrets: string[] }; file: { secrets: string[] }; pending: { changes: { key: string }[] } };
-    expect(show.effective.secrets).toEqual(['private/']);
+    expect(show.effective.secrets).toEqual(['private/', 'vault/']);
     expect(show.file.secrets).toEqual([]);
     expect(show.pending.changes.map((c) => c.key)).toEqual(['secrets']);
   });
