@@ -90,6 +90,10 @@ describe('policy changes need each machine\'s consent', () => {
     expect(pending.commit).toBe(policyCommit);
     expect(pending.changes.map((c) => c.key)).toEqual(expect.arrayContaining(['rebuild.command', 'defaults', 'logs.allowRewrite', 'maxFileBytes', 'trust.openEnrollment', 'layers[0]']));
     expect(pending.acceptCommand).toContain(`--id ${pending.id}`);
+    const rb = await b.run(['rebuild']);
+    expect(rb.code).toBe(1);
+    expect(rb.stderr).toMatch(/names a rebuild command this machine has not accepted/);
+    expect(existsSync(marker(b))).toBe(false);
     const diff = await b.run(['policy', 'diff']);
     expect(diff.code).toBe(0);
     expect(diff.stdout).toContain(`commit ${policyCommit}`);
