@@ -94,6 +94,20 @@ function moved(accepted: Policy, proposed: Policy, kind: 'local' | 'log'): Polic
 
 /** What the proposed policy relaxes compared with the accepted one: empty when it needs no consent. */
 export function riskyChanges(accepted: PolicyConfig, proposed: PolicyConfig): PolicyChange[] {
+  // the usual case, every round: the file is the accepted policy
+  const a = JSON.stringify(accepted);
+  const p = JSON.stringify(proposed);
+  if (a === p) return [];
+  const key = `${a}\n${p}`;
+  if (memo?.key === key) return memo.changes;
+  const changes = computeRisky(accepted, proposed);
+  memo = { key, changes };
+  return changes;
+}
+
+let memo: { key: string; changes: PolicyChange[] } | null = null;
+
+function computeRisky(accepted: PolicyConfig, proposed: PolicyConfig): PolicyChange[] {
   const out: PolicyChange[] = [];
   if (proposed.rebuild && !sameCommand(accepted.rebuild, proposed.rebuild)) {
     out.push({ key: 'rebuild.command', what: `runs ${fmtCmd(proposed.rebuild)} after syncs (accepted: ${fmtCmd(accepted.rebuild)})` });
@@ -126,6 +140,7 @@ export function effectiveConfig(accepted: PolicyConfig, proposed: PolicyConfig):
 
 /** The policy this machine runs: the proposed one, floored by the accepted one. */
 export function effectivePolicy(accepted: PolicyConfig, proposed: PolicyConfig): Policy {
+  if (JSON.stringify(accepted) === JSON.stringify(proposed)) return new Policy(proposed);
   return new Policy(effectiveConfig(accepted, proposed), new Policy(accepted));
 }
 
