@@ -12,7 +12,7 @@ import { ensureKey } from '../identity/keys.js';
 import { addSigner, signerLine } from '../identity/signers.js';
 import { commitSigners, readSignersFile } from '../identity/trust.js';
 import { verifyRange } from '../identity/verify.js';
-import { readPolicy, UsageError } from '../sync/context.js';
+import { loadPolicyState, readPolicy, settleAccepted, UsageError } from '../sync/context.js';
 import { syncRound } from '../sync/round.js';
 import { cloneRepo, initRepo } from '../sync/setup.js';
 import { isAdmitted } from '../identity/admission.js';
@@ -56,6 +56,19 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
   const principal = `${agent}/${instance}`;
   const line = signerLine(principal, key.publicKey);
   try {
+    // the policy as found: what it tightens applies, what it relaxes waits for this operator (docs/security.md)
+    await settleAccepted(repo);
+    const policy = await loadPolicyState(repo);
+    if (policy.pending.length) {
+      const { pendingLine, pendingPolicy } = await import('./policy.js');
+      const { openContext } = await import('../sync/context.js');
+      const ctx = await openContext(repo.root);
+      try {
+        (a.json ? process.stderr : process.stdout).write(`${pendingLine(await pendingPolicy(ctx, repo.root))}\n`);
+      } finally {
+        ctx.repo.close();
+      }
+    }
     let admitted = head ? await isAdmitted(repo, 'HEAD', key.publicKey) : false;
     if (!head) admitted = true; // an empty hub: this instance founds the state (first sync admits it)
     if (a.trustSelf && !admitted) {

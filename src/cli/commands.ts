@@ -122,6 +122,17 @@ export async function runYargs(argv: string[]): Promise<void> {
       (y) => y.option('C', dir).option('json', json),
       async (a) => (await import('./verify.js')).verifyCommand(a),
     )
+    .command(
+      'policy <action>',
+      "the layer policy this machine runs: show it, diff what a synced change asks for, accept it here",
+      (y) =>
+        y
+          .positional('action', { choices: ['show', 'diff', 'accept'] as const, demandOption: true })
+          .option('id', { type: 'string', describe: 'accept: only if the policy file is still this one (the id `policy diff` printed)' })
+          .option('C', dir)
+          .option('json', json),
+      async (a) => (await import('./policy.js')).policyCommand(a as never),
+    )
     .command('merge-driver <kind> <base> <ours> <theirs> [size] [path]', 'git merge driver (registered by init; not for direct use)', () => undefined, () => undefined)
     .demandCommand(1, 'name a command: init, clone, sync, status or doctor')
     .strict()

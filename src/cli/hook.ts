@@ -3,7 +3,7 @@
  * Checks what is staged with the same rules as `agentgit sync`.
  */
 import { checkFile } from '../sync/guard.js';
-import { readPolicy } from '../sync/context.js';
+import { readEffectivePolicy } from '../sync/context.js';
 import { Repo } from '../git/repo.js';
 
 export async function runHook(args: string[]): Promise<number> {
@@ -14,7 +14,7 @@ export async function runHook(args: string[]): Promise<number> {
   const repo = await Repo.open(process.cwd());
   if (!repo) return 0;
   try {
-    const policy = await readPolicy(repo.root);
+    const policy = await readEffectivePolicy(repo);
     const out = await repo.run(['diff', '--cached', '--name-status', '-z', '--no-renames']);
     const parts = out.stdout.toString('utf8').split('\0');
     let bad = 0;

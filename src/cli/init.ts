@@ -13,7 +13,7 @@ import { ensureKey } from '../identity/keys.js';
 import { parseSigners, SIGNERS_PATH } from '../identity/signers.js';
 import { selfAdmit } from '../identity/trust.js';
 import { commitLocalChanges } from '../sync/commit.js';
-import { readPolicy } from '../sync/context.js';
+import { loadPolicyState, readPolicy, writeAccepted } from '../sync/context.js';
 import { ClockSource } from '../sync/hlc.js';
 import { syncRound } from '../sync/round.js';
 import { initRepo } from '../sync/setup.js';
@@ -41,6 +41,11 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
     const key = await ensureKey(agent, instance);
     const joining = remote ? await hubHasSigners(repo, remote, branch, a.timeout * 1000) : false;
     if (!joining) await selfAdmit(repo, `${agent}/${instance}`, key.publicKey);
+    if (!joining) {
+      // the founder's policy is its own: accepted on this machine (docs/security.md)
+      const st = await loadPolicyState(repo);
+      await writeAccepted(repo, st.proposed, st.proposedId);
+    }
     const policy = await readPolicy(repo.root);
     const clocks = new ClockSource(repo.stateFile('hlc'), instance);
     await clocks.load();

@@ -7,9 +7,16 @@ import { openContext } from '../sync/context.js';
 import { readState, writeState } from '../sync/state.js';
 
 export async function rebuildCommand(a: { C: string }): Promise<void> {
-  const { repo, policy } = await openContext(a.C);
+  const { repo, policy, consent } = await openContext(a.C);
   try {
     const spec = policy.config.rebuild;
+    if (consent.pending.some((c) => c.key === 'rebuild.command')) {
+      process.stderr.write(`agentgit: .agentgit/config.json names a rebuild command this machine has not accepted (${JSON.stringify(consent.proposed.rebuild?.command)}); review it with \`agentgit policy diff -C ${a.C}\`, accept it with \`agentgit policy accept -C ${a.C}\`${spec ? `; running the accepted one meanwhile (${JSON.stringify(spec.command)})` : ''}\n`);
+      if (!spec) {
+        process.exitCode = 1;
+        return;
+      }
+    }
     if (!spec) {
       process.stderr.write('agentgit: no rebuild command: set "rebuild": {"command": [...], "paths": [...]} in .agentgit/config.json\n');
       process.exitCode = 2;

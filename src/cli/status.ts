@@ -12,14 +12,16 @@ import { writePrometheus } from '../health/prometheus.js';
 import { openContext } from '../sync/context.js';
 import { redactDeep } from '../sync/secrets.js';
 import { printJson } from './output.js';
+import { pendingLine, pendingPolicy } from './policy.js';
 
 export async function statusCommand(a: { C: string; json: boolean; check?: boolean; prometheus?: string }): Promise<void> {
   const ctx = await openContext(a.C);
   try {
     // the hub URL, git's errors, rebuild stderr: no token, key or URL credential in status (sync/secrets.ts)
     const r = redactDeep(await gatherStatus(ctx));
+    const policy = await pendingPolicy(ctx, a.C);
     if (a.prometheus) await writePrometheus(a.prometheus, r);
-    if (a.json) printJson(r);
+    if (a.json) printJson({ ...r, policy: { pending: policy } });
     else if (!a.check || r.health.level !== 'ok') {
       const ago = (t: string | null): string => (t ? `${t} (${Math.round((Date.now() - Date.parse(t)) / 1000)} s ago)` : 'never');
       const lines = [
@@ -29,6 +31,7 @@ export async function statusCommand(a: { C: string; json: boolean; check?: boole
         `drift: ${(r.drift.ratio * 100).toFixed(1)} % (${r.drift.differing.length} of ${r.drift.files} files differ from the hub)`,
         `checksum: ${r.checksum ?? '-'}`,
         `uncommitted: ${r.uncommitted.length ? r.uncommitted.join(', ') : 'none'}`,
+        pendingLine(policy),
         `held: ${r.held.length ? r.held.map((h) => `${h.path} (${h.reason})`).join(', ') : 'none'}`,
         `last sync: ${ago(r.lastSyncAt)}${r.lastExitCode !== null ? `, exit ${r.lastExitCode}` : ''}${r.lastError ? `: ${r.lastError.split('\n')[0]}` : ''}`,
         `last success: ${ago(r.lastSuccessAt)}`,

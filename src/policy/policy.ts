@@ -129,6 +129,31 @@ function onlyKeys(o: Record<string, unknown>, allowed: string[], where: string):
   }
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * No string in the policy (patterns, commands, secrets, keys) may hold a
+ * control character: a newline in a glob or a command is never meant, and
+ * would smuggle extra lines into .gitignore/.gitattributes or a terminal.
+ */
+function rejectControlChars(v: unknown, at: string): void {
+  if (typeof v === 'string') {
+    const m = CONTROL.exec(v);
+    if (m) {
+      const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      throw new PolicyError(`${POLICY_PATH}: "${at || '(top)'}" holds a control character (U+${code}); remove it, the policy is not used until then (nothing is lost)`);
+    }
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => rejectControlChars(x, `${at}[${i}]`));
+  } else if (isObj(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      const key = at ? `${at}.${k}` : k;
+      rejectControlChars(k, key);
+      rejectControlChars(x, key);
+    }
+  }
+}
+
 /**
  * Parse and validate a policy file. `text` null or empty means "no file":
  * the defaults. Throws PolicyError naming the offending key.
@@ -140,9 +165,10 @@ export function parsePolicy(text: string | null): PolicyConfig {
   try {
     raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
-    throw new PolicyError(`${POLICY_PATH}: not valid JSON (${(e as Error).message}); fix the file or delete it to use the defaults`);
+    throw new PolicyError(`${POLICY_PATH}: not valid JSON (${(e as Error).message}); fix it, or restore the committed one with \`git checkout -- ${POLICY_PATH}\``);
   }
   if (!isObj(raw)) throw new PolicyError(`${POLICY_PATH}: must hold a JSON object`);
+  rejectControlChars(raw, '');
   for (const k of Object.keys(raw)) {
     if (!TOP_KEYS.has(k)) throw new PolicyError(`${POLICY_PATH}: unknown key "${k}" (allowed: ${[...TOP_KEYS].join(', ')})`);
   }
@@ -227,7 +253,15 @@ export class Policy {
   private readonly rewriteMatcher: Ignore;
   private readonly cache = new Map<string, Classification>();
 
-  constructor(readonly config: PolicyConfig) {
+  /**
+   * `floor`: the policy this machine last accepted (src/policy/consent.ts).
+   * A path it keeps local stays local here whatever `config` says: a synced
+   * policy cannot move a path out of the local/secret layers on its own.
+   */
+  constructor(
+    readonly config: PolicyConfig,
+    readonly floor: Policy | null = null,
+  ) {
     this.rules = [...INTERNAL_LAYERS, ...config.layers, ...(config.defaults ? DEFAULT_LAYERS : [])];
     this.matchers = this.rules.map((r) => ignore().add(r.pattern));
     this.secretMatcher = ignore().add([...DEFAULT_SECRET_GLOBS, ...config.secrets]);
@@ -242,7 +276,7 @@ export class Policy {
   classify(path: string): Classification {
     const hit = this.cache.get(path);
     if (hit) return hit;
-    const secret = safeIgnores(this.secretMatcher, path);
+    const secret = this.isSecretPath(path);
     let result: Classification = { kind: 'text', rule: null, secret };
     if (secret) result = { kind: 'local', rule: null, secret };
     else {
@@ -253,6 +287,10 @@ export class Policy {
         }
       }
     }
+    if (this.floor && result.kind !== 'local') {
+      const f = this.floor.classify(path);
+      if (f.kind === 'local') result = { kind: 'local', rule: f.rule, secret: f.secret };
+    }
     this.cache.set(path, result);
     return result;
   }
@@ -262,7 +300,16 @@ export class Policy {
   }
 
   isSecretPath(path: string): boolean {
-    return safeIgnores(this.secretMatcher, path);
+    return safeIgnores(this.secretMatcher, path) || (this.floor?.isSecretPath(path) ?? false);
+  }
+
+  /**
+   * Is the path a log whose committed entries the commit guard protects?
+   * Also when only the accepted floor says so: a synced rule that turns a
+   * log into a doc cannot switch the guard off on its own.
+   */
+  guardsEntries(path: string): boolean {
+    return this.kindOf(path) === 'log' || (this.floor?.guardsEntries(path) ?? false);
   }
 
   allowsLogRewrite(path: string): boolean {

@@ -2,9 +2,11 @@
  * What every command needs to know about a repo: its work tree, policy and
  * the per-clone settings agentgit keeps in `.git/config` (section agentgit).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Policy, POLICY_PATH } from '../policy/policy.js';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { baseline, effectivePolicy, ratchet, riskyChanges, type PolicyChange } from '../policy/consent.js';
+import { parsePolicy, Policy, POLICY_PATH, type PolicyConfig } from '../policy/policy.js';
 import { Repo } from '../git/repo.js';
 import { plainIdent } from '../git/objects.js';
 import { useConfiguredSshCommand } from '../git/ssh.js';
@@ -38,19 +40,101 @@ export interface Settings {
 
 export interface Context {
   repo: Repo;
+  /** The policy this machine runs: the file's, less what it has not accepted (see policy/consent.ts). */
   policy: Policy;
+  /** The policy file as it is, the accepted policy and what is pending between them. */
+  consent: PolicyState;
   settings: Settings;
   config: Map<string, string>;
 }
 
+/** The policy file as written in the work tree (not what this machine runs: see openContext). */
 export async function readPolicy(root: string): Promise<Policy> {
-  let text: string | null = null;
+  return Policy.fromText(await readPolicyText(root));
+}
+
+async function readPolicyText(root: string): Promise<string | null> {
   try {
-    text = await readFile(join(root, POLICY_PATH), 'utf8');
+    return await readFile(join(root, POLICY_PATH), 'utf8');
   } catch {
-    text = null;
+    return null;
   }
-  return Policy.fromText(text);
+}
+
+/** The file that records this machine's accepted policy: never synced. */
+export const ACCEPTED_FILE = 'policy.accepted.json';
+
+export interface PolicyState {
+  /** The policy file as it is (the defaults when it is absent or empty). */
+  proposed: PolicyConfig;
+  /** Git's blob id of the file's bytes (null: no file): `policy accept --id` checks it. */
+  proposedId: string | null;
+  /** What this machine accepted last (the defaults before anything was). */
+  accepted: PolicyConfig;
+  /** False when nothing was accepted on this machine yet. */
+  recorded: boolean;
+  /** Relaxations of the accepted policy that the file asks for and this machine does not apply yet. */
+  pending: PolicyChange[];
+}
+
+/** Git's blob id of a file's bytes. */
+export function blobId(text: string | Buffer | null): string | null {
+  if (text === null) return null;
+  const b = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  return createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+}
+
+/** The accepted policy recorded under .git/agentgit/; a damaged record counts as none (the defaults: fail closed). */
+export async function readAccepted(repo: Repo): Promise<PolicyConfig | null> {
+  let text: string;
+  try {
+    text = await readFile(repo.stateFile(ACCEPTED_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const rec = JSON.parse(text) as { policy?: unknown };
+    return parsePolicy(JSON.stringify(rec.policy ?? {}));
+  } catch {
+    return null;
+  }
+}
+
+/** Record `config` as this machine's accepted policy (atomic: survives kill -9). */
+export async function writeAccepted(repo: Repo, config: PolicyConfig, from: string | null): Promise<void> {
+  const file = repo.stateFile(ACCEPTED_FILE);
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ version: 1, from, policy: config }, null, 2) + '\n');
+  await rename(tmp, file);
+}
+
+/** The policy file, the accepted policy and what is pending. Throws PolicyError on a bad file. */
+export async function loadPolicyState(repo: Repo): Promise<PolicyState> {
+  const text = await readPolicyText(repo.root);
+  const proposed = parsePolicy(text);
+  const rec = await readAccepted(repo);
+  const accepted = rec ?? baseline();
+  return { proposed, proposedId: blobId(text), accepted, recorded: rec !== null, pending: riskyChanges(accepted, proposed) };
+}
+
+/** The policy this machine runs (the file's, floored by the accepted one): for code without a Context. */
+export async function readEffectivePolicy(repo: Repo): Promise<Policy> {
+  const st = await loadPolicyState(repo);
+  return effectivePolicy(st.accepted, st.proposed);
+}
+
+/**
+ * Under the sync lock: record what the policy file tightens as accepted
+ * (all of it when nothing is pending), so a later commit cannot quietly
+ * undo a tightening this machine already applied.
+ */
+export async function settleAccepted(repo: Repo): Promise<void> {
+  // read again under the lock: a `policy accept` may have run since the caller loaded it
+  const st = await loadPolicyState(repo);
+  const next = ratchet(st.accepted, st.proposed);
+  if (st.recorded && JSON.stringify(next) === JSON.stringify(st.accepted)) return;
+  await writeAccepted(repo, next, st.pending.length === 0 ? st.proposedId : 'tightenings only');
 }
 
 /** Open an initialised agentgit repo at `dir`. */
@@ -63,10 +147,11 @@ export async function openContext(dir: string): Promise<Context> {
     repo.close();
     throw new NotAnAgentRepoError(dir);
   }
-  const policy = await readPolicy(repo.root).catch((e: unknown) => {
+  const consent = await loadPolicyState(repo).catch((e: unknown) => {
     repo.close();
     throw e;
   });
+  const policy = effectivePolicy(consent.accepted, consent.proposed);
   const settings: Settings = {
     instance,
     agent: config.get('agentgit.agent') ?? 'agent',
@@ -77,7 +162,7 @@ export async function openContext(dir: string): Promise<Context> {
   };
   useInProcessCommits(repo, config, settings);
   useConfiguredSshCommand(config.get('core.sshcommand'));
-  return { repo, policy, settings, config };
+  return { repo, policy, consent, settings, config };
 }
 
 /**

@@ -13,12 +13,12 @@
  */
 import { lostEntries, restoreLost } from '../merge/log.js';
 import { decodeText } from '../merge/util.js';
-import type { Policy } from '../policy/policy.js';
+import { POLICY_PATH, type Policy } from '../policy/policy.js';
 import { findSecret, findSecretIn } from './secrets.js';
 
 export { findSecret, SECRET_PATTERNS } from './secrets.js';
 
-export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unsafe-path';
+export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unsafe-path' | 'policy-deleted';
 
 export interface Held {
   path: string;
@@ -45,6 +45,15 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
   }
   const inName = f.after !== null ? findSecretIn(f.path) : null; // deleting it is the fix: let that through
   if (inName) return { path: f.path, reason: 'secret-path', detail: `the file name looks like a ${inName}; rename the file, agentgit will then sync it` };
+  if (f.path === POLICY_PATH && f.before !== null && Buffer.from(f.before).toString('utf8').trim() !== '' && (f.after === null || Buffer.from(f.after).toString('utf8').trim() === '')) {
+    // deleting the shared policy would drop every machine's secret globs and rules: never published
+    return {
+      path: f.path,
+      reason: 'policy-deleted',
+      detail: `the shared layer policy was ${f.after === null ? 'deleted' : 'emptied'}; restore it with \`git checkout -- ${POLICY_PATH}\` (to change the policy, edit it instead: see docs/security.md)`,
+      commitInstead: f.before,
+    };
+  }
   if (f.after !== null && f.size > policy.config.maxFileBytes) {
     return {
       path: f.path,
@@ -56,7 +65,7 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
     const secret = findSecret(f.after);
     if (secret) return { path: f.path, reason: 'secret-content', detail: `content looks like a ${secret}; remove it from the file, agentgit will then sync it` };
   }
-  if (c.kind !== 'log' || f.before === null || policy.allowsLogRewrite(f.path)) return null;
+  if ((c.kind !== 'log' && !policy.guardsEntries(f.path)) || f.before === null || policy.allowsLogRewrite(f.path)) return null;
   if (f.after === null) {
     return { path: f.path, reason: 'log-deleted', detail: 'a log with committed entries was deleted; restore it with `git checkout -- FILE`, or allow it under logs.allowRewrite', commitInstead: f.before };
   }

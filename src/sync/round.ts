@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { GitError, setChildDeadline } from '../git/exec.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
-import { openContext, type Context } from './context.js';
+import { openContext, settleAccepted, type Context } from './context.js';
+import { Policy } from '../policy/policy.js';
 import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
 import { SyncLock } from './lock.js';
@@ -454,7 +455,11 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     locked = true;
     out.notes.push(...(await recover(repo, ctx)));
     const fixed = await repairClone(repo, policy, settings, ctx.config);
-    await writeVersionedSetup(repo.root, policy, false); // .gitattributes/.gitignore follow the policy
+    await settleAccepted(repo); // tightenings of the policy file become this machine's accepted policy
+    const pend = ctx.consent.pending;
+    if (pend.length) out.notes.push(`.agentgit/config.json asks for ${pend.length} change${pend.length === 1 ? '' : 's'} this machine has not accepted (${[...new Set(pend.map((c) => c.key))].join(', ')}): not applied here; review with \`agentgit policy diff\`, accept with \`agentgit policy accept\``);
+    // .gitattributes/.gitignore follow the policy file (the same bytes on every instance)
+    await writeVersionedSetup(repo.root, new Policy(ctx.consent.proposed), false);
     if (fixed.length) out.notes.push(`repaired: ${fixed.join(', ')}`);
 
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);

@@ -144,6 +144,7 @@ describe('health and audit', () => {
     const slow = policy({ rebuild: { command: ['sh', '-c', 'sleep 1.2 && touch .rebuilt.tmp'], paths: ['memory/'], timeoutSeconds: 20 } });
     const a = await Instance.init(hub, 'a', { files: { '.agentgit/config.json': slow, 'memory/2026-11-25.md': '- 09:00 x\n' } });
     const b = await Instance.clone(hub, 'b');
+    expect((await b.run(['policy', 'accept'])).code).toBe(0); // a rebuild command runs on B once B's operator accepts it
     a.append('memory/2026-11-25.md', '- 09:30 y\n');
     expect((await a.sync()).code).toBe(0);
     expect((await b.sync()).code).toBe(0); // brings a memory change: rebuild runs
@@ -151,6 +152,7 @@ describe('health and audit', () => {
     expect(s.recovery.ms!).toBeGreaterThanOrEqual(1200);
     expect(s.recovery.failed).toBeNull();
     b.write('.agentgit/config.json', policy({ rebuild: { command: ['sh', '-c', 'echo index corrupt >&2; exit 3'], paths: ['memory/'] } }));
+    expect((await b.run(['policy', 'accept'])).code).toBe(0);
     expect((await b.sync()).code).toBe(0);
     const r = await b.run(['rebuild']);
     expect(r.code).toBe(1);

@@ -208,14 +208,19 @@ export const badInput: ScenarioDef = {
     });
 
     // ---------------------------------------------------------- policy file: empty, missing, broken
-    await step('empty and missing .agentgit/config.json: defaults, exit 0', async () => {
+    // the shared policy emptied or deleted is held like a truncated log (docs/security.md)
+    await step('empty and missing .agentgit/config.json: held, exit 1 naming it, entries still sync', async () => {
       const original = a.read(CONFIG);
       a.inst.write(CONFIG, '');
-      a.entry();
-      await sync(a, 'empty config');
+      const e = a.entry();
+      let r = await sync(a, 'empty config', [1]);
+      v.expect(/held \.agentgit\/config\.json: .*emptied/.test(r.stderr), () => `empty config: no "held" message naming it: ${tail(r)}`);
       rmSync(a.path(CONFIG));
       a.entry();
-      await sync(a, 'missing config');
+      r = await sync(a, 'missing config', [1]);
+      v.expect(/held \.agentgit\/config\.json: .*deleted/.test(r.stderr), () => `missing config: no "held" message naming it: ${tail(r)}`);
+      v.expect((hubShow(world, CONFIG) ?? '').trim() !== '', 'missing config: the deletion reached the hub');
+      v.expect((hubShow(world, LOG) ?? '').includes(e.line), 'missing config: the entry written beside it did not reach the hub');
       await sync(b, 'missing config: the other instance');
       a.inst.write(CONFIG, original);
     });
