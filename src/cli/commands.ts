@@ -19,6 +19,8 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('agent', { type: 'string', describe: 'agent name, used in commit authors (default: agent)' })
           .option('instance', { type: 'string', describe: 'this instance\'s id (default: host name + random suffix)' })
           .option('timeout', { type: 'number', default: 120, describe: 'seconds for the first exchange with the hub' })
+          .option('new-key', { type: 'boolean', default: false, describe: "make a new signing key when this instance's key is lost for good (it must be admitted again)" })
+          .option('rename', { type: 'boolean', default: false, describe: 'with --instance NEW on a set-up repo: rename this instance (the old name is retired)' })
           .option('json', json),
       async (a) => (await import('./init.js')).initCommand(a),
     )
