@@ -28,7 +28,7 @@ import { initRepo, joinUnrelated } from '../sync/setup.js';
 import { HUB_PREFIX, LOCAL_PREFIX } from '../health/heartbeat.js';
 import { runGit } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
-import { printJson, reportSync } from './output.js';
+import { printJson, reportSync, syncSummary } from './output.js';
 
 const PROBE = 'refs/agentgit/probe';
 
@@ -118,11 +118,11 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
     }
     if (!a.json) process.stdout.write(lines.join('\n') + '\n');
     const o = await syncRound({ dir: repo.root, push: true, timeoutSec: a.timeout, waitSec: 5 });
-    if (o.notAdmitted && !admitted && o.held.length === 0) {
+    if (!admitted && o.held.length === 0 && (o.notAdmitted || o.exitCode === 0)) {
       // joining: merged with the hub, waiting for admission (as after `clone`)
       const line = signerLine(principal, key.publicKey);
       if (a.json) printJson({ root: repo.root, principal, admitted: false, joined: true, recorded: join?.joined?.recorded ?? [], trustCommand: `agentgit trust add '${line}'` });
-      else process.stdout.write(`joined the hub's agentgit state; this instance is not admitted yet: until it is, sync commits and merges but pushes nothing.\nOn an admitted instance, run:\n  agentgit trust add '${line}'\n`);
+      else process.stdout.write(`${syncSummary(o)}\njoined the hub's agentgit state; this instance is not admitted yet: until it is, sync commits and merges but pushes nothing.\nOn an admitted instance, run:\n  agentgit trust add '${line}'\n`);
       process.exitCode = 0;
       return;
     }
