@@ -107,6 +107,7 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('json', json),
       async (a) => (await import('./trust.js')).trustCommand(a as never),
     )
+    .command('instances [action] [name]', 'the fleet: active, removed and retired instances; `instances retire NAME` for one gone for good', (y) => y.positional('action', { choices: ['list', 'retire'] as const }).positional('name', { type: 'string' }).option('C', dir).option('json', json).option('timeout', { type: 'number', default: 60 }), async (a) => (await import('./instances.js')).instancesCommand(a as never))
     .command(
       'identity <action> [file]',
       "this instance's signing key: show, export FILE (private key: see help), import FILE",

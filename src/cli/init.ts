@@ -26,6 +26,7 @@ import { ClockSource } from '../sync/hlc.js';
 import { syncRound } from '../sync/round.js';
 import { initRepo, joinUnrelated } from '../sync/setup.js';
 import { HUB_PREFIX, LOCAL_PREFIX } from '../health/heartbeat.js';
+import { markRetired } from '../health/fleet.js';
 import { runGit } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { printJson, reportSync, syncSummary } from './output.js';
@@ -184,7 +185,7 @@ async function renameSigner(repo: Repo, from: string, to: string, publicKey: str
   if (cur === null || !parseSigners(cur).some((s) => s.principal === from)) return;
   const { writeFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
-  await writeFile(join(repo.root, SIGNERS_PATH), addSigner(removeSigner(cur, from).text, to, publicKey));
+  await writeFile(join(repo.root, SIGNERS_PATH), markRetired(addSigner(removeSigner(cur, from).text, to, publicKey), from, `renamed to ${to}`));
 }
 
 /** Delete the old name's heartbeat on the hub and here (best effort: a later `instances retire` can finish it). */
