@@ -148,14 +148,13 @@ async function joinHub(repo: Repo, tip: string, remote: string, branch: string, 
       refused: `the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). Nothing from the hub was merged; local work is committed and kept. Check the hub URL, or ask its operator`,
     };
   }
-  // The remote-tracking ref a plain-git setup left predates the hub's agentgit
-  // state: drop it so the first sync meets that state as first contact.
+  // Our own history holds no agentgit state yet (a migrated plain-git clone):
+  // the remote-tracking ref git left behind is not a hub this instance ever
+  // trusted. Drop it so the first sync meets the state as first contact,
+  // which is what was just verified.
   const track = `refs/remotes/${remote}/${branch}`;
-  const seen = await repo.revParse(track);
-  if (seen) {
-    const b = await repo.objects.read(`${seen}:${SIGNERS_PATH}`);
-    if (parseSigners(b ? b.toString('utf8') : null).length === 0) await repo.run(['update-ref', '-d', track]);
-  }
+  const mine = head ? await repo.objects.read(`${head}:${SIGNERS_PATH}`) : null;
+  if (parseSigners(mine ? mine.toString('utf8') : null).length === 0 && (await repo.revParse(track))) await repo.run(['update-ref', '-d', track]);
   if (!head || (await repo.mergeBases(head, tip)).length > 0) return {};
   const policy = await readPolicy(repo.root);
   const ref = `refs/heads/${repo.headBranchFromFile() ?? branch}`;

@@ -273,7 +273,9 @@ export async function joinUnrelated(
   const united: string[] = [];
   const lines: string[] = [];
   const at = new Date(await repo.committerTime(ours)).toISOString();
-  const text = (b: Buffer): string => (b.includes(0) ? `base64:${b.toString('base64')}` : b.toString('utf8'));
+  // long values are cut, as in every conflict record: the full version is in history (the join commit's first parent)
+  const cut = (v: string): string => (v.length > 64 * 1024 ? v.slice(0, 64 * 1024) + '…[cut; full text in history]' : v);
+  const text = (b: Buffer): string => cut(b.includes(0) ? `base64:${b.toString('base64')}` : b.toString('utf8'));
   let oursRecord: Buffer | null = null;
   for (const c of changes) {
     if (c.status === 'D') continue; // only the hub has it: the hub's stays

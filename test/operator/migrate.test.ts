@@ -50,6 +50,8 @@ describe('operator: migrating a git-synced workspace', () => {
     // step 2: the first server founds the state
     const ia = await a.run(['init', '-C', a.dir, '--agent', 'kevin', '--instance', 'server-a']);
     expect(ia.code, ia.stderr).toBe(0);
+    // git-sync on server-b fetched once more before it was stopped: its remote-tracking ref already holds agentgit state
+    b.git(['fetch', '-q', 'origin']);
     // step 3: the second sees agentgit state on the hub and joins: it prints the admission line
     const ib = await b.run(['init', '-C', b.dir, '--agent', 'kevin', '--instance', 'server-b']);
     expect(ib.code, ib.stderr + ib.stdout).toBe(0);
