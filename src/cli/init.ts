@@ -98,6 +98,7 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
       admitted = await isAdmitted(repo, hub.tip, key.publicKey);
       join = await joinHub(repo, hub.tip, remoteName, branch, instance);
       if (join.refused) {
+        await repo.run(['update-ref', '-d', PROBE], { okCodes: [1] }).catch(() => undefined);
         process.stderr.write(`agentgit: ${join.refused}\n`);
         process.exitCode = 1;
         return;
