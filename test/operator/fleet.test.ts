@@ -56,6 +56,24 @@ describe('operator: the fleet view', () => {
     expect(self.stderr).toMatch(/refusing to retire this instance itself/);
   });
 
+  it('status --check: a long-silent instance fails the fleet while admitted, and stops counting once removed', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '- 09:00 one\n' } });
+    const c = await Instance.clone(hub, 'c');
+    for (const i of [c, a]) expect((await i.sync()).code).toBe(0);
+    // c's last heartbeat, as if it stopped long ago: signed by c, last success at the epoch
+    const hb = { v: 1, agent: 'kevin', instance: 'c', at: 1000, lastSuccessAt: 1000, head: null, checksum: null, dirty: false, conflictsTotal: 0, held: 0, lastDurationMs: null, recoveryMs: null, rebuildFailed: null };
+    const oid = c.git(['commit-tree', '-S', '4b825dc642cb6eb9a060e54bf8d69288fbee4904', '-m', `agentgit heartbeat kevin/c\n\n${JSON.stringify(hb)}`]).trim();
+    c.git(['push', '-q', 'origin', `+${oid}:refs/agentgit/instances/c`]);
+    expect((await a.sync()).code).toBe(0);
+    const before = await a.run(['status', '--check']);
+    expect(before.code, before.stdout).toBe(2);
+    expect(before.stdout + before.stderr).toMatch(/\bc\b/);
+    expect((await a.run(['trust', 'remove', 'kevin/c'])).code).toBe(0);
+    const after = await a.run(['status', '--check']);
+    expect(after.code, after.stdout + after.stderr).toBe(0);
+  });
+
   it('retire of an instance still admitted removes its key too (it is gone for good)', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '- 09:00 one\n' } });
