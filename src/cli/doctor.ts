@@ -61,7 +61,7 @@ export async function doctorCommand(a: { C: string; json: boolean; timeout: numb
     const principal = `${settings.agent}/${settings.instance}`;
     const k = key ? await loadKey(key, principal).catch((e: Error) => e) : new MissingKeyError('(none configured)', principal);
     if (k instanceof Error) {
-      findings.push({ check: 'signing key present', ok: false, detail: k instanceof MissingKeyError ? `${k.file} does not exist` : k.message, fix: 'put the key back with `agentgit identity import FILE`; if it is lost for good, `agentgit init --new-key` makes a new one, which an admitted instance must admit with `agentgit trust add`' });
+      findings.push({ check: 'signing key present', ok: false, detail: !key ? 'no signing key configured (user.signingkey)' : k instanceof MissingKeyError ? `${k.file} does not exist` : k.message, fix: 'put the key back with `agentgit identity import FILE`; if it is lost for good, `agentgit init --new-key` makes a new one, which an admitted instance must admit with `agentgit trust add`' });
     } else {
       const st = await stat(k.privatePath).catch(() => null);
       const ok = !!st && (st.mode & 0o077) === 0;
