@@ -8,9 +8,9 @@
  * instance admits itself with a commit that adds only its own key.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { ensureKey } from '../identity/keys.js';
+import { keyPath, loadKey } from '../identity/keys.js';
 import { addSigner, signerLine } from '../identity/signers.js';
-import { commitSigners, readSignersFile } from '../identity/trust.js';
+import { commitSigners, readSignersFile, selfAdmit } from '../identity/trust.js';
 import { verifyRange } from '../identity/verify.js';
 import { loadPolicyState, readPolicy, settleAccepted, UsageError } from '../sync/context.js';
 import { syncRound } from '../sync/round.js';
@@ -52,8 +52,8 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
   cloned.close();
   const setup = await initRepo(a.dir, { agent: a.agent, instance: a.instance });
   const { repo, agent, instance } = setup;
-  const key = await ensureKey(agent, instance);
   const principal = `${agent}/${instance}`;
+  const key = await loadKey((await repo.config('user.signingkey')) ?? keyPath(agent, instance), principal);
   const line = signerLine(principal, key.publicKey);
   try {
     // the policy as found: what it tightens applies, what it relaxes waits for this operator (docs/security.md)
@@ -70,7 +70,11 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
       }
     }
     let admitted = head ? await isAdmitted(repo, 'HEAD', key.publicKey) : false;
-    if (!head) admitted = true; // an empty hub: this instance founds the state (first sync admits it)
+    if (!head) {
+      // an empty hub: this instance founds the state (admits itself; the first sync commits and pushes it)
+      await selfAdmit(repo, principal, key.publicKey);
+      admitted = true;
+    }
     if (a.trustSelf && !admitted) {
       const policy = await readPolicy(repo.root);
       if (!policy.config.trust.openEnrollment) {
@@ -79,7 +83,7 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
       await commitSigners(repo, addSigner(await readSignersFile(repo), principal, key.publicKey), `agentgit: ${principal} enrolls itself (open enrollment)\n\nAgentgit-Instance: ${instance}\n`);
       admitted = true;
     }
-    if (!a.json) process.stdout.write(`cloned ${a.url} into ${repo.root} as ${principal}\n`);
+    if (!a.json) process.stdout.write(`cloned ${a.url} into ${repo.root} as ${principal}${head ? '' : ': the hub was empty, so this instance founds the state'}\n`);
     if (!admitted) {
       if (a.json) printJson({ root: repo.root, principal, admitted: false, trustCommand: `agentgit trust add '${line}'` });
       else process.stdout.write(`this instance is not admitted yet: until it is, sync commits and merges but pushes nothing.\nOn an admitted instance, run:\n  agentgit trust add '${line}'\n`);

@@ -19,6 +19,8 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('agent', { type: 'string', describe: 'agent name, used in commit authors (default: agent)' })
           .option('instance', { type: 'string', describe: 'this instance\'s id (default: host name + random suffix)' })
           .option('timeout', { type: 'number', default: 120, describe: 'seconds for the first exchange with the hub' })
+          .option('new-key', { type: 'boolean', default: false, describe: "make a new signing key when this instance's key is lost for good (it must be admitted again)" })
+          .option('rename', { type: 'boolean', default: false, describe: 'with --instance NEW on a set-up repo: rename this instance (the old name is retired)' })
           .option('json', json),
       async (a) => (await import('./init.js')).initCommand(a),
     )
@@ -105,6 +107,7 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('json', json),
       async (a) => (await import('./trust.js')).trustCommand(a as never),
     )
+    .command('instances [action] [name]', 'the fleet: active, removed and retired instances; `instances retire NAME` for one gone for good', (y) => y.positional('action', { choices: ['list', 'retire'] as const }).positional('name', { type: 'string' }).option('C', dir).option('json', json).option('timeout', { type: 'number', default: 60 }), async (a) => (await import('./instances.js')).instancesCommand(a as never))
     .command(
       'identity <action> [file]',
       "this instance's signing key: show, export FILE (private key: see help), import FILE",

@@ -6,6 +6,9 @@ import { stat } from 'node:fs/promises';
 import { gitText } from '../git/exec.js';
 import { redactUrl, stripUserinfo, urlHasCredentials } from '../git/url.js';
 import { openContext } from '../sync/context.js';
+import { signersAt } from '../identity/admission.js';
+import { fingerprint, loadKey, MissingKeyError } from '../identity/keys.js';
+import { signerLine } from '../identity/signers.js';
 import { redactSecrets } from '../sync/secrets.js';
 import { driverCommand } from '../sync/setup.js';
 import { printJson } from './output.js';
@@ -63,10 +66,26 @@ export async function doctorCommand(a: { C: string; json: boolean; timeout: numb
       });
     }
     const key = config.get('user.signingkey');
-    if (key) {
-      const st = await stat(key).catch(() => null);
+    const principal = `${settings.agent}/${settings.instance}`;
+    const k = key ? await loadKey(key, principal).catch((e: Error) => e) : new MissingKeyError('(none configured)', principal);
+    if (k instanceof Error) {
+      findings.push({ check: 'signing key present', ok: false, detail: !key ? 'no signing key configured (user.signingkey)' : k instanceof MissingKeyError ? `${k.file} does not exist` : k.message, fix: 'put the key back with `agentgit identity import FILE`; if it is lost for good, `agentgit init --new-key` makes a new one, which an admitted instance must admit with `agentgit trust add`' });
+    } else {
+      const st = await stat(k.privatePath).catch(() => null);
       const ok = !!st && (st.mode & 0o077) === 0;
-      findings.push({ check: 'signing key permissions', ok, detail: st ? `mode ${(st.mode & 0o777).toString(8)}` : `${key} missing`, fix: ok ? undefined : `chmod 600 ${key} (or \`agentgit identity import\` it again)` });
+      findings.push({ check: 'signing key permissions', ok, detail: st ? `mode ${(st.mode & 0o777).toString(8)}` : `${k.privatePath} missing`, fix: ok ? undefined : `chmod 600 ${k.privatePath} (or \`agentgit identity import\` it again)` });
+      const head = await repo.revParse('HEAD');
+      const signers = head ? await signersAt(repo, head) : [];
+      if (signers.length > 0) {
+        const fp = fingerprint(k.publicKey);
+        const mine = signers.find((s) => s.fingerprint === fp);
+        findings.push({
+          check: 'signing key admitted',
+          ok: !!mine,
+          detail: mine ? `${fp} as ${mine.principal}` : `${fp} is not in .agentgit/allowed_signers: this instance pushes nothing`,
+          fix: mine ? undefined : `on an admitted instance run: agentgit trust add '${signerLine(principal, k.publicKey)}' (or, if this instance's old key still exists somewhere, \`agentgit identity import\` it)`,
+        });
+      }
     }
   } finally {
     repo.close();

@@ -5,7 +5,7 @@
  * Move it only to the machine that replaces this one, then delete the file.
  */
 import { chmod, copyFile } from 'node:fs/promises';
-import { ensureKey, fingerprint, importKey, keyPath } from '../identity/keys.js';
+import { fingerprint, importKey, keyPath, loadKey } from '../identity/keys.js';
 import { signerLine } from '../identity/signers.js';
 import { openContext, UsageError } from '../sync/context.js';
 import { repairClone } from '../sync/setup.js';
@@ -16,7 +16,7 @@ export async function identityCommand(a: { C: string; action: string; file?: str
   const { settings, repo } = ctx;
   try {
     if (a.action === 'show') {
-      const k = await ensureKey(settings.agent, settings.instance);
+      const k = await loadKey(settings.signingKey || keyPath(settings.agent, settings.instance), `${settings.agent}/${settings.instance}`);
       const line = signerLine(k.principal, k.publicKey);
       if (a.json) printJson({ principal: k.principal, fingerprint: fingerprint(k.publicKey), allowedSigners: line, keyFile: k.privatePath });
       else process.stdout.write(`${line}\nfingerprint ${fingerprint(k.publicKey)}\nprivate key ${k.privatePath} (never leaves this machine unless you export it)\n`);
@@ -24,7 +24,7 @@ export async function identityCommand(a: { C: string; action: string; file?: str
     }
     if (!a.file) throw new UsageError(`usage: agentgit identity ${a.action} FILE`);
     if (a.action === 'export') {
-      const k = await ensureKey(settings.agent, settings.instance);
+      const k = await loadKey(settings.signingKey || keyPath(settings.agent, settings.instance), `${settings.agent}/${settings.instance}`);
       await copyFile(k.privatePath, a.file);
       await chmod(a.file, 0o600);
       process.stderr.write(
@@ -36,6 +36,7 @@ export async function identityCommand(a: { C: string; action: string; file?: str
     }
     if (a.action === 'import') {
       const k = await importKey(settings.agent, settings.instance, a.file);
+      await repo.setConfig('user.signingkey', k.privatePath); // the imported key is the one to sign with
       await repairClone(repo, ctx.policy, settings);
       process.stdout.write(`imported the key of ${k.principal} (${fingerprint(k.publicKey)}) to ${keyPath(settings.agent, settings.instance)}; delete ${a.file} now\n`);
       return;

@@ -6,41 +6,77 @@
  *
  * Trust: the instance that founds the state (no hub, or a hub without
  * agentgit state) admits itself. Joining a hub that already has admitted
- * instances works like `clone`: this instance must be admitted before it
- * pushes (it prints the command to run on an admitted instance).
+ * instances works like `clone`: the hub's history is verified (trust on
+ * first use), this instance must be admitted before it pushes (it prints the
+ * command to run on an admitted instance), and meanwhile it merges the hub.
+ *
+ * Histories with no commit in common (a fresh template joining the fleet):
+ * the hub's version wins for each file that differs and this instance's goes
+ * to the conflict record (see joinUnrelated in sync/setup.ts).
  */
-import { ensureKey } from '../identity/keys.js';
-import { parseSigners, SIGNERS_PATH } from '../identity/signers.js';
-import { selfAdmit } from '../identity/trust.js';
+import { existsSync } from 'node:fs';
+import { mkdir, copyFile, chmod } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { keyPath, loadKey } from '../identity/keys.js';
+import { addSigner, parseSigners, removeSigner, signerLine, SIGNERS_PATH } from '../identity/signers.js';
+import { readSignersFile, selfAdmit } from '../identity/trust.js';
 import { commitLocalChanges } from '../sync/commit.js';
-import { loadPolicyState, readPolicy, writeAccepted } from '../sync/context.js';
+import { checkDirExists, findRepoRoot, loadPolicyState, readPolicy, UsageError, writeAccepted } from '../sync/context.js';
 import { ClockSource } from '../sync/hlc.js';
 import { syncRound } from '../sync/round.js';
-import { initRepo } from '../sync/setup.js';
+import { initRepo, joinUnrelated } from '../sync/setup.js';
+import { HUB_PREFIX, LOCAL_PREFIX } from '../health/heartbeat.js';
+import { markRetired } from '../health/fleet.js';
+import { runGit } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
-import { printJson, reportSync } from './output.js';
+import { printJson, reportSync, syncSummary } from './output.js';
 
-/** Does the hub's branch already list admitted instances? Fetches into a scratch ref. */
-async function hubHasSigners(repo: Repo, url: string, branch: string, timeoutMs: number): Promise<boolean> {
-  const probe = 'refs/agentgit/probe';
-  // by URL, not remote name: git would also move the remote-tracking ref, and
-  // the first sync must still see this as first contact with the hub
-  const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', url, `+refs/heads/${branch}:${probe}`], { timeoutMs, okCodes: [1, 128] });
-  if (r.code !== 0) return false; // empty or unreachable hub: found it here
-  const b = await repo.objects.read(`${probe}:${SIGNERS_PATH}`);
-  await repo.run(['update-ref', '-d', probe]);
-  return parseSigners(b ? b.toString('utf8') : null).length > 0;
+const PROBE = 'refs/agentgit/probe';
+
+/** The hub's branch tip (fetched into a scratch ref) and whether it lists admitted instances. */
+async function probeHub(repo: Repo, url: string, branch: string, timeoutMs: number): Promise<{ tip: string | null; signers: boolean }> {
+  // by URL, not remote name: git would also move the remote-tracking ref
+  const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', url, `+refs/heads/${branch}:${PROBE}`], { timeoutMs, okCodes: [1, 128] });
+  if (r.code !== 0) return { tip: null, signers: false }; // empty or unreachable hub: found it here
+  const tip = await repo.revParse(PROBE);
+  const b = await repo.objects.read(`${PROBE}:${SIGNERS_PATH}`);
+  return { tip, signers: parseSigners(b ? b.toString('utf8') : null).length > 0 };
 }
 
-export async function initCommand(a: { C: string; remote?: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean }): Promise<void> {
-  const { repo, adopted, instance, agent } = await initRepo(a.C, a);
+/** The configured instance name of the repo at `root`, if any (no process when there is no repo). */
+async function configuredInstance(root: string): Promise<string | null> {
+  if (!existsSync(resolve(root, '.git'))) return null;
+  const r = await runGit(['config', '--get', 'agentgit.instance'], { cwd: root, okCodes: [1] }).catch(() => null);
+  const v = r?.code === 0 ? r.stdout.toString('utf8').trim() : '';
+  return v || null;
+}
+
+export async function initCommand(a: { C: string; remote?: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean; newKey?: boolean; rename?: boolean }): Promise<void> {
+  checkDirExists(a.C, `mkdir -p ${a.C}`);
+  // inside an agentgit repo already: work on its root (never nest a second repo)
+  let dir = a.C;
+  const root = findRepoRoot(a.C);
+  if (root && root !== resolve(a.C) && (await configuredInstance(root))) dir = root;
+  const before = await configuredInstance(dir);
+  if (before && a.instance && a.instance !== before && !a.rename) {
+    throw new UsageError(
+      `${resolve(dir)} is already set up as instance "${before}"; renaming an instance is explicit: \`agentgit init --instance ${a.instance} --rename\` (the old name is retired from the fleet view and its key moves to the new name)`,
+    );
+  }
+  const renamed = before && a.instance && a.instance !== before ? before : null;
+  if (renamed) await carryKey(dir, renamed, a.instance!);
+  const { repo, adopted, instance, agent } = await initRepo(dir, a);
+  const lines: string[] = [];
   try {
     const remoteName = (await repo.config('agentgit.remote')) ?? 'origin';
     const remote = await repo.config(`remote.${remoteName}.url`);
     const branch = (await repo.config('agentgit.branch')) ?? 'main';
-    const key = await ensureKey(agent, instance);
-    const joining = remote ? await hubHasSigners(repo, remote, branch, a.timeout * 1000) : false;
-    if (!joining) await selfAdmit(repo, `${agent}/${instance}`, key.publicKey);
+    const principal = `${agent}/${instance}`;
+    const key = await loadKey((await repo.config('user.signingkey')) ?? keyPath(agent, instance), principal);
+    const hub = remote ? await probeHub(repo, remote, branch, a.timeout * 1000) : { tip: null, signers: false };
+    const joining = hub.signers;
+    if (renamed) await renameSigner(repo, `${agent}/${renamed}`, principal, key.publicKey);
+    else if (!joining) await selfAdmit(repo, principal, key.publicKey);
     if (!joining) {
       // the founder's policy is its own: accepted on this machine (docs/security.md)
       const st = await loadPolicyState(repo);
@@ -56,9 +92,30 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
       sign: true,
       message: (files) => `agentgit: init ${agent}/${instance} (${files.length} file${files.length === 1 ? '' : 's'})\n\nAgentgit-Instance: ${instance}\n`,
     });
-    const lines = [`${adopted ? 'adopted' : 'initialised'} ${repo.root} as ${agent}/${instance}${c.commit ? `, committed ${c.committed.length} file${c.committed.length === 1 ? '' : 's'}` : ''}`];
+    lines.push(`${adopted ? 'adopted' : 'initialised'} ${repo.root} as ${agent}/${instance}${c.commit ? `, committed ${c.committed.length} file${c.committed.length === 1 ? '' : 's'}` : ''}`);
+    if (renamed) lines.push(`renamed this instance from ${renamed} to ${instance} (same key); ${renamed} is retired`);
     for (const n of c.nested) lines.push(`warning: ${n}/ holds its own .git; it is another repository and is not synced`);
     for (const h of c.held) lines.push(`held ${h.path}: ${h.detail.replace(/FILE/g, h.path)}`);
+    let admitted = !joining;
+    let join: Awaited<ReturnType<typeof joinHub>> | null = null;
+    if (joining && hub.tip) {
+      const { isAdmitted, markUnadmitted } = await import('../identity/admission.js');
+      admitted = await isAdmitted(repo, hub.tip, key.publicKey);
+      join = await joinHub(repo, hub.tip, remoteName, branch, instance);
+      if (join.refused) {
+        await repo.run(['update-ref', '-d', PROBE], { okCodes: [1] }).catch(() => undefined);
+        process.stderr.write(`agentgit: ${join.refused}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (!admitted) await markUnadmitted(repo); // its commits are re-signed once admitted
+      if (join.joined) {
+        lines.push(`joined the hub's state: its history shares no commit with this one, so the hub's version of each differing file is kept`);
+        if (join.joined.recorded.length) lines.push(`this instance's versions of ${join.joined.recorded.join(', ')} are in .agentgit/conflicts.jsonl (see \`agentgit conflicts\`)`);
+      }
+    }
+    await repo.run(['update-ref', '-d', PROBE], { okCodes: [1] }).catch(() => undefined);
+    if (renamed && remote) await retireHeartbeat(repo, remoteName, renamed, a.timeout * 1000);
     repo.close();
     if (!remote) {
       if (a.json) printJson({ root: repo.root, adopted, agent, instance, committed: c.committed, held: c.held.map((h) => h.path), nested: c.nested });
@@ -68,8 +125,76 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
     }
     if (!a.json) process.stdout.write(lines.join('\n') + '\n');
     const o = await syncRound({ dir: repo.root, push: true, timeoutSec: a.timeout, waitSec: 5 });
+    if (!admitted && o.held.length === 0 && (o.notAdmitted || o.exitCode === 0)) {
+      // joining: merged with the hub, waiting for admission (as after `clone`)
+      const line = signerLine(principal, key.publicKey);
+      if (a.json) printJson({ root: repo.root, principal, admitted: false, joined: true, recorded: join?.joined?.recorded ?? [], trustCommand: `agentgit trust add '${line}'` });
+      else process.stdout.write(`${syncSummary(o)}\njoined the hub's agentgit state; this instance is not admitted yet: until it is, sync commits and merges but pushes nothing.\nOn an admitted instance, run:\n  agentgit trust add '${line}'\n`);
+      process.exitCode = 0;
+      return;
+    }
     reportSync(o, { json: a.json });
   } finally {
     repo.close();
   }
+}
+
+/**
+ * Joining a hub that holds agentgit state: verify its history (trust on first
+ * use, as `clone` does), then either let the first sync merge it (histories
+ * related: a migrated git-sync workspace) or build the join commit now
+ * (unrelated histories). Returns a refusal message when the hub does not verify.
+ */
+async function joinHub(repo: Repo, tip: string, remote: string, branch: string, instance: string): Promise<{ refused?: string; joined?: Awaited<ReturnType<typeof joinUnrelated>> }> {
+  const { verifyRange } = await import('../identity/verify.js');
+  const head = await repo.revParse('HEAD');
+  const bad = await verifyRange(repo, { exclude: head ? [head] : [], tip, allowBootstrap: true });
+  if (bad.length > 0) {
+    return {
+      refused: `the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). Nothing from the hub was merged; local work is committed and kept. Check the hub URL, or ask its operator`,
+    };
+  }
+  // Our own history holds no agentgit state yet (a migrated plain-git clone):
+  // the remote-tracking ref git left behind is not a hub this instance ever
+  // trusted. Drop it so the first sync meets the state as first contact,
+  // which is what was just verified.
+  const track = `refs/remotes/${remote}/${branch}`;
+  const mine = head ? await repo.objects.read(`${head}:${SIGNERS_PATH}`) : null;
+  if (parseSigners(mine ? mine.toString('utf8') : null).length === 0 && (await repo.revParse(track))) await repo.run(['update-ref', '-d', track]);
+  if (!head || (await repo.mergeBases(head, tip)).length > 0) return {};
+  const policy = await readPolicy(repo.root);
+  const ref = `refs/heads/${repo.headBranchFromFile() ?? branch}`;
+  const joined = await joinUnrelated(repo, policy, head, tip, { instance, sign: true });
+  const { checkout } = await import('../sync/checkout.js');
+  await checkout(repo, policy, ref, head, joined.commit);
+  return { joined };
+}
+
+/** Renaming keeps the machine's key: copy it to the new name's path when that has none. */
+async function carryKey(dir: string, from: string, to: string): Promise<void> {
+  const agent = (await runGit(['config', '--get', 'agentgit.agent'], { cwd: dir, okCodes: [1] })).stdout.toString('utf8').trim() || 'agent';
+  const configured = (await runGit(['config', '--get', 'user.signingkey'], { cwd: dir, okCodes: [1] })).stdout.toString('utf8').trim();
+  const src = configured || keyPath(agent, from);
+  const dst = keyPath(agent, to);
+  if (existsSync(dst) || !existsSync(src) || !existsSync(src + '.pub')) return;
+  await mkdir(dirname(dst), { recursive: true, mode: 0o700 });
+  await copyFile(src, dst);
+  await copyFile(src + '.pub', dst + '.pub');
+  await chmod(dst, 0o600);
+  await runGit(['config', 'user.signingkey', dst], { cwd: dir });
+}
+
+/** allowed_signers: the old principal's line becomes the new one's (same key; signed by it). */
+async function renameSigner(repo: Repo, from: string, to: string, publicKey: string): Promise<void> {
+  const cur = await readSignersFile(repo);
+  if (cur === null || !parseSigners(cur).some((s) => s.principal === from)) return;
+  const { writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  await writeFile(join(repo.root, SIGNERS_PATH), markRetired(addSigner(removeSigner(cur, from).text, to, publicKey), from, `renamed to ${to}`));
+}
+
+/** Delete the old name's heartbeat on the hub and here (best effort: a later `instances retire` can finish it). */
+async function retireHeartbeat(repo: Repo, remote: string, name: string, timeoutMs: number): Promise<void> {
+  await repo.run(['push', '--quiet', remote, `:${HUB_PREFIX}${name}`], { timeoutMs, okCodes: [1, 128] }).catch(() => undefined);
+  await repo.run(['update-ref', '-d', `${LOCAL_PREFIX}${name}`], { okCodes: [1] }).catch(() => undefined);
 }

@@ -8,6 +8,7 @@
  * Exit 0 when clean, 1 when anything is found.
  */
 import { verifyRange } from '../identity/verify.js';
+import { SIGNERS_PATH } from '../identity/signers.js';
 import { lostEntries } from '../merge/log.js';
 import { findSecret } from '../sync/guard.js';
 import { openContext } from '../sync/context.js';
@@ -34,6 +35,7 @@ export async function verifyCommand(a: { C: string; json: boolean }): Promise<vo
         const status = meta[4]?.[0];
         if (status !== 'M' && status !== 'D') continue;
         if (policy.kindOf(path) !== 'log' || policy.allowsLogRewrite(path)) continue;
+        if (path === SIGNERS_PATH) continue; // not a log of entries: trust add/remove edit it, and the signatures above check who may
         const before = (await repo.objects.read(meta[2]!))?.toString('utf8') ?? '';
         const after = status === 'D' ? '' : (await repo.objects.read(meta[3]!))?.toString('utf8') ?? '';
         const d = lostEntries(path, before.replace(/\r\n/g, '\n'), after.replace(/\r\n/g, '\n'));

@@ -7,6 +7,7 @@ import type { Context } from '../sync/context.js';
 import { isClockPath } from '../sync/clocks.js';
 import { readState } from '../sync/state.js';
 import { readVerifiedHeartbeats, type IgnoredHeartbeat } from './heartbeat.js';
+import { activeHeartbeats, signersAtHead } from './fleet.js';
 import { assess, lagLevel, type Health, type InstanceSignal } from './signals.js';
 
 export interface StatusReport {
@@ -66,7 +67,8 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
   const checksum = tree ? `${tree}${uncommitted.length ? '+dirty' : ''}` : null;
 
   const t = policy.config.health;
-  const { heartbeats, ignored: ignoredHeartbeats } = await readVerifiedHeartbeats(repo, head);
+  const { heartbeats: verified, ignored: ignoredHeartbeats } = await readVerifiedHeartbeats(repo, head);
+  const heartbeats = activeHeartbeats(verified, await signersAtHead(repo, head)); // removed and retired instances leave the view
   const instances: InstanceSignal[] = [];
   const selfLag = st.lastSuccessAt === null ? null : (now - st.lastSuccessAt) / 1000;
   instances.push({ instance: settings.instance, self: true, lagSeconds: selfLag, behind: hubHead ? ab.behind : null, checksum, lastSuccessAt: iso(st.lastSuccessAt), level: lagLevel(selfLag, t) });

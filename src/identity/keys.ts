@@ -31,6 +31,39 @@ export function keyPath(agent: string, instance: string): string {
   return join(agentgitHome(), 'keys', `${agent}--${instance}_ed25519`);
 }
 
+/**
+ * The key this repo is configured to sign with is gone (a machine restored
+ * without $AGENTGIT_HOME, a deleted file). Never replaced silently: a new key
+ * is a new identity that must be admitted again.
+ */
+export class MissingKeyError extends Error {
+  readonly code = 'ENOKEY';
+  constructor(
+    readonly file: string,
+    principal: string,
+  ) {
+    super(
+      `the signing key of ${principal} is missing: ${file} does not exist. ` +
+        `Put it back with \`agentgit identity import FILE\` (FILE: the key from a backup, or one \`agentgit identity export\` wrote); ` +
+        `if it is lost for good, \`agentgit init --new-key\` makes a new one, which an admitted instance must then admit with \`agentgit trust add\``,
+    );
+    this.name = 'MissingKeyError';
+  }
+}
+
+/** Load the key pair at `privatePath` (and `.pub`); a missing file is a MissingKeyError naming it. */
+export async function loadKey(privatePath: string, principal: string): Promise<KeyPair> {
+  for (const f of [privatePath, privatePath + '.pub']) {
+    try {
+      await stat(f);
+    } catch {
+      throw new MissingKeyError(f, principal);
+    }
+  }
+  const publicKey = (await readFile(privatePath + '.pub', 'utf8')).trim();
+  return { principal, privatePath, publicPath: privatePath + '.pub', publicKey };
+}
+
 /** Load the instance key, creating it when absent. */
 export async function ensureKey(agent: string, instance: string): Promise<KeyPair> {
   const priv = keyPath(agent, instance);

@@ -3,8 +3,9 @@
  * the per-clone settings agentgit keeps in `.git/config` (section agentgit).
  */
 import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { baseline, effectivePolicy, ratchet, riskyChanges, type PolicyChange } from '../policy/consent.js';
 import { parsePolicy, Policy, POLICY_PATH, type PolicyConfig } from '../policy/policy.js';
 import { Repo } from '../git/repo.js';
@@ -22,9 +23,39 @@ export class UsageError extends Error {
 
 export class NotAnAgentRepoError extends Error {
   readonly code = 'ENOTAGENT';
-  constructor(dir: string) {
-    super(`${dir} is not an agentgit repo: run \`agentgit init -C ${dir}\` (or \`agentgit clone URL ${dir}\`) first`);
+  /** `gitRoot`: the Git work tree found at or above `dir`, when there is one. */
+  constructor(dir: string, gitRoot?: string) {
+    super(
+      gitRoot
+        ? `${gitRoot} is a Git repo but not set up for agentgit: run \`agentgit init -C ${gitRoot}\` to adopt it (files and history are kept)`
+        : `${dir} is not in an agentgit repo (no .git there or in any directory above): run \`agentgit init -C ${dir}\` (or \`agentgit clone URL ${dir}\`) first`,
+    );
     this.name = 'NotAnAgentRepoError';
+  }
+}
+
+/** `-C DIR` must name an existing directory: a typo is reported, never created or walked past. */
+export function checkDirExists(dir: string, create?: string): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new UsageError(`${dir} does not exist: check the -C path${create ? `, or create it first (${create})` : ''}`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${dir} is not a directory: -C names the agent's state directory`);
+}
+
+/**
+ * The work tree holding `dir`, found as git finds it: the nearest directory
+ * at or above `dir` that holds `.git` (a directory, or a file for a worktree).
+ */
+export function findRepoRoot(dir: string): string | null {
+  let d = resolve(dir);
+  for (;;) {
+    if (existsSync(join(d, '.git'))) return d;
+    const up = dirname(d);
+    if (up === d) return null;
+    d = up;
   }
 }
 
@@ -137,15 +168,17 @@ export async function settleAccepted(repo: Repo): Promise<void> {
   await writeAccepted(repo, next, st.pending.length === 0 ? st.proposedId : 'tightenings only');
 }
 
-/** Open an initialised agentgit repo at `dir`. */
+/** Open the initialised agentgit repo holding `dir` (its root or any directory inside it). */
 export async function openContext(dir: string): Promise<Context> {
-  const repo = await Repo.openAt(dir);
-  if (!repo) throw new NotAnAgentRepoError(dir);
+  checkDirExists(dir);
+  const root = findRepoRoot(dir);
+  const repo = root ? await Repo.openAt(root) : null;
+  if (!repo) throw new NotAnAgentRepoError(dir, root ?? undefined);
   const config = await repo.configAll();
   const instance = config.get('agentgit.instance');
   if (!instance) {
     repo.close();
-    throw new NotAnAgentRepoError(dir);
+    throw new NotAnAgentRepoError(dir, repo.root);
   }
   const consent = await loadPolicyState(repo).catch((e: unknown) => {
     repo.close();

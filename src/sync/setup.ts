@@ -13,7 +13,7 @@ import { defaultConfigText, POLICY_PATH, type Policy } from '../policy/policy.js
 import { gitText, runGit } from '../git/exec.js';
 import { Repo } from '../git/repo.js';
 import { credentialUrlMessage, stripUserinfo, urlHasCredentials } from '../git/url.js';
-import { ensureKey } from '../identity/keys.js';
+import { ensureKey, keyPath, MissingKeyError } from '../identity/keys.js';
 import { SIGNERS_PATH } from '../identity/signers.js';
 import { readPolicy, UsageError } from './context.js';
 import { readNoFollow, writeNoFollow, writeWorkTreeFile } from './safe-write.js';
@@ -35,6 +35,8 @@ const FSCK_CONFIG: Array<[string, string]> = [
 ];
 
 export interface SetupOptions {
+  /** Make a new signing key even though this instance's configured key is gone. */
+  newKey?: boolean;
   agent?: string;
   instance?: string;
   branch?: string;
@@ -81,7 +83,7 @@ export async function writeManagedBlock(file: string, lines: string[]): Promise<
 }
 
 /** Everything per clone that git does not version. Cheap enough to run every sync. */
-export async function repairClone(repo: Repo, policy: Policy, s: { agent: string; instance: string }, known?: Map<string, string>): Promise<string[]> {
+export async function repairClone(repo: Repo, policy: Policy, s: { agent: string; instance: string; newKey?: boolean }, known?: Map<string, string>): Promise<string[]> {
   const fixed: string[] = [];
   const cfg = known ?? (await repo.configAll());
   const want: Record<string, string> = {
@@ -101,10 +103,18 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
   // SSH commit signing with the instance key (outside the repo, 0600). A key
   // already configured and present is kept, even if cron's environment would
   // locate $AGENTGIT_HOME elsewhere: switching keys would un-admit the instance.
+  // A configured key that is gone is never replaced silently (see MissingKeyError):
+  // only the key at the standard place (just imported) or --new-key stands in.
   const configured = cfg.get('user.signingkey');
-  const keep = configured && existsSync(configured) && existsSync(configured + '.pub');
+  const present = (p: string): boolean => existsSync(p) && existsSync(p + '.pub');
+  let signingKey: string;
+  if (configured && present(configured)) signingKey = configured;
+  else if (present(keyPath(s.agent, s.instance))) signingKey = (await ensureKey(s.agent, s.instance)).privatePath;
+  else if (configured && cfg.get('agentgit.instance') === s.instance && !s.newKey) {
+    throw new MissingKeyError(existsSync(configured) ? configured + '.pub' : configured, `${s.agent}/${s.instance}`);
+  } else signingKey = (await ensureKey(s.agent, s.instance)).privatePath;
   want['gpg.format'] = 'ssh';
-  want['user.signingkey'] = keep ? configured : (await ensureKey(s.agent, s.instance)).privatePath;
+  want['user.signingkey'] = signingKey;
   want['commit.gpgsign'] = 'true';
   want['gpg.ssh.allowedSignersFile'] = join(repo.root, SIGNERS_PATH);
   for (const [k, v] of Object.entries(want)) {
@@ -175,7 +185,7 @@ export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Re
   }
   const policy = await readPolicy(repo.root);
   await writeVersionedSetup(repo.root, policy);
-  await repairClone(repo, await readPolicy(repo.root), { agent, instance });
+  await repairClone(repo, await readPolicy(repo.root), { agent, instance, newKey: o.newKey });
   return { repo, adopted, instance, agent };
 }
 
@@ -244,4 +254,89 @@ async function cloneBranch(repo: Repo, asked: string | undefined): Promise<strin
 
 async function setRemoteCheck(url: string): Promise<void> {
   if (urlHasCredentials(url)) throw new UsageError(credentialUrlMessage(url));
+}
+
+/**
+ * Joining state whose history shares no commit with ours (a fresh template,
+ * or a workspace started apart): the hub's state is the fleet's, so it wins
+ * for every file that differs; the newcomer's version goes to the conflict
+ * record (`.agentgit/conflicts.jsonl`, rule `join`), and from there nothing
+ * is lost. Append-only logs are the exception: their entries are united
+ * (every entry kept once). Files only the newcomer has are added. Builds a
+ * merge commit with both histories as parents; touches no ref or file.
+ */
+export async function joinUnrelated(
+  repo: Repo,
+  policy: Policy,
+  ours: string,
+  theirs: string,
+  o: { instance: string; sign: boolean },
+): Promise<{ commit: string; recorded: string[]; added: string[]; united: string[] }> {
+  const { mergeFile } = await import('../merge/index.js');
+  const { writeBlob } = await import('../git/objects.js');
+  const { isClockPath } = await import('./clocks.js');
+  const { CONFLICTS_PATH } = await import('./integrate.js');
+  const changes = await repo.diffTree(theirs, ours); // from the hub's tree to ours
+  const entries: { path: string; mode: string; oid: string }[] = [];
+  const recorded: string[] = [];
+  const added: string[] = [];
+  const united: string[] = [];
+  const lines: string[] = [];
+  const at = new Date(await repo.committerTime(ours)).toISOString();
+  // long values are cut, as in every conflict record: the full version is in history (the join commit's first parent)
+  const cut = (v: string): string => (v.length > 64 * 1024 ? v.slice(0, 64 * 1024) + '…[cut; full text in history]' : v);
+  const text = (b: Buffer): string => cut(b.includes(0) ? `base64:${b.toString('base64')}` : b.toString('utf8'));
+  let oursRecord: Buffer | null = null;
+  for (const c of changes) {
+    if (c.status === 'D') continue; // only the hub has it: the hub's stays
+    if (isClockPath(c.path) || c.path === SIGNERS_PATH) continue; // the hub's clocks and admitted keys
+    if (c.path === CONFLICTS_PATH) {
+      oursRecord = await repo.objects.read(c.newOid);
+      continue;
+    }
+    if (c.status === 'A') {
+      entries.push({ path: c.path, mode: c.newMode, oid: c.newOid });
+      added.push(c.path);
+      continue;
+    }
+    const [hub, mine] = await Promise.all([repo.objects.read(c.oldOid), repo.objects.read(c.newOid)]);
+    if (!hub || !mine) throw new Error(`object missing while joining ${c.path}; run \`git fsck\``);
+    if (policy.kindOf(c.path) === 'log' && c.newMode === c.oldMode) {
+      const r = mergeFile({ path: c.path, kind: 'log', base: null, ours: hub, theirs: mine }, policy.config.maxMergeBytes);
+      if (r.report.conflicts.length === 0) {
+        entries.push({ path: c.path, mode: c.oldMode, oid: await writeBlob(repo.gitDir, r.bytes) });
+        united.push(c.path);
+        continue;
+      }
+    }
+    recorded.push(c.path);
+    lines.push(
+      JSON.stringify({
+        at,
+        path: c.path,
+        key: '',
+        rule: 'join',
+        winner: { value: text(hub), clock: null },
+        loser: { value: text(mine), clock: null },
+      }),
+    );
+  }
+  if (lines.length > 0 || oursRecord) {
+    const hubRecord = await repo.objects.read(`${theirs}:${CONFLICTS_PATH}`);
+    let record = hubRecord ? hubRecord.toString('utf8') : '';
+    if (record && !record.endsWith('\n')) record += '\n';
+    const have = new Set(record.split('\n'));
+    const extra = oursRecord ? oursRecord.toString('utf8').split('\n').filter((l) => l.trim()) : [];
+    for (const l of [...extra, ...lines]) {
+      if (!have.has(l)) {
+        record += l + '\n';
+        have.add(l);
+      }
+    }
+    entries.push({ path: CONFLICTS_PATH, mode: '100644', oid: await writeBlob(repo.gitDir, Buffer.from(record, 'utf8')) });
+  }
+  const tree = await repo.buildTree(theirs, entries);
+  const message = `agentgit: ${o.instance} joins the hub's state\n\nHistories had no commit in common: the hub's version of each differing file is kept,\nthis instance's version is in ${CONFLICTS_PATH}.\n\nAgentgit-Instance: ${o.instance}\n`;
+  const commit = await repo.commitTree(tree, [ours, theirs], message, { sign: o.sign });
+  return { commit, recorded, added, united };
 }
