@@ -20,7 +20,13 @@ export function syncSummary(o: SyncOutcome): string {
 /** Print a sync outcome and set the exit code. */
 export function reportSync(o: SyncOutcome, a: { json?: boolean; quiet?: boolean }): void {
   if (a.json) {
-    printJson({ ...o, held: o.held.map(({ path, reason, detail }) => ({ path, reason, detail })) });
+    printJson({ ok: o.exitCode === 0, ...o, held: o.held.map(({ path, reason, detail }) => ({ path, reason, detail })) });
+  } else if (a.quiet && o.exitCode === 75) {
+    // quiet (cron mails every line): nothing on a temporary failure until the
+    // outage outlasts the lag threshold, then one line per threshold period
+    if (o.outage?.report) {
+      process.stderr.write(`agentgit: every sync since ${new Date(o.outage.since).toISOString()} (${Math.round(o.outage.seconds / 60)} min) failed temporarily: ${oneLine(o.error ?? 'unknown')}; local work is committed and kept (exit 75; next report in ${Math.round(o.outage.thresholdSec / 60)} min)\n`);
+    }
   } else {
     if (!a.quiet || o.exitCode !== 0) {
       for (const n of o.notes) process.stderr.write(`agentgit: ${n}\n`);
@@ -36,4 +42,9 @@ export function reportSync(o: SyncOutcome, a: { json?: boolean; quiet?: boolean 
     }
   }
   process.exitCode = o.exitCode;
+}
+
+/** The first line of a message, for one-line reports. */
+export function oneLine(s: string): string {
+  return s.split('\n', 1)[0] ?? '';
 }
