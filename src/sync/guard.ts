@@ -35,7 +35,7 @@ export function findSecret(bytes: Uint8Array): string | null {
   return null;
 }
 
-export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large';
+export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unreadable';
 
 export interface Held {
   path: string;
