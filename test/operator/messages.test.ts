@@ -3,9 +3,9 @@
  * command's --help shows -C, an example and the exit codes; bare agentgit
  * lists every command; a typo gets a did-you-mean; --json commands print a
  * JSON object on error; `agentgit log | head` ends quietly; status prints
- * the admission command whole.
-(`npm run build` being quiet is not tested here: rebuilding dist/ under
-the other test files that run bin/agentgit would break them.)
+ * the admission command whole. (`npm run build` being quiet is not tested
+ * here: rebuilding dist/ under the other test files that run bin/agentgit
+ * would break them.)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -101,5 +101,4 @@ describe('output', () => {
     const st = await nu.run(['status']);
     expect(st.stdout).toMatch(/agentgit trust add '[^']+newbie[^']*'/);
   });
-
 });
