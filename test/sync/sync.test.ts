@@ -237,7 +237,10 @@ describe('sync engine', () => {
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', [tasks]: '{"tasks": []}\n' } });
     const b = await Instance.clone(hub, 'b');
     const expected: string[] = [];
-    const trials = Number(process.env.AGENTGIT_KILL_TRIALS ?? 8);
+    // bounded by trials, never by time: 3 finish well within the timeout on a
+    // loaded 2-core machine; the long kill -9 runs (200 trials) are in
+    // `npm run test:reliability` (test/reliability), or set AGENTGIT_KILL_TRIALS
+    const trials = Number(process.env.AGENTGIT_KILL_TRIALS ?? 3);
     for (let t = 0; t < trials; t++) {
       const eb = `- 14:${String(t).padStart(2, '0')} b ${t}`;
       const ea = `- 14:${String(t).padStart(2, '0')} a ${t}`;
