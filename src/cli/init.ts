@@ -18,7 +18,7 @@ import { ClockSource } from '../sync/hlc.js';
 import { syncRound } from '../sync/round.js';
 import { initRepo } from '../sync/setup.js';
 import type { Repo } from '../git/repo.js';
-import { printJson, reportSync } from './output.js';
+import { printJson, progressLine, reportSync } from './output.js';
 
 /** Does the hub's branch already list admitted instances? Fetches into a scratch ref. */
 async function hubHasSigners(repo: Repo, url: string, branch: string, timeoutMs: number): Promise<boolean> {
@@ -49,6 +49,7 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
       policy,
       clocks,
       sign: true,
+      progress: progressLine('agentgit: committing', { json: a.json }),
       message: (files) => `agentgit: init ${agent}/${instance} (${files.length} file${files.length === 1 ? '' : 's'})\n\nAgentgit-Instance: ${instance}\n`,
     });
     const lines = [`${adopted ? 'adopted' : 'initialised'} ${repo.root} as ${agent}/${instance}${c.commit ? `, committed ${c.committed.length} file${c.committed.length === 1 ? '' : 's'}` : ''}`];

@@ -48,3 +48,20 @@ export function reportSync(o: SyncOutcome, a: { json?: boolean; quiet?: boolean 
 export function oneLine(s: string): string {
   return s.split('\n', 1)[0] ?? '';
 }
+
+/**
+ * A progress line for long work (init or clone of many files): on stderr,
+ * only when stderr is a terminal and neither --quiet nor --json was given;
+ * redrawn at most every 100 ms, cleared when the work is done.
+ */
+export function progressLine(label: string, opts: { quiet?: boolean; json?: boolean } = {}): ((done: number, total: number) => void) | undefined {
+  if (opts.quiet || opts.json || !process.stderr.isTTY) return undefined;
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < 100) return;
+    last = now;
+    const pct = total ? Math.floor((done * 100) / total) : 100;
+    process.stderr.write(`\r${label}: ${pct}% (${done}/${total} files)${done >= total ? '\n' : ''}`);
+  };
+}

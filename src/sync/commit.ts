@@ -30,6 +30,8 @@ export interface CommitOptions {
   clocks: ClockSource;
   message: (files: string[]) => string;
   sign: boolean;
+  /** Called as changed files are read and checked (for a progress line on a TTY). */
+  progress?: (done: number, total: number) => void;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       return { path, kind, before, work };
     });
     for (const p of pre) if (p) await commitOne(p);
+    o.progress?.(Math.min(from + CHUNK, status.length), status.length);
   }
 
   async function commitOne({ path, kind, before, work }: { path: string; kind: string; before: Buffer | null; work: Awaited<ReturnType<typeof readWork>> }): Promise<void> {

@@ -3,13 +3,15 @@
  * command's --help shows -C, an example and the exit codes; bare agentgit
  * lists every command; a typo gets a did-you-mean; --json commands print a
  * JSON object on error; `agentgit log | head` ends quietly; status prints
- * the admission command whole. (`npm run build` being quiet is not tested
+ * the admission command whole; init shows progress on a terminal only. (`npm run build` being quiet is not tested
  * here: rebuilding dist/ under the other test files that run bin/agentgit
  * would break them.)
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentgit, BIN, cleanupTemp, Instance, makeBareHub, tempDir } from '../helpers/agents.js';
+import { agentgit, BIN, cleanupTemp, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
@@ -100,5 +102,27 @@ describe('output', () => {
     expect(s.code).toBe(1);
     const st = await nu.run(['status']);
     expect(st.stdout).toMatch(/agentgit trust add '[^']+newbie[^']*'/);
+  });
+
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('init shows progress on a terminal (stderr), never without one or with --json', async () => {
+    const make = (): { dir: string; env: NodeJS.ProcessEnv } => {
+      const dir = join(tempDir('agentgit-progress-'), 'state');
+      mkdirSync(dir, { recursive: true });
+      for (let i = 0; i < 300; i++) writeFileSync(join(dir, `f${i}.md`), `file ${i}\n`);
+      return { dir, env: testEnv(tempDir()) };
+    };
+    const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+    const onTty = (args: string[], env: NodeJS.ProcessEnv): string =>
+      spawnSync('script', ['-qec', [process.execPath, BIN, ...args].map(quote).join(' '), '/dev/null'], { env, encoding: 'utf8' }).stdout;
+    const t = make();
+    const tty = onTty(['init', '-C', t.dir, '--agent', 'k', '--instance', 'tty'], t.env);
+    expect(tty).toMatch(/\ragentgit: committing: \d+% \(\d+\/30\d files\)/);
+    expect(tty).toMatch(/100% \(30\d\/30\d files\)/);
+    const j = make();
+    expect(onTty(['init', '-C', j.dir, '--agent', 'k', '--instance', 'json', '--json'], j.env)).not.toMatch(/committing/);
+    const p = make();
+    const piped = await agentgit(['init', '-C', p.dir, '--agent', 'k', '--instance', 'pipe'], { env: p.env });
+    expect(piped.code).toBe(0);
+    expect(piped.stderr + piped.stdout).not.toMatch(/committing/);
   });
 });
