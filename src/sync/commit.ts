@@ -179,12 +179,19 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   }
 
   // the clock files (synced, beside the data)
+  // (init of many files: each directory made once, and no lookups in an unborn HEAD)
+  const headBorn = clockFiles.size > 0 && (await repo.revParse('HEAD')) !== null;
+  const made = new Set<string>();
   for (const [cpath, clocks] of clockFiles) {
     const abs = join(repo.root, cpath);
     const bytes = formatClockFile(clocks);
-    await mkdir(dirname(abs), { recursive: true });
+    const dir = dirname(abs);
+    if (!made.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      made.add(dir);
+    }
     await writeFile(abs, bytes);
-    put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
+    put(cpath, bytes, '100644', headBorn ? await repo.objects.read(`HEAD:${cpath}`) : null);
   }
   // a held file a person staged by hand must not ride along: back to HEAD's
   // version, or out of the index before the first commit
