@@ -29,14 +29,25 @@ interface Rec {
   loser: { value?: string; clock: string | null };
 }
 
+interface Side {
+  value: string | null;
+  clock: string | null;
+  instance: string;
+  time: string | null;
+}
+
+/** A record as shown (and as --json prints it: the stored fields, plus id, times and instances). */
 export interface Shown {
   id: string;
   time: string | null;
+  at: string;
   path: string;
   key: string;
   rule: string;
-  winner: { value: string | null; instance: string; time: string | null };
-  loser: { value: string | null; instance: string; time: string | null };
+  winner: Side;
+  loser: Side;
+  winnerInstance: string;
+  loserInstance: string;
 }
 
 const CUT = '…[cut; full text in history]';
@@ -76,8 +87,9 @@ export async function readRecords(root: string): Promise<Shown[]> {
       continue; // a line that is not a record
     }
     if (!r || typeof r.path !== 'string' || !r.winner || !r.loser) continue;
-    const side = (s: Rec['winner']) => ({ value: typeof s.value === 'string' ? s.value : null, instance: who(s.clock), time: timeOf(s.clock) });
-    out.push({ id: recordId(l), time: timeOf(r.at || r.winner.clock), path: r.path, key: r.key ?? '', rule: r.rule, winner: side(r.winner), loser: side(r.loser) });
+    const side = (s: Rec['winner']): Side => ({ value: typeof s.value === 'string' ? s.value : null, clock: s.clock ?? null, instance: who(s.clock ?? null), time: timeOf(s.clock ?? null) });
+    const [winner, loser] = [side(r.winner), side(r.loser)];
+    out.push({ id: recordId(l), time: timeOf(r.at || r.winner.clock), at: r.at ?? '', path: r.path, key: r.key ?? '', rule: r.rule, winner, loser, winnerInstance: winner.instance, loserInstance: loser.instance });
   }
   return out;
 }
