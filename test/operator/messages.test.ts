@@ -102,6 +102,7 @@ describe('output', () => {
     expect(s.code).toBe(1);
     const st = await nu.run(['status']);
     expect(st.stdout).toMatch(/agentgit trust add '[^']+newbie[^']*'/);
+    expect(st.stdout).toMatch(/fail: the last sync failed: this instance is not admitted yet.* agentgit trust add '[^']+newbie[^']*'/);
   });
 
   it.skipIf(spawnSync('script', ['--version']).status !== 0)('init shows progress on a terminal (stderr), never without one or with --json', async () => {
