@@ -102,12 +102,12 @@ function show(v: string | null): string {
 
 export async function conflictsCommand(a: { C: string; json: boolean; action?: string; id?: string; path?: string; since?: string }): Promise<void> {
   const since = a.since !== undefined ? parseSince(a.since) : null;
+  if (a.action === 'take' && !a.id) throw new UsageError('conflicts take needs the record ID (`agentgit conflicts` lists them)');
   const { repo } = await openContext(a.C);
   try {
     let recs = await readRecords(repo.root);
     if (a.action === 'take') {
-      if (!a.id) throw new UsageError('conflicts take needs the record ID (`agentgit conflicts` lists them)');
-      const hits = recs.filter((r) => r.id.startsWith(a.id!.toLowerCase()));
+      const hits = recs.filter((r) => r.id.startsWith((a.id ?? '').toLowerCase()));
       if (hits.length !== 1) throw new FailedError(hits.length === 0 ? `no conflict record ${a.id} in ${CONFLICTS_PATH}; \`agentgit conflicts\` lists them` : `${a.id} names ${hits.length} records; give more of the ID`);
       const done = await take(repo.root, hits[0]!);
       if (a.json) printJson({ ok: true, id: hits[0]!.id, path: hits[0]!.path, key: hits[0]!.key, did: done });
