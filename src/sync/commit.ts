@@ -2,8 +2,7 @@
  * Step 3 and 4 of a round: commit every change in synced layers, with the
  * guard (secrets, rewritten logs, size) and per-key write clocks for JSON.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
@@ -187,10 +186,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     const bytes = formatClockFile(clocks);
     const dir = dirname(abs);
     if (!made.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
       made.add(dir);
     }
-    await writeFile(abs, bytes);
+    writeFileSync(abs, bytes); // synchronous, as the object writes: no thread-pool round trip per file
     put(cpath, bytes, '100644', headBorn ? await repo.objects.read(`HEAD:${cpath}`) : null);
   }
   // a held file a person staged by hand must not ride along: back to HEAD's
