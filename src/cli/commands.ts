@@ -1,13 +1,17 @@
 /** The yargs command table. Each command lives in its own file, loaded when run. */
 import yargs from 'yargs';
-import { version } from './main.js';
+import { reportError, version, wantsJson } from './main.js';
+
+/** The exit codes every command but `status --check` uses (see src/errors.ts). */
+export const EXIT_CODES = 'Exit codes: 0 ok; 1 failed, nothing lost (the message says what to do); 2 usage; 75 temporary (hub unreachable, another sync running): the next run retries.';
 
 export async function runYargs(argv: string[]): Promise<void> {
-  const dir = { alias: 'C', type: 'string', default: '.', describe: 'run as if started in this directory' } as const;
-  const json = { type: 'boolean', default: false, describe: 'print a JSON report' } as const;
-  await yargs(argv)
+  const dir = { type: 'string', default: '.', describe: 'run as if agentgit was started in DIR (like git -C)', requiresArg: true } as const;
+  const json = { type: 'boolean', default: false, describe: 'print a JSON report (errors too: {"ok":false,"error":...,"exitCode":N})' } as const;
+  const y0 = yargs(argv);
+  await y0
     .scriptName('agentgit')
-    .usage('agentgit: keep an agent\'s state in sync through Git\n\nUsage: $0 <command> [options]')
+    .usage('agentgit: keep an agent\'s state in sync through Git\n\nUsage: $0 <command> [options]   (`$0 <command> --help` for its options)')
     .command(
       'init',
       'make a directory an agentgit repo (adopting files and any Git history there)',
@@ -21,7 +25,9 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('timeout', { type: 'number', default: 120, describe: 'seconds for the first exchange with the hub' })
           .option('new-key', { type: 'boolean', default: false, describe: "make a new signing key when this instance's key is lost for good (it must be admitted again)" })
           .option('rename', { type: 'boolean', default: false, describe: 'with --instance NEW on a set-up repo: rename this instance (the old name is retired)' })
-          .option('json', json),
+          .option('json', json)
+          .example('$0 init -C ~/agent --remote git@hub:agent.git --agent kevin', 'adopt ~/agent and sync it through the hub')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./init.js')).initCommand(a),
     )
     .command(
@@ -36,7 +42,9 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('instance', { type: 'string' })
           .option('timeout', { type: 'number', default: 120 })
           .option('trust-self', { type: 'boolean', default: false, describe: 'admit this instance itself (only where the policy allows open enrollment; see docs/security.md)' })
-          .option('json', json),
+          .option('json', json)
+          .example('$0 clone git@hub:agent.git ~/agent', 'a new instance of the agent; then run the printed `agentgit trust add` line on an admitted one')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./clone.js')).cloneCommand(a as never),
     )
     .command(
@@ -50,7 +58,9 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('push', { type: 'boolean', default: true, describe: 'push to the hub (--no-push: commit and merge only)' })
           .option('timeout', { type: 'number', default: 120, describe: 'deadline in seconds for the whole round' })
           .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for another sync holding the lock' })
-          .option('prometheus', { type: 'string', describe: 'write node_exporter textfile metrics to FILE after the round' }),
+          .option('prometheus', { type: 'string', describe: 'write node_exporter textfile metrics to FILE after the round' })
+          .example('* * * * * agentgit sync -C ~/agent --quiet', 'crontab line: silent unless something needs a person, or the hub stays unreachable past the lag threshold')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./sync.js')).syncCommand(a),
     )
     .command(
@@ -61,7 +71,9 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('C', dir)
           .option('json', json)
           .option('check', { type: 'boolean', default: false, describe: 'exit 0 ok, 1 warn, 2 fail (print only when not ok)' })
-          .option('prometheus', { type: 'string', describe: 'also write node_exporter textfile metrics to FILE (atomically)' }),
+          .option('prometheus', { type: 'string', describe: 'also write node_exporter textfile metrics to FILE (atomically)' })
+          .example('$0 status -C ~/agent --check', 'for probes: prints nothing and exits 0 when healthy')
+          .epilogue('Exit codes: 0 ok (with --check: healthy); 1 failed (with --check: warn); 2 usage (with --check: fail).'),
       async (a) => (await import('./status.js')).statusCommand(a),
     )
     .command(
@@ -74,25 +86,44 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('instance', { type: 'string', describe: 'only this instance' })
           .option('since', { type: 'string', describe: 'only commits after DATE (git date formats)' })
           .option('path', { type: 'string', describe: 'only commits touching paths matching GLOB' })
-          .option('max', { type: 'number', default: 50, describe: 'at most this many commits' }),
+          .option('max', { type: 'number', default: 50, describe: 'at most this many commits' })
+          .example("$0 log -C ~/agent --since '2 days ago' --path 'memory/**'", 'who changed memory/ lately')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./log.js')).logCommand(a),
     )
     .command(
-      'conflicts',
-      'concurrent writes resolved by last-writer-wins, with both values',
-      (y) => y.option('C', dir).option('json', json),
+      'conflicts [action] [id]',
+      'concurrent writes resolved by last-writer-wins, with both values; `conflicts take ID` restores the losing one',
+      (y) =>
+        y
+          .positional('action', { choices: ['list', 'take'] as const, default: 'list', describe: 'list (default), or take: write the losing value of record ID back (committed at the next sync)' })
+          .positional('id', { type: 'string', describe: 'take: the record ID the list shows' })
+          .option('C', dir)
+          .option('json', json)
+          .option('path', { type: 'string', describe: 'only records of paths matching GLOB' })
+          .option('since', { type: 'string', describe: 'only records from DATE on (ISO 8601, e.g. 2026-12-01 or 2026-12-01T10:00Z)' })
+          .example('$0 conflicts -C ~/agent --path "memory/*.json" --since 2026-12-01', 'what last-writer-wins decided lately')
+          .example('$0 conflicts take 3f2a9c1e -C ~/agent', 'bring the losing value back (a new write, synced at the next round)')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./conflicts.js')).conflictsCommand(a),
     )
     .command(
       'rebuild',
       "run the policy's rebuild command for derived state now",
-      (y) => y.option('C', dir),
+      (y) => y.option('C', dir).example('$0 rebuild -C ~/agent', 'rebuild the derived state now')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./rebuild.js')).rebuildCommand(a),
     )
     .command(
       'doctor',
       'check git, drivers, hooks, hub access, keys and remote URL; print each fix',
-      (y) => y.option('C', dir).option('json', json).option('timeout', { type: 'number', default: 20 }),
+      (y) =>
+        y
+          .option('C', dir)
+          .option('json', json)
+          .option('timeout', { type: 'number', default: 20, describe: 'seconds for the hub checks' })
+          .example('$0 doctor -C ~/agent', 'check this instance, print the fix for each problem')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./doctor.js')).doctorCommand(a),
     )
     .command(
@@ -104,7 +135,9 @@ export async function runYargs(argv: string[]): Promise<void> {
           .positional('arg', { type: 'string', describe: 'add: the allowed_signers line clone printed; remove: AGENT/INSTANCE' })
           .option('principal', { type: 'string', describe: 'AGENT/INSTANCE, when the key line does not name it' })
           .option('C', dir)
-          .option('json', json),
+          .option('json', json)
+          .example("$0 trust add 'kevin/box2 ssh-ed25519 AAAA…' -C ~/agent", 'admit a new instance (the line its clone printed)')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./trust.js')).trustCommand(a as never),
     )
     .command('instances [action] [name]', 'the fleet: active, removed and retired instances; `instances retire NAME` for one gone for good', (y) => y.positional('action', { choices: ['list', 'retire'] as const }).positional('name', { type: 'string' }).option('C', dir).option('json', json).option('timeout', { type: 'number', default: 60 }), async (a) => (await import('./instances.js')).instancesCommand(a as never))
@@ -116,13 +149,16 @@ export async function runYargs(argv: string[]): Promise<void> {
           .positional('action', { choices: ['show', 'export', 'import'] as const, demandOption: true })
           .positional('file', { type: 'string' })
           .option('C', dir)
-          .option('json', json),
+          .option('json', json)
+          .example('$0 identity show -C ~/agent', "this instance's public key and principal")
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./identity.js')).identityCommand(a as never),
     )
     .command(
       'verify',
       'audit history: signatures by admitted keys, log rewrites, secrets in any object',
-      (y) => y.option('C', dir).option('json', json),
+      (y) => y.option('C', dir).option('json', json).example('$0 verify -C ~/agent', 'audit the whole history')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./verify.js')).verifyCommand(a),
     )
     .command(
@@ -137,15 +173,26 @@ export async function runYargs(argv: string[]): Promise<void> {
       async (a) => (await import('./policy.js')).policyCommand(a as never),
     )
     .command('merge-driver <kind> <base> <ours> <theirs> [size] [path]', 'git merge driver (registered by init; not for direct use)', () => undefined, () => undefined)
-    .demandCommand(1, 'name a command: init, clone, sync, status or doctor')
+    .demandCommand(1, 'name a command (listed above)')
+    .recommendCommands()
     .strict()
     .version(version())
     .help()
     .alias('h', 'help')
+    .epilogue(`${EXIT_CODES}\nDocs: README.md, docs/sync.md (exit codes), docs/security.md, docs/merging.md.`)
     .wrap(100)
     .fail((msg, err) => {
       if (err) throw err;
-      process.stderr.write(`agentgit: ${msg}\nRun \`agentgit --help\` for usage.\n`);
+      if (wantsJson(argv)) reportError(/^Did you mean/.test(msg) ? `unknown command '${argv[0]}'. ${msg}` : msg, 2, true);
+      else if (argv.length === 0) {
+        // bare `agentgit`: every command, as `--help` lists them
+        y0.showHelp((h) => process.stderr.write(h + '\n'));
+        process.exitCode = 2;
+      } else {
+        const typo = /^Did you mean/.test(msg) ? `unknown command '${argv[0]}'. ` : '';
+        process.stderr.write(`agentgit: ${typo}${msg}\nRun \`agentgit --help\` (or \`agentgit COMMAND --help\`) for usage.\n`);
+        process.exitCode = 2;
+      }
       process.exit(2);
     })
     .parseAsync();

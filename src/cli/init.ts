@@ -29,7 +29,7 @@ import { HUB_PREFIX, LOCAL_PREFIX } from '../health/heartbeat.js';
 import { markRetired } from '../health/fleet.js';
 import { runGit } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
-import { printJson, reportSync, syncSummary } from './output.js';
+import { printJson, progressLine, reportSync, syncSummary } from './output.js';
 
 const PROBE = 'refs/agentgit/probe';
 
@@ -90,6 +90,7 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
       policy,
       clocks,
       sign: true,
+      progress: progressLine('agentgit: committing', { json: a.json }),
       message: (files) => `agentgit: init ${agent}/${instance} (${files.length} file${files.length === 1 ? '' : 's'})\n\nAgentgit-Instance: ${instance}\n`,
     });
     lines.push(`${adopted ? 'adopted' : 'initialised'} ${repo.root} as ${agent}/${instance}${c.commit ? `, committed ${c.committed.length} file${c.committed.length === 1 ? '' : 's'}` : ''}`);

@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { EXIT, exitCodeOf, messageOf } from '../errors.js';
 
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, TEMPORARY: 75 } as const;
+export { EXIT };
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -45,7 +46,34 @@ function parseSyncFast(args: string[]): { C: string; quiet: boolean; json: boole
   }
 }
 
+/**
+ * A failure, the one way every command reports it: one line on stderr, or
+ * with --json a JSON object on stdout (`{"ok":false,"error":...,"exitCode":N}`).
+ */
+export function reportError(message: string, exitCode: number, json: boolean): void {
+  if (json) process.stdout.write(JSON.stringify({ ok: false, error: message, exitCode }, null, 2) + '\n');
+  else process.stderr.write(`agentgit: ${message}\n`);
+  process.exitCode = exitCode;
+}
+
+/** Whether the command line asks for JSON (before any `--`). */
+export function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--json' || a === '--json=true');
+}
+
+/** `agentgit log | head`: the reader went away; stop quietly, as git does. */
+function quietOnEpipe(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw e;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
+  quietOnEpipe();
   try {
     const first = argv[0];
     if (first === '--version' || first === '-V') {
@@ -71,10 +99,10 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
     const { runYargs } = await import('./commands.js');
-    await runYargs(argv);
+    // `agentgit help [COMMAND]`, as git and gh take it
+    await runYargs(first === 'help' ? [...argv.slice(1, 2), '--help'] : argv);
   } catch (e) {
     const { redactSecrets } = await import('../sync/secrets.js'); // git's stderr may quote a URL with its token
-    process.stderr.write(`agentgit: ${redactSecrets((e as Error).message)}\n`);
-    process.exitCode = (e as { code?: string }).code === 'EUSAGE' ? EXIT.USAGE : EXIT.FAILED;
+    reportError(redactSecrets(messageOf(e)), exitCodeOf(e), wantsJson(argv));
   }
 }

@@ -22,7 +22,13 @@ export function syncSummary(o: SyncOutcome): string {
 export function reportSync(o: SyncOutcome, a: { json?: boolean; quiet?: boolean }): void {
   o = redactDeep(o); // git's stderr quotes URLs; a held path may be a token
   if (a.json) {
-    printJson({ ...o, held: o.held.map(({ path, reason, detail }) => ({ path, reason, detail })) });
+    printJson({ ok: o.exitCode === 0, ...o, held: o.held.map(({ path, reason, detail }) => ({ path, reason, detail })) });
+  } else if (a.quiet && o.exitCode === 75) {
+    // quiet (cron mails every line): nothing on a temporary failure until the
+    // outage outlasts the lag threshold, then one line per threshold period
+    if (o.outage?.report) {
+      process.stderr.write(`agentgit: every sync since ${new Date(o.outage.since).toISOString()} (${Math.round(o.outage.seconds / 60)} min) failed temporarily: ${oneLine(o.error ?? 'unknown')}; local work is committed and kept (exit 75; next report in ${Math.round(o.outage.thresholdSec / 60)} min)\n`);
+    }
   } else {
     if (!a.quiet || o.exitCode !== 0) {
       for (const n of o.notes) process.stderr.write(`agentgit: ${n}\n`);
@@ -38,4 +44,26 @@ export function reportSync(o: SyncOutcome, a: { json?: boolean; quiet?: boolean 
     }
   }
   process.exitCode = o.exitCode;
+}
+
+/** The first line of a message, for one-line reports. */
+export function oneLine(s: string): string {
+  return s.split('\n', 1)[0] ?? '';
+}
+
+/**
+ * A progress line for long work (init or clone of many files): on stderr,
+ * only when stderr is a terminal and neither --quiet nor --json was given;
+ * redrawn at most every 100 ms, cleared when the work is done.
+ */
+export function progressLine(label: string, opts: { quiet?: boolean; json?: boolean } = {}): ((done: number, total: number) => void) | undefined {
+  if (opts.quiet || opts.json || !process.stderr.isTTY) return undefined;
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < 100) return;
+    last = now;
+    const pct = total ? Math.floor((done * 100) / total) : 100;
+    process.stderr.write(`\r${label}: ${pct}% (${done}/${total} files)${done >= total ? '\n' : ''}`);
+  };
 }

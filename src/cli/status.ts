@@ -33,7 +33,7 @@ export async function statusCommand(a: { C: string; json: boolean; check?: boole
         `uncommitted: ${r.uncommitted.length ? r.uncommitted.join(', ') : 'none'}`,
         pendingLine(policy),
         `held: ${r.held.length ? r.held.map((h) => `${h.path} (${h.reason})`).join(', ') : 'none'}`,
-        `last sync: ${ago(r.lastSyncAt)}${r.lastExitCode !== null ? `, exit ${r.lastExitCode}` : ''}${r.lastError ? `: ${r.lastError.split('\n')[0]}` : ''}`,
+        `last sync: ${ago(r.lastSyncAt)}${r.lastExitCode !== null ? `, exit ${r.lastExitCode}` : ''}${r.lastError ? `: ${r.lastError.replace(/\n/g, '\n  ')}` : ''}`,
         `last success: ${ago(r.lastSuccessAt)}`,
         `conflicts resolved: ${r.conflicts.total} (last sync ${r.conflicts.lastSync}), id collisions: ${r.conflicts.collisions}`,
         `recovery: ${r.recovery.ms === null ? 'no rebuild yet' : `${(r.recovery.ms / 1000).toFixed(1)} s`}${r.recovery.failed ? `, FAILED: ${r.recovery.failed}` : ''}`,

@@ -5,12 +5,12 @@
  * whose branch was rewritten by hand needs a person (exit 1 with the reason).
  */
 import { syncRound } from '../sync/round.js';
+import { reportError } from './main.js';
 import { reportSync } from './output.js';
 
 export async function syncCommand(a: { C: string; quiet: boolean; json: boolean; push: boolean; timeout: number; wait: number; prometheus?: string }): Promise<void> {
   if (!(a.timeout > 0)) {
-    process.stderr.write('agentgit: --timeout must be a positive number of seconds\n');
-    process.exitCode = 2;
+    reportError('--timeout must be a positive number of seconds', 2, a.json);
     return;
   }
   const o = await syncRound({ dir: a.C, push: a.push, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });

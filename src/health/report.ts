@@ -83,7 +83,7 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
   }
   const health = assess({
     now,
-    self: { instance: settings.instance, lastSuccessAt: st.lastSuccessAt, lastExitCode: st.lastExitCode, lastError: st.lastError },
+    self: { instance: settings.instance, lastSuccessAt: st.lastSuccessAt, lastExitCode: st.lastExitCode, lastError: st.lastError, temporarySince: st.temporarySince },
     drift: ratio,
     held: st.held.length,
     recoveryMs: st.recoveryMs,

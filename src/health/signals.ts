@@ -38,7 +38,7 @@ export function lagLevel(lagSeconds: number | null, t: HealthThresholds): Level 
 
 export interface HealthInput {
   now: number;
-  self: { instance: string; lastSuccessAt: number | null; lastExitCode: number | null; lastError: string | null };
+  self: { instance: string; lastSuccessAt: number | null; lastExitCode: number | null; lastError: string | null; temporarySince?: number | null };
   drift: number;
   held: number;
   recoveryMs: number | null;
@@ -58,7 +58,9 @@ export function assess(x: HealthInput): Health {
   const selfLag = x.self.lastSuccessAt === null ? null : (x.now - x.self.lastSuccessAt) / 1000;
   const sl = lagLevel(selfLag, t);
   if (sl !== 'ok') add(sl, selfLag === null ? 'this instance has never synced successfully' : `this instance last synced ${Math.round(selfLag)} s ago (warn ${t.lagWarnSeconds} s, fail ${t.lagFailSeconds} s)`);
-  if (x.self.lastExitCode === 1 && x.self.lastError && !/^held /.test(x.self.lastError)) add('fail', `the last sync failed: ${x.self.lastError.split('\n')[0]}`);
+  const outage = x.self.temporarySince == null ? null : (x.now - x.self.temporarySince) / 1000;
+  if (outage !== null && outage > t.lagFailSeconds) add('fail', `every sync for ${Math.round(outage)} s has failed temporarily (exit 75; fail after ${t.lagFailSeconds} s): ${(x.self.lastError ?? '').split('\n')[0]}`);
+  if (x.self.lastExitCode === 1 && x.self.lastError && !/^held /.test(x.self.lastError)) add('fail', `the last sync failed: ${x.self.lastError.replace(/\n\s*/g, ' ')}`);
   if (x.drift > t.driftFail) add('fail', `${(x.drift * 100).toFixed(1)} % of synced files differ from the hub (fail above ${(t.driftFail * 100).toFixed(1)} %)`);
   else if (x.drift > t.driftWarn) add('warn', `${(x.drift * 100).toFixed(1)} % of synced files differ from the hub (warn above ${(t.driftWarn * 100).toFixed(1)} %)`);
   if (x.held > 0) add('warn', `${x.held} file${x.held === 1 ? ' is' : 's are'} held back from sync and need a person (\`agentgit status\`)`);

@@ -31,6 +31,8 @@ export interface CommitOptions {
   clocks: ClockSource;
   message: (files: string[]) => string;
   sign: boolean;
+  /** Called as changed files are read and checked (for a progress line on a TTY). */
+  progress?: (done: number, total: number) => void;
 }
 
 /**
@@ -40,7 +42,22 @@ export interface CommitOptions {
  * lstat first: a FIFO or a device is never opened (opening a FIFO would
  * release a writer blocked on it).
  */
-async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buffer; size: number; mode: string } | null> {
+interface Work {
+  bytes: Buffer;
+  size: number;
+  mode: string;
+  /** Set when the file is there but cannot be read (permissions, I/O): it is held, never taken for deleted. */
+  unreadable?: string;
+}
+
+/** A file that exists but cannot be read: held with the reason. */
+const unreadable = (e: unknown): Work | null => {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return null; // gone (or replaced by a link) since git status: deleted
+  return { bytes: Buffer.alloc(0), size: 0, mode: '100644', unreadable: code ?? (e as Error).message };
+};
+
+async function readWork(abs: string, maxBytes = Infinity): Promise<Work | null> {
   let fd: number;
   try {
     const st = lstatSync(abs);
@@ -52,8 +69,8 @@ async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buff
     if (!st.isFile()) return null;
     // O_NOFOLLOW|O_NONBLOCK: replaced by a link or a FIFO since the lstat, it is not followed or waited on
     fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return null;
+  } catch (e) {
+    return unreadable(e);
   }
   try {
     const st = fstatSync(fd);
@@ -62,8 +79,8 @@ async function readWork(abs: string, maxBytes = Infinity): Promise<{ bytes: Buff
     if (st.size > maxBytes) return { bytes: Buffer.alloc(0), size: st.size, mode };
     const bytes = readFileSync(fd);
     return { bytes, size: bytes.length, mode };
-  } catch {
-    return null;
+  } catch (e) {
+    return unreadable(e);
   } finally {
     closeSync(fd);
   }
@@ -119,6 +136,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       return { path, kind, before, work };
     });
     for (const p of pre) if (p) await commitOne(p);
+    o.progress?.(Math.min(from + CHUNK, status.length), status.length);
   }
 
   async function commitOne({ path, kind, before, work }: { path: string; kind: string; before: Buffer | null; work: Awaited<ReturnType<typeof readWork>> }): Promise<void> {
@@ -127,6 +145,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
         const w = await readWork(join(repo.root, path));
         put(path, w?.bytes ?? null, '100644', before);
       }
+      return;
+    }
+    if (work?.unreadable) {
+      held.push({ path, reason: 'unreadable', detail: `cannot read FILE (${work.unreadable}); it is not synced, and never taken for deleted, until agentgit's user can read it again (e.g. \`chmod u+r FILE\`)` });
       return;
     }
     if (work && before && bytesEqual(work.bytes, before)) return; // only its stat data changed
@@ -164,10 +186,12 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   }
 
   // the clock files (synced, beside the data)
+  // (init of many files: no lookups in an unborn HEAD)
+  const headBorn = clockFiles.size > 0 && (await repo.revParse('HEAD')) !== null;
   for (const [cpath, clocks] of clockFiles) {
     const bytes = formatClockFile(clocks);
     await writeWorkTreeFile(repo.root, cpath, bytes); // never through a symbolic link
-    put(cpath, bytes, '100644', await repo.objects.read(`HEAD:${cpath}`));
+    put(cpath, bytes, '100644', headBorn ? await repo.objects.read(`HEAD:${cpath}`) : null);
   }
   // a held file a person staged by hand must not ride along: back to HEAD's
   // version, or out of the index before the first commit
@@ -187,6 +211,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const byHand = status.some((s) => s.xy[0] !== ' ' && s.xy[0] !== '?' && !stagedPaths.has(s.path) && !heldPaths.has(s.path));
   const commit = await commitStage(repo, byHand ? null : stage, o.message(visible), o.sign);
   await o.clocks.save();
+  if (commit === null) return { commit: null, committed: [], held, nested, notes };
   return { commit, committed: visible, held, nested, notes };
 }
 
@@ -204,12 +229,15 @@ async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: stri
   if (stage !== null && ip && (!sign || ip.sign)) {
     const head = await repo.revParse('HEAD');
     const tree = await repo.buildTree(head, stage);
+    if (head && tree === (await repo.treeOf(head))) return null; // never an empty commit
     const text = cleanMessage(message);
     const commit = await repo.commitTree(tree, head ? [head] : [], text, { sign });
     const subject = text.split('\n', 1)[0] ?? '';
     await repo.updateRef('HEAD', commit, head, `commit${head ? '' : ' (initial)'}: ${subject}`);
     return commit;
   }
+  // never an empty commit: nothing staged against HEAD, nothing to commit
+  if ((await repo.revParse('HEAD')) && (await repo.run(['diff-index', '--cached', '--quiet', 'HEAD', '--'], { okCodes: [1] })).code === 0) return null;
   const args = ['commit', '-q', '--no-verify', '--allow-empty-message', '-F', '-'];
   if (sign) args.push('-S');
   await repo.run(args, { input: message });

@@ -18,7 +18,7 @@ import { findSecret, findSecretIn } from './secrets.js';
 
 export { findSecret, SECRET_PATTERNS } from './secrets.js';
 
-export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unsafe-path' | 'policy-deleted';
+export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unsafe-path' | 'policy-deleted' | 'unreadable';
 
 export interface Held {
   path: string;

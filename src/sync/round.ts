@@ -13,6 +13,7 @@ import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
 import { join } from 'node:path';
 import { GitError, setChildDeadline } from '../git/exec.js';
+import { classifyGitError, firstLine, TemporaryError } from '../errors.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, settleAccepted, type Context } from './context.js';
@@ -23,7 +24,7 @@ import { SyncLock } from './lock.js';
 import { shareSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
-import { heldSummary, readState, writeState } from './state.js';
+import { heldSummary, readState, trackOutage, writeState } from './state.js';
 
 // The modules a round needs only when the hub brought something, or local
 // work must be checked, are loaded on first use: a no-op round (every minute,
@@ -58,44 +59,12 @@ export interface SyncOutcome {
   notAdmitted?: string;
   /** Set when the round rebuilt derived state. */
   rebuild?: { ms: number; error: string | null };
+  /** Set on exit 75: since when syncs fail temporarily, and whether a quiet run should say so now. */
+  outage?: { since: number; seconds: number; report: boolean; thresholdSec: number };
 }
 
-export class TemporaryError extends Error {
-  readonly code = 'ETEMP';
-}
-
-/** Sort git failures into temporary (75) and permanent (1), with a reason. */
-export function classifyGitError(e: unknown): { temporary: boolean; reason: string } {
-  if (!(e instanceof GitError)) return { temporary: false, reason: (e as Error).message };
-  const s = e.stderr;
-  if (e.timedOut) return { temporary: true, reason: `the hub did not answer in time (${e.message})` };
-  const fsck = /object ([0-9a-f]{40,64}): (\w+): ([^\n]*)/.exec(s);
-  if (fsck || /fsck error/.test(s)) {
-    const what = fsck ? `object ${fsck[1]!.slice(0, 10)}: ${fsck[2]}: ${fsck[3]!.trim()}` : firstLine(s);
-    return { temporary: false, reason: `refused the hub's history: git's object check (transfer.fsckObjects) refuses it (${what}). Nothing from the hub was fetched or merged; local work is committed and kept. Remove the commit that brings it from the hub (docs/security.md, "Hostile trees")` };
-  }
-  if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|(?:returned error|HTTP)[: ]+40[13]\b|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
-    return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
-  }
-  const http5 = /(?:RPC failed; HTTP|returned error:) (5\d\d)/.exec(s);
-  if (http5) {
-    return { temporary: true, reason: `the hub failed on its side (HTTP ${http5[1]}): check its disk space and server logs; local work is kept and the next run retries` };
-  }
-  if (/No space left on device/i.test(s)) {
-    return { temporary: true, reason: `the hub's disk is full (${firstLine(s)}); free space on the hub, local work is kept and the next run retries` };
-  }
-  if (/Could not resolve host|Connection refused|Connection timed out|Operation timed out|Network is unreachable|No route to host|Connection reset|Could not read from remote repository|unable to access|early EOF|the remote end hung up|No space left|RPC failed|Failed to connect/i.test(s)) {
-    return { temporary: true, reason: `the hub is unreachable: ${firstLine(s)}` };
-  }
-  return { temporary: false, reason: e.message };
-}
-
-/** The line of git's stderr that says what went wrong (errors before warnings and hints). */
-function firstLine(s: string): string {
-  const lines = s.split('\n').filter((l) => l.trim() && !l.startsWith('hint:'));
-  const best = lines.find((l) => /No space left|fatal:|error:|denied|refused|rejected/i.test(l)) ?? lines[0] ?? '';
-  return best.replace(/^(fatal|error|remote): /, '').trim();
-}
+// error classes and the sorting of git's failures live in src/errors.ts
+export { TemporaryError, classifyGitError } from '../errors.js';
 
 class Deadline {
   private readonly end: number;
@@ -392,8 +361,10 @@ async function rebuildDerived(repo: Repo, policy: Context['policy'], from: strin
 }
 
 /** What `agentgit status` reads: times, exit code, held files, counters, recovery. */
-async function recordState(file: string, out: SyncOutcome, t0: number, exchanged: boolean, heartbeatAt: number | null): Promise<void> {
+async function recordState(file: string, out: SyncOutcome, t0: number, exchanged: boolean, heartbeatAt: number | null, outageSec: number): Promise<void> {
   const st = await readState(file);
+  const outage = trackOutage(st, out.exitCode, t0, outageSec);
+  if (outage) out.outage = { ...outage, thresholdSec: outageSec };
   st.lastSyncAt = t0;
   if (exchanged) st.lastSuccessAt = Date.now();
   if (heartbeatAt !== null && exchanged) st.lastHeartbeatAt = heartbeatAt;
@@ -517,7 +488,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {
-      await recordState(stateFile, out, t0, exchanged, heartbeatAt);
+      await recordState(stateFile, out, t0, exchanged, heartbeatAt, policy.config.health.lagFailSeconds);
       await lock.release();
     }
     repo.close();

@@ -17,6 +17,10 @@ export interface SyncState {
   recoveryMs: number | null;
   rebuildFailed: string | null;
   rebuildAt: number | null;
+  /** Since when every sync has failed temporarily (exit 75); null once one gets through or fails for good. */
+  temporarySince: number | null;
+  /** When `sync --quiet` last reported the ongoing outage (once per threshold period). */
+  outageReportedAt: number | null;
 }
 
 export const EMPTY_STATE: SyncState = {
@@ -33,7 +37,28 @@ export const EMPTY_STATE: SyncState = {
   recoveryMs: null,
   rebuildFailed: null,
   rebuildAt: null,
+  temporarySince: null,
+  outageReportedAt: null,
 };
+
+/**
+ * Track an outage: the first temporary failure starts it, any other exit
+ * ends it. `report` says whether a quiet run should now say so: once the
+ * outage outlasts `thresholdSec`, and again each further `thresholdSec`.
+ */
+export function trackOutage(s: SyncState, exitCode: number, now: number, thresholdSec: number): { since: number; seconds: number; report: boolean } | null {
+  if (exitCode !== 75) {
+    s.temporarySince = null;
+    s.outageReportedAt = null;
+    return null;
+  }
+  s.temporarySince ??= now;
+  const seconds = (now - s.temporarySince) / 1000;
+  const last = s.outageReportedAt;
+  const report = seconds > thresholdSec && (last === null || last < s.temporarySince || now - last >= thresholdSec * 1000);
+  if (report) s.outageReportedAt = now;
+  return { since: s.temporarySince, seconds, report };
+}
 
 export async function readState(file: string): Promise<SyncState> {
   try {

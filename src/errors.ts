@@ -1,0 +1,112 @@
+/**
+ * Every kind of failure agentgit reports, and the exit code it means:
+ *
+ *   0  ok
+ *   1  failed, nothing lost: a person must act (the message says what)
+ *   2  usage: a bad command line or a bad value
+ *   75 temporary (EX_TEMPFAIL): the hub could not be reached or another
+ *      sync held the lock; local work is committed, the next run retries
+ *
+ * Only network-level failures are temporary. A hub path that is no
+ * repository, an ssh host alias found nowhere, refused credentials or a
+ * repository the hub does not have are permanent: retrying every minute
+ * would change nothing, so they exit 1 with the cause and the fix.
+ *
+ * Classes are told apart by their `code` (so a module need not import this
+ * one to throw an error main maps right): EUSAGE 2, ETEMP and ELOCKED 75,
+ * EGIT by classifyGitError, anything else 1.
+ */
+import { GitError } from './git/exec.js';
+
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, TEMPORARY: 75 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Temporary: the next run retries (exit 75). */
+export class TemporaryError extends Error {
+  readonly code = 'ETEMP';
+}
+
+/** A person must act; `message` names the file or setting and the fix (exit 1). */
+export class FailedError extends Error {
+  readonly code = 'EFAILED';
+}
+
+/** The exit code an error thrown out of a command means. */
+export function exitCodeOf(e: unknown): ExitCode {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'EUSAGE') return EXIT.USAGE;
+  if (code === 'ETEMP' || code === 'ELOCKED') return EXIT.TEMPORARY;
+  if (e instanceof GitError) return classifyGitError(e).temporary ? EXIT.TEMPORARY : EXIT.FAILED;
+  return EXIT.FAILED;
+}
+
+/** The message to print for an error thrown out of a command (git's failures with their cause and fix). */
+export function messageOf(e: unknown): string {
+  if (e instanceof GitError) return classifyGitError(e).reason;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A host name ssh could not resolve, when it can only be a mistake: a name
+ * with no dot (an ssh config alias; ssh reports the HostName when the
+ * config names one) that the resolver says does not exist. A DNS outage
+ * ("Temporary failure in name resolution") or a full name is temporary.
+ */
+function unknownAlias(s: string): string | null {
+  const m = /Could not resolve hostname ([^\s:]+): (.*)/i.exec(s);
+  if (!m) return null;
+  const [, host, why] = m as unknown as [string, string, string];
+  if (host.includes('.') || host.includes(':') || /temporary failure|try again/i.test(why)) return null;
+  if (host === 'localhost') return null;
+  return host;
+}
+
+/** Sort git failures into temporary (75) and permanent (1), with a reason an operator can act on. */
+export function classifyGitError(e: unknown): { temporary: boolean; reason: string } {
+  if (!(e instanceof GitError)) return { temporary: false, reason: (e as Error).message };
+  const s = e.stderr;
+  if (e.timedOut) return { temporary: true, reason: `the hub did not answer in time (${e.message})` };
+  if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|(?:returned error|HTTP)[: ]+40[13]\b|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
+    return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
+  }
+  const notRepo = /'([^']*)' does not appear to be a git repository/i.exec(s);
+  if (notRepo) {
+    return {
+      temporary: false,
+      reason: `the hub ${notRepo[1]} is not a git repository (wrong path, or not created yet): create it with \`git init --bare -b main ${notRepo[1]}\` on the hub, or point agentgit at the right one with \`git -C DIR remote set-url origin URL\` (exit 1: retrying will not help)`,
+    };
+  }
+  const notFound = /repository '([^']*)' not found/i.exec(s);
+  if (notFound || /Repository not found|repository does not exist|project you were looking for could not be found/i.test(s)) {
+    const where = notFound ? ` ${notFound[1]}` : '';
+    return {
+      temporary: false,
+      reason: `the hub has no repository${where} (${firstLine(s)}): create it on the hub, check the URL (\`git -C DIR remote -v\`), or grant the deploy key access to it (exit 1: retrying will not help)`,
+    };
+  }
+  const alias = unknownAlias(s);
+  if (alias) {
+    return {
+      temporary: false,
+      reason: `ssh cannot resolve the hub's host "${alias}": it is no host name and no \`Host ${alias}\` block with a HostName in ~/.ssh/config (or the config GIT_SSH_COMMAND names) defines it. Add one, or use the full host name in the hub URL (exit 1: retrying will not help)`,
+    };
+  }
+  const http5 = /(?:RPC failed; HTTP|returned error:) (5\d\d)/.exec(s);
+  if (http5) {
+    return { temporary: true, reason: `the hub failed on its side (HTTP ${http5[1]}): check its disk space and server logs; local work is kept and the next run retries` };
+  }
+  if (/No space left on device/i.test(s)) {
+    return { temporary: true, reason: `the hub's disk is full (${firstLine(s)}); free space on the hub, local work is kept and the next run retries` };
+  }
+  if (/Could not resolve host|Connection refused|Connection timed out|Operation timed out|Network is unreachable|No route to host|Connection reset|Could not read from remote repository|unable to access|early EOF|the remote end hung up|No space left|RPC failed|Failed to connect/i.test(s)) {
+    return { temporary: true, reason: `the hub is unreachable: ${firstLine(s)}` };
+  }
+  return { temporary: false, reason: e.message };
+}
+
+/** The line of git's stderr that says what went wrong (errors before warnings and hints). */
+export function firstLine(s: string): string {
+  const lines = s.split('\n').filter((l) => l.trim() && !l.startsWith('hint:'));
+  const best = lines.find((l) => /No space left|fatal:|error:|denied|refused|rejected|not found|Could not resolve/i.test(l)) ?? lines[0] ?? '';
+  return best.replace(/^(fatal|error|remote|ERROR|ssh): /, '').trim();
+}
