@@ -1174,12 +1174,30 @@ export function mergeJson(path: string, src: JsonSources, opts: JsonOptions, our
   if (fast !== null) return fast;
   try {
     const docs = parseDocs(src);
+    if ('broken' in docs) return validSideWins(path, src, docs.broken, oursClock, theirsClock);
     if ('fallback' in docs) return wholeFile(path, src.ours(), src.theirs(), oursClock, theirsClock, docs.fallback);
     return structural(path, docs, opts, oursClock, theirsClock);
   } catch (e) {
     // Defensive: a bug or an absurdly deep document must not stop a sync.
     return wholeFile(path, src.ours(), src.theirs(), oursClock, theirsClock, `structural merge failed (${e instanceof Error ? e.message : String(e)}); whole file, last writer wins`);
   }
+}
+
+/**
+ * Exactly one side parses: a side that does not parse never replaces one that
+ * does (a file cut off mid-write by a crashed agent must not beat a valid
+ * edit). The valid side is merged against the base as if the broken side
+ * were unchanged, which is the valid side itself, kept byte for byte; the
+ * broken bytes go to the conflict record (key '') and a note names the file.
+ */
+function validSideWins(path: string, src: JsonSources, broken: 'o' | 't', oc: SideClocks | undefined, tc: SideClocks | undefined): JsonMergeOutput {
+  const out = emptyOutput();
+  const [good, bad] = broken === 't' ? [src.ours(), src.theirs()] : [src.theirs(), src.ours()];
+  const [gc, bc] = broken === 't' ? [oc, tc] : [tc, oc];
+  out.conflicts.push({ path, key: '', winner: side(good, new ClockIndex(gc).file), loser: side(bad, new ClockIndex(bc).file), rule: 'value' });
+  out.notes.push(`${path}: one side does not parse as JSON (cut off mid-write, or hand-edited); kept the side that parses, the broken text is in the conflict record (agentgit conflicts): repair the file from there if it held anything new`);
+  out.stats.conflicts = 1;
+  return { text: good, method: 'structural', ...out };
 }
 
 /** Equal sides, or one side unchanged: that side's text as it is. */
@@ -1206,7 +1224,7 @@ interface Docs {
  * base's own (shareUnchanged): the copies become garbage, and `same()` on an
  * unchanged subtree is one reference compare (most of a big document).
  */
-function parseDocs(src: JsonSources): Docs | { fallback: string } {
+function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o' | 't' } {
   const notes: string[] = [];
   let b: Json | undefined;
   let bf: TextFormat | null = null;
@@ -1242,6 +1260,7 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } {
   const st = side(src.theirs, src.bytes?.theirs);
   const po = so.parsed;
   const pt = st.parsed;
+  if (po.ok !== pt.ok) return { broken: po.ok ? 't' : 'o' };
   if (!po.ok || !pt.ok) {
     const which = !po.ok && !pt.ok ? 'neither side parses' : !po.ok ? 'ours does not parse' : 'theirs does not parse';
     return { fallback: `${which} as JSON; whole file, last writer wins` };

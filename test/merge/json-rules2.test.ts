@@ -1,0 +1,68 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- merged documents are parsed JSON, inspected loosely */
+/**
+ * Merge rules II (issue #12), the JSON part: one example per rule, each
+ * merged both ways round (the bytes must agree).
+ */
+import { describe, expect, it } from 'vitest';
+import { mergeJsonText, type JsonMergeOutput } from '../../src/merge/json.js';
+import { mergeFile } from '../../src/merge/index.js';
+import type { JsonOptions, SideClocks } from '../../src/merge/types.js';
+import { MARKER_RE } from '../../src/merge/util.js';
+
+const OPTS: JsonOptions = {
+  idKeys: ['id'],
+  volatile: ['updated_at'],
+  counters: ['/counts/runs'],
+  timestampKeys: ['updated_at'],
+};
+
+const j = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
+
+function merge(base: unknown, ours: unknown, theirs: unknown, opts: Partial<JsonOptions> = {}, oc?: SideClocks, tc?: SideClocks): { out: JsonMergeOutput; value: any } {
+  const o = { ...OPTS, ...opts };
+  const b = base === null ? null : typeof base === 'string' ? base : j(base);
+  const a = typeof ours === 'string' ? ours : j(ours);
+  const c = typeof theirs === 'string' ? theirs : j(theirs);
+  const out = mergeJsonText('f.json', b, a, c, o, oc, tc);
+  const swapped = mergeJsonText('f.json', b, c, a, o, tc, oc);
+  expect(swapped.text).toBe(out.text);
+  expect(MARKER_RE.test(out.text)).toBe(false);
+  // the byte path (mergeFile) gives the same bytes
+  const enc = (s: string | null): Uint8Array | null => (s === null ? null : Buffer.from(s));
+  const r = mergeFile({ path: 'f.json', kind: 'json', base: enc(b), ours: enc(a)!, theirs: enc(c)!, json: o, ...(oc ? { oursClock: oc } : {}), ...(tc ? { theirsClock: tc } : {}) });
+  expect(Buffer.from(r.bytes).toString()).toBe(out.text);
+  let value: unknown;
+  try {
+    value = JSON.parse(out.text);
+  } catch {
+    value = undefined;
+  }
+  return { out, value };
+}
+
+describe('a side that does not parse', () => {
+  const base = { tasks: [{ id: 't1', title: 'one' }] };
+  const added = { tasks: [{ id: 't1', title: 'one' }, { id: 't2', title: 'two' }] };
+  const cut = j({ tasks: [{ id: 't1', title: 'one!' }, { id: 't3', title: 'three' }] }).slice(0, 40);
+
+  it('a file cut off mid-write never beats the valid side, whatever the clocks say', () => {
+    const { out, value } = merge(base, added, cut, {}, { file: '1' }, { file: '9' });
+    expect(value).toEqual(added);
+    expect(out.text).toBe(j(added));
+    expect(out.conflicts).toHaveLength(1);
+    expect(out.conflicts[0]!.loser.value).toBe(cut);
+    expect(out.notes.join('\n')).toMatch(/does not parse/);
+  });
+
+  it('the base does not parse but both sides do: merged as both-added', () => {
+    const { value } = merge('{"tasks": [', { a: 1, l: [1] }, { b: 2, l: [2] });
+    expect(value).toEqual({ a: 1, l: [1, 2], b: 2 });
+  });
+
+  it('no side parses: whole-file last writer wins, the other on record', () => {
+    const { out } = merge(base, '{"x":', '{"y":', {}, { file: '1' }, { file: '2' });
+    expect(out.method).toBe('whole-file');
+    expect(out.text).toBe('{"y":');
+    expect(out.conflicts[0]!.loser.value).toBe('{"x":');
+  });
+});
