@@ -458,6 +458,60 @@ function reorderWith<K>(all: readonly K[], seq: readonly K[]): K[] {
 }
 
 /**
+ * Two sides' runs inserted at one point, each kept in its own order: the
+ * earlier head (by `heads`, a total order) goes first, an entry in both runs
+ * once. This is a stable sort of the runs' blocks (an entry and the smaller
+ * entries after it) by their first entries, so it is the same for either
+ * side first and for any order of pairwise merges of many replicas.
+ */
+function interleave<K>(a: readonly K[], b: readonly K[], heads: (a: K, b: K) => number): K[] {
+  const out: K[] = [];
+  const seen = new Set<K>();
+  const put = (k: K): void => {
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(k);
+    }
+  };
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i >= a.length) put(b[j++]!);
+    else if (j >= b.length) put(a[i++]!);
+    else if (a[i] === b[j]) {
+      put(a[i++]!);
+      j++;
+    } else if (heads(a[i]!, b[j]!) < 0) put(a[i++]!);
+    else put(b[j++]!);
+  }
+  return out;
+}
+
+/**
+ * Order of appended runs where items carry timestamps (timestampKeys): the
+ * earlier instant first, items with one before items without, then `cmp`.
+ */
+function byTimestamp<K>(S: State, valueOf: (k: K) => Json | undefined, cmp: (a: K, b: K) => number): (a: K, b: K) => number {
+  if (S.opts.timestampKeys.length === 0) return cmp;
+  const tsOf = (k: K): number | undefined => {
+    const v = valueOf(k);
+    if (!isObj(v)) return undefined;
+    for (const key of S.opts.timestampKeys) {
+      const t = tsValue(own(v, key), key);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  };
+  return (a, b) => {
+    const x = tsOf(a);
+    const y = tsOf(b);
+    if (x !== undefined && y !== undefined && x !== y) return x < y ? -1 : 1;
+    if ((x === undefined) !== (y === undefined)) return x === undefined ? 1 : -1;
+    return cmp(a, b);
+  };
+}
+
+/**
  * Order the kept entries of a merged sequence. See the top comment: base
  * order (or the one side's reordering), new entries after their nearest
  * preceding base entry, runs of both sides at one point merged sorted.
@@ -468,6 +522,7 @@ function orderEntries<K>(
   theirs: readonly K[],
   keep: ReadonlySet<K>,
   cmp: (a: K, b: K) => number,
+  heads: (a: K, b: K) => number = cmp,
 ): K[] {
   // Common case: nobody added, removed or reordered anything.
   if (keep.size === base.length && seqEqual(base, ours) && seqEqual(base, theirs) && base.every((k) => keep.has(k))) return [...base];
@@ -516,7 +571,7 @@ function orderEntries<K>(
     if (!g) return [];
     if (g.t.length === 0) return g.o;
     if (g.o.length === 0 || seqEqual(g.o, g.t)) return g.t;
-    return [...new Set([...g.o, ...g.t])].sort(cmp);
+    return interleave(g.o, g.t, heads);
   };
   const out = runAt(-1);
   order.forEach((k, i) => {
@@ -752,11 +807,11 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
 
 function mergeArrays(S: State, cx: Ctx, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
   const idKey = detectIdKey([b, o, t], S.opts.idKeys);
-  return idKey === null ? mergeSet(b, o, t) : mergeKeyed(S, cx, idKey, b, o, t, slot);
+  return idKey === null ? mergeSet(S, b, o, t) : mergeKeyed(S, cx, idKey, b, o, t, slot);
 }
 
 /** Arrays without ids: a multiset of canonical values (see top comment). */
-function mergeSet(b: Json[], o: Json[], t: Json[]): Json[] {
+function mergeSet(S: State, b: Json[], o: Json[], t: Json[]): Json[] {
   const keyed = (arr: Json[]): { keys: string[]; vals: Map<string, Json> } => {
     const count = new Map<string, number>();
     const keys: string[] = [];
@@ -789,7 +844,7 @@ function mergeSet(b: Json[], o: Json[], t: Json[]): Json[] {
     else if (inO && inT) value.set(k, valueCmp(vo!, vt!) <= 0 ? vo! : vt!);
     else value.set(k, (inO ? vo : vt)!);
   }
-  return orderEntries(kb.keys, ko.keys, kt.keys, keep, cmpStr).map((k) => value.get(k)!);
+  return orderEntries(kb.keys, ko.keys, kt.keys, keep, cmpStr, byTimestamp(S, (k: string) => value.get(k), cmpStr)).map((k) => value.get(k)!);
 }
 
 interface Member {
@@ -918,7 +973,8 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
   }
 
   const cmp = (x: Id, y: Id): number => cmpId(x, y) || cmpStr(typeof x, typeof y);
-  const order = orderEntries(ib.seq, io.seq, it.seq, new Set(results.keys()), cmp);
+  const heads = byTimestamp(S, (id: Id) => results.get(id)?.[0], cmp);
+  const order = orderEntries(ib.seq, io.seq, it.seq, new Set(results.keys()), cmp, heads);
   const out: Json[] = [];
   for (const id of order) out.push(...results.get(id)!);
   return out;

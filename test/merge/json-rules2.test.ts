@@ -66,3 +66,35 @@ describe('a side that does not parse', () => {
     expect(out.conflicts[0]!.loser.value).toBe('{"x":');
   });
 });
+
+describe('concurrent appends keep each side\'s order', () => {
+  it('an appended question and answer stay in order (no ids, no timestamps)', () => {
+    const base = { log: ['start'] };
+    const ours = { log: ['start', 'what is 2+2?', '4'] };
+    const theirs = { log: ['start', 'note from b'] };
+    const { value } = merge(base, ours, theirs);
+    const l: string[] = value.log;
+    expect(l).toHaveLength(4);
+    expect(l.indexOf('what is 2+2?')).toBeLessThan(l.indexOf('4'));
+  });
+
+  it('id items: each run in its own order, interleaved by timestamps', () => {
+    const m = (id: string, at: string): object => ({ id, role: 'x', updated_at: at });
+    const base = { messages: [m('m0', '2026-11-25T08:00:00Z')] };
+    const ours = { messages: [...base.messages, m('zq', '2026-11-25T09:00:00Z'), m('aa', '2026-11-25T09:02:00Z')] };
+    // 09:01 in +02:00 is 07:01Z: before both of ours
+    const theirs = { messages: [...base.messages, m('mm', '2026-11-25T10:01:00+02:00'), m('mn', '2026-11-25T09:01:00Z')] };
+    const { value } = merge(base, ours, theirs);
+    expect(value.messages.map((x: any) => x.id)).toEqual(['m0', 'mm', 'zq', 'mn', 'aa']);
+  });
+
+  it('id items without timestamps: runs are not sorted by id', () => {
+    const base = { tasks: [{ id: 'a' }] };
+    const ours = { tasks: [{ id: 'a' }, { id: 'z1' }, { id: 'b1' }] };
+    const theirs = { tasks: [{ id: 'a' }, { id: 'm' }] };
+    const { value } = merge(base, ours, theirs);
+    const ids = value.tasks.map((x: any) => x.id);
+    expect(ids.indexOf('z1')).toBeLessThan(ids.indexOf('b1'));
+    expect(ids).toHaveLength(4);
+  });
+});

@@ -324,7 +324,7 @@ describe('other shapes', () => {
     const ours = { tags: ['a', 'c', 'x'] };
     const theirs = { tags: ['a', 'b', 'c', 'w', 'd'] };
     const { value, out } = merge(base, ours, theirs);
-    expect(value.tags).toEqual(['a', 'c', 'd', 'w', 'x']);
+    expect(value.tags).toEqual(['a', 'c', 'w', 'd', 'x']); // theirs's run [w, d] keeps its order
     expect(out.conflicts).toEqual([]);
     // both adding the same element keeps one
     expect(merge({ t: [1] }, { t: [1, 2] }, { t: [2, 1, 3] }).value.t.filter((x: number) => x === 2)).toHaveLength(1);
