@@ -9,6 +9,7 @@
  */
 import type { Json } from './json.js';
 import type { Framing } from './util.js';
+import { LosslessNumber } from './json/value.js';
 
 const encoder = new TextEncoder();
 /** Characters gathered before they are encoded into the output. */
@@ -69,6 +70,7 @@ export function jsonToBytes(value: Json, indent: string, newline: boolean, frami
 
   const write = (v: Json | undefined, depth: number): void => {
     if (v === null || v === undefined) return w.push('null');
+    if (v instanceof LosslessNumber) return w.push(v.text); // its source text, verbatim
     switch (typeof v) {
       case 'string':
         return w.push(JSON.stringify(v));

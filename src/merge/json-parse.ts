@@ -12,6 +12,7 @@
  * it with JSON.parse on generated valid and broken documents.
  */
 import type { Json, JsonObject } from './json.js';
+import { LosslessNumber } from './json/value.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -65,7 +66,8 @@ class Parser {
       default: {
         if (c === undefined || !(c === 45 || (c >= 48 && c <= 57))) throw SYNTAX;
         const n = this.number();
-        return Object.is(n, guide) ? (guide as number) : n;
+        if (typeof n === 'number') return Object.is(n, guide) ? (guide as number) : n;
+        return guide instanceof LosslessNumber && guide.text === n.text ? guide : n;
       }
     }
   }
@@ -77,7 +79,8 @@ class Parser {
     return v;
   }
 
-  number(): number {
+  /** A double when its text round-trips through one, else a LosslessNumber holding the text. */
+  number(): number | LosslessNumber {
     const b = this.buf;
     const start = this.pos;
     let p = start;
@@ -105,9 +108,12 @@ class Parser {
       // A plain integer of at most 15 digits is exact in a double.
       let n = 0;
       for (let i = neg ? start + 1 : start; i < intEnd; i++) n = n * 10 + (b[i]! - 48);
+      if (neg && n === 0) return new LosslessNumber('-0');
       return neg ? -n : n;
     }
-    return Number(b.toString('latin1', start, p));
+    const text = b.toString('latin1', start, p);
+    const n = Number(text);
+    return String(n) === text ? n : new LosslessNumber(text);
   }
 
   string(): string {
@@ -179,7 +185,7 @@ class Parser {
   object(guide: Json | undefined): Json {
     const b = this.buf;
     this.pos++; // {
-    const g = typeof guide === 'object' && guide !== null && !Array.isArray(guide) ? guide : undefined;
+    const g = typeof guide === 'object' && guide !== null && !Array.isArray(guide) && !(guide instanceof LosslessNumber) ? guide : undefined;
     const gKeys = g === undefined ? undefined : Object.keys(g);
     let matched = 0; // members equal to the guide's, while `out` is unbuilt
     let out: JsonObject | undefined = g === undefined ? {} : undefined;

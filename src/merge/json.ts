@@ -105,9 +105,13 @@
  * with id 1 (they may share a clock).
  */
 import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
-import { hasLongDigitRun, indentOfBytes, parseJsonBytes } from './json-parse.js';
+import { indentOfBytes, parseJsonBytes } from './json-parse.js';
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
 import { instantOf } from './decide.js';
+import { jsonToBytes } from './json-bytes.js';
+import { addDeltas, canonNumber, compareNumbers, isLossless, LosslessNumber, numberText } from './json/value.js';
+
+export { LosslessNumber } from './json/value.js';
 
 export interface JsonMergeOutput {
   text: string;
@@ -118,7 +122,7 @@ export interface JsonMergeOutput {
   notes: string[];
 }
 
-export type Json = null | boolean | number | string | Json[] | JsonObject;
+export type Json = null | boolean | number | LosslessNumber | string | Json[] | JsonObject;
 export interface JsonObject {
   [key: string]: Json;
 }
@@ -134,7 +138,11 @@ function own(o: JsonObject | undefined, k: string): Json | undefined {
 }
 
 function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof LosslessNumber);
+}
+
+function isNum(v: Json | undefined): v is number | LosslessNumber {
+  return typeof v === 'number' || v instanceof LosslessNumber;
 }
 
 function isArr(v: Json | undefined): v is Json[] {
@@ -145,6 +153,7 @@ function isArr(v: Json | undefined): v is Json[] {
 function same(a: Json | undefined, b: Json | undefined): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (isLossless(a) || isLossless(b)) return isLossless(a) && isLossless(b) && a.text === b.text;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
@@ -165,7 +174,7 @@ function same(a: Json | undefined, b: Json | undefined): boolean {
  * Mutates `v` (a freshly parsed document); the result is same() as `v`.
  */
 function shareUnchanged(b: Json | undefined, v: Json): Json {
-  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null) return same(b, v) ? b! : v;
+  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null || isLossless(v)) return same(b, v) ? b! : v;
   if (Array.isArray(v)) {
     if (!Array.isArray(b)) return v;
     let all = v.length === b.length;
@@ -176,7 +185,7 @@ function shareUnchanged(b: Json | undefined, v: Json): Json {
     }
     return all ? b : v;
   }
-  if (Array.isArray(b)) return v;
+  if (Array.isArray(b) || isLossless(b)) return v;
   const kb = Object.keys(b);
   let all = true;
   let i = 0;
@@ -192,6 +201,7 @@ function shareUnchanged(b: Json | undefined, v: Json): Json {
 
 /** Canonical JSON text: keys sorted by code unit, no whitespace. */
 function canon(v: Json): string {
+  if (isNum(v)) return canonNumber(v);
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
   const keys = Object.keys(v).sort();
@@ -202,9 +212,17 @@ function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Total order over values: canonical text, then exact text (key order). */
+/** Exact text: keys in their order, numbers as written. */
+function exact(v: Json): string {
+  if (isNum(v)) return numberText(v);
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return '[' + v.map(exact).join(',') + ']';
+  return '{' + Object.keys(v).map((k) => JSON.stringify(k) + ':' + exact(v[k]!)).join(',') + '}';
+}
+
+/** Total order over values: canonical text, then exact text (key order, number text). */
 function valueCmp(a: Json, b: Json): number {
-  return cmpStr(canon(a), canon(b)) || cmpStr(JSON.stringify(a), JSON.stringify(b));
+  return cmpStr(canon(a), canon(b)) || cmpStr(exact(a), exact(b));
 }
 
 /**
@@ -214,7 +232,7 @@ function valueCmp(a: Json, b: Json): number {
  * and other strings by code unit; else canonical text.
  */
 function maxValue(a: Json, b: Json): Json {
-  if (typeof a === 'number' && typeof b === 'number') return a >= b ? a : b;
+  if (isNum(a) && isNum(b)) return (compareNumbers(a, b) || cmpStr(numberText(a), numberText(b))) >= 0 ? a : b;
   if (typeof a === 'string' && typeof b === 'string') {
     const x = instantOf(a);
     const y = instantOf(b);
@@ -238,7 +256,7 @@ function keySeg(k: string): string {
   return '/' + escapeSegment(k);
 }
 
-function idSeg(id: string | number): string {
+function idSeg(id: string | number | bigint): string {
   return '/@' + escapeSegment(String(id));
 }
 
@@ -382,16 +400,28 @@ export function mergeClocks(a: SideClocks | undefined, b: SideClocks | undefined
 // ---------------------------------------------------------------------------
 // Id-keyed arrays
 
-type Id = string | number;
+/** An item's id: a string, or a number by its exact value (a bigint beyond doubles, so two ids above 2^53 stay two). */
+type Id = string | number | bigint;
 
 function identityOf(idKey: string, id: Id): string {
-  return idKey + '\u0000' + (typeof id === 'number' ? 'n' + String(id) : 's' + id);
+  return idKey + '\u0000' + (typeof id !== 'string' ? 'n' + String(id) : 's' + id);
+}
+
+/** An id as JSON text, for messages. */
+function idText(id: Id): string {
+  return typeof id === 'string' ? JSON.stringify(id) : String(id);
 }
 
 function idValue(el: Json, idKey: string): Id | undefined {
   if (!isObj(el)) return undefined;
   const v = own(el, idKey);
-  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? v : undefined;
+  if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) return v;
+  if (isLossless(v)) {
+    if (/^-?\d+$/.test(v.text)) return BigInt(v.text);
+    const n = Number(v.text);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -420,9 +450,9 @@ function detectIdKey(lists: readonly Json[][], idKeys: readonly string[]): strin
 }
 
 function cmpId(a: Id, b: Id): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'number') return -1;
-  if (typeof b === 'number') return 1;
+  if (typeof a !== 'string' && typeof b !== 'string') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a !== 'string') return -1;
+  if (typeof b !== 'string') return 1;
   return cmpStr(a, b);
 }
 
@@ -654,7 +684,7 @@ function childCtx(cx: Ctx, seg: string, key: string | undefined, ts: TsDecision 
 // Timestamps
 
 function tsValue(v: Json | undefined, key: string): number | undefined {
-  return instantOf(v, key) ?? undefined;
+  return instantOf(isLossless(v) ? Number(v.text) : v, key) ?? undefined;
 }
 
 /** The timestamp decision of an object level, or undefined when its sides do not both carry one. */
@@ -699,9 +729,9 @@ function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined,
   }
   if (isObj(o) && isObj(t)) return mergeObjects(S, cx, isObj(b) ? b : {}, o, t, np);
   if (isArr(o) && isArr(t)) return mergeArrays(S, cx, isArr(b) ? b : [], o, t, np?.slot);
-  if (typeof o === 'number' && typeof t === 'number' && S.counters.matches(cx.path, cx.key)) {
+  if (isNum(o) && isNum(t) && S.counters.matches(cx.path, cx.key)) {
     bump(S, 'counters');
-    return o + t - (typeof b === 'number' ? b : 0); // o + t - b: exact and symmetric for integers
+    return addDeltas(o, t, isNum(b) ? b : undefined); // o + t - b: exact (BigInt) and symmetric for integers
   }
   if (same(o, t)) return o;
   if (S.volatile.matches(cx.path, cx.key)) {
@@ -912,7 +942,7 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
       path: S.file,
       key: cx.path + idSeg(id),
       values: pair.map(canon),
-      resolution: `both sides created ${idKey} ${JSON.stringify(id)} with different content; kept both items, in canonical order, under the same ${idKey}: give one a new ${idKey}`,
+      resolution: `both sides created ${idKey} ${idText(id)} with different content; kept both items, in canonical order, under the same ${idKey}: give one a new ${idKey}`,
     });
   }
 
@@ -1065,7 +1095,7 @@ function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | un
         path: S.file,
         key: a < c ? a : c,
         values: vals,
-        resolution: `both sides created ${lo.slot.idKey} ${JSON.stringify(lo.id)} with different content in different arrays (${[a, c].sort().join(', ')}); kept both`,
+        resolution: `both sides created ${lo.slot.idKey} ${idText(lo.id)} with different content in different arrays (${[a, c].sort().join(', ')}); kept both`,
       });
       continue;
     } else dest = raceLocation(S, lo, lt);
@@ -1116,9 +1146,15 @@ function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
 // ---------------------------------------------------------------------------
 // Text level: parsing, formatting, whole-file fallback
 
-function parse(text: string): { ok: true; value: Json } | { ok: false } {
+/** Parse a text losslessly (json-parse.ts); JSON.parse only for a document too deep for that parser's recursion. */
+function parse(text: string, guide?: Json): { ok: true; value: Json; lossy?: true } | { ok: false } {
   try {
-    return { ok: true, value: JSON.parse(text) as Json };
+    return parseJsonBytes(Buffer.from(text, 'utf8'), guide);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) as Json, lossy: true };
   } catch {
     return { ok: false };
   }
@@ -1198,7 +1234,8 @@ export function mergeJsonText(
   const r = mergeJson(path, src, opts, oursClock, theirsClock);
   if (!('doc' in r)) return r;
   const { doc, indent, newline, ...rest } = r;
-  return { text: JSON.stringify(doc, null, indent) + (newline ? '\n' : ''), ...rest };
+  const bytes = jsonToBytes(doc, indent, newline, { bom: false, eol: '\n' }, Math.max(ours.length, theirs.length));
+  return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), ...rest };
 }
 
 /**
@@ -1301,15 +1338,14 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o
       } catch (e) {
         if (!(e instanceof RangeError)) throw e; // nested too deep for its recursion: JSON.parse decides, as before
       }
-      if (parsed !== null) {
-        longNumbers ||= hasLongDigitRun(bytes);
-        return { parsed, fmt: { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 } };
-      }
+      if (parsed !== null) return { parsed, fmt: { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 } };
     }
     const text = read();
-    const parsed = parse(text);
-    if (parsed.ok && b !== undefined) parsed.value = shareUnchanged(b, parsed.value);
-    longNumbers ||= /\d{16}/.test(text);
+    const parsed = parse(text, b);
+    if (parsed.ok && parsed.lossy === true) {
+      if (b !== undefined) parsed.value = shareUnchanged(b, parsed.value);
+      longNumbers ||= /\d{16}|\de\d{3}|-0\b|\.\d*0\b|E/i.test(text);
+    }
     return { parsed, fmt: formatOf(text) };
   };
   const so = side(src.ours, src.bytes?.ours);
@@ -1321,7 +1357,7 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o
     const which = !po.ok && !pt.ok ? 'neither side parses' : !po.ok ? 'ours does not parse' : 'theirs does not parse';
     return { fallback: `${which} as JSON; whole file, last writer wins` };
   }
-  if (longNumbers) notes.push('numbers with 16 or more digits may have lost precision (JSON numbers are read as 64-bit floats)');
+  if (longNumbers) notes.push('a document nested too deep for the lossless parser was read with JSON.parse: numbers that a 64-bit float cannot hold exactly may have lost digits');
   return { b, o: po.value, t: pt.value, fmt: chooseFormat(bf, so.fmt, st.fmt), notes };
 }
 

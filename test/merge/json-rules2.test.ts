@@ -98,3 +98,34 @@ describe('concurrent appends keep each side\'s order', () => {
     expect(ids).toHaveLength(4);
   });
 });
+
+describe('numbers keep their text', () => {
+  it('untouched numbers come out exactly as written: big integers, 1e400, -0, 1.0, 1E2', () => {
+    const base = '{"big": 12345678901234567890, "huge": 1e400, "z": -0, "f": 1.0, "e": 1E2, "x": 0.1000000000000000000001, "a": 1}\n';
+    const ours = base.replace('"a": 1', '"a": 2');
+    const theirs = base.replace('"a": 1}', '"a": 1, "b": 3}');
+    const { out } = merge(base, ours, theirs);
+    expect(out.text).toBe('{"big":12345678901234567890,"huge":1e400,"z":-0,"f":1.0,"e":1E2,"x":0.1000000000000000000001,"a":2,"b":3}\n');
+    expect(out.notes.join('\n')).not.toMatch(/precision|lost digits/);
+  });
+
+  it('two ids above 2^53 stay two items, each keeping its edits', () => {
+    const base = '{"items": [{"id": 9007199254740993, "v": 0}, {"id": 9007199254740995, "v": 0}]}';
+    const ours = '{"items": [{"id": 9007199254740993, "v": 1}, {"id": 9007199254740995, "v": 0}]}';
+    const theirs = '{"items": [{"id": 9007199254740993, "v": 0}, {"id": 9007199254740995, "v": 2}]}';
+    const { out } = merge(base, ours, theirs);
+    expect(out.text).toBe('{"items":[{"id":9007199254740993,"v":1},{"id":9007199254740995,"v":2}]}');
+    expect(out.conflicts).toEqual([]);
+  });
+
+  it('counters add big integers exactly', () => {
+    const { out } = merge('{"counts": {"runs": 90071992547409930}, "x": 0}', '{"counts": {"runs": 90071992547409931}, "x": 1}', '{"counts": {"runs": 90071992547409935}, "x": 0}');
+    expect(out.text).toContain('"runs":90071992547409936');
+  });
+
+  it('a race between big numbers is decided and reported with their exact text', () => {
+    const { out } = merge('{"n": 1}', '{"n": 12345678901234567891}', '{"n": 12345678901234567890}');
+    expect(out.text).toContain('12345678901234567891');
+    expect(out.conflicts[0]!.loser.value).toBe('12345678901234567890');
+  });
+});
