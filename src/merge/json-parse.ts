@@ -24,8 +24,16 @@ function isNumberByte(c: number): boolean {
   return (c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46 || c === 101 || c === 69;
 }
 
+/** A key that occurs twice in one object: the earlier value, which the later one replaced (as JSON.parse does). */
+export interface DuplicateKey {
+  object: JsonObject;
+  key: string;
+  dropped: Json;
+}
+
 class Parser {
   pos: number;
+  readonly dups: DuplicateKey[] = [];
   constructor(
     readonly buf: Buffer,
     start: number,
@@ -208,9 +216,9 @@ class Parser {
         else {
           out = {};
           for (let i = 0; i < matched; i++) set(out, gKeys![i]!, g![gKeys![i]!]!);
-          set(out, k, v);
+          this.put(out, k, v);
         }
-      } else set(out, k, v);
+      } else this.put(out, k, v);
       this.ws();
       const c = b[this.pos++];
       if (c === 44) continue;
@@ -223,6 +231,12 @@ class Parser {
     out = {};
     for (let i = 0; i < matched; i++) set(out, gKeys![i]!, g![gKeys![i]!]!);
     return out;
+  }
+
+  /** Set a member, keeping a record of the value a duplicate key replaces. */
+  put(o: JsonObject, k: string, v: Json): void {
+    if (hasOwn.call(o, k)) this.dups.push({ object: o, key: k, dropped: o[k]! });
+    set(o, k, v);
   }
 
   array(guide: Json | undefined): Json {
@@ -268,7 +282,7 @@ function set(o: JsonObject, k: string, v: Json): void {
  * Parse UTF-8 JSON bytes (a leading BOM is skipped). `guide`: a document
  * whose equal subtrees the result takes over. Never throws.
  */
-export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; value: Json } | { ok: false } {
+export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; value: Json; dups?: DuplicateKey[] } | { ok: false } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
   const p = new Parser(buf, bom ? 3 : 0);
@@ -276,7 +290,7 @@ export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; val
     const value = p.value(guide);
     p.ws();
     if (p.pos !== buf.length) return { ok: false };
-    return { ok: true, value };
+    return p.dups.length > 0 ? { ok: true, value, dups: p.dups } : { ok: true, value };
   } catch (e) {
     if (e === SYNTAX) return { ok: false };
     throw e; // too deep for the stack: the caller's fallback reports it

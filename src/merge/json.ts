@@ -105,7 +105,7 @@
  * with id 1 (they may share a clock).
  */
 import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
-import { indentOfBytes, parseJsonBytes } from './json-parse.js';
+import { indentOfBytes, parseJsonBytes, type DuplicateKey } from './json-parse.js';
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
 import { instantOf } from './decide.js';
 import { jsonToBytes } from './json-bytes.js';
@@ -1147,7 +1147,7 @@ function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
 // Text level: parsing, formatting, whole-file fallback
 
 /** Parse a text losslessly (json-parse.ts); JSON.parse only for a document too deep for that parser's recursion. */
-function parse(text: string, guide?: Json): { ok: true; value: Json; lossy?: true } | { ok: false } {
+function parse(text: string, guide?: Json): { ok: true; value: Json; lossy?: true; dups?: DuplicateKey[] } | { ok: false } {
   try {
     return parseJsonBytes(Buffer.from(text, 'utf8'), guide);
   } catch (e) {
@@ -1310,6 +1310,8 @@ interface Docs {
   t: Json;
   fmt: { indent: string; newline: boolean };
   notes: string[];
+  /** Duplicate keys in each side (the earlier occurrence was dropped). */
+  dups: { o: DuplicateKey[]; t: DuplicateKey[] };
 }
 
 /**
@@ -1358,7 +1360,7 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o
     return { fallback: `${which} as JSON; whole file, last writer wins` };
   }
   if (longNumbers) notes.push('a document nested too deep for the lossless parser was read with JSON.parse: numbers that a 64-bit float cannot hold exactly may have lost digits');
-  return { b, o: po.value, t: pt.value, fmt: chooseFormat(bf, so.fmt, st.fmt), notes };
+  return { b, o: po.value, t: pt.value, fmt: chooseFormat(bf, so.fmt, st.fmt), notes, dups: { o: po.dups ?? [], t: pt.dups ?? [] } };
 }
 
 function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: SideClocks | undefined, theirsClock: SideClocks | undefined): JsonMergeDoc {
@@ -1374,12 +1376,44 @@ function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: Side
     notes: [],
     stats: {},
   };
+  reportDuplicates(S, docs.o, docs.dups.o);
+  reportDuplicates(S, docs.t, docs.dups.t);
   const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t) ?? null;
   S.notes.unshift(...docs.notes.filter((n) => n.startsWith('base ')));
   S.notes.push(...docs.notes.filter((n) => !n.startsWith('base ')));
   S.stats.conflicts = S.conflicts.length;
   S.stats.collisions = S.collisions.length;
   return { doc, ...docs.fmt, method: 'structural', stats: S.stats, conflicts: S.conflicts, collisions: S.collisions, notes: S.notes };
+}
+
+/** Key path of every object of a document (index segments in arrays), found without recursion. */
+function objectPaths(doc: Json, wanted: ReadonlySet<JsonObject>): Map<JsonObject, string> {
+  const found = new Map<JsonObject, string>();
+  const stack: [Json, string][] = [[doc, '']];
+  while (stack.length > 0 && found.size < wanted.size) {
+    const [v, p] = stack.pop()!;
+    if (isArr(v)) v.forEach((el, i) => stack.push([el, p + '/' + String(i)]));
+    else if (isObj(v)) {
+      if (wanted.has(v)) found.set(v, p);
+      for (const k of Object.keys(v)) stack.push([v[k]!, p + keySeg(k)]);
+    }
+  }
+  return found;
+}
+
+/**
+ * A key twice in one object: the last occurrence is the value (as JSON.parse
+ * reads it); the dropped one goes to the conflict record, so an edit made to
+ * either occurrence is never lost silently, and a note names the key.
+ */
+function reportDuplicates(S: State, doc: Json, dups: readonly DuplicateKey[]): void {
+  if (dups.length === 0) return;
+  const paths = objectPaths(doc, new Set(dups.map((d) => d.object)));
+  for (const d of dups) {
+    const key = (paths.get(d.object) ?? '') + keySeg(d.key);
+    S.notes.push(`${key}: the key occurs more than once in one object; kept the last occurrence, the earlier one is in the conflict record: remove the duplicate`);
+    S.conflicts.push({ path: S.file, key, winner: side(canon(d.object[d.key]!), undefined), loser: side(canon(d.dropped), undefined), rule: 'value' });
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -129,3 +129,18 @@ describe('numbers keep their text', () => {
     expect(out.conflicts[0]!.loser.value).toBe('12345678901234567890');
   });
 });
+
+describe('duplicate keys', () => {
+  it('the last occurrence is the value; an edit to the earlier one is on record, with a note', () => {
+    const { out, value } = merge('{"a": 1, "b": 1}', '{"a": 7, "b": 1, "a": 1}', '{"a": 1, "b": 2}');
+    expect(value).toEqual({ a: 1, b: 2 });
+    expect(out.notes.join('\n')).toMatch(/\/a: the key occurs more than once/);
+    expect(out.conflicts).toContainEqual({ path: 'f.json', key: '/a', winner: { value: '1' }, loser: { value: '7' }, rule: 'value' });
+  });
+
+  it('nested: the path of the object is named', () => {
+    const { out, value } = merge('{"x": {"k": [{"a": 1}]}, "y": 0}', '{"x": {"k": [{"a": 1, "a": 3}]}, "y": 0}', '{"x": {"k": [{"a": 1}]}, "y": 1}');
+    expect(value).toEqual({ x: { k: [{ a: 3 }] }, y: 1 });
+    expect(out.conflicts.map((c) => c.key)).toEqual(['/x/k/0/a']);
+  });
+});
