@@ -12,7 +12,7 @@
  * it with JSON.parse on generated valid and broken documents.
  */
 import type { Json, JsonObject } from './json.js';
-import { LosslessNumber } from './json/value.js';
+import { DEPTH_LIMIT, LosslessNumber, OpaqueJson } from './json/value.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -34,6 +34,10 @@ export interface DuplicateKey {
 class Parser {
   pos: number;
   readonly dups: DuplicateKey[] = [];
+  /** Containers open around the current position. */
+  depth = 0;
+  /** Some subtree was deeper than DEPTH_LIMIT and is held as OpaqueJson. */
+  opaque = false;
   constructor(
     readonly buf: Buffer,
     start: number,
@@ -57,9 +61,14 @@ class Parser {
     const c = this.buf[this.pos];
     switch (c) {
       case 123: // {
-        return this.object(guide);
-      case 91: // [
-        return this.array(guide);
+      case 91: {
+        // [
+        if (this.depth >= DEPTH_LIMIT) return this.opaqueValue(guide);
+        this.depth++;
+        const v = c === 123 ? this.object(guide) : this.array(guide);
+        this.depth--;
+        return v;
+      }
       case 34: {
         // "
         const s = this.string();
@@ -78,6 +87,40 @@ class Parser {
         return guide instanceof LosslessNumber && guide.text === n.text ? guide : n;
       }
     }
+  }
+
+  /**
+   * A container at DEPTH_LIMIT: its text, found by a flat scan (strings and
+   * brackets), checked by JSON.parse (which does not recurse), kept whole.
+   */
+  opaqueValue(guide: Json | undefined): Json {
+    const b = this.buf;
+    const start = this.pos;
+    let p = start;
+    let open = 0;
+    for (;;) {
+      const c = b[p++];
+      if (c === undefined) throw SYNTAX;
+      if (c === 34) {
+        while (b[p] !== 34) {
+          if (b[p] === undefined) throw SYNTAX;
+          p += b[p] === 92 ? 2 : 1;
+        }
+        p++;
+      } else if (c === 123 || c === 91) open++;
+      else if (c === 125 || c === 93) {
+        if (--open === 0) break;
+      }
+    }
+    const text = b.toString('utf8', start, p);
+    try {
+      JSON.parse(text);
+    } catch {
+      throw SYNTAX;
+    }
+    this.pos = p;
+    this.opaque = true;
+    return guide instanceof OpaqueJson && guide.text === text ? guide : new OpaqueJson(text);
   }
 
   literal<T extends Json>(word: string, v: T): T {
@@ -193,7 +236,7 @@ class Parser {
   object(guide: Json | undefined): Json {
     const b = this.buf;
     this.pos++; // {
-    const g = typeof guide === 'object' && guide !== null && !Array.isArray(guide) && !(guide instanceof LosslessNumber) ? guide : undefined;
+    const g = typeof guide === 'object' && guide !== null && !Array.isArray(guide) && !(guide instanceof LosslessNumber) && !(guide instanceof OpaqueJson) ? guide : undefined;
     const gKeys = g === undefined ? undefined : Object.keys(g);
     let matched = 0; // members equal to the guide's, while `out` is unbuilt
     let out: JsonObject | undefined = g === undefined ? {} : undefined;
@@ -282,7 +325,7 @@ function set(o: JsonObject, k: string, v: Json): void {
  * Parse UTF-8 JSON bytes (a leading BOM is skipped). `guide`: a document
  * whose equal subtrees the result takes over. Never throws.
  */
-export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; value: Json; dups?: DuplicateKey[] } | { ok: false } {
+export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; value: Json; dups?: DuplicateKey[]; opaque?: true } | { ok: false } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
   const p = new Parser(buf, bom ? 3 : 0);
@@ -290,7 +333,10 @@ export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; val
     const value = p.value(guide);
     p.ws();
     if (p.pos !== buf.length) return { ok: false };
-    return p.dups.length > 0 ? { ok: true, value, dups: p.dups } : { ok: true, value };
+    const r: { ok: true; value: Json; dups?: DuplicateKey[]; opaque?: true } = { ok: true, value };
+    if (p.dups.length > 0) r.dups = p.dups;
+    if (p.opaque) r.opaque = true;
+    return r;
   } catch (e) {
     if (e === SYNTAX) return { ok: false };
     throw e; // too deep for the stack: the caller's fallback reports it

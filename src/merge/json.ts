@@ -109,9 +109,9 @@ import { indentOfBytes, parseJsonBytes, type DuplicateKey } from './json-parse.j
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
 import { instantOf } from './decide.js';
 import { jsonToBytes } from './json-bytes.js';
-import { addDeltas, canonNumber, compareNumbers, isLossless, LosslessNumber, numberText } from './json/value.js';
+import { addDeltas, canonNumber, compareNumbers, DEPTH_LIMIT, isLossless, isOpaque, LosslessNumber, numberText, OpaqueJson } from './json/value.js';
 
-export { LosslessNumber } from './json/value.js';
+export { LosslessNumber, OpaqueJson } from './json/value.js';
 
 export interface JsonMergeOutput {
   text: string;
@@ -122,7 +122,7 @@ export interface JsonMergeOutput {
   notes: string[];
 }
 
-export type Json = null | boolean | number | LosslessNumber | string | Json[] | JsonObject;
+export type Json = null | boolean | number | LosslessNumber | OpaqueJson | string | Json[] | JsonObject;
 export interface JsonObject {
   [key: string]: Json;
 }
@@ -138,7 +138,7 @@ function own(o: JsonObject | undefined, k: string): Json | undefined {
 }
 
 function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof LosslessNumber);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof LosslessNumber) && !(v instanceof OpaqueJson);
 }
 
 function isNum(v: Json | undefined): v is number | LosslessNumber {
@@ -154,6 +154,7 @@ function same(a: Json | undefined, b: Json | undefined): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (isLossless(a) || isLossless(b)) return isLossless(a) && isLossless(b) && a.text === b.text;
+  if (isOpaque(a) || isOpaque(b)) return isOpaque(a) && isOpaque(b) && a.text === b.text;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
@@ -174,7 +175,7 @@ function same(a: Json | undefined, b: Json | undefined): boolean {
  * Mutates `v` (a freshly parsed document); the result is same() as `v`.
  */
 function shareUnchanged(b: Json | undefined, v: Json): Json {
-  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null || isLossless(v)) return same(b, v) ? b! : v;
+  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null || isLossless(v) || isOpaque(v)) return same(b, v) ? b! : v;
   if (Array.isArray(v)) {
     if (!Array.isArray(b)) return v;
     let all = v.length === b.length;
@@ -185,7 +186,7 @@ function shareUnchanged(b: Json | undefined, v: Json): Json {
     }
     return all ? b : v;
   }
-  if (Array.isArray(b) || isLossless(b)) return v;
+  if (Array.isArray(b) || isLossless(b) || isOpaque(b)) return v;
   const kb = Object.keys(b);
   let all = true;
   let i = 0;
@@ -202,6 +203,7 @@ function shareUnchanged(b: Json | undefined, v: Json): Json {
 /** Canonical JSON text: keys sorted by code unit, no whitespace. */
 function canon(v: Json): string {
   if (isNum(v)) return canonNumber(v);
+  if (isOpaque(v)) return v.text;
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
   const keys = Object.keys(v).sort();
@@ -215,6 +217,7 @@ function cmpStr(a: string, b: string): number {
 /** Exact text: keys in their order, numbers as written. */
 function exact(v: Json): string {
   if (isNum(v)) return numberText(v);
+  if (isOpaque(v)) return v.text;
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (Array.isArray(v)) return '[' + v.map(exact).join(',') + ']';
   return '{' + Object.keys(v).map((k) => JSON.stringify(k) + ':' + exact(v[k]!)).join(',') + '}';
@@ -1147,7 +1150,7 @@ function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
 // Text level: parsing, formatting, whole-file fallback
 
 /** Parse a text losslessly (json-parse.ts); JSON.parse only for a document too deep for that parser's recursion. */
-function parse(text: string, guide?: Json): { ok: true; value: Json; lossy?: true; dups?: DuplicateKey[] } | { ok: false } {
+function parse(text: string, guide?: Json): { ok: true; value: Json; lossy?: true; dups?: DuplicateKey[]; opaque?: true } | { ok: false } {
   try {
     return parseJsonBytes(Buffer.from(text, 'utf8'), guide);
   } catch (e) {
@@ -1359,6 +1362,7 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o
     const which = !po.ok && !pt.ok ? 'neither side parses' : !po.ok ? 'ours does not parse' : 'theirs does not parse';
     return { fallback: `${which} as JSON; whole file, last writer wins` };
   }
+  if (po.opaque === true || pt.opaque === true) notes.push(`nested deeper than ${DEPTH_LIMIT} levels: each subtree below that depth merged as one value (different edits inside one race as a unit, reported)`);
   if (longNumbers) notes.push('a document nested too deep for the lossless parser was read with JSON.parse: numbers that a 64-bit float cannot hold exactly may have lost digits');
   return { b, o: po.value, t: pt.value, fmt: chooseFormat(bf, so.fmt, st.fmt), notes, dups: { o: po.dups ?? [], t: pt.dups ?? [] } };
 }

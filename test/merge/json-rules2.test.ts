@@ -144,3 +144,25 @@ describe('duplicate keys', () => {
     expect(out.conflicts.map((c) => c.key)).toEqual(['/x/k/0/a']);
   });
 });
+
+describe('deep nesting', () => {
+  const deep = (n: number, leaf: string): string => '{"d":'.repeat(n) + leaf + '}'.repeat(n);
+
+  it('4,500 levels: a deep edit and an unrelated top-level change both survive', () => {
+    const b = `{"top": 0, "deep": ${deep(4500, '0')}}`;
+    const { out, value } = merge(b, `{"top": 1, "deep": ${deep(4500, '0')}}`, `{"top": 0, "deep": ${deep(4500, '[2]')}}`);
+    expect(out.method).toBe('structural');
+    expect(value.top).toBe(1);
+    expect(out.text).toContain('[2]');
+    expect(out.conflicts).toEqual([]);
+  });
+
+  it('two different edits below the depth limit race as a unit, reported; siblings still merge', () => {
+    const b = `{"top": 0, "deep": ${deep(3000, '0')}, "x": 0}`;
+    const { out, value } = merge(b, `{"top": 1, "deep": ${deep(3000, '1')}, "x": 0}`, `{"top": 0, "deep": ${deep(3000, '2')}, "x": 2}`);
+    expect(value.top).toBe(1);
+    expect(value.x).toBe(2);
+    expect(out.conflicts).toHaveLength(1);
+    expect(out.notes.join('\n')).toMatch(/nested deeper than/);
+  });
+});

@@ -105,3 +105,21 @@ export function addDeltas(o: number | LosslessNumber, t: number | LosslessNumber
   const r = Number(o) + Number(t) - (b === undefined ? 0 : Number(b));
   return Number.isFinite(r) ? r : new LosslessNumber(String(r) === 'Infinity' ? '1e400' : '-1e400');
 }
+
+/**
+ * A subtree nested deeper than DEPTH_LIMIT, kept as its source text: the
+ * merge treats it as one value (equal when the text is equal; two different
+ * edits race as a unit, reported), the writer emits the text verbatim, so
+ * every level above it still merges key by key and nothing is lost to the
+ * stack. The text has been checked to be valid JSON.
+ */
+export class OpaqueJson {
+  constructor(readonly text: string) {}
+}
+
+export function isOpaque(v: unknown): v is OpaqueJson {
+  return v instanceof OpaqueJson;
+}
+
+/** Containers nested deeper than this are parsed as OpaqueJson. */
+export const DEPTH_LIMIT = 1000;
