@@ -428,28 +428,33 @@ function idValue(el: Json, idKey: string): Id | undefined {
 }
 
 /**
- * The id key shared by every element of every given array (unique within
- * each array), or null. Needs at least one element.
+ * The id key of the given arrays (the versions of one array): the first of
+ * `idKeys` that at least half of all their elements carry, or null. Elements
+ * without it (id-less items, scalars) and repeats of an id within one
+ * version do not turn the array into a set: they merge as plain values
+ * inside the keyed merge (see indexById).
  */
 function detectIdKey(lists: readonly Json[][], idKeys: readonly string[]): string | null {
-  let any = false;
-  for (const l of lists) {
-    if (l.length > 0) any = true;
-    for (const el of l) if (!isObj(el)) return null;
-  }
-  if (!any) return null;
-  outer: for (const k of idKeys) {
-    for (const l of lists) {
-      const seen = new Set<Id>(); // 1 and "1" are different ids, as in identityOf
-      for (const el of l) {
-        const id = idValue(el, k);
-        if (id === undefined || seen.has(id)) continue outer;
-        seen.add(id);
-      }
-    }
-    return k;
+  let total = 0;
+  for (const l of lists) total += l.length;
+  if (total === 0) return null;
+  for (const k of idKeys) {
+    let n = 0;
+    for (const l of lists) for (const el of l) if (idValue(el, k) !== undefined) n++;
+    if (n > 0 && n * 2 >= total) return k;
   }
   return null;
+}
+
+/**
+ * Entry key of an element that has no id, or repeats an id already seen in
+ * its version: its canonical value and occurrence number, behind a prefix no
+ * real id starts with in practice. Such entries merge as a multiset of values.
+ */
+const VALUE_KEY = '\u0000\u0001v';
+
+function isValueKey(id: Id): id is string {
+  return typeof id === 'string' && id.startsWith(VALUE_KEY);
 }
 
 function cmpId(a: Id, b: Id): number {
@@ -889,16 +894,59 @@ interface Member {
   incoming: boolean;
 }
 
-/** Elements of an id-keyed array by id (ids are unique: detectIdKey checked). */
-function indexById(arr: Json[], idKey: string): { seq: Id[]; items: Map<Id, JsonObject> } {
+/**
+ * Elements of an id-keyed array by id. An element without an id, or whose
+ * id already occurred in this version, is entered under a value key (see
+ * VALUE_KEY) in `values`; `dups` lists the repeated ids.
+ */
+function indexById(arr: Json[], idKey: string): Indexed {
   const seq: Id[] = [];
   const items = new Map<Id, JsonObject>();
+  const values = new Map<string, Json>();
+  const dups: Id[] = [];
+  let count: Map<string, number> | undefined;
   for (const el of arr) {
-    const id = idValue(el, idKey)!;
-    seq.push(id);
-    items.set(id, el as JsonObject);
+    const id = idValue(el, idKey);
+    if (id !== undefined && !items.has(id)) {
+      seq.push(id);
+      items.set(id, el as JsonObject);
+      continue;
+    }
+    if (id !== undefined) dups.push(id);
+    const c = canon(el);
+    count ??= new Map();
+    const n = count.get(c) ?? 0;
+    count.set(c, n + 1);
+    const k = VALUE_KEY + c + '\u0001' + String(n);
+    seq.push(k);
+    values.set(k, el);
   }
-  return { seq, items };
+  return { seq, items, values, dups };
+}
+
+interface Indexed {
+  seq: Id[];
+  items: Map<Id, JsonObject>;
+  values: Map<string, Json>;
+  dups: Id[];
+}
+
+/** The value entries of a keyed array (id-less items, repeated ids): kept as a multiset, as in mergeSet. */
+function mergeValueEntries(S: State, cx: Ctx, idKey: string, ib: Indexed, io: Indexed, it: Indexed, results: Map<Id, Json[]>): void {
+  for (const k of new Set([...ib.values.keys(), ...io.values.keys(), ...it.values.keys()])) {
+    const inB = ib.values.has(k);
+    const vo = io.values.get(k);
+    const vt = it.values.get(k);
+    const inO = io.values.has(k);
+    const inT = it.values.has(k);
+    if (!((inO && inT) || (inO && !inB) || (inT && !inB))) continue;
+    results.set(k, [inB ? ib.values.get(k)! : inO && inT ? (valueCmp(vo!, vt!) <= 0 ? vo! : vt!) : (inO ? vo : vt)!]);
+  }
+  const dups = [...new Set([...io.dups, ...it.dups].map(idText))].sort();
+  if (dups.length > 0) {
+    bump(S, 'duplicateIds', dups.length);
+    S.notes.push(`${cx.path || '/'}: ${idKey} ${dups.join(', ')} occurs more than once in one array; the first occurrence merges as the item, the others as plain values: give each item its own ${idKey}`);
+  }
 }
 
 function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
@@ -909,7 +957,7 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
   const results = new Map<Id, Json[]>();
   const members = new Map<Id, Member>();
   const consider = (id: Id): void => {
-    if (members.has(id) || results.has(id)) return;
+    if (members.has(id) || results.has(id) || isValueKey(id)) return;
     if (planned) {
       const k = identityOf(idKey, id);
       if (slot.outgoing.has(k) || slot.incoming.has(k)) return;
@@ -924,6 +972,7 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
   for (const id of ib.seq) consider(id);
   for (const id of io.seq) consider(id);
   for (const id of it.seq) consider(id);
+  if (ib.values.size + io.values.size + it.values.size > 0) mergeValueEntries(S, cx, idKey, ib, io, it, results);
   if (planned) {
     for (const inc of slot.incoming.values()) {
       members.set(idValue((inc.o ?? inc.t ?? inc.b)!, idKey)!, { b: inc.b, o: inc.o, t: inc.t, cp: inc.cp, incoming: true });
@@ -1469,8 +1518,9 @@ function indexItems(v: Json | undefined, opts: JsonOptions, into: Map<string, Js
   if (isArr(v)) {
     const idKey = detectIdKey([v], opts.idKeys);
     for (const el of v) {
-      if (idKey !== null) {
-        const k = identityOf(idKey, idValue(el, idKey)!);
+      const id = idKey === null ? undefined : idValue(el, idKey);
+      if (id !== undefined) {
+        const k = identityOf(idKey!, id);
         into.set(k, into.has(k) ? null : (el as JsonObject));
       }
       indexItems(el, opts, into);
@@ -1492,9 +1542,19 @@ function diffPaths(d: Differ, b: Json | undefined, a: Json, path: string): void 
   if (isArr(a) && isArr(b)) {
     const idKey = detectIdKey([b, a], d.opts.idKeys);
     if (idKey !== null) {
-      const before = indexById(b, idKey).items;
-      for (const el of a) {
-        const id = idValue(el, idKey)!;
+      const bi = indexById(b, idKey);
+      const before = bi.items;
+      const ai = indexById(a, idKey);
+      // Value entries (id-less items, repeated ids) are not addressable: a new one rewrites the array.
+      for (const k of ai.values.keys()) {
+        if (!bi.values.has(k)) {
+          d.out.push(path);
+          return;
+        }
+      }
+      for (const id of ai.seq) {
+        if (isValueKey(id)) continue;
+        const el = ai.items.get(id)!;
         const itemPath = path + idSeg(id);
         const prev = before.get(id);
         if (prev !== undefined) {

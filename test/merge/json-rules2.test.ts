@@ -166,3 +166,33 @@ describe('deep nesting', () => {
     expect(out.notes.join('\n')).toMatch(/nested deeper than/);
   });
 });
+
+describe('id-less items and repeated ids do not turn an id-array into a set', () => {
+  const task = (id: string, title: string): object => ({ id, title });
+
+  it('one id-less item: concurrent edits of an id item still merge into one item', () => {
+    const base = { tasks: [task('a', 'A'), { note: 'loose' }, task('b', 'B')] };
+    const ours = { tasks: [{ ...task('a', 'A'), done: true }, { note: 'loose' }, task('b', 'B')] };
+    const theirs = { tasks: [{ ...task('a', 'A'), prio: 1 }, { note: 'loose' }, task('b', 'B!')] };
+    const { value, out } = merge(base, ours, theirs);
+    expect(value.tasks).toEqual([{ id: 'a', title: 'A', done: true, prio: 1 }, { note: 'loose' }, { id: 'b', title: 'B!' }]);
+    expect(out.conflicts).toEqual([]);
+  });
+
+  it('id-less items merge as values: added on either side kept, removed on either side removed', () => {
+    const base = { tasks: [task('a', 'A'), { note: 'x' }] };
+    const ours = { tasks: [task('a', 'A1'), { note: 'y' }] };
+    const theirs = { tasks: [task('a', 'A'), { note: 'x' }, { note: 'z' }] };
+    const { value } = merge(base, ours, theirs);
+    expect(value.tasks).toEqual([{ id: 'a', title: 'A1' }, { note: 'y' }, { note: 'z' }]);
+  });
+
+  it('a repeated id: the first occurrence merges as the item, reported; later edits do not double it', () => {
+    const base = { tasks: [task('a', 'A'), task('a', 'A copy'), task('b', 'B')] };
+    const ours = { tasks: [task('a', 'A'), task('a', 'A copy'), task('b', 'B1')] };
+    const theirs = { tasks: [task('a', 'A'), task('a', 'A copy'), { ...task('b', 'B'), done: true }] };
+    const { value, out } = merge(base, ours, theirs);
+    expect(value.tasks).toEqual([task('a', 'A'), task('a', 'A copy'), { id: 'b', title: 'B1', done: true }]);
+    expect(out.notes.join('\n')).toMatch(/id "a" occurs more than once/);
+  });
+});
