@@ -638,6 +638,10 @@ interface State {
   collisions: Collision[];
   notes: string[];
   stats: Record<string, number>;
+  /** The document's move plans, by array path (see documentScope). */
+  moves: Map<string, SlotPlan>;
+  /** Paths on the way to an array a move changes: no equality shortcut there. */
+  forced: Set<string>;
 }
 
 /** Which side's timestamp field is later for the nearest enclosing object ('tie' = both carry one, equal). */
@@ -715,7 +719,7 @@ function decideTs(S: State, o: JsonObject, t: JsonObject): TsDecision | undefine
  * out an item even where one side looks unchanged.
  */
 function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined, t: Json | undefined, np?: NodePlan): Json | undefined {
-  const planned = planActive(np);
+  const planned = planActive(np) || (S.forced.size > 0 && S.forced.has(cx.path));
   // Two sides making the same change to a counter made two increments: only
   // take `same(o, t)` as "one change" where no counter can be involved.
   const counted = !S.counters.empty && (S.counters.matches(cx.path, cx.key) || S.counters.mayContain(cx.path));
@@ -788,40 +792,12 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
   for (const k of oKeys) keys.add(k);
   for (const k of tKeys) keys.add(k);
 
-  // Plans for child arrays: handed down by the enclosing array (moves between
-  // items) plus the moves between this object's own sibling arrays.
+  // Plans for child arrays: the document's move scope decided them (documentScope).
   const plans = new Map<string, SlotPlan>(np?.children ?? []);
-  const slots: Slot[] = [];
-  let arrayKeys = 0;
-  for (const k of keys) if (isArr(own(b, k)) || isArr(own(o, k)) || isArr(own(t, k))) arrayKeys++;
-  if (arrayKeys >= 2) for (const k of keys) {
-    const bk = own(b, k);
-    const ok = own(o, k);
-    const tk = own(t, k);
-    if (!isArr(bk) && !isArr(ok) && !isArr(tk)) continue;
-    const arrays = [bk, ok, tk].filter(isArr);
-    const idKey = detectIdKey(arrays, S.opts.idKeys);
-    if (idKey === null) continue;
-    const seg = keySeg(k);
-    slots.push({
-      name: k,
-      path: cx.path + seg,
-      cp: cx.cp.map((p) => p + seg),
-      idKey,
-      b: isArr(bk) ? bk : undefined,
-      o: isArr(ok) ? ok : undefined,
-      t: isArr(tk) ? tk : undefined,
-    });
-  }
-  if (slots.length >= 2) {
-    const scope = computeScope(S, slots, np?.handled);
-    for (const [k, p] of scope.plans) {
-      const prev = plans.get(k);
-      if (!prev) plans.set(k, p);
-      else {
-        for (const [id, inc] of p.incoming) prev.incoming.set(id, inc);
-        for (const id of p.outgoing) prev.outgoing.add(id);
-      }
+  if (S.moves.size > 0) {
+    for (const k of keys) {
+      const p = S.moves.get(cx.path + keySeg(k));
+      if (p) plans.set(k, p);
     }
   }
 
@@ -833,7 +809,8 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
     const tk = own(t, k);
     // mergeValue's first rule, without a context: one side is the base's own
     // subtree (parseDocs shares them), so the other side's value stands.
-    const v = plan === undefined && ok === bk ? tk : plan === undefined && tk === bk ? ok : mergeValue(S, childCtx(cx, keySeg(k), k, ts), bk, ok, tk, plan ? { slot: plan } : undefined);
+    const free = plan === undefined && (S.forced.size === 0 || !S.forced.has(cx.path + keySeg(k)));
+    const v = free && ok === bk ? tk : free && tk === bk ? ok : mergeValue(S, childCtx(cx, keySeg(k), k, ts), bk, ok, tk, plan ? { slot: plan } : undefined);
     if (v !== undefined) merged.set(k, v);
   }
   const order = orderEntries(bKeys, oKeys, tKeys, new Set(merged.keys()), cmpStr);
@@ -966,7 +943,7 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
     const mo = io.items.get(id);
     const mt = it.items.get(id);
     // Untouched on both sides: nothing can move in or out of it either.
-    if (mb !== undefined && same(mb, mo) && same(mb, mt)) results.set(id, [mb]);
+    if (mb !== undefined && same(mb, mo) && same(mb, mt) && (S.forced.size === 0 || !S.forced.has(cx.path + idSeg(id)))) results.set(id, [mb]);
     else members.set(id, { b: mb, o: mo, t: mt, cp: undefined, incoming: false });
   };
   for (const id of ib.seq) consider(id);
@@ -998,50 +975,9 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
     });
   }
 
-  // Moves between the same-named arrays of different items.
-  const cousinSlots: Slot[] = [];
-  for (const [id, m] of members) {
-    const itemPath = cx.path + idSeg(id);
-    const childKeys = new Set<string>();
-    for (const v of [m.b, m.o, m.t]) if (v) for (const ck of Object.keys(v)) if (isArr(v[ck])) childKeys.add(ck);
-    for (const ck of childKeys) {
-      const bk = own(m.b, ck);
-      const ok = own(m.o, ck);
-      const tk = own(m.t, ck);
-      const childIdKey = detectIdKey([bk, ok, tk].filter(isArr), S.opts.idKeys);
-      if (childIdKey === null) continue;
-      const seg = keySeg(ck);
-      cousinSlots.push({
-        name: identityOf(idKey, id) + '\u0002' + ck,
-        path: itemPath + seg,
-        cp: itemCp(id, m).map((p) => p + seg),
-        idKey: childIdKey,
-        b: isArr(bk) ? bk : undefined,
-        o: isArr(ok) ? ok : undefined,
-        t: isArr(tk) ? tk : undefined,
-        owner: id,
-        key: ck,
-      });
-    }
-  }
-  const childPlans = new Map<Id, Map<string, SlotPlan>>();
-  let handled: ReadonlySet<string> | undefined;
-  if (cousinSlots.length >= 2) {
-    const scope = computeScope(S, cousinSlots, undefined);
-    handled = scope.movable;
-    const byName = new Map(cousinSlots.map((s) => [s.name, s]));
-    for (const [name, p] of scope.plans) {
-      const s = byName.get(name)!;
-      let m = childPlans.get(s.owner!);
-      if (!m) childPlans.set(s.owner!, (m = new Map()));
-      m.set(s.key!, p);
-    }
-  }
-
   for (const [id, m] of members) {
     const icx: Ctx = { path: cx.path + idSeg(id), cp: itemCp(id, m), key: undefined, ts: cx.ts };
-    const children = childPlans.get(id);
-    const np: NodePlan | undefined = children || handled ? { children, handled } : undefined;
+    const np: NodePlan | undefined = undefined;
     let v: Json | undefined;
     if (m.incoming) {
       // Placed here by the move plan: present whatever the content says.
@@ -1158,6 +1094,58 @@ function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | un
     for (const n of names) if (n !== dest.slot.name) plan(n).outgoing.add(k);
   }
   return { plans, movable };
+}
+
+/**
+ * The move scope of the whole document: every id-keyed array, in any
+ * version, at any depth. An item whose identity occurs once per version in
+ * the document is moved wherever it went (between sibling arrays, into
+ * another item's subtasks, from `projects.home.tasks` to
+ * `projects.work.tasks`), never doubled, carrying the other side's edits;
+ * computeScope decides each move and each move race. Subtrees equal by
+ * reference in all three versions (unchanged, shared by the parser) are not
+ * walked: nothing in them moved. Sets S.moves (plans by array path) and
+ * S.forced (the paths leading to those arrays, where the merge must not take
+ * an equality shortcut).
+ */
+function documentScope(S: State, b: Json | undefined, o: Json | undefined, t: Json | undefined): void {
+  const slots: Slot[] = [];
+  const stack: [Json | undefined, Json | undefined, Json | undefined, string][] = [[b, o, t, '']];
+  while (stack.length > 0) {
+    const [vb, vo, vt, path] = stack.pop()!;
+    if (vb !== undefined && vb === vo && vb === vt) continue;
+    const ob = isObj(vb) ? vb : undefined;
+    const oo = isObj(vo) ? vo : undefined;
+    const ot = isObj(vt) ? vt : undefined;
+    if (ob || oo || ot) {
+      const keys = new Set<string>();
+      for (const v of [ob, oo, ot]) if (v) for (const k of Object.keys(v)) keys.add(k);
+      for (const k of keys) stack.push([own(ob, k), own(oo, k), own(ot, k), path + keySeg(k)]);
+    }
+    const ab = isArr(vb) ? vb : undefined;
+    const ao = isArr(vo) ? vo : undefined;
+    const at = isArr(vt) ? vt : undefined;
+    if (!ab && !ao && !at) continue;
+    const idKey = detectIdKey([ab, ao, at].filter(isArr), S.opts.idKeys);
+    if (idKey === null) continue;
+    slots.push({ name: path, path, cp: [path], idKey, b: ab, o: ao, t: at });
+    const ib = ab ? indexById(ab, idKey).items : undefined;
+    const io = ao ? indexById(ao, idKey).items : undefined;
+    const it = at ? indexById(at, idKey).items : undefined;
+    const ids = new Set<Id>();
+    for (const m of [ib, io, it]) if (m) for (const id of m.keys()) ids.add(id);
+    for (const id of ids) stack.push([ib?.get(id), io?.get(id), it?.get(id), path + idSeg(id)]);
+  }
+  if (slots.length < 2) return;
+  const { plans } = computeScope(S, slots, undefined);
+  for (const [path, p] of plans) {
+    if (p.incoming.size === 0 && p.outgoing.size === 0) continue;
+    S.moves.set(path, p);
+    for (let q = path; ; q = parentPath(q)) {
+      S.forced.add(q);
+      if (q === '') break;
+    }
+  }
 }
 
 /** Both sides moved an item to different arrays: the later move wins. */
@@ -1428,10 +1416,14 @@ function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: Side
     collisions: [],
     notes: [],
     stats: {},
+    moves: new Map(),
+    forced: new Set(),
   };
   reportDuplicates(S, docs.o, docs.dups.o);
   reportDuplicates(S, docs.t, docs.dups.t);
-  const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t) ?? null;
+  documentScope(S, docs.b, docs.o, docs.t);
+  const rootSlot = S.moves.get('');
+  const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t, rootSlot ? { slot: rootSlot } : undefined) ?? null;
   S.notes.unshift(...docs.notes.filter((n) => n.startsWith('base ')));
   S.notes.push(...docs.notes.filter((n) => !n.startsWith('base ')));
   S.stats.conflicts = S.conflicts.length;

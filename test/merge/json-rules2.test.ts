@@ -196,3 +196,37 @@ describe('id-less items and repeated ids do not turn an id-array into a set', ()
     expect(out.notes.join('\n')).toMatch(/id "a" occurs more than once/);
   });
 });
+
+describe('moves anywhere in the document', () => {
+  it('a task moved from projects.home.tasks to projects.work.tasks while the other side edits it: once, with the edit', () => {
+    const t1 = { id: 't1', title: 'fix roof', status: 'todo' };
+    const base = { projects: { home: { tasks: [t1, { id: 't2' }] }, work: { tasks: [{ id: 'w1' }] } } };
+    const ours = { projects: { home: { tasks: [{ id: 't2' }] }, work: { tasks: [{ id: 'w1' }, t1] } } };
+    const theirs = { projects: { home: { tasks: [{ ...t1, status: 'done' }, { id: 't2' }] }, work: { tasks: [{ id: 'w1' }] } } };
+    const { value, out } = merge(base, ours, theirs);
+    expect(value.projects.home.tasks).toEqual([{ id: 't2' }]);
+    expect(value.projects.work.tasks).toEqual([{ id: 'w1' }, { ...t1, status: 'done' }]);
+    expect(out.conflicts).toEqual([]);
+  });
+
+  it('a subtask moved into different parents on each side: one copy, decided by the clocks, reported', () => {
+    const s1 = { id: 's1', text: 'buy nails' };
+    const base = { tasks: [{ id: 'a', subtasks: [s1] }, { id: 'b', subtasks: [] }, { id: 'c', subtasks: [] }] };
+    const ours = { tasks: [{ id: 'a', subtasks: [] }, { id: 'b', subtasks: [s1] }, { id: 'c', subtasks: [] }] };
+    const theirs = { tasks: [{ id: 'a', subtasks: [] }, { id: 'b', subtasks: [] }, { id: 'c', subtasks: [{ ...s1, text: 'buy screws' }] }] };
+    const { value, out } = merge(base, ours, theirs, {}, { file: '1' }, { file: '2' });
+    const all = value.tasks.flatMap((t: any) => t.subtasks);
+    expect(all).toEqual([{ id: 's1', text: 'buy screws' }]);
+    expect(value.tasks[2].subtasks).toHaveLength(1); // theirs's move is later
+    expect(out.notes.join('\n')).toMatch(/moved to/);
+  });
+
+  it('a subtask moved out of a nested task into a top-level list while the other side edits it', () => {
+    const base = { inbox: [{ id: 'i0' }], projects: [{ id: 'p', tasks: [{ id: 't', subtasks: [{ id: 's', v: 0 }] }] }] };
+    const ours = { inbox: [{ id: 'i0' }, { id: 's', v: 0 }], projects: [{ id: 'p', tasks: [{ id: 't', subtasks: [] }] }] };
+    const theirs = { inbox: [{ id: 'i0' }], projects: [{ id: 'p', tasks: [{ id: 't', subtasks: [{ id: 's', v: 1 }] }] }] };
+    const { value } = merge(base, ours, theirs);
+    expect(value.inbox).toEqual([{ id: 'i0' }, { id: 's', v: 1 }]);
+    expect(value.projects[0].tasks[0].subtasks).toEqual([]);
+  });
+});
