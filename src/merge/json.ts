@@ -429,20 +429,13 @@ function idValue(el: Json, idKey: string): Id | undefined {
 
 /**
  * The id key of the given arrays (the versions of one array): the first of
- * `idKeys` that at least half of all their elements carry, or null. Elements
+ * `idKeys` that any of their elements carries, or null. Elements
  * without it (id-less items, scalars) and repeats of an id within one
  * version do not turn the array into a set: they merge as plain values
  * inside the keyed merge (see indexById).
  */
 function detectIdKey(lists: readonly Json[][], idKeys: readonly string[]): string | null {
-  let total = 0;
-  for (const l of lists) total += l.length;
-  if (total === 0) return null;
-  for (const k of idKeys) {
-    let n = 0;
-    for (const l of lists) for (const el of l) if (idValue(el, k) !== undefined) n++;
-    if (n > 0 && n * 2 >= total) return k;
-  }
+  for (const k of idKeys) for (const l of lists) for (const el of l) if (idValue(el, k) !== undefined) return k;
   return null;
 }
 
@@ -871,12 +864,28 @@ interface Member {
   incoming: boolean;
 }
 
+/** Ids that occur more than once in any one of the given versions of an array. */
+function repeatedIds(lists: readonly Json[][], idKey: string): Set<Id> {
+  const out = new Set<Id>();
+  for (const l of lists) {
+    const seen = new Set<Id>();
+    for (const el of l) {
+      const id = idValue(el, idKey);
+      if (id === undefined) continue;
+      if (seen.has(id)) out.add(id);
+      else seen.add(id);
+    }
+  }
+  return out;
+}
+
 /**
- * Elements of an id-keyed array by id. An element without an id, or whose
- * id already occurred in this version, is entered under a value key (see
- * VALUE_KEY) in `values`; `dups` lists the repeated ids.
+ * Elements of an id-keyed array by id. An element without an id, or whose id
+ * is in `repeated` (it occurs twice in some version: which occurrence is
+ * "the" item cannot be told), is entered under a value key (see VALUE_KEY)
+ * in `values`; `dups` lists the repeated ids met.
  */
-function indexById(arr: Json[], idKey: string): Indexed {
+function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>): Indexed {
   const seq: Id[] = [];
   const items = new Map<Id, JsonObject>();
   const values = new Map<string, Json>();
@@ -884,7 +893,7 @@ function indexById(arr: Json[], idKey: string): Indexed {
   let count: Map<string, number> | undefined;
   for (const el of arr) {
     const id = idValue(el, idKey);
-    if (id !== undefined && !items.has(id)) {
+    if (id !== undefined && !items.has(id) && !(repeated !== undefined && repeated.has(id))) {
       seq.push(id);
       items.set(id, el as JsonObject);
       continue;
@@ -922,14 +931,15 @@ function mergeValueEntries(S: State, cx: Ctx, idKey: string, ib: Indexed, io: In
   const dups = [...new Set([...io.dups, ...it.dups].map(idText))].sort();
   if (dups.length > 0) {
     bump(S, 'duplicateIds', dups.length);
-    S.notes.push(`${cx.path || '/'}: ${idKey} ${dups.join(', ')} occurs more than once in one array; the first occurrence merges as the item, the others as plain values: give each item its own ${idKey}`);
+    S.notes.push(`${cx.path || '/'}: ${idKey} ${dups.join(', ')} occurs more than once in one array; every occurrence merges as a plain value (edits of one become a new value next to the old): give each item its own ${idKey}`);
   }
 }
 
 function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
-  const ib = indexById(b, idKey);
-  const io = indexById(o, idKey);
-  const it = indexById(t, idKey);
+  const rep = repeatedIds([b, o, t], idKey);
+  const ib = indexById(b, idKey, rep);
+  const io = indexById(o, idKey, rep);
+  const it = indexById(t, idKey, rep);
   const planned = slot !== undefined && (slot.incoming.size > 0 || slot.outgoing.size > 0);
   const results = new Map<Id, Json[]>();
   const members = new Map<Id, Member>();
@@ -1534,9 +1544,10 @@ function diffPaths(d: Differ, b: Json | undefined, a: Json, path: string): void 
   if (isArr(a) && isArr(b)) {
     const idKey = detectIdKey([b, a], d.opts.idKeys);
     if (idKey !== null) {
-      const bi = indexById(b, idKey);
+      const rep = repeatedIds([b, a], idKey);
+      const bi = indexById(b, idKey, rep);
       const before = bi.items;
-      const ai = indexById(a, idKey);
+      const ai = indexById(a, idKey, rep);
       // Value entries (id-less items, repeated ids) are not addressable: a new one rewrites the array.
       for (const k of ai.values.keys()) {
         if (!bi.values.has(k)) {

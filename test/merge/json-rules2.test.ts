@@ -187,7 +187,7 @@ describe('id-less items and repeated ids do not turn an id-array into a set', ()
     expect(value.tasks).toEqual([{ id: 'a', title: 'A1' }, { note: 'y' }, { note: 'z' }]);
   });
 
-  it('a repeated id: the first occurrence merges as the item, reported; later edits do not double it', () => {
+  it('a repeated id: its occurrences merge as values, reported; the other items still merge by id', () => {
     const base = { tasks: [task('a', 'A'), task('a', 'A copy'), task('b', 'B')] };
     const ours = { tasks: [task('a', 'A'), task('a', 'A copy'), task('b', 'B1')] };
     const theirs = { tasks: [task('a', 'A'), task('a', 'A copy'), { ...task('b', 'B'), done: true }] };
