@@ -648,6 +648,8 @@ interface Ctx {
   /** Object key the value sits under; undefined for array items and the root. */
   key: string | undefined;
   ts: TsDecision | undefined;
+  /** Location (see itemLoc): the key of move plans and of the no-shortcut set. */
+  loc: string;
 }
 
 /** An item arriving in an array from another array of its move scope. */
@@ -682,7 +684,23 @@ function bump(S: State, stat: string, n = 1): void {
 }
 
 function childCtx(cx: Ctx, seg: string, key: string | undefined, ts: TsDecision | undefined): Ctx {
-  return { path: cx.path + seg, cp: cx.cp.map((p) => p + seg), key, ts };
+  return { path: cx.path + seg, cp: cx.cp.map((p) => p + seg), key, ts, loc: cx.loc + seg };
+}
+
+/**
+ * Location of an item, independent of where it sits: `#<escaped identity>`.
+ * A value inside it is `#<identity>/<keys>`; outside every item, its path.
+ * Move plans and the no-shortcut set are keyed by location, so a plan for a
+ * subtask list still applies when the task holding it moved too.
+ */
+function itemLoc(idKey: string, id: Id): string {
+  return '#' + escapeSegment(identityOf(idKey, id));
+}
+
+/** The enclosing location inside the same item (or path), null at an item or the root. */
+function parentLoc(loc: string): string | null {
+  const i = loc.lastIndexOf('/');
+  return i < 0 ? (loc === '' || loc.startsWith('#') ? null : '') : loc.slice(0, i);
 }
 
 // ---------------------------------------------------------------------------
@@ -712,7 +730,7 @@ function decideTs(S: State, o: JsonObject, t: JsonObject): TsDecision | undefine
  * out an item even where one side looks unchanged.
  */
 function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined, t: Json | undefined, np?: NodePlan): Json | undefined {
-  const planned = planActive(np) || (S.forced.size > 0 && S.forced.has(cx.path));
+  const planned = planActive(np) || (S.forced.size > 0 && S.forced.has(cx.loc));
   // Two sides making the same change to a counter made two increments: only
   // take `same(o, t)` as "one change" where no counter can be involved.
   const counted = !S.counters.empty && (S.counters.matches(cx.path, cx.key) || S.counters.mayContain(cx.path));
@@ -789,7 +807,7 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
   const plans = new Map<string, SlotPlan>(np?.children ?? []);
   if (S.moves.size > 0) {
     for (const k of keys) {
-      const p = S.moves.get(cx.path + keySeg(k));
+      const p = S.moves.get(cx.loc + keySeg(k));
       if (p) plans.set(k, p);
     }
   }
@@ -802,7 +820,7 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
     const tk = own(t, k);
     // mergeValue's first rule, without a context: one side is the base's own
     // subtree (parseDocs shares them), so the other side's value stands.
-    const free = plan === undefined && (S.forced.size === 0 || !S.forced.has(cx.path + keySeg(k)));
+    const free = plan === undefined && (S.forced.size === 0 || !S.forced.has(cx.loc + keySeg(k)));
     const v = free && ok === bk ? tk : free && tk === bk ? ok : mergeValue(S, childCtx(cx, keySeg(k), k, ts), bk, ok, tk, plan ? { slot: plan } : undefined);
     if (v !== undefined) merged.set(k, v);
   }
@@ -953,7 +971,7 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
     const mo = io.items.get(id);
     const mt = it.items.get(id);
     // Untouched on both sides: nothing can move in or out of it either.
-    if (mb !== undefined && same(mb, mo) && same(mb, mt) && (S.forced.size === 0 || !S.forced.has(cx.path + idSeg(id)))) results.set(id, [mb]);
+    if (mb !== undefined && same(mb, mo) && same(mb, mt) && (S.forced.size === 0 || !S.forced.has(itemLoc(idKey, id)))) results.set(id, [mb]);
     else members.set(id, { b: mb, o: mo, t: mt, cp: undefined, incoming: false });
   };
   for (const id of ib.seq) consider(id);
@@ -986,7 +1004,7 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
   }
 
   for (const [id, m] of members) {
-    const icx: Ctx = { path: cx.path + idSeg(id), cp: itemCp(id, m), key: undefined, ts: cx.ts };
+    const icx: Ctx = { path: cx.path + idSeg(id), cp: itemCp(id, m), key: undefined, ts: cx.ts, loc: itemLoc(idKey, id) };
     const np: NodePlan | undefined = undefined;
     let v: Json | undefined;
     if (m.incoming) {
@@ -1114,15 +1132,18 @@ function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | un
  * `projects.work.tasks`), never doubled, carrying the other side's edits;
  * computeScope decides each move and each move race. Subtrees equal by
  * reference in all three versions (unchanged, shared by the parser) are not
- * walked: nothing in them moved. Sets S.moves (plans by array path) and
- * S.forced (the paths leading to those arrays, where the merge must not take
- * an equality shortcut).
+ * walked: nothing in them moved. Sets S.moves (plans by array location, see
+ * itemLoc) and S.forced (the locations leading to those arrays, through the
+ * arrays that hold their items in any version: the merge takes no equality
+ * shortcut there).
  */
 function documentScope(S: State, b: Json | undefined, o: Json | undefined, t: Json | undefined): void {
-  const slots: Slot[] = [];
-  const stack: [Json | undefined, Json | undefined, Json | undefined, string][] = [[b, o, t, '']];
+  const slots = new Map<string, Slot>();
+  /** Locations of the arrays an item sits in, in any version. */
+  const containers = new Map<string, Set<string>>();
+  const stack: [Json | undefined, Json | undefined, Json | undefined, string, string][] = [[b, o, t, '', '']];
   while (stack.length > 0) {
-    const [vb, vo, vt, path] = stack.pop()!;
+    const [vb, vo, vt, path, loc] = stack.pop()!;
     if (vb !== undefined && vb === vo && vb === vt) continue;
     const ob = isObj(vb) ? vb : undefined;
     const oo = isObj(vo) ? vo : undefined;
@@ -1130,7 +1151,7 @@ function documentScope(S: State, b: Json | undefined, o: Json | undefined, t: Js
     if (ob || oo || ot) {
       const keys = new Set<string>();
       for (const v of [ob, oo, ot]) if (v) for (const k of Object.keys(v)) keys.add(k);
-      for (const k of keys) stack.push([own(ob, k), own(oo, k), own(ot, k), path + keySeg(k)]);
+      for (const k of keys) stack.push([own(ob, k), own(oo, k), own(ot, k), path + keySeg(k), loc + keySeg(k)]);
     }
     const ab = isArr(vb) ? vb : undefined;
     const ao = isArr(vo) ? vo : undefined;
@@ -1138,23 +1159,44 @@ function documentScope(S: State, b: Json | undefined, o: Json | undefined, t: Js
     if (!ab && !ao && !at) continue;
     const idKey = detectIdKey([ab, ao, at].filter(isArr), S.opts.idKeys);
     if (idKey === null) continue;
-    slots.push({ name: path, path, cp: [path], idKey, b: ab, o: ao, t: at });
+    // A moved item is met at its place in each version: its arrays gather their versions by location.
+    const slot = slots.get(loc);
+    if (!slot) slots.set(loc, { name: loc, path, cp: [path], idKey, b: ab, o: ao, t: at });
+    else {
+      slot.b ??= ab;
+      slot.o ??= ao;
+      slot.t ??= at;
+    }
     const ib = ab ? indexById(ab, idKey).items : undefined;
     const io = ao ? indexById(ao, idKey).items : undefined;
     const it = at ? indexById(at, idKey).items : undefined;
     const ids = new Set<Id>();
     for (const m of [ib, io, it]) if (m) for (const id of m.keys()) ids.add(id);
-    for (const id of ids) stack.push([ib?.get(id), io?.get(id), it?.get(id), path + idSeg(id)]);
-  }
-  if (slots.length < 2) return;
-  const { plans } = computeScope(S, slots, undefined);
-  for (const [path, p] of plans) {
-    if (p.incoming.size === 0 && p.outgoing.size === 0) continue;
-    S.moves.set(path, p);
-    for (let q = path; ; q = parentPath(q)) {
-      S.forced.add(q);
-      if (q === '') break;
+    for (const id of ids) {
+      const il = itemLoc(idKey, id);
+      let c = containers.get(il);
+      if (!c) containers.set(il, (c = new Set()));
+      c.add(loc);
+      stack.push([ib?.get(id), io?.get(id), it?.get(id), path + idSeg(id), il]);
     }
+  }
+  if (slots.size < 2) return;
+  const { plans } = computeScope(S, [...slots.values()], undefined);
+  const force = (start: string): void => {
+    const todo = [start];
+    while (todo.length > 0) {
+      let q: string | null = todo.pop()!;
+      for (; q !== null; q = parentLoc(q)) {
+        if (S.forced.has(q)) break;
+        S.forced.add(q);
+        if (q.startsWith('#') && !q.includes('/')) for (const c of containers.get(q) ?? []) todo.push(c);
+      }
+    }
+  };
+  for (const [loc, p] of plans) {
+    if (p.incoming.size === 0 && p.outgoing.size === 0) continue;
+    S.moves.set(loc, p);
+    force(loc);
   }
 }
 
@@ -1176,7 +1218,7 @@ function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
       oWins = c > 0;
       rule = 'clock';
     } else {
-      oWins = lo.slot.path > lt.slot.path;
+      oWins = lo.slot.name > lt.slot.name; // locations, not paths: a path changes when its parent item moves
       rule = 'value';
     }
   }
@@ -1433,7 +1475,7 @@ function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: Side
   reportDuplicates(S, docs.t, docs.dups.t);
   documentScope(S, docs.b, docs.o, docs.t);
   const rootSlot = S.moves.get('');
-  const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t, rootSlot ? { slot: rootSlot } : undefined) ?? null;
+  const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined, loc: '' }, docs.b, docs.o, docs.t, rootSlot ? { slot: rootSlot } : undefined) ?? null;
   S.notes.unshift(...docs.notes.filter((n) => n.startsWith('base ')));
   S.notes.push(...docs.notes.filter((n) => !n.startsWith('base ')));
   S.stats.conflicts = S.conflicts.length;
