@@ -106,7 +106,7 @@ function mergeJsonBytes(input: MergeInput): MergeResult {
   // Without a BOM or CR, texts differ exactly when bytes do, and mergeFile's fast paths compared those.
   const plain = (b: Uint8Array | null): boolean => b === null || (b.indexOf(13) < 0 && !framingOf(b.subarray(0, 3)).bom);
   const distinct = base === baseText && plain(base) && plain(ours) && plain(theirs);
-  const src = { base: baseText === null ? null : read(baseText), ours: read(ours), theirs: read(theirs), distinct, bytes: { ours, theirs } };
+  const src = { base: baseText === null ? null : read(baseText), ours: read(ours), theirs: read(theirs), distinct, bytes: { ours, theirs, ...(baseText === null ? {} : { base: baseText }) } };
   const r = mergeJson(input.path, src, input.json ?? DEFAULT_JSON_OPTIONS, input.oursClock ?? {}, input.theirsClock ?? {});
   const extra = { stats: r.stats, conflicts: r.conflicts, collisions: r.collisions, notes: [...notes, ...r.notes] };
   const bytes = 'doc' in r ? jsonToBytes(r.doc, r.indent, r.newline, frame, Math.max(ours.length, theirs.length)) : encodeText(applyFraming(r.text, frame));

@@ -1343,7 +1343,7 @@ export interface JsonSources {
   /** The caller has found the texts pairwise different (e.g. by their bytes): no need to read them for the fast paths. */
   distinct?: boolean;
   /** The sides' UTF-8 bytes: parsed directly, sharing the base's unchanged subtrees (json-parse.ts), with no text made. */
-  bytes?: { ours: Uint8Array; theirs: Uint8Array };
+  bytes?: { ours: Uint8Array; theirs: Uint8Array; base?: Uint8Array };
 }
 
 /** A structural merge's document, left for the caller to write (`jsonToBytes`): no whole-document string. */
@@ -1416,12 +1416,24 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o
   let b: Json | undefined;
   let bf: TextFormat | null = null;
   if (src.base !== null) {
-    const text = src.base();
-    const pb = parse(text);
-    if (pb.ok) {
-      b = pb.value;
-      bf = formatOf(text);
-    } else notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
+    // Losslessly, like the sides: a number's text must compare equal to the same text in a side.
+    const bytes = src.bytes?.base;
+    let pb: ReturnType<typeof parse> | null = null;
+    if (bytes !== undefined) {
+      try {
+        pb = parseJsonBytes(bytes);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+      if (pb?.ok === true) bf = { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 };
+    }
+    if (pb === null) {
+      const text = src.base();
+      pb = parse(text);
+      if (pb.ok) bf = formatOf(text);
+    }
+    if (pb.ok) b = pb.value;
+    else notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
   }
   let longNumbers = false;
   const side = (read: () => string, bytes: Uint8Array | undefined): { parsed: ReturnType<typeof parse>; fmt: TextFormat } => {
