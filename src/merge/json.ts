@@ -46,24 +46,27 @@
  *     is reported in `conflicts` with both values and clocks.
  *
  * Arrays:
- *  - Id-keyed arrays: every element, in base and both sides, is an object
- *    carrying the same id key (opts.idKeys, tried in order) with a string or
- *    number value, unique within each version. They merge item by item with
- *    the rules above; an item is addressed as `@<id>` in key paths.
- *    Two sides creating different items with the same id (absent from base)
- *    is a collision: reported, and BOTH items are kept, next to each other in
- *    canonical-JSON order (the array then holds the id twice until someone
- *    renames one; later merges treat that array as a plain set).
- *  - Moves: an item whose id is unique within a move scope and that sits in
- *    different arrays of that scope in base/ours/theirs is moved, never lost
- *    or doubled; edits the other side made to the item are applied to the
- *    moved item. Scopes: the id-keyed arrays that are siblings under one
- *    object (kanban columns `{todo: [...], done: [...]}`), and same-named
- *    arrays inside the items of one id-keyed array (cards moving between
- *    `columns[*].cards`, subtasks between tasks). A move counts as a change
- *    (it beats a delete). Both sides moving the item to different arrays is
- *    a race (timestamp, then the clock of each side's move, then the array
- *    path), reported with the two array paths as values.
+ *  - Id-keyed arrays: the first id key (opts.idKeys, tried in order) that
+ *    any element of the array's versions carries, with a string or number
+ *    value (numbers by exact value: a bigint beyond doubles). Items merge
+ *    item by item with the rules above, addressed as `@<id>` in key paths.
+ *    Elements without the id, and every occurrence of an id repeated within
+ *    one version (which one is "the" item cannot be told), are value
+ *    entries: kept as a multiset like set arrays, inside the keyed merge; a
+ *    repeated id is noted. Two sides creating different items with the same
+ *    id (absent from base) is a collision: reported, and BOTH items are kept,
+ *    next to each other in canonical-JSON order (later merges then treat
+ *    that id's occurrences as values until someone renames one).
+ *  - Moves (documentScope): one scope, the whole document. An item whose
+ *    identity occurs once per version in the document and that sits in
+ *    different arrays in base/ours/theirs is moved, never lost or doubled;
+ *    edits the other side made to the item are applied to the moved item.
+ *    Arrays are named by location (itemLoc: the enclosing item's identity
+ *    plus the keys below it, or the path outside every item), so a subtask
+ *    moved into a task that moved too still lands. A move counts as a change
+ *    (it beats a delete). Both sides moving the item to different arrays is a
+ *    race (timestamp, then the clock of each side's move, then the array
+ *    location), reported with the two array paths as values.
  *  - Every other array (scalars, id-less objects, mixed) merges as a
  *    multiset of canonical-JSON values: elements added on either side are
  *    kept, elements removed on either side are removed. An edited id-less
@@ -72,9 +75,11 @@
  *  - Order (arrays and object keys alike): the base order, or one side's
  *    order if only that side reordered the surviving base entries; a new
  *    entry goes after its nearest preceding base entry in the side that added
- *    it. Where both sides insert at one point, their runs are merged into one
- *    sorted run (ids numerically / by code unit, keys and values by code
- *    unit) unless the runs are identical.
+ *    it. Where both sides insert at one point, each side's run keeps its own
+ *    order and the runs interleave (interleave): the earlier head first, by
+ *    the items' timestamp field (decide.ts, offsets honoured), else by id /
+ *    value. That is a stable sort of blocks, so any merge order of any number
+ *    of replicas gives the same order.
  *
  * Clocks (SideClocks): `keys` maps key paths (`/tasks/@14/status`, segments
  * escaped as in RFC 6901) to the clock of the write that last set the value
@@ -87,22 +92,30 @@
  * recorded before the move still speak for its fields. A merged side's
  * clocks are mergeClocks of the two sides' (a per-key maximum).
  *
- * Unparseable input: an unparseable base is treated as absent (noted); an
- * unparseable side makes the whole file a last-writer-wins race on the file
- * clocks (ties by text), reported as a conflict with key '' (method
- * 'whole-file'). A side holding conflict markers never wins over one without.
+ * Unparseable input: an unparseable base is treated as absent (noted). A
+ * side that does not parse never replaces one that does: the result is the
+ * valid side, byte for byte (merged against the base as if the broken side
+ * were unchanged), the broken text goes to the conflict record (key '').
+ * Only when neither parses is it a whole-file last-writer-wins race on the
+ * file clocks (ties by text), method 'whole-file'.
  *
- * Output: `JSON.stringify` of the merged value, indented as both sides are
- * (2, 4, tab or minified), else as the base, else 2 spaces; the trailing
- * newline likewise. Textual fast paths: a side equal to base, or both sides
- * equal, return a side's text untouched.
+ * Numbers (json/value.ts): a number whose text a double does not give back
+ * (big integers, 1e400, -0, 1.0, 1E2) is a LosslessNumber holding its text,
+ * written back verbatim; numbers compare by decimal value; counters add
+ * integers exactly (BigInt). Duplicate keys: the last occurrence is the value
+ * (as JSON.parse), the dropped one goes to the conflict record with a note.
+ * Containers deeper than DEPTH_LIMIT are OpaqueJson (their text): one value
+ * each, so the levels above still merge key by key.
  *
- * Known limits: numbers are JS numbers (JSON.parse rounds integers beyond
- * 2^53; a note is added when a file has a 16+ digit run); integer-like object
- * keys come out first, ascending (JS object order, as Node's own JSON writers
- * do); duplicate keys: the last one wins (JSON.parse). Object keys starting
- * with '@' are not escaped, so `/a/@1` names both a key "@1" and the item
- * with id 1 (they may share a clock).
+ * Output: the merged value written like `JSON.stringify` (json-bytes.ts),
+ * indented as both sides are (2, 4, tab or minified), else as the base, else
+ * 2 spaces; the trailing newline likewise. Textual fast paths: a side equal
+ * to base, or both sides equal, return a side's text untouched.
+ *
+ * Known limits: integer-like object keys come out first, ascending (JS
+ * object order, as Node's own JSON writers do). Object keys starting with
+ * '@' are not escaped, so `/a/@1` names both a key "@1" and the item with
+ * id 1 (they may share a clock).
  */
 import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
 import { indentOfBytes, parseJsonBytes, type DuplicateKey } from './json-parse.js';
