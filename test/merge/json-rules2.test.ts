@@ -230,3 +230,21 @@ describe('moves anywhere in the document', () => {
     expect(value.projects[0].tasks[0].subtasks).toEqual([]);
   });
 });
+
+describe('a side cut off inside a UTF-8 character', () => {
+  it('is not valid UTF-8 and never beats the side that parses (mergeFile)', () => {
+    const base = Buffer.from(j({ notes: ['café'] }));
+    const good = Buffer.from(j({ notes: ['café', 'crème'] }));
+    const full = Buffer.from(j({ notes: ['café', 'brûlée'] }));
+    const cut = full.subarray(0, full.indexOf(Buffer.from('û')) + 1); // the first byte of û only
+    for (const [ours, theirs, oc, tc] of [
+      [good, cut, { file: '1' }, { file: '9' }],
+      [cut, good, { file: '9' }, { file: '1' }],
+    ] as const) {
+      const r = mergeFile({ path: 'f.json', kind: 'json', base, ours, theirs, json: OPTS, oursClock: oc, theirsClock: tc });
+      expect(Buffer.from(r.bytes).equals(good)).toBe(true);
+      expect(r.report.conflicts).toHaveLength(1);
+      expect(r.report.notes.join('\n')).toMatch(/not valid UTF-8/);
+    }
+  });
+});
