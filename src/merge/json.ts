@@ -117,14 +117,17 @@
  * '@' are not escaped, so `/a/@1` names both a key "@1" and the item with
  * id 1 (they may share a clock).
  */
-import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
+import type { Collision, Conflict, JsonOptions, SideClocks } from './types.js';
 import { indentOfBytes, parseJsonBytes, type DuplicateKey } from './json-parse.js';
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
 import { instantOf } from './decide.js';
 import { jsonToBytes } from './json-bytes.js';
+import { ClockIndex, LOC } from './json/clocks.js';
+import { orderEntries } from './json/order.js';
 import { addDeltas, canonNumber, compareNumbers, DEPTH_LIMIT, isLossless, isOpaque, LosslessNumber, numberText, OpaqueJson } from './json/value.js';
 
 export { LosslessNumber, OpaqueJson } from './json/value.js';
+export { clockOf, mergeClocks } from './json/clocks.js';
 
 export interface JsonMergeOutput {
   text: string;
@@ -276,10 +279,6 @@ function idSeg(id: string | number | bigint): string {
   return '/@' + escapeSegment(String(id));
 }
 
-function parentPath(p: string): string {
-  return p.slice(0, p.lastIndexOf('/'));
-}
-
 function segmentsOf(p: string): string[] {
   return p === '' ? [] : p.slice(1).split('/');
 }
@@ -315,103 +314,6 @@ class PathMatcher {
 
 // ---------------------------------------------------------------------------
 // Clocks
-
-/**
- * Last segment of the key path that records where an item was moved to
- * (`/done/@k1/~loc`). `~l` is not an escape, so no object key yields it, and
- * it is not an ancestor of the item's fields: a move does not make the
- * item's fields look newly written.
- */
-const LOC = '/~loc';
-
-function maxClock(a: Clock | undefined, b: Clock | undefined): Clock | undefined {
-  return compareClocks(a, b) >= 0 ? a : b;
-}
-
-/**
- * Fast lookups over one side's clocks.
- *
- * A recorded path means "the value at this path was (re)written as a whole at
- * that time" (changedKeyPaths reports the most specific changed paths), so a
- * value's clock is the latest clock recorded at its path, at any ancestor
- * (an ancestor rewrite rewrote it too) or below it (a write inside it). That
- * equals "the most specific recorded ancestor" whenever later writes are
- * recorded deeper, and stays right when an older clock lingers below a newer
- * whole-value write. Two paths are not writes of the value: the root ''
- * (the sync engine stamps it on every write of the file: it is the file
- * clock) and `<item>/~loc` (a move). With nothing recorded, the file clock
- * (max of `file` and the '' key) applies.
- */
-class ClockIndex {
-  readonly file: Clock | undefined;
-  private readonly keys: Map<string, Clock>;
-  private readonly sorted: string[];
-  constructor(c: SideClocks | undefined) {
-    this.keys = new Map();
-    if (c?.keys) for (const [k, v] of Object.entries(c.keys)) if (typeof v === 'string') this.keys.set(k, v);
-    this.file = maxClock(c?.file, this.keys.get(''));
-    this.keys.delete('');
-    this.sorted = [...this.keys.keys()].sort();
-  }
-  /** Latest clock recorded at the path or any ancestor (root excluded). */
-  private above(path: string): Clock | undefined {
-    let best: Clock | undefined;
-    for (let p = path; p !== ''; p = parentPath(p)) best = maxClock(best, this.keys.get(p));
-    return best;
-  }
-  /** Latest clock recorded strictly below the path (moves into it included). */
-  private under(path: string): Clock | undefined {
-    const lo = path + '/';
-    const hi = path + '0'; // '0' is the code unit after '/'
-    let a = 0;
-    let z = this.sorted.length;
-    while (a < z) {
-      const m = (a + z) >> 1;
-      if (this.sorted[m]! < lo) a = m + 1;
-      else z = m;
-    }
-    let best: Clock | undefined;
-    for (let i = a; i < this.sorted.length && this.sorted[i]! < hi; i++) best = maxClock(best, this.keys.get(this.sorted[i]!));
-    return best;
-  }
-  /** Clock of a value found at any of `paths` (its paths in base/ours/theirs inside a moved item). */
-  at(paths: readonly string[]): Clock | undefined {
-    if (this.keys.size === 0) return this.file;
-    let best: Clock | undefined;
-    for (const p of paths) best = maxClock(best, maxClock(this.above(p), this.under(p)));
-    return best ?? this.file;
-  }
-  /** Clock of an item's placement: its move marker, or the clock of the item (or array) itself. */
-  loc(itemPaths: readonly string[]): Clock | undefined {
-    if (this.keys.size === 0) return this.file;
-    let best: Clock | undefined;
-    for (const p of itemPaths) best = maxClock(best, maxClock(this.keys.get(p + LOC), this.above(p)));
-    return best ?? this.file;
-  }
-}
-
-/** The clock the merge uses for the value at one key path (see ClockIndex). */
-export function clockOf(clocks: SideClocks | undefined, path: string): Clock | undefined {
-  return new ClockIndex(clocks).at([path]);
-}
-
-/**
- * Clocks of a merged side: every recorded path with the later of the two
- * sides' clocks for it, and the later file clock. (The same as merging the
- * synced clock files with every key volatile.) Because a value's clock is a
- * maximum over recorded paths, the merged side's clock for any value is the
- * later of the two sides' recorded clocks for it.
- */
-export function mergeClocks(a: SideClocks | undefined, b: SideClocks | undefined): SideClocks {
-  const keys: Record<string, Clock> = {};
-  for (const c of [a?.keys, b?.keys]) {
-    if (c) for (const [k, v] of Object.entries(c)) if (typeof v === 'string') keys[k] = maxClock(keys[k], v)!;
-  }
-  const out: SideClocks = { keys };
-  const file = maxClock(a?.file, b?.file);
-  if (file !== undefined) out.file = file;
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // Id-keyed arrays
@@ -473,64 +375,6 @@ function cmpId(a: Id, b: Id): number {
 // ---------------------------------------------------------------------------
 // Ordering (shared by object keys, id-keyed arrays and set arrays)
 
-function seqEqual<K>(a: readonly K[], b: readonly K[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** `seq` (a reordering of part of `all`) with the rest of `all` put back after their nearest predecessor. */
-function reorderWith<K>(all: readonly K[], seq: readonly K[]): K[] {
-  const inSeq = new Set(seq);
-  const attached = new Map<K | null, K[]>();
-  let prev: K | null = null;
-  for (const k of all) {
-    if (inSeq.has(k)) prev = k;
-    else {
-      const l = attached.get(prev);
-      if (l) l.push(k);
-      else attached.set(prev, [k]);
-    }
-  }
-  const out: K[] = [...(attached.get(null) ?? [])];
-  for (const k of seq) {
-    out.push(k);
-    const l = attached.get(k);
-    if (l) out.push(...l);
-  }
-  return out;
-}
-
-/**
- * Two sides' runs inserted at one point, each kept in its own order: the
- * earlier head (by `heads`, a total order) goes first, an entry in both runs
- * once. This is a stable sort of the runs' blocks (an entry and the smaller
- * entries after it) by their first entries, so it is the same for either
- * side first and for any order of pairwise merges of many replicas.
- */
-function interleave<K>(a: readonly K[], b: readonly K[], heads: (a: K, b: K) => number): K[] {
-  const out: K[] = [];
-  const seen = new Set<K>();
-  const put = (k: K): void => {
-    if (!seen.has(k)) {
-      seen.add(k);
-      out.push(k);
-    }
-  };
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i >= a.length) put(b[j++]!);
-    else if (j >= b.length) put(a[i++]!);
-    else if (a[i] === b[j]) {
-      put(a[i++]!);
-      j++;
-    } else if (heads(a[i]!, b[j]!) < 0) put(a[i++]!);
-    else put(b[j++]!);
-  }
-  return out;
-}
-
 /**
  * Order of appended runs where items carry timestamps (timestampKeys): the
  * earlier instant first, items with one before items without, then `cmp`.
@@ -553,81 +397,6 @@ function byTimestamp<K>(S: State, valueOf: (k: K) => Json | undefined, cmp: (a: 
     if ((x === undefined) !== (y === undefined)) return x === undefined ? 1 : -1;
     return cmp(a, b);
   };
-}
-
-/**
- * Order the kept entries of a merged sequence. See the top comment: base
- * order (or the one side's reordering), new entries after their nearest
- * preceding base entry, runs of both sides at one point merged sorted.
- */
-function orderEntries<K>(
-  base: readonly K[],
-  ours: readonly K[],
-  theirs: readonly K[],
-  keep: ReadonlySet<K>,
-  cmp: (a: K, b: K) => number,
-  heads: (a: K, b: K) => number = cmp,
-): K[] {
-  // Common case: nobody added, removed or reordered anything.
-  if (keep.size === base.length && seqEqual(base, ours) && seqEqual(base, theirs) && base.every((k) => keep.has(k))) return [...base];
-  const skel = base.filter((k) => keep.has(k));
-  const inSkel = new Set(skel);
-  const oSet = new Set(ours);
-  const tSet = new Set(theirs);
-  const ko = ours.filter((k) => inSkel.has(k));
-  const kt = theirs.filter((k) => inSkel.has(k));
-  const oMoved = !seqEqual(ko, skel.filter((k) => oSet.has(k)));
-  const tMoved = !seqEqual(kt, skel.filter((k) => tSet.has(k)));
-  let order: K[] = skel;
-  if (oMoved && !tMoved) order = reorderWith(skel, ko);
-  else if (tMoved && !oMoved) order = reorderWith(skel, kt);
-  else if (oMoved && tMoved && seqEqual(ko, kt)) order = reorderWith(skel, ko);
-
-  const pos = new Map<K, number>();
-  order.forEach((k, i) => pos.set(k, i));
-  const anchorsOf = (list: readonly K[]): Map<K, number> => {
-    const m = new Map<K, number>();
-    let a = -1;
-    for (const k of list) {
-      const p = pos.get(k);
-      if (p !== undefined) a = p;
-      else if (keep.has(k) && !m.has(k)) m.set(k, a);
-    }
-    return m;
-  };
-  const ao = anchorsOf(ours);
-  const at = anchorsOf(theirs);
-  const anchor = (k: K): number | undefined => {
-    const x = ao.get(k);
-    const y = at.get(k);
-    return x === undefined ? y : y === undefined ? x : Math.min(x, y);
-  };
-  const groups = new Map<number, { o: K[]; t: K[] }>();
-  const group = (a: number): { o: K[]; t: K[] } => {
-    let g = groups.get(a);
-    if (!g) groups.set(a, (g = { o: [], t: [] }));
-    return g;
-  };
-  for (const [k, a] of ao) if (anchor(k) === a) group(a).o.push(k);
-  for (const [k, a] of at) if (anchor(k) === a) group(a).t.push(k);
-  const runAt = (a: number): K[] => {
-    const g = groups.get(a);
-    if (!g) return [];
-    if (g.t.length === 0) return g.o;
-    if (g.o.length === 0 || seqEqual(g.o, g.t)) return g.t;
-    return interleave(g.o, g.t, heads);
-  };
-  const out = runAt(-1);
-  order.forEach((k, i) => {
-    out.push(k);
-    for (const n of runAt(i)) out.push(n);
-  });
-  // Defensive: anything kept but placed nowhere goes last, sorted.
-  if (out.length < keep.size) {
-    const placed = new Set(out);
-    out.push(...[...keep].filter((k) => !placed.has(k)).sort(cmp));
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------
