@@ -124,7 +124,8 @@ import { instantOf } from './decide.js';
 import { jsonToBytes } from './json-bytes.js';
 import { ClockIndex, LOC } from './json/clocks.js';
 import { orderEntries } from './json/order.js';
-import { addDeltas, canonNumber, compareNumbers, DEPTH_LIMIT, isLossless, isOpaque, LosslessNumber, numberText, OpaqueJson } from './json/value.js';
+import { addDeltas, canon, cmpStr, DEPTH_LIMIT, isArr, isLossless, isNum, isObj, LosslessNumber, maxValue, OpaqueJson, own, same, shareUnchanged, valueCmp } from './json/value.js';
+import { cmpId, detectIdKey, identityOf, idText, idValue, indexById, isValueKey, repeatedIds, type Id, type Indexed } from './json/ids.js';
 
 export { LosslessNumber, OpaqueJson } from './json/value.js';
 export { clockOf, mergeClocks } from './json/clocks.js';
@@ -141,126 +142,6 @@ export interface JsonMergeOutput {
 export type Json = null | boolean | number | LosslessNumber | OpaqueJson | string | Json[] | JsonObject;
 export interface JsonObject {
   [key: string]: Json;
-}
-
-// ---------------------------------------------------------------------------
-// Small value helpers
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-/** Own property only: `o.toString` must never leak in from the prototype. */
-function own(o: JsonObject | undefined, k: string): Json | undefined {
-  return o !== undefined && hasOwn.call(o, k) ? o[k] : undefined;
-}
-
-function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof LosslessNumber) && !(v instanceof OpaqueJson);
-}
-
-function isNum(v: Json | undefined): v is number | LosslessNumber {
-  return typeof v === 'number' || v instanceof LosslessNumber;
-}
-
-function isArr(v: Json | undefined): v is Json[] {
-  return Array.isArray(v);
-}
-
-/** Exact structural equality, object key order included. */
-function same(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (isLossless(a) || isLossless(b)) return isLossless(a) && isLossless(b) && a.text === b.text;
-  if (isOpaque(a) || isOpaque(b)) return isOpaque(a) && isOpaque(b) && a.text === b.text;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  let i = 0;
-  for (const k in b) if (k !== ka[i++]) return false; // JSON objects: own keys only
-  if (i !== ka.length) return false;
-  for (const k of ka) if (!same(a[k], b[k])) return false;
-  return true;
-}
-
-/**
- * `v` with every subtree that equals (same()) the subtree of `b` at the same
- * place replaced by `b`'s own: `b` itself when all of `v` is unchanged.
- * Mutates `v` (a freshly parsed document); the result is same() as `v`.
- */
-function shareUnchanged(b: Json | undefined, v: Json): Json {
-  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null || isLossless(v) || isOpaque(v)) return same(b, v) ? b! : v;
-  if (Array.isArray(v)) {
-    if (!Array.isArray(b)) return v;
-    let all = v.length === b.length;
-    for (let i = 0; i < v.length; i++) {
-      const c = shareUnchanged(b[i], v[i]!);
-      if (c !== b[i]) all = false;
-      v[i] = c;
-    }
-    return all ? b : v;
-  }
-  if (Array.isArray(b) || isLossless(b) || isOpaque(b)) return v;
-  const kb = Object.keys(b);
-  let all = true;
-  let i = 0;
-  for (const k in v) {
-    if (k !== kb[i++]) all = false;
-    const c = shareUnchanged(own(b, k), v[k]!);
-    if (c !== own(b, k)) all = false;
-    if (c !== v[k]) Object.defineProperty(v, k, { value: c, writable: true, enumerable: true, configurable: true });
-  }
-  if (i !== kb.length) all = false;
-  return all ? b : v;
-}
-
-/** Canonical JSON text: keys sorted by code unit, no whitespace. */
-function canon(v: Json): string {
-  if (isNum(v)) return canonNumber(v);
-  if (isOpaque(v)) return v.text;
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
-  const keys = Object.keys(v).sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canon(v[k]!)).join(',') + '}';
-}
-
-function cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Exact text: keys in their order, numbers as written. */
-function exact(v: Json): string {
-  if (isNum(v)) return numberText(v);
-  if (isOpaque(v)) return v.text;
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return '[' + v.map(exact).join(',') + ']';
-  return '{' + Object.keys(v).map((k) => JSON.stringify(k) + ':' + exact(v[k]!)).join(',') + '}';
-}
-
-/** Total order over values: canonical text, then exact text (key order, number text). */
-function valueCmp(a: Json, b: Json): number {
-  return cmpStr(canon(a), canon(b)) || cmpStr(exact(a), exact(b));
-}
-
-/**
- * Volatile maximum, a total order so any merge order gives the same value:
- * numbers numerically; strings that are instants by the instant they name
- * (`10:00:00+02:00` is before `09:30:00Z`), above strings that are not, ties
- * and other strings by code unit; else canonical text.
- */
-function maxValue(a: Json, b: Json): Json {
-  if (isNum(a) && isNum(b)) return (compareNumbers(a, b) || cmpStr(numberText(a), numberText(b))) >= 0 ? a : b;
-  if (typeof a === 'string' && typeof b === 'string') {
-    const x = instantOf(a);
-    const y = instantOf(b);
-    if (x !== null && y === null) return a;
-    if (y !== null && x === null) return b;
-    if (x !== null && y !== null && x !== y) return x > y ? a : b;
-    return a >= b ? a : b;
-  }
-  return valueCmp(a, b) >= 0 ? a : b;
 }
 
 // ---------------------------------------------------------------------------
@@ -314,63 +195,6 @@ class PathMatcher {
 
 // ---------------------------------------------------------------------------
 // Clocks
-
-// ---------------------------------------------------------------------------
-// Id-keyed arrays
-
-/** An item's id: a string, or a number by its exact value (a bigint beyond doubles, so two ids above 2^53 stay two). */
-type Id = string | number | bigint;
-
-function identityOf(idKey: string, id: Id): string {
-  return idKey + '\u0000' + (typeof id !== 'string' ? 'n' + String(id) : 's' + id);
-}
-
-/** An id as JSON text, for messages. */
-function idText(id: Id): string {
-  return typeof id === 'string' ? JSON.stringify(id) : String(id);
-}
-
-function idValue(el: Json, idKey: string): Id | undefined {
-  if (!isObj(el)) return undefined;
-  const v = own(el, idKey);
-  if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) return v;
-  if (isLossless(v)) {
-    if (/^-?\d+$/.test(v.text)) return BigInt(v.text);
-    const n = Number(v.text);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
-}
-
-/**
- * The id key of the given arrays (the versions of one array): the first of
- * `idKeys` that any of their elements carries, or null. Elements
- * without it (id-less items, scalars) and repeats of an id within one
- * version do not turn the array into a set: they merge as plain values
- * inside the keyed merge (see indexById).
- */
-function detectIdKey(lists: readonly Json[][], idKeys: readonly string[]): string | null {
-  for (const k of idKeys) for (const l of lists) for (const el of l) if (idValue(el, k) !== undefined) return k;
-  return null;
-}
-
-/**
- * Entry key of an element that has no id, or repeats an id already seen in
- * its version: its canonical value and occurrence number, behind a prefix no
- * real id starts with in practice. Such entries merge as a multiset of values.
- */
-const VALUE_KEY = '\u0000\u0001v';
-
-function isValueKey(id: Id): id is string {
-  return typeof id === 'string' && id.startsWith(VALUE_KEY);
-}
-
-function cmpId(a: Id, b: Id): number {
-  if (typeof a !== 'string' && typeof b !== 'string') return a < b ? -1 : a > b ? 1 : 0;
-  if (typeof a !== 'string') return -1;
-  if (typeof b !== 'string') return 1;
-  return cmpStr(a, b);
-}
 
 // ---------------------------------------------------------------------------
 // Ordering (shared by object keys, id-keyed arrays and set arrays)
@@ -662,59 +486,6 @@ interface Member {
   /** Clock paths when they are not simply `<array cp>/@id` (moved-in items). */
   cp: string[] | undefined;
   incoming: boolean;
-}
-
-/** Ids that occur more than once in any one of the given versions of an array. */
-function repeatedIds(lists: readonly Json[][], idKey: string): Set<Id> {
-  const out = new Set<Id>();
-  for (const l of lists) {
-    const seen = new Set<Id>();
-    for (const el of l) {
-      const id = idValue(el, idKey);
-      if (id === undefined) continue;
-      if (seen.has(id)) out.add(id);
-      else seen.add(id);
-    }
-  }
-  return out;
-}
-
-/**
- * Elements of an id-keyed array by id. An element without an id, or whose id
- * is in `repeated` (it occurs twice in some version: which occurrence is
- * "the" item cannot be told), is entered under a value key (see VALUE_KEY)
- * in `values`; `dups` lists the repeated ids met.
- */
-function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>): Indexed {
-  const seq: Id[] = [];
-  const items = new Map<Id, JsonObject>();
-  const values = new Map<string, Json>();
-  const dups: Id[] = [];
-  let count: Map<string, number> | undefined;
-  for (const el of arr) {
-    const id = idValue(el, idKey);
-    if (id !== undefined && !items.has(id) && !(repeated !== undefined && repeated.has(id))) {
-      seq.push(id);
-      items.set(id, el as JsonObject);
-      continue;
-    }
-    if (id !== undefined) dups.push(id);
-    const c = canon(el);
-    count ??= new Map();
-    const n = count.get(c) ?? 0;
-    count.set(c, n + 1);
-    const k = VALUE_KEY + c + '\u0001' + String(n);
-    seq.push(k);
-    values.set(k, el);
-  }
-  return { seq, items, values, dups };
-}
-
-interface Indexed {
-  seq: Id[];
-  items: Map<Id, JsonObject>;
-  values: Map<string, Json>;
-  dups: Id[];
 }
 
 /** The value entries of a keyed array (id-less items, repeated ids): kept as a multiset, as in mergeSet. */

@@ -9,6 +9,9 @@
  * Numbers compare by decimal value, never by a rounded double.
  */
 
+import type { Json, JsonObject } from '../json.js';
+import { instantOf } from '../decide.js';
+
 export class LosslessNumber {
   constructor(readonly text: string) {}
   /** The nearest double (Infinity for `1e400`): for timestamps and arithmetic on non-integers only. */
@@ -123,3 +126,123 @@ export function isOpaque(v: unknown): v is OpaqueJson {
 
 /** Containers nested deeper than this are parsed as OpaqueJson. */
 export const DEPTH_LIMIT = 1000;
+
+// ---------------------------------------------------------------------------
+// Small value helpers
+
+export const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Own property only: `o.toString` must never leak in from the prototype. */
+export function own(o: JsonObject | undefined, k: string): Json | undefined {
+  return o !== undefined && hasOwn.call(o, k) ? o[k] : undefined;
+}
+
+export function isObj(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof LosslessNumber) && !(v instanceof OpaqueJson);
+}
+
+export function isNum(v: Json | undefined): v is number | LosslessNumber {
+  return typeof v === 'number' || v instanceof LosslessNumber;
+}
+
+export function isArr(v: Json | undefined): v is Json[] {
+  return Array.isArray(v);
+}
+
+/** Exact structural equality, object key order included. */
+export function same(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (isLossless(a) || isLossless(b)) return isLossless(a) && isLossless(b) && a.text === b.text;
+  if (isOpaque(a) || isOpaque(b)) return isOpaque(a) && isOpaque(b) && a.text === b.text;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  let i = 0;
+  for (const k in b) if (k !== ka[i++]) return false; // JSON objects: own keys only
+  if (i !== ka.length) return false;
+  for (const k of ka) if (!same(a[k], b[k])) return false;
+  return true;
+}
+
+/**
+ * `v` with every subtree that equals (same()) the subtree of `b` at the same
+ * place replaced by `b`'s own: `b` itself when all of `v` is unchanged.
+ * Mutates `v` (a freshly parsed document); the result is same() as `v`.
+ */
+export function shareUnchanged(b: Json | undefined, v: Json): Json {
+  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null || isLossless(v) || isOpaque(v)) return same(b, v) ? b! : v;
+  if (Array.isArray(v)) {
+    if (!Array.isArray(b)) return v;
+    let all = v.length === b.length;
+    for (let i = 0; i < v.length; i++) {
+      const c = shareUnchanged(b[i], v[i]!);
+      if (c !== b[i]) all = false;
+      v[i] = c;
+    }
+    return all ? b : v;
+  }
+  if (Array.isArray(b) || isLossless(b) || isOpaque(b)) return v;
+  const kb = Object.keys(b);
+  let all = true;
+  let i = 0;
+  for (const k in v) {
+    if (k !== kb[i++]) all = false;
+    const c = shareUnchanged(own(b, k), v[k]!);
+    if (c !== own(b, k)) all = false;
+    if (c !== v[k]) Object.defineProperty(v, k, { value: c, writable: true, enumerable: true, configurable: true });
+  }
+  if (i !== kb.length) all = false;
+  return all ? b : v;
+}
+
+/** Canonical JSON text: keys sorted by code unit, no whitespace. */
+export function canon(v: Json): string {
+  if (isNum(v)) return canonNumber(v);
+  if (isOpaque(v)) return v.text;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
+  const keys = Object.keys(v).sort();
+  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canon(v[k]!)).join(',') + '}';
+}
+
+export function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Exact text: keys in their order, numbers as written. */
+export function exact(v: Json): string {
+  if (isNum(v)) return numberText(v);
+  if (isOpaque(v)) return v.text;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return '[' + v.map(exact).join(',') + ']';
+  return '{' + Object.keys(v).map((k) => JSON.stringify(k) + ':' + exact(v[k]!)).join(',') + '}';
+}
+
+/** Total order over values: canonical text, then exact text (key order, number text). */
+export function valueCmp(a: Json, b: Json): number {
+  return cmpStr(canon(a), canon(b)) || cmpStr(exact(a), exact(b));
+}
+
+/**
+ * Volatile maximum, a total order so any merge order gives the same value:
+ * numbers numerically; strings that are instants by the instant they name
+ * (`10:00:00+02:00` is before `09:30:00Z`), above strings that are not, ties
+ * and other strings by code unit; else canonical text.
+ */
+export function maxValue(a: Json, b: Json): Json {
+  if (isNum(a) && isNum(b)) return (compareNumbers(a, b) || cmpStr(numberText(a), numberText(b))) >= 0 ? a : b;
+  if (typeof a === 'string' && typeof b === 'string') {
+    const x = instantOf(a);
+    const y = instantOf(b);
+    if (x !== null && y === null) return a;
+    if (y !== null && x === null) return b;
+    if (x !== null && y !== null && x !== y) return x > y ? a : b;
+    return a >= b ? a : b;
+  }
+  return valueCmp(a, b) >= 0 ? a : b;
+}
