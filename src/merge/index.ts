@@ -10,6 +10,7 @@
 import { DEFAULT_JSON, DEFAULT_MAX_MERGE_BYTES } from '../policy/defaults.js';
 import { jsonToBytes } from './json-bytes.js';
 import { mergeJson } from './json.js';
+import { parseJsonBytes } from './json-parse.js';
 import { mergeLogText } from './log.js';
 import { mergeTextText } from './text.js';
 import type { Conflict, JsonOptions, MergeInput, MergeReport, MergeResult, SideClocks } from './types.js';
@@ -98,7 +99,7 @@ function mergeFileUnsafe(input: MergeInput, maxBytes: number): MergeResult {
  */
 function mergeJsonBytes(input: MergeInput): MergeResult {
   const { base, ours, theirs } = input;
-  if (!isText(ours) || !isText(theirs)) return wholeFile(input, 'binary or invalid UTF-8 content: whole-file last writer wins');
+  if (!isText(ours) || !isText(theirs)) return brokenJsonSide(input) ?? wholeFile(input, 'binary or invalid UTF-8 content: whole-file last writer wins');
   const baseText = base !== null && isText(base) ? base : null;
   const notes = base !== null && baseText === null ? ['base is not text: merged as if both sides added the file'] : [];
   const frame = mergedFraming(baseText, ours, theirs);
@@ -106,11 +107,35 @@ function mergeJsonBytes(input: MergeInput): MergeResult {
   // Without a BOM or CR, texts differ exactly when bytes do, and mergeFile's fast paths compared those.
   const plain = (b: Uint8Array | null): boolean => b === null || (b.indexOf(13) < 0 && !framingOf(b.subarray(0, 3)).bom);
   const distinct = base === baseText && plain(base) && plain(ours) && plain(theirs);
-  const src = { base: baseText === null ? null : read(baseText), ours: read(ours), theirs: read(theirs), distinct, bytes: { ours, theirs } };
+  const src = { base: baseText === null ? null : read(baseText), ours: read(ours), theirs: read(theirs), distinct, bytes: { ours, theirs, ...(baseText === null ? {} : { base: baseText }) } };
   const r = mergeJson(input.path, src, input.json ?? DEFAULT_JSON_OPTIONS, input.oursClock ?? {}, input.theirsClock ?? {});
   const extra = { stats: r.stats, conflicts: r.conflicts, collisions: r.collisions, notes: [...notes, ...r.notes] };
   const bytes = 'doc' in r ? jsonToBytes(r.doc, r.indent, r.newline, frame, Math.max(ours.length, theirs.length)) : encodeText(applyFraming(r.text, frame));
   return { bytes, report: report(input, r.method, extra) };
+}
+
+/**
+ * One JSON side is not even valid UTF-8 (cut off inside a character by a
+ * crashed writer) and the other parses: a side that does not parse never
+ * replaces one that does (docs/merging.md). The valid side as it is; the
+ * broken one, decoded with U+FFFD, in the conflict record. Null otherwise.
+ */
+function brokenJsonSide(input: MergeInput): MergeResult | null {
+  const { ours, theirs } = input;
+  if (isText(ours) === isText(theirs)) return null;
+  const oursGood = isText(ours);
+  const [good, bad] = oursGood ? [ours, theirs] : [theirs, ours];
+  if (looksBinary(bad) || !parseJsonBytes(good).ok) return null;
+  const [gc, bc] = oursGood ? [input.oursClock?.file, input.theirsClock?.file] : [input.theirsClock?.file, input.oursClock?.file];
+  const conflict: Conflict = {
+    path: input.path,
+    key: '',
+    winner: gc === undefined ? { value: decodeText(good)! } : { value: decodeText(good)!, clock: gc },
+    loser: bc === undefined ? { value: Buffer.from(bad).toString('utf8') } : { value: Buffer.from(bad).toString('utf8'), clock: bc },
+    rule: 'value',
+  };
+  const note = `${input.path}: one side is not valid UTF-8 JSON (cut off mid-write?); kept the side that parses, the broken text is in the conflict record (agentgit conflicts)`;
+  return { bytes: good, report: report(input, 'structural', { conflicts: [conflict], notes: [note], stats: { conflicts: 1 } }) };
 }
 
 /** Whole-file last writer wins by file clock; equal clocks: the greater bytes. */

@@ -9,6 +9,7 @@
  */
 import type { Json } from './json.js';
 import type { Framing } from './util.js';
+import { LosslessNumber, OpaqueJson } from './json/value.js';
 
 const encoder = new TextEncoder();
 /** Characters gathered before they are encoded into the output. */
@@ -67,8 +68,22 @@ export function jsonToBytes(value: Json, indent: string, newline: boolean, frami
   const pads: string[] = [''];
   const pad = (depth: number): string => (pads[depth] ??= pad(depth - 1) + indent);
 
-  const write = (v: Json | undefined, depth: number): void => {
+  /** A container being written: its members still to come. */
+  interface Open {
+    close: string;
+    open: string;
+    arr: Json[] | null;
+    obj: Record<string, Json> | null;
+    keys: string[];
+    i: number;
+    first: boolean;
+  }
+  // An explicit stack, not recursion: a document nested thousands deep is written too.
+  const stack: Open[] = [];
+  /** Write a scalar, or open a container (pushed on the stack). */
+  const start = (v: Json | undefined, depth: number): void => {
     if (v === null || v === undefined) return w.push('null');
+    if (v instanceof LosslessNumber || v instanceof OpaqueJson) return w.push(v.text); // its source text, verbatim
     switch (typeof v) {
       case 'string':
         return w.push(JSON.stringify(v));
@@ -83,25 +98,38 @@ export function jsonToBytes(value: Json, indent: string, newline: boolean, frami
     if (Array.isArray(v)) {
       if (v.length === 0) return w.push('[]');
       w.push('[');
-      for (let i = 0; i < v.length; i++) {
-        w.push(i === 0 ? open : ',' + open);
-        write(v[i], depth + 1);
-      }
-      w.push(close + ']');
+      stack.push({ close: close + ']', open, arr: v, obj: null, keys: [], i: 0, first: true });
       return;
     }
-    let first = true;
-    for (const k of Object.keys(v)) {
-      const m = v[k];
-      if (m === undefined) continue;
-      w.push((first ? '{' : ',') + open + JSON.stringify(k) + colon);
-      first = false;
-      write(m, depth + 1);
-    }
-    w.push(first ? '{}' : close + '}');
+    stack.push({ close: close + '}', open, arr: null, obj: v, keys: Object.keys(v), i: 0, first: true });
   };
 
-  write(value, 0);
+  start(value, 0);
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1]!;
+    const depth = stack.length;
+    if (f.arr !== null) {
+      if (f.i >= f.arr.length) {
+        stack.pop();
+        w.push(f.close);
+        continue;
+      }
+      w.push(f.i === 0 ? f.open : ',' + f.open);
+      start(f.arr[f.i++], depth);
+      continue;
+    }
+    let m: Json | undefined;
+    let k = '';
+    while (f.i < f.keys.length && (m = f.obj![(k = f.keys[f.i++]!)]) === undefined);
+    if (m === undefined) {
+      stack.pop();
+      w.push(f.first ? '{}' : f.close);
+      continue;
+    }
+    w.push((f.first ? '{' : ',') + f.open + JSON.stringify(k) + colon);
+    f.first = false;
+    start(m, depth);
+  }
   if (newline) w.push(eol);
   return w.bytes();
 }

@@ -12,6 +12,7 @@
  * it with JSON.parse on generated valid and broken documents.
  */
 import type { Json, JsonObject } from './json.js';
+import { DEPTH_LIMIT, LosslessNumber, OpaqueJson } from './json/value.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -23,8 +24,20 @@ function isNumberByte(c: number): boolean {
   return (c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46 || c === 101 || c === 69;
 }
 
+/** A key that occurs twice in one object: the earlier value, which the later one replaced (as JSON.parse does). */
+export interface DuplicateKey {
+  object: JsonObject;
+  key: string;
+  dropped: Json;
+}
+
 class Parser {
   pos: number;
+  readonly dups: DuplicateKey[] = [];
+  /** Containers open around the current position. */
+  depth = 0;
+  /** Some subtree was deeper than DEPTH_LIMIT and is held as OpaqueJson. */
+  opaque = false;
   constructor(
     readonly buf: Buffer,
     start: number,
@@ -48,9 +61,14 @@ class Parser {
     const c = this.buf[this.pos];
     switch (c) {
       case 123: // {
-        return this.object(guide);
-      case 91: // [
-        return this.array(guide);
+      case 91: {
+        // [
+        if (this.depth >= DEPTH_LIMIT) return this.opaqueValue(guide);
+        this.depth++;
+        const v = c === 123 ? this.object(guide) : this.array(guide);
+        this.depth--;
+        return v;
+      }
       case 34: {
         // "
         const s = this.string();
@@ -65,9 +83,44 @@ class Parser {
       default: {
         if (c === undefined || !(c === 45 || (c >= 48 && c <= 57))) throw SYNTAX;
         const n = this.number();
-        return Object.is(n, guide) ? (guide as number) : n;
+        if (typeof n === 'number') return Object.is(n, guide) ? (guide as number) : n;
+        return guide instanceof LosslessNumber && guide.text === n.text ? guide : n;
       }
     }
+  }
+
+  /**
+   * A container at DEPTH_LIMIT: its text, found by a flat scan (strings and
+   * brackets), checked by JSON.parse (which does not recurse), kept whole.
+   */
+  opaqueValue(guide: Json | undefined): Json {
+    const b = this.buf;
+    const start = this.pos;
+    let p = start;
+    let open = 0;
+    for (;;) {
+      const c = b[p++];
+      if (c === undefined) throw SYNTAX;
+      if (c === 34) {
+        while (b[p] !== 34) {
+          if (b[p] === undefined) throw SYNTAX;
+          p += b[p] === 92 ? 2 : 1;
+        }
+        p++;
+      } else if (c === 123 || c === 91) open++;
+      else if (c === 125 || c === 93) {
+        if (--open === 0) break;
+      }
+    }
+    const text = b.toString('utf8', start, p);
+    try {
+      JSON.parse(text);
+    } catch {
+      throw SYNTAX;
+    }
+    this.pos = p;
+    this.opaque = true;
+    return guide instanceof OpaqueJson && guide.text === text ? guide : new OpaqueJson(text);
   }
 
   literal<T extends Json>(word: string, v: T): T {
@@ -77,7 +130,8 @@ class Parser {
     return v;
   }
 
-  number(): number {
+  /** A double when its text round-trips through one, else a LosslessNumber holding the text. */
+  number(): number | LosslessNumber {
     const b = this.buf;
     const start = this.pos;
     let p = start;
@@ -105,9 +159,12 @@ class Parser {
       // A plain integer of at most 15 digits is exact in a double.
       let n = 0;
       for (let i = neg ? start + 1 : start; i < intEnd; i++) n = n * 10 + (b[i]! - 48);
+      if (neg && n === 0) return new LosslessNumber('-0');
       return neg ? -n : n;
     }
-    return Number(b.toString('latin1', start, p));
+    const text = b.toString('latin1', start, p);
+    const n = Number(text);
+    return String(n) === text ? n : new LosslessNumber(text);
   }
 
   string(): string {
@@ -179,7 +236,7 @@ class Parser {
   object(guide: Json | undefined): Json {
     const b = this.buf;
     this.pos++; // {
-    const g = typeof guide === 'object' && guide !== null && !Array.isArray(guide) ? guide : undefined;
+    const g = typeof guide === 'object' && guide !== null && !Array.isArray(guide) && !(guide instanceof LosslessNumber) && !(guide instanceof OpaqueJson) ? guide : undefined;
     const gKeys = g === undefined ? undefined : Object.keys(g);
     let matched = 0; // members equal to the guide's, while `out` is unbuilt
     let out: JsonObject | undefined = g === undefined ? {} : undefined;
@@ -202,9 +259,9 @@ class Parser {
         else {
           out = {};
           for (let i = 0; i < matched; i++) set(out, gKeys![i]!, g![gKeys![i]!]!);
-          set(out, k, v);
+          this.put(out, k, v);
         }
-      } else set(out, k, v);
+      } else this.put(out, k, v);
       this.ws();
       const c = b[this.pos++];
       if (c === 44) continue;
@@ -217,6 +274,12 @@ class Parser {
     out = {};
     for (let i = 0; i < matched; i++) set(out, gKeys![i]!, g![gKeys![i]!]!);
     return out;
+  }
+
+  /** Set a member, keeping a record of the value a duplicate key replaces. */
+  put(o: JsonObject, k: string, v: Json): void {
+    if (hasOwn.call(o, k)) this.dups.push({ object: o, key: k, dropped: o[k]! });
+    set(o, k, v);
   }
 
   array(guide: Json | undefined): Json {
@@ -262,7 +325,7 @@ function set(o: JsonObject, k: string, v: Json): void {
  * Parse UTF-8 JSON bytes (a leading BOM is skipped). `guide`: a document
  * whose equal subtrees the result takes over. Never throws.
  */
-export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; value: Json } | { ok: false } {
+export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; value: Json; dups?: DuplicateKey[]; opaque?: true } | { ok: false } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
   const p = new Parser(buf, bom ? 3 : 0);
@@ -270,7 +333,10 @@ export function parseJsonBytes(bytes: Uint8Array, guide?: Json): { ok: true; val
     const value = p.value(guide);
     p.ws();
     if (p.pos !== buf.length) return { ok: false };
-    return { ok: true, value };
+    const r: { ok: true; value: Json; dups?: DuplicateKey[]; opaque?: true } = { ok: true, value };
+    if (p.dups.length > 0) r.dups = p.dups;
+    if (p.opaque) r.opaque = true;
+    return r;
   } catch (e) {
     if (e === SYNTAX) return { ok: false };
     throw e; // too deep for the stack: the caller's fallback reports it

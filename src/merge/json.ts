@@ -46,24 +46,27 @@
  *     is reported in `conflicts` with both values and clocks.
  *
  * Arrays:
- *  - Id-keyed arrays: every element, in base and both sides, is an object
- *    carrying the same id key (opts.idKeys, tried in order) with a string or
- *    number value, unique within each version. They merge item by item with
- *    the rules above; an item is addressed as `@<id>` in key paths.
- *    Two sides creating different items with the same id (absent from base)
- *    is a collision: reported, and BOTH items are kept, next to each other in
- *    canonical-JSON order (the array then holds the id twice until someone
- *    renames one; later merges treat that array as a plain set).
- *  - Moves: an item whose id is unique within a move scope and that sits in
- *    different arrays of that scope in base/ours/theirs is moved, never lost
- *    or doubled; edits the other side made to the item are applied to the
- *    moved item. Scopes: the id-keyed arrays that are siblings under one
- *    object (kanban columns `{todo: [...], done: [...]}`), and same-named
- *    arrays inside the items of one id-keyed array (cards moving between
- *    `columns[*].cards`, subtasks between tasks). A move counts as a change
- *    (it beats a delete). Both sides moving the item to different arrays is
- *    a race (timestamp, then the clock of each side's move, then the array
- *    path), reported with the two array paths as values.
+ *  - Id-keyed arrays: the first id key (opts.idKeys, tried in order) that
+ *    any element of the array's versions carries, with a string or number
+ *    value (numbers by exact value: a bigint beyond doubles). Items merge
+ *    item by item with the rules above, addressed as `@<id>` in key paths.
+ *    Elements without the id, and every occurrence of an id repeated within
+ *    one version (which one is "the" item cannot be told), are value
+ *    entries: kept as a multiset like set arrays, inside the keyed merge; a
+ *    repeated id is noted. Two sides creating different items with the same
+ *    id (absent from base) is a collision: reported, and BOTH items are kept,
+ *    next to each other in canonical-JSON order (later merges then treat
+ *    that id's occurrences as values until someone renames one).
+ *  - Moves (documentScope): one scope, the whole document. An item whose
+ *    identity occurs once per version in the document and that sits in
+ *    different arrays in base/ours/theirs is moved, never lost or doubled;
+ *    edits the other side made to the item are applied to the moved item.
+ *    Arrays are named by location (itemLoc: the enclosing item's identity
+ *    plus the keys below it, or the path outside every item), so a subtask
+ *    moved into a task that moved too still lands. A move counts as a change
+ *    (it beats a delete). Both sides moving the item to different arrays is a
+ *    race (timestamp, then the clock of each side's move, then the array
+ *    location), reported with the two array paths as values.
  *  - Every other array (scalars, id-less objects, mixed) merges as a
  *    multiset of canonical-JSON values: elements added on either side are
  *    kept, elements removed on either side are removed. An edited id-less
@@ -72,9 +75,11 @@
  *  - Order (arrays and object keys alike): the base order, or one side's
  *    order if only that side reordered the surviving base entries; a new
  *    entry goes after its nearest preceding base entry in the side that added
- *    it. Where both sides insert at one point, their runs are merged into one
- *    sorted run (ids numerically / by code unit, keys and values by code
- *    unit) unless the runs are identical.
+ *    it. Where both sides insert at one point, each side's run keeps its own
+ *    order and the runs interleave (interleave): the earlier head first, by
+ *    the items' timestamp field (decide.ts, offsets honoured), else by id /
+ *    value. That is a stable sort of blocks, so any merge order of any number
+ *    of replicas gives the same order.
  *
  * Clocks (SideClocks): `keys` maps key paths (`/tasks/@14/status`, segments
  * escaped as in RFC 6901) to the clock of the write that last set the value
@@ -87,27 +92,43 @@
  * recorded before the move still speak for its fields. A merged side's
  * clocks are mergeClocks of the two sides' (a per-key maximum).
  *
- * Unparseable input: an unparseable base is treated as absent (noted); an
- * unparseable side makes the whole file a last-writer-wins race on the file
- * clocks (ties by text), reported as a conflict with key '' (method
- * 'whole-file'). A side holding conflict markers never wins over one without.
+ * Unparseable input: an unparseable base is treated as absent (noted). A
+ * side that does not parse never replaces one that does: the result is the
+ * valid side, byte for byte (merged against the base as if the broken side
+ * were unchanged), the broken text goes to the conflict record (key '').
+ * Only when neither parses is it a whole-file last-writer-wins race on the
+ * file clocks (ties by text), method 'whole-file'.
  *
- * Output: `JSON.stringify` of the merged value, indented as both sides are
- * (2, 4, tab or minified), else as the base, else 2 spaces; the trailing
- * newline likewise. Textual fast paths: a side equal to base, or both sides
- * equal, return a side's text untouched.
+ * Numbers (json/value.ts): a number whose text a double does not give back
+ * (big integers, 1e400, -0, 1.0, 1E2) is a LosslessNumber holding its text,
+ * written back verbatim; numbers compare by decimal value; counters add
+ * integers exactly (BigInt). Duplicate keys: the last occurrence is the value
+ * (as JSON.parse), the dropped one goes to the conflict record with a note.
+ * Containers deeper than DEPTH_LIMIT are OpaqueJson (their text): one value
+ * each, so the levels above still merge key by key.
  *
- * Known limits: numbers are JS numbers (JSON.parse rounds integers beyond
- * 2^53; a note is added when a file has a 16+ digit run); integer-like object
- * keys come out first, ascending (JS object order, as Node's own JSON writers
- * do); duplicate keys: the last one wins (JSON.parse). Object keys starting
- * with '@' are not escaped, so `/a/@1` names both a key "@1" and the item
- * with id 1 (they may share a clock).
+ * Output: the merged value written like `JSON.stringify` (json-bytes.ts),
+ * indented as both sides are (2, 4, tab or minified), else as the base, else
+ * 2 spaces; the trailing newline likewise. Textual fast paths: a side equal
+ * to base, or both sides equal, return a side's text untouched.
+ *
+ * Known limits: integer-like object keys come out first, ascending (JS
+ * object order, as Node's own JSON writers do). Object keys starting with
+ * '@' are not escaped, so `/a/@1` names both a key "@1" and the item with
+ * id 1 (they may share a clock).
  */
-import type { Clock, Collision, Conflict, JsonOptions, SideClocks } from './types.js';
-import { hasLongDigitRun, indentOfBytes, parseJsonBytes } from './json-parse.js';
+import type { Collision, Conflict, JsonOptions, SideClocks } from './types.js';
+import { indentOfBytes, parseJsonBytes, type DuplicateKey } from './json-parse.js';
 import { compareClocks, MARKER_RE, pickWinner, side } from './util.js';
 import { instantOf } from './decide.js';
+import { jsonToBytes } from './json-bytes.js';
+import { ClockIndex, LOC } from './json/clocks.js';
+import { orderEntries } from './json/order.js';
+import { addDeltas, canon, cmpStr, DEPTH_LIMIT, isArr, isLossless, isNum, isObj, LosslessNumber, maxValue, OpaqueJson, own, same, shareUnchanged, valueCmp } from './json/value.js';
+import { cmpId, detectIdKey, identityOf, idText, idValue, indexById, isValueKey, repeatedIds, type Id, type Indexed } from './json/ids.js';
+
+export { LosslessNumber, OpaqueJson } from './json/value.js';
+export { clockOf, mergeClocks } from './json/clocks.js';
 
 export interface JsonMergeOutput {
   text: string;
@@ -118,112 +139,9 @@ export interface JsonMergeOutput {
   notes: string[];
 }
 
-export type Json = null | boolean | number | string | Json[] | JsonObject;
+export type Json = null | boolean | number | LosslessNumber | OpaqueJson | string | Json[] | JsonObject;
 export interface JsonObject {
   [key: string]: Json;
-}
-
-// ---------------------------------------------------------------------------
-// Small value helpers
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-/** Own property only: `o.toString` must never leak in from the prototype. */
-function own(o: JsonObject | undefined, k: string): Json | undefined {
-  return o !== undefined && hasOwn.call(o, k) ? o[k] : undefined;
-}
-
-function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isArr(v: Json | undefined): v is Json[] {
-  return Array.isArray(v);
-}
-
-/** Exact structural equality, object key order included. */
-function same(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  let i = 0;
-  for (const k in b) if (k !== ka[i++]) return false; // JSON objects: own keys only
-  if (i !== ka.length) return false;
-  for (const k of ka) if (!same(a[k], b[k])) return false;
-  return true;
-}
-
-/**
- * `v` with every subtree that equals (same()) the subtree of `b` at the same
- * place replaced by `b`'s own: `b` itself when all of `v` is unchanged.
- * Mutates `v` (a freshly parsed document); the result is same() as `v`.
- */
-function shareUnchanged(b: Json | undefined, v: Json): Json {
-  if (b === undefined || typeof v !== 'object' || v === null || typeof b !== 'object' || b === null) return same(b, v) ? b! : v;
-  if (Array.isArray(v)) {
-    if (!Array.isArray(b)) return v;
-    let all = v.length === b.length;
-    for (let i = 0; i < v.length; i++) {
-      const c = shareUnchanged(b[i], v[i]!);
-      if (c !== b[i]) all = false;
-      v[i] = c;
-    }
-    return all ? b : v;
-  }
-  if (Array.isArray(b)) return v;
-  const kb = Object.keys(b);
-  let all = true;
-  let i = 0;
-  for (const k in v) {
-    if (k !== kb[i++]) all = false;
-    const c = shareUnchanged(own(b, k), v[k]!);
-    if (c !== own(b, k)) all = false;
-    if (c !== v[k]) Object.defineProperty(v, k, { value: c, writable: true, enumerable: true, configurable: true });
-  }
-  if (i !== kb.length) all = false;
-  return all ? b : v;
-}
-
-/** Canonical JSON text: keys sorted by code unit, no whitespace. */
-function canon(v: Json): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
-  const keys = Object.keys(v).sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canon(v[k]!)).join(',') + '}';
-}
-
-function cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Total order over values: canonical text, then exact text (key order). */
-function valueCmp(a: Json, b: Json): number {
-  return cmpStr(canon(a), canon(b)) || cmpStr(JSON.stringify(a), JSON.stringify(b));
-}
-
-/**
- * Volatile maximum, a total order so any merge order gives the same value:
- * numbers numerically; strings that are instants by the instant they name
- * (`10:00:00+02:00` is before `09:30:00Z`), above strings that are not, ties
- * and other strings by code unit; else canonical text.
- */
-function maxValue(a: Json, b: Json): Json {
-  if (typeof a === 'number' && typeof b === 'number') return a >= b ? a : b;
-  if (typeof a === 'string' && typeof b === 'string') {
-    const x = instantOf(a);
-    const y = instantOf(b);
-    if (x !== null && y === null) return a;
-    if (y !== null && x === null) return b;
-    if (x !== null && y !== null && x !== y) return x > y ? a : b;
-    return a >= b ? a : b;
-  }
-  return valueCmp(a, b) >= 0 ? a : b;
 }
 
 // ---------------------------------------------------------------------------
@@ -238,12 +156,8 @@ function keySeg(k: string): string {
   return '/' + escapeSegment(k);
 }
 
-function idSeg(id: string | number): string {
+function idSeg(id: string | number | bigint): string {
   return '/@' + escapeSegment(String(id));
-}
-
-function parentPath(p: string): string {
-  return p.slice(0, p.lastIndexOf('/'));
 }
 
 function segmentsOf(p: string): string[] {
@@ -282,253 +196,31 @@ class PathMatcher {
 // ---------------------------------------------------------------------------
 // Clocks
 
-/**
- * Last segment of the key path that records where an item was moved to
- * (`/done/@k1/~loc`). `~l` is not an escape, so no object key yields it, and
- * it is not an ancestor of the item's fields: a move does not make the
- * item's fields look newly written.
- */
-const LOC = '/~loc';
-
-function maxClock(a: Clock | undefined, b: Clock | undefined): Clock | undefined {
-  return compareClocks(a, b) >= 0 ? a : b;
-}
-
-/**
- * Fast lookups over one side's clocks.
- *
- * A recorded path means "the value at this path was (re)written as a whole at
- * that time" (changedKeyPaths reports the most specific changed paths), so a
- * value's clock is the latest clock recorded at its path, at any ancestor
- * (an ancestor rewrite rewrote it too) or below it (a write inside it). That
- * equals "the most specific recorded ancestor" whenever later writes are
- * recorded deeper, and stays right when an older clock lingers below a newer
- * whole-value write. Two paths are not writes of the value: the root ''
- * (the sync engine stamps it on every write of the file: it is the file
- * clock) and `<item>/~loc` (a move). With nothing recorded, the file clock
- * (max of `file` and the '' key) applies.
- */
-class ClockIndex {
-  readonly file: Clock | undefined;
-  private readonly keys: Map<string, Clock>;
-  private readonly sorted: string[];
-  constructor(c: SideClocks | undefined) {
-    this.keys = new Map();
-    if (c?.keys) for (const [k, v] of Object.entries(c.keys)) if (typeof v === 'string') this.keys.set(k, v);
-    this.file = maxClock(c?.file, this.keys.get(''));
-    this.keys.delete('');
-    this.sorted = [...this.keys.keys()].sort();
-  }
-  /** Latest clock recorded at the path or any ancestor (root excluded). */
-  private above(path: string): Clock | undefined {
-    let best: Clock | undefined;
-    for (let p = path; p !== ''; p = parentPath(p)) best = maxClock(best, this.keys.get(p));
-    return best;
-  }
-  /** Latest clock recorded strictly below the path (moves into it included). */
-  private under(path: string): Clock | undefined {
-    const lo = path + '/';
-    const hi = path + '0'; // '0' is the code unit after '/'
-    let a = 0;
-    let z = this.sorted.length;
-    while (a < z) {
-      const m = (a + z) >> 1;
-      if (this.sorted[m]! < lo) a = m + 1;
-      else z = m;
-    }
-    let best: Clock | undefined;
-    for (let i = a; i < this.sorted.length && this.sorted[i]! < hi; i++) best = maxClock(best, this.keys.get(this.sorted[i]!));
-    return best;
-  }
-  /** Clock of a value found at any of `paths` (its paths in base/ours/theirs inside a moved item). */
-  at(paths: readonly string[]): Clock | undefined {
-    if (this.keys.size === 0) return this.file;
-    let best: Clock | undefined;
-    for (const p of paths) best = maxClock(best, maxClock(this.above(p), this.under(p)));
-    return best ?? this.file;
-  }
-  /** Clock of an item's placement: its move marker, or the clock of the item (or array) itself. */
-  loc(itemPaths: readonly string[]): Clock | undefined {
-    if (this.keys.size === 0) return this.file;
-    let best: Clock | undefined;
-    for (const p of itemPaths) best = maxClock(best, maxClock(this.keys.get(p + LOC), this.above(p)));
-    return best ?? this.file;
-  }
-}
-
-/** The clock the merge uses for the value at one key path (see ClockIndex). */
-export function clockOf(clocks: SideClocks | undefined, path: string): Clock | undefined {
-  return new ClockIndex(clocks).at([path]);
-}
-
-/**
- * Clocks of a merged side: every recorded path with the later of the two
- * sides' clocks for it, and the later file clock. (The same as merging the
- * synced clock files with every key volatile.) Because a value's clock is a
- * maximum over recorded paths, the merged side's clock for any value is the
- * later of the two sides' recorded clocks for it.
- */
-export function mergeClocks(a: SideClocks | undefined, b: SideClocks | undefined): SideClocks {
-  const keys: Record<string, Clock> = {};
-  for (const c of [a?.keys, b?.keys]) {
-    if (c) for (const [k, v] of Object.entries(c)) if (typeof v === 'string') keys[k] = maxClock(keys[k], v)!;
-  }
-  const out: SideClocks = { keys };
-  const file = maxClock(a?.file, b?.file);
-  if (file !== undefined) out.file = file;
-  return out;
-}
-
-// ---------------------------------------------------------------------------
-// Id-keyed arrays
-
-type Id = string | number;
-
-function identityOf(idKey: string, id: Id): string {
-  return idKey + '\u0000' + (typeof id === 'number' ? 'n' + String(id) : 's' + id);
-}
-
-function idValue(el: Json, idKey: string): Id | undefined {
-  if (!isObj(el)) return undefined;
-  const v = own(el, idKey);
-  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? v : undefined;
-}
-
-/**
- * The id key shared by every element of every given array (unique within
- * each array), or null. Needs at least one element.
- */
-function detectIdKey(lists: readonly Json[][], idKeys: readonly string[]): string | null {
-  let any = false;
-  for (const l of lists) {
-    if (l.length > 0) any = true;
-    for (const el of l) if (!isObj(el)) return null;
-  }
-  if (!any) return null;
-  outer: for (const k of idKeys) {
-    for (const l of lists) {
-      const seen = new Set<Id>(); // 1 and "1" are different ids, as in identityOf
-      for (const el of l) {
-        const id = idValue(el, k);
-        if (id === undefined || seen.has(id)) continue outer;
-        seen.add(id);
-      }
-    }
-    return k;
-  }
-  return null;
-}
-
-function cmpId(a: Id, b: Id): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'number') return -1;
-  if (typeof b === 'number') return 1;
-  return cmpStr(a, b);
-}
-
 // ---------------------------------------------------------------------------
 // Ordering (shared by object keys, id-keyed arrays and set arrays)
 
-function seqEqual<K>(a: readonly K[], b: readonly K[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** `seq` (a reordering of part of `all`) with the rest of `all` put back after their nearest predecessor. */
-function reorderWith<K>(all: readonly K[], seq: readonly K[]): K[] {
-  const inSeq = new Set(seq);
-  const attached = new Map<K | null, K[]>();
-  let prev: K | null = null;
-  for (const k of all) {
-    if (inSeq.has(k)) prev = k;
-    else {
-      const l = attached.get(prev);
-      if (l) l.push(k);
-      else attached.set(prev, [k]);
-    }
-  }
-  const out: K[] = [...(attached.get(null) ?? [])];
-  for (const k of seq) {
-    out.push(k);
-    const l = attached.get(k);
-    if (l) out.push(...l);
-  }
-  return out;
-}
-
 /**
- * Order the kept entries of a merged sequence. See the top comment: base
- * order (or the one side's reordering), new entries after their nearest
- * preceding base entry, runs of both sides at one point merged sorted.
+ * Order of appended runs where items carry timestamps (timestampKeys): the
+ * earlier instant first, items with one before items without, then `cmp`.
  */
-function orderEntries<K>(
-  base: readonly K[],
-  ours: readonly K[],
-  theirs: readonly K[],
-  keep: ReadonlySet<K>,
-  cmp: (a: K, b: K) => number,
-): K[] {
-  // Common case: nobody added, removed or reordered anything.
-  if (keep.size === base.length && seqEqual(base, ours) && seqEqual(base, theirs) && base.every((k) => keep.has(k))) return [...base];
-  const skel = base.filter((k) => keep.has(k));
-  const inSkel = new Set(skel);
-  const oSet = new Set(ours);
-  const tSet = new Set(theirs);
-  const ko = ours.filter((k) => inSkel.has(k));
-  const kt = theirs.filter((k) => inSkel.has(k));
-  const oMoved = !seqEqual(ko, skel.filter((k) => oSet.has(k)));
-  const tMoved = !seqEqual(kt, skel.filter((k) => tSet.has(k)));
-  let order: K[] = skel;
-  if (oMoved && !tMoved) order = reorderWith(skel, ko);
-  else if (tMoved && !oMoved) order = reorderWith(skel, kt);
-  else if (oMoved && tMoved && seqEqual(ko, kt)) order = reorderWith(skel, ko);
-
-  const pos = new Map<K, number>();
-  order.forEach((k, i) => pos.set(k, i));
-  const anchorsOf = (list: readonly K[]): Map<K, number> => {
-    const m = new Map<K, number>();
-    let a = -1;
-    for (const k of list) {
-      const p = pos.get(k);
-      if (p !== undefined) a = p;
-      else if (keep.has(k) && !m.has(k)) m.set(k, a);
+function byTimestamp<K>(S: State, valueOf: (k: K) => Json | undefined, cmp: (a: K, b: K) => number): (a: K, b: K) => number {
+  if (S.opts.timestampKeys.length === 0) return cmp;
+  const tsOf = (k: K): number | undefined => {
+    const v = valueOf(k);
+    if (!isObj(v)) return undefined;
+    for (const key of S.opts.timestampKeys) {
+      const t = tsValue(own(v, key), key);
+      if (t !== undefined) return t;
     }
-    return m;
+    return undefined;
   };
-  const ao = anchorsOf(ours);
-  const at = anchorsOf(theirs);
-  const anchor = (k: K): number | undefined => {
-    const x = ao.get(k);
-    const y = at.get(k);
-    return x === undefined ? y : y === undefined ? x : Math.min(x, y);
+  return (a, b) => {
+    const x = tsOf(a);
+    const y = tsOf(b);
+    if (x !== undefined && y !== undefined && x !== y) return x < y ? -1 : 1;
+    if ((x === undefined) !== (y === undefined)) return x === undefined ? 1 : -1;
+    return cmp(a, b);
   };
-  const groups = new Map<number, { o: K[]; t: K[] }>();
-  const group = (a: number): { o: K[]; t: K[] } => {
-    let g = groups.get(a);
-    if (!g) groups.set(a, (g = { o: [], t: [] }));
-    return g;
-  };
-  for (const [k, a] of ao) if (anchor(k) === a) group(a).o.push(k);
-  for (const [k, a] of at) if (anchor(k) === a) group(a).t.push(k);
-  const runAt = (a: number): K[] => {
-    const g = groups.get(a);
-    if (!g) return [];
-    if (g.t.length === 0) return g.o;
-    if (g.o.length === 0 || seqEqual(g.o, g.t)) return g.t;
-    return [...new Set([...g.o, ...g.t])].sort(cmp);
-  };
-  const out = runAt(-1);
-  order.forEach((k, i) => {
-    out.push(k);
-    for (const n of runAt(i)) out.push(n);
-  });
-  // Defensive: anything kept but placed nowhere goes last, sorted.
-  if (out.length < keep.size) {
-    const placed = new Set(out);
-    out.push(...[...keep].filter((k) => !placed.has(k)).sort(cmp));
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -545,6 +237,10 @@ interface State {
   collisions: Collision[];
   notes: string[];
   stats: Record<string, number>;
+  /** The document's move plans, by array path (see documentScope). */
+  moves: Map<string, SlotPlan>;
+  /** Paths on the way to an array a move changes: no equality shortcut there. */
+  forced: Set<string>;
 }
 
 /** Which side's timestamp field is later for the nearest enclosing object ('tie' = both carry one, equal). */
@@ -558,6 +254,8 @@ interface Ctx {
   /** Object key the value sits under; undefined for array items and the root. */
   key: string | undefined;
   ts: TsDecision | undefined;
+  /** Location (see itemLoc): the key of move plans and of the no-shortcut set. */
+  loc: string;
 }
 
 /** An item arriving in an array from another array of its move scope. */
@@ -592,14 +290,30 @@ function bump(S: State, stat: string, n = 1): void {
 }
 
 function childCtx(cx: Ctx, seg: string, key: string | undefined, ts: TsDecision | undefined): Ctx {
-  return { path: cx.path + seg, cp: cx.cp.map((p) => p + seg), key, ts };
+  return { path: cx.path + seg, cp: cx.cp.map((p) => p + seg), key, ts, loc: cx.loc + seg };
+}
+
+/**
+ * Location of an item, independent of where it sits: `#<escaped identity>`.
+ * A value inside it is `#<identity>/<keys>`; outside every item, its path.
+ * Move plans and the no-shortcut set are keyed by location, so a plan for a
+ * subtask list still applies when the task holding it moved too.
+ */
+function itemLoc(idKey: string, id: Id): string {
+  return '#' + escapeSegment(identityOf(idKey, id));
+}
+
+/** The enclosing location inside the same item (or path), null at an item or the root. */
+function parentLoc(loc: string): string | null {
+  const i = loc.lastIndexOf('/');
+  return i < 0 ? (loc === '' || loc.startsWith('#') ? null : '') : loc.slice(0, i);
 }
 
 // ---------------------------------------------------------------------------
 // Timestamps
 
 function tsValue(v: Json | undefined, key: string): number | undefined {
-  return instantOf(v, key) ?? undefined;
+  return instantOf(isLossless(v) ? Number(v.text) : v, key) ?? undefined;
 }
 
 /** The timestamp decision of an object level, or undefined when its sides do not both carry one. */
@@ -622,7 +336,7 @@ function decideTs(S: State, o: JsonObject, t: JsonObject): TsDecision | undefine
  * out an item even where one side looks unchanged.
  */
 function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined, t: Json | undefined, np?: NodePlan): Json | undefined {
-  const planned = planActive(np);
+  const planned = planActive(np) || (S.forced.size > 0 && S.forced.has(cx.loc));
   // Two sides making the same change to a counter made two increments: only
   // take `same(o, t)` as "one change" where no counter can be involved.
   const counted = !S.counters.empty && (S.counters.matches(cx.path, cx.key) || S.counters.mayContain(cx.path));
@@ -644,9 +358,9 @@ function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined,
   }
   if (isObj(o) && isObj(t)) return mergeObjects(S, cx, isObj(b) ? b : {}, o, t, np);
   if (isArr(o) && isArr(t)) return mergeArrays(S, cx, isArr(b) ? b : [], o, t, np?.slot);
-  if (typeof o === 'number' && typeof t === 'number' && S.counters.matches(cx.path, cx.key)) {
+  if (isNum(o) && isNum(t) && S.counters.matches(cx.path, cx.key)) {
     bump(S, 'counters');
-    return o + t - (typeof b === 'number' ? b : 0); // o + t - b: exact and symmetric for integers
+    return addDeltas(o, t, isNum(b) ? b : undefined); // o + t - b: exact (BigInt) and symmetric for integers
   }
   if (same(o, t)) return o;
   if (S.volatile.matches(cx.path, cx.key)) {
@@ -695,40 +409,12 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
   for (const k of oKeys) keys.add(k);
   for (const k of tKeys) keys.add(k);
 
-  // Plans for child arrays: handed down by the enclosing array (moves between
-  // items) plus the moves between this object's own sibling arrays.
+  // Plans for child arrays: the document's move scope decided them (documentScope).
   const plans = new Map<string, SlotPlan>(np?.children ?? []);
-  const slots: Slot[] = [];
-  let arrayKeys = 0;
-  for (const k of keys) if (isArr(own(b, k)) || isArr(own(o, k)) || isArr(own(t, k))) arrayKeys++;
-  if (arrayKeys >= 2) for (const k of keys) {
-    const bk = own(b, k);
-    const ok = own(o, k);
-    const tk = own(t, k);
-    if (!isArr(bk) && !isArr(ok) && !isArr(tk)) continue;
-    const arrays = [bk, ok, tk].filter(isArr);
-    const idKey = detectIdKey(arrays, S.opts.idKeys);
-    if (idKey === null) continue;
-    const seg = keySeg(k);
-    slots.push({
-      name: k,
-      path: cx.path + seg,
-      cp: cx.cp.map((p) => p + seg),
-      idKey,
-      b: isArr(bk) ? bk : undefined,
-      o: isArr(ok) ? ok : undefined,
-      t: isArr(tk) ? tk : undefined,
-    });
-  }
-  if (slots.length >= 2) {
-    const scope = computeScope(S, slots, np?.handled);
-    for (const [k, p] of scope.plans) {
-      const prev = plans.get(k);
-      if (!prev) plans.set(k, p);
-      else {
-        for (const [id, inc] of p.incoming) prev.incoming.set(id, inc);
-        for (const id of p.outgoing) prev.outgoing.add(id);
-      }
+  if (S.moves.size > 0) {
+    for (const k of keys) {
+      const p = S.moves.get(cx.loc + keySeg(k));
+      if (p) plans.set(k, p);
     }
   }
 
@@ -740,7 +426,8 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
     const tk = own(t, k);
     // mergeValue's first rule, without a context: one side is the base's own
     // subtree (parseDocs shares them), so the other side's value stands.
-    const v = plan === undefined && ok === bk ? tk : plan === undefined && tk === bk ? ok : mergeValue(S, childCtx(cx, keySeg(k), k, ts), bk, ok, tk, plan ? { slot: plan } : undefined);
+    const free = plan === undefined && (S.forced.size === 0 || !S.forced.has(cx.loc + keySeg(k)));
+    const v = free && ok === bk ? tk : free && tk === bk ? ok : mergeValue(S, childCtx(cx, keySeg(k), k, ts), bk, ok, tk, plan ? { slot: plan } : undefined);
     if (v !== undefined) merged.set(k, v);
   }
   const order = orderEntries(bKeys, oKeys, tKeys, new Set(merged.keys()), cmpStr);
@@ -752,11 +439,11 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
 
 function mergeArrays(S: State, cx: Ctx, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
   const idKey = detectIdKey([b, o, t], S.opts.idKeys);
-  return idKey === null ? mergeSet(b, o, t) : mergeKeyed(S, cx, idKey, b, o, t, slot);
+  return idKey === null ? mergeSet(S, b, o, t) : mergeKeyed(S, cx, idKey, b, o, t, slot);
 }
 
 /** Arrays without ids: a multiset of canonical values (see top comment). */
-function mergeSet(b: Json[], o: Json[], t: Json[]): Json[] {
+function mergeSet(S: State, b: Json[], o: Json[], t: Json[]): Json[] {
   const keyed = (arr: Json[]): { keys: string[]; vals: Map<string, Json> } => {
     const count = new Map<string, number>();
     const keys: string[] = [];
@@ -789,7 +476,7 @@ function mergeSet(b: Json[], o: Json[], t: Json[]): Json[] {
     else if (inO && inT) value.set(k, valueCmp(vo!, vt!) <= 0 ? vo! : vt!);
     else value.set(k, (inO ? vo : vt)!);
   }
-  return orderEntries(kb.keys, ko.keys, kt.keys, keep, cmpStr).map((k) => value.get(k)!);
+  return orderEntries(kb.keys, ko.keys, kt.keys, keep, cmpStr, byTimestamp(S, (k: string) => value.get(k), cmpStr)).map((k) => value.get(k)!);
 }
 
 interface Member {
@@ -801,27 +488,34 @@ interface Member {
   incoming: boolean;
 }
 
-/** Elements of an id-keyed array by id (ids are unique: detectIdKey checked). */
-function indexById(arr: Json[], idKey: string): { seq: Id[]; items: Map<Id, JsonObject> } {
-  const seq: Id[] = [];
-  const items = new Map<Id, JsonObject>();
-  for (const el of arr) {
-    const id = idValue(el, idKey)!;
-    seq.push(id);
-    items.set(id, el as JsonObject);
+/** The value entries of a keyed array (id-less items, repeated ids): kept as a multiset, as in mergeSet. */
+function mergeValueEntries(S: State, cx: Ctx, idKey: string, ib: Indexed, io: Indexed, it: Indexed, results: Map<Id, Json[]>): void {
+  for (const k of new Set([...ib.values.keys(), ...io.values.keys(), ...it.values.keys()])) {
+    const inB = ib.values.has(k);
+    const vo = io.values.get(k);
+    const vt = it.values.get(k);
+    const inO = io.values.has(k);
+    const inT = it.values.has(k);
+    if (!((inO && inT) || (inO && !inB) || (inT && !inB))) continue;
+    results.set(k, [inB ? ib.values.get(k)! : inO && inT ? (valueCmp(vo!, vt!) <= 0 ? vo! : vt!) : (inO ? vo : vt)!]);
   }
-  return { seq, items };
+  const dups = [...new Set([...io.dups, ...it.dups].map(idText))].sort();
+  if (dups.length > 0) {
+    bump(S, 'duplicateIds', dups.length);
+    S.notes.push(`${cx.path || '/'}: ${idKey} ${dups.join(', ')} occurs more than once in one array; every occurrence merges as a plain value (edits of one become a new value next to the old): give each item its own ${idKey}`);
+  }
 }
 
 function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
-  const ib = indexById(b, idKey);
-  const io = indexById(o, idKey);
-  const it = indexById(t, idKey);
+  const rep = repeatedIds([b, o, t], idKey);
+  const ib = indexById(b, idKey, rep);
+  const io = indexById(o, idKey, rep);
+  const it = indexById(t, idKey, rep);
   const planned = slot !== undefined && (slot.incoming.size > 0 || slot.outgoing.size > 0);
   const results = new Map<Id, Json[]>();
   const members = new Map<Id, Member>();
   const consider = (id: Id): void => {
-    if (members.has(id) || results.has(id)) return;
+    if (members.has(id) || results.has(id) || isValueKey(id)) return;
     if (planned) {
       const k = identityOf(idKey, id);
       if (slot.outgoing.has(k) || slot.incoming.has(k)) return;
@@ -830,12 +524,13 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
     const mo = io.items.get(id);
     const mt = it.items.get(id);
     // Untouched on both sides: nothing can move in or out of it either.
-    if (mb !== undefined && same(mb, mo) && same(mb, mt)) results.set(id, [mb]);
+    if (mb !== undefined && same(mb, mo) && same(mb, mt) && (S.forced.size === 0 || !S.forced.has(itemLoc(idKey, id)))) results.set(id, [mb]);
     else members.set(id, { b: mb, o: mo, t: mt, cp: undefined, incoming: false });
   };
   for (const id of ib.seq) consider(id);
   for (const id of io.seq) consider(id);
   for (const id of it.seq) consider(id);
+  if (ib.values.size + io.values.size + it.values.size > 0) mergeValueEntries(S, cx, idKey, ib, io, it, results);
   if (planned) {
     for (const inc of slot.incoming.values()) {
       members.set(idValue((inc.o ?? inc.t ?? inc.b)!, idKey)!, { b: inc.b, o: inc.o, t: inc.t, cp: inc.cp, incoming: true });
@@ -857,54 +552,13 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
       path: S.file,
       key: cx.path + idSeg(id),
       values: pair.map(canon),
-      resolution: `both sides created ${idKey} ${JSON.stringify(id)} with different content; kept both items, in canonical order, under the same ${idKey}: give one a new ${idKey}`,
+      resolution: `both sides created ${idKey} ${idText(id)} with different content; kept both items, in canonical order, under the same ${idKey}: give one a new ${idKey}`,
     });
   }
 
-  // Moves between the same-named arrays of different items.
-  const cousinSlots: Slot[] = [];
   for (const [id, m] of members) {
-    const itemPath = cx.path + idSeg(id);
-    const childKeys = new Set<string>();
-    for (const v of [m.b, m.o, m.t]) if (v) for (const ck of Object.keys(v)) if (isArr(v[ck])) childKeys.add(ck);
-    for (const ck of childKeys) {
-      const bk = own(m.b, ck);
-      const ok = own(m.o, ck);
-      const tk = own(m.t, ck);
-      const childIdKey = detectIdKey([bk, ok, tk].filter(isArr), S.opts.idKeys);
-      if (childIdKey === null) continue;
-      const seg = keySeg(ck);
-      cousinSlots.push({
-        name: identityOf(idKey, id) + '\u0002' + ck,
-        path: itemPath + seg,
-        cp: itemCp(id, m).map((p) => p + seg),
-        idKey: childIdKey,
-        b: isArr(bk) ? bk : undefined,
-        o: isArr(ok) ? ok : undefined,
-        t: isArr(tk) ? tk : undefined,
-        owner: id,
-        key: ck,
-      });
-    }
-  }
-  const childPlans = new Map<Id, Map<string, SlotPlan>>();
-  let handled: ReadonlySet<string> | undefined;
-  if (cousinSlots.length >= 2) {
-    const scope = computeScope(S, cousinSlots, undefined);
-    handled = scope.movable;
-    const byName = new Map(cousinSlots.map((s) => [s.name, s]));
-    for (const [name, p] of scope.plans) {
-      const s = byName.get(name)!;
-      let m = childPlans.get(s.owner!);
-      if (!m) childPlans.set(s.owner!, (m = new Map()));
-      m.set(s.key!, p);
-    }
-  }
-
-  for (const [id, m] of members) {
-    const icx: Ctx = { path: cx.path + idSeg(id), cp: itemCp(id, m), key: undefined, ts: cx.ts };
-    const children = childPlans.get(id);
-    const np: NodePlan | undefined = children || handled ? { children, handled } : undefined;
+    const icx: Ctx = { path: cx.path + idSeg(id), cp: itemCp(id, m), key: undefined, ts: cx.ts, loc: itemLoc(idKey, id) };
+    const np: NodePlan | undefined = undefined;
     let v: Json | undefined;
     if (m.incoming) {
       // Placed here by the move plan: present whatever the content says.
@@ -918,7 +572,8 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
   }
 
   const cmp = (x: Id, y: Id): number => cmpId(x, y) || cmpStr(typeof x, typeof y);
-  const order = orderEntries(ib.seq, io.seq, it.seq, new Set(results.keys()), cmp);
+  const heads = byTimestamp(S, (id: Id) => results.get(id)?.[0], cmp);
+  const order = orderEntries(ib.seq, io.seq, it.seq, new Set(results.keys()), cmp, heads);
   const out: Json[] = [];
   for (const id of order) out.push(...results.get(id)!);
   return out;
@@ -1009,7 +664,7 @@ function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | un
         path: S.file,
         key: a < c ? a : c,
         values: vals,
-        resolution: `both sides created ${lo.slot.idKey} ${JSON.stringify(lo.id)} with different content in different arrays (${[a, c].sort().join(', ')}); kept both`,
+        resolution: `both sides created ${lo.slot.idKey} ${idText(lo.id)} with different content in different arrays (${[a, c].sort().join(', ')}); kept both`,
       });
       continue;
     } else dest = raceLocation(S, lo, lt);
@@ -1020,6 +675,82 @@ function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | un
     for (const n of names) if (n !== dest.slot.name) plan(n).outgoing.add(k);
   }
   return { plans, movable };
+}
+
+/**
+ * The move scope of the whole document: every id-keyed array, in any
+ * version, at any depth. An item whose identity occurs once per version in
+ * the document is moved wherever it went (between sibling arrays, into
+ * another item's subtasks, from `projects.home.tasks` to
+ * `projects.work.tasks`), never doubled, carrying the other side's edits;
+ * computeScope decides each move and each move race. Subtrees equal by
+ * reference in all three versions (unchanged, shared by the parser) are not
+ * walked: nothing in them moved. Sets S.moves (plans by array location, see
+ * itemLoc) and S.forced (the locations leading to those arrays, through the
+ * arrays that hold their items in any version: the merge takes no equality
+ * shortcut there).
+ */
+function documentScope(S: State, b: Json | undefined, o: Json | undefined, t: Json | undefined): void {
+  const slots = new Map<string, Slot>();
+  /** Locations of the arrays an item sits in, in any version. */
+  const containers = new Map<string, Set<string>>();
+  const stack: [Json | undefined, Json | undefined, Json | undefined, string, string][] = [[b, o, t, '', '']];
+  while (stack.length > 0) {
+    const [vb, vo, vt, path, loc] = stack.pop()!;
+    if (vb !== undefined && vb === vo && vb === vt) continue;
+    const ob = isObj(vb) ? vb : undefined;
+    const oo = isObj(vo) ? vo : undefined;
+    const ot = isObj(vt) ? vt : undefined;
+    if (ob || oo || ot) {
+      const keys = new Set<string>();
+      for (const v of [ob, oo, ot]) if (v) for (const k of Object.keys(v)) keys.add(k);
+      for (const k of keys) stack.push([own(ob, k), own(oo, k), own(ot, k), path + keySeg(k), loc + keySeg(k)]);
+    }
+    const ab = isArr(vb) ? vb : undefined;
+    const ao = isArr(vo) ? vo : undefined;
+    const at = isArr(vt) ? vt : undefined;
+    if (!ab && !ao && !at) continue;
+    const idKey = detectIdKey([ab, ao, at].filter(isArr), S.opts.idKeys);
+    if (idKey === null) continue;
+    // A moved item is met at its place in each version: its arrays gather their versions by location.
+    const slot = slots.get(loc);
+    if (!slot) slots.set(loc, { name: loc, path, cp: [path], idKey, b: ab, o: ao, t: at });
+    else {
+      slot.b ??= ab;
+      slot.o ??= ao;
+      slot.t ??= at;
+    }
+    const ib = ab ? indexById(ab, idKey).items : undefined;
+    const io = ao ? indexById(ao, idKey).items : undefined;
+    const it = at ? indexById(at, idKey).items : undefined;
+    const ids = new Set<Id>();
+    for (const m of [ib, io, it]) if (m) for (const id of m.keys()) ids.add(id);
+    for (const id of ids) {
+      const il = itemLoc(idKey, id);
+      let c = containers.get(il);
+      if (!c) containers.set(il, (c = new Set()));
+      c.add(loc);
+      stack.push([ib?.get(id), io?.get(id), it?.get(id), path + idSeg(id), il]);
+    }
+  }
+  if (slots.size < 2) return;
+  const { plans } = computeScope(S, [...slots.values()], undefined);
+  const force = (start: string): void => {
+    const todo = [start];
+    while (todo.length > 0) {
+      let q: string | null = todo.pop()!;
+      for (; q !== null; q = parentLoc(q)) {
+        if (S.forced.has(q)) break;
+        S.forced.add(q);
+        if (q.startsWith('#') && !q.includes('/')) for (const c of containers.get(q) ?? []) todo.push(c);
+      }
+    }
+  };
+  for (const [loc, p] of plans) {
+    if (p.incoming.size === 0 && p.outgoing.size === 0) continue;
+    S.moves.set(loc, p);
+    force(loc);
+  }
 }
 
 /** Both sides moved an item to different arrays: the later move wins. */
@@ -1040,7 +771,7 @@ function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
       oWins = c > 0;
       rule = 'clock';
     } else {
-      oWins = lo.slot.path > lt.slot.path;
+      oWins = lo.slot.name > lt.slot.name; // locations, not paths: a path changes when its parent item moves
       rule = 'value';
     }
   }
@@ -1060,9 +791,15 @@ function raceLocation(S: State, lo: Loc, lt: Loc): Loc {
 // ---------------------------------------------------------------------------
 // Text level: parsing, formatting, whole-file fallback
 
-function parse(text: string): { ok: true; value: Json } | { ok: false } {
+/** Parse a text losslessly (json-parse.ts); JSON.parse only for a document too deep for that parser's recursion. */
+function parse(text: string, guide?: Json): { ok: true; value: Json; lossy?: true; dups?: DuplicateKey[]; opaque?: true } | { ok: false } {
   try {
-    return { ok: true, value: JSON.parse(text) as Json };
+    return parseJsonBytes(Buffer.from(text, 'utf8'), guide);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) as Json, lossy: true };
   } catch {
     return { ok: false };
   }
@@ -1142,7 +879,8 @@ export function mergeJsonText(
   const r = mergeJson(path, src, opts, oursClock, theirsClock);
   if (!('doc' in r)) return r;
   const { doc, indent, newline, ...rest } = r;
-  return { text: JSON.stringify(doc, null, indent) + (newline ? '\n' : ''), ...rest };
+  const bytes = jsonToBytes(doc, indent, newline, { bom: false, eol: '\n' }, Math.max(ours.length, theirs.length));
+  return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), ...rest };
 }
 
 /**
@@ -1158,7 +896,7 @@ export interface JsonSources {
   /** The caller has found the texts pairwise different (e.g. by their bytes): no need to read them for the fast paths. */
   distinct?: boolean;
   /** The sides' UTF-8 bytes: parsed directly, sharing the base's unchanged subtrees (json-parse.ts), with no text made. */
-  bytes?: { ours: Uint8Array; theirs: Uint8Array };
+  bytes?: { ours: Uint8Array; theirs: Uint8Array; base?: Uint8Array };
 }
 
 /** A structural merge's document, left for the caller to write (`jsonToBytes`): no whole-document string. */
@@ -1174,12 +912,30 @@ export function mergeJson(path: string, src: JsonSources, opts: JsonOptions, our
   if (fast !== null) return fast;
   try {
     const docs = parseDocs(src);
+    if ('broken' in docs) return validSideWins(path, src, docs.broken, oursClock, theirsClock);
     if ('fallback' in docs) return wholeFile(path, src.ours(), src.theirs(), oursClock, theirsClock, docs.fallback);
     return structural(path, docs, opts, oursClock, theirsClock);
   } catch (e) {
     // Defensive: a bug or an absurdly deep document must not stop a sync.
     return wholeFile(path, src.ours(), src.theirs(), oursClock, theirsClock, `structural merge failed (${e instanceof Error ? e.message : String(e)}); whole file, last writer wins`);
   }
+}
+
+/**
+ * Exactly one side parses: a side that does not parse never replaces one that
+ * does (a file cut off mid-write by a crashed agent must not beat a valid
+ * edit). The valid side is merged against the base as if the broken side
+ * were unchanged, which is the valid side itself, kept byte for byte; the
+ * broken bytes go to the conflict record (key '') and a note names the file.
+ */
+function validSideWins(path: string, src: JsonSources, broken: 'o' | 't', oc: SideClocks | undefined, tc: SideClocks | undefined): JsonMergeOutput {
+  const out = emptyOutput();
+  const [good, bad] = broken === 't' ? [src.ours(), src.theirs()] : [src.theirs(), src.ours()];
+  const [gc, bc] = broken === 't' ? [oc, tc] : [tc, oc];
+  out.conflicts.push({ path, key: '', winner: side(good, new ClockIndex(gc).file), loser: side(bad, new ClockIndex(bc).file), rule: 'value' });
+  out.notes.push(`${path}: one side does not parse as JSON (cut off mid-write, or hand-edited); kept the side that parses, the broken text is in the conflict record (agentgit conflicts): repair the file from there if it held anything new`);
+  out.stats.conflicts = 1;
+  return { text: good, method: 'structural', ...out };
 }
 
 /** Equal sides, or one side unchanged: that side's text as it is. */
@@ -1199,6 +955,8 @@ interface Docs {
   t: Json;
   fmt: { indent: string; newline: boolean };
   notes: string[];
+  /** Duplicate keys in each side (the earlier occurrence was dropped). */
+  dups: { o: DuplicateKey[]; t: DuplicateKey[] };
 }
 
 /**
@@ -1206,17 +964,29 @@ interface Docs {
  * base's own (shareUnchanged): the copies become garbage, and `same()` on an
  * unchanged subtree is one reference compare (most of a big document).
  */
-function parseDocs(src: JsonSources): Docs | { fallback: string } {
+function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o' | 't' } {
   const notes: string[] = [];
   let b: Json | undefined;
   let bf: TextFormat | null = null;
   if (src.base !== null) {
-    const text = src.base();
-    const pb = parse(text);
-    if (pb.ok) {
-      b = pb.value;
-      bf = formatOf(text);
-    } else notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
+    // Losslessly, like the sides: a number's text must compare equal to the same text in a side.
+    const bytes = src.bytes?.base;
+    let pb: ReturnType<typeof parse> | null = null;
+    if (bytes !== undefined) {
+      try {
+        pb = parseJsonBytes(bytes);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+      if (pb?.ok === true) bf = { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 };
+    }
+    if (pb === null) {
+      const text = src.base();
+      pb = parse(text);
+      if (pb.ok) bf = formatOf(text);
+    }
+    if (pb.ok) b = pb.value;
+    else notes.push('base does not parse as JSON (e.g. conflict markers from a virtual ancestor); merged as if both sides added the file');
   }
   let longNumbers = false;
   const side = (read: () => string, bytes: Uint8Array | undefined): { parsed: ReturnType<typeof parse>; fmt: TextFormat } => {
@@ -1227,27 +997,28 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } {
       } catch (e) {
         if (!(e instanceof RangeError)) throw e; // nested too deep for its recursion: JSON.parse decides, as before
       }
-      if (parsed !== null) {
-        longNumbers ||= hasLongDigitRun(bytes);
-        return { parsed, fmt: { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 } };
-      }
+      if (parsed !== null) return { parsed, fmt: { indent: indentOfBytes(bytes), newline: bytes[bytes.length - 1] === 10 } };
     }
     const text = read();
-    const parsed = parse(text);
-    if (parsed.ok && b !== undefined) parsed.value = shareUnchanged(b, parsed.value);
-    longNumbers ||= /\d{16}/.test(text);
+    const parsed = parse(text, b);
+    if (parsed.ok && parsed.lossy === true) {
+      if (b !== undefined) parsed.value = shareUnchanged(b, parsed.value);
+      longNumbers ||= /\d{16}|\de\d{3}|-0\b|\.\d*0\b|E/i.test(text);
+    }
     return { parsed, fmt: formatOf(text) };
   };
   const so = side(src.ours, src.bytes?.ours);
   const st = side(src.theirs, src.bytes?.theirs);
   const po = so.parsed;
   const pt = st.parsed;
+  if (po.ok !== pt.ok) return { broken: po.ok ? 't' : 'o' };
   if (!po.ok || !pt.ok) {
     const which = !po.ok && !pt.ok ? 'neither side parses' : !po.ok ? 'ours does not parse' : 'theirs does not parse';
     return { fallback: `${which} as JSON; whole file, last writer wins` };
   }
-  if (longNumbers) notes.push('numbers with 16 or more digits may have lost precision (JSON numbers are read as 64-bit floats)');
-  return { b, o: po.value, t: pt.value, fmt: chooseFormat(bf, so.fmt, st.fmt), notes };
+  if (po.opaque === true || pt.opaque === true) notes.push(`nested deeper than ${DEPTH_LIMIT} levels: each subtree below that depth merged as one value (different edits inside one race as a unit, reported)`);
+  if (longNumbers) notes.push('a document nested too deep for the lossless parser was read with JSON.parse: numbers that a 64-bit float cannot hold exactly may have lost digits');
+  return { b, o: po.value, t: pt.value, fmt: chooseFormat(bf, so.fmt, st.fmt), notes, dups: { o: po.dups ?? [], t: pt.dups ?? [] } };
 }
 
 function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: SideClocks | undefined, theirsClock: SideClocks | undefined): JsonMergeDoc {
@@ -1262,13 +1033,49 @@ function structural(path: string, docs: Docs, opts: JsonOptions, oursClock: Side
     collisions: [],
     notes: [],
     stats: {},
+    moves: new Map(),
+    forced: new Set(),
   };
-  const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined }, docs.b, docs.o, docs.t) ?? null;
+  reportDuplicates(S, docs.o, docs.dups.o);
+  reportDuplicates(S, docs.t, docs.dups.t);
+  documentScope(S, docs.b, docs.o, docs.t);
+  const rootSlot = S.moves.get('');
+  const doc = mergeValue(S, { path: '', cp: [''], key: undefined, ts: undefined, loc: '' }, docs.b, docs.o, docs.t, rootSlot ? { slot: rootSlot } : undefined) ?? null;
   S.notes.unshift(...docs.notes.filter((n) => n.startsWith('base ')));
   S.notes.push(...docs.notes.filter((n) => !n.startsWith('base ')));
   S.stats.conflicts = S.conflicts.length;
   S.stats.collisions = S.collisions.length;
   return { doc, ...docs.fmt, method: 'structural', stats: S.stats, conflicts: S.conflicts, collisions: S.collisions, notes: S.notes };
+}
+
+/** Key path of every object of a document (index segments in arrays), found without recursion. */
+function objectPaths(doc: Json, wanted: ReadonlySet<JsonObject>): Map<JsonObject, string> {
+  const found = new Map<JsonObject, string>();
+  const stack: [Json, string][] = [[doc, '']];
+  while (stack.length > 0 && found.size < wanted.size) {
+    const [v, p] = stack.pop()!;
+    if (isArr(v)) v.forEach((el, i) => stack.push([el, p + '/' + String(i)]));
+    else if (isObj(v)) {
+      if (wanted.has(v)) found.set(v, p);
+      for (const k of Object.keys(v)) stack.push([v[k]!, p + keySeg(k)]);
+    }
+  }
+  return found;
+}
+
+/**
+ * A key twice in one object: the last occurrence is the value (as JSON.parse
+ * reads it); the dropped one goes to the conflict record, so an edit made to
+ * either occurrence is never lost silently, and a note names the key.
+ */
+function reportDuplicates(S: State, doc: Json, dups: readonly DuplicateKey[]): void {
+  if (dups.length === 0) return;
+  const paths = objectPaths(doc, new Set(dups.map((d) => d.object)));
+  for (const d of dups) {
+    const key = (paths.get(d.object) ?? '') + keySeg(d.key);
+    S.notes.push(`${key}: the key occurs more than once in one object; kept the last occurrence, the earlier one is in the conflict record: remove the duplicate`);
+    S.conflicts.push({ path: S.file, key, winner: side(canon(d.object[d.key]!), undefined), loser: side(canon(d.dropped), undefined), rule: 'value' });
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1320,8 +1127,9 @@ function indexItems(v: Json | undefined, opts: JsonOptions, into: Map<string, Js
   if (isArr(v)) {
     const idKey = detectIdKey([v], opts.idKeys);
     for (const el of v) {
-      if (idKey !== null) {
-        const k = identityOf(idKey, idValue(el, idKey)!);
+      const id = idKey === null ? undefined : idValue(el, idKey);
+      if (id !== undefined) {
+        const k = identityOf(idKey!, id);
         into.set(k, into.has(k) ? null : (el as JsonObject));
       }
       indexItems(el, opts, into);
@@ -1343,9 +1151,20 @@ function diffPaths(d: Differ, b: Json | undefined, a: Json, path: string): void 
   if (isArr(a) && isArr(b)) {
     const idKey = detectIdKey([b, a], d.opts.idKeys);
     if (idKey !== null) {
-      const before = indexById(b, idKey).items;
-      for (const el of a) {
-        const id = idValue(el, idKey)!;
+      const rep = repeatedIds([b, a], idKey);
+      const bi = indexById(b, idKey, rep);
+      const before = bi.items;
+      const ai = indexById(a, idKey, rep);
+      // Value entries (id-less items, repeated ids) are not addressable: a new one rewrites the array.
+      for (const k of ai.values.keys()) {
+        if (!bi.values.has(k)) {
+          d.out.push(path);
+          return;
+        }
+      }
+      for (const id of ai.seq) {
+        if (isValueKey(id)) continue;
+        const el = ai.items.get(id)!;
         const itemPath = path + idSeg(id);
         const prev = before.get(id);
         if (prev !== undefined) {

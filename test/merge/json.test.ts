@@ -324,7 +324,7 @@ describe('other shapes', () => {
     const ours = { tags: ['a', 'c', 'x'] };
     const theirs = { tags: ['a', 'b', 'c', 'w', 'd'] };
     const { value, out } = merge(base, ours, theirs);
-    expect(value.tags).toEqual(['a', 'c', 'd', 'w', 'x']);
+    expect(value.tags).toEqual(['a', 'c', 'w', 'd', 'x']); // theirs's run [w, d] keeps its order
     expect(out.conflicts).toEqual([]);
     // both adding the same element keeps one
     expect(merge({ t: [1] }, { t: [1, 2] }, { t: [2, 1, 3] }).value.t.filter((x: number) => x === 2)).toHaveLength(1);
@@ -405,16 +405,21 @@ describe('last writer wins by clocks', () => {
 });
 
 describe('unparseable input', () => {
-  it('an unparseable side gives a whole-file last-writer-wins, reported, never markers', () => {
+  it('an unparseable side never wins over one that parses, even when it is newer; its text is on record', () => {
     const base = j({ a: 1 });
     const ours = j({ a: 2 });
     const theirs = '{"a": 3,,,';
     const { out } = merge(base, ours, theirs, {}, { file: '1' }, { file: '2' });
-    expect(out.method).toBe('whole-file');
-    expect(out.text).toBe(theirs);
+    expect(out.text).toBe(ours);
     expect(out.conflicts).toEqual([
-      { path: 'f.json', key: '', winner: { value: theirs, clock: '2' }, loser: { value: ours, clock: '1' }, rule: 'clock' },
+      { path: 'f.json', key: '', winner: { value: ours, clock: '1' }, loser: { value: theirs, clock: '2' }, rule: 'value' },
     ]);
+  });
+
+  it('neither side parses: whole-file last writer wins', () => {
+    const { out } = merge(j({ a: 1 }), '{"a": 2,,', '{"a": 3,,,', {}, { file: '1' }, { file: '2' });
+    expect(out.method).toBe('whole-file');
+    expect(out.text).toBe('{"a": 3,,,');
   });
 
   it('a side with conflict markers never wins', () => {
