@@ -777,10 +777,13 @@ function withGaps(baseTo: Int32Array, edited: Uint8Array, m: number, early = fal
 
 /**
  * Pair base[i0,i1) with side[j0,j1) as edits: a 1:1 replacement always;
- * otherwise the side's leading entries, each with the next similar base
- * entry (edits come first, insertions after them, as in a log edited in
- * place and appended to; an insertion before an edit is read as a deletion
- * plus insertions, which loses nothing).
+ * otherwise each side entry, in order, with the next unpaired base entry
+ * that has the same identity (timestamp and first words, see identityOf;
+ * looked up in a map over the whole region, so an entry 1,000 entries deep
+ * pairs as well as the first), else with the next similar base entry within
+ * WINDOW entries. Pairs stay in order on both sides; a side entry with no
+ * partner is an insertion, a base entry left over a deletion (which loses
+ * nothing: the other side's edit of it is kept).
  */
 function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1: number, baseTo: Int32Array, edited: Uint8Array): void {
   if (i1 - i0 === 1 && j1 - j0 === 1) {
@@ -788,19 +791,27 @@ function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1:
     edited[i0] = base.bodies[i0] === side.bodies[j0] ? 0 : 1;
     return;
   }
+  const byId = new Map<string, number[]>();
+  for (let k = i1 - 1; k >= i0; k--) {
+    const id = identityOf(base, k);
+    if (id === null) continue;
+    const list = byId.get(id);
+    if (list) list.push(k);
+    else byId.set(id, [k]);
+  }
   let i = i0;
-  let j = j0;
-  for (; j < j1 && i < i1; j++) {
-    let k = i;
-    while (k < i1 && k - i0 < 100 && !similar(base, k, side, j)) k++;
-    if (k >= i1 || k - i0 >= 100) break;
+  let lastPaired = false;
+  for (let j = j0; j < j1 && i < i1; j++) {
+    const k = partnerOf(base, i, i1, side, j, byId);
+    if (k < 0) continue;
     baseTo[k] = j;
     edited[k] = base.bodies[k] === side.bodies[j] ? 0 : 1;
     i = k + 1;
+    lastPaired = j === j1 - 1;
   }
   // a file cut short mid-entry: its last entry is the start of a base entry
   const last = side.bodies.length - 1;
-  if (j1 - 1 === last && j <= last) {
+  if (j1 - 1 === last && !lastPaired) {
     const cut = side.bodies[last]!;
     for (let k = i; k < i1 && cut !== ''; k++) {
       if (base.bodies[k]!.startsWith(cut)) {
@@ -810,6 +821,35 @@ function pairEdits(base: Doc, i0: number, i1: number, side: Doc, j0: number, j1:
       }
     }
   }
+}
+
+/** How far from the last pair a similar-but-not-identical entry is looked for. */
+const WINDOW = 100;
+
+/** The base entry (index >= i) that side entry j edits, or -1. byId lists are newest-first stacks. */
+function partnerOf(base: Doc, i: number, i1: number, side: Doc, j: number, byId: Map<string, number[]>): number {
+  const id = identityOf(side, j);
+  const list = id === null ? undefined : byId.get(id);
+  if (list) {
+    while (list.length > 0 && list[list.length - 1]! < i) list.pop();
+    if (list.length > 0) return list.pop()!;
+  }
+  for (let k = i; k < i1 && k - i < WINDOW; k++) if (similar(base, k, side, j)) return k;
+  return -1;
+}
+
+/**
+ * What identifies an entry across edits: its timestamp and the first five
+ * words of its first line, with the list marker, a task box and heading
+ * marks left out (ticking `- [ ]` or adding words at the end keeps it).
+ * null when the line has no word of three letters (too weak to pair on).
+ */
+function identityOf(doc: Doc, j: number): string | null {
+  const line = firstLine(doc.bodies[j]!).replace(/^(?:#{1,6}|[-*+]|\d{1,9}[.)])?[ \t]*(?:\[[ xX~-]\][ \t]*)?/, '');
+  const words = line.match(/[\p{L}\p{N}_]+/gu);
+  if (!words || !words.some((w) => w.length >= 3)) return null;
+  const t = ownTs(doc, j);
+  return `${t === NONE ? '' : t}|${words.slice(0, 5).join(' ')}`;
 }
 
 /**
@@ -1186,11 +1226,35 @@ function mergeEdits(base: string, a: string, b: string, fileDay: number | null):
   const run = (x: string[], y: string[]): string | null => {
     const out: string[] = [];
     for (const region of diff3Merge(x, lo, y)) {
-      if (region.conflict) return null;
-      if (region.ok) out.push(...region.ok);
+      const c = region.conflict;
+      if (c) {
+        const line = c.a.length === 1 && c.o.length === 1 && c.b.length === 1 ? mergeSpans(c.o[0]!, c.a[0]!, c.b[0]!) : null;
+        if (line === null) return null;
+        out.push(line);
+      } else if (region.ok) out.push(...region.ok);
     }
     return out.join('\n');
   };
   const r1 = run(la, lb);
   return r1 !== null && r1 === run(lb, la) ? r1 : null;
+}
+
+/**
+ * One line changed on both sides in different places (a task ticked on one,
+ * words added at its end on the other): each side's change is one span of
+ * the base line; when the spans are apart, both are applied. null otherwise.
+ */
+function mergeSpans(o: string, a: string, b: string): string | null {
+  const span = (x: string): [number, number] => {
+    let p = 0;
+    while (p < o.length && p < x.length && o[p] === x[p]) p++;
+    let q = 0;
+    while (q < o.length - p && q < x.length - p && o[o.length - 1 - q] === x[x.length - 1 - q]) q++;
+    return [p, o.length - q];
+  };
+  const [as, ae] = span(a);
+  const [bs, be] = span(b);
+  if (ae < bs) return a.slice(0, a.length - (o.length - ae)) + o.slice(ae, bs) + b.slice(bs);
+  if (be < as) return b.slice(0, b.length - (o.length - be)) + o.slice(be, as) + a.slice(as);
+  return null;
 }
