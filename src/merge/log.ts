@@ -137,8 +137,9 @@ export function parseEntries(path: string, text: string): LogEntry[] {
  * entries removed outright are lost, and so is an entry cut short (its text
  * replaced by a strict prefix of itself, as a truncated write leaves it).
  * Entries that only moved are neither lost nor added. Strings are entry keys.
+ * `failed` is set when the check itself failed (the lists are then empty).
  */
-export function lostEntries(path: string, before: string, after: string): { lost: string[]; added: string[]; edited: number } {
+export function lostEntries(path: string, before: string, after: string): { lost: string[]; added: string[]; edited: number; failed?: string } {
   try {
     if (before === after) return { lost: [], added: [], edited: 0 };
     const mode = detectMode(path, [before, after]);
@@ -180,8 +181,9 @@ export function lostEntries(path: string, before: string, after: string): { lost
       return false;
     });
     return { lost: realLost, added: realAdded, edited };
-  } catch {
-    return { lost: [], added: [], edited: 0 };
+  } catch (e) {
+    // never read as "nothing lost": the guard holds a file whose check failed
+    return { lost: [], added: [], edited: 0, failed: `the loss check failed: ${(e as Error).message}` };
   }
 }
 
