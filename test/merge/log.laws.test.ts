@@ -27,7 +27,7 @@
  * with edits and deletions of base entries as well.
  */
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { __testing, lostEntries, mergeLogText, parseEntries, restoreLost } from '../../src/merge/log.js';
 import { MARKER_RE } from '../../src/merge/util.js';
 
@@ -189,7 +189,17 @@ const counts = (xs: string[]): Map<string, number> => {
 // ---------------------------------------------------------------------------
 // Laws
 
-describe('log merge laws', () => {
+// The laws hold whatever the host's time zone (timestamps never read the local zone).
+const savedTz = process.env.TZ;
+afterAll(() => {
+  if (savedTz === undefined) delete process.env.TZ;
+  else process.env.TZ = savedTz;
+});
+
+describe.each(['UTC', 'Asia/Tokyo'])('log merge laws (TZ=%s)', (tz) => {
+  beforeAll(() => {
+    process.env.TZ = tz;
+  });
   test('commutative: swapping ours and theirs gives byte-identical output', () => {
     fc.assert(
       fc.property(scenarioArb, ({ path, o, a, b }) => {
