@@ -527,43 +527,43 @@ function ownTs(doc: Doc, j: number): number {
 }
 
 /**
- * The entry's own timestamp; else that of the nearest earlier entry of the
- * same level that has one, looking no further back than the enclosing
- * (shallower) entry, whose effective timestamp applies then; else NONE. So
- * an entry dates from its own section, never from a deeper entry of a
- * section before it: the value stays the same when other sections are
- * merged in around it. Memoised per entry; recursion only to shallower
- * levels (depth <= 7).
+ * The effective timestamp, what entries are ordered by: the running maximum
+ * of the own timestamps of the entry and of the earlier entries of its level
+ * within its section (back to the enclosing, shallower entry), NONE when
+ * none of them has one. So an entry without a time sorts with the entry
+ * before it, a back-dated entry sorts where its side put it, and every
+ * side's inserted run is in order. The value is the same in every merged
+ * file that holds the entry: an entry of another side merged in between
+ * has a value between the two (the merge takes the smaller head), which
+ * makes merging associative (any merge order of any number of replicas
+ * gives the same file). Memoised per entry; the walk back stops at the
+ * first entry already known.
  */
 function effTs(doc: Doc, j: number): number {
   const known = doc.eff[j]!;
   if (!Number.isNaN(known)) return known;
-  const own = ownTs(doc, j);
-  if (own !== NONE) return (doc.eff[j] = own);
   const level = levelOf(doc, j);
-  const chain = [j]; // entries of this level without a timestamp, newest first
-  let result = NONE;
+  const chain = [j]; // entries of this level whose value is not known yet, newest first
+  let start = NONE;
   for (let k = j - 1; k >= 0; k--) {
     const lk = levelOf(doc, k);
     if (lk > level) continue;
-    if (lk < level) {
-      result = effTs(doc, k);
-      break;
-    }
+    if (lk < level) break;
     const e = doc.eff[k]!;
     if (!Number.isNaN(e)) {
-      result = e;
-      break;
-    }
-    const t = ownTs(doc, k);
-    if (t !== NONE) {
-      result = t;
+      start = e;
       break;
     }
     chain.push(k);
   }
-  for (const c of chain) doc.eff[c] = result;
-  return result;
+  let cur = start;
+  for (let c = chain.length - 1; c >= 0; c--) {
+    const k = chain[c]!;
+    const t = ownTs(doc, k);
+    if (t > cur) cur = t;
+    doc.eff[k] = cur;
+  }
+  return cur;
 }
 
 /** First non-blank line, at most 300 characters. */
