@@ -27,9 +27,11 @@
  * `[YYYY-MM-DD HH:MM]`, `(1:40 PM)`, `HH:MM`; JSON fields `timestamp`, `ts`,
  * `time`, keys ending `AtMs`/`At`/`_at` (ISO, epoch s or epoch ms). A time of
  * day alone goes on the date in the file name (`memory/2026-02-05.md`), else
- * it is the time of day alone. For ordering, an entry without a timestamp
- * takes that of the nearest earlier entry of its own level within its
- * section, else of its section's heading.
+ * it is the time of day alone. For ordering, an entry's effective timestamp
+ * is the running maximum of its own and those of the earlier entries of its
+ * level within its section (an entry without one sorts with the entry
+ * before it; a back-dated entry stays where its side put it); NONE when no
+ * entry so far has one (see effTs).
  *
  * LEVELS group entries into UNITS for interleaving: markdown headings 1..6
  * (a heading owns the deeper entries after it), `§` lines 1 and timestamped
@@ -40,14 +42,19 @@
  * MERGE (mergeLogText). Each side is diffed against base by entry content
  * (shared prefix taken over without a scan, common prefix and suffix
  * stripped, then a patience diff; a quadratic LCS only inside small regions
- * without anchors). In a changed region, base entries replaced by similar
- * entries (same timestamp if any, and same first line, or words added to
- * it, or mostly the same text; or any 1:1 replacement) are edits, taken in
- * order at the start of the region; the rest are deletions and insertions.
+ * without anchors). In a changed region, each side entry pairs, in order,
+ * with the next base entry of the same identity (timestamp and first five
+ * words, found through a map over the whole region, however deep), else
+ * with a similar one within 100 entries (same timestamp if any, and same
+ * first line, or words added to it, or mostly the same text); a 1:1
+ * replacement is always an edit. Paired entries are edits; the rest are
+ * deletions and insertions.
  * - per base entry: kept by both = kept; deleted by one side and unchanged
  *   on the other = deleted; edited on one side = the edit; edited the same
  *   on both = once; edited differently = merged when both edits only append
- *   lines or a line-level diff3 is clean (the same either way round), else
+ *   lines or a line-level diff3 is clean (the same either way round; one
+ *   line changed by both in places apart, such as a ticked box and words
+ *   added at the end, takes both changes), else
  *   both versions in content order plus a Conflict (key `entry`, rule
  *   `value`); deleted by one side and edited by the other = the edit.
  *   An "edit" whose new text the other side inserted is read as a deletion
@@ -70,11 +77,12 @@
  * which side is ours (byte-identical after swapping); merge(o,a,a) = a;
  * merge(o,o,b) = b; no entry of a side is lost unless the other side
  * deleted or edited it; no entry is duplicated; when replicas only append,
- * each with increasing timestamps, every merge order (and a git-like
- * sequence with later merge bases) gives the same bytes: each side's units
- * are then sorted, merging them is a sorted union, and a merged run splits
- * back into the same units with the same keys. Known limits: the same
- * untimed entry written twice by one replica, or new entries both sides
+ * at any times (clock jumps, back-dated entries), every merge order of any
+ * number of replicas (and a git-like sequence with later merge bases) gives
+ * the same bytes: a unit's order key is the same in every file that holds
+ * it (effTs), merging takes the smaller head unit, and a merged run splits
+ * back into the same units, so merging is associative. Known limits: the
+ * same untimed entry written twice by one replica, or new entries both sides
  * have but base lacks (criss-cross, cherry-pick) next to edits or
  * deletions, may pair up differently and come out twice (never lost).
  * Cost: linear in the input apart from the changed regions.
