@@ -264,8 +264,11 @@ interface Doc {
   levels: Uint8Array;
   /** Lazily computed own timestamp; NaN = not computed yet, NONE = none. */
   ts: Float64Array;
-  /** Lazily computed effective timestamp (own, else inherited from the nearest earlier entry). */
+  /** Lazily computed effective timestamp (see effTs). */
   eff: Float64Array;
+  /** Entries [0, shared) are those of `ref` (same text before them): their effective timestamps are ref's. */
+  ref: Doc | null;
+  shared: number;
 }
 
 function detectMode(path: string, texts: (string | null)[]): Mode {
@@ -348,6 +351,8 @@ function parseDoc(text: string, mode: Mode, fileDay: number | null, ref?: Doc): 
     levels: new Uint8Array(n),
     ts: new Float64Array(n).fill(NaN),
     eff: new Float64Array(n).fill(NaN),
+    ref: q > 0 ? ref! : null,
+    shared: q,
   };
 }
 
@@ -550,10 +555,15 @@ function ownTs(doc: Doc, j: number): number {
 function effTs(doc: Doc, j: number): number {
   const known = doc.eff[j]!;
   if (!Number.isNaN(known)) return known;
+  if (j < doc.shared) return (doc.eff[j] = effTs(doc.ref!, j));
   const level = levelOf(doc, j);
   const chain = [j]; // entries of this level whose value is not known yet, newest first
   let start = NONE;
   for (let k = j - 1; k >= 0; k--) {
+    if (k < doc.shared) {
+      start = siblingEff(doc.ref!, k, level); // the same entries as ref's from here back
+      break;
+    }
     const lk = levelOf(doc, k);
     if (lk > level) continue;
     if (lk < level) break;
@@ -572,6 +582,16 @@ function effTs(doc: Doc, j: number): number {
     doc.eff[k] = cur;
   }
   return cur;
+}
+
+/** The effective timestamp of the nearest entry at or before k of the given level, within its section; NONE when none. */
+function siblingEff(doc: Doc, k: number, level: number): number {
+  for (; k >= 0; k--) {
+    const lk = levelOf(doc, k);
+    if (lk === level) return effTs(doc, k);
+    if (lk < level) return NONE;
+  }
+  return NONE;
 }
 
 /** First non-blank line, at most 300 characters. */
