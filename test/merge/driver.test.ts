@@ -181,6 +181,21 @@ describe('agentgit merge-driver through plain git', () => {
       expect(r.g('show', `HEAD:${REC}`)).toBe('{"earlier":"record line"}\n' + line + '\n');
     });
 
+    it('a virtual-ancestor merge (marker size 9, criss-cross) records nothing', async () => {
+      const r = await repo();
+      r.write('o', 'x\ncalm\n');
+      r.write('a', 'x\ncurious\n');
+      r.write('b', 'x\nbold\n');
+      const d = await agentgit(['merge-driver', 'text', 'o', 'a', 'b', '9', 'MEMORY.md'], { cwd: r.dir, env: r.env });
+      expect(d.code, d.stderr).toBe(0);
+      const pending = join(r.dir, '.git', 'agentgit', 'conflicts-pending.jsonl');
+      expect(existsSync(join(r.dir, REC)) || existsSync(pending)).toBe(false);
+      // the same call as a real merge (outside `git merge`, like a rebase: the pending file) does record
+      const e = await agentgit(['merge-driver', 'text', 'o', 'b', 'a', '7', 'MEMORY.md'], { cwd: r.dir, env: r.env });
+      expect(e.code, e.stderr).toBe(0);
+      expect(readFileSync(pending, 'utf8')).toContain('"key":"hunk@2"');
+    });
+
     it('merge notes reach stderr', async () => {
       const r = await repo();
       r.write('state.json', '{"n": 1}\n');
