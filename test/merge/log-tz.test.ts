@@ -70,3 +70,21 @@ describe('merges are the same bytes in every time zone', () => {
     );
   });
 });
+
+describe('bracketTimestamp: the fast reading of `[YYYY-MM-DD HH:MM]` lines', () => {
+  test('gives what textTimestamp gives, or null', async () => {
+    const { bracketTimestamp, textTimestamp } = await import('../../src/merge/decide.js');
+    const digit = fc.constantFrom(...'0123456789');
+    const line = fc.tuple(fc.constantFrom('[', ' ', '('), fc.array(digit, { minLength: 4, maxLength: 4 }), fc.constantFrom('-', '/'), fc.array(digit, { minLength: 2, maxLength: 2 }), fc.array(digit, { minLength: 2, maxLength: 2 }), fc.constantFrom(' ', 'T', '_'), fc.array(digit, { minLength: 2, maxLength: 2 }), fc.array(digit, { minLength: 2, maxLength: 2 }), fc.constantFrom(']', ':', ' ', ']x'))
+      .map(([o, y, s, m, d, t, h, mi, c]) => `${o}${y.join('')}${s}${m.join('')}${s}${d.join('')}${t}${h.join('')}:${mi.join('')}${c} text`);
+    fc.assert(
+      fc.property(fc.oneof(line, fc.string()), (s) => {
+        const fast = bracketTimestamp(s);
+        if (fast !== null) expect(fast).toBe(textTimestamp(s));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(bracketTimestamp('[2026-02-05 10:30] x')).toBe(Date.UTC(2026, 1, 5, 10, 30));
+    expect(bracketTimestamp('[2026-02-30 10:30] x')).toBeNull();
+  });
+});

@@ -2,7 +2,7 @@
  * Log entries (see ../log.ts for the rules): a file split into entries as
  * parallel arrays, their grouping levels and own timestamps (lazily).
  */
-import { dateMs, fieldTimestamp, textTimestamp } from '../decide.js';
+import { bracketTimestamp, dateMs, fieldTimestamp, textTimestamp } from '../decide.js';
 
 export type Mode = 'markdown' | 'jsonl' | 'plain';
 
@@ -294,6 +294,7 @@ export function ownTs(doc: Doc, j: number): number {
   const body = doc.bodies[j]!;
   let t: number | null = null;
   if (doc.mode === 'jsonl') t = jsonTimestamp(body, doc.fileDay);
+  else t = bracketTimestamp(body); // the common `[YYYY-MM-DD HH:MM]` line, without a regex
   if (t === null) t = textTimestamp(firstLine(body), doc.fileDay);
   const v = t === null || !Number.isFinite(t) ? NONE : t;
   doc.ts[j] = v;

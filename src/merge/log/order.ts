@@ -23,26 +23,27 @@ export function effTs(doc: Doc, j: number): number {
   if (!Number.isNaN(known)) return known;
   if (j < doc.shared) return (doc.eff[j] = effTs(doc.ref!, j));
   const level = levelOf(doc, j);
-  const chain = [j]; // entries of this level whose value is not known yet, newest first
+  // back to the nearest entry of this level whose value is known (or the section's start) ...
   let start = NONE;
+  let from = 0;
   for (let k = j - 1; k >= 0; k--) {
     if (k < doc.shared) {
       start = siblingEff(doc.ref!, k, level); // the same entries as ref's from here back
+      from = k + 1;
       break;
     }
     const lk = levelOf(doc, k);
     if (lk > level) continue;
-    if (lk < level) break;
-    const e = doc.eff[k]!;
-    if (!Number.isNaN(e)) {
-      start = e;
+    if (lk < level || !Number.isNaN(doc.eff[k]!)) {
+      if (lk === level) start = doc.eff[k]!;
+      from = k + 1;
       break;
     }
-    chain.push(k);
   }
+  // ... then forward, no allocation (a 10 MB log walks its whole base once)
   let cur = start;
-  for (let c = chain.length - 1; c >= 0; c--) {
-    const k = chain[c]!;
+  for (let k = from; k <= j; k++) {
+    if (levelOf(doc, k) !== level) continue;
     const t = ownTs(doc, k);
     if (t > cur) cur = t;
     doc.eff[k] = cur;
