@@ -48,9 +48,39 @@ export interface CoreOptions {
 }
 
 export function mergeCore(path: string, baseText: string | null, ours: string, theirs: string, opts: CoreOptions): LogMergeOutput {
+  const m = prepare(path, baseText, ours, theirs, opts);
+  const n = m.O.bodies.length;
+  for (let k = 0; k <= n; k++) {
+    mergeGap(m, k);
+    if (k < n) mergeBaseEntry(m, k);
+  }
+  return { text: render(m), stats: m.stats, notes: m.notes, conflicts: m.conflicts };
+}
+
+/** One merge in progress: the documents, their alignments with base, and the output so far. */
+interface Merge {
+  path: string;
+  day: number | null;
+  opts: CoreOptions;
+  O: Doc;
+  A: Doc;
+  B: Doc;
+  /** false: both sides added the file; O is their common leading entries. */
+  realBase: boolean;
+  alA: Alignment;
+  alB: Alignment;
+  outBodies: string[];
+  outLeads: string[];
+  /** The separator that followed each output entry in its source: used in front of an entry that starts its own file but not the output. */
+  outTrails: string[];
+  stats: Record<string, number>;
+  notes: string[];
+  conflicts: Conflict[];
+}
+
+/** Parse the three versions and align each side with base. */
+function prepare(path: string, baseText: string | null, ours: string, theirs: string, opts: CoreOptions): Merge {
   const notes: string[] = [];
-  const conflicts: Conflict[] = [];
-  const stats = emptyStats();
   let cleanBase = baseText;
   if (baseText !== null) {
     cleanBase = stripMarkers(baseText);
@@ -61,174 +91,167 @@ export function mergeCore(path: string, baseText: string | null, ours: string, t
   const refDoc = cleanBase === null || cleanBase === '' ? null : parseDoc(cleanBase, mode, day);
   const A = parseDoc(ours, mode, day, refDoc ?? undefined);
   const B = parseDoc(theirs, mode, day, refDoc ?? A);
-
   // Base: the real one, or for a file both sides added, their common leading entries.
   let O: Doc;
-  let realBase = true;
-  if (cleanBase === null || cleanBase === '') {
-    realBase = false;
+  if (refDoc === null) {
     let p = 0;
     while (p < A.bodies.length && p < B.bodies.length && A.bodies[p] === B.bodies[p]) p++;
     O = { ...A, bodies: A.bodies.slice(0, p), seps: A.seps.slice(0, p) };
-  } else O = refDoc!;
+  } else O = refDoc;
+  const [alA, alB] = unpairInserted(O, A, align(O, A), B, align(O, B, opts.restore), opts.restore);
+  return { path, day, opts, O, A, B, realBase: refDoc !== null, alA, alB, outBodies: [], outLeads: [], outTrails: [], stats: emptyStats(), notes, conflicts: [] };
+}
+
+/**
+ * An "edit" whose new text the other side inserted is really a deletion
+ * plus that insertion (both have an entry base lacks, and one side also
+ * dropped a base entry next to it): unpair it so the two copies meet.
+ */
+function unpairInserted(O: Doc, A: Doc, alA: Alignment, B: Doc, alB: Alignment, restore: boolean): [Alignment, Alignment] {
   const n = O.bodies.length;
-  let alA = align(O, A);
-  let alB = align(O, B, opts.restore);
-  // An "edit" whose new text the other side inserted is really a deletion
-  // plus that insertion (both have an entry base lacks, and one side also
-  // dropped a base entry next to it): unpair it so the two copies meet.
-  {
-    const insA = insertedBodies(A, alA);
-    const insB = insertedBodies(B, alB);
-    const unpair = (al: Alignment, d: Doc, other: Set<string>, m: number, early: boolean): Alignment => {
-      if (other.size === 0) return al;
-      let changed = false;
-      const baseTo = al.baseTo.slice();
-      const edited = al.edited.slice();
-      for (let k = 0; k < n; k++) {
-        if (edited[k] && other.has(d.bodies[baseTo[k]!]!)) {
-          baseTo[k] = -1;
-          edited[k] = 0;
-          changed = true;
-        }
-      }
-      return changed ? withGaps(baseTo, edited, m, early) : al;
-    };
-    const nA = unpair(alA, A, insB, A.bodies.length, false);
-    const nB = unpair(alB, B, insA, B.bodies.length, opts.restore);
-    alA = nA;
-    alB = nB;
-  }
-
-  const outBodies: string[] = [];
-  const outLeads: string[] = [];
-  // the separator that followed each output entry in its source: used in front
-  // of an entry that starts its own file but not the output
-  const outTrails: string[] = [];
-  const emit = (body: string, lead: string, trail: string): void => {
-    outBodies.push(body);
-    outLeads.push(lead);
-    outTrails.push(trail);
-  };
-  const baseLead = (i: number): string | null => (realBase ? leadOf(O, i) : null);
-
-  const emitRun = (d: Doc, s: number, e: number): void => {
-    for (let j = s; j < e; j++) emit(d.bodies[j]!, leadOf(d, j), d.seps[j]!);
-  };
-
-  const emitOneSide = (d: Doc, side: 0 | 1, s: number, e: number): void => {
-    if (side === 0) stats.fromOurs! += e - s;
-    else stats.fromTheirs! += e - s;
-    emitRun(d, s, e);
-  };
-
-  /** Merge the runs A[as, ae) and B[bs, be) inserted at one place, unit by unit (see compareUnits). */
-  const mergeRuns = (as: number, ae: number, bs: number, be: number): void => {
-    if (bs >= be) return emitOneSide(A, 0, as, ae);
-    if (as >= ae) return emitOneSide(B, 1, bs, be);
-    const ua = splitUnits(A, as, ae);
-    const ub = splitUnits(B, bs, be);
-    let x = 0;
-    let y = 0;
-    while (x < ua.length || y < ub.length) {
-      const u = ua[x];
-      const v = ub[y];
-      if (v === undefined || (u !== undefined && compareUnits(A, u, B, v) < 0)) {
-        emitOneSide(A, 0, u!.start, u!.end);
-        x++;
-      } else if (u === undefined || compareUnits(A, u, B, v) > 0) {
-        emitOneSide(B, 1, v.start, v.end);
-        y++;
-      } else {
-        // the same unit from both sides: common entries once, then what each added
-        const t = commonEntries(A, u, B, v);
-        for (let k = 0; k < t; k++) {
-          const ja = u.start + k;
-          const jb = v.start + k;
-          emit(A.bodies[ja]!, maxSep(leadOf(A, ja), leadOf(B, jb)), maxSep(A.seps[ja]!, B.seps[jb]!));
-        }
-        stats.both! += t;
-        mergeRuns(u.start + t, u.end, v.start + t, v.end);
-        x++;
-        y++;
+  const insA = insertedBodies(A, alA);
+  const insB = insertedBodies(B, alB);
+  const unpair = (al: Alignment, d: Doc, other: Set<string>, early: boolean): Alignment => {
+    if (other.size === 0) return al;
+    let changed = false;
+    const baseTo = al.baseTo.slice();
+    const edited = al.edited.slice();
+    for (let k = 0; k < n; k++) {
+      if (edited[k] && other.has(d.bodies[baseTo[k]!]!)) {
+        baseTo[k] = -1;
+        edited[k] = 0;
+        changed = true;
       }
     }
+    return changed ? withGaps(baseTo, edited, d.bodies.length, early) : al;
   };
+  return [unpair(alA, A, insB, false), unpair(alB, B, insA, restore)];
+}
 
-  const mergeGap = (k: number): void => {
-    const as = alA.gapStart[k]!;
-    const bs = alB.gapStart[k]!;
-    if (as < 0 && bs < 0) return;
-    mergeRuns(as < 0 ? 0 : as, as < 0 ? 0 : alA.gapEnd[k]!, bs < 0 ? 0 : bs, bs < 0 ? 0 : alB.gapEnd[k]!);
-  };
+function emit(m: Merge, body: string, lead: string, trail: string): void {
+  m.outBodies.push(body);
+  m.outLeads.push(lead);
+  m.outTrails.push(trail);
+}
 
-  for (let k = 0; k <= n; k++) {
-    mergeGap(k);
-    if (k === n) break;
-    const body = O.bodies[k]!;
-    const ja = alA.baseTo[k]!;
-    const jb = alB.baseTo[k]!;
-    if (opts.restore && (jb < 0 || (alB.edited[k] && isTruncation(body, B.bodies[jb]!, jb === B.bodies.length - 1)))) {
-      emit(body, leadOf(O, k), O.seps[k]!); // lost or cut short in the work tree: restore the committed entry
-      continue;
-    }
-    const aBody = ja < 0 ? null : A.bodies[ja]!;
-    const bBody = jb < 0 ? null : B.bodies[jb]!;
-    if (aBody === null && bBody === null) {
-      stats.deleted!++;
-      continue;
-    }
-    const aLead = aBody === null ? leadOf(O, k) : leadOf(A, ja);
-    const bLead = bBody === null ? leadOf(O, k) : leadOf(B, jb);
-    const lead = merge3(baseLead(k), aLead, bLead);
-    const trail = merge3(realBase ? O.seps[k]! : null, aBody === null ? O.seps[k]! : A.seps[ja]!, bBody === null ? O.seps[k]! : B.seps[jb]!);
-    const aEdit = aBody !== null && alA.edited[k] === 1;
-    const bEdit = bBody !== null && alB.edited[k] === 1;
-    if (aBody === null || bBody === null) {
-      const kept = aBody ?? bBody!;
-      if (!aEdit && !bEdit) {
-        stats.deleted!++; // deleted on one side, unchanged on the other
-      } else {
-        emit(kept, lead, trail);
-        stats.edited!++;
-        notes.push(`an entry deleted on one side was edited on the other; kept the edit: ${preview(kept)}`);
-      }
-      continue;
-    }
-    if (!aEdit && !bEdit) emit(body, lead, trail);
-    else if (!aEdit || !bEdit || aBody === bBody) {
-      emit(aEdit ? aBody : bBody, lead, trail);
-      stats.edited!++;
+function emitOneSide(m: Merge, d: Doc, side: 0 | 1, s: number, e: number): void {
+  if (side === 0) m.stats.fromOurs! += e - s;
+  else m.stats.fromTheirs! += e - s;
+  for (let j = s; j < e; j++) emit(m, d.bodies[j]!, leadOf(d, j), d.seps[j]!);
+}
+
+/** Merge the runs A[as, ae) and B[bs, be) inserted at one place, unit by unit (see compareUnits). */
+function mergeRuns(m: Merge, as: number, ae: number, bs: number, be: number): void {
+  const { A, B } = m;
+  if (bs >= be) return emitOneSide(m, A, 0, as, ae);
+  if (as >= ae) return emitOneSide(m, B, 1, bs, be);
+  const ua = splitUnits(A, as, ae);
+  const ub = splitUnits(B, bs, be);
+  let x = 0;
+  let y = 0;
+  while (x < ua.length || y < ub.length) {
+    const u = ua[x];
+    const v = ub[y];
+    const c = u === undefined ? 1 : v === undefined ? -1 : compareUnits(A, u, B, v);
+    if (c < 0) {
+      emitOneSide(m, A, 0, u!.start, u!.end);
+      x++;
+    } else if (c > 0) {
+      emitOneSide(m, B, 1, v!.start, v!.end);
+      y++;
     } else {
-      const merged = mergeEdits(body, aBody, bBody, day);
-      if (merged !== null) {
-        emit(merged, lead, trail);
-        stats.edited!++;
-      } else {
-        // edited differently on both sides: keep both versions, report it
-        const [first, second] = aBody < bBody ? [aBody, bBody] : [bBody, aBody];
-        emit(first, lead, trail);
-        emit(second, lead || '\n', trail);
-        const r = pickWinner(sideValue(aBody, undefined), sideValue(bBody, undefined));
-        conflicts.push({ path, key: 'entry', winner: r.winner, loser: r.loser, rule: r.rule });
-        stats.conflicts!++;
-        notes.push(`an entry was edited differently on both sides; kept both versions: ${preview(first)}`);
+      // the same unit from both sides: common entries once, then what each added
+      const t = commonEntries(A, u!, B, v!);
+      for (let k = 0; k < t; k++) {
+        const ja = u!.start + k;
+        const jb = v!.start + k;
+        emit(m, A.bodies[ja]!, maxSep(leadOf(A, ja), leadOf(B, jb)), maxSep(A.seps[ja]!, B.seps[jb]!));
       }
+      m.stats.both! += t;
+      mergeRuns(m, u!.start + t, u!.end, v!.start + t, v!.end);
+      x++;
+      y++;
     }
   }
+}
 
-  let text = '';
-  if (outBodies.length > 0) {
-    const tail = opts.restore ? maxSep(tailOf(O), tailOf(B)) : merge3(realBase ? tailOf(O) : null, tailOf(A), tailOf(B));
-    const parts: string[] = [];
-    for (let t = 0; t < outBodies.length; t++) {
-      if (t > 0) parts.push(outLeads[t] || lineBreaks(outTrails[t - 1]!));
-      parts.push(outBodies[t]!);
-    }
-    parts.push(tail);
-    text = parts.join('');
+/** The entries both sides inserted before base entry k (k = base length: at the end). */
+function mergeGap(m: Merge, k: number): void {
+  const as = m.alA.gapStart[k]!;
+  const bs = m.alB.gapStart[k]!;
+  if (as < 0 && bs < 0) return;
+  mergeRuns(m, as < 0 ? 0 : as, as < 0 ? 0 : m.alA.gapEnd[k]!, bs < 0 ? 0 : bs, bs < 0 ? 0 : m.alB.gapEnd[k]!);
+}
+
+/** Base entry k: kept, deleted, edited on one side or on both (see the rules in ../log.ts). */
+function mergeBaseEntry(m: Merge, k: number): void {
+  const { O, A, B, alA, alB } = m;
+  const body = O.bodies[k]!;
+  const ja = alA.baseTo[k]!;
+  const jb = alB.baseTo[k]!;
+  if (m.opts.restore && (jb < 0 || (alB.edited[k] && isTruncation(body, B.bodies[jb]!, jb === B.bodies.length - 1)))) {
+    emit(m, body, leadOf(O, k), O.seps[k]!); // lost or cut short in the work tree: restore the committed entry
+    return;
   }
-  return { text, stats, notes, conflicts };
+  const aBody = ja < 0 ? null : A.bodies[ja]!;
+  const bBody = jb < 0 ? null : B.bodies[jb]!;
+  if (aBody === null && bBody === null) {
+    m.stats.deleted!++;
+    return;
+  }
+  const aLead = aBody === null ? leadOf(O, k) : leadOf(A, ja);
+  const bLead = bBody === null ? leadOf(O, k) : leadOf(B, jb);
+  const lead = merge3(m.realBase ? leadOf(O, k) : null, aLead, bLead);
+  const trail = merge3(m.realBase ? O.seps[k]! : null, aBody === null ? O.seps[k]! : A.seps[ja]!, bBody === null ? O.seps[k]! : B.seps[jb]!);
+  const aEdit = aBody !== null && alA.edited[k] === 1;
+  const bEdit = bBody !== null && alB.edited[k] === 1;
+  if (aBody === null || bBody === null) {
+    const kept = aBody ?? bBody!;
+    if (!aEdit && !bEdit) {
+      m.stats.deleted!++; // deleted on one side, unchanged on the other
+    } else {
+      emit(m, kept, lead, trail);
+      m.stats.edited!++;
+      m.notes.push(`an entry deleted on one side was edited on the other; kept the edit: ${preview(kept)}`);
+    }
+    return;
+  }
+  if (!aEdit && !bEdit) emit(m, body, lead, trail);
+  else if (!aEdit || !bEdit || aBody === bBody) {
+    emit(m, aEdit ? aBody : bBody, lead, trail);
+    m.stats.edited!++;
+  } else mergeBothEdited(m, body, aBody, bBody, lead, trail);
+}
+
+/** A base entry edited differently on both sides: merged when safe (mergeEdits), else both versions kept and reported. */
+function mergeBothEdited(m: Merge, body: string, aBody: string, bBody: string, lead: string, trail: string): void {
+  const merged = mergeEdits(body, aBody, bBody, m.day);
+  if (merged !== null) {
+    emit(m, merged, lead, trail);
+    m.stats.edited!++;
+    return;
+  }
+  const [first, second] = aBody < bBody ? [aBody, bBody] : [bBody, aBody];
+  emit(m, first, lead, trail);
+  emit(m, second, lead || '\n', trail);
+  const r = pickWinner(sideValue(aBody, undefined), sideValue(bBody, undefined));
+  m.conflicts.push({ path: m.path, key: 'entry', winner: r.winner, loser: r.loser, rule: r.rule });
+  m.stats.conflicts!++;
+  m.notes.push(`an entry was edited differently on both sides; kept both versions: ${preview(first)}`);
+}
+
+/** The output text: entries with their leads, then the file's tail. */
+function render(m: Merge): string {
+  const { O, A, B } = m;
+  if (m.outBodies.length === 0) return '';
+  const tail = m.opts.restore ? maxSep(tailOf(O), tailOf(B)) : merge3(m.realBase ? tailOf(O) : null, tailOf(A), tailOf(B));
+  const parts: string[] = [];
+  for (let t = 0; t < m.outBodies.length; t++) {
+    if (t > 0) parts.push(m.outLeads[t] || lineBreaks(m.outTrails[t - 1]!));
+    parts.push(m.outBodies[t]!);
+  }
+  parts.push(tail);
+  return parts.join('');
 }
 
 export function preview(s: string): string {
