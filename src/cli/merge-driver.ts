@@ -2,7 +2,9 @@
  * `agentgit merge-driver <kind> %O %A %B %L %P`: the merge core as a git
  * merge driver, so `git merge` and `git pull` by hand give the same results
  * as `agentgit sync`. Writes the result into %A and exits 0; exits 1 only
- * when it cannot write its output (git then keeps %A as it was).
+ * when it cannot write its output (git then keeps %A as it was). Values
+ * that lost a race go to the conflict record (sync/conflict-record.ts) and
+ * are named on stderr, with the merge's notes.
  *
  * Limitations: clocks come from `.agentgit/clocks/` at HEAD and at the
  * merged commit (GITHEAD_<sha>, set by `git merge`); during a rebase or
@@ -10,16 +12,19 @@
  * timestamps and then to the rule over values, which never depends on sides.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { mergeFile } from '../merge/index.js';
-import type { Kind, SideClocks } from '../merge/types.js';
+import type { Conflict, Kind, SideClocks } from '../merge/types.js';
 import { Policy, POLICY_PATH } from '../policy/policy.js';
 import { ObjectReader } from '../git/objects.js';
+import { gitText } from '../git/exec.js';
+import { appendToFile, conflictLine, CONFLICTS_PATH, PENDING_CONFLICTS } from '../sync/conflict-record.js';
 import { clockPathFor, parseClockFile, sideClocks } from '../sync/clocks.js';
 
 const KINDS: Kind[] = ['log', 'json', 'text', 'binary'];
 
 export async function runMergeDriver(args: string[]): Promise<number> {
-  const [kindArg, o, a, b, _l, p] = args;
+  const [kindArg, o, a, b, markerSize, p] = args;
   if (!kindArg || !o || !a || !b) {
     process.stderr.write('usage: agentgit merge-driver <log|json|text|binary> %O %A %B %L %P\n');
     return 2;
@@ -50,10 +55,52 @@ export async function runMergeDriver(args: string[]): Promise<number> {
     process.stderr.write(`agentgit merge-driver: cannot write the merged ${path}: ${(e as Error).message}\n`);
     return 1;
   }
+  for (const n of result.report.notes) process.stderr.write(`agentgit: ${path}: ${n}\n`);
+  for (const x of result.report.collisions) process.stderr.write(`agentgit: ${path}: ${x.key}: two instances created different items with the same id; ${x.resolution}\n`);
   for (const c of result.report.conflicts) {
     process.stderr.write(`agentgit: ${path}${c.key ? ` ${c.key}` : ''}: concurrent writes, kept ${short(c.winner.value)} over ${short(c.loser.value)} (${c.rule})\n`);
   }
+  // git merges the bases of a criss-cross history into a virtual ancestor first, with a
+  // marker size raised by 2 (9): races there are not the merge's own, so not recorded
+  if (result.report.conflicts.length > 0 && !(Number(markerSize) >= 9)) await record(path, result.report.conflicts);
   return 0;
+}
+
+/**
+ * The losing values go to the conflict record, as sync writes them. Into
+ * the work-tree record when this merge leaves the record as it is (HEAD and
+ * the merged commit hold the same one); else (the merge updates the record
+ * and would overwrite the lines, or a rebase, which gives no merged commit)
+ * into the pending file that the next sync folds into the record.
+ */
+async function record(path: string, conflicts: Conflict[]): Promise<void> {
+  const lines = conflicts.map(conflictLine);
+  try {
+    const gitDir = (await gitText(['rev-parse', '--absolute-git-dir'], { cwd: process.cwd() })).trim();
+    const stateDir = join(gitDir, 'agentgit');
+    if (path !== CONFLICTS_PATH && (await recordUntouched())) {
+      await appendToFile(join(process.cwd(), CONFLICTS_PATH), lines, stateDir);
+      process.stderr.write(`agentgit: ${path}: the losing value${lines.length === 1 ? ' is' : 's are'} in ${CONFLICTS_PATH} (commit it, or let \`agentgit sync\` do it)\n`);
+    } else {
+      await appendToFile(join(stateDir, PENDING_CONFLICTS), lines, stateDir);
+      process.stderr.write(`agentgit: ${path}: the losing value${lines.length === 1 ? ' goes' : 's go'} to ${CONFLICTS_PATH} at the next \`agentgit sync\` (held in .git/agentgit/${PENDING_CONFLICTS}: this merge updates the record itself)\n`);
+    }
+  } catch (e) {
+    process.stderr.write(`agentgit: ${path}: could not write the conflict record (${(e as Error).message}); the losing values above stay in the history of both commits\n`);
+  }
+}
+
+/** True when this is a `git merge` (GITHEAD_<sha> names the merged commit) and both sides hold the same record. */
+async function recordUntouched(): Promise<boolean> {
+  const theirsName = Object.keys(process.env).find((k) => /^GITHEAD_[0-9a-f]{40}$/.test(k));
+  if (!theirsName) return false;
+  const reader = new ObjectReader(process.cwd());
+  try {
+    const [o, t] = await Promise.all([reader.read(`HEAD:${CONFLICTS_PATH}`), reader.read(`${theirsName.slice(8)}:${CONFLICTS_PATH}`)]);
+    return o === null ? t === null : t !== null && o.equals(t);
+  } finally {
+    reader.close();
+  }
 }
 
 function short(v: string): string {

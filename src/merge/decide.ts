@@ -112,3 +112,28 @@ export function compareInstants(a: unknown, b: unknown, key = ''): 1 | -1 | 0 | 
   if (x === null || y === null) return undefined;
   return x > y ? 1 : x < y ? -1 : 0;
 }
+
+/**
+ * A line opening with `[YYYY-MM-DD HH:MM]` (or `T` between date and time),
+ * read with no regex and no allocation: what textTimestamp gives for it
+ * (no offset: UTC). null when the line does not open so (ask textTimestamp).
+ */
+export function bracketTimestamp(s: string): number | null {
+  if (s.length < 18 || s.charCodeAt(0) !== 91 /* [ */ || s.charCodeAt(17) !== 93 /* ] */) return null;
+  const sep = s.charCodeAt(11);
+  if (s.charCodeAt(5) !== 45 || s.charCodeAt(8) !== 45 || (sep !== 32 && sep !== 84) || s.charCodeAt(14) !== 58) return null;
+  const y = digitAt(s, 1) * 1000 + digitAt(s, 2) * 100 + digitAt(s, 3) * 10 + digitAt(s, 4);
+  const mo = digitAt(s, 6) * 10 + digitAt(s, 7);
+  const day = digitAt(s, 9) * 10 + digitAt(s, 10);
+  const h = digitAt(s, 12) * 10 + digitAt(s, 13);
+  const mi = digitAt(s, 15) * 10 + digitAt(s, 16);
+  if (Number.isNaN(y + mo + day + h + mi) || h > 24 || mi > 59) return null;
+  const t = dateMs(y, mo, day);
+  return t === null ? null : t + (h * 60 + mi) * 60_000;
+}
+
+/** The decimal digit at s[i], NaN when it is not one. */
+function digitAt(s: string, i: number): number {
+  const c = s.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : NaN;
+}

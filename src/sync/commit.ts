@@ -13,6 +13,7 @@ import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
 import type { Held } from './guard.js';
+import { foldPendingConflicts, PENDING_CONFLICTS } from './conflict-record.js';
 import type { ClockSource } from './hlc.js';
 
 export interface CommitResult {
@@ -98,6 +99,7 @@ function parsesAsJson(text: string | null): boolean {
 
 export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult> {
   const { repo, policy } = o;
+  await foldPendingConflicts(repo.root, repo.stateFile(PENDING_CONFLICTS)); // what `git merge` lost races to (merge-driver)
   const status = await repo.status();
   if (status.length === 0) return { commit: null, committed: [], held: [], nested: [], notes: [] };
   // loaded only when something changed: a no-op round never parses the merge kinds

@@ -8,11 +8,13 @@
  *   cherry-pick, am, adopted history) is stopped before the push (sync/scan.ts).
  * - A log that lost committed entries (truncated, entries deleted) is held
  *   unless the policy allows rewriting it; its new entries are still
- *   committed (restoreLost), so they reach the hub.
+ *   committed (restoreLost), so they reach the hub. A log that is not valid
+ *   UTF-8 (cut inside a character) is checked byte for byte; a check that
+ *   fails holds the file.
  * - A file over the size limit is held.
  */
 import { lostEntries, restoreLost } from '../merge/log.js';
-import { decodeText } from '../merge/util.js';
+import { decodeText, looksBinary } from '../merge/util.js';
 import { POLICY_PATH, type Policy } from '../policy/policy.js';
 import { findSecret, findSecretIn } from './secrets.js';
 
@@ -69,19 +71,47 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
   if (f.after === null) {
     return { path: f.path, reason: 'log-deleted', detail: 'a log with committed entries was deleted; restore it with `git checkout -- FILE`, or allow it under logs.allowRewrite', commitInstead: f.before };
   }
-  const before = decodeText(f.before);
-  const after = decodeText(f.after);
-  if (before === null || after === null) return null; // binary content: no entries to lose
+  try {
+    return logLoss(f.path, f.before, f.after);
+  } catch (e) {
+    // a check that fails never counts as "nothing lost": hold the file, commit nothing of it
+    return {
+      path: f.path,
+      reason: 'log-rewrite',
+      detail: `could not check it for lost entries (${(e as Error).message}); the committed version stays; fix or restore the file with \`git checkout -- FILE\`, or allow rewrites under logs.allowRewrite`,
+      commitInstead: f.before,
+    };
+  }
+}
+
+/**
+ * The loss check of a log. Text that is not valid UTF-8 (a write cut inside
+ * a character by kill -9, a stray byte) is compared byte for byte, each byte
+ * one Latin-1 character, so a cut-short last entry is seen as cut short.
+ * Throws when the check itself fails (the caller holds the file).
+ */
+function logLoss(path: string, beforeBytes: Uint8Array, afterBytes: Uint8Array): Held | null {
+  if (looksBinary(beforeBytes)) return null; // never a text log: no entries to lose
+  let before = decodeText(beforeBytes);
+  let after = decodeText(afterBytes);
+  let encode = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+  if (before === null || after === null) {
+    const l1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+    before = l1(beforeBytes);
+    after = l1(afterBytes);
+    encode = (s) => Buffer.from(s, 'latin1');
+  }
   const nb = before.replace(/\r\n/g, '\n');
   const na = after.replace(/\r\n/g, '\n');
-  const d = lostEntries(f.path, nb, na);
+  const d = lostEntries(path, nb, na);
+  if (d.failed !== undefined) throw new Error(d.failed);
   if (d.lost.length === 0) return null;
-  const fixed = restoreLost(f.path, nb, na);
+  const fixed = restoreLost(path, nb, na);
   return {
-    path: f.path,
+    path,
     reason: 'log-rewrite',
     // the count only: a removed entry may be exactly the key someone deleted on purpose
     detail: `${d.lost.length} committed entr${d.lost.length === 1 ? 'y was' : 'ies were'} removed; new entries are still synced; restore the file with \`git checkout -- FILE\` or allow rewrites under logs.allowRewrite`,
-    commitInstead: Buffer.from(fixed, 'utf8'),
+    commitInstead: encode(fixed),
   };
 }

@@ -22,10 +22,9 @@ import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { clockPathFor, isClockPath, parseClockFile, sideClocks } from './clocks.js';
 import { clockFromTime } from './hlc.js';
+import { appendConflicts, CONFLICTS_PATH } from './conflict-record.js';
 
-export const CONFLICTS_PATH = '.agentgit/conflicts.jsonl';
-/** Values longer than this are cut in the conflict record (the full text stays in history). */
-const MAX_RECORD_VALUE = 64 * 1024;
+export { CONFLICTS_PATH, conflictLine } from './conflict-record.js';
 
 // ---------------------------------------------------------------- planning
 
@@ -180,35 +179,13 @@ export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, messa
   return { commit, reports, notes, conflicts, seenClocks, changedFromHub: theirsCh.size };
 }
 
-/** One JSON line per lost race; deterministic, so two instances that resolve the same race write the same line. */
-export function conflictLine(c: Conflict): string {
-  const cut = (v: string): string => (v.length > MAX_RECORD_VALUE ? v.slice(0, MAX_RECORD_VALUE) + '…[cut; full text in history]' : v);
-  return JSON.stringify({
-    at: c.winner.clock ?? '',
-    path: c.path,
-    key: c.key,
-    rule: c.rule,
-    winner: { value: cut(c.winner.value), clock: c.winner.clock ?? null },
-    loser: { value: cut(c.loser.value), clock: c.loser.clock ?? null },
-  });
-}
-
 /** Appends to the planned or current record; returns a new entry only when the record was not already planned. */
 async function recordConflicts(ctx: Ctx, ours: string, entries: IndexEntry[], conflicts: Conflict[]): Promise<IndexEntry | null> {
   const planned = entries.find((e) => e.path === CONFLICTS_PATH);
   const current = planned
     ? planned.mode === '0' ? null : await ctx.repo.objects.read(planned.oid)
     : await ctx.repo.objects.read(`${ours}:${CONFLICTS_PATH}`);
-  let text = current ? current.toString('utf8') : '';
-  if (text && !text.endsWith('\n')) text += '\n';
-  const have = new Set(text.split('\n'));
-  for (const c of conflicts) {
-    const line = conflictLine(c);
-    if (!have.has(line)) {
-      text += line + '\n';
-      have.add(line);
-    }
-  }
+  const text = appendConflicts(current ? current.toString('utf8') : '', conflicts);
   const oid = await writeBlob(ctx.repo.gitDir, Buffer.from(text, 'utf8'));
   if (planned) {
     planned.oid = oid;

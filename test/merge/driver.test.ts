@@ -5,7 +5,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentgit, cleanupTemp, git, MARKERS, tempDir, testEnv } from '../helpers/agents.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { agentgit, cleanupTemp, git, makeBareHub, MARKERS, tempDir, testEnv } from '../helpers/agents.js';
+import { conflictLine } from '../../src/sync/integrate.js';
 
 afterAll(() => cleanupTemp());
 
@@ -123,5 +126,89 @@ describe('agentgit merge-driver through plain git', () => {
     r.g('commit', '-qm', 'main');
     r.g('merge', '-q', '--no-edit', 'other');
     expect(r.read(day)).toBe('- 09:00 main\n- 10:00 other\n');
+  });
+
+  describe('the conflict record under plain git merge', () => {
+    const REC = '.agentgit/conflicts.jsonl';
+    /** git merge, with its stderr (where the driver speaks). */
+    const merge = (dir: string, env: NodeJS.ProcessEnv, branch: string): string => {
+      const m = spawnSync('git', ['merge', '--no-edit', branch], { cwd: dir, env, encoding: 'utf8' });
+      expect(m.status, m.stderr).toBe(0);
+      return m.stderr;
+    };
+    /** MEMORY.md line 2 changed on both sides: one text race, "curious" loses on value. */
+    async function raced(alsoRecordOnOther: boolean) {
+      const r = await repo();
+      r.write('MEMORY.md', 'I am Kevin.\nI am calm.\n');
+      r.g('add', '-A');
+      r.g('commit', '-qm', 'base');
+      r.g('switch', '-qc', 'other');
+      r.write('MEMORY.md', 'I am Kevin.\nI am bold.\n');
+      if (alsoRecordOnOther) r.write(REC, '{"earlier":"record line"}\n');
+      r.g('add', '-A');
+      r.g('commit', '-qm', 'other');
+      r.g('switch', '-q', 'main');
+      r.write('MEMORY.md', 'I am Kevin.\nI am curious.\n');
+      r.g('commit', '-qam', 'main');
+      const stderr = merge(r.dir, r.env, 'other');
+      return { r, stderr };
+    }
+    const line = conflictLine({ path: 'MEMORY.md', key: 'hunk@2', winner: { value: 'I am curious.\n' }, loser: { value: 'I am bold.\n' }, rule: 'value' });
+
+    it('a race lost under git merge is appended to the record, in the format sync writes', async () => {
+      const { r, stderr } = await raced(false);
+      expect(r.read('MEMORY.md')).toBe('I am Kevin.\nI am curious.\n');
+      expect(r.read(REC)).toBe(line + '\n');
+      expect(stderr).toContain('concurrent writes');
+      expect(stderr).toContain(REC);
+      // merging the same race again adds no second line
+      r.g('reset', '-q', '--hard', 'HEAD~1');
+      merge(r.dir, r.env, 'other');
+      expect(r.read(REC)).toBe(line + '\n');
+    });
+
+    it('when the merge updates the record itself, the lines wait in .git/agentgit and the next sync folds them in', async () => {
+      const { r, stderr } = await raced(true);
+      expect(stderr).toContain('next `agentgit sync`');
+      expect(r.read(REC)).toBe('{"earlier":"record line"}\n'); // git wrote the merged record
+      const pending = join(r.dir, '.git', 'agentgit', 'conflicts-pending.jsonl');
+      expect(readFileSync(pending, 'utf8')).toBe(line + '\n');
+      const hub = makeBareHub();
+      r.g('remote', 'add', 'origin', hub);
+      const s = await agentgit(['sync', '-C', r.dir], { env: r.env });
+      expect(s.code, s.stderr + s.stdout).toBe(0);
+      expect(existsSync(pending)).toBe(false);
+      expect(r.g('show', `HEAD:${REC}`)).toBe('{"earlier":"record line"}\n' + line + '\n');
+    });
+
+    it('a virtual-ancestor merge (marker size 9, criss-cross) records nothing', async () => {
+      const r = await repo();
+      r.write('o', 'x\ncalm\n');
+      r.write('a', 'x\ncurious\n');
+      r.write('b', 'x\nbold\n');
+      const d = await agentgit(['merge-driver', 'text', 'o', 'a', 'b', '9', 'MEMORY.md'], { cwd: r.dir, env: r.env });
+      expect(d.code, d.stderr).toBe(0);
+      const pending = join(r.dir, '.git', 'agentgit', 'conflicts-pending.jsonl');
+      expect(existsSync(join(r.dir, REC)) || existsSync(pending)).toBe(false);
+      // the same call as a real merge (outside `git merge`, like a rebase: the pending file) does record
+      const e = await agentgit(['merge-driver', 'text', 'o', 'b', 'a', '7', 'MEMORY.md'], { cwd: r.dir, env: r.env });
+      expect(e.code, e.stderr).toBe(0);
+      expect(readFileSync(pending, 'utf8')).toContain('"key":"hunk@2"');
+    });
+
+    it('merge notes reach stderr', async () => {
+      const r = await repo();
+      r.write('state.json', '{"n": 1}\n');
+      r.g('add', '-A');
+      r.g('commit', '-qm', 'base');
+      r.g('switch', '-qc', 'other');
+      r.write('state.json', '{"n": 1, "big": 12345678901234567890}\n');
+      r.g('commit', '-qam', 'other');
+      r.g('switch', '-q', 'main');
+      r.write('state.json', '{"n": 2}\n');
+      r.g('commit', '-qam', 'main');
+      const stderr = merge(r.dir, r.env, 'other');
+      expect(stderr).toMatch(/agentgit: state\.json: .*precision/);
+    });
   });
 });
