@@ -66,6 +66,11 @@ export function classifyGitError(e: unknown): { temporary: boolean; reason: stri
   if (!(e instanceof GitError)) return { temporary: false, reason: (e as Error).message };
   const s = e.stderr;
   if (e.timedOut) return { temporary: true, reason: `the hub did not answer in time (${e.message})` };
+  const fsck = /object ([0-9a-f]{40,64}): (\w+): ([^\n]*)/.exec(s);
+  if (fsck || /fsck error/.test(s)) {
+    const what = fsck ? `object ${fsck[1]!.slice(0, 10)}: ${fsck[2]}: ${fsck[3]!.trim()}` : firstLine(s);
+    return { temporary: false, reason: `refused the hub's history: git's object check (transfer.fsckObjects) refuses it (${what}). Nothing from the hub was fetched or merged; local work is committed and kept. Remove the commit that brings it from the hub (docs/security.md, "Hostile trees")` };
+  }
   if (/Permission denied \(publickey|Authentication failed|HTTP Basic: Access denied|(?:returned error|HTTP)[: ]+40[13]\b|could not read Username|terminal prompts disabled|Host key verification failed/i.test(s)) {
     return { temporary: false, reason: `the hub refused our credentials: ${firstLine(s)}; check the deploy key / credential helper (\`agentgit doctor\`)` };
   }

@@ -14,6 +14,7 @@
  * the hub's version wins for each file that differs and this instance's goes
  * to the conflict record (see joinUnrelated in sync/setup.ts).
  */
+import { treeLimitsOf, treeRejections } from '../git/paths.js';
 import { existsSync } from 'node:fs';
 import { mkdir, copyFile, chmod } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -28,6 +29,7 @@ import { initRepo, joinUnrelated } from '../sync/setup.js';
 import { HUB_PREFIX, LOCAL_PREFIX } from '../health/heartbeat.js';
 import { markRetired } from '../health/fleet.js';
 import { runGit } from '../git/exec.js';
+import { credentialUrlMessage, urlHasCredentials } from '../git/url.js';
 import type { Repo } from '../git/repo.js';
 import { printJson, progressLine, reportSync, syncSummary } from './output.js';
 
@@ -52,6 +54,7 @@ async function configuredInstance(root: string): Promise<string | null> {
 }
 
 export async function initCommand(a: { C: string; remote?: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean; newKey?: boolean; rename?: boolean }): Promise<void> {
+  if (a.remote && urlHasCredentials(a.remote)) throw new UsageError(credentialUrlMessage(a.remote)); // before anything else
   checkDirExists(a.C, `mkdir -p ${a.C}`);
   // inside an agentgit repo already: work on its root (never nest a second repo)
   let dir = a.C;
@@ -149,7 +152,10 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
 async function joinHub(repo: Repo, tip: string, remote: string, branch: string, instance: string): Promise<{ refused?: string; joined?: Awaited<ReturnType<typeof joinUnrelated>> }> {
   const { verifyRange } = await import('../identity/verify.js');
   const head = await repo.revParse('HEAD');
-  const bad = await verifyRange(repo, { exclude: head ? [head] : [], tip, allowBootstrap: true });
+  const limits = treeLimitsOf((await readPolicy(repo.root)).config);
+  const exclude = head ? [head] : [];
+  // signatures, then every new tree (git's path rules, no link where agentgit writes, limits): before anything is written
+  const bad = [...(await verifyRange(repo, { exclude, tip, allowBootstrap: true })), ...(await treeRejections(repo, { exclude, tip, limits }))];
   if (bad.length > 0) {
     return {
       refused: `the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). Nothing from the hub was merged; local work is committed and kept. Check the hub URL, or ask its operator`,
@@ -192,6 +198,14 @@ async function renameSigner(repo: Repo, from: string, to: string, publicKey: str
   const { writeFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   await writeFile(join(repo.root, SIGNERS_PATH), markRetired(addSigner(removeSigner(cur, from).text, to, publicKey), from, `renamed to ${to}`));
+  // Authored under the old name: as of its parent the key is admitted as
+  // `from`, and a commit must be authored by the principal that signs it.
+  const instance = to.slice(to.indexOf('/') + 1);
+  await repo.run(['add', '--', SIGNERS_PATH]);
+  await repo.run(['commit', '-q', '-S', '--no-verify', '-F', '-', '--', SIGNERS_PATH], {
+    input: `agentgit: ${from} renamed to ${to}\n\nAgentgit-Instance: ${instance}\n`,
+    env: { GIT_AUTHOR_NAME: from, GIT_COMMITTER_NAME: from },
+  });
 }
 
 /** Delete the old name's heartbeat on the hub and here (best effort: a later `instances retire` can finish it). */

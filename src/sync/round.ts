@@ -7,6 +7,7 @@
  * started by hand, auth refused); 75 temporary (hub unreachable or slow,
  * another sync holds the lock); local work is always committed first.
  */
+import { treeLimitsOf, treeRejections } from '../git/paths.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
@@ -236,7 +237,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     lastSeen = theirs;
     if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
       const { verifyRange } = await import('../identity/verify.js');
-      const { treeRejections, treeLimitsOf } = await import('../git/paths.js'); // hostile trees (docs/security.md)
+      // hostile trees (docs/security.md)
       const trees = (commits?: CommitInfo[]) => treeRejections(repo, { exclude: [ours], tip: theirs, commits, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() });
       let bad = [...(await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact, commits: incoming })), ...(await trees(incoming))];
       // The walk's list can hold an old commit of our own history besides the
@@ -277,7 +278,6 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       }
     } else if (theirs && !ours) {
       // an unborn branch (nothing committed yet): start from the hub
-      const { treeRejections, treeLimitsOf } = await import('../git/paths.js');
       const bad = await treeRejections(repo, { exclude: [], tip: theirs, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() });
       if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
       await repo.run(['reset', '-q', '--keep', theirs]);

@@ -57,7 +57,7 @@ describe('operator: joining', () => {
     const rec = b.read('.agentgit/conflicts.jsonl').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { path: string; rule: string; loser: { value: string } });
     expect(rec.find((x) => x.path === 'SOUL.md')).toMatchObject({ rule: 'join', loser: { value: '# Soul\n\ntemplate soul\n' } });
     const cf = await b.run(['conflicts']);
-    expect(cf.stdout).toMatch(/SOUL\.md: kept .*fleet.* over .*template soul/);
+    expect(cf.stdout).toMatch(/SOUL\.md[\s\S]*kept[\s\S]*the fleet's own soul[\s\S]*lost[\s\S]*template soul/);
     await a.admit(line!);
     for (const i of [b, a, b, a]) {
       const s = await i.sync();

@@ -56,7 +56,7 @@ describe('errors with --json', () => {
       expect(r.code, args.join(' ')).toBe(1);
       const j = JSON.parse(r.stdout) as { ok: boolean; error: string; exitCode: number };
       expect(j).toMatchObject({ ok: false, exitCode: 1 });
-      expect(j.error).toMatch(/not an agentgit repo/);
+      expect(j.error).toMatch(/not (in )?an agentgit repo/);
     }
     const usage = await agentgit(['sync', '-C', dir, '--json', '--timeout', '0']);
     expect(usage.code).toBe(2);
