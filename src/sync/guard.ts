@@ -11,6 +11,8 @@
  *   committed (restoreLost), so they reach the hub. A log that is not valid
  *   UTF-8 (cut inside a character) is checked byte for byte; a check that
  *   fails holds the file.
+ * - A JSON file that parsed when committed and no longer parses (cut off
+ *   mid-write) is held: its last valid version stays synced.
  * - A file over the size limit is held.
  */
 import { lostEntries, restoreLost } from '../merge/log.js';
@@ -20,7 +22,7 @@ import { findSecret, findSecretIn } from './secrets.js';
 
 export { findSecret, SECRET_PATTERNS } from './secrets.js';
 
-export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unsafe-path' | 'policy-deleted' | 'unreadable';
+export type HoldReason = 'secret-path' | 'secret-content' | 'log-rewrite' | 'log-deleted' | 'too-large' | 'unsafe-path' | 'policy-deleted' | 'unreadable' | 'json-broken';
 
 export interface Held {
   path: string;
@@ -67,6 +69,17 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
     const secret = findSecret(f.after);
     if (secret) return { path: f.path, reason: 'secret-content', detail: `content looks like a ${secret}; remove it from the file, agentgit will then sync it` };
   }
+  if (c.kind === 'json' && f.before !== null && f.after !== null && parsesJson(f.before) && !parsesJson(f.after)) {
+    // cut off mid-write (a crashed agent): the last valid version stays synced,
+    // so a broken text never reaches the other instances (a side that does not
+    // parse never replaces one that does: docs/merging.md)
+    return {
+      path: f.path,
+      reason: 'json-broken',
+      detail: 'it no longer parses as JSON (cut off mid-write?); its last valid version stays synced; fix the file (or restore it with `git checkout -- FILE`), agentgit will then sync it',
+      commitInstead: f.before,
+    };
+  }
   if ((c.kind !== 'log' && !policy.guardsEntries(f.path)) || f.before === null || policy.allowsLogRewrite(f.path)) return null;
   if (f.after === null) {
     return { path: f.path, reason: 'log-deleted', detail: 'a log with committed entries was deleted; restore it with `git checkout -- FILE`, or allow it under logs.allowRewrite', commitInstead: f.before };
@@ -81,6 +94,18 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
       detail: `could not check it for lost entries (${(e as Error).message}); the committed version stays; fix or restore the file with \`git checkout -- FILE\`, or allow rewrites under logs.allowRewrite`,
       commitInstead: f.before,
     };
+  }
+}
+
+/** Whether the bytes are one JSON document (UTF-8, a BOM allowed); false on any doubt. */
+function parsesJson(bytes: Uint8Array): boolean {
+  const text = decodeText(bytes);
+  if (text === null) return false;
+  try {
+    JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
