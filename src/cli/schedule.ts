@@ -86,8 +86,10 @@ function run(cmd: string, args: string[], input?: string): Ran {
 }
 
 /** A user systemd manager answers (`systemctl --user` has a bus to talk to). */
+let usable: boolean | undefined;
 function systemdUsable(): boolean {
-  return run('systemctl', ['--user', 'show-environment']).ok;
+  usable ??= run('systemctl', ['--user', 'show-environment']).ok;
+  return usable;
 }
 
 /** The user's crontab, or null when there is no crontab command. */
