@@ -87,6 +87,7 @@ function run(cmd: string, args: string[], input?: string): Ran {
 
 /** A user systemd manager answers (`systemctl --user` has a bus to talk to). */
 let usable: boolean | undefined;
+let systemctlFailed = false;
 function systemdUsable(): boolean {
   usable ??= run('systemctl', ['--user', 'show-environment']).ok;
   return usable;
@@ -139,7 +140,10 @@ function systemctl(args: string[], notes: string[], pending: string[]): void {
     return;
   }
   const r = run('systemctl', ['--user', ...args]);
-  if (!r.ok) notes.push(`\`${line}\` failed: ${r.stderr.split('\n')[0]}`);
+  if (!r.ok) {
+    notes.push(`\`${line}\` failed: ${r.stderr.split('\n')[0]}; fix that and run it again`);
+    systemctlFailed = true;
+  }
 }
 
 export async function scheduleCommand(a: ScheduleArgs): Promise<void> {
@@ -184,12 +188,14 @@ function install(a: ScheduleArgs, root: string, mode: ScheduleMode): void {
     if (installedUnits(root).length) notes.push(`systemd units for ${root} are installed too (both share the sync lock); \`agentgit schedule remove --systemd -C ${root}\` removes them`);
   }
   if (a.json) {
-    printJson({ ok: true, action: 'install', repo: root, mode, watch: s.watch, every: s.watch ? null : formatEvery(s.everySec), written, pending, notes });
+    if (systemctlFailed) process.exitCode = 1;
+    printJson({ ok: !systemctlFailed, action: 'install', repo: root, mode, watch: s.watch, every: s.watch ? null : formatEvery(s.everySec), written, pending, notes });
     return;
   }
   const what = s.watch ? '`agentgit watch`' : `\`agentgit sync\` every ${formatEvery(s.everySec)}`;
   process.stdout.write(`installed ${what} for ${root} (${mode}):\n${written.map((w) => `  ${w}\n`).join('')}`);
   for (const n of notes) process.stderr.write(`agentgit: ${n}\n`);
+  if (systemctlFailed) process.exitCode = 1;
 }
 
 function tryReadCrontab(): string | null {
@@ -231,12 +237,14 @@ function remove(a: ScheduleArgs, root: string): void {
     }
   }
   if (a.json) {
-    printJson({ ok: true, action: 'remove', repo: root, removed, pending, notes });
+    if (systemctlFailed) process.exitCode = 1;
+    printJson({ ok: !systemctlFailed, action: 'remove', repo: root, removed, pending, notes });
     return;
   }
   if (!removed.length) process.stdout.write(`nothing installed for ${root}\n`);
   else process.stdout.write(`removed the schedule of ${root}:\n${removed.map((r) => `  ${r}\n`).join('')}`);
   for (const n of notes) process.stderr.write(`agentgit: ${n}\n`);
+  if (systemctlFailed) process.exitCode = 1;
 }
 
 function show(a: ScheduleArgs, root: string, mode: ScheduleMode): void {

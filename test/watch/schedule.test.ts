@@ -137,6 +137,19 @@ describe('schedule --systemd', () => {
     expect((await agentgit(['schedule', 'remove', '--systemd', '-C', repo], { env: e2 })).code).toBe(0);
     expect(readdirSync(unitDir())).toEqual(['mine.service']);
   });
+  it('a user manager that refuses to enable the timer: exit 1 naming the command; the files stay for a retry', async () => {
+    const refusing = join(home, 'refusing');
+    mkdirSync(refusing, { recursive: true });
+    writeFileSync(join(refusing, 'systemctl'), '#!/bin/sh\n[ "$2" = show-environment ] && exit 0\n[ "$2" = daemon-reload ] && exit 0\necho "Failed to enable unit: Access denied" >&2\nexit 1\n');
+    chmodSync(join(refusing, 'systemctl'), 0o755);
+    const e2 = { ...env, PATH: `${refusing}:${process.env.PATH}` };
+    const r = await agentgit(['schedule', 'install', '--systemd', '-C', repo], { env: e2 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`\`systemctl --user enable --now ${unitNames(repo).timer}\` failed: Failed to enable unit: Access denied`);
+    expect(existsSync(join(unitDir(), unitNames(repo).timer))).toBe(true);
+    expect((await agentgit(['schedule', 'remove', '--systemd', '-C', repo], { env })).code).toBe(0);
+    expect(readdirSync(unitDir())).toEqual(['mine.service']);
+  });
 });
 
 describe('schedule --cron', () => {
