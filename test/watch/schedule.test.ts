@@ -198,6 +198,22 @@ describe('schedule --cron', () => {
     expect(again.stdout).toBe(`nothing installed for ${repo}\n`);
   });
 
+  it('with no flag: systemd when a user manager answers, else cron', async () => {
+    const nomgr = join(home, 'nomgr2');
+    mkdirSync(nomgr, { recursive: true });
+    writeFileSync(join(nomgr, 'systemctl'), '#!/bin/sh\necho "Failed to connect to bus: No medium found" >&2\nexit 1\n');
+    chmodSync(join(nomgr, 'systemctl'), 0o755);
+    const noManager = { ...env, PATH: `${nomgr}:${fakebin}:${process.env.PATH}` };
+    const viaCron = await agentgit(['schedule', 'install', '-C', repo2], { env: noManager });
+    expect(viaCron.code).toBe(0);
+    expect(readFileSync(crontabFile(), 'utf8')).toContain(`# agentgit:${repo2}\n`);
+    expect(existsSync(join(unitDir(), unitNames(repo2).timer))).toBe(false);
+    const viaSystemd = await agentgit(['schedule', 'show', '--json', '-C', repo2], { env });
+    expect((JSON.parse(viaSystemd.stdout) as { install: { mode: string } }).install.mode).toBe('systemd');
+    expect((await agentgit(['schedule', 'remove', '-C', repo2], { env: noManager })).code).toBe(0);
+    expect(readFileSync(crontabFile(), 'utf8')).not.toContain(`agentgit:${repo2}`);
+  });
+
   it('refuses periods cron cannot run and bad combinations, with exit 2; a non-repo exits 1 naming it', async () => {
     const fast = await agentgit(['schedule', 'install', '--cron', '--every', '30s', '-C', repo], { env });
     expect(fast.code).toBe(2);
