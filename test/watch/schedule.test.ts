@@ -36,6 +36,9 @@ beforeAll(async () => {
   );
   chmodSync(join(fakebin, 'systemctl'), 0o755);
   chmodSync(join(fakebin, 'crontab'), 0o755);
+  // a unit of the user's own, which no schedule command may touch
+  mkdirSync(join(home, 'xdg', 'systemd', 'user'), { recursive: true });
+  writeFileSync(join(home, 'xdg', 'systemd', 'user', 'mine.service'), '[Service]\nExecStart=/bin/true\n');
   env = testEnv(home, { PATH: `${fakebin}:${process.env.PATH}`, XDG_CONFIG_HOME: join(home, 'xdg') });
   const hub = makeBareHub();
   repo = join(home, 'my agent');
@@ -60,8 +63,6 @@ function analyze(files: string[]): void {
 
 describe('schedule --systemd', () => {
   it('writes a oneshot service + timer with absolute paths, SuccessExitStatus=75; idempotent; remove deletes exactly them', async () => {
-    mkdirSync(unitDir(), { recursive: true });
-    writeFileSync(join(unitDir(), 'mine.service'), '[Service]\nExecStart=/bin/true\n');
     const names = unitNames(repo);
     for (let i = 0; i < 2; i++) {
       const r = await agentgit(['schedule', 'install', '--systemd', '--every', '5m', '-C', join(repo, '.')], { env });
