@@ -172,6 +172,23 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('json', json),
       async (a) => (await import('./policy.js')).policyCommand(a as never),
     )
+    .command(
+      'schedule <action>',
+      'run sync on a schedule (systemd user timer or crontab line), or `agentgit watch` as a service',
+      (y) =>
+        y
+          .positional('action', { choices: ['install', 'remove', 'show'] as const, demandOption: true, describe: 'install (idempotent), remove (this repo only), show (installed, and what install would write)' })
+          .option('C', dir)
+          .option('every', { type: 'string', default: '1m', describe: 'period: 30s, 1m, 5m, 1h… (cron: 1m or more)' })
+          .option('watch', { type: 'boolean', default: false, describe: 'a systemd service running `agentgit watch` instead of a timer' })
+          .option('systemd', { type: 'boolean', default: false, describe: 'systemd user units (default when `systemctl --user` answers)' })
+          .option('cron', { type: 'boolean', default: false, describe: "a line in this user's crontab (default otherwise)" })
+          .option('json', json)
+          .example('$0 schedule install -C ~/agent --every 1m', 'sync every minute from a systemd user timer, else from crontab')
+          .example('$0 schedule show -C ~/agent --cron', 'print the crontab line install would add')
+          .epilogue(EXIT_CODES),
+      async (a) => (await import('./schedule.js')).scheduleCommand(a as never),
+    )
     .command('merge-driver <kind> <base> <ours> <theirs> [size] [path]', 'git merge driver (registered by init; not for direct use)', () => undefined, () => undefined)
     .demandCommand(1, 'name a command (listed above)')
     .recommendCommands()
