@@ -278,7 +278,11 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       }
     } else if (theirs && !ours) {
       // an unborn branch (nothing committed yet): start from the hub
-      const bad = await treeRejections(repo, { exclude: [], tip: theirs, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() });
+      const { verifyRange } = await import('../identity/verify.js');
+      const bad = [
+        ...(await verifyRange(repo, { exclude: [], tip: theirs, allowBootstrap: firstContact })),
+        ...(await treeRejections(repo, { exclude: [], tip: theirs, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() })),
+      ];
       if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
       await repo.run(['reset', '-q', '--keep', theirs]);
       head = theirs;
