@@ -21,10 +21,10 @@
  * The decisions are small pure functions (dueTrigger, nextWake, backoffMs,
  * afterRound); the loop around them does the I/O.
  */
-import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import { readdirSync, statSync, watch as fsWatch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { openContext, type Context } from './context.js';
 import { syncRound, type SyncOutcome } from './round.js';
 import { readPause, type PauseInfo } from './pause.js';
@@ -85,6 +85,7 @@ export function dueTrigger(s: LoopState, now: number, o: Pick<WatchOptions, 'deb
   if (now < s.backoffUntil) return null;
   if (s.forced) return s.forced;
   if (s.hubMoved) return 'hub';
+  if (s.failures > 0) return 'hub'; // the back-off is over: try the hub again (local work may wait to go out)
   if (s.lastEventAt !== null && now - s.lastEventAt >= o.debounceMs) return 'local';
   if (s.dirtySince !== null && now - s.dirtySince >= 10 * o.debounceMs) return 'local'; // a writer that never stops
   if (now >= s.nextIntervalAt) return 'interval';
@@ -93,7 +94,7 @@ export function dueTrigger(s: LoopState, now: number, o: Pick<WatchOptions, 'deb
 
 /** Whether a poll of the hub is due now (never during a back-off: the round after it finds out). */
 export function pollDue(s: LoopState, now: number): boolean {
-  return now >= s.backoffUntil && now >= s.nextPollAt && !s.hubMoved && !s.forced;
+  return now >= s.backoffUntil && now >= s.nextPollAt && !s.hubMoved && !s.forced && s.failures === 0;
 }
 
 /** When something may next be due; the loop sleeps until then, or until woken by an event or signal. */
@@ -238,24 +239,15 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   await writeWatchInfo(watchFile, w);
 
   // local changes
-  let watcher: FSWatcher | null = null;
-  try {
-    watcher = fsWatch(root, { recursive: true, persistent: true }, (_event, name) => {
-      const rel = name === null ? '' : String(name);
-      if (rel === '.git/agentgit/paused.json' || rel === ['.git', 'agentgit', 'paused.json'].join(sep)) {
-        wake(); // pause or resume: look at once
-        return;
-      }
-      if (rel !== '' && !relevantChange(rel, policy)) return;
-      const now = Date.now();
-      s.lastEventAt = now;
-      s.dirtySince ??= now;
-      wake();
-    });
-    watcher.on('error', (e) => info(`file watching failed (${(e as Error).message}); local changes go out with the next poll or interval round`));
-  } catch (e) {
-    info(`file watching is not available here (${(e as Error).message}); local changes go out with the next interval round`);
-  }
+  const onChange = (rel: string): void => {
+    if (rel !== '' && !relevantChange(rel, policy)) return;
+    const now = Date.now();
+    s.lastEventAt = now;
+    s.dirtySince ??= now;
+    wake();
+  };
+  const watcher = new TreeWatcher(root, onChange, (e) => info(`file watching failed (${e}); local changes go out with the next interval round`));
+  watcher.start();
 
   const onStop = (): void => {
     if (stopping) {
@@ -351,7 +343,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       if (o.maxRounds !== undefined && w.rounds >= o.maxRounds) break;
     }
   } finally {
-    watcher?.close();
+    watcher.close();
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
@@ -395,5 +387,83 @@ async function hubMoved(repo: Context['repo'], remote: string, branch: string, u
     return theirs !== local;
   } catch {
     return true;
+  }
+}
+
+/**
+ * Recursive file watching with one inotify watch per directory (`.git`
+ * left out). Node 20's own `recursive: true` on Linux watches files one by
+ * one and loses a file replaced by rename (as a checkout writes it), so
+ * later appends to it go unseen; a directory watch sees every change to
+ * its entries. New directories are added as they appear, removed ones
+ * dropped: the map holds exactly the directories that exist.
+ */
+export class TreeWatcher {
+  private readonly dirs = new Map<string, FSWatcher>();
+  constructor(
+    private readonly root: string,
+    private readonly onChange: (rel: string) => void,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  start(): void {
+    this.add('');
+  }
+
+  private add(rel: string): void {
+    if (this.dirs.has(rel) || rel === '.git' || rel.startsWith('.git/')) return;
+    const abs = rel ? join(this.root, rel) : this.root;
+    let w: FSWatcher;
+    try {
+      w = fsWatch(abs, { persistent: true }, (event, name) => {
+        if (name === null) {
+          this.onChange(rel);
+          return;
+        }
+        const child = rel ? `${rel}/${String(name)}` : String(name);
+        if (child === '.git' || child.startsWith('.git/')) return;
+        this.onChange(child);
+        if (event === 'rename') {
+          let isDir = false;
+          try {
+            isDir = statSync(join(this.root, child)).isDirectory();
+          } catch {
+            this.drop(child);
+          }
+          if (isDir) this.add(child);
+        }
+      });
+    } catch (e) {
+      if (rel === '') this.onError((e as Error).message);
+      return;
+    }
+    w.on('error', () => this.drop(rel));
+    this.dirs.set(rel, w);
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(abs, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      /* gone meanwhile */
+    }
+    for (const e of entries) this.add(rel ? `${rel}/${e}` : e);
+  }
+
+  /** Stop watching a directory that went away, and everything under it. */
+  private drop(rel: string): void {
+    for (const [d, w] of this.dirs) {
+      if (d === rel || d.startsWith(rel + '/')) {
+        w.close();
+        this.dirs.delete(d);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.dirs.size;
+  }
+
+  close(): void {
+    for (const w of this.dirs.values()) w.close();
+    this.dirs.clear();
   }
 }
