@@ -6,9 +6,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupTemp, expectSameSnapshots, Instance, makeBareHub, MARKERS, ROOT, tempDir } from '../helpers/agents.js';
-import { closedPortUrl } from '../helpers/hubs.js';
+import { closedPortUrl, hubsAvailable, startSshHub, type SshHub } from '../helpers/hubs.js';
 import { afterRound, TreeWatcher, backoffMs, dueTrigger, initialState, MAX_BACKOFF_MS, nextWake, pollDue, relevantChange } from '../../src/sync/watch.js';
 import { activePause, parseDuration } from '../../src/sync/pause.js';
 
@@ -54,6 +54,18 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, bound
     if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Wait until the watchers ran no round for a while. */
+async function settled(ws: Watcher[]): Promise<void> {
+  let last = -1;
+  await until('watchers idle', async () => {
+    const n = ws.reduce((k, w) => k + w.rounds().length, 0);
+    if (n === last) return true;
+    last = n;
+    await new Promise((r) => setTimeout(r, 2500));
+    return false;
+  });
 }
 
 const has = (inst: Instance, p: string, line: string) => (): boolean => existsSync(inst.path(p)) && inst.read(p).includes(line);
@@ -198,17 +210,7 @@ describe('watch: two watchers on a file hub', () => {
     const triggers = new Set([...wa.rounds(), ...wb.rounds()].map((r) => r.trigger));
     expect(triggers.has('local')).toBe(true);
     // once both are idle, a write on a reaches b through b's poll (a 'hub' round)
-    const settled = async (): Promise<void> => {
-      let last = -1;
-      await until('watchers idle', async () => {
-        const n = wa.rounds().length + wb.rounds().length;
-        if (n === last) return true;
-        last = n;
-        await new Promise((r) => setTimeout(r, 2500));
-        return false;
-      });
-    };
-    await settled();
+    await settled([wa, wb]);
     const before = wb.rounds().length;
     a.append(day, '- polled by b\n');
     await until('b has it', has(b, day, '- polled by b')).catch((e: Error) => {
@@ -368,5 +370,47 @@ describe('watch: memory stays flat', () => {
     expect(r.status, r.stderr).toBe(0);
     const [early, late] = JSON.parse(r.stdout.trim().split('\n').pop()!) as number[];
     expect(late).toBeLessThan(early! * 1.25 + 2 * 1024 * 1024);
+  }, 180_000);
+});
+
+const avail = hubsAvailable();
+describe.skipIf(!avail.ssh)('watch: ssh hub', () => {
+  let hub: SshHub;
+  beforeAll(async () => {
+    hub = await startSshHub();
+  }, 60_000);
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('two watchers sync through sshd; idle polls share one connection; the hub down then up is said once each', async () => {
+    const a = await Instance.init(hub.url, 'a', { files: { [day]: '# d\n\n' }, extraEnv: hub.clientEnv });
+    const b = await Instance.clone(hub.url, 'b', { extraEnv: hub.clientEnv });
+    const wa = startWatch(a, ['--debounce', '100', '--poll', '1']);
+    const wb = startWatch(b, ['--debounce', '100', '--poll', '1']);
+    await until('both started', () => wa.rounds().length > 0 && wb.rounds().length > 0);
+    a.append(day, '- over ssh from a\n');
+    await until('b has it', has(b, day, '- over ssh from a'));
+    // idle: polls every second, riding one ControlMaster per watcher
+    await until('b reported', () => wb.rounds().some((r) => r.trigger === 'hub'));
+    await settled([wa, wb]);
+    const before = hub.connectionCount();
+    const polls0 = wa.rounds().length + wb.rounds().length;
+    await new Promise((r) => setTimeout(r, 6000)); // let several polls happen (not an assertion on time)
+    expect(wa.rounds().length + wb.rounds().length).toBe(polls0); // idle: polls only, no rounds
+    expect(hub.connectionCount() - before).toBeLessThanOrEqual(2);
+    await hub.down!();
+    b.append(day, '- while the hub was down\n');
+    await until('b says unreachable', () => /hub unreachable/.test(wb.stderr()));
+    await until('b failed twice', () => wb.rounds().filter((r) => r.exitCode === 75).length >= 2);
+    await hub.up!();
+    await until('b says back', () => /hub back after/.test(wb.stderr()), 90_000);
+    await until('a has it', has(a, day, '- while the hub was down'), 90_000);
+    expect(wb.stderr().match(/hub unreachable/g)).toHaveLength(1);
+    expect(wb.stderr().match(/hub back/g)).toHaveLength(1);
+    wa.child.kill('SIGTERM');
+    wb.child.kill('SIGTERM');
+    expect(await wa.exited).toBe(0);
+    expect(await wb.exited).toBe(0);
   }, 180_000);
 });
