@@ -239,8 +239,13 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   await writeWatchInfo(watchFile, w);
 
   // local changes
+  // the paths changed since the last round (bounded: past 256 any change counts)
+  const changed = new Set<string>();
+  let overflow = false;
   const onChange = (rel: string): void => {
     if (rel !== '' && !relevantChange(rel, policy)) return;
+    if (rel === '' || changed.size >= 256) overflow = true;
+    else changed.add(rel);
     const now = Date.now();
     s.lastEventAt = now;
     s.dirtySince ??= now;
@@ -309,6 +314,16 @@ export async function runWatch(o: WatchOptions): Promise<number> {
         await sleep(nextWake(s, now, o));
         continue;
       }
+      if (trigger === 'local' && !overflow && changed.size > 0) {
+        // A round's own checkout writes files, and an agent may write and
+        // undo: when git sees nothing to commit in the changed paths, no round.
+        const paths = [...changed];
+        changed.clear();
+        s.lastEventAt = s.dirtySince = null;
+        if (await cleanPaths(repo, paths)) continue;
+      }
+      changed.clear();
+      overflow = false;
       const startedAt = Date.now();
       const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0 });
       const end = Date.now();
@@ -366,6 +381,16 @@ export async function runWatch(o: WatchOptions): Promise<number> {
         res();
       };
     });
+  }
+}
+
+/** Whether git sees nothing to commit in these work-tree paths (false when it cannot tell). */
+async function cleanPaths(repo: Context['repo'], paths: string[]): Promise<boolean> {
+  try {
+    const r = await repo.run(['status', '--porcelain', '-z', '--untracked-files=all', '--ignore-submodules', '--', ...paths.map((p) => `:(literal)${p}`)], { timeoutMs: 10_000 });
+    return r.stdout.length === 0;
+  } catch {
+    return false;
   }
 }
 

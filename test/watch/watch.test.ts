@@ -219,6 +219,9 @@ describe('watch: two watchers on a file hub', () => {
     // the round's JSON line comes after the file lands: wait for it
     await until("b's round reported", () => wb.rounds().length > before);
     expect(wb.rounds().slice(before)[0]!.trigger).toBe('hub');
+    // the files that round wrote are no reason for another round
+    await settled([wa, wb]);
+    expect(wb.rounds().slice(before).map((r) => r.trigger)).toEqual(['hub']);
     const st = await a.run(['status', '--json']);
     const rep = JSON.parse(st.stdout) as { watch: { running: boolean; rounds: number; pid: number } };
     expect(rep.watch.running).toBe(true);
