@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupTemp, expectSameSnapshots, Instance, makeBareHub, MARKERS, ROOT, tempDir } from '../helpers/agents.js';
-import { closedPortUrl, hubsAvailable, startSshHub, type SshHub } from '../helpers/hubs.js';
+import { closedPortUrl, hubsAvailable, startHttpsHub, startSshHub, type HttpsHub, type SshHub } from '../helpers/hubs.js';
 import { afterRound, TreeWatcher, backoffMs, dueTrigger, initialState, MAX_BACKOFF_MS, nextWake, pollDue, relevantChange } from '../../src/sync/watch.js';
 import { activePause, parseDuration } from '../../src/sync/pause.js';
 
@@ -146,6 +146,22 @@ describe('watch: decisions (pure)', () => {
     expect(activePause({ since: 0, until: 100 }, 99)).not.toBeNull();
     expect(activePause({ since: 0, until: 100 }, 100)).toBeNull();
     expect(activePause({ since: 0, until: null }, 1e15)).not.toBeNull();
+  });
+});
+
+describe('watch: bad input', () => {
+  it('a bad flag or directory: one line naming it, exit 2 (usage) or 1 (not a repo)', async () => {
+    const env = { ...process.env, HOME: tempDir(), AGENTGIT_HOME: tempDir() };
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8' });
+    const r1 = run(['watch', '-C', tempDir(), '--poll', '0']);
+    expect(r1.status).toBe(2);
+    expect(r1.stderr).toBe('agentgit: --poll must be a positive number (seconds)\n');
+    const r2 = run(['watch', '-C', join(tempDir(), 'nope')]);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toMatch(/does not exist: check the -C path\n$/);
+    const r3 = run(['watch', '-C', tempDir()]);
+    expect(r3.status).toBe(1);
+    expect(r3.stderr).toMatch(/is not in an agentgit repo .* first\n$/);
   });
 });
 
@@ -416,4 +432,31 @@ describe.skipIf(!avail.ssh)('watch: ssh hub', () => {
     expect(await wa.exited).toBe(0);
     expect(await wb.exited).toBe(0);
   }, 180_000);
+});
+
+describe.skipIf(!avail.https)('watch: https hub', () => {
+  let hub: HttpsHub;
+  beforeAll(async () => {
+    hub = await startHttpsHub();
+  }, 60_000);
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('two watchers sync through nginx both ways, each entry once', async () => {
+    const a = await Instance.init(hub.url, 'a', { files: { [day]: '# d\n\n' }, extraEnv: hub.clientEnv });
+    const b = await Instance.clone(hub.url, 'b', { extraEnv: hub.clientEnv });
+    const wa = startWatch(a, ['--debounce', '100', '--poll', '1']);
+    const wb = startWatch(b, ['--debounce', '100', '--poll', '1']);
+    await until('both started', () => wa.rounds().length > 0 && wb.rounds().length > 0);
+    a.append(day, '- https from a\n');
+    b.append(day, '- https from b\n');
+    for (const inst of [a, b]) for (const e of ['- https from a', '- https from b']) await until(`${e} on ${inst.name}`, has(inst, day, e));
+    await until('identical', () => a.read(day) === b.read(day));
+    expect(entries(a.read(day)).sort()).toEqual(['- https from a', '- https from b']);
+    wa.child.kill('SIGTERM');
+    wb.child.kill('SIGTERM');
+    expect(await wa.exited).toBe(0);
+    expect(await wb.exited).toBe(0);
+  }, 120_000);
 });
