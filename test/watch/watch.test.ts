@@ -4,10 +4,12 @@
  * assertions: waits poll with generous bounds and only decide failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { processStart } from '../../src/sync/lock.js';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanupTemp, expectSameSnapshots, Instance, makeBareHub, MARKERS, ROOT, tempDir } from '../helpers/agents.js';
+import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, ROOT, tempDir } from '../helpers/agents.js';
 import { closedPortUrl, hubsAvailable, startHttpsHub, startSshHub, type HttpsHub, type SshHub } from '../helpers/hubs.js';
 import { afterRound, TreeWatcher, backoffMs, dueTrigger, initialState, MAX_BACKOFF_MS, nextWake, pollDue, relevantChange } from '../../src/sync/watch.js';
 import { activePause, parseDuration } from '../../src/sync/pause.js';
@@ -317,6 +319,22 @@ describe('watch: hub down, pause, SIGHUP', () => {
     wa.child.kill('SIGTERM');
     expect(await wa.exited).toBe(0);
   }, 150_000);
+
+  it('a lock held by another sync (cron) is no outage: the watcher waits for it, then syncs', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# d\n\n' } });
+    const lock = join(a.dir, '.git', 'agentgit', 'sync.lock');
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now() }) + '\n');
+    const wa = startWatch(a, ['--debounce', '100', '--poll', '1']);
+    a.append(day, '- while cron held the lock\n');
+    await until('two skipped rounds', () => wa.rounds().filter((r) => r.exitCode === 75).length >= 2);
+    expect(wa.stderr()).not.toMatch(/hub unreachable/);
+    rmSync(lock);
+    await until('synced', () => wa.rounds().some((r) => r.exitCode === 0 && r.pushed !== null));
+    expect(git(hub, ['show', 'main:' + day])).toContain('- while cron held the lock');
+    wa.child.kill('SIGTERM');
+    expect(await wa.exited).toBe(0);
+  }, 60_000);
 
   it('pause: sync and watch do nothing (exit 0), status says until when; resume sends what was written', async () => {
     const hub = makeBareHub();
