@@ -64,6 +64,39 @@ export async function runYargs(argv: string[]): Promise<void> {
       async (a) => (await import('./sync.js')).syncCommand(a),
     )
     .command(
+      'watch',
+      'stay up and sync on change: after local writes settle, when the hub moves, and every interval',
+      (y) =>
+        y
+          .option('C', dir)
+          .option('debounce', { type: 'number', default: 2000, describe: 'milliseconds of quiet after a local change before a round' })
+          .option('poll', { type: 'number', default: 30, describe: 'seconds between cheap checks whether the hub moved' })
+          .option('interval', { type: 'number', default: 300, describe: 'seconds between rounds run regardless' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only errors' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON line per round (the sync outcome and its trigger)' })
+          .example('$0 watch -C ~/agent --quiet', 'a systemd service or container entry point; SIGTERM exits 0, SIGHUP re-reads the policy')
+          .epilogue('Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (the message says why); 2 usage. Rounds that fail are logged and retried; the watcher keeps running.'),
+      async (a) => (await import('./watch.js')).watchCommand(a),
+    )
+    .command(
+      'pause',
+      'sync and watch do nothing until resumed (or for DURATION); local writes are kept',
+      (y) =>
+        y
+          .option('C', dir)
+          .option('for', { type: 'string', requiresArg: true, describe: 'pause for DURATION (30m, 2h, 1d, 1h30m), then resume by itself' })
+          .option('json', json)
+          .example('$0 pause -C ~/agent --for 2h', 'no sync for two hours')
+          .epilogue(EXIT_CODES),
+      async (a) => (await import('./pause.js')).pauseCommand(a),
+    )
+    .command(
+      'resume',
+      'end a pause: the next round (at once under watch) syncs what was written meanwhile',
+      (y) => y.option('C', dir).option('json', json).epilogue(EXIT_CODES),
+      async (a) => (await import('./pause.js')).resumeCommand(a),
+    )
+    .command(
       'status',
       'health of this instance and the fleet: lag, drift, conflicts, held files, recovery',
       (y) =>

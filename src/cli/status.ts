@@ -7,12 +7,17 @@
  *
  * --check exits 0 ok, 1 warn, 2 fail, for cron jobs and probes.
  */
-import { gatherStatus } from '../health/report.js';
+import { gatherStatus, type StatusReport } from '../health/report.js';
 import { writePrometheus } from '../health/prometheus.js';
 import { openContext } from '../sync/context.js';
 import { redactDeep } from '../sync/secrets.js';
 import { printJson } from './output.js';
 import { pendingLine, pendingPolicy } from './policy.js';
+
+function watchLine(w: StatusReport['watch'], ago: (t: string | null) => string): string {
+  if (!w.running) return `watch: not running${w.lastRoundAt ? ` (last watcher round ${ago(w.lastRoundAt)})` : ''}`;
+  return `watch: running (pid ${w.pid}), ${w.rounds} round${w.rounds === 1 ? '' : 's'}, last ${ago(w.lastRoundAt)}${w.backoffUntil ? `, backing off until ${w.backoffUntil} (${w.failures} failed)` : ''}`;
+}
 
 export async function statusCommand(a: { C: string; json: boolean; check?: boolean; prometheus?: string }): Promise<void> {
   const ctx = await openContext(a.C);
@@ -35,6 +40,8 @@ export async function statusCommand(a: { C: string; json: boolean; check?: boole
         `held: ${r.held.length ? r.held.map((h) => `${h.path} (${h.reason})`).join(', ') : 'none'}`,
         `last sync: ${ago(r.lastSyncAt)}${r.lastExitCode !== null ? `, exit ${r.lastExitCode}` : ''}${r.lastError ? `: ${r.lastError.replace(/\n/g, '\n  ')}` : ''}`,
         `last success: ${ago(r.lastSuccessAt)}`,
+        watchLine(r.watch, ago),
+        ...(r.paused ? [`paused: until ${r.paused.until ?? '`agentgit resume`'} (sync and watch do nothing; local writes are kept)`] : []),
         `conflicts resolved: ${r.conflicts.total} (last sync ${r.conflicts.lastSync}), id collisions: ${r.conflicts.collisions}`,
         `recovery: ${r.recovery.ms === null ? 'no rebuild yet' : `${(r.recovery.ms / 1000).toFixed(1)} s`}${r.recovery.failed ? `, FAILED: ${r.recovery.failed}` : ''}`,
         'instances:',

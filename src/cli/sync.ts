@@ -14,6 +14,10 @@ export async function syncCommand(a: { C: string; quiet: boolean; json: boolean;
     return;
   }
   const o = await syncRound({ dir: a.C, push: a.push, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });
+  if (o.paused && !a.json) {
+    if (!a.quiet) process.stdout.write(`${o.notes[0]}\n`); // "paused until …"
+    return;
+  }
   reportSync(o, a);
   if (a.prometheus) {
     const [{ openContext }, { gatherStatus }, { writePrometheus }] = await Promise.all([import('../sync/context.js'), import('../health/report.js'), import('../health/prometheus.js')]);

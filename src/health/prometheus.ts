@@ -30,6 +30,12 @@ export function formatPrometheus(r: StatusReport): string {
   metric('agentgit_held_files', 'Files held back from sync (secrets, rewritten logs, too large).', 'gauge', [[base, r.held.length]]);
   metric('agentgit_recovery_seconds', 'Duration of the last rebuild of derived state.', 'gauge', [[base, (r.recovery.ms ?? 0) / 1000]]);
   metric('agentgit_health', 'Health verdict: 0 ok, 1 warn, 2 fail.', 'gauge', [[base, { ok: 0, warn: 1, fail: 2 }[r.health.level]]]);
+  metric('agentgit_watch_running', 'Whether `agentgit watch` runs for this instance (1) or not (0).', 'gauge', [[base, r.watch.running ? 1 : 0]]);
+  metric('agentgit_watch_rounds', 'Rounds the current (or last) watcher ran since it started.', 'gauge', [[base, r.watch.rounds]]);
+  metric('agentgit_watch_last_round_timestamp_seconds', 'Unix time of the watcher\'s last round.', 'gauge', [[base, ts(r.watch.lastRoundAt)]]);
+  metric('agentgit_watch_backoff_seconds', 'Seconds the watcher still backs off because the hub is down (0: none).', 'gauge', [[base, r.watch.backoffUntil ? Math.max(0, Date.parse(r.watch.backoffUntil) / 1000 - Date.now() / 1000) : 0]]);
+  metric('agentgit_watch_failures', 'Consecutive temporarily failed watcher rounds.', 'gauge', [[base, r.watch.failures]]);
+  metric('agentgit_paused', 'Whether sync is paused by `agentgit pause` (1) or not (0).', 'gauge', [[base, r.paused ? 1 : 0]]);
   return lines.join('\n') + '\n';
 }
 

@@ -8,6 +8,8 @@ import { isClockPath } from '../sync/clocks.js';
 import { readState } from '../sync/state.js';
 import { readVerifiedHeartbeats, type IgnoredHeartbeat } from './heartbeat.js';
 import { activeHeartbeats, signersAtHead } from './fleet.js';
+import { readWatchInfo, watcherRunning } from '../sync/watch.js';
+import { readPause } from '../sync/pause.js';
 import { assess, lagLevel, type Health, type InstanceSignal } from './signals.js';
 
 export interface StatusReport {
@@ -34,6 +36,21 @@ export interface StatusReport {
   /** Heartbeats that did not verify (unsigned, another instance's key, a removed key): not in `instances`. */
   ignoredHeartbeats: IgnoredHeartbeat[];
   health: Health;
+  /** `agentgit watch` on this instance (from .git/agentgit/watch.json), and `agentgit pause`. */
+  watch: WatchStatus;
+  paused: { until: string | null } | null;
+}
+
+export interface WatchStatus {
+  running: boolean;
+  pid: number | null;
+  startedAt: string | null;
+  lastRoundAt: string | null;
+  lastTrigger: string | null;
+  lastExitCode: number | null;
+  rounds: number;
+  failures: number;
+  backoffUntil: string | null;
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -115,5 +132,28 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
     instances,
     ignoredHeartbeats,
     health,
+    watch: await watchStatus(repo.stateFile('watch.json'), now),
+    paused: pausedStatus(repo.gitDir, now),
   };
+}
+
+async function watchStatus(file: string, now: number): Promise<WatchStatus> {
+  const w = await readWatchInfo(file);
+  const running = watcherRunning(w);
+  return {
+    running,
+    pid: w && running ? w.pid : null,
+    startedAt: w ? iso(w.startedAt) : null,
+    lastRoundAt: w ? iso(w.lastRoundAt) : null,
+    lastTrigger: w?.lastTrigger ?? null,
+    lastExitCode: w?.lastExitCode ?? null,
+    rounds: w?.rounds ?? 0,
+    failures: w?.failures ?? 0,
+    backoffUntil: w && running && w.backoffUntil !== null && w.backoffUntil > now ? iso(w.backoffUntil) : null,
+  };
+}
+
+function pausedStatus(gitDir: string, now: number): StatusReport['paused'] {
+  const p = readPause(gitDir, now);
+  return p ? { until: iso(p.until) } : null;
 }

@@ -22,6 +22,7 @@ import { Policy } from '../policy/policy.js';
 import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
 import { SyncLock } from './lock.js';
+import { pauseLine, readPause } from './pause.js';
 import { shareSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
@@ -62,6 +63,8 @@ export interface SyncOutcome {
   rebuild?: { ms: number; error: string | null };
   /** Set on exit 75: since when syncs fail temporarily, and whether a quiet run should say so now. */
   outage?: { since: number; seconds: number; report: boolean; thresholdSec: number };
+  /** Set when the round did nothing because of `agentgit pause` (ISO end, or null: until resume). */
+  paused?: { until: string | null };
 }
 
 // error classes and the sorting of git's failures live in src/errors.ts
@@ -415,6 +418,14 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     return out;
   }
   const { repo, policy, settings } = ctx;
+  const pause = readPause(repo.gitDir, t0); // `agentgit pause`: do nothing, keep local writes (src/sync/pause.ts)
+  if (pause) {
+    out.paused = { until: pause.until === null ? null : new Date(pause.until).toISOString() };
+    out.notes.push(pauseLine(pause));
+    out.durationMs = Date.now() - t0;
+    repo.close();
+    return out;
+  }
   const lock = new SyncLock(repo.stateFile('sync.lock'));
   const stateFile = repo.stateFile('state.json');
   const dl = new Deadline(o.timeoutSec);

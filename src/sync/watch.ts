@@ -1,0 +1,494 @@
+/**
+ * `agentgit watch`: a foreground process that runs sync rounds in-process
+ * (Node's start-up is paid once) when
+ *   - local changes settle (recursive fs.watch; `.git/` and the local layer
+ *     ignored; `--debounce MS` after the last change, or 10× that while a
+ *     writer never stops),
+ *   - the hub moved (`git ls-remote` every `--poll SEC`, compared with the
+ *     remote-tracking ref; over ssh it rides the watcher's ControlMaster),
+ *   - every `--interval SEC` regardless,
+ *   - at start and on `agentgit resume`.
+ * Rounds never overlap, and each takes the same lock as `agentgit sync`, so
+ * cron and watch coexist (a round that finds the lock held is skipped and
+ * tried again a poll later). While the hub is down (exit 75) the watcher
+ * backs off exponentially up to 5 minutes and says so once; it says once
+ * when the hub is back. SIGTERM/SIGINT let the current round finish, then
+ * exit 0 (a second signal exits at once: a round is crash-safe). SIGHUP
+ * re-reads the policy (the watcher's ignore rules; every round opens a fresh
+ * context anyway). The watcher's state is in `.git/agentgit/watch.json` for
+ * `agentgit status`.
+ *
+ * The decisions are small pure functions (dueTrigger, nextWake, backoffMs,
+ * afterRound); the loop around them does the I/O.
+ */
+import { readdirSync, statSync, watch as fsWatch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join, sep } from 'node:path';
+import { openContext, type Context } from './context.js';
+import { syncRound, type SyncOutcome } from './round.js';
+import { readPause, type PauseInfo } from './pause.js';
+import { processStart, isAlive } from './lock.js';
+import { shareSshConnection } from '../git/ssh.js';
+import { agentgitHome } from '../identity/keys.js';
+import type { Policy } from '../policy/policy.js';
+import { redactDeep, redactSecrets } from './secrets.js';
+
+export type Trigger = 'start' | 'local' | 'hub' | 'interval' | 'resume';
+
+export interface WatchOptions {
+  dir: string;
+  debounceMs: number;
+  pollSec: number;
+  intervalSec: number;
+  quiet: boolean;
+  json: boolean;
+  /** Deadline of one round (seconds). */
+  timeoutSec?: number;
+  /** Where lines go (tests, the CLI): out for --json rounds and summaries, err for state changes and errors. */
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  /** Stop after this many rounds (tests of memory); undefined: run until a signal. */
+  maxRounds?: number;
+}
+
+/** What the loop knows between wakes. Fixed size: nothing grows over days. */
+export interface LoopState {
+  /** A round to run at the next chance, whatever else is due (start, resume). */
+  forced: Trigger | null;
+  /** First and last local change not yet covered by a round. */
+  dirtySince: number | null;
+  lastEventAt: number | null;
+  /** The last poll saw the hub's branch differ from the remote-tracking ref (or could not tell). */
+  hubMoved: boolean;
+  nextPollAt: number;
+  nextIntervalAt: number;
+  /** Consecutive temporary failures, and no round before backoffUntil. */
+  failures: number;
+  backoffUntil: number;
+}
+
+export const MAX_BACKOFF_MS = 5 * 60_000;
+
+export function initialState(now: number, o: Pick<WatchOptions, 'pollSec' | 'intervalSec'>): LoopState {
+  return { forced: 'start', dirtySince: null, lastEventAt: null, hubMoved: false, nextPollAt: now + o.pollSec * 1000, nextIntervalAt: now + o.intervalSec * 1000, failures: 0, backoffUntil: 0 };
+}
+
+/** Back-off after `failures` consecutive temporary failures: 2 s, 4 s, 8 s … up to 5 min. */
+export function backoffMs(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures, 20));
+}
+
+/** The round due now, if any. */
+export function dueTrigger(s: LoopState, now: number, o: Pick<WatchOptions, 'debounceMs'>): Trigger | null {
+  if (now < s.backoffUntil) return null;
+  if (s.forced) return s.forced;
+  if (s.hubMoved) return 'hub';
+  if (s.failures > 0) return 'hub'; // the back-off is over: try the hub again (local work may wait to go out)
+  if (s.lastEventAt !== null && now - s.lastEventAt >= o.debounceMs) return 'local';
+  if (s.dirtySince !== null && now - s.dirtySince >= 10 * o.debounceMs) return 'local'; // a writer that never stops
+  if (now >= s.nextIntervalAt) return 'interval';
+  return null;
+}
+
+/** Whether a poll of the hub is due now (never during a back-off: the round after it finds out). */
+export function pollDue(s: LoopState, now: number): boolean {
+  return now >= s.backoffUntil && now >= s.nextPollAt && !s.hubMoved && !s.forced && s.failures === 0;
+}
+
+/** When something may next be due; the loop sleeps until then, or until woken by an event or signal. */
+export function nextWake(s: LoopState, now: number, o: Pick<WatchOptions, 'debounceMs'>, capMs = 1000): number {
+  const at = [s.nextPollAt, s.nextIntervalAt];
+  if (s.lastEventAt !== null) at.push(s.lastEventAt + o.debounceMs);
+  if (s.dirtySince !== null) at.push(s.dirtySince + 10 * o.debounceMs);
+  let t = Math.min(...at);
+  if (s.backoffUntil > now) t = Math.max(t, s.backoffUntil);
+  return Math.max(0, Math.min(t - now, capMs));
+}
+
+export type HubState = 'up' | 'down';
+
+/**
+ * The state after a round ended with `exitCode` (lockBusy: another sync held
+ * the lock). Returns the new state and whether the hub's state changed.
+ */
+export function afterRound(s: LoopState, trigger: Trigger, startedAt: number, now: number, exitCode: number, lockBusy: boolean, o: Pick<WatchOptions, 'pollSec' | 'intervalSec'>): { state: LoopState; hub: HubState | null } {
+  const n: LoopState = { ...s, forced: null, hubMoved: false, nextPollAt: now + o.pollSec * 1000, nextIntervalAt: now + o.intervalSec * 1000 };
+  // changes made during the round are kept for the next one
+  if (s.lastEventAt !== null && s.lastEventAt < startedAt) {
+    n.dirtySince = null;
+    n.lastEventAt = null;
+  }
+  let hub: HubState | null = null;
+  if (lockBusy) {
+    // another sync (cron, a person) is at work: not the hub's fault; try again a poll later
+    n.forced = trigger === 'start' || trigger === 'resume' ? trigger : null;
+    n.hubMoved = trigger === 'hub';
+    if (trigger === 'local' && n.lastEventAt === null) n.lastEventAt = n.dirtySince = now;
+    n.backoffUntil = now + Math.min(o.pollSec * 1000, 5000);
+  } else if (exitCode === 75) {
+    n.failures = s.failures + 1;
+    n.backoffUntil = now + backoffMs(n.failures);
+    if (s.failures === 0) hub = 'down';
+  } else {
+    if (s.failures > 0) hub = 'up';
+    n.failures = 0;
+    n.backoffUntil = 0;
+  }
+  return { state: n, hub };
+}
+
+/** Whether a changed path (relative to the work tree, as fs.watch gives it) should start a round. */
+export function relevantChange(rel: string, policy: Pick<Policy, 'kindOf'> | null): boolean {
+  const p = rel.split(sep).join('/');
+  if (p === '.git' || p.startsWith('.git/')) return false;
+  if (!policy) return true;
+  try {
+    return policy.kindOf(p) !== 'local';
+  } catch {
+    return true;
+  }
+}
+
+/** `.git/agentgit/watch.json`: what `agentgit status` shows about the watcher. */
+export interface WatchInfo {
+  pid: number;
+  start: string;
+  host: string;
+  startedAt: number;
+  lastRoundAt: number | null;
+  lastTrigger: Trigger | null;
+  lastExitCode: number | null;
+  rounds: number;
+  failures: number;
+  backoffUntil: number | null;
+  stoppedAt: number | null;
+}
+
+export async function readWatchInfo(file: string): Promise<WatchInfo | null> {
+  try {
+    const v = JSON.parse(await readFile(file, 'utf8')) as WatchInfo;
+    return typeof v.pid === 'number' && typeof v.rounds === 'number' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Running: the file names a live process (same pid and start time) that has not said it stopped. */
+export function watcherRunning(w: WatchInfo | null): boolean {
+  return !!w && w.stoppedAt === null && isAlive({ pid: w.pid, start: w.start, host: w.host, since: w.startedAt });
+}
+
+async function writeWatchInfo(file: string, w: WatchInfo): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(w) + '\n');
+  await rename(tmp, file);
+}
+
+const firstLine = (s: string | null): string => (s ?? 'unknown').split('\n', 1)[0] ?? '';
+
+/** A one-line summary of a round that did something. */
+function summary(o: SyncOutcome, trigger: Trigger): string {
+  const parts: string[] = [];
+  if (o.committed) parts.push(`committed ${o.committed}`);
+  if (o.mergedFromHub) parts.push(`${o.fastForward ? 'fast-forwarded' : 'merged'} ${o.mergedFromHub} from hub`);
+  if (o.conflicts) parts.push(`${o.conflicts} concurrent write${o.conflicts === 1 ? '' : 's'} resolved`);
+  if (o.pushed) parts.push(`pushed ${o.pushed.slice(0, 7)}`);
+  return `round (${trigger}): ${parts.join(', ')} in ${o.durationMs} ms`;
+}
+
+/**
+ * Run the watcher until SIGTERM/SIGINT (or maxRounds). Resolves with the
+ * exit code (0 after a signal). Throws when the directory is not an
+ * agentgit repo at start.
+ */
+export async function runWatch(o: WatchOptions): Promise<number> {
+  const out = o.out ?? ((l: string) => void process.stdout.write(l + '\n'));
+  const err = o.err ?? ((l: string) => void process.stderr.write(l + '\n'));
+  const info = (l: string): void => {
+    if (!o.quiet) err(`agentgit watch: ${l}`);
+  };
+  let ctx: Context = await openContext(o.dir);
+  const root = ctx.repo.root;
+  const gitDir = ctx.repo.gitDir;
+  let policy: Policy = ctx.policy;
+  let remote = ctx.settings.remote;
+  let branch = ctx.settings.branch;
+  let remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
+  ctx.repo.close();
+  const watchFile = ctx.repo.stateFile('watch.json');
+  const repo = ctx.repo; // kept for ls-remote and ref reads; no cat-file session is opened by those
+
+  let s = initialState(Date.now(), o);
+  let stopping = false;
+  let wakeUp: (() => void) | null = null;
+  const wake = (): void => {
+    const w = wakeUp;
+    wakeUp = null;
+    w?.();
+  };
+  let reload = false;
+  let wasPaused: PauseInfo | null = null;
+  let lastNotes = '';
+  let lastError = '';
+  const ssh: { close: (() => void) | null } = { close: null };
+
+  const w: WatchInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), startedAt: Date.now(), lastRoundAt: null, lastTrigger: null, lastExitCode: null, rounds: 0, failures: 0, backoffUntil: null, stoppedAt: null };
+  await writeWatchInfo(watchFile, w);
+
+  // local changes
+  // the paths changed since the last round (bounded: past 256 any change counts)
+  const changed = new Set<string>();
+  let overflow = false;
+  const onChange = (rel: string): void => {
+    if (rel !== '' && !relevantChange(rel, policy)) return;
+    if (rel === '' || changed.size >= 256) overflow = true;
+    else changed.add(rel);
+    const now = Date.now();
+    s.lastEventAt = now;
+    s.dirtySince ??= now;
+    wake();
+  };
+  const watcher = new TreeWatcher(root, onChange, (e) => info(`file watching failed (${e}); local changes go out with the next interval round`));
+  watcher.start();
+
+  const onStop = (): void => {
+    if (stopping) {
+      // second signal: abandon the round (crash-safe: the next round recovers)
+      w.stoppedAt = Date.now();
+      void writeWatchInfo(watchFile, w).finally(() => process.exit(0));
+      return;
+    }
+    stopping = true;
+    wake();
+  };
+  const onHup = (): void => {
+    reload = true;
+    wake();
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+
+  info(`watching ${root} (debounce ${o.debounceMs} ms, poll ${o.pollSec} s, interval ${o.intervalSec} s)`);
+  try {
+    while (!stopping) {
+      if (reload) {
+        reload = false;
+        try {
+          ctx = await openContext(o.dir);
+          policy = ctx.policy;
+          remote = ctx.settings.remote;
+          branch = ctx.settings.branch;
+          remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
+          ctx.repo.close();
+          info('SIGHUP: re-read the policy');
+        } catch (e) {
+          err(`agentgit watch: SIGHUP: could not re-read the policy, keeping the old one: ${redactSecrets((e as Error).message)}`);
+        }
+        s.forced ??= 'interval'; // a round under the new policy
+      }
+      const now = Date.now();
+      const paused = readPause(gitDir, now);
+      if (paused) {
+        if (!wasPaused) info(paused.until === null ? 'paused until `agentgit resume`' : `paused until ${new Date(paused.until).toISOString()}`);
+        wasPaused = paused;
+        await sleep(1000);
+        continue;
+      }
+      if (wasPaused) {
+        wasPaused = null;
+        info('resumed');
+        s.forced = 'resume';
+        s.backoffUntil = 0;
+      }
+      if (pollDue(s, now)) {
+        s.nextPollAt = now + o.pollSec * 1000;
+        s.hubMoved = await hubMoved(repo, remote, branch, remoteUrl, o.pollSec, (c) => (ssh.close = c ?? ssh.close));
+        continue;
+      }
+      const trigger = dueTrigger(s, now, o);
+      if (!trigger) {
+        await sleep(nextWake(s, now, o));
+        continue;
+      }
+      if (trigger === 'local' && !overflow && changed.size > 0) {
+        // A round's own checkout writes files, and an agent may write and
+        // undo: when git sees nothing to commit in the changed paths, no round.
+        const paths = [...changed];
+        changed.clear();
+        s.lastEventAt = s.dirtySince = null;
+        if (await cleanPaths(repo, paths)) continue;
+      }
+      changed.clear();
+      overflow = false;
+      const startedAt = Date.now();
+      const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0 });
+      const end = Date.now();
+      const lockBusy = r.exitCode === 75 && /another agentgit sync/.test(r.error ?? '');
+      const failedBefore = s.failures;
+      const a = afterRound(s, trigger, startedAt, end, r.paused ? 0 : r.exitCode, lockBusy, o);
+      // events that arrived during the round were written into s by the watcher callback: keep them
+      s = { ...a.state, lastEventAt: s.lastEventAt !== null && s.lastEventAt >= startedAt ? s.lastEventAt : a.state.lastEventAt, dirtySince: s.lastEventAt !== null && s.lastEventAt >= startedAt ? s.dirtySince : a.state.dirtySince };
+      if (r.paused) continue; // paused between our check and the round: the loop says so
+      w.rounds++;
+      w.lastRoundAt = end;
+      w.lastTrigger = trigger;
+      w.lastExitCode = r.exitCode;
+      w.failures = s.failures;
+      w.backoffUntil = s.backoffUntil || null;
+      await writeWatchInfo(watchFile, w).catch(() => undefined);
+      if (o.json) out(JSON.stringify(redactDeep({ ok: r.exitCode === 0, trigger, ...r, held: r.held.map(({ path, reason, detail }) => ({ path, reason, detail })) })));
+      if (a.hub === 'down') err(`agentgit watch: hub unreachable: ${redactSecrets(firstLine(r.error))}; local work is committed and kept; retrying with back-off (up to ${MAX_BACKOFF_MS / 60_000} min)`);
+      else if (a.hub === 'up') err(`agentgit watch: hub back after ${failedBefore} failed round${failedBefore === 1 ? '' : 's'}; synced`);
+      if (r.exitCode === 1) {
+        const e = redactSecrets(r.error ?? 'failed');
+        if (e !== lastError) err(`agentgit watch: round failed, nothing lost: ${e}`);
+        lastError = e;
+      } else if (r.exitCode === 0) {
+        if (lastError) info('rounds succeed again');
+        lastError = '';
+        if (!o.json && !o.quiet && (r.committed || r.mergedFromHub || r.pushed)) out(summary(r, trigger));
+      }
+      const notes = r.notes.join('\n');
+      if (notes !== lastNotes && !o.quiet && !o.json) for (const n of r.notes) err(`agentgit watch: ${redactSecrets(n)}`);
+      lastNotes = notes;
+      if (o.maxRounds !== undefined && w.rounds >= o.maxRounds) break;
+    }
+  } finally {
+    watcher.close();
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onHup);
+    ssh.close?.();
+    w.stoppedAt = Date.now();
+    await writeWatchInfo(watchFile, w).catch(() => undefined);
+    info(`stopped after ${w.rounds} round${w.rounds === 1 ? '' : 's'}`);
+  }
+  return 0;
+
+  function sleep(ms: number): Promise<void> {
+    if (stopping || ms <= 0) return Promise.resolve();
+    return new Promise((res) => {
+      const t = setTimeout(() => {
+        wakeUp = null;
+        res();
+      }, ms);
+      wakeUp = () => {
+        clearTimeout(t);
+        res();
+      };
+    });
+  }
+}
+
+/** Whether git sees nothing to commit in these work-tree paths (false when it cannot tell). */
+async function cleanPaths(repo: Context['repo'], paths: string[]): Promise<boolean> {
+  try {
+    const r = await repo.run(['status', '--porcelain', '-z', '--untracked-files=all', '--ignore-submodules', '--', ...paths.map((p) => `:(literal)${p}`)], { timeoutMs: 10_000 });
+    return r.stdout.length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The cheap poll: the hub's branch head (`git ls-remote`) against the
+ * remote-tracking ref. Over ssh the connection is shared (a ControlMaster
+ * that stays up between polls). True when they differ or the hub could not
+ * be asked (the round then finds out and backs off).
+ */
+async function hubMoved(repo: Context['repo'], remote: string, branch: string, url: string | null, pollSec: number, keepCloser: (c: (() => void) | null) => void): Promise<boolean> {
+  if (!url) return false;
+  keepCloser(shareSshConnection(url, agentgitHome()));
+  const track = `refs/remotes/${remote}/${branch}`;
+  try {
+    const r = await repo.run(['ls-remote', remote, `refs/heads/${branch}`], { timeoutMs: Math.max(10_000, pollSec * 1000), okCodes: [2] });
+    const line = r.stdout.toString('utf8').split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`));
+    const theirs = line ? line.split('\t')[0]! : null;
+    const local = repo.readRef(track) ?? (await repo.exactRefs([track])).get(track) ?? null;
+    return theirs !== local;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Recursive file watching with one inotify watch per directory (`.git`
+ * left out). Node 20's own `recursive: true` on Linux watches files one by
+ * one and loses a file replaced by rename (as a checkout writes it), so
+ * later appends to it go unseen; a directory watch sees every change to
+ * its entries. New directories are added as they appear, removed ones
+ * dropped: the map holds exactly the directories that exist.
+ */
+export class TreeWatcher {
+  private readonly dirs = new Map<string, FSWatcher>();
+  constructor(
+    private readonly root: string,
+    private readonly onChange: (rel: string) => void,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  start(): void {
+    this.add('');
+  }
+
+  private add(rel: string): void {
+    if (this.dirs.has(rel) || rel === '.git' || rel.startsWith('.git/')) return;
+    const abs = rel ? join(this.root, rel) : this.root;
+    let w: FSWatcher;
+    try {
+      w = fsWatch(abs, { persistent: true }, (event, name) => {
+        if (name === null) {
+          this.onChange(rel);
+          return;
+        }
+        const child = rel ? `${rel}/${String(name)}` : String(name);
+        if (child === '.git' || child.startsWith('.git/')) return;
+        this.onChange(child);
+        if (event === 'rename') {
+          let isDir = false;
+          try {
+            isDir = statSync(join(this.root, child)).isDirectory();
+          } catch {
+            this.drop(child);
+          }
+          if (isDir) this.add(child);
+        }
+      });
+    } catch (e) {
+      if (rel === '') this.onError((e as Error).message);
+      return;
+    }
+    w.on('error', () => this.drop(rel));
+    this.dirs.set(rel, w);
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(abs, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      /* gone meanwhile */
+    }
+    for (const e of entries) this.add(rel ? `${rel}/${e}` : e);
+  }
+
+  /** Stop watching a directory that went away, and everything under it. */
+  private drop(rel: string): void {
+    for (const [d, w] of this.dirs) {
+      if (d === rel || d.startsWith(rel + '/')) {
+        w.close();
+        this.dirs.delete(d);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.dirs.size;
+  }
+
+  close(): void {
+    for (const w of this.dirs.values()) w.close();
+    this.dirs.clear();
+  }
+}
