@@ -25,6 +25,7 @@ import { shareSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
+import { failpoint } from './failpoint.js';
 
 // The modules a round needs only when the hub brought something, or local
 // work must be checked, are loaded on first use: a no-op round (every minute,
@@ -145,6 +146,7 @@ async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline
     if (/couldn't find remote ref/i.test(r.stderr)) return false; // empty hub: nothing to merge
     throw new GitError(`git fetch failed: ${firstLine(r.stderr)}`, ['fetch'], 128, r.stderr, false);
   }
+  await failpoint('fetch'); // fetched, nothing has used it yet (docs/reliability.md)
   return true;
 }
 
@@ -248,6 +250,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
           `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub${bad.every((b) => b.reason.startsWith('its tree holds')) ? '' : ', or admit the key with `agentgit trust add`'}`,
         );
       }
+      await failpoint('verify');
       if (bases.length === 1 && bases[0] === ours) {
         const co = await (await lazyCheckout()).checkout(repo, policy, ref, ours, theirs);
         out.mergedFromHub += co.changed.filter((p) => !isClockPath(p)).length;
@@ -304,6 +307,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     const hb = await x.heartbeat(head, true);
     const p = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb, settings.instance)] : [])], dl);
     if (p === 'ok') {
+      await failpoint('push'); // the hub has it, this instance has not recorded it
       out.pushed = head;
       // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
       if (repo.readRef(track) !== head) await repo.run(['update-ref', track, head]).catch(() => undefined);
@@ -362,6 +366,7 @@ async function rebuildDerived(repo: Repo, policy: Context['policy'], from: strin
 
 /** What `agentgit status` reads: times, exit code, held files, counters, recovery. */
 async function recordState(file: string, out: SyncOutcome, t0: number, exchanged: boolean, heartbeatAt: number | null, outageSec: number): Promise<void> {
+  await failpoint('record');
   const st = await readState(file);
   const outage = trackOutage(st, out.exitCode, t0, outageSec);
   if (outage) out.outage = { ...outage, thresholdSec: outageSec };
