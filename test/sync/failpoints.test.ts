@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILPOINTS, parseFailpoints } from '../../src/sync/failpoint.js';
-import { BIN, cleanupTemp, expectSameSnapshots, Instance, makeBareHub } from '../helpers/agents.js';
+import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
@@ -84,10 +84,22 @@ describe('failpoints: kill -9 at every named phase, one plain sync recovers', ()
   for (const point of FAILPOINTS) {
     it(`${point}: the kill lands, and the next sync recovers`, async () => {
       await divergentRound();
+      const headBefore = a.git(['rev-parse', 'HEAD']).trim();
+      const hubBefore = git(hub, ['rev-parse', 'main']).trim();
       const k = await syncWith(a, point);
       // landed: the process named the point and died of its own SIGKILL there
       expect(k.stderr, `failpoint ${point} did not fire`).toContain(`agentgit: failpoint ${point}: kill`);
       expect(k.signal).toBe('SIGKILL');
+      // and it died where the point says: which refs had moved, whether the work-tree update was under way
+      const head = a.git(['rev-parse', 'HEAD']).trim();
+      const hubHead = git(hub, ['rev-parse', 'main']).trim();
+      const journal = existsSync(a.path('.git/agentgit/checkout.json'));
+      if (point === 'commit') expect(head, 'commit: the branch moved before the point').toBe(headBefore);
+      else if (['fetch', 'verify', 'merge'].includes(point)) expect(head).not.toBe(headBefore); // the local commit was made
+      if (['commit', 'fetch', 'verify', 'merge', 'checkout'].includes(point)) expect(hubHead, `${point}: pushed before the point`).toBe(hubBefore);
+      if (['fetch', 'verify', 'merge'].includes(point)) expect(a.git(['rev-parse', 'refs/remotes/origin/main']).trim(), `${point}: not fetched`).toBe(hubBefore);
+      expect(journal, `${point}: the work-tree journal`).toBe(point === 'checkout');
+      if (point === 'push' || point === 'record') expect(hubHead, `${point}: the push had not landed`).toBe(head);
       await recovered(`kill at ${point}`);
     }, 60_000);
   }
