@@ -7,9 +7,10 @@
  *   AGENTGIT_FAILPOINT=push:sleep=500    stall 500 ms at `push` (for races)
  *   AGENTGIT_FAILPOINT=fetch,record:kill several points, each fires once
  *
- * The environment is read once, on first use; with the variable unset a
- * failpoint costs one comparison. A point that fires writes one line to
- * stderr first (`agentgit: failpoint NAME: kill`), so a test can tell a
+ * The environment is read once, when a round starts (armFailpoints); with
+ * the variable unset a failpoint costs one comparison. A malformed value
+ * exits 2 (usage) before the round touches anything. A point that fires
+ * writes one line to stderr first (`agentgit: failpoint NAME: kill`), so a test can tell a
  * kill that landed from one that came too late.
  */
 
@@ -43,9 +44,20 @@ export function parseFailpoints(spec: string): Map<string, Action> {
 function load(): Map<string, Action> {
   if (table === null) {
     const spec = process.env.AGENTGIT_FAILPOINT;
-    table = spec ? parseFailpoints(spec) : new Map();
+    try {
+      table = spec ? parseFailpoints(spec) : new Map();
+    } catch (e) {
+      // a usage error, before the round starts (armFailpoints): one line, exit 2
+      process.stderr.write(`agentgit: ${(e as Error).message}; fix or unset AGENTGIT_FAILPOINT (a testing aid, docs/reliability.md)\n`);
+      process.exit(2);
+    }
   }
   return table;
+}
+
+/** Read AGENTGIT_FAILPOINT now, at the start of a round: a malformed value exits 2 before anything is touched. */
+export function armFailpoints(): void {
+  load();
 }
 
 /**

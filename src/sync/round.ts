@@ -25,7 +25,7 @@ import { shareSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
-import { failpoint } from './failpoint.js';
+import { armFailpoints, failpoint } from './failpoint.js';
 
 // The modules a round needs only when the hub brought something, or local
 // work must be checked, are loaded on first use: a no-op round (every minute,
@@ -391,6 +391,7 @@ async function recordState(file: string, out: SyncOutcome, t0: number, exchanged
 
 /** Run one round. Never throws: every failure becomes an outcome with an exit code. */
 export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
+  armFailpoints(); // a testing aid, off unless AGENTGIT_FAILPOINT is set (docs/reliability.md)
   const t0 = Date.now();
   const out: SyncOutcome = {
     exitCode: 0,

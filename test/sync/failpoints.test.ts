@@ -118,7 +118,18 @@ describe('failpoints: kill -9 at every named phase, one plain sync recovers', ()
     await recovered('sleep at fetch and checkout');
   }, 60_000);
 
-  it('a malformed AGENTGIT_FAILPOINT is refused, naming the variable', () => {
+  it('a malformed AGENTGIT_FAILPOINT: exit 2 naming the variable, before the round touches anything', async () => {
+    a.append(day, '- 10:00 a typo\n');
+    expected.push('- 10:00 a typo');
+    const head = a.git(['rev-parse', 'HEAD']).trim();
+    const r = await syncWith(a, 'comit');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe('agentgit: AGENTGIT_FAILPOINT: unknown point "comit" (known: commit, fetch, verify, merge, checkout, push, record); fix or unset AGENTGIT_FAILPOINT (a testing aid, docs/reliability.md)');
+    expect(a.git(['rev-parse', 'HEAD']).trim()).toBe(head);
+    await recovered('after a malformed AGENTGIT_FAILPOINT');
+  }, 60_000);
+
+  it('parseFailpoints: actions, and a malformed value throws', () => {
     expect(() => parseFailpoints('comit')).toThrow(/AGENTGIT_FAILPOINT: unknown point "comit"/);
     expect(() => parseFailpoints('merge:explode')).toThrow(/bad action "explode"/);
     expect([...parseFailpoints('commit, push:exit=75,record:sleep=10')]).toEqual([
