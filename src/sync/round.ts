@@ -98,20 +98,36 @@ export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
   return notes;
 }
 
-/** Remove .git/index.lock only when no git process is at work in this repo. */
+/**
+ * Remove git's lock files left by a killed git (index.lock; HEAD.lock,
+ * packed-refs.lock and refs/**.lock of a killed `git update-ref`) only when
+ * no git process is at work in this repo. A lock is held only while its
+ * process lives, so a stale one carries nothing: the change it guarded was
+ * never applied.
+ */
 async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> {
-  const lock = join(repo.gitDir, 'index.lock');
-  let st;
-  try {
-    st = await stat(lock);
-  } catch {
-    return;
-  }
+  const g = repo.gitDir;
+  const locks: string[] = ['index.lock', 'HEAD.lock', 'packed-refs.lock'].filter((f) => existsSync(join(g, f)));
+  const walk = async (rel: string): Promise<void> => {
+    let ents;
+    try {
+      ents = await readdir(join(g, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of ents) {
+      if (e.isDirectory()) await walk(`${rel}/${e.name}`);
+      else if (e.name.endsWith('.lock')) locks.push(`${rel}/${e.name}`);
+    }
+  };
+  await walk('refs');
+  if (locks.length === 0) return;
   if (await gitProcessIn(repo.root)) {
-    if (Date.now() - st.mtimeMs < 10 * 60_000) throw new TemporaryError(`git is running in ${repo.root} (index.lock held); will retry next round`);
+    const newest = Math.max(...(await Promise.all(locks.map((l) => stat(join(g, l)).then((s) => s.mtimeMs, () => 0)))));
+    if (Date.now() - newest < 10 * 60_000) throw new TemporaryError(`git is running in ${repo.root} (${locks[0]} held); will retry next round`);
   }
-  await rm(lock, { force: true });
-  notes.push('removed a stale .git/index.lock left by an interrupted git process');
+  for (const l of locks) await rm(join(g, l), { force: true });
+  notes.push(`removed a stale .git/${locks.join(', .git/')} left by an interrupted git process`);
 }
 
 async function gitProcessIn(root: string): Promise<boolean> {

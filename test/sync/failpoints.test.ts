@@ -8,7 +8,7 @@
  * test/reliability.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILPOINTS, parseFailpoints } from '../../src/sync/failpoint.js';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub } from '../helpers/agents.js';
@@ -103,6 +103,20 @@ describe('failpoints: kill -9 at every named phase, one plain sync recovers', ()
       await recovered(`kill at ${point}`);
     }, 60_000);
   }
+
+  it('a git killed inside update-ref during the work-tree update: its stale HEAD.lock and branch lock are removed, the update finished', async () => {
+    await divergentRound();
+    const k = await syncWith(a, 'checkout');
+    expect(k.signal).toBe('SIGKILL');
+    // what a kill -9 of the whole tree leaves when it hits `git update-ref` (found by the reliability suite)
+    const branch = a.git(['symbolic-ref', 'HEAD']).trim();
+    const head = a.git(['rev-parse', 'HEAD']).trim();
+    writeFileSync(a.path('.git/HEAD.lock'), `${head}\n`);
+    writeFileSync(a.path(`.git/${branch}.lock`), `${head}\n`);
+    await recovered('stale HEAD.lock and branch lock after a kill in checkout');
+    expect(existsSync(a.path('.git/HEAD.lock'))).toBe(false);
+    expect(existsSync(a.path(`.git/${branch}.lock`))).toBe(false);
+  }, 60_000);
 
   it('exit=N exits with that code at the point; sleep=MS goes on; the next sync recovers', async () => {
     await divergentRound();
