@@ -26,7 +26,7 @@ import {
   syncKilled,
   type KillPoint,
 } from './faults.js';
-import { kill9, sh, type RunOut } from './proc.js';
+import { kill9, sh, waitGitIdle, type RunOut } from './proc.js';
 import { record, SCALE, type ScenarioResult } from './report.js';
 import type { Agent, World } from './world.js';
 
@@ -78,6 +78,7 @@ export function recovered(v: Violations, a: Agent, what: string): void {
   for (const f of ['agentgit/checkout.json', 'index.lock', 'MERGE_HEAD', 'rebase-merge']) {
     v.expect(!existsSync(a.path(`.git/${f}`)), `${what}: ${a.name} still has .git/${f}`);
   }
+  waitGitIdle(a.dir); // not racing a detached auto gc of the recovery round
   const r = sh('git', ['fsck', '--no-progress', '--no-dangling'], { cwd: a.dir, env: a.env });
   const fsckOut = (r.stdout + r.stderr).trim();
   v.expect(r.code === 0 && fsckOut === '', () => `${what}: git fsck on ${a.name}: exit ${r.code}: ${fsckOut.slice(0, 300)}`);
