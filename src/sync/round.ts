@@ -122,12 +122,17 @@ async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> 
   };
   await walk('refs');
   if (locks.length === 0) return;
+  let stale = locks;
   if (await gitProcessIn(repo.root)) {
-    const newest = Math.max(...(await Promise.all(locks.map((l) => stat(join(g, l)).then((s) => s.mtimeMs, () => 0)))));
-    if (Date.now() - newest < 10 * 60_000) throw new TemporaryError(`git is running in ${repo.root} (${locks[0]} held); will retry next round`);
+    // git at work (a detached auto gc holds packed-refs.lock for a moment): only locks older than 10 min are stale
+    const fresh = new Set<string>();
+    for (const l of locks) if (Date.now() - (await stat(join(g, l)).then((s) => s.mtimeMs, () => 0)) < 10 * 60_000) fresh.add(l);
+    if (fresh.has('index.lock')) throw new TemporaryError(`git is running in ${repo.root} (index.lock held); will retry next round`);
+    stale = locks.filter((l) => !fresh.has(l));
+    if (stale.length === 0) return;
   }
-  for (const l of locks) await rm(join(g, l), { force: true });
-  notes.push(`removed a stale .git/${locks.join(', .git/')} left by an interrupted git process`);
+  for (const l of stale) await rm(join(g, l), { force: true });
+  notes.push(`removed a stale .git/${stale.join(', .git/')} left by an interrupted git process`);
 }
 
 async function gitProcessIn(root: string): Promise<boolean> {
