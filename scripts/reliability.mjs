@@ -10,6 +10,11 @@
  * Env: AGENTGIT_RELIABILITY_SEED to replay a run; AGENTGIT_RELIABILITY_DOC to write
  * the report elsewhere. `node scripts/reliability.mjs --render FILE.jsonl` only
  * renders a report from collected results.
+ *
+ * A partial run: `--only kill-9[,hub-down…]` (AGENTGIT_RELIABILITY_ONLY) runs only
+ * those scenarios, `--kill-trials N` (AGENTGIT_RELIABILITY_KILL_TRIALS) sets the
+ * kill -9 trials per hub kind. A partial run never replaces docs/reliability.md:
+ * its report goes beside its raw results unless AGENTGIT_RELIABILITY_DOC is set.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +41,7 @@ function readResults(file) {
 const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const secs = (ms) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
 const KINDS = ['file', 'ssh', 'https'];
+const POINTS = ['random', 'commit', 'fetch', 'verify', 'merge', 'checkout', 'push', 'record'];
 const ORDER = ['concurrent', 'two-syncs', 'kill-9', 'hub-down', 'hub-hung', 'auth-refused', 'hub-rejects', 'partition', 'local-disk-full', 'clock-skew', 'busy-agent', 'bad-input'];
 
 export function render(results, meta) {
@@ -87,6 +93,26 @@ export function render(results, meta) {
     );
   }
   out.push('');
+  const killRows = ran.filter((r) => r.scenario === 'kill-9' && r.killPoints);
+  if (killRows.length) {
+    const points = [...new Set(killRows.flatMap((r) => Object.keys(r.killPoints)))];
+    points.sort((a, b) => POINTS.indexOf(a) - POINTS.indexOf(b));
+    const hubs = KINDS.filter((k) => killRows.some((r) => r.hub === k));
+    out.push('### Kill -9 by failpoint');
+    out.push('');
+    out.push('Landed/tried for each kill point of the kill-9 scenario (see *Failpoints* below). A chosen point landed when agentgit printed `agentgit: failpoint NAME: …` and died of SIGKILL there; a random kill landed when it came before the round ended. Every chosen point must land in every trial: anything under 100% fails the suite.');
+    out.push('');
+    out.push(`| point | ${hubs.join(' | ')} |`);
+    out.push(`| --- | ${hubs.map(() => '---').join(' | ')} |`);
+    for (const p of points) {
+      const cells = hubs.map((h) => {
+        const c = killRows.find((r) => r.hub === h)?.killPoints[p];
+        return c ? `${c.landed}/${c.tried}${p !== 'random' && c.landed < c.tried ? ' **FAIL**' : ''}` : '–';
+      });
+      out.push(`| ${p} | ${cells.join(' | ')} |`);
+    }
+    out.push('');
+  }
   if (failed.length) {
     out.push('## Failures');
     out.push('');
@@ -117,7 +143,7 @@ Every multi-instance scenario runs over each hub kind. The instances of one hub 
 | --- | --- |
 | concurrent | every instance writes (log entries, JSONL events, its own JSON key, contended JSON keys, new tasks, task status changes) and all sync at the same moment, round after round |
 | two-syncs | two syncs at once in one directory (one runs, the other exits 75 naming the lock, or waits with \`--wait\`), concurrently with the other instances; then the lock holder is killed with kill -9 and the next run must take the stale lock over |
-| kill-9 | kill -9 of \`agentgit sync\` while another instance keeps pushing: at a random moment, right after the local commit, right after the fetch (between fetch and push), while the merge commit is built (right after its tree is written), during the work-tree update (its journal present; the process is frozen with SIGSTOP the moment the journal appears, then killed), and during the push. Half the kills take the whole process tree (a cgroup/OOM kill), half only agentgit (its git children run on, as with \`kill -9 PID\` from cron). The next run must exit 0, leave no journal, lock, index.lock or merge state, pass \`git fsck\`, have everything committed and hold the hub's head |
+| kill-9 | kill -9 of \`agentgit sync\` in a divergent round (both instances wrote, the other pushed first): at a random moment, and at each failpoint (below: \`commit\`, \`fetch\`, \`verify\`, \`merge\`, \`checkout\`, \`push\`, \`record\`), rotating through them. Half the kills take the whole process tree (a cgroup/OOM kill: agentgit stalls at the failpoint, then the tree is frozen and killed), half only agentgit (it SIGKILLs itself at the failpoint; its git children, if any, run on, as with \`kill -9 PID\` from cron). A chosen point that does not land fails the suite. The next run must exit 0, leave no journal, lock, index.lock or merge state, pass \`git fsck\`, have everything committed and hold the hub's head |
 | hub-down | the hub's server is killed (closed port) or, for a path hub, the repo is moved away, for some rounds: every sync exits 75 saying the hub is unreachable and that local work is committed; the work tree is clean |
 | hub-hung | the hub accepts and never answers: ssh/https servers frozen with SIGSTOP, a TCP listener that accepts and never sends a byte, and for a path hub a repo whose \`HEAD\` is a FIFO nobody writes (a stalled network filesystem). \`sync --timeout 3\` (4 in the long run) must exit 75 with the deadline as its reason and its round must end within the deadline (+1 s) |
 | auth-refused | ssh with a deploy key the hub does not know; https with a wrong password in the credential helper: exit 1 with "the hub refused our credentials", no prompt, local work committed (path hubs have no credentials) |
@@ -127,6 +153,22 @@ Every multi-instance scenario runs over each hub kind. The instances of one hub 
 | clock-skew | libfaketime shifts every clock of the instances' processes (node and git) by +5 h, -3 h, 0 and +26 h. A causal chain (each instance syncs, then writes the same key, then pushes) must end with the last write, although the last writer's wall clock is hours behind; in a race (the +5 h instance writes first, the -3 h one later in real time, neither has seen the other) the write with the later logical clock wins and the other is in the conflict record |
 | busy-agent | one agent appends to the shared log and the JSONL log and rewrites a JSON file every 10 ms while it syncs, and the other instances merge into the same log |
 | bad-input | see below |
+
+### Failpoints
+
+A testing aid built into agentgit, off unless asked for: \`AGENTGIT_FAILPOINT=PHASE[:ACTION][,PHASE[:ACTION]…]\` makes \`agentgit sync\` stop on purpose when it reaches a named point of its round. The action is \`kill\` (the default: the process sends itself SIGKILL), \`exit=N\` (exit with code N) or \`sleep=MS\` (stall, then go on). Each point fires once per process and first prints \`agentgit: failpoint NAME: ACTION\` on stderr, so a test can tell a kill that landed from one that came too late. With the variable unset a failpoint costs one comparison; a malformed value makes the round fail naming the variable. The points, in the order a round passes them (docs/sync.md):
+
+| point | where the process stops |
+| --- | --- |
+| \`commit\` | the local commit's objects are written, the branch has not moved (src/sync/commit.ts; with the \`git commit\` fallback, just before it runs) |
+| \`fetch\` | the hub's branch is fetched into the remote-tracking ref, nothing has used it yet |
+| \`verify\` | the incoming commits passed signature and tree checks, nothing is merged or checked out yet |
+| \`merge\` | the merge commit exists as objects, no ref points at it, the work tree is untouched |
+| \`checkout\` | about half the changed files are written into the work tree, the journal is present, the index and the branch have not moved |
+| \`push\` | the hub accepted the push, this instance has not recorded it (remote-tracking ref, state file) |
+| \`record\` | the round is done, its state file (\`agentgit status\`) is not yet written |
+
+\`npm test\` kills at every point once (\`test/sync/failpoints.test.ts\`: two instances on a file hub, a divergent round each time) and proves that one plain sync recovers: every entry exactly once, both instances byte-identical, \`git fsck\` clean, no journal, a clean work tree; it also checks that each kill stopped where the point says (which refs had moved, whether the journal exists). The kill-9 scenario here does the same at scale on every hub kind.
 
 ### The checker
 
@@ -161,7 +203,9 @@ One checker (\`test/reliability/lib/checker.ts\`) runs after every scenario. Fir
 \`\`\`sh
 npm test                      # includes a sample of every scenario (test/reliability, ~2 min on 2 cores)
 npm run test:reliability      # the long run (~15 min on 2 cores), rewrites this page
+npm run test:reliability -- --only kill-9 --kill-trials 16   # a partial run; its report goes beside its raw results
 AGENTGIT_RELIABILITY=long npx vitest run test/reliability   # the long run without the report
+AGENTGIT_FAILPOINT=merge agentgit sync   # one kill at a failpoint, by hand
 \`\`\`
 
 The real hubs need \`sshd\`, \`nginx\`, \`fcgiwrap\` and \`openssl\`, clock skew needs libfaketime, and the disk and partition faults need \`mount -t tmpfs\` and \`unshare\` (root): \`.ci/install-deps.sh\` installs the packages. A scenario this machine cannot run is skipped with the missing capability named, in the test output and in the table above.
@@ -201,11 +245,25 @@ async function main() {
     console.log(`wrote ${DOC}`);
     return;
   }
+  const opt = (name) => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (!v || v.startsWith('--')) {
+      console.error(`reliability: ${name} needs a value (e.g. ${name === '--only' ? '--only kill-9' : '--kill-trials 16'})`);
+      process.exit(2);
+    }
+    return v;
+  };
+  const only = opt('--only') ?? process.env.AGENTGIT_RELIABILITY_ONLY;
+  const killTrials = opt('--kill-trials') ?? process.env.AGENTGIT_RELIABILITY_KILL_TRIALS;
+  const partial = [only && `only ${only}`, killTrials && `${killTrials} kill -9 trials per hub`].filter(Boolean).join(', ');
   const dir = mkdtempSync(join(os.tmpdir(), 'agentgit-reliability-'));
   const out = join(dir, 'results.jsonl');
+  const doc = partial && !process.env.AGENTGIT_RELIABILITY_DOC ? join(dir, 'reliability.md') : DOC;
   const before = new Set(suiteMounts());
   const t0 = Date.now();
-  const env = { ...process.env, AGENTGIT_RELIABILITY: 'long', AGENTGIT_RELIABILITY_OUT: out };
+  const env = { ...process.env, AGENTGIT_RELIABILITY: 'long', AGENTGIT_RELIABILITY_OUT: out, ...(only ? { AGENTGIT_RELIABILITY_ONLY: only } : {}), ...(killTrials ? { AGENTGIT_RELIABILITY_KILL_TRIALS: killTrials } : {}) };
   const vitest = join(ROOT, 'node_modules', '.bin', 'vitest');
   const status = await new Promise((res) => {
     const child = spawn(vitest, ['run', 'test/reliability'], { cwd: ROOT, env, stdio: 'inherit' });
@@ -215,15 +273,15 @@ async function main() {
   // a run that was interrupted cannot unmount what it mounted; say so (other runs may own mounts of the same names)
   const left = suiteMounts().filter((m) => !before.has(m));
   if (left.length) console.error(`reliability: tmpfs mounts appeared during the run and are still mounted (an interrupted run leaves its own; unmount those with umount -l): ${left.join(' ')}`);
-  const meta = { ...machine(), date: new Date(t0).toISOString().replace(/\.\d+Z$/, 'Z'), mode: 'long', ms, status };
+  const meta = { ...machine(), date: new Date(t0).toISOString().replace(/\.\d+Z$/, 'Z'), mode: partial ? `long (partial: ${partial})` : 'long', ms, status };
   const results = readResults(out);
 
   if (results.length === 0) {
     console.error('reliability: no results were collected; docs/reliability.md left as it is');
   } else {
-    writeFileSync(DOC, render(results, meta));
+    writeFileSync(doc, render(results, meta));
     writeFileSync(out + '.meta.json', JSON.stringify(meta));
-    console.log(`reliability: ${results.length} scenario runs in ${secs(ms)}; wrote ${DOC} (raw results: ${out})`);
+    console.log(`reliability: ${results.length} scenario runs in ${secs(ms)}; wrote ${doc}${doc === DOC ? '' : ' (a partial run: docs/reliability.md left as it is)'} (raw results: ${out})`);
   }
   process.exitCode = status;
 }

@@ -22,6 +22,7 @@ import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
 import { checkPath } from '../git/paths.js';
 import { replaceNoFollow, symlinkedParent } from './safe-write.js';
+import { failpoint } from './failpoint.js';
 
 interface Journal {
   from: string;
@@ -154,6 +155,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
   const index: IndexEntry[] = [];
   const keptLocal: string[] = [];
   let written = 0;
+  let putCount = 0; // for the failpoint: about half the files written
   // a few files in flight, unless a file and a directory trade places (then
   // the deletion must come before the creation beneath it: one at a time)
   const paths = new Set(changes.map((c) => c.path));
@@ -180,6 +182,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
       if (curOid === c.newOid) return { entry, written: false, kept: false }; // already there (a re-run after a crash)
       const base = c.status === 'A' ? null : curOid === c.oldOid ? (cur?.bytes ?? null) : await repo.objects.read(c.oldOid);
       const r = await putWorkFile(abs, c.path, base, target, c.newMode, policy);
+      if (++putCount === Math.ceil(changes.length / 2)) await failpoint('checkout');
       return { entry, written: r.written, kept: r.agentWrote };
     },
     nested ? 1 : FILES_IN_FLIGHT,
@@ -189,6 +192,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
     if (d.written) written++;
     if (d.kept) keptLocal.push(d.entry.path);
   }
+  await failpoint('checkout'); // (when fewer were written: still before the index and the ref move)
   await repo.updateIndex(index);
   const head = await repo.revParse(j.ref);
   if (head === j.from) await repo.updateRef(j.ref, j.to, j.from, 'agentgit: sync');

@@ -15,6 +15,7 @@ import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } 
 import type { Held } from './guard.js';
 import { foldPendingConflicts, PENDING_CONFLICTS } from './conflict-record.js';
 import type { ClockSource } from './hlc.js';
+import { failpoint } from './failpoint.js';
 
 export interface CommitResult {
   commit: string | null;
@@ -235,6 +236,7 @@ async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: stri
     const text = cleanMessage(message);
     const commit = await repo.commitTree(tree, head ? [head] : [], text, { sign });
     const subject = text.split('\n', 1)[0] ?? '';
+    await failpoint('commit'); // objects written, the branch not moved (docs/reliability.md)
     await repo.updateRef('HEAD', commit, head, `commit${head ? '' : ' (initial)'}: ${subject}`);
     return commit;
   }
@@ -242,6 +244,7 @@ async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: stri
   if ((await repo.revParse('HEAD')) && (await repo.run(['diff-index', '--cached', '--quiet', 'HEAD', '--'], { okCodes: [1] })).code === 0) return null;
   const args = ['commit', '-q', '--no-verify', '--allow-empty-message', '-F', '-'];
   if (sign) args.push('-S');
+  await failpoint('commit');
   await repo.run(args, { input: message });
   return repo.revParse('HEAD');
 }

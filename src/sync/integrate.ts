@@ -18,6 +18,7 @@ import { mergeFile } from '../merge/index.js';
 import type { Conflict, MergeReport } from '../merge/types.js';
 import type { Policy } from '../policy/policy.js';
 import { EMPTY_TREE, writeBlob, ZERO_OID } from '../git/objects.js';
+import { failpoint } from './failpoint.js';
 import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { clockPathFor, isClockPath, parseClockFile, sideClocks } from './clocks.js';
@@ -176,6 +177,7 @@ export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, messa
 
   const tree = await repo.buildTree(ours, entries);
   const commit = await repo.commitTree(tree, [ours, theirs], message, { sign: ctx.sign && depth === 0 });
+  if (depth === 0) await failpoint('merge'); // the merge commit exists, no ref points at it yet
   return { commit, reports, notes, conflicts, seenClocks, changedFromHub: theirsCh.size };
 }
 

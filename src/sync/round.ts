@@ -27,6 +27,7 @@ import { shareSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
+import { armFailpoints, failpoint } from './failpoint.js';
 
 // The modules a round needs only when the hub brought something, or local
 // work must be checked, are loaded on first use: a no-op round (every minute,
@@ -101,20 +102,41 @@ export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
   return notes;
 }
 
-/** Remove .git/index.lock only when no git process is at work in this repo. */
+/**
+ * Remove git's lock files left by a killed git (index.lock; HEAD.lock,
+ * packed-refs.lock and refs/**.lock of a killed `git update-ref`) only when
+ * no git process is at work in this repo. A lock is held only while its
+ * process lives, so a stale one carries nothing: the change it guarded was
+ * never applied.
+ */
 async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> {
-  const lock = join(repo.gitDir, 'index.lock');
-  let st;
-  try {
-    st = await stat(lock);
-  } catch {
-    return;
-  }
+  const g = repo.gitDir;
+  const locks: string[] = ['index.lock', 'HEAD.lock', 'packed-refs.lock'].filter((f) => existsSync(join(g, f)));
+  const walk = async (rel: string): Promise<void> => {
+    let ents;
+    try {
+      ents = await readdir(join(g, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of ents) {
+      if (e.isDirectory()) await walk(`${rel}/${e.name}`);
+      else if (e.name.endsWith('.lock')) locks.push(`${rel}/${e.name}`);
+    }
+  };
+  await walk('refs');
+  if (locks.length === 0) return;
+  let stale = locks;
   if (await gitProcessIn(repo.root)) {
-    if (Date.now() - st.mtimeMs < 10 * 60_000) throw new TemporaryError(`git is running in ${repo.root} (index.lock held); will retry next round`);
+    // git at work (a detached auto gc holds packed-refs.lock for a moment): only locks older than 10 min are stale
+    const fresh = new Set<string>();
+    for (const l of locks) if (Date.now() - (await stat(join(g, l)).then((s) => s.mtimeMs, () => 0)) < 10 * 60_000) fresh.add(l);
+    if (fresh.has('index.lock')) throw new TemporaryError(`git is running in ${repo.root} (index.lock held); will retry next round`);
+    stale = locks.filter((l) => !fresh.has(l));
+    if (stale.length === 0) return;
   }
-  await rm(lock, { force: true });
-  notes.push('removed a stale .git/index.lock left by an interrupted git process');
+  for (const l of stale) await rm(join(g, l), { force: true });
+  notes.push(`removed a stale .git/${stale.join(', .git/')} left by an interrupted git process`);
 }
 
 async function gitProcessIn(root: string): Promise<boolean> {
@@ -149,6 +171,7 @@ async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline
     if (/couldn't find remote ref/i.test(r.stderr)) return false; // empty hub: nothing to merge
     throw new GitError(`git fetch failed: ${firstLine(r.stderr)}`, ['fetch'], 128, r.stderr, false);
   }
+  await failpoint('fetch'); // fetched, nothing has used it yet (docs/reliability.md)
   return true;
 }
 
@@ -252,6 +275,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
           `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub${bad.every((b) => b.reason.startsWith('its tree holds')) ? '' : ', or admit the key with `agentgit trust add`'}`,
         );
       }
+      await failpoint('verify');
       if (bases.length === 1 && bases[0] === ours) {
         const co = await (await lazyCheckout()).checkout(repo, policy, ref, ours, theirs);
         out.mergedFromHub += co.changed.filter((p) => !isClockPath(p)).length;
@@ -311,6 +335,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     const hb = await x.heartbeat(head, true);
     const p = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb, settings.instance)] : [])], dl);
     if (p === 'ok') {
+      await failpoint('push'); // the hub has it, this instance has not recorded it
       out.pushed = head;
       // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
       if (repo.readRef(track) !== head) await repo.run(['update-ref', track, head]).catch(() => undefined);
@@ -369,6 +394,7 @@ async function rebuildDerived(repo: Repo, policy: Context['policy'], from: strin
 
 /** What `agentgit status` reads: times, exit code, held files, counters, recovery. */
 async function recordState(file: string, out: SyncOutcome, t0: number, exchanged: boolean, heartbeatAt: number | null, outageSec: number): Promise<void> {
+  await failpoint('record');
   const st = await readState(file);
   const outage = trackOutage(st, out.exitCode, t0, outageSec);
   if (outage) out.outage = { ...outage, thresholdSec: outageSec };
@@ -393,6 +419,7 @@ async function recordState(file: string, out: SyncOutcome, t0: number, exchanged
 
 /** Run one round. Never throws: every failure becomes an outcome with an exit code. */
 export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
+  armFailpoints(); // a testing aid, off unless AGENTGIT_FAILPOINT is set (docs/reliability.md)
   const t0 = Date.now();
   const out: SyncOutcome = {
     exitCode: 0,

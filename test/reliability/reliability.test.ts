@@ -18,13 +18,26 @@ import { defineSuite } from './lib/suite.js';
 
 afterAll(() => cleanupTemp());
 
+/**
+ * AGENTGIT_RELIABILITY_ONLY=kill-9[,hub-down…]: only these scenarios (a partial
+ * run, e.g. `npm run test:reliability -- --only kill-9`); unset: all of them.
+ */
+const only = (process.env.AGENTGIT_RELIABILITY_ONLY ?? '')
+  .split(',')
+  .map((x) => x.trim())
+  .filter(Boolean);
+const suite = (o: Parameters<typeof defineSuite>[0]): void => {
+  const scenarios = only.length ? o.scenarios.filter((d) => only.includes(d.id)) : o.scenarios;
+  if (scenarios.length) defineSuite({ ...o, scenarios });
+};
+
 if (LONG) {
   for (const kind of ['file', 'ssh', 'https'] as HubKind[]) {
-    defineSuite({ kind, names: ['a', 'b', 'c'], tmpfsLast: true, checkEach: true, scenarios: [...SCENARIOS, badInput] });
+    suite({ kind, names: ['a', 'b', 'c'], tmpfsLast: true, checkEach: true, scenarios: [...SCENARIOS, badInput] });
   }
 } else {
-  defineSuite({ kind: 'file', names: ['a', 'b', 'c'], tmpfsLast: true, checkEach: false, scenarios: pick('concurrent', 'kill-9', 'hub-hung', 'local-disk-full') });
-  defineSuite({ kind: 'ssh', names: ['a', 'b'], checkEach: false, scenarios: pick('hub-hung', 'auth-refused', 'kill-9', 'partition', 'clock-skew') });
-  defineSuite({ kind: 'https', names: ['a', 'b'], checkEach: false, scenarios: pick('hub-down', 'hub-rejects', 'auth-refused', 'kill-9', 'busy-agent', 'two-syncs') });
-  defineSuite({ kind: 'file', label: 'bad input', names: ['a', 'b'], checkEach: false, scenarios: [badInput] });
+  suite({ kind: 'file', names: ['a', 'b', 'c'], tmpfsLast: true, checkEach: false, scenarios: pick('concurrent', 'kill-9', 'hub-hung', 'local-disk-full') });
+  suite({ kind: 'ssh', names: ['a', 'b'], checkEach: false, scenarios: pick('hub-hung', 'auth-refused', 'kill-9', 'partition', 'clock-skew') });
+  suite({ kind: 'https', names: ['a', 'b'], checkEach: false, scenarios: pick('hub-down', 'hub-rejects', 'auth-refused', 'kill-9', 'busy-agent', 'two-syncs') });
+  suite({ kind: 'file', label: 'bad input', names: ['a', 'b'], checkEach: false, scenarios: [badInput] });
 }

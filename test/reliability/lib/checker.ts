@@ -16,7 +16,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { MARKERS } from '../../helpers/agents.js';
-import { sh } from './proc.js';
+import { sh, waitGitIdle } from './proc.js';
 import type { Agent, Json, World } from './world.js';
 
 export interface CheckResult {
@@ -129,6 +129,7 @@ function privateKeyNeedles(world: World): string[] {
 }
 
 function fsck(gitDirArgs: string[], env: NodeJS.ProcessEnv, cwd?: string): string[] {
+  if (cwd) waitGitIdle(cwd); // not racing a detached auto gc (proc.ts)
   const r = sh('git', [...gitDirArgs, 'fsck', '--no-progress', '--no-dangling', '--full'], { env, cwd });
   const lines = (r.stdout + r.stderr).split('\n').filter((l) => l.trim());
   if (r.code !== 0 || lines.length > 0) return [`exit ${r.code}: ${lines.slice(0, 5).join(' | ')}`];

@@ -2,7 +2,8 @@
  * Fault injection: kill -9 at chosen points of a round, the hub down, hung,
  * full or refusing, a partition, a full local disk, skewed clocks.
  */
-import { closeSync, cpSync, existsSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { FAILPOINTS } from '../../../src/sync/failpoint.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { canRun, kill9, readProc, sh, shOk, waitGone } from './proc.js';
@@ -10,101 +11,72 @@ import { trackMount, untrackMount, type Agent, type Rng, type World } from './wo
 
 // ------------------------------------------------------------------ kill -9
 
-export const KILL_POINTS = ['random', 'commit', 'fetch', 'merge', 'checkout', 'push'] as const;
+/**
+ * 'random' plus every failpoint of the product (src/sync/failpoint.ts,
+ * docs/reliability.md), in the order a round passes them.
+ */
+export const KILL_POINTS = ['random', ...FAILPOINTS] as const;
 export type KillPoint = (typeof KILL_POINTS)[number];
 
 export interface KillOutcome {
   point: KillPoint;
   mode: 'tree' | 'main';
-  /** the process died of our SIGKILL (false: it finished before the kill point came) */
+  /** the process died of SIGKILL */
   killed: boolean;
+  /**
+   * for a chosen point: the failpoint fired (its stderr line) and the process
+   * died of SIGKILL there; for 'random': the kill came before the round ended
+   */
+  landed: boolean;
   /** the last git command agentgit had finished when it was killed */
   after: string;
-  /** for point 'checkout': the work-tree journal existed at the kill */
+  /** the work-tree journal existed after the kill (a kill inside the work-tree update) */
   inCheckout: boolean;
 }
 
 /**
  * Start `agentgit sync` in a's directory and kill -9 it at `point`:
- *   random   - a uniform random moment within `estimateMs`
- *   commit   - right after the local commit (before the fetch)
- *   fetch    - right after the fetch (between fetch and push: verify, merge)
- *   merge    - right after the merge commit exists (before the work tree moves)
- *   checkout - while the work tree is being updated (its journal exists)
- *   push     - 0-250 ms after the index refresh that precedes the push
+ *   random - a uniform random moment within `estimateMs`, from outside
+ *   a failpoint (commit, fetch, verify, merge, checkout, push, record) -
+ *     mode 'main': AGENTGIT_FAILPOINT=POINT:kill, agentgit SIGKILLs itself at
+ *       the point (its git children, if any, run on, as with `kill -9 PID`);
+ *     mode 'tree': AGENTGIT_FAILPOINT=POINT:sleep, agentgit stalls at the point
+ *       and names it on stderr; then the whole process tree is frozen and
+ *       killed (a cgroup/OOM kill).
+ * The trial landed when the failpoint's stderr line came and the process died of SIGKILL.
  */
 export async function syncKilled(a: Agent, point: KillPoint, mode: 'tree' | 'main', rng: Rng, estimateMs: number): Promise<KillOutcome> {
-  const sp = a.spawnSync([], { extraEnv: { AGENTGIT_TRACE: '1' } });
-  const out: KillOutcome = { point, mode, killed: false, after: 'start', inCheckout: false };
+  const chosen = point !== 'random';
+  const extraEnv: Record<string, string> = { AGENTGIT_TRACE: '1' };
+  if (chosen) extraEnv.AGENTGIT_FAILPOINT = mode === 'main' ? `${point}:kill` : `${point}:sleep=600000`;
+  const sp = a.spawnSync([], { extraEnv });
+  const out: KillOutcome = { point, mode, killed: false, landed: false, after: 'start', inCheckout: false };
   let fired = false;
+  let reached = false;
   let orphans: ReturnType<typeof kill9> = [];
   let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  const journal = a.path('.git/agentgit/checkout.json');
   const fire = (): void => {
     if (fired) return;
     fired = true;
-    const self = readProc(sp.pid);
-    if (!self) return;
-    try {
-      process.kill(sp.pid, 'SIGSTOP');
-    } catch {
-      return;
-    }
-    out.inCheckout = existsSync(journal);
+    if (!readProc(sp.pid)) return;
     orphans = kill9(sp.pid, mode);
   };
-  /**
-   * For 'checkout': from the fetch on, let agentgit run in slices of about a millisecond
-   * (SIGCONT, SIGSTOP) and look for the journal between slices, so that even a work-tree
-   * update of a few milliseconds is caught on a loaded machine.
-   */
-  let stepping = false;
-  let finished = false;
-  void sp.done.then(() => (finished = true));
-  const step = async (): Promise<void> => {
-    if (stepping) return;
-    stepping = true;
-    while (!fired && !finished) {
-      try {
-        process.kill(sp.pid, 'SIGSTOP');
-      } catch {
-        return; // finished
-      }
-      if (existsSync(journal)) return fire();
-      try {
-        process.kill(sp.pid, 'SIGCONT');
-      } catch {
-        return;
-      }
-      await new Promise((res) => setTimeout(res, 1));
-    }
-  };
+  const mark = `agentgit: failpoint ${point}: ${mode === 'main' ? 'kill' : 'sleep'}`;
   sp.onLine((l) => {
-    const m = /^\[trace [^\]]*\] git (.*)$/.exec(l);
-    if (!m) return;
-    out.after = m[1]!.split(' ').slice(0, 2).join(' ');
-    if (point === 'checkout' && /^fetch /.test(m[1]!)) void step();
-    if (point === 'commit' && /^commit -q/.test(m[1]!)) fire();
-    else if (point === 'fetch' && /^fetch /.test(m[1]!)) fire();
-    // the merge commit's tree is the last git call before the commit is written in-process
-    else if (point === 'merge' && /^write-tree/.test(m[1]!)) fire();
-    else if (point === 'push' && /^update-index -q --refresh/.test(m[1]!) && !timer) timer = setTimeout(fire, rng.next() * 250);
-  });
-  if (point === 'random') timer = setTimeout(fire, rng.next() * estimateMs);
-  if (point === 'checkout') {
-    try {
-      watcher = watch(dirname(journal), (_ev, name) => {
-        if (name === 'checkout.json' && existsSync(journal)) fire();
-      });
-    } catch {
-      /* no watch: the point is missed and counted as such */
+    if (chosen && l === mark) {
+      reached = true;
+      if (mode === 'tree') fire();
+      return;
     }
-  }
+    const m = /^\[trace [^\]]*\] git (.*)$/.exec(l);
+    if (m) out.after = m[1]!.split(' ').slice(0, 2).join(' ');
+  });
+  if (!chosen) timer = setTimeout(fire, rng.next() * estimateMs);
   const r = await sp.done;
   if (timer) clearTimeout(timer);
-  watcher?.close();
   out.killed = r.signal === 'SIGKILL';
+  out.landed = out.killed && (chosen ? reached || r.stderr.includes(mark) : fired);
+  out.inCheckout = existsSync(a.path('.git/agentgit/checkout.json'));
   a.world.noteSync(r);
   if (orphans.length) await waitGone(orphans, 60_000);
   return out;

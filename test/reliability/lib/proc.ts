@@ -4,7 +4,7 @@
  * (alone, or with every descendant) at a chosen point.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { BIN } from '../../helpers/agents.js';
 
@@ -33,6 +33,33 @@ function allProcs(): Proc[] {
     if (p) out.push(p);
   }
   return out;
+}
+
+/**
+ * Wait (at most timeoutMs) until no git process works in `dir` (its cwd inside
+ * it): git's auto gc runs detached after a sync has exited (gc.autoDetach), and
+ * a `git fsck` racing its repack reports packs it cannot open. Not a check of
+ * agentgit: only so that fsck reads a repo nobody is repacking.
+ */
+export function waitGitIdle(dir: string, timeoutMs = 120_000): void {
+  const end = Date.now() + timeoutMs;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let busy = false;
+    for (const n of readdirSync('/proc')) {
+      if (!/^\d+$/.test(n)) continue;
+      try {
+        if (!readFileSync(`/proc/${n}/comm`, 'utf8').startsWith('git')) continue;
+        const cwd = readlinkSync(`/proc/${n}/cwd`);
+        if (cwd === dir || cwd.startsWith(dir + '/')) busy = true;
+      } catch {
+        /* gone */
+      }
+      if (busy) break;
+    }
+    if (!busy || Date.now() > end) return;
+    Atomics.wait(nap, 0, 0, 50);
+  }
 }
 
 /** Live descendants of pid (children, grandchildren...), found through /proc. */

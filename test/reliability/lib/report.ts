@@ -9,13 +9,17 @@ import type { CheckResult } from './checker.js';
 
 export const LONG = process.env.AGENTGIT_RELIABILITY === 'long';
 
+/** AGENTGIT_RELIABILITY_KILL_TRIALS=N: N kill -9 trials on each hub kind instead of the mode's default. */
+const KILL_TRIALS = Number(process.env.AGENTGIT_RELIABILITY_KILL_TRIALS ?? 0);
+const killTrials = (d: Record<HubKind, number>): Record<HubKind, number> => (KILL_TRIALS > 0 ? { file: KILL_TRIALS, ssh: KILL_TRIALS, https: KILL_TRIALS } : d);
+
 export const SCALE = LONG
   ? {
       mode: 'long' as const,
       concurrentRounds: 4,
       burst: 5,
       twoSyncRounds: 2,
-      killTrials: { file: 80, ssh: 60, https: 60 } as Record<HubKind, number>,
+      killTrials: killTrials({ file: 80, ssh: 64, https: 64 }),
       hubDownRounds: 2,
       hungTimeoutSec: 4,
       partitionRounds: 3,
@@ -28,7 +32,7 @@ export const SCALE = LONG
       concurrentRounds: 1,
       burst: 4,
       twoSyncRounds: 1,
-      killTrials: { file: 4, ssh: 2, https: 2 } as Record<HubKind, number>,
+      killTrials: killTrials({ file: 4, ssh: 2, https: 2 }),
       hubDownRounds: 1,
       hungTimeoutSec: 3,
       partitionRounds: 2,
@@ -54,6 +58,7 @@ export interface ScenarioResult {
   seed: number;
   notes: string[];
   skipped?: string;
+  killPoints?: Record<string, { landed: number; tried: number }>;
 }
 
 export function record(r: ScenarioResult): void {

@@ -26,7 +26,7 @@ import {
   syncKilled,
   type KillPoint,
 } from './faults.js';
-import { kill9, sh, type RunOut } from './proc.js';
+import { kill9, sh, waitGitIdle, type RunOut } from './proc.js';
 import { record, SCALE, type ScenarioResult } from './report.js';
 import type { Agent, World } from './world.js';
 
@@ -48,6 +48,8 @@ export interface Ctx {
 export interface Outcome {
   rounds: number;
   faults: string;
+  /** kill-9: landed/tried by kill point (the failpoint table of docs/reliability.md) */
+  killPoints?: Record<string, { landed: number; tried: number }>;
 }
 
 export interface ScenarioDef {
@@ -76,6 +78,7 @@ export function recovered(v: Violations, a: Agent, what: string): void {
   for (const f of ['agentgit/checkout.json', 'index.lock', 'MERGE_HEAD', 'rebase-merge']) {
     v.expect(!existsSync(a.path(`.git/${f}`)), `${what}: ${a.name} still has .git/${f}`);
   }
+  waitGitIdle(a.dir); // not racing a detached auto gc of the recovery round
   const r = sh('git', ['fsck', '--no-progress', '--no-dangling'], { cwd: a.dir, env: a.env });
   const fsckOut = (r.stdout + r.stderr).trim();
   v.expect(r.code === 0 && fsckOut === '', () => `${what}: git fsck on ${a.name}: exit ${r.code}: ${fsckOut.slice(0, 300)}`);
@@ -163,8 +166,8 @@ const twoSyncs: ScenarioDef = {
   },
 };
 
-/** Kill points: the long run rotates through all of them on every hub; the sample spreads them over the hubs. */
-const SAMPLE_POINTS: Record<HubKind, KillPoint[]> = { file: ['fetch', 'checkout', 'random', 'push'], ssh: ['commit', 'merge'], https: ['checkout', 'fetch'] };
+/** Kill points: the long run rotates through all of them on every hub; the sample spreads them over the hubs (each point once). */
+const SAMPLE_POINTS: Record<HubKind, KillPoint[]> = { file: ['commit', 'merge', 'checkout', 'random'], ssh: ['fetch', 'verify'], https: ['push', 'record'] };
 const killPointOrder = (kind: HubKind, t: number): KillPoint => {
   if (SCALE.mode === 'sample') return SAMPLE_POINTS[kind][t % SAMPLE_POINTS[kind].length]!;
   const offset = kind === 'file' ? 0 : kind === 'ssh' ? 2 : 4;
@@ -173,12 +176,12 @@ const killPointOrder = (kind: HubKind, t: number): KillPoint => {
 
 const kill: ScenarioDef = {
   id: 'kill-9',
-  title: 'kill -9 of sync at random and chosen points; the next run recovers',
+  title: 'kill -9 of sync at random moments and at every failpoint; the next run recovers',
   kinds: ['file', 'ssh', 'https'],
   async run({ world, kind, v, notes }) {
     const trials = SCALE.killTrials[kind];
     const n = world.agents.length;
-    const stats = new Map<string, { tried: number; killed: number }>();
+    const stats = new Map<string, { tried: number; landed: number }>();
     let estimate = 2500;
     let inCheckout = 0;
     let trees = 0;
@@ -196,9 +199,11 @@ const kill: ScenarioDef = {
       codeIs(v, o, [0], `trial ${t}: sync of ${other.name}`);
       if (o.code === 0) estimate = Math.round(0.7 * estimate + 0.3 * o.ms);
       const out = await syncKilled(victim, point, mode, world.rng, estimate);
-      const s = stats.get(point) ?? { tried: 0, killed: 0 };
+      const s = stats.get(point) ?? { tried: 0, landed: 0 };
       s.tried++;
-      if (out.killed) s.killed++;
+      if (out.landed) s.landed++;
+      // a chosen point that did not fire is a hole in the suite, not luck: every trial is divergent (both wrote, the other pushed first)
+      if (point !== 'random') v.expect(out.landed, `trial ${t}: the kill at failpoint ${point} (${mode}) did not land (exit ${out.killed ? 'SIGKILL' : 'without SIGKILL'}, after "git ${out.after}")`);
       stats.set(point, s);
       if (out.inCheckout) inCheckout++;
       if (mode === 'tree') trees++;
@@ -208,11 +213,14 @@ const kill: ScenarioDef = {
       recovered(v, victim, what);
       v.expect(victim.head() === world.hubHead(), `${what}: ${victim.name} does not hold the hub's head after its recovery round`);
     }
-    const pts = [...stats].map(([p, s]) => `${p} ${s.killed}/${s.tried}`).join(', ');
-    notes.push(`kills that landed before the round ended, by point: ${pts}; ${inCheckout} during the work-tree update (journal present)`);
+    const pts = KILL_POINTS.filter((p) => stats.has(p))
+      .map((p) => `${p} ${stats.get(p)!.landed}/${stats.get(p)!.tried}`)
+      .join(', ');
+    notes.push(`kills that landed (failpoint fired and the process died of SIGKILL there; random: before the round ended), by point: ${pts}; ${inCheckout} left the work-tree journal`);
     return {
       rounds: trials,
-      faults: `kill -9 ×${trials} (landed/tried: ${pts}); ${trees} of the process tree, ${trials - trees} of agentgit alone (git children left running); ${inCheckout} inside the work-tree update`,
+      killPoints: Object.fromEntries(KILL_POINTS.filter((p) => stats.has(p)).map((p) => [p, stats.get(p)!])),
+      faults: `kill -9 ×${trials} (landed/tried: ${pts}); ${trees} of the process tree, ${trials - trees} of agentgit alone (at a failpoint: AGENTGIT_FAILPOINT=POINT:kill); ${inCheckout} inside the work-tree update`,
     };
   },
 };
@@ -615,6 +623,7 @@ export async function runScenario(world: World, def: ScenarioDef, o: { check: bo
     seed: world.seed,
     notes,
     violations: v.list,
+    ...(out.killPoints ? { killPoints: out.killPoints } : {}),
   };
   record(res);
   console.log(`[reliability] ${kind} ${def.id}: ${res.ok ? 'ok' : 'FAILED'} in ${res.ms} ms, ${res.syncs} syncs; ${out.faults}; ${chk ? summary(chk) : 'no check'}${notes.length ? `\n  notes:\n  - ${notes.join('\n  - ')}` : ''}${v.list.length ? `\n  violations:\n  - ${v.list.slice(0, 12).join('\n  - ')}` : ''}${chk && chk.problems.length ? `\n  checker:\n  - ${chk.problems.slice(0, 12).join('\n  - ')}` : ''}`);
