@@ -9,6 +9,7 @@
  *   node bench/init.mjs                     # 10,000 files, 7 repetitions
  *   BENCH_INIT_FILES=2000 BENCH_INIT_REPS=3 node bench/init.mjs
  *   BENCH_INIT_PROFILE=1 node bench/init.mjs  # one agentgit run under --cpu-prof (dist/cli/main.js), profile path printed
+ *   BENCH_INIT_BIN=/elsewhere/bin/agentgit node bench/init.mjs  # another build (a before/after comparison)
  *
  * agentgit runs with a fresh HOME and AGENTGIT_HOME (so it makes its signing
  * key, as a first init does) and no hub; plain git with the same HOME but
@@ -83,7 +84,7 @@ try {
   makeWorkspace(tpl, FILES);
   const contenders = {
     git: (dir, env) => timed(['sh', '-c', 'git init -q && git add -A && git commit -q -m init'], dir, { ...env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' }),
-    agentgit: (dir, env) => timed([process.execPath, BIN, 'init', '-C', dir, '--instance', 'bench', '--agent', 'bench'], dir, env),
+    agentgit: (dir, env) => timed([process.execPath, process.env.BENCH_INIT_BIN ?? BIN, 'init', '-C', dir, '--instance', 'bench', '--agent', 'bench'], dir, env),
   };
   const rows = [];
   for (let rep = 0; rep < REPS; rep++) {
