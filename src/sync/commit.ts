@@ -115,8 +115,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const staged: string[] = [];
   const clockFiles = new Map<string, Record<string, string>>();
   // blobs are written synchronously (git/objects.ts), index entries in status
-  // order; many changed files (an init) go into packs instead (PackBuffer)
-  const pack = status.length >= PACK_MIN_FILES ? new PackBuffer(repo) : null;
+  // order; the first commit of many files (an init) puts them into packs
+  // instead (PackBuffer). Later rounds keep loose objects: the blobs they
+  // write are read back from memory (git/objects.ts) by the merge.
+  const pack = status.length >= PACK_MIN_FILES && (await repo.revParse('HEAD')) === null ? new PackBuffer(repo) : null;
   const put = (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): void => {
     stage.push(bytes === null ? { path, mode: '0', oid: ZERO_OID } : { path, mode, oid: pack ? pack.add(bytes) : writeObjectSync(repo.gitDir, 'blob', bytes) });
     if (bytes === null ? before !== null : before === null || !bytesEqual(before, bytes)) staged.push(path);
@@ -221,7 +223,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   return { commit, committed: visible, held, nested, notes };
 }
 
-/** From this many changed paths on, a commit's blobs go into packs (PackBuffer), not loose objects. */
+/** From this many changed paths on, a first commit's blobs go into packs (PackBuffer), not loose objects. */
 export const PACK_MIN_FILES = 500;
 /** A pack is written once this many compressed bytes are buffered (memory stays bounded). */
 const PACK_MAX_BYTES = 32 << 20;
