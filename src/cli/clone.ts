@@ -16,7 +16,7 @@ import { loadPolicyState, readPolicy, settleAccepted, UsageError } from '../sync
 import { syncRound } from '../sync/round.js';
 import { cloneRepo, initRepo } from '../sync/setup.js';
 import { isAdmitted } from '../identity/admission.js';
-import { printJson, reportSync } from './output.js';
+import { printJson, progressLine, reportSync } from './output.js';
 import { treeRejections, treeLimitsOf } from '../git/paths.js';
 import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
 import type { Repo } from '../git/repo.js';
@@ -33,6 +33,28 @@ async function cloneTreeRejections(repo: Repo, head: string): Promise<Awaited<Re
   return treeRejections(repo, { exclude: [], tip: head, limits: treeLimitsOf(cfg) });
 }
 
+/**
+ * The verified tip's files into the new work tree: `git reset --hard`. With
+ * a progress line (a TTY), first the index and then the files a thousand at
+ * a time (`checkout-index`), so the line can move; the closing `reset
+ * --hard` then finds them in place and settles index and branch exactly as
+ * on its own.
+ */
+async function writeWorkTree(repo: Repo, head: string, progress: ((done: number, total: number) => void) | undefined): Promise<void> {
+  if (progress) {
+    await repo.run(['read-tree', head]);
+    const paths = (await repo.run(['ls-files', '-z'])).stdout.toString('utf8').split('\0').filter((p) => p !== '');
+    const STEP = 1000;
+    for (let i = 0; i < paths.length; i += STEP) {
+      progress(i, paths.length);
+      const chunk = paths.slice(i, i + STEP);
+      await repo.run(['checkout-index', '-f', '-u', '-z', '--stdin'], { input: chunk.join('\0') + '\0', env: { GIT_LITERAL_PATHSPECS: '1' } });
+    }
+    progress(paths.length, paths.length);
+  }
+  await repo.run(['reset', '-q', '--hard', head]);
+}
+
 export async function cloneCommand(a: { url: string; dir: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean; trustSelf: boolean }): Promise<void> {
   if (existsSync(a.dir) && readdirSync(a.dir).length > 0) {
     throw new UsageError(`${a.dir} exists and is not empty; clone into a new directory, or use \`agentgit init -C ${a.dir} --remote ${a.url}\` to merge what is there with the hub`);
@@ -40,7 +62,8 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
   const cloned = await cloneRepo(a.url, a.dir, { ...a, timeoutMs: a.timeout * 1000 });
   const head = await cloned.revParse('HEAD');
   if (head) {
-    const bad = [...(await verifyRange(cloned, { exclude: [], tip: head, allowBootstrap: true })), ...(await cloneTreeRejections(cloned, head))];
+    const progress = progressLine('agentgit: checking commits', { json: a.json, unit: 'commits' });
+    const bad = [...(await verifyRange(cloned, { exclude: [], tip: head, allowBootstrap: true, progress })), ...(await cloneTreeRejections(cloned, head))];
     if (bad.length > 0) {
       cloned.close();
       process.stderr.write(`agentgit: the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). The clone in ${a.dir} is kept for inspection; do not sync it.\n`);
@@ -48,7 +71,7 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
       return;
     }
   }
-  if (head) await cloned.run(['reset', '-q', '--hard', head]); // verified: now the work tree (cloned --no-checkout)
+  if (head) await writeWorkTree(cloned, head, progressLine('agentgit: writing files', { json: a.json })); // verified: now the work tree (cloned --no-checkout)
   cloned.close();
   const setup = await initRepo(a.dir, { agent: a.agent, instance: a.instance });
   const { repo, agent, instance } = setup;

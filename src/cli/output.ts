@@ -56,7 +56,7 @@ export function oneLine(s: string): string {
  * only when stderr is a terminal and neither --quiet nor --json was given;
  * redrawn at most every 100 ms, cleared when the work is done.
  */
-export function progressLine(label: string, opts: { quiet?: boolean; json?: boolean } = {}): ((done: number, total: number) => void) | undefined {
+export function progressLine(label: string, opts: { quiet?: boolean; json?: boolean; unit?: string } = {}): ((done: number, total: number) => void) | undefined {
   if (opts.quiet || opts.json || !process.stderr.isTTY) return undefined;
   let last = 0;
   return (done, total) => {
@@ -64,6 +64,6 @@ export function progressLine(label: string, opts: { quiet?: boolean; json?: bool
     if (done < total && now - last < 100) return;
     last = now;
     const pct = total ? Math.floor((done * 100) / total) : 100;
-    process.stderr.write(`\r${label}: ${pct}% (${done}/${total} files)${done >= total ? '\n' : ''}`);
+    process.stderr.write(`\r${label}: ${pct}% (${done}/${total} ${opts.unit ?? 'files'})${done >= total ? '\n' : ''}`);
   };
 }

@@ -47,6 +47,8 @@ export interface VerifyOptions {
   allowBootstrap: boolean;
   /** The commits `tip` brings that `exclude` lacks, when the caller knows them already (Repo.commitsSince). */
   commits?: CommitInfo[];
+  /** Called as commits are checked (a progress line on a TTY: `clone`). */
+  progress?: (done: number, total: number) => void;
 }
 
 async function listCommits(repo: Repo, o: VerifyOptions): Promise<CommitInfo[]> {
@@ -199,7 +201,9 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
   // ed25519 SSH signatures are checked in-process; anything else by git (ssh-keygen), one run per allowed set
   const status = new Map<string, { g: string; fp: string }>();
   const byGit = new Map<string, { signers: Signer[]; commits: string[] }>();
+  let checked = 0;
   for (const p of plans) {
+    o.progress?.(checked++, plans.length);
     if (p.malformed) continue;
     const s = await checkInProcess(repo, p.c.oid, p.allowed);
     if (s) {
@@ -230,6 +234,7 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
       await rm(dir, { recursive: true, force: true });
     }
   }
+  o.progress?.(plans.length, plans.length);
   const rejections: Rejection[] = [];
   for (const p of plans) {
     const { c, author } = p;

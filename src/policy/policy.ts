@@ -248,7 +248,17 @@ export interface Classification {
 /** A compiled policy: classification of repo-relative paths. */
 export class Policy {
   readonly rules: LayerRule[];
-  private readonly matchers: Ignore[];
+  /** One matcher per rule, built when first needed (see `groups`). */
+  private readonly matchers: (Ignore | undefined)[];
+  /**
+   * Runs of consecutive rules of one kind, each with one matcher for all its
+   * patterns: a path matches the run's matcher exactly when it matches one of
+   * its rules (no negated pattern is ever put in a run with others), so the
+   * first matching run holds the first matching rule. One `ignores()` call
+   * per run instead of per rule: the default policy's 50 rules are 8 runs,
+   * and classifying 10,000 paths (an init) took a second and more.
+   */
+  private readonly groups: { from: number; to: number; matcher: Ignore }[];
   private readonly secretMatcher: Ignore;
   private readonly rewriteMatcher: Ignore;
   private readonly cache = new Map<string, Classification>();
@@ -263,7 +273,14 @@ export class Policy {
     readonly floor: Policy | null = null,
   ) {
     this.rules = [...INTERNAL_LAYERS, ...config.layers, ...(config.defaults ? DEFAULT_LAYERS : [])];
-    this.matchers = this.rules.map((r) => ignore().add(r.pattern));
+    this.matchers = this.rules.map(() => undefined);
+    this.groups = [];
+    for (let i = 0; i < this.rules.length; ) {
+      let j = i + 1;
+      if (!negated(this.rules[i]!.pattern)) while (j < this.rules.length && this.rules[j]!.kind === this.rules[i]!.kind && !negated(this.rules[j]!.pattern)) j++;
+      this.groups.push({ from: i, to: j, matcher: ignore().add(this.rules.slice(i, j).map((r) => r.pattern)) });
+      i = j;
+    }
     this.secretMatcher = ignore().add([...DEFAULT_SECRET_GLOBS, ...config.secrets]);
     this.rewriteMatcher = ignore().add(config.logs.allowRewrite);
   }
@@ -280,12 +297,8 @@ export class Policy {
     let result: Classification = { kind: 'text', rule: null, secret };
     if (secret) result = { kind: 'local', rule: null, secret };
     else {
-      for (let i = 0; i < this.rules.length; i++) {
-        if (safeIgnores(this.matchers[i]!, path)) {
-          result = { kind: this.rules[i]!.kind, rule: this.rules[i]!, secret: false };
-          break;
-        }
-      }
+      const i = this.firstRule(path);
+      if (i >= 0) result = { kind: this.rules[i]!.kind, rule: this.rules[i]!, secret: false };
     }
     if (this.floor && result.kind !== 'local') {
       const f = this.floor.classify(path);
@@ -293,6 +306,16 @@ export class Policy {
     }
     this.cache.set(path, result);
     return result;
+  }
+
+  /** Index of the first rule that matches `path`, -1 when none does. */
+  private firstRule(path: string): number {
+    for (const g of this.groups) {
+      if (!safeIgnores(g.matcher, path)) continue;
+      if (g.to - g.from === 1) return g.from;
+      for (let i = g.from; i < g.to; i++) if (safeIgnores((this.matchers[i] ??= ignore().add(this.rules[i]!.pattern)), path)) return i;
+    }
+    return -1;
   }
 
   kindOf(path: string): Kind {
@@ -351,6 +374,16 @@ export class Policy {
     for (const r of this.rules) if (r.kind === 'local') out.add(r.pattern);
     return [...out];
   }
+}
+
+/**
+ * A pattern `ignore` may read as a negation ("!x": re-include). Alone it
+ * matches nothing; beside others it would re-include what they match, so it
+ * is never grouped. Any "!" counts (a BOM or an escape before it): a pattern
+ * left alone is always matched exactly as before.
+ */
+function negated(pattern: string): boolean {
+  return pattern.includes('!');
 }
 
 /** `ignore` throws on paths it considers invalid (absolute, `..`): treat as no match. */

@@ -7,7 +7,7 @@
  * outside the state directory. A link is refused with a message that names
  * it and says what to do (docs/security.md, "Hostile trees").
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -97,4 +97,56 @@ export async function writeWorkTreeFile(root: string, rel: string, data: string 
   const again = await symlinkedParent(root, rel); // a link made meanwhile
   if (again) throw refused(again);
   await writeNoFollow(abs, data);
+}
+
+/**
+ * `writeWorkTreeFile` for many files at once (the clock files of a commit
+ * of thousands of files): the same refusals, but each directory on the way
+ * is checked for a link once, not once per file, and the calls are
+ * synchronous (a few small syscalls each cost far less on the main thread
+ * than through the thread pool: an init of 10,000 files writes 6,000 of
+ * these).
+ */
+export function writeWorkTreeFilesSync(root: string, files: Iterable<[string, Uint8Array]>): void {
+  const checked = new Set<string>(); // directories known to be there and no link
+  const checkDirs = (rel: string): void => {
+    const parts = rel.split('/');
+    let sub = '';
+    for (const p of parts.slice(0, -1)) {
+      sub = sub ? `${sub}/${p}` : p;
+      if (checked.has(sub)) continue;
+      const abs = join(root, sub);
+      let st;
+      try {
+        st = lstatSync(abs);
+      } catch {
+        return; // not there (yet): nothing beneath it exists either
+      }
+      if (st.isSymbolicLink()) throw refused(abs);
+      checked.add(sub);
+    }
+  };
+  const made = new Set<string>();
+  for (const [rel, data] of files) {
+    const abs = join(root, rel);
+    const dir = dirname(abs);
+    if (!made.has(dir)) {
+      checkDirs(rel);
+      mkdirSync(dir, { recursive: true });
+      checkDirs(rel); // a link made meanwhile
+      made.add(dir);
+    }
+    let fd;
+    try {
+      fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refused(abs);
+      throw e;
+    }
+    try {
+      writeFileSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
