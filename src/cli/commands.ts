@@ -93,7 +93,7 @@ export async function runYargs(argv: string[]): Promise<void> {
     .command(
       'resume',
       'end a pause: the next round (at once under watch) syncs what was written meanwhile',
-      (y) => y.option('C', dir).option('json', json).epilogue(EXIT_CODES),
+      (y) => y.option('C', dir).option('json', json).example('$0 resume -C ~/agent', 'sync again (a running watcher starts a round at once)').epilogue(EXIT_CODES),
       async (a) => (await import('./pause.js')).resumeCommand(a),
     )
     .command(
@@ -173,7 +173,15 @@ export async function runYargs(argv: string[]): Promise<void> {
           .epilogue(EXIT_CODES),
       async (a) => (await import('./trust.js')).trustCommand(a as never),
     )
-    .command('instances [action] [name]', 'the fleet: active, removed and retired instances; `instances retire NAME` for one gone for good', (y) => y.positional('action', { choices: ['list', 'retire'] as const }).positional('name', { type: 'string' }).option('C', dir).option('json', json).option('timeout', { type: 'number', default: 60 }), async (a) => (await import('./instances.js')).instancesCommand(a as never))
+    .command('instances [action] [name]', 'the fleet: active, removed and retired instances; `instances retire NAME` for one gone for good', (y) =>
+        y
+          .positional('action', { choices: ['list', 'retire'] as const })
+          .positional('name', { type: 'string' })
+          .option('C', dir)
+          .option('json', json)
+          .option('timeout', { type: 'number', default: 60 })
+          .example('$0 instances retire server-old -C ~/agent', 'forget an instance gone for good')
+          .epilogue(EXIT_CODES), async (a) => (await import('./instances.js')).instancesCommand(a as never))
     .command(
       'identity <action> [file]',
       "this instance's signing key: show, export FILE (private key: see help), import FILE",
@@ -202,7 +210,9 @@ export async function runYargs(argv: string[]): Promise<void> {
           .positional('action', { choices: ['show', 'diff', 'accept'] as const, demandOption: true })
           .option('id', { type: 'string', describe: 'accept: only if the policy file is still this one (the id `policy diff` printed)' })
           .option('C', dir)
-          .option('json', json),
+          .option('json', json)
+          .example('$0 policy diff -C ~/agent', 'what a synced policy change asks of this machine')
+          .epilogue(EXIT_CODES),
       async (a) => (await import('./policy.js')).policyCommand(a as never),
     )
     .command(
