@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeObjectSync } from '../../src/git/objects.js';
-import { git, type Instance, tempDir, testEnv } from '../helpers/agents.js';
+import { expect } from 'vitest';
+import { git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 
 export interface RawEntry {
   /** Path components as raw bytes (latin1 text): a component may hold '/', be '..', '.git', empty… */
@@ -128,4 +129,13 @@ export function fingerprint(dir: string): string {
   };
   walk(dir, '');
   return out.join('\n');
+}
+
+/** A hub with two synced instances: `a` (the attacker's admitted key) and honest `b`; `good` is the hub's head. */
+export async function world(): Promise<{ hub: string; a: Instance; b: Instance; good: string }> {
+  const hub = makeBareHub();
+  const a = await Instance.init(hub, 'a', { files: { 'MEMORY.md': 'truth\n' } });
+  const b = await Instance.clone(hub, 'b');
+  expect((await b.sync()).code).toBe(0);
+  return { hub, a, b, good: git(hub, ['rev-parse', 'main']).trim() };
 }

@@ -13,19 +13,11 @@ import { runGit, setChildDeadline } from '../../src/git/exec.js';
 import { ObjectReader } from '../../src/git/objects.js';
 import { treeRejections } from '../../src/git/paths.js';
 import { Repo } from '../../src/git/repo.js';
-import { cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
-import { deepPath, hostileCommit, keyOf, publish, scratch } from './hostile.js';
+import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
+import { deepPath, hostileCommit, keyOf, publish, scratch, world } from './hostile.js';
 
 afterAll(() => cleanupTemp());
 afterEach(() => setChildDeadline(null));
-
-async function world(): Promise<{ hub: string; a: Instance; b: Instance; good: string }> {
-  const hub = makeBareHub();
-  const a = await Instance.init(hub, 'a', { files: { 'MEMORY.md': 'truth\n' } });
-  const b = await Instance.clone(hub, 'b');
-  expect((await b.sync()).code).toBe(0);
-  return { hub, a, b, good: git(hub, ['rev-parse', 'main']).trim() };
-}
 
 describe('limits: hostile content fails a round, never wedges it', () => {
   it('a path 1,500 directories deep and a 200 MB blob: exit 1 naming the path, nothing merged or pushed; the fixed hub syncs', async () => {

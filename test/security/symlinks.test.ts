@@ -14,17 +14,9 @@ import { Policy } from '../../src/policy/policy.js';
 import { checkout } from '../../src/sync/checkout.js';
 import { cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 import { treeRejections } from '../../src/git/paths.js';
-import { hostileCommit, keyOf, publish, type RawEntry, scratch } from './hostile.js';
+import { hostileCommit, keyOf, publish, type RawEntry, scratch, world } from './hostile.js';
 
 afterAll(() => cleanupTemp());
-
-async function world(): Promise<{ hub: string; a: Instance; b: Instance; good: string }> {
-  const hub = makeBareHub();
-  const a = await Instance.init(hub, 'a', { files: { 'MEMORY.md': 'truth\n' } });
-  const b = await Instance.clone(hub, 'b');
-  expect((await b.sync()).code).toBe(0);
-  return { hub, a, b, good: git(hub, ['rev-parse', 'main']).trim() };
-}
 
 describe('symlinks where agentgit writes', () => {
   it('a .gitignore or a clock file committed as a link to a file outside is refused on arrival; the file outside is never touched', async () => {
