@@ -52,7 +52,7 @@ describe('operator: joining', () => {
     expect(r.stdout).toMatch(/joined the hub's state/);
     expect(r.stdout).toMatch(/SOUL\.md.*\.agentgit\/conflicts\.jsonl/);
     const line = /agentgit trust add '([^']+)'/.exec(r.stdout)?.[1];
-    expect(line).toBeTruthy();
+    expect(line).toMatch(/^kevin\/b namespaces="git" ssh-ed25519 AAAA/);
     expect(b.read('SOUL.md')).toBe('# Soul\n\nthe fleet\'s own soul\n');
     const rec = b.read('.agentgit/conflicts.jsonl').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { path: string; rule: string; loser: { value: string } });
     expect(rec.find((x) => x.path === 'SOUL.md')).toMatchObject({ rule: 'join', loser: { value: '# Soul\n\ntemplate soul\n' } });

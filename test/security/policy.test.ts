@@ -63,7 +63,7 @@ describe('policy changes need each machine\'s consent', () => {
     const got = await b.sync();
     expect(got.code).toBe(0);
     expect(got.stderr).not.toMatch(/has not accepted/); // the round that merges it still ran the old policy
-    expect(b.readJson<{ rebuild: unknown }>(POLICY).rebuild).toBeTruthy();
+    expect(b.readJson<{ rebuild: { command?: unknown } }>(POLICY).rebuild.command).toEqual(['sh', '-c', 'touch ../rebuild-ran']);
 
     // B's agent writes what the risky policy would publish; A brings a change that triggers a rebuild
     b.write('sessions/x.json', '{"session": "private"}\n');

@@ -289,7 +289,7 @@ describe('sync engine', () => {
     // joining a hub with admitted instances: it merges but may not push until admitted (exit 0, as clone)
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const line = /agentgit trust add '([^']+)'/.exec(r.stdout)?.[1];
-    expect(line).toBeTruthy();
+    expect(line).toMatch(/^agent\/old namespaces="git" ssh-ed25519 AAAA/);
     await a.admit(line!);
     const s2 = await inst.sync();
     expect(s2.code, s2.stderr).toBe(0);
