@@ -6,7 +6,7 @@
  * only defence is the tree check), pushed straight to the hub.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeObjectSync } from '../../src/git/objects.js';
 import { expect } from 'vitest';
@@ -138,4 +138,15 @@ export async function world(): Promise<{ hub: string; a: Instance; b: Instance; 
   const b = await Instance.clone(hub, 'b');
   expect((await b.sync()).code).toBe(0);
   return { hub, a, b, good: git(hub, ['rev-parse', 'main']).trim() };
+}
+
+/** A plain repo with one commit (`base`), for building hostile commits on top of it without a hub. */
+export function scratchRepo(): { dir: string; base: string; s: { gitDir: string; env: NodeJS.ProcessEnv } } {
+  const dir = join(tempDir(), 'r');
+  const env = testEnv(tempDir());
+  git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+  writeFileSync(join(dir, 'f'), 'x\n');
+  git(dir, ['add', 'f'], env);
+  git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-qm', 'base'], env);
+  return { dir, base: git(dir, ['rev-parse', 'HEAD'], env).trim(), s: { gitDir: join(dir, '.git'), env } };
 }

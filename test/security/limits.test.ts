@@ -6,7 +6,6 @@
  * maxFileBytes); every git child is stopped at the round's deadline.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runGit, setChildDeadline } from '../../src/git/exec.js';
@@ -14,7 +13,7 @@ import { ObjectReader } from '../../src/git/objects.js';
 import { treeRejections } from '../../src/git/paths.js';
 import { Repo } from '../../src/git/repo.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
-import { deepPath, hostileCommit, keyOf, publish, scratch, world } from './hostile.js';
+import { deepPath, hostileCommit, keyOf, publish, scratch, scratchRepo, world } from './hostile.js';
 
 afterAll(() => cleanupTemp());
 afterEach(() => setChildDeadline(null));
@@ -52,14 +51,7 @@ describe('limits: hostile content fails a round, never wedges it', () => {
   }, 600_000);
 
   it('maxTreeDepth and maxFileBytes are the limits: a tree one level deeper or one byte larger is refused, at the limit it passes', async () => {
-    const dir = join(tempDir(), 'r');
-    const env = testEnv(tempDir());
-    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
-    writeFileSync(join(dir, 'f'), 'x\n');
-    git(dir, ['add', 'f'], env);
-    git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-qm', 'base'], env);
-    const base = git(dir, ['rev-parse', 'HEAD'], env).trim();
-    const s = { gitDir: join(dir, '.git'), env };
+    const { dir, base, s } = scratchRepo();
     const deep = hostileCommit(s, { entries: [{ path: deepPath(5), mode: '100644', content: '12345' }], signingKey: '', parent: base });
     const repo = (await Repo.openAt(dir))!;
     try {

@@ -14,7 +14,7 @@ import { Policy } from '../../src/policy/policy.js';
 import { checkout } from '../../src/sync/checkout.js';
 import { cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 import { treeRejections } from '../../src/git/paths.js';
-import { hostileCommit, keyOf, publish, type RawEntry, scratch, world } from './hostile.js';
+import { hostileCommit, keyOf, publish, type RawEntry, scratch, scratchRepo, world } from './hostile.js';
 
 afterAll(() => cleanupTemp());
 
@@ -80,14 +80,7 @@ describe('symlinks where agentgit writes', () => {
   }, 300_000);
 
   it('a path beneath a link of the same tree is refused, also when only a case-insensitive file system makes them one; a file and a directory differing in case pass', async () => {
-    const dir = join(tempDir(), 'r');
-    const env = testEnv(tempDir());
-    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
-    writeFileSync(join(dir, 'f'), 'x\n');
-    git(dir, ['add', 'f'], env);
-    git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-qm', 'base'], env);
-    const base = git(dir, ['rev-parse', 'HEAD'], env).trim();
-    const s = { gitDir: join(dir, '.git'), env };
+    const { dir, base, s } = scratchRepo();
     const make = (entries: RawEntry[]) => hostileCommit(s, { entries, signingKey: '', parent: base });
     const repo = (await Repo.openAt(dir))!;
     try {
