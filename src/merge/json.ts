@@ -274,15 +274,11 @@ interface SlotPlan {
 /** What a node's merge must honour: moves into/out of this array, or into/out of this item's child arrays. */
 interface NodePlan {
   slot?: SlotPlan;
-  children?: Map<string, SlotPlan>;
-  /** Identities whose moves an outer scope already decided. */
-  handled?: ReadonlySet<string>;
 }
 
 function planActive(np: NodePlan | undefined): boolean {
   if (!np) return false;
-  if (np.slot && (np.slot.incoming.size > 0 || np.slot.outgoing.size > 0)) return true;
-  return np.children !== undefined && np.children.size > 0;
+  return np.slot !== undefined && (np.slot.incoming.size > 0 || np.slot.outgoing.size > 0);
 }
 
 function bump(S: State, stat: string, n = 1): void {
@@ -356,7 +352,7 @@ function mergeValue(S: State, cx: Ctx, b: Json | undefined, o: Json | undefined,
     const sub: Json = isArr(present) ? (isArr(b) ? b : []) : isObj(b) ? b : {};
     return o !== undefined ? mergeValue(S, cx, sub, o, sub, np) : mergeValue(S, cx, sub, sub, t, np);
   }
-  if (isObj(o) && isObj(t)) return mergeObjects(S, cx, isObj(b) ? b : {}, o, t, np);
+  if (isObj(o) && isObj(t)) return mergeObjects(S, cx, isObj(b) ? b : {}, o, t);
   if (isArr(o) && isArr(t)) return mergeArrays(S, cx, isArr(b) ? b : [], o, t, np?.slot);
   if (isNum(o) && isNum(t) && S.counters.matches(cx.path, cx.key)) {
     bump(S, 'counters');
@@ -400,7 +396,7 @@ function race(S: State, cx: Ctx, o: Json, t: Json): Json {
   return w;
 }
 
-function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonObject, np: NodePlan | undefined): JsonObject {
+function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonObject): JsonObject {
   const ts = decideTs(S, o, t) ?? cx.ts;
   const bKeys = Object.keys(b);
   const oKeys = Object.keys(o);
@@ -410,7 +406,7 @@ function mergeObjects(S: State, cx: Ctx, b: JsonObject, o: JsonObject, t: JsonOb
   for (const k of tKeys) keys.add(k);
 
   // Plans for child arrays: the document's move scope decided them (documentScope).
-  const plans = new Map<string, SlotPlan>(np?.children ?? []);
+  const plans = new Map<string, SlotPlan>();
   if (S.moves.size > 0) {
     for (const k of keys) {
       const p = S.moves.get(cx.loc + keySeg(k));
@@ -591,9 +587,6 @@ interface Slot {
   b: Json[] | undefined;
   o: Json[] | undefined;
   t: Json[] | undefined;
-  /** For slots inside items: the owning item's id and the child key. */
-  owner?: Id;
-  key?: string;
 }
 
 interface Loc {
@@ -608,7 +601,7 @@ interface Loc {
  * no outer scope has decided it). Returns plans for the arrays whose content
  * a move changes, and the set of movable identities.
  */
-function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | undefined): { plans: Map<string, SlotPlan>; movable: Set<string> } {
+function computeScope(S: State, slots: Slot[]): { plans: Map<string, SlotPlan>; movable: Set<string> } {
   const where: [Map<string, Loc>, Map<string, Loc>, Map<string, Loc>] = [new Map(), new Map(), new Map()];
   const dup = new Set<string>();
   for (const s of slots) {
@@ -623,7 +616,6 @@ function computeScope(S: State, slots: Slot[], exclude: ReadonlySet<string> | un
         const id = idValue(el, s.idKey);
         if (id === undefined) continue;
         const k = identityOf(s.idKey, id);
-        if (exclude?.has(k)) continue;
         if (map.has(k)) dup.add(k);
         else map.set(k, { slot: s, id, item: el as JsonObject });
       }
@@ -734,7 +726,7 @@ function documentScope(S: State, b: Json | undefined, o: Json | undefined, t: Js
     }
   }
   if (slots.size < 2) return;
-  const { plans } = computeScope(S, [...slots.values()], undefined);
+  const { plans } = computeScope(S, [...slots.values()]);
   const force = (start: string): void => {
     const todo = [start];
     while (todo.length > 0) {
