@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 240_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // property tests: a fixed seed in npm test (test/setup/fast-check.ts)
+    setupFiles: ['test/setup/fast-check.ts'],
   },
 });
