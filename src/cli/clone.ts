@@ -18,19 +18,16 @@ import { cloneRepo, initRepo } from '../sync/setup.js';
 import { isAdmitted } from '../identity/admission.js';
 import { printJson, progressLine, reportSync } from './output.js';
 import { treeRejections, treeLimitsOf } from '../git/paths.js';
-import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
+import { parsePolicy } from '../policy/policy.js';
 import type { Repo } from '../git/repo.js';
 
-/** Hostile trees in the cloned history, checked with the limits of the verified tip's policy (defaults when it has none or a bad one). */
+/**
+ * Hostile trees in the cloned history, checked with the default limits: the
+ * hub's own policy must not raise the limits that judge the hub (a synced
+ * raise needs this machine's consent, which a clone has not given yet).
+ */
 async function cloneTreeRejections(repo: Repo, head: string): Promise<Awaited<ReturnType<typeof treeRejections>>> {
-  const text = await repo.objects.read(`${head}:${POLICY_PATH}`);
-  let cfg = parsePolicy(null);
-  try {
-    cfg = parsePolicy(text ? text.toString('utf8') : null);
-  } catch {
-    /* a bad policy: the defaults */
-  }
-  return treeRejections(repo, { exclude: [], tip: head, limits: treeLimitsOf(cfg) });
+  return treeRejections(repo, { exclude: [], tip: head, limits: treeLimitsOf(parsePolicy(null)) });
 }
 
 /**
@@ -66,7 +63,7 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
     const bad = [...(await verifyRange(cloned, { exclude: [], tip: head, allowBootstrap: true, progress })), ...(await cloneTreeRejections(cloned, head))];
     if (bad.length > 0) {
       cloned.close();
-      process.stderr.write(`agentgit: the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). The clone in ${a.dir} is kept for inspection; do not sync it.\n`);
+      process.stderr.write(`agentgit: the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by ${JSON.stringify(bad[0]!.author)}: ${bad[0]!.reason}). The clone in ${a.dir} is kept for inspection; do not sync it.\n`);
       process.exitCode = 1;
       return;
     }

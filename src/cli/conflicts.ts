@@ -10,6 +10,7 @@
  * winning text; a whole file: the file). It is a new write, committed (and
  * winning, with a newer clock) at the next sync.
  */
+import { redactSecrets } from '../sync/secrets.js';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -68,7 +69,9 @@ export function recordId(line: string): string {
 /** DATE for --since: ISO 8601; a date and time without a zone is UTC (results never depend on TZ). */
 export function parseSince(s: string): number {
   const t = s.trim();
-  const withZone = /T\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(t) ? `${t}Z` : t;
+  // a space or a T between date and time, no zone: UTC (Date.parse would read the space form as local time)
+  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(:\d\d(\.\d+)?)?)$/.exec(t);
+  const withZone = m ? `${m[1]}T${m[2]}Z` : t;
   const ms = /^\d{4}-\d\d-\d\d/.test(withZone) ? Date.parse(withZone) : NaN;
   if (!Number.isFinite(ms)) throw new UsageError(`--since ${s}: not a date; use ISO 8601, e.g. 2026-12-01 or 2026-12-01T10:00Z`);
   return ms;
@@ -132,13 +135,13 @@ export async function conflictsCommand(a: { C: string; json: boolean; action?: s
     if (recs.length === 0) process.stdout.write('no concurrent writes recorded\n');
     for (const r of recs) {
       process.stdout.write(
-        [
+        redactSecrets([
           `${r.id}  ${r.time ?? '(no time)'}  ${r.path}${r.key ? ` ${r.key}` : ''}  (decided by ${r.rule})`,
           `  kept  ${r.winner.instance}${r.winner.time ? ` at ${r.winner.time}` : ''}: ${show(r.winner.value)}`,
           `  lost  ${r.loser.instance}${r.loser.time ? ` at ${r.loser.time}` : ''}: ${show(r.loser.value)}`,
           `  to restore the lost value: agentgit conflicts take ${r.id}`,
           '',
-        ].join('\n'),
+        ].join('\n')), // synced values: a token in one is never printed
       );
     }
   } finally {

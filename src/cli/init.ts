@@ -22,7 +22,7 @@ import { keyPath, loadKey } from '../identity/keys.js';
 import { addSigner, parseSigners, removeSigner, signerLine, SIGNERS_PATH } from '../identity/signers.js';
 import { readSignersFile, selfAdmit } from '../identity/trust.js';
 import { commitLocalChanges } from '../sync/commit.js';
-import { checkDirExists, findRepoRoot, loadPolicyState, readPolicy, UsageError, writeAccepted } from '../sync/context.js';
+import { checkDirExists, findRepoRoot, loadPolicyState, readEffectivePolicy, readPolicy, UsageError, writeAccepted } from '../sync/context.js';
 import { ClockSource } from '../sync/hlc.js';
 import { syncRound } from '../sync/round.js';
 import { initRepo, joinUnrelated } from '../sync/setup.js';
@@ -152,13 +152,13 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
 async function joinHub(repo: Repo, tip: string, remote: string, branch: string, instance: string): Promise<{ refused?: string; joined?: Awaited<ReturnType<typeof joinUnrelated>> }> {
   const { verifyRange } = await import('../identity/verify.js');
   const head = await repo.revParse('HEAD');
-  const limits = treeLimitsOf((await readPolicy(repo.root)).config);
+  const limits = treeLimitsOf((await readEffectivePolicy(repo)).config);
   const exclude = head ? [head] : [];
   // signatures, then every new tree (git's path rules, no link where agentgit writes, limits): before anything is written
   const bad = [...(await verifyRange(repo, { exclude, tip, allowBootstrap: true })), ...(await treeRejections(repo, { exclude, tip, limits }))];
   if (bad.length > 0) {
     return {
-      refused: `the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by "${bad[0]!.author}": ${bad[0]!.reason}). Nothing from the hub was merged; local work is committed and kept. Check the hub URL, or ask its operator`,
+      refused: `the hub's history does not verify (${bad.length} commit${bad.length === 1 ? '' : 's'}; first: ${bad[0]!.commit.slice(0, 10)} by ${JSON.stringify(bad[0]!.author)}: ${bad[0]!.reason}). Nothing from the hub was merged; local work is committed and kept. Check the hub URL, or ask its operator`,
     };
   }
   // Our own history holds no agentgit state yet (a migrated plain-git clone):
@@ -169,7 +169,7 @@ async function joinHub(repo: Repo, tip: string, remote: string, branch: string, 
   const mine = head ? await repo.objects.read(`${head}:${SIGNERS_PATH}`) : null;
   if (parseSigners(mine ? mine.toString('utf8') : null).length === 0 && (await repo.revParse(track))) await repo.run(['update-ref', '-d', track]);
   if (!head || (await repo.mergeBases(head, tip)).length > 0) return {};
-  const policy = await readPolicy(repo.root);
+  const policy = await readEffectivePolicy(repo);
   const ref = `refs/heads/${repo.headBranchFromFile() ?? branch}`;
   const joined = await joinUnrelated(repo, policy, head, tip, { instance, sign: true });
   const { checkout } = await import('../sync/checkout.js');

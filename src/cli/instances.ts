@@ -5,6 +5,7 @@
  * its key from allowed_signers if it is still there, and deletes its
  * heartbeat on the hub, so it leaves the fleet view everywhere.
  */
+import { redactSecrets } from '../sync/secrets.js';
 import { readFile } from 'node:fs/promises';
 import { isAdmitted } from '../identity/admission.js';
 import { removeSigner } from '../identity/signers.js';
@@ -60,7 +61,7 @@ export async function instancesCommand(a: { C: string; action?: string; name?: s
     if (url && member.heartbeat) {
       const r = await repo.run(['push', '--quiet', settings.remote, `:${HUB_PREFIX}${instance}`], { timeoutMs: a.timeout * 1000, okCodes: [1, 128] });
       if (r.code !== 0) {
-        process.stderr.write(`agentgit: could not delete the heartbeat of ${principal} on the hub (${r.stderr.toString().trim().split('\n').pop()}); run \`agentgit instances retire ${a.name}\` again when the hub answers\n`);
+        process.stderr.write(`agentgit: could not delete the heartbeat of ${principal} on the hub (${redactSecrets(r.stderr.toString().trim().split('\n').pop() ?? '')}); run \`agentgit instances retire ${a.name}\` again when the hub answers\n`);
         process.exitCode = 75;
       }
     }

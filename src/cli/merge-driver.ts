@@ -11,6 +11,7 @@
  * cherry-pick git gives no such name, so races fall back to the items' own
  * timestamps and then to the rule over values, which never depends on sides.
  */
+import { redactSecrets } from '../sync/secrets.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mergeFile } from '../merge/index.js';
@@ -58,7 +59,7 @@ export async function runMergeDriver(args: string[]): Promise<number> {
   for (const n of result.report.notes) process.stderr.write(`agentgit: ${path}: ${n}\n`);
   for (const x of result.report.collisions) process.stderr.write(`agentgit: ${path}: ${x.key}: two instances created different items with the same id; ${x.resolution}\n`);
   for (const c of result.report.conflicts) {
-    process.stderr.write(`agentgit: ${path}${c.key ? ` ${c.key}` : ''}: concurrent writes, kept ${short(c.winner.value)} over ${short(c.loser.value)} (${c.rule})\n`);
+    process.stderr.write(redactSecrets(`agentgit: ${path}${c.key ? ` ${c.key}` : ''}: concurrent writes, kept ${short(c.winner.value)} over ${short(c.loser.value)} (${c.rule})\n`));
   }
   // git merges the bases of a criss-cross history into a virtual ancestor first, with a
   // marker size raised by 2 (9): races there are not the merge's own, so not recorded

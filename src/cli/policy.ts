@@ -50,7 +50,7 @@ export async function pendingPolicy(ctx: Context, dir: string): Promise<PendingP
 /** One line for `agentgit status` and the sync report. */
 export function pendingLine(p: PendingPolicy | null): string {
   if (!p) return 'policy: accepted (nothing pending)';
-  const from = p.uncommitted ? 'an uncommitted edit on this machine' : p.commit ? `commit ${p.commit.slice(0, 10)} by ${p.author}` : 'the policy file';
+  const from = p.uncommitted ? 'an uncommitted edit on this machine' : p.commit ? `commit ${p.commit.slice(0, 10)} by ${JSON.stringify(p.author)}` : 'the policy file';
   return `policy: ${p.changes.length} change${p.changes.length === 1 ? '' : 's'} from ${from} NOT applied until accepted here: ${p.changes.map((c) => `${c.key}: ${c.what}`).join('; ')}; review with \`agentgit policy diff\`, then accept with \`${p.acceptCommand}\``;
 }
 

@@ -77,7 +77,7 @@ let deadlinePassed = false;
 export function trackChild(child: ChildProcess): void {
   if (child.exitCode !== null || child.signalCode !== null) return;
   live.add(child);
-  child.once('close', () => live.delete(child));
+  child.once('exit', () => live.delete(child)); // 'exit': a reader's close() removes its 'close' listeners
   if (deadlinePassed) killTree(child.pid);
 }
 

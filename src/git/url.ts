@@ -48,7 +48,7 @@ export function stripUserinfo(url: string): string {
 
 /** Every URL credential in a text (git's stderr, a note, an error) replaced by `***`. */
 export function redactUrlsIn(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#@'"`<>]+)@/gi, (m, scheme: string, info: string) => {
+  return text.replace(/\b([a-z][a-z0-9+.-]*):\/\/([^\s/?#'"`<>]+)@/gi, (m, scheme: string, info: string) => {
     if (SSH_SCHEMES.test(scheme) && !info.includes(':')) return m;
     return `${scheme}://***@`;
   });

@@ -26,7 +26,7 @@ export async function signersAt(repo: Repo, rev: string): Promise<ReturnType<typ
 export async function isAdmitted(repo: Repo, rev: string, publicKey: string): Promise<boolean> {
   const fp = fingerprint(publicKey);
   if (!fp || !(await signersAt(repo, rev)).some((s) => s.fingerprint === fp)) return false;
-  const oid = await repo.revParse(rev);
+  const oid = /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(rev) ? rev : await repo.revParse(rev); // a commit id needs no process
   return !oid || !(await revokedIn(repo, [oid])).has(fp);
 }
 

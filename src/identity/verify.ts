@@ -106,6 +106,22 @@ export async function revokedIn(repo: Repo, tips: string[], signersOf: SignersOf
     /* none yet, or unreadable: read the whole history */
   }
   if (at !== null && tips.length === 1 && tips[0] === at) return out;
+  if (at !== null) {
+    // The cache speaks for `at`'s history only: it applies to tips that descend from it
+    // (the usual case, one new commit on top, is proven in-process), never to another history.
+    const cached = at;
+    const parents = tips.length === 1 ? await repo.parentsOf(tips[0]!) : [];
+    if (parents.length === 1 && parents[0] === cached && (await sameSigners(repo, tips[0]!, cached))) {
+      // one commit that leaves allowed_signers as it was: nothing new is revoked
+      await saveRevoked(file, tips[0]!, out);
+      return out;
+    }
+    const descends = parents.includes(cached) || (await Promise.all(tips.map((t) => repo.run(['merge-base', '--is-ancestor', cached, t], { okCodes: [1] }).then((r) => r.code === 0, () => false)))).every(Boolean);
+    if (!descends) {
+      out.clear();
+      at = null;
+    }
+  }
   const list = async (since: string | null): Promise<string> => repo.text(['rev-list', '--full-history', ...tips, ...(since ? [`^${since}`] : []), '--', SIGNERS_PATH]);
   const oids = (await list(at).catch(() => list(null))).split('\n').filter(Boolean);
   for (const oid of oids) {
@@ -113,13 +129,21 @@ export async function revokedIn(repo: Repo, tips: string[], signersOf: SignersOf
     const own = new Set((await signersOf(oid)).map((s) => s.fingerprint));
     for (const p of parents) for (const s of await signersOf(p)) if (!own.has(s.fingerprint) && !out.has(s.fingerprint)) out.set(s.fingerprint, { commit: oid, principal: s.principal });
   }
-  if (tips.length === 1) {
-    await mkdir(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ at: tips[0], revoked: Object.fromEntries(out) }) + '\n');
-    await rename(tmp, file);
-  }
+  if (tips.length === 1) await saveRevoked(file, tips[0]!, out);
   return out;
+}
+
+async function saveRevoked(file: string, at: string, revoked: Revoked): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ at, revoked: Object.fromEntries(revoked) }) + '\n');
+  await rename(tmp, file);
+}
+
+/** Whether two commits hold the same allowed_signers (the same blob, or both none), read in-process. */
+async function sameSigners(repo: Repo, a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([repo.objects.read(`${a}:${SIGNERS_PATH}`), repo.objects.read(`${b}:${SIGNERS_PATH}`)]);
+  return x === null || y === null ? x === y : x.equals(y);
 }
 
 interface Plan {
@@ -254,7 +278,7 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
     if (s.g === 'G') {
       const principals = names(p.allowed.filter(allowsGit));
       if (principals.includes(author)) continue;
-      rejections.push({ commit: c.oid, author, signer, reason: `it is authored as "${author}" but signed by the key of ${principals.join(', ')} (${s.fp}): a commit must be authored by the instance whose key signs it` });
+      rejections.push({ commit: c.oid, author, signer, reason: `it is authored as ${JSON.stringify(author)} but signed by the key of ${principals.join(', ')} (${s.fp}): a commit must be authored by the instance whose key signs it` });
       continue;
     }
     if ((s.g === 'U' || s.g === 'E') && s.fp && !revokedAs) {

@@ -554,16 +554,15 @@ function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: J
 
   for (const [id, m] of members) {
     const icx: Ctx = { path: cx.path + idSeg(id), cp: itemCp(id, m), key: undefined, ts: cx.ts, loc: itemLoc(idKey, id) };
-    const np: NodePlan | undefined = undefined;
     let v: Json | undefined;
     if (m.incoming) {
       // Placed here by the move plan: present whatever the content says.
-      if (m.o !== undefined && m.t !== undefined) v = mergeValue(S, icx, m.b, m.o, m.t, np) ?? m.o;
+      if (m.o !== undefined && m.t !== undefined) v = mergeValue(S, icx, m.b, m.o, m.t) ?? m.o;
       else {
         const sub: JsonObject = m.b ?? {};
-        v = (m.o !== undefined ? mergeValue(S, icx, sub, m.o, sub, np) : mergeValue(S, icx, sub, sub, m.t, np)) ?? m.o ?? m.t;
+        v = (m.o !== undefined ? mergeValue(S, icx, sub, m.o, sub) : mergeValue(S, icx, sub, sub, m.t)) ?? m.o ?? m.t;
       }
-    } else v = mergeValue(S, icx, m.b, m.o, m.t, np);
+    } else v = mergeValue(S, icx, m.b, m.o, m.t);
     if (v !== undefined) results.set(id, [v]);
   }
 
@@ -995,7 +994,7 @@ function parseDocs(src: JsonSources): Docs | { fallback: string } | { broken: 'o
     const parsed = parse(text, b);
     if (parsed.ok && parsed.lossy === true) {
       if (b !== undefined) parsed.value = shareUnchanged(b, parsed.value);
-      longNumbers ||= /\d{16}|\de\d{3}|-0\b|\.\d*0\b|E/i.test(text);
+      longNumbers ||= /\d{16}|\de\d{3}|-0\b|\.\d*0\b/i.test(text);
     }
     return { parsed, fmt: formatOf(text) };
   };

@@ -118,6 +118,8 @@ function computeRisky(accepted: PolicyConfig, proposed: PolicyConfig): PolicyCha
   const wider = proposed.logs.allowRewrite.filter((g) => !accepted.logs.allowRewrite.includes(g));
   if (wider.length) out.push({ key: 'logs.allowRewrite', what: `lets ${wider.map((g) => JSON.stringify(g)).join(', ')} be truncated or rewritten and published` });
   if (proposed.maxFileBytes > accepted.maxFileBytes) out.push({ key: 'maxFileBytes', what: `raises the size limit from ${accepted.maxFileBytes} to ${proposed.maxFileBytes} bytes` });
+  if (proposed.maxTreeDepth > accepted.maxTreeDepth) out.push({ key: 'maxTreeDepth', what: `raises the depth limit for incoming trees from ${accepted.maxTreeDepth} to ${proposed.maxTreeDepth}` });
+  if (proposed.maxMergeBytes > accepted.maxMergeBytes) out.push({ key: 'maxMergeBytes', what: `raises the in-memory merge limit from ${accepted.maxMergeBytes} to ${proposed.maxMergeBytes} bytes` });
   if (proposed.trust.openEnrollment && !accepted.trust.openEnrollment) out.push({ key: 'trust.openEnrollment', what: 'lets any new instance admit itself' });
   const a = new Policy(accepted);
   const p = new Policy(proposed);
@@ -133,6 +135,8 @@ export function effectiveConfig(accepted: PolicyConfig, proposed: PolicyConfig):
     secrets: [...new Set([...proposed.secrets, ...accepted.secrets])],
     logs: { allowRewrite: proposed.logs.allowRewrite.filter((g) => accepted.logs.allowRewrite.includes(g)) },
     maxFileBytes: Math.min(proposed.maxFileBytes, accepted.maxFileBytes),
+    maxTreeDepth: Math.min(proposed.maxTreeDepth, accepted.maxTreeDepth),
+    maxMergeBytes: Math.min(proposed.maxMergeBytes, accepted.maxMergeBytes),
     rebuild: proposed.rebuild === null || sameCommand(accepted.rebuild, proposed.rebuild) ? proposed.rebuild : accepted.rebuild,
     trust: { openEnrollment: proposed.trust.openEnrollment && accepted.trust.openEnrollment },
   };

@@ -90,23 +90,13 @@ async function readWork(abs: string, maxBytes = Infinity): Promise<Work | null> 
   }
 }
 
-function parsesAsJson(text: string | null): boolean {
-  if (text === null) return false;
-  try {
-    JSON.parse(text.replace(/^\uFEFF/, ''));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult> {
   const { repo, policy } = o;
   await foldPendingConflicts(repo.root, repo.stateFile(PENDING_CONFLICTS)); // what `git merge` lost races to (merge-driver)
   const status = await repo.status();
   if (status.length === 0) return { commit: null, committed: [], held: [], nested: [], notes: [] };
   // loaded only when something changed: a no-op round never parses the merge kinds
-  const [{ checkFile }, { changedKeyPaths }] = await Promise.all([import('./guard.js'), import('../merge/json.js')]);
+  const [{ checkFile, parsesAsJson }, { changedKeyPaths }] = await Promise.all([import('./guard.js'), import('../merge/json.js')]);
   const held: Held[] = [];
   const nested: string[] = [];
   const notes: string[] = [];

@@ -97,17 +97,18 @@ export function checkFile(policy: Policy, f: GuardInput): Held | null {
   }
 }
 
-/** Whether the bytes are one JSON document (UTF-8, a BOM allowed); false on any doubt. */
-function parsesJson(bytes: Uint8Array): boolean {
-  const text = decodeText(bytes);
+/** Whether a text is one JSON document (a BOM allowed); false for null or on any doubt. */
+export function parsesAsJson(text: string | null): boolean {
   if (text === null) return false;
   try {
-    JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    JSON.parse(text.replace(/^\uFEFF/, ''));
     return true;
   } catch {
     return false;
   }
 }
+
+const parsesJson = (bytes: Uint8Array): boolean => parsesAsJson(decodeText(bytes));
 
 /**
  * The loss check of a log. Text that is not valid UTF-8 (a write cut inside

@@ -127,8 +127,8 @@ async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> 
   await walk('refs');
   if (locks.length === 0) return;
   let stale = locks;
-  if (await gitProcessIn(repo.root)) {
-    // git at work (a detached auto gc holds packed-refs.lock for a moment): only locks older than 10 min are stale
+  if ((await gitProcessIn(repo.root)) !== false) {
+    // git at work, or no way to tell (no /proc) (a detached auto gc holds packed-refs.lock for a moment): only locks older than 10 min are stale
     const fresh = new Set<string>();
     for (const l of locks) if (Date.now() - (await stat(join(g, l)).then((s) => s.mtimeMs, () => 0)) < 10 * 60_000) fresh.add(l);
     if (fresh.has('index.lock')) throw new TemporaryError(`git is running in ${repo.root} (index.lock held); will retry next round`);
@@ -139,12 +139,13 @@ async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> 
   notes.push(`removed a stale .git/${stale.join(', .git/')} left by an interrupted git process`);
 }
 
-async function gitProcessIn(root: string): Promise<boolean> {
+/** Whether a git process works in `root`; null when this system cannot tell (no /proc): the caller keeps fresh locks then. */
+async function gitProcessIn(root: string): Promise<boolean | null> {
   let pids: string[];
   try {
     pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
   } catch {
-    return false; // not Linux: fall back to the age check of the caller
+    return null; // not Linux: only the caller's age check decides
   }
   for (const pid of pids) {
     if (Number(pid) === process.pid) continue;
@@ -270,7 +271,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       // new ones (see relate): before refusing anything, ask git for the exact list.
       if (bad.length > 0 && incoming) bad = [...(await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact })), ...(await trees())];
       if (bad.length > 0) {
-        const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ');
+        const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ');
         throw new RejectedError(
           `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub${bad.every((b) => b.reason.startsWith('its tree holds')) ? '' : ', or admit the key with `agentgit trust add`'}`,
         );
@@ -310,7 +311,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
         ...(await verifyRange(repo, { exclude: [], tip: theirs, allowBootstrap: firstContact })),
         ...(await treeRejections(repo, { exclude: [], tip: theirs, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() })),
       ];
-      if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by "${b.author}": ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
+      if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
       await repo.run(['reset', '-q', '--keep', theirs]);
       head = theirs;
     }

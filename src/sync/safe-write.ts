@@ -27,8 +27,10 @@ export async function symlinkedParent(root: string, rel: string): Promise<string
     abs = join(abs, p);
     try {
       if ((await lstat(abs)).isSymbolicLink()) return abs;
-    } catch {
-      return null; // not there (yet): nothing beneath it exists either
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null; // not there (yet): nothing beneath it exists either
+      return abs; // cannot tell (EACCES, EIO…): treat it as a link, never write through it
     }
   }
   return null;
@@ -119,8 +121,10 @@ export function writeWorkTreeFilesSync(root: string, files: Iterable<[string, Ui
       let st;
       try {
         st = lstatSync(abs);
-      } catch {
-        return; // not there (yet): nothing beneath it exists either
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return; // not there (yet): nothing beneath it exists either
+        throw e; // cannot tell: never write through it
       }
       if (st.isSymbolicLink()) throw refused(abs);
       checked.add(sub);
