@@ -126,27 +126,26 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
   if (await writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines())) fixed.push('.git/info/attributes');
   const hooksPath = cfg.get('core.hookspath');
   const hooksDir = hooksPath ? resolve(repo.root, hooksPath.replace(/^~(?=\/)/, process.env.HOME ?? '~')) : join(repo.gitDir, 'hooks');
-  const hook = join(hooksDir, 'pre-commit');
-  const template = await readFile(join(PROJECT_ROOT, 'hooks', 'pre-commit'), 'utf8');
-  const body = template.replace('@NODE@', process.execPath).replace('@AGENTGIT@', AGENTGIT_BIN);
-  let current = '';
-  try {
-    current = await readFile(hook, 'utf8');
-  } catch {
-    current = '';
-  }
-  if (current !== body) {
-    if (current && !current.includes('agentgit pre-commit hook')) {
+  for (const name of HOOKS) {
+    const hook = join(hooksDir, name);
+    const template = await readFile(join(PROJECT_ROOT, 'hooks', name), 'utf8');
+    const body = template.replace('@NODE@', process.execPath).replace('@AGENTGIT@', AGENTGIT_BIN);
+    const current = await readFile(hook, 'utf8').catch(() => '');
+    if (current === body) continue;
+    if (current && !current.includes(`agentgit ${name} hook`)) {
       await writeFile(hook + '.before-agentgit', current);
       fixed.push(`kept your old hook as ${hook}.before-agentgit`);
     }
     await mkdir(hooksDir, { recursive: true });
     await writeFile(hook, body);
     await chmod(hook, 0o755);
-    fixed.push('pre-commit hook');
+    fixed.push(`${name} hook`);
   }
   return fixed;
 }
+
+/** The git hooks agentgit installs (hooks/NAME): the commit guard and the secret scan of a push by hand. */
+const HOOKS = ['pre-commit', 'pre-push'] as const;
 
 /** Versioned setup files: policy (when absent), .gitattributes and .gitignore blocks. */
 export async function writeVersionedSetup(root: string, policy: Policy, createPolicy = true): Promise<void> {

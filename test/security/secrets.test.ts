@@ -147,6 +147,26 @@ describe('the pre-push scan: every route a secret can take to the hub', () => {
     expectNowhere(hubObjects(hub), [key.body]);
   });
 
+  it('a `git push` by hand: the pre-push hook runs the same scan (refused, nothing sent); a clean push goes through', async () => {
+    const key = fakeSshKey();
+    const c = commitByHand({ 'notes/by-hand.txt': key.text });
+    const remote = a.git(['remote']).trim().split('\n')[0]!;
+    const before = hubMain(hub);
+    const push = (): ReturnType<typeof spawnSync> => spawnSync('git', ['push', '-q', remote, 'HEAD:main'], { cwd: a.dir, env: a.env, encoding: 'utf8' });
+    const r = push();
+    expect(r.status, String(r.stderr)).not.toBe(0);
+    expect(String(r.stderr)).toContain(c.slice(0, 10));
+    expect(String(r.stderr)).toContain('notes/by-hand.txt');
+    expectNowhere(String(r.stdout) + String(r.stderr), [key.body]);
+    expect(hubMain(hub)).toBe(before);
+    expectNowhere(hubObjects(hub), [key.body]);
+    undo();
+    commitByHand({ 'notes/clean.md': 'nothing secret\n' });
+    const ok = push();
+    expect(ok.status, String(ok.stderr)).toBe(0);
+    expect(a.git(['show', `${hubMain(hub)}:notes/clean.md`])).toBe('nothing secret\n');
+  });
+
   it('a key committed on a side branch and cherry-picked', async () => {
     const key = fakeSshKey();
     a.git(['switch', '-q', '-c', 'side']);

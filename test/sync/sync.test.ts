@@ -255,13 +255,15 @@ describe('sync engine', () => {
       a.updateJson<{ tasks: { id: number }[] }>(tasks, (v) => ({ tasks: [...v.tasks, { id: t }] }));
       expected.push(ea, eb);
       const child = spawn(process.execPath, [BIN, 'sync', '-C', a.dir], { env: a.env, detached: true, stdio: 'ignore' });
+      // listen before the pause: a sync that ends during it has already emitted 'close'
+      const closed = new Promise((r) => child.on('close', r));
       await new Promise((r) => setTimeout(r, 40 + Math.random() * 400));
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         /* already finished */
       }
-      await new Promise((r) => child.on('close', r));
+      await closed;
       const r = await a.sync();
       expect(r.code, `trial ${t}: ${r.stderr}`).toBe(0);
       expect(a.git(['fsck', '--no-progress', '--no-dangling'])).toBe('');
