@@ -237,3 +237,22 @@ describe('sync, clone and init refuse hostile paths signed by an admitted key', 
     expect(git(hub, ['rev-parse', 'main']).trim()).toBe(bad);
   }, 600_000);
 });
+
+describe('verify audits the tree rules over all of history', () => {
+  it('a hostile tree already in local history (pushed past the rules by hand) is named by `agentgit verify`, exit 1; a clean history verifies', async () => {
+    const { a } = await world();
+    const clean = await a.run(['verify', '--json']);
+    expect(clean.code, clean.stderr + clean.stdout).toBe(0);
+    expect(JSON.parse(clean.stdout).trees).toEqual([]);
+    const s = { gitDir: join(a.dir, '.git'), env: a.env };
+    const bad = hostileCommit(s, { entries: [{ path: ['notes', 'a\\b.md'], mode: '100644', content: 'x\n' }], signingKey: keyOf(a) });
+    git(a.dir, ['update-ref', 'refs/heads/main', bad], a.env);
+    const r = await a.run(['verify', '--json']);
+    expect(r.code).toBe(1);
+    const trees = JSON.parse(r.stdout).trees as { commit: string; reason: string }[];
+    expect(trees.map((t) => t.commit)).toEqual([bad]);
+    expect(trees[0]!.reason).toMatch(/backslash/);
+    const text = await a.run(['verify']);
+    expect(text.stdout).toMatch(new RegExp(`tree: ${bad.slice(0, 10)} by "kevin/a": its tree holds "notes/a\\\\\\\\b\\.md"`));
+  });
+});
