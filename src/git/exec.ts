@@ -74,6 +74,16 @@ let deadlineTimer: NodeJS.Timeout | undefined;
 let deadlinePassed = false;
 
 /** Kill `child` (and its process group) when the deadline passes; forgotten when it exits. */
+/** The git command an argv runs (`clone` in `-c k=v clone …`), for messages. */
+export function subcommand(args: readonly string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-c' || a === '-C') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return args[0] ?? '';
+}
+
 export function trackChild(child: ChildProcess): void {
   if (child.exitCode !== null || child.signalCode !== null) return;
   live.add(child);
@@ -137,14 +147,14 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
       const stdout = Buffer.concat(out);
       const c = code ?? -1;
       if (timedOut) {
-        reject(new GitError(`git ${args[0]} did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`, args, c, stderr, true));
+        reject(new GitError(`git ${subcommand(args)} did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`, args, c, stderr, true));
       } else if (deadlinePassed && code === null) {
-        reject(new GitError(`git ${args[0]} was stopped: the round passed its deadline`, args, c, stderr, true));
+        reject(new GitError(`git ${subcommand(args)} was stopped: the round passed its deadline`, args, c, stderr, true));
       } else if (c === 0 || opts.okCodes?.includes(c)) {
         resolve({ stdout, stderr, code: c });
       } else {
         const first = stderr.split('\n').find((l) => l.trim() !== '') ?? `exit ${c}`;
-        reject(new GitError(`git ${args[0]} failed: ${first.trim()}`, args, c, stderr, false));
+        reject(new GitError(`git ${subcommand(args)} failed: ${first.trim()}`, args, c, stderr, false));
       }
     });
     child.stdin.on('error', () => undefined);

@@ -61,6 +61,11 @@ describe('errors with --json', () => {
     const usage = await agentgit(['sync', '-C', dir, '--json', '--timeout', '0']);
     expect(usage.code).toBe(2);
     expect(JSON.parse(usage.stdout)).toMatchObject({ ok: false, exitCode: 2 });
+    // clone of a hub that is not there: JSON, exit 1, the git command named (not its `-c` options), nothing made
+    const target = join(tempDir(), 'never');
+    const clone = await agentgit(['clone', join(dir, 'no-hub.git'), target, '--json'], { env: testEnv(tempDir()) });
+    expect(clone.code).toBe(1);
+    expect(JSON.parse(clone.stdout)).toMatchObject({ ok: false, exitCode: 1, error: expect.stringMatching(/^git clone failed: .*no-hub\.git/) });
     const unknown = await agentgit(['status', '--json', '--bogus']);
     expect(unknown.code).toBe(2);
     expect(JSON.parse(unknown.stdout)).toMatchObject({ ok: false, exitCode: 2, error: expect.stringMatching(/bogus/) });
