@@ -47,26 +47,23 @@ export function mergeTextText(
   const conflicts: Conflict[] = [];
   let hunks = 0;
   for (const r of regions) {
-    if (r.ok) {
-      out.push(...r.ok);
-      continue;
-    }
-    if (!r.conflict) continue;
-    if (base !== null && r.conflict.o.length === 0) {
-      // both sides inserted lines at the same place and deleted nothing: keep both
-      out.push(...bothInsertions(r.conflict.a, r.conflict.b));
-      hunks++;
+    // a region is either settled (ok) or a conflict
+    const c = r.conflict;
+    if (c === undefined) {
+      out.push(...(r.ok ?? []));
       continue;
     }
     hunks++;
-    const aText = r.conflict.a.join('');
-    const bText = r.conflict.b.join('');
-    const race = pickWinner(side(aText, oursClock.file), side(bText, theirsClock.file));
-    const lines = race.winner === undefined ? [] : splitLines(race.winner.value);
-    out.push(...lines);
+    if (base !== null && c.o.length === 0) {
+      // both sides inserted lines at the same place and deleted nothing: keep both
+      out.push(...bothInsertions(c.a, c.b));
+      continue;
+    }
+    const race = pickWinner(side(c.a.join(''), oursClock.file), side(c.b.join(''), theirsClock.file));
+    out.push(...splitLines(race.winner.value));
     conflicts.push({
       path,
-      key: `hunk@${pre + r.conflict.oIndex + 1}`,
+      key: `hunk@${pre + c.oIndex + 1}`,
       winner: race.winner,
       loser: race.loser,
       rule: race.rule,
