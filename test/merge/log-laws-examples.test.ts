@@ -33,6 +33,14 @@ describe('an entry one side edits while the other puts another entry in its plac
     expect(keys(JSONL, out)).toEqual([PRETTY.slice(0, -1), o1 + ' (edited A)', b0]);
   });
 
+  test('a continuation line edited on one side, replaced by a new timestamped line on the other: both kept whole', () => {
+    // seed -381900929 (LOG_LAW_RUNS=3000), "no duplicates": the new line took
+    // the other side's words and came out as a line nobody wrote
+    const o = '[2026-02-05 08:01] call Bob o0\n  detail 0 of o0\n';
+    const out = merged('logs/history.log', o, '[2026-02-05 08:01] call Bob o0\n[2026-02-05 16:01] call Bob A0\n', '[2026-02-05 08:01] call Bob o0\n  detail 0 of o0 (edited B)\n');
+    expect(out).toBe('[2026-02-05 08:01] call Bob o0\n  detail 0 of o0 (edited B)\n[2026-02-05 16:01] call Bob A0\n');
+  });
+
   test('a real edit on both sides still merges: a box ticked on one, words added on the other', () => {
     const o = '# Tasks\n- [ ] buy milk\n- [ ] call Bob\n';
     const out = merged('memory/tasks.md', o, '# Tasks\n- [x] buy milk\n- [ ] call Bob\n', '# Tasks\n- [ ] buy milk and eggs\n- [ ] call Bob\n');
