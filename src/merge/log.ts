@@ -59,6 +59,11 @@
  *   `value`); deleted by one side and edited by the other = the edit.
  *   An "edit" whose new text the other side inserted is read as a deletion
  *   plus that insertion, so the two copies meet and appear once.
+ *   When both sides changed a base entry, a side's version that does not
+ *   keep it (another timestamp, or first words that neither start nor
+ *   extend the base's: the next event, another id, standing in its place)
+ *   is read as a deletion plus an insertion, so the other side's edit stays
+ *   whole and two entries are never fused into one.
  * - the entries both sides inserted at one place are merged like merge
  *   sort's merge, unit by unit, each side keeping its own order. Units
  *   compare by (level: deeper first, so bullets continuing the section
@@ -87,6 +92,11 @@
  * deletions, may pair up differently and come out twice (never lost).
  * Cost: linear in the input apart from the changed regions.
  *
+ * FALLBACK. Should the merge itself ever throw (it is written not to),
+ * mergeSafely keeps every entry of both sides exactly as often as the side
+ * that has it more often (unionOfEntries; deletions undone, never an entry
+ * lost or doubled) and says so in a note; tested with a failing core.
+ *
  * LAYOUT: this file is the public entry points; log/entries.ts splits a
  * file into entries (levels, own timestamps), log/align.ts pairs a side
  * with base (diff/patience.ts finds the unchanged entries), log/order.ts
@@ -96,6 +106,7 @@ import { textTimestamp } from './decide.js';
 import { align, isTruncation } from './log/align.js';
 import { NONE, detectMode, fileDayOf, firstLine, levelOf, ownTs, parseDoc } from './log/entries.js';
 import { emptyStats, mergeCore } from './log/merge.js';
+import { splitLines } from './util.js';
 import type { LogMergeOutput } from './log/merge.js';
 
 export type { LogMergeOutput } from './log/merge.js';
@@ -213,6 +224,12 @@ export const __testing = {
   mergeWithoutFastPaths(path: string, base: string | null, ours: string, theirs: string): LogMergeOutput {
     return mergeSafely(path, base, ours, theirs);
   },
+  /** mergeLogText with a merge core that fails, to reach the fallback. */
+  mergeWithFailingCore(path: string, base: string | null, ours: string, theirs: string): LogMergeOutput {
+    return mergeSafely(path, base, ours, theirs, () => {
+      throw new Error('injected failure');
+    });
+  },
   parseTimestamp(text: string, path = ''): number | null {
     const t = textTimestamp(firstLine(text), fileDayOf(path));
     return t;
@@ -223,13 +240,46 @@ function fast(text: string): LogMergeOutput {
   return { text, stats: emptyStats(), notes: [], conflicts: [] };
 }
 
-function mergeSafely(path: string, base: string | null, ours: string, theirs: string): LogMergeOutput {
+function mergeSafely(path: string, base: string | null, ours: string, theirs: string, core = mergeCore): LogMergeOutput {
   try {
-    return mergeCore(path, base, ours, theirs, { restore: false });
+    return core(path, base, ours, theirs, { restore: false });
   } catch (e) {
-    // Unreachable by design; still, never throw and never lose a side.
-    const [x, y] = ours <= theirs ? [ours, theirs] : [theirs, ours];
-    const text = x === '' ? y : y === '' ? x : x.endsWith('\n') ? x + y : x + '\n' + y;
-    return { text, stats: emptyStats(), notes: [`log merge failed (${(e as Error).message}); kept both sides whole`], conflicts: [] };
+    // Unreachable by design; still, never throw, never lose or double an entry.
+    return { text: unionOfEntries(path, ours, theirs), stats: emptyStats(), notes: [`log merge failed (${(e as Error).message}); kept every entry of both sides once (deletions undone)`], conflicts: [] };
   }
+}
+
+/**
+ * The fallback when the merge itself failed: one side (the smaller text,
+ * so the result does not depend on which side is ours) whole, then the
+ * entries of the other side it lacks, in their order, each entry as often
+ * as the side that has it more often. Edits show as both versions and
+ * deletions are undone; nothing is lost and nothing doubled. Entries are
+ * lines when the file cannot be split into entries.
+ */
+function unionOfEntries(path: string, ours: string, theirs: string): string {
+  const [x, y] = ours <= theirs ? [ours, theirs] : [theirs, ours];
+  const mode = detectMode(path, [x, y]);
+  const units = (text: string): { key: string; text: string }[] => {
+    try {
+      const doc = parseDoc(text, mode, fileDayOf(path));
+      return doc.bodies.map((body, j) => ({ key: body, text: body + doc.seps[j]! }));
+    } catch {
+      return splitLines(text).map((line) => ({ key: line.replace(/\n$/, ''), text: line }));
+    }
+  };
+  const have = new Map<string, number>();
+  for (const u of units(x)) have.set(u.key, (have.get(u.key) ?? 0) + 1);
+  const parts = [x];
+  for (const u of units(y)) {
+    const n = have.get(u.key) ?? 0;
+    if (n > 0) {
+      have.set(u.key, n - 1);
+      continue;
+    }
+    const prev = parts[parts.length - 1]!;
+    if (prev !== '' && !prev.endsWith('\n')) parts.push('\n'); // an entry on a line of its own
+    parts.push(u.text);
+  }
+  return parts.join('');
 }

@@ -4,8 +4,8 @@
  * later write wins that hunk (file clocks; equal clocks: the greater text)
  * and the other version goes into the report. Two insertions at the same
  * place with nothing deleted (one side adds a person, the other another) are
- * not a race: both are kept, lines they share once, the rest in content
- * order. Never conflict markers.
+ * not a race: both are kept, each in its own order, lines both inserted
+ * once, the rest in content order (bothInsertions). Never conflict markers.
  *
  * Invariant: the output depends on {ours, theirs} as a set with their clocks,
  * never on which one is "ours".
@@ -13,6 +13,7 @@
 import { diff3Merge } from 'node-diff3';
 import type { Conflict, SideClocks } from './types.js';
 import { pickWinner, side, splitLines } from './util.js';
+import { diffMatch } from './diff/patience.js';
 
 export interface TextMergeOutput {
   text: string;
@@ -46,26 +47,23 @@ export function mergeTextText(
   const conflicts: Conflict[] = [];
   let hunks = 0;
   for (const r of regions) {
-    if (r.ok) {
-      out.push(...r.ok);
-      continue;
-    }
-    if (!r.conflict) continue;
-    if (base !== null && r.conflict.o.length === 0) {
-      // both sides inserted lines at the same place and deleted nothing: keep both
-      out.push(...bothInsertions(r.conflict.a, r.conflict.b));
-      hunks++;
+    // a region is either settled (ok) or a conflict
+    const c = r.conflict;
+    if (c === undefined) {
+      out.push(...(r.ok ?? []));
       continue;
     }
     hunks++;
-    const aText = r.conflict.a.join('');
-    const bText = r.conflict.b.join('');
-    const race = pickWinner(side(aText, oursClock.file), side(bText, theirsClock.file));
-    const lines = race.winner === undefined ? [] : splitLines(race.winner.value);
-    out.push(...lines);
+    if (base !== null && c.o.length === 0) {
+      // both sides inserted lines at the same place and deleted nothing: keep both
+      out.push(...bothInsertions(c.a, c.b));
+      continue;
+    }
+    const race = pickWinner(side(c.a.join(''), oursClock.file), side(c.b.join(''), theirsClock.file));
+    out.push(...splitLines(race.winner.value));
     conflicts.push({
       path,
-      key: `hunk@${pre + r.conflict.oIndex + 1}`,
+      key: `hunk@${pre + c.oIndex + 1}`,
       winner: race.winner,
       loser: race.loser,
       rule: race.rule,
@@ -78,20 +76,34 @@ export function mergeTextText(
 }
 
 /**
- * Two blocks inserted at one place: their common leading and trailing lines
- * once, the differing middles both, the smaller text first (a choice that
- * does not depend on which side is ours).
+ * Two blocks inserted at one place: the lines both inserted (their common
+ * subsequence, found by the patience diff) once, and between two such
+ * lines what each side inserted there, the smaller text first. The diff
+ * runs from the smaller block to the larger, so the result does not depend
+ * on which side is ours. Lines keep their own terminators (the caller puts
+ * a newline between lines), so no final newline appears that neither side
+ * had.
  */
 function bothInsertions(a: string[], b: string[]): string[] {
-  const nl = (l: string): string => (l.endsWith('\n') ? l : l + '\n');
-  const x = a.map(nl);
-  const y = b.map(nl);
-  let p = 0;
-  while (p < x.length && p < y.length && x[p] === y[p]) p++;
-  let q = 0;
-  while (q < x.length - p && q < y.length - p && x[x.length - 1 - q] === y[y.length - 1 - q]) q++;
-  const mx = x.slice(p, x.length - q);
-  const my = y.slice(p, y.length - q);
-  const [first, second] = mx.join('') <= my.join('') ? [mx, my] : [my, mx];
-  return [...x.slice(0, p), ...first, ...second, ...x.slice(x.length - q)];
+  const bare = (l: string): string => (l.endsWith('\n') ? l.slice(0, -1) : l);
+  const text = (ls: string[]): string => ls.map(bare).join('\n');
+  const [x, y] = text(a) <= text(b) ? [a, b] : [b, a];
+  const to = diffMatch(x.map(bare), y.map(bare));
+  const out: string[] = [];
+  let pi = 0;
+  let pj = 0;
+  const both = (i: number, j: number): void => {
+    const [first, second] = text(x.slice(pi, i)) <= text(y.slice(pj, j)) ? [x.slice(pi, i), y.slice(pj, j)] : [y.slice(pj, j), x.slice(pi, i)];
+    out.push(...first, ...second);
+  };
+  for (let i = 0; i < x.length; i++) {
+    const j = to[i]!;
+    if (j < 0) continue;
+    both(i, j);
+    out.push(x[i]!.endsWith('\n') ? x[i]! : y[j]!);
+    pi = i + 1;
+    pj = j + 1;
+  }
+  both(x.length, y.length);
+  return out;
 }

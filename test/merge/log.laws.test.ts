@@ -274,6 +274,26 @@ describe.each(['UTC', 'Asia/Tokyo'])('log merge laws (TZ=%s)', (tz) => {
     );
   });
 
+  test('fallback: if the merge itself failed, every entry of both sides is kept once, the same bytes both ways', () => {
+    fc.assert(
+      fc.property(scenarioArb, ({ path, o, a, b }) => {
+        const r = __testing.mergeWithFailingCore(path, o, a, b);
+        expect(r.notes.join()).toContain('injected failure');
+        expect(__testing.mergeWithFailingCore(path, o, b, a).text).toBe(r.text);
+        const out = counts(keys(path, r.text));
+        const ca = counts(keys(path, a));
+        const cb = counts(keys(path, b));
+        for (const k of new Set([...ca.keys(), ...cb.keys()])) {
+          const want = Math.max(ca.get(k) ?? 0, cb.get(k) ?? 0);
+          expect(out.get(k) ?? 0, `lost ${JSON.stringify(k)}`).toBeGreaterThanOrEqual(want);
+          if (TAGGED.test(k)) expect(out.get(k), `duplicated ${JSON.stringify(k)}`).toBe(want);
+        }
+        for (const k of out.keys()) expect(ca.has(k) || cb.has(k), `invented ${JSON.stringify(k)}`).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   test('no conflict markers are produced', () => {
     fc.assert(
       fc.property(scenarioArb, fc.boolean(), ({ path, o, a, b }, markBase) => {

@@ -129,9 +129,8 @@ export function partnerOf(base: Doc, i: number, i1: number, side: Doc, j: number
  * null when the line has no word of three letters (too weak to pair on).
  */
 export function identityOf(doc: Doc, j: number): string | null {
-  const line = firstLine(doc.bodies[j]!).replace(/^(?:#{1,6}|[-*+]|\d{1,9}[.)])?[ \t]*(?:\[[ xX~-]\][ \t]*)?/, '');
-  const words = line.match(/[\p{L}\p{N}_]+/gu);
-  if (!words || !words.some((w) => w.length >= 3)) return null;
+  const words = headWords(doc.bodies[j]!);
+  if (!words.some((w) => w.length >= 3)) return null;
   const t = ownTs(doc, j);
   return `${t === NONE ? '' : t}|${words.slice(0, 5).join(' ')}`;
 }
@@ -152,6 +151,31 @@ export function similar(dx: Doc, i: number, dy: Doc, j: number): boolean {
   const [short, long] = fx.length <= fy.length ? [fx, fy] : [fy, fx];
   if (/\w{3}/.test(short) && long.startsWith(short)) return true; // same first line, or words added to it
   return dice(x.slice(0, 256), y.slice(0, 256)) >= 0.6;
+}
+
+/**
+ * Side entry j still is base entry i, strictly enough to be merged with
+ * the other side's edit of it: the same timestamp if both carry one, and
+ * the words of the first line (list marker and task box left out) of one
+ * start the other's (a box ticked, words added at the end). Entries whose
+ * first lines have no word fall back to similar. A mere resemblance (the
+ * next JSONL event, another id) is a different entry put in its place.
+ */
+export function keepsEntry(base: Doc, i: number, side: Doc, j: number): boolean {
+  const ti = ownTs(base, i);
+  const tj = ownTs(side, j);
+  if (ti !== NONE && tj !== NONE && ti !== tj) return false;
+  const x = headWords(base.bodies[i]!);
+  const y = headWords(side.bodies[j]!);
+  if (x.length === 0 || y.length === 0) return similar(base, i, side, j);
+  const [short, long] = x.length <= y.length ? [x, y] : [y, x];
+  return short.every((w, t) => long[t] === w);
+}
+
+/** The words of an entry's first line, without its list marker, heading marks and task box. */
+function headWords(body: string): string[] {
+  const line = firstLine(body).replace(/^(?:#{1,6}|[-*+]|\d{1,9}[.)])?[ \t]*(?:\[[ xX~-]\][ \t]*)?/, '');
+  return line.match(/[\p{L}\p{N}_]+/gu) ?? [];
 }
 
 /** Dice coefficient of the character bigrams of two strings. */

@@ -6,7 +6,7 @@ import { diff3Merge } from 'node-diff3';
 import type { Conflict } from '../types.js';
 import { pickWinner, side as sideValue } from '../util.js';
 import { textTimestamp } from '../decide.js';
-import { align, insertedBodies, isTruncation, withGaps } from './align.js';
+import { align, insertedBodies, isTruncation, keepsEntry, withGaps } from './align.js';
 import type { Alignment } from './align.js';
 import { NONE, detectMode, fileDayOf, firstLine, leadOf, parseDoc, stripMarkers, tailOf } from './entries.js';
 import type { Doc } from './entries.js';
@@ -98,7 +98,8 @@ function prepare(path: string, baseText: string | null, ours: string, theirs: st
     while (p < A.bodies.length && p < B.bodies.length && A.bodies[p] === B.bodies[p]) p++;
     O = { ...A, bodies: A.bodies.slice(0, p), seps: A.seps.slice(0, p) };
   } else O = refDoc;
-  const [alA, alB] = unpairInserted(O, A, align(O, A), B, align(O, B, opts.restore), opts.restore);
+  const [alA0, alB0] = unpairInserted(O, A, align(O, A), B, align(O, B, opts.restore), opts.restore);
+  const [alA, alB] = unpairReplaced(O, A, alA0, B, alB0, opts.restore);
   return { path, day, opts, O, A, B, realBase: refDoc !== null, alA, alB, outBodies: [], outLeads: [], outTrails: [], stats: emptyStats(), notes, conflicts: [] };
 }
 
@@ -108,24 +109,41 @@ function prepare(path: string, baseText: string | null, ours: string, theirs: st
  * dropped a base entry next to it): unpair it so the two copies meet.
  */
 function unpairInserted(O: Doc, A: Doc, alA: Alignment, B: Doc, alB: Alignment, restore: boolean): [Alignment, Alignment] {
-  const n = O.bodies.length;
   const insA = insertedBodies(A, alA);
   const insB = insertedBodies(B, alB);
-  const unpair = (al: Alignment, d: Doc, other: Set<string>, early: boolean): Alignment => {
-    if (other.size === 0) return al;
-    let changed = false;
-    const baseTo = al.baseTo.slice();
-    const edited = al.edited.slice();
-    for (let k = 0; k < n; k++) {
-      if (edited[k] && other.has(d.bodies[baseTo[k]!]!)) {
-        baseTo[k] = -1;
-        edited[k] = 0;
-        changed = true;
-      }
-    }
-    return changed ? withGaps(baseTo, edited, d.bodies.length, early) : al;
-  };
-  return [unpair(alA, A, insB, false), unpair(alB, B, insA, restore)];
+  return [
+    insB.size === 0 ? alA : unpairWhere(O, alA, A, false, (k) => alA.edited[k] === 1 && insB.has(A.bodies[alA.baseTo[k]!]!)),
+    insA.size === 0 ? alB : unpairWhere(O, alB, B, restore, (k) => alB.edited[k] === 1 && insA.has(B.bodies[alB.baseTo[k]!]!)),
+  ];
+}
+
+/**
+ * A base entry both sides changed, where a side's version does not keep it
+ * (keepsEntry: a 1:1 replacement or a resemblance pairs whatever stands in
+ * its place, such as the next event with another time or id): that side
+ * deleted the entry and inserted its own, so the other side's edit is kept
+ * whole next to it, never fused line by line with another entry.
+ */
+function unpairReplaced(O: Doc, A: Doc, alA: Alignment, B: Doc, alB: Alignment, restore: boolean): [Alignment, Alignment] {
+  const both = (k: number): boolean => alA.edited[k] === 1 && alB.edited[k] === 1 && A.bodies[alA.baseTo[k]!] !== B.bodies[alB.baseTo[k]!];
+  return [
+    unpairWhere(O, alA, A, false, (k) => both(k) && !keepsEntry(O, k, A, alA.baseTo[k]!)),
+    unpairWhere(O, alB, B, restore, (k) => both(k) && !keepsEntry(O, k, B, alB.baseTo[k]!)),
+  ];
+}
+
+/** The alignment with the pairs of the base entries `drop` picks undone (those side entries become insertions). */
+function unpairWhere(O: Doc, al: Alignment, d: Doc, early: boolean, drop: (k: number) => boolean): Alignment {
+  const ks: number[] = [];
+  for (let k = 0; k < O.bodies.length; k++) if (drop(k)) ks.push(k);
+  if (ks.length === 0) return al;
+  const baseTo = al.baseTo.slice();
+  const edited = al.edited.slice();
+  for (const k of ks) {
+    baseTo[k] = -1;
+    edited[k] = 0;
+  }
+  return withGaps(baseTo, edited, d.bodies.length, early);
 }
 
 function emit(m: Merge, body: string, lead: string, trail: string): void {
