@@ -38,10 +38,12 @@ export async function fetchRefsInto(repo: Repo, remote: string, src: string, dst
  * a failure to reach the hub throws (GitError: errors.ts sorts it).
  */
 export async function pushCompareAndSwap(repo: Repo, remote: string, oid: string, ref: string, expected: string | null, opts: { timeoutMs: number }): Promise<CasResult> {
-  const args = ['push', '--porcelain', '--no-verify', `--force-with-lease=${ref}:${expected ?? ''}`, remote, `+${oid}:${ref}`];
+  // no `+` on the refspec: it would force the update past the lease (git push: a
+  // forced refspec overrides --force-with-lease); the lease alone allows the non-fast-forward
+  const args = ['push', '--porcelain', '--no-verify', `--force-with-lease=${ref}:${expected ?? ''}`, remote, `${oid}:${ref}`];
   const r = await repo.run(args, { timeoutMs: opts.timeoutMs, okCodes: [1, 128] });
   const out = r.stdout.toString('utf8');
-  const line = out.split('\n').find((l) => l.includes(`\t${oid}:${ref}\t`) || l.endsWith(`:${ref}\t[up to date]`) || l.includes(`:${ref}\t`));
+  const line = out.split('\n').find((l) => l.includes(`:${ref}\t`));
   if (r.code === 0 && line && /^[ +*=]\t/.test(line)) return 'ok';
   if (line && /^!\t/.test(line) && /stale info|rejected|fetch first|non-fast-forward|failed to update ref|cannot lock ref|already exists/i.test(line + r.stderr)) return 'rejected';
   throw new GitError(`git push failed: ${lastLines(r.stderr) || lastLines(out) || `exit ${r.code}`}`, ['push'], r.code, r.stderr, false);
