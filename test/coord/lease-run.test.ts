@@ -241,7 +241,7 @@ describe.skipIf(!existsSync(FAKETIME))('lease: wall clocks 3 h apart (libfaketim
     const insts = await fleet(hub);
     const skew: Record<string, string> = { b: '-3h', c: '+3h' };
     const log = join(tempDir(), 'skew.log');
-    await loops(insts, log, Math.max(2, Math.ceil(TRIALS / 2)), (i) => (skew[i.name] ? { LD_PRELOAD: FAKETIME, FAKETIME: skew[i.name]!, FAKETIME_NO_CACHE: '1' } : {}));
+    await loops(insts, log, Math.max(2, Math.ceil(TRIALS / 2)), (i): Record<string, string> => (skew[i.name] ? { LD_PRELOAD: FAKETIME, FAKETIME: skew[i.name]!, FAKETIME_NO_CACHE: '1' } : {}));
     const spans = checkLog(log);
     expect(new Set(spans.map((s) => s.inst)).size).toBeGreaterThan(1);
     // the skewed instances really wrote skewed wall times
