@@ -244,9 +244,14 @@ describe.skipIf(!existsSync(FAKETIME))('lease: wall clocks 3 h apart (libfaketim
     await loops(insts, log, Math.max(2, Math.ceil(TRIALS / 2)), (i): Record<string, string> => (skew[i.name] ? { LD_PRELOAD: FAKETIME, FAKETIME: skew[i.name]!, FAKETIME_NO_CACHE: '1' } : {}));
     const spans = checkLog(log);
     expect(new Set(spans.map((s) => s.inst)).size).toBeGreaterThan(1);
-    // the skewed instances really wrote skewed wall times
-    const st = await agentgit(['lease', 'status', 'job', '-C', insts[1]!.dir, '--json'], { env: { ...insts[1]!.env, LD_PRELOAD: FAKETIME, FAKETIME: '-3h' } });
-    expect(st.code, st.stderr).toBe(0);
+    // the skew was real: the lease records b and c wrote carry wall times about 6 h apart
+    for (const i of insts.slice(1)) {
+      const r = await agentgit(['lease', 'acquire', `skew-${i.name}`, '-C', i.dir, '--ttl', '1m'], { env: { ...i.env, LD_PRELOAD: FAKETIME, FAKETIME: skew[i.name]! } });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const st = await insts[0]!.run(['lease', 'status', '-C', insts[0]!.dir, '--json']);
+    const at = new Map((JSON.parse(st.stdout) as { leases: Array<{ name: string; writtenAt: string }> }).leases.map((l) => [l.name, Date.parse(l.writtenAt)]));
+    expect(at.get('skew-c')! - at.get('skew-b')!).toBeGreaterThan(5 * 3_600_000);
   }, 600_000);
 });
 
