@@ -20,7 +20,7 @@ afterEach(() => {
   for (const c of running.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-const TRIALS = Number(process.env.AGENTGIT_LEASE_TRIALS ?? '6');
+const TRIALS = Number(process.env.AGENTGIT_LEASE_TRIALS ?? (process.env.AGENTGIT_RELIABILITY === 'long' ? '40' : '6'));
 const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
 /** A command that logs `start INST TOKEN`, works `secs`, logs `end INST TOKEN` (also when stopped by SIGTERM). */
