@@ -246,7 +246,7 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('json', json)
           .example('$0 lease run digest -C ~/agent -- ./send-digest.sh', 'send the daily digest from one instance only; CMD gets AGENTGIT_LEASE_TOKEN')
           .example('$0 lease status -C ~/agent', 'every lease: holder, generation, how long unchanged')
-          .epilogue('Exit codes: run: the command\'s own status; 75 when another instance holds the lease (the message says who and until when at the earliest) or the lease was lost (the command was stopped); 1 failed; 2 usage. Others: 0 ok, 1 failed, 2 usage, 75 held elsewhere, lost, or hub unreachable. Docs: docs/leases.md.'),
+          .epilogue("Exit codes: 0 ok (run: the command's own status, 128+N when signal N ended it); 1 failed, nothing lost (the message says what to do); 2 usage; 75 temporary: another instance holds the lease (the message says who and the earliest it can be taken), the lease was lost or could not be renewed in time (the command was stopped), or the hub is unreachable. Docs: docs/leases.md."),
       async (a) => (await import('./lease.js')).leaseCommand(a as never),
     )
     .command('merge-driver <kind> <base> <ours> <theirs> [size] [path]', 'git merge driver (registered by init; not for direct use)', () => undefined, () => undefined)
