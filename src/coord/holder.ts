@@ -225,8 +225,8 @@ export async function holdWhileRunning(ctx: Context, name: string, ttlMs: number
   const renewLoop = async (): Promise<void> => {
     while (!ended && lost === null) {
       const since = msSince(cur.confirmedNs);
-      // renew every ttl/3 after the last confirmation; retry sooner after a failure
-      await Promise.race([sleep(lastError ? Math.min(t.renewMs / 2, t.renewMs - since) : t.renewMs - since), done]);
+      // renew every ttl/3 after the last confirmation; after a failure retry every ttl/12 (never a busy loop)
+      await Promise.race([sleep(lastError ? Math.max(100, t.renewMs / 4) : t.renewMs - since), done]);
       if (ended || lost !== null) return;
       try {
         const r = await renewOnce(ctx, name, cur, ttlMs, 'held', uncertain);
@@ -248,15 +248,15 @@ export async function holdWhileRunning(ctx: Context, name: string, ttlMs: number
   for (const s of sigs) process.off(s, forward);
   await renewing.catch(() => undefined);
   if (spawnError) notes.push(`cannot run ${cmd}: ${spawnError}`);
+  // released also after a missed deadline (CMD is stopped; the hub may still show our lease):
+  // the CAS makes it a no-op when someone else holds it by now
   let released = false;
-  if (lost === null) {
-    try {
-      const r = await renewOnce(ctx, name, cur, ttlMs, 'released', uncertain);
-      released = r.result === 'ok';
-      if (!released) notes.push(`lease ${name} was no longer ours at release`);
-    } catch (e) {
-      notes.push(`could not release lease ${name} (${(e as Error).message.split('\n')[0]}): it expires by itself after its ttl (${fmtMs(ttlMs)})`);
-    }
+  try {
+    const r = await renewOnce(ctx, name, cur, ttlMs, 'released', uncertain);
+    released = r.result === 'ok';
+    if (!released && lost === null) notes.push(`lease ${name} was no longer ours at release`);
+  } catch (e) {
+    if (lost === null) notes.push(`could not release lease ${name} (${(e as Error).message.split('\n')[0]}): it expires by itself after its ttl (${fmtMs(ttlMs)})`);
   }
   return { status, lost, generation: cur.generation, released, notes };
 }
