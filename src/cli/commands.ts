@@ -232,6 +232,23 @@ export async function runYargs(argv: string[]): Promise<void> {
           .epilogue(EXIT_CODES),
       async (a) => (await import('./schedule.js')).scheduleCommand(a as never),
     )
+    .command(
+      'lease <action> [name]',
+      'run work on one instance at a time: a lease on the hub (run NAME -- CMD, or acquire/renew/release/status)',
+      (y) =>
+        y
+          .parserConfiguration({ 'populate--': true })
+          .positional('action', { choices: ['run', 'acquire', 'renew', 'release', 'status'] as const, demandOption: true, describe: 'run: take NAME, run CMD while holding it, release it; acquire/renew/release: for scripts; status: holder, generation, age (all leases without NAME)' })
+          .positional('name', { type: 'string', describe: 'the lease: letters, digits, ".", "_", "-"' })
+          .option('C', dir)
+          .option('ttl', { type: 'string', default: '10m', describe: 'how long the lease outlives its last renewal (1s to 7d); the holder renews every ttl/3' })
+          .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for the lease when another instance holds it' })
+          .option('json', json)
+          .example('$0 lease run digest -C ~/agent -- ./send-digest.sh', 'send the daily digest from one instance only; CMD gets AGENTGIT_LEASE_TOKEN')
+          .example('$0 lease status -C ~/agent', 'every lease: holder, generation, how long unchanged')
+          .epilogue("Exit codes: 0 ok (run: the command's own status, 128+N when signal N ended it); 1 failed, nothing lost (the message says what to do); 2 usage; 75 temporary: another instance holds the lease (the message says who and the earliest it can be taken), the lease was lost or could not be renewed in time (the command was stopped), or the hub is unreachable. Docs: docs/leases.md."),
+      async (a) => (await import('./lease.js')).leaseCommand(a as never),
+    )
     .command('merge-driver <kind> <base> <ours> <theirs> [size] [path]', 'git merge driver (registered by init; not for direct use)', () => undefined, () => undefined)
     .demandCommand(1, 'name a command (listed above)')
     .recommendCommands()

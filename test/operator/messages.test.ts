@@ -15,7 +15,7 @@ import { agentgit, BIN, cleanupTemp, Instance, makeBareHub, tempDir, testEnv } f
 
 afterAll(() => cleanupTemp());
 
-const COMMANDS = ['init', 'clone', 'sync', 'status', 'log', 'conflicts', 'rebuild', 'doctor', 'trust', 'identity', 'verify', 'policy', 'instances', 'watch', 'pause', 'resume', 'schedule'];
+const COMMANDS = ['init', 'clone', 'sync', 'status', 'log', 'conflicts', 'rebuild', 'doctor', 'trust', 'identity', 'verify', 'policy', 'instances', 'watch', 'pause', 'resume', 'schedule', 'lease'];
 
 describe('help', () => {
   it('every command: its options with -C (where it takes one), an example, the exit codes', async () => {
