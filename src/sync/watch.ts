@@ -261,6 +261,13 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   };
   const watcher = new TreeWatcher(root, onChange, (e) => info(`file watching failed (${e}); local changes go out with the next interval round`));
   watcher.start();
+  // a hub on disk says when its refs change: poll at once (at most every 100 ms) rather than at the next --poll
+  let lastPollAt = 0;
+  const hubWatch = new HubRefWatcher(() => {
+    s.nextPollAt = Math.min(s.nextPollAt, lastPollAt + 100);
+    wake();
+  });
+  hubWatch.watch(hubDir, branch);
 
   const onStop = (): void => {
     if (stopping) {
@@ -292,6 +299,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
           branch = ctx.settings.branch;
           remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
           hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
+          hubWatch.watch(hubDir, branch);
           ctx.repo.close();
           info('SIGHUP: re-read the policy');
         } catch (e) {
@@ -315,6 +323,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       }
       if (pollDue(s, now)) {
         s.nextPollAt = now + o.pollSec * 1000;
+        lastPollAt = now;
         const t = performance.now();
         const p = await hubMoved(repo, remote, branch, remoteUrl, hubDir, o.pollSec, (c) => (ssh.close = c ?? ssh.close));
         s.hubMoved = p.moved;
@@ -377,6 +386,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
     }
   } finally {
     watcher.close();
+    hubWatch.watch(null, branch);
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
@@ -480,6 +490,30 @@ async function hubMoved(repo: Context['repo'], remote: string, branch: string, u
     return { moved: theirs !== local, how: 'ls-remote' };
   } catch {
     return { moved: true, how: 'ls-remote' };
+  }
+}
+
+/**
+ * The directories of a hub on disk where its branch ref changes: the
+ * loose ref's directory and the top (packed-refs). An event only makes the
+ * poll come sooner; what the poll reads decides.
+ */
+class HubRefWatcher {
+  private ws: FSWatcher[] = [];
+  constructor(private readonly onChange: () => void) {}
+
+  watch(hubDir: string | null, branch: string): void {
+    for (const w of this.ws.splice(0)) w.close();
+    if (!hubDir) return;
+    for (const d of new Set([dirname(join(hubDir, 'refs', 'heads', branch)), hubDir])) {
+      try {
+        const w = fsWatch(d, { persistent: false }, () => this.onChange());
+        w.on('error', () => w.close());
+        this.ws.push(w);
+      } catch {
+        /* not there (yet): the poll still runs every --poll */
+      }
+    }
   }
 }
 

@@ -169,6 +169,20 @@ describe('watch: the poll of a hub on disk', () => {
     // a rewrite rule could send git elsewhere: only git knows
     expect(localHubDir(hub, root, new Map([['url.https://mirror/.insteadof', hub]]))).toBeNull();
   });
+
+  it('a push to a hub on disk is seen at once, not at the next poll', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# d\n\n' } });
+    const b = await Instance.clone(hub, 'b');
+    const wb = startWatch(b, ['--debounce', '100', '--poll', '3600', '--interval', '3600']);
+    await until('start round', () => wb.rounds().length === 1);
+    a.append(day, '- pushed by a\n');
+    expect((await a.sync()).code).toBe(0);
+    await until('b has it', has(b, day, '- pushed by a'));
+    expect(wb.rounds()[1]?.trigger ?? 'hub').toBe('hub');
+    wb.child.kill('SIGTERM');
+    expect(await wb.exited).toBe(0);
+  }, 90_000);
 });
 
 describe('watch: bad input', () => {
