@@ -49,6 +49,8 @@ export interface SyncOptions {
    * hub that moved meanwhile rejects the push, and the next attempt fetches).
    */
   hubHead?: () => string | null | undefined;
+  /** Leave the shared ssh connection up when the round ends (the watcher polls and syncs over it, and closes it itself). */
+  keepSsh?: boolean;
 }
 
 export interface SyncOutcome {
@@ -536,7 +538,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     }
   } finally {
     setChildDeadline(null);
-    closeSsh?.();
+    if (!o.keepSsh) closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {
       await recordState(stateFile, out, t0, exchanged, heartbeatAt, policy.config.health.lagFailSeconds);

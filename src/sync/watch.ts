@@ -350,7 +350,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       overflow = false;
       const startedAt = Date.now();
       const hub = hubDir;
-      const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0, hubHead: trigger === 'local' && hub !== null ? () => readHubRef(hub, branch) : undefined });
+      const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0, keepSsh: true, hubHead: trigger === 'local' && hub !== null ? () => readHubRef(hub, branch) : undefined });
       forgetWrittenObjects(); // a cache for the round's own reads: nothing to keep for days
       const end = Date.now();
       lastRoundEnd = end;
@@ -390,7 +390,8 @@ export async function runWatch(o: WatchOptions): Promise<number> {
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
-    ssh.close?.();
+    // the rounds left the shared ssh connection up (keepSsh): close it, polled over or not
+    (ssh.close ?? (remoteUrl ? shareSshConnection(remoteUrl, agentgitHome()) : null))?.();
     w.stoppedAt = Date.now();
     await writeWatchInfo(watchFile, w).catch(() => undefined);
     info(`stopped after ${w.rounds} round${w.rounds === 1 ? '' : 's'}`);

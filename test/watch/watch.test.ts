@@ -565,6 +565,12 @@ describe.skipIf(!avail.ssh)('watch: ssh hub', () => {
     await new Promise((r) => setTimeout(r, 6000)); // let several polls happen (not an assertion on time)
     expect(wa.rounds().length + wb.rounds().length).toBe(polls0); // idle: polls only, no rounds
     expect(hub.connectionCount() - before).toBeLessThanOrEqual(2);
+    // rounds ride the same connections: a round leaves the watcher's master up
+    const beforeRounds = hub.connectionCount();
+    a.append(day, '- rides the open connection\n');
+    await until('b has it too', has(b, day, '- rides the open connection'));
+    await settled([wa, wb]);
+    expect(hub.connectionCount() - beforeRounds).toBeLessThanOrEqual(1);
     await hub.down!();
     b.append(day, '- while the hub was down\n');
     await until('b says unreachable', () => /hub unreachable/.test(wb.stderr()));
