@@ -7,7 +7,7 @@
  *   BENCH_QUICK=1     a smoke run of about a minute (small workspace, few
  *                     repetitions): bench/results/quick.json, doc untouched
  *   BENCH_ONLY=a,b    only these suites: startup, rounds, scale, history,
- *                     fleet, merge; their results replace those of the last
+ *                     watch (bench/watch.mjs), fleet, merge; their results replace those of the last
  *                     full run in bench/results/full.json. BENCH_ONLY=report
  *                     only renders docs/performance.md from full.json
  *   BENCH_HUBS=file,ssh   hubs to use (default: both when sshd is installed)
@@ -30,6 +30,7 @@ import { historySuite } from './suites/history.mjs';
 import { mergeSuite } from './suites/merge.mjs';
 import { runVariant, setupVariant } from './suites/rounds.mjs';
 import { startupSuite } from './suites/startup.mjs';
+import { watchSuite } from './watch.mjs';
 
 const CONFIG = QUICK
   ? {
@@ -40,6 +41,7 @@ const CONFIG = QUICK
       history: { reps: 1, commits: 100 },
       fleet: { n: 3, rounds: 2, settleMax: 4, withPlain: false, hubs: ['file'] },
       merge: { scales: [0.05, 0.1], reps: 2 },
+      watch: { noopReps: 3, smallReps: 2, propSamples: 6, idleSec: 10, memoryRounds: 1000, memoryHubs: ['file'] },
     }
   : {
       days: 365,
@@ -50,6 +52,7 @@ const CONFIG = QUICK
       history: { reps: 7, commits: 5000 },
       fleet: { n: 8, rounds: 50, plainRounds: 15, settleMax: 8, withPlain: true, hubs: ['file', 'ssh'] },
       merge: { scales: [0.25, 0.5, 1], reps: 7 },
+      watch: { noopReps: 9, smallReps: 9, propSamples: 100, idleSec: 60, memoryRounds: 10_000, memoryHubs: ['file'] },
     };
 
 // BENCH_REPS=N caps every repetition count (trial runs); BENCH_FLEET_ROUNDS=N sets the fleet's rounds
@@ -60,6 +63,11 @@ if (process.env.BENCH_REPS) {
   CONFIG.history.reps = Math.min(CONFIG.history.reps, cap);
   CONFIG.merge.reps = Math.min(CONFIG.merge.reps, cap);
 }
+// BENCH_WATCH_PROP=N propagation samples, BENCH_WATCH_ROUNDS=N rounds of the memory run, BENCH_WATCH_MEMORY_HUBS=file,ssh
+if (process.env.BENCH_WATCH_PROP) CONFIG.watch.propSamples = Number(process.env.BENCH_WATCH_PROP);
+if (process.env.BENCH_WATCH_ROUNDS) CONFIG.watch.memoryRounds = Number(process.env.BENCH_WATCH_ROUNDS);
+if (process.env.BENCH_WATCH_MEMORY_HUBS) CONFIG.watch.memoryHubs = process.env.BENCH_WATCH_MEMORY_HUBS.split(',');
+if (process.env.BENCH_REPS) CONFIG.watch.noopReps = CONFIG.watch.smallReps = Math.min(CONFIG.watch.noopReps, Number(process.env.BENCH_REPS));
 if (process.env.BENCH_FLEET_ROUNDS) CONFIG.fleet.rounds = Number(process.env.BENCH_FLEET_ROUNDS);
 if (process.env.BENCH_FLEET_PLAIN_ROUNDS) CONFIG.fleet.plainRounds = Number(process.env.BENCH_FLEET_PLAIN_ROUNDS);
 // BENCH_DIV1000=REPS[:HUBS], e.g. 5:file: fewer repetitions of the 1,000-file round, on these hubs only
@@ -68,9 +76,9 @@ if (process.env.BENCH_DIV1000 && CONFIG.scale) {
   CONFIG.scale.div1000 = Number(reps);
   if (hubs) CONFIG.scaleDivHubs = hubs.split(',');
 }
-const overrides = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^BENCH_(REPS|FLEET_ROUNDS|FLEET_PLAIN_ROUNDS|DIV1000|HUBS|ONLY)$/.test(k)));
+const overrides = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^BENCH_(REPS|FLEET_ROUNDS|FLEET_PLAIN_ROUNDS|DIV1000|HUBS|ONLY|WATCH_PROP|WATCH_ROUNDS|WATCH_MEMORY_HUBS)$/.test(k)));
 
-const ALL = ['startup', 'rounds', 'scale', 'history', 'fleet', 'merge'];
+const ALL = ['startup', 'rounds', 'scale', 'history', 'watch', 'fleet', 'merge'];
 const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : QUICK ? ALL.filter((s) => s !== 'history') : ALL;
 const wants = (s) => only.includes(s);
 const resultsFile = join(ROOT, 'bench', 'results', QUICK ? 'quick.json' : 'full.json');
@@ -117,6 +125,7 @@ async function main() {
   }
   R.rounds ??= {};
   R.fleet ??= {};
+  R.watch ??= {};
   log(`${QUICK ? 'quick' : 'full'} run: ${only.join(', ')}; hubs ${hubKinds.join(', ')}; git-sync ${gitSyncPath ?? 'not found'}; machine ${facts.nproc} cores, load ${facts.loadavgStart.join(' ')}`);
   const base = mkdtempSync(join(os.tmpdir(), 'agentgit-bench-'));
   const build = { fingerprint: snapshotApp(join(base, 'app')), ...sourceState() };
@@ -190,6 +199,15 @@ async function main() {
           });
           if (err) R.historyError = err;
         }
+      });
+    }
+    for (const kind of hubKinds) {
+      if (!wants('watch')) continue;
+      await withHub(kind, async (hub) => {
+        const err = await guard(`${kind} watch`, async () => {
+          R.watch[kind] = await watchSuite({ hub, base, days: CONFIG.days, gitSyncPath, cfg: CONFIG.watch, log });
+        });
+        if (err) R.watch[kind] = { error: err };
       });
     }
     for (const kind of hubKinds) {

@@ -53,6 +53,24 @@ export function evaluateGoals(R) {
     const worst = gsRatios.reduce((a, b) => (b[1] > a[1] ? b : a));
     add('git-sync', 'faster than git-sync on every workload', `worst ${x2(worst[1])} (${worst[0]})`, '< 1x', worst[1] < 1);
   } else add('git-sync', 'faster than git-sync on every workload', `not measured: git-sync not found${R.gitSync?.searched ? ` (${R.gitSync.searched})` : ''}`, '< 1x', null);
+  // watch mode (issue #14)
+  for (const hub of ['file', 'ssh']) {
+    const w = R.watch?.[hub];
+    if (!w || w.error) continue;
+    ratioGoal('watch (#14)', `${hub} hub: no-op poll vs the floor (\`git ls-remote\`${hub === 'ssh' ? ' on an open connection' : ''})`, med(w.noop?.ratio), 1.2);
+    ratioGoal('watch (#14)', `${hub} hub: small round vs git-sync's small round`, med(w.small?.ratio), 0.5);
+    const p = w.propagation;
+    if (p) {
+      add('watch (#14)', `${hub} hub: propagation between two watchers, p50 (\`--debounce 500 --poll 1\`, n ${p.n})`, `${(p.p50 / 1000).toFixed(2)} s`, '≤ 1.5 s', p.p50 <= 1500, by(p.p50, 1500));
+      const lim = hub === 'ssh' ? 4000 : 3000;
+      add('watch (#14)', `${hub} hub: propagation, p99`, `${(p.p99 / 1000).toFixed(2)} s`, `≤ ${lim / 1000} s`, p.p99 <= lim, by(p.p99, lim));
+    }
+    if (w.idle) add('watch (#14)', `${hub} hub: idle watcher with \`--poll 1\`, CPU`, `${w.idle.cpuPct.toFixed(2)}% of a core (${w.idle.windowSec} s)`, '≤ 2%', w.idle.cpuPct <= 2, by(w.idle.cpuPct, 2));
+    if (w.memory) {
+      const growth = w.memory.rssEnd / w.memory.rssAt1000;
+      add('watch (#14)', `${hub} hub: memory flat over ${w.memory.rounds.toLocaleString('en')} rounds (RSS at the end vs at 1,000 rounds)`, `${mib(w.memory.rssAt1000)} → ${mib(w.memory.rssEnd)} (${x2(growth)})`, '≤ 1.10x', growth <= 1.1);
+    }
+  }
   // start-up
   ratioGoal('start-up', '`agentgit --version` vs `node -e 0`', med(R.startup?.ratios.version), 1.3);
   // scale memory vs history
@@ -171,6 +189,26 @@ export function renderDoc(R, previousText = '') {
       L.push(roundsTable(r.scale, hub));
       L.push('');
     }
+  }
+  for (const hub of ['file', 'ssh']) {
+    const w = R.watch?.[hub];
+    if (!w) continue;
+    L.push(`## Watch mode over the ${hub} hub (issue #14)`);
+    L.push('');
+    if (w.error) {
+      L.push(`Not measured: ${w.error}`, '');
+      continue;
+    }
+    L.push(`\`bench/watch.mjs\`: two instances run \`agentgit watch --debounce 500 --poll 1\` on the generated workspace (${w.files} files); git-sync and the floor in their own clones, paired per repetition.`);
+    L.push('');
+    L.push('| measure | agentgit watch | beside it | ratio (paired) |');
+    L.push('| --- | --- | --- | --- |');
+    if (w.noop) L.push(`| no-op poll (${w.noop.how.join(', ')}), ${w.noop.reps} reps | ${ms(med(w.noop.pollMs))}${iqr(w.noop.pollMs)} | floor \`git ls-remote\`${hub === 'ssh' ? ' over a ControlMaster' : ''}: ${ms(med(w.noop.floorMs))}${iqr(w.noop.floorMs)} | **${x2(med(w.noop.ratio))}** |`);
+    if (w.small) L.push(`| small round (10 files), ${w.small.reps} reps: from the decision to the end (the round alone) | ${ms(med(w.small.agentgit))}${iqr(w.small.agentgit)} (${ms(med(w.small.agentgitRound))}) | git-sync: ${ms(med(w.small.gitsync))}${iqr(w.small.gitsync)} | **${x2(med(w.small.ratio))}** |`);
+    if (w.propagation) L.push(`| propagation A↔B, ${w.propagation.n} entries | p50 ${ms(w.propagation.p50)}, p90 ${ms(w.propagation.p90)}, p99 ${ms(w.propagation.p99)}, max ${ms(w.propagation.max)} | | |`);
+    if (w.idle) L.push(`| idle, ${w.idle.windowSec} s | ${w.idle.cpuPct.toFixed(2)}% of a core, ${w.idle.polls} polls, ${w.idle.rounds} rounds, RSS ${mib(w.idle.rssKiB)} | | |`);
+    if (w.memory) L.push(`| ${w.memory.rounds.toLocaleString('en')} rounds back to back (${w.memory.minutes.toFixed(0)} min) | RSS ${mib(w.memory.rssAt1000)} at 1,000, ${mib(w.memory.rssEnd)} at the end; second half ${mib(w.memory.secondHalfMin)}–${mib(w.memory.secondHalfMax)} | | |`);
+    L.push('');
   }
   if (R.history) {
     const h = R.history;

@@ -213,6 +213,12 @@ function writtenKey(gitDir: string, oid: string): string {
   return `${gitDir}\0${oid}`;
 }
 
+/** Drop the blobs this process wrote (a long-lived process, between rounds: a round reads back only its own). */
+export function forgetWrittenObjects(): void {
+  written.clear();
+  writtenBytes = 0;
+}
+
 function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
   const key = writtenKey(gitDir, oid);
   if (bytes.length > WRITTEN_MAX_BYTES / 4 || written.has(key)) return;

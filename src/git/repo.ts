@@ -43,6 +43,11 @@ export class Repo {
     this.objects = new ObjectReader(root, gitDir);
   }
 
+  /** A bare repository's refs read from its files (the watcher's poll of a hub on disk); no process. */
+  static bareAt(gitDir: string): Repo {
+    return new Repo(gitDir, gitDir);
+  }
+
   /** Open the work tree containing `dir`; null when it is not in a Git repo. */
   static async open(dir: string): Promise<Repo | null> {
     try {

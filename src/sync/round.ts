@@ -42,6 +42,15 @@ export interface SyncOptions {
   waitSec: number;
   /** Max push attempts before giving up with 75. */
   maxTries?: number;
+  /**
+   * The watcher's cheap look at the hub (its ref files, for a hub on this
+   * machine): the hub's branch head, or undefined when it cannot tell. When
+   * it equals the remote-tracking ref, the round's first fetch is skipped (a
+   * hub that moved meanwhile rejects the push, and the next attempt fetches).
+   */
+  hubHead?: () => string | null | undefined;
+  /** Leave the shared ssh connection up when the round ends (the watcher polls and syncs over it, and closes it itself). */
+  keepSsh?: boolean;
 }
 
 export interface SyncOutcome {
@@ -208,6 +217,7 @@ interface Exchange {
   startHead: { value: string | null };
   /** The heartbeat commit to publish with this push; `due` false: only if one is due anyway. */
   heartbeat: (head: string | null, due: boolean) => Promise<string | null>;
+  hubHead?: SyncOptions['hubHead'];
 }
 
 /**
@@ -255,7 +265,8 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
   let lastSeen = before.get(track) ?? null; // the hub's head as of the last fetch
   for (let attempt = 1; ; attempt++) {
-    const found = await fetchHub(repo, settings.remote, settings.branch, dl);
+    const known = attempt === 1 && lastSeen !== null ? x.hubHead?.() : undefined;
+    const found = known === lastSeen || (await fetchHub(repo, settings.remote, settings.branch, dl));
     const now = await repo.exactRefs(found ? [ref, track] : [ref]);
     const theirs = found ? now.get(track) ?? null : null;
     const ours = now.get(ref) ?? null;
@@ -504,7 +515,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome()); // one ssh connection for the round's fetches and pushes
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out, t0, (at) => (heartbeatAt = at));
       const start = { value: null as string | null };
-      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, startHead: start });
+      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, startHead: start, hubHead: o.hubHead });
       out.rebuild = await rebuildDerived(repo, policy, start.value, out.head);
     }
     // what `git commit` used to start after every commit: objects are written in-process now
@@ -528,7 +539,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     }
   } finally {
     setChildDeadline(null);
-    closeSsh?.();
+    if (!o.keepSsh) closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {
       await recordState(stateFile, out, t0, exchanged, heartbeatAt, policy.config.health.lagFailSeconds);

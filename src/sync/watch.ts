@@ -4,8 +4,10 @@
  *   - local changes settle (recursive fs.watch; `.git/` and the local layer
  *     ignored; `--debounce MS` after the last change, or 10× that while a
  *     writer never stops),
- *   - the hub moved (`git ls-remote` every `--poll SEC`, compared with the
- *     remote-tracking ref; over ssh it rides the watcher's ControlMaster),
+ *   - the hub moved (every `--poll SEC` the hub's branch is compared with
+ *     the remote-tracking ref: a hub on this machine by reading its ref
+ *     files, no process; any other with `git ls-remote`, over ssh riding
+ *     the watcher's ControlMaster),
  *   - every `--interval SEC` regardless,
  *   - at start and on `agentgit resume`.
  * Rounds never overlap, and each takes the same lock as `agentgit sync`, so
@@ -21,15 +23,19 @@
  * The decisions are small pure functions (dueTrigger, nextWake, backoffMs,
  * afterRound); the loop around them does the I/O.
  */
-import { readdirSync, statSync, watch as fsWatch, type FSWatcher } from 'node:fs';
+import { lstatSync, readdirSync, statSync, watch as fsWatch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { openContext, type Context } from './context.js';
 import { syncRound, type SyncOutcome } from './round.js';
 import { readPause, type PauseInfo } from './pause.js';
 import { processStart, isAlive } from './lock.js';
-import { shareSshConnection } from '../git/ssh.js';
+import { isSshUrl, shareSshConnection } from '../git/ssh.js';
+import { Repo } from '../git/repo.js';
+import { forgetWrittenObjects } from '../git/objects.js';
 import { agentgitHome } from '../identity/keys.js';
 import type { Policy } from '../policy/policy.js';
 import { redactDeep, redactSecrets } from './secrets.js';
@@ -217,6 +223,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   let remote = ctx.settings.remote;
   let branch = ctx.settings.branch;
   let remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
+  let hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
   ctx.repo.close();
   const watchFile = ctx.repo.stateFile('watch.json');
   const repo = ctx.repo; // kept for ls-remote and ref reads; no cat-file session is opened by those
@@ -233,6 +240,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   let wasPaused: PauseInfo | null = null;
   let lastNotes = '';
   let lastError = '';
+  let lastRoundEnd = 0;
   const ssh: { close: (() => void) | null } = { close: null };
 
   const w: WatchInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), startedAt: Date.now(), lastRoundAt: null, lastTrigger: null, lastExitCode: null, rounds: 0, failures: 0, backoffUntil: null, stoppedAt: null };
@@ -253,6 +261,13 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   };
   const watcher = new TreeWatcher(root, onChange, (e) => info(`file watching failed (${e}); local changes go out with the next interval round`));
   watcher.start();
+  // a hub on disk says when its refs change: poll at once (at most every 100 ms) rather than at the next --poll
+  let lastPollAt = 0;
+  const hubWatch = new HubRefWatcher(() => {
+    s.nextPollAt = Math.min(s.nextPollAt, lastPollAt + 100);
+    wake();
+  });
+  hubWatch.watch(hubDir, branch);
 
   const onStop = (): void => {
     if (stopping) {
@@ -283,6 +298,8 @@ export async function runWatch(o: WatchOptions): Promise<number> {
           remote = ctx.settings.remote;
           branch = ctx.settings.branch;
           remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
+          hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
+          hubWatch.watch(hubDir, branch);
           ctx.repo.close();
           info('SIGHUP: re-read the policy');
         } catch (e) {
@@ -306,7 +323,11 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       }
       if (pollDue(s, now)) {
         s.nextPollAt = now + o.pollSec * 1000;
-        s.hubMoved = await hubMoved(repo, remote, branch, remoteUrl, o.pollSec, (c) => (ssh.close = c ?? ssh.close));
+        lastPollAt = now;
+        const t = performance.now();
+        const p = await hubMoved(repo, remote, branch, remoteUrl, hubDir, o.pollSec, (c) => (ssh.close = c ?? ssh.close));
+        s.hubMoved = p.moved;
+        if (TRACE) process.stderr.write(`[trace poll ${p.how} ${Math.round((performance.now() - t) * 1000)}us]\n`);
         continue;
       }
       const trigger = dueTrigger(s, now, o);
@@ -314,9 +335,12 @@ export async function runWatch(o: WatchOptions): Promise<number> {
         await sleep(nextWake(s, now, o));
         continue;
       }
-      if (trigger === 'local' && !overflow && changed.size > 0) {
-        // A round's own checkout writes files, and an agent may write and
-        // undo: when git sees nothing to commit in the changed paths, no round.
+      const decidedAt = performance.now();
+      if (trigger === 'local' && !overflow && changed.size > 0 && (s.dirtySince ?? 0) <= lastRoundEnd + SELF_WRITE_MS) {
+        // A round's own checkout writes files (their events come during the
+        // round or just after it): when git sees nothing to commit in the
+        // changed paths, no round. Changes that began well after the last
+        // round are the agent's: no process spent asking.
         const paths = [...changed];
         changed.clear();
         s.lastEventAt = s.dirtySince = null;
@@ -325,8 +349,11 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       changed.clear();
       overflow = false;
       const startedAt = Date.now();
-      const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0 });
+      const hub = hubDir;
+      const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0, keepSsh: true, hubHead: trigger === 'local' && hub !== null ? () => readHubRef(hub, branch) : undefined });
+      forgetWrittenObjects(); // a cache for the round's own reads: nothing to keep for days
       const end = Date.now();
+      lastRoundEnd = end;
       const lockBusy = r.exitCode === 75 && /another agentgit sync/.test(r.error ?? '');
       const failedBefore = s.failures;
       const a = afterRound(s, trigger, startedAt, end, r.paused ? 0 : r.exitCode, lockBusy, o);
@@ -340,7 +367,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       w.failures = s.failures;
       w.backoffUntil = s.backoffUntil || null;
       await writeWatchInfo(watchFile, w).catch(() => undefined);
-      if (o.json) out(JSON.stringify(redactDeep({ ok: r.exitCode === 0, trigger, ...r, held: r.held.map(({ path, reason, detail }) => ({ path, reason, detail })) })));
+      if (o.json) out(JSON.stringify(redactDeep({ ok: r.exitCode === 0, trigger, watchMs: Math.round(performance.now() - decidedAt), ...r, held: r.held.map(({ path, reason, detail }) => ({ path, reason, detail })) })));
       if (a.hub === 'down') err(`agentgit watch: hub unreachable: ${redactSecrets(firstLine(r.error))}; local work is committed and kept; retrying with back-off (up to ${MAX_BACKOFF_MS / 60_000} min)`);
       else if (a.hub === 'up') err(`agentgit watch: hub back after ${failedBefore} failed round${failedBefore === 1 ? '' : 's'}; synced`);
       if (r.exitCode === 1) {
@@ -359,10 +386,12 @@ export async function runWatch(o: WatchOptions): Promise<number> {
     }
   } finally {
     watcher.close();
+    hubWatch.watch(null, branch);
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
-    ssh.close?.();
+    // the rounds left the shared ssh connection up (keepSsh): close it, polled over or not
+    (ssh.close ?? (remoteUrl ? shareSshConnection(remoteUrl, agentgitHome()) : null))?.();
     w.stoppedAt = Date.now();
     await writeWatchInfo(watchFile, w).catch(() => undefined);
     info(`stopped after ${w.rounds} round${w.rounds === 1 ? '' : 's'}`);
@@ -394,24 +423,98 @@ async function cleanPaths(repo: Context['repo'], paths: string[]): Promise<boole
   }
 }
 
+const TRACE = process.env.AGENTGIT_TRACE === '1';
+/** How long after a round the events of its own writes may still arrive. */
+const SELF_WRITE_MS = 2000;
+
 /**
- * The cheap poll: the hub's branch head (`git ls-remote`) against the
- * remote-tracking ref. Over ssh the connection is shared (a ControlMaster
- * that stays up between polls). True when they differ or the hub could not
- * be asked (the round then finds out and backs off).
+ * The bare repository a hub URL names on this machine (a path, relative to
+ * the work tree, or a file:// URL), whose refs the poll may read from its
+ * files; null for any other hub, or when a url.*.insteadOf rule could
+ * rewrite the URL git would use.
  */
-async function hubMoved(repo: Context['repo'], remote: string, branch: string, url: string | null, pollSec: number, keepCloser: (c: (() => void) | null) => void): Promise<boolean> {
-  if (!url) return false;
-  keepCloser(shareSshConnection(url, agentgitHome()));
+export function localHubDir(url: string | null, root: string, config: Map<string, string>): string | null {
+  if (!url || isSshUrl(url)) return null;
+  for (const k of config.keys()) if (/^url\..*\.(push)?insteadof$/i.test(k)) return null;
+  let p: string;
+  if (/^file:\/\//i.test(url)) {
+    try {
+      p = fileURLToPath(url);
+    } catch {
+      return null;
+    }
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return null;
+  else p = resolve(root, url);
+  try {
+    return statSync(join(p, 'objects')).isDirectory() && statSync(join(p, 'HEAD')).isFile() ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A hub's branch head read from its files; undefined when only git can tell (or a file there is not a small regular file: a FIFO would hang the read). */
+function readHubRef(hubDir: string, branch: string): string | null | undefined {
+  const ref = `refs/heads/${branch}`;
+  for (const [f, max] of [[ref, 4096], ['packed-refs', 64 << 20]] as const) {
+    try {
+      const st = lstatSync(join(hubDir, f));
+      if (!st.isFile() || st.size > max) return undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    }
+  }
+  return Repo.bareAt(hubDir).readRef(ref);
+}
+
+/**
+ * The cheap poll: the hub's branch head against the remote-tracking ref. A
+ * hub on this machine is read in-process (its ref files, no process); any
+ * other hub, or one whose refs only git can read, is asked with `git
+ * ls-remote`, over ssh on a shared connection (a ControlMaster that stays
+ * up between polls). Moved when they differ or the hub could not be asked
+ * (the round then finds out and backs off).
+ */
+async function hubMoved(repo: Context['repo'], remote: string, branch: string, url: string | null, hubDir: string | null, pollSec: number, keepCloser: (c: (() => void) | null) => void): Promise<{ moved: boolean; how: 'file' | 'ls-remote' | 'none' }> {
+  if (!url) return { moved: false, how: 'none' };
   const track = `refs/remotes/${remote}/${branch}`;
+  const inProcess = hubDir !== null ? readHubRef(hubDir, branch) : undefined;
+  if (inProcess !== undefined) {
+    const local = repo.readRef(track);
+    if (local !== undefined) return { moved: inProcess !== local, how: 'file' };
+  }
+  keepCloser(shareSshConnection(url, agentgitHome()));
   try {
     const r = await repo.run(['ls-remote', remote, `refs/heads/${branch}`], { timeoutMs: Math.max(10_000, pollSec * 1000), okCodes: [2] });
     const line = r.stdout.toString('utf8').split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`));
     const theirs = line ? line.split('\t')[0]! : null;
     const local = repo.readRef(track) ?? (await repo.exactRefs([track])).get(track) ?? null;
-    return theirs !== local;
+    return { moved: theirs !== local, how: 'ls-remote' };
   } catch {
-    return true;
+    return { moved: true, how: 'ls-remote' };
+  }
+}
+
+/**
+ * The directories of a hub on disk where its branch ref changes: the
+ * loose ref's directory and the top (packed-refs). An event only makes the
+ * poll come sooner; what the poll reads decides.
+ */
+class HubRefWatcher {
+  private ws: FSWatcher[] = [];
+  constructor(private readonly onChange: () => void) {}
+
+  watch(hubDir: string | null, branch: string): void {
+    for (const w of this.ws.splice(0)) w.close();
+    if (!hubDir) return;
+    for (const d of new Set([dirname(join(hubDir, 'refs', 'heads', branch)), hubDir])) {
+      try {
+        const w = fsWatch(d, { persistent: false }, () => this.onChange());
+        w.on('error', () => w.close());
+        this.ws.push(w);
+      } catch {
+        /* not there (yet): the poll still runs every --poll */
+      }
+    }
   }
 }
 

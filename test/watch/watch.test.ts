@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, ROOT, tempDir } from '../helpers/agents.js';
 import { closedPortUrl, hubsAvailable, startHttpsHub, startSshHub, type HttpsHub, type SshHub } from '../helpers/hubs.js';
-import { afterRound, TreeWatcher, backoffMs, dueTrigger, initialState, MAX_BACKOFF_MS, nextWake, pollDue, relevantChange } from '../../src/sync/watch.js';
+import { afterRound, TreeWatcher, backoffMs, dueTrigger, initialState, localHubDir, MAX_BACKOFF_MS, nextWake, pollDue, relevantChange } from '../../src/sync/watch.js';
 import { activePause, parseDuration } from '../../src/sync/pause.js';
 
 afterAll(() => cleanupTemp());
@@ -31,8 +31,8 @@ afterEach(() => {
   for (const c of running.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-function startWatch(inst: Instance, extra: string[] = ['--debounce', '200', '--poll', '1']): Watcher {
-  const child = spawn(process.execPath, [BIN, 'watch', '-C', inst.dir, '--json', ...extra], { env: inst.env, cwd: ROOT });
+function startWatch(inst: Instance, extra: string[] = ['--debounce', '200', '--poll', '1'], env: Record<string, string> = {}): Watcher {
+  const child = spawn(process.execPath, [BIN, 'watch', '-C', inst.dir, '--json', ...extra], { env: { ...inst.env, ...env }, cwd: ROOT });
   running.push(child);
   let out = '';
   let err = '';
@@ -149,6 +149,40 @@ describe('watch: decisions (pure)', () => {
     expect(activePause({ since: 0, until: 100 }, 100)).toBeNull();
     expect(activePause({ since: 0, until: null }, 1e15)).not.toBeNull();
   });
+});
+
+describe('watch: the poll of a hub on disk', () => {
+  it('reads the refs of a bare repo named by a path or file:// URL; anything else is asked with ls-remote', () => {
+    const hub = makeBareHub();
+    const root = tempDir();
+    const none = new Map<string, string>();
+    expect(localHubDir(hub, root, none)).toBe(hub);
+    expect(localHubDir(`file://${hub}`, root, none)).toBe(hub);
+    const rel = join('..', hub.split('/').pop()!);
+    expect(localHubDir(rel, join(hub, '..', 'x'), none)).toBe(join(hub, '..', hub.split('/').pop()!));
+    expect(localHubDir(root, root, none)).toBeNull(); // not a bare repo
+    expect(localHubDir(join(hub, 'nope'), root, none)).toBeNull();
+    expect(localHubDir('git@example.com:a/b.git', root, none)).toBeNull();
+    expect(localHubDir('ssh://example.com/srv/hub.git', root, none)).toBeNull();
+    expect(localHubDir('https://example.com/hub.git', root, none)).toBeNull();
+    expect(localHubDir(null, root, none)).toBeNull();
+    // a rewrite rule could send git elsewhere: only git knows
+    expect(localHubDir(hub, root, new Map([['url.https://mirror/.insteadof', hub]]))).toBeNull();
+  });
+
+  it('a push to a hub on disk is seen at once, not at the next poll', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# d\n\n' } });
+    const b = await Instance.clone(hub, 'b');
+    const wb = startWatch(b, ['--debounce', '100', '--poll', '3600', '--interval', '3600']);
+    await until('start round', () => wb.rounds().length === 1);
+    a.append(day, '- pushed by a\n');
+    expect((await a.sync()).code).toBe(0);
+    await until('b has it', has(b, day, '- pushed by a'));
+    expect(wb.rounds()[1]?.trigger ?? 'hub').toBe('hub');
+    wb.child.kill('SIGTERM');
+    expect(await wb.exited).toBe(0);
+  }, 90_000);
 });
 
 describe('watch: bad input', () => {
@@ -298,6 +332,101 @@ describe('watch: two watchers on a file hub', () => {
   }, 120_000);
 });
 
+describe('watch: three watchers on a file hub', () => {
+  it('entries written on all three during rounds arrive exactly once; a watcher killed -9 in its merge, and one stopped by SIGTERM in its merge, recover', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# d\n\n' } });
+    const b = await Instance.clone(hub, 'b');
+    const c = await Instance.clone(hub, 'c');
+    const wa = startWatch(a);
+    const firstB = startWatch(b, undefined, { AGENTGIT_FAILPOINT: 'merge:kill' });
+    const firstC = startWatch(c, undefined, { AGENTGIT_FAILPOINT: 'merge:sleep=3000' });
+    let wb = firstB;
+    let wc = firstC;
+    await until('three start rounds', () => [wa, wb, wc].every((w) => w.rounds().length > 0));
+    const written: string[] = [];
+    const write = (inst: Instance): void => {
+      const e = `- ${String(written.length).padStart(3, '0')} from ${inst.name}`;
+      inst.append(day, e + '\n');
+      written.push(e);
+    };
+    // all three write at once, again and again (so rounds merge), until b died
+    // in a merge (failpoint kill) and c was sent SIGTERM while stalled in one
+    let bKilled = false;
+    let cStopped = false;
+    await until(
+      'b killed and c stopped, each in a merge',
+      async () => {
+        for (const inst of [a, b, c]) write(inst);
+        await new Promise((r) => setTimeout(r, 400));
+        if (!bKilled && /failpoint merge: kill/.test(firstB.stderr())) {
+          expect(await firstB.exited).toBeNull(); // SIGKILL: no exit code
+          bKilled = true;
+          wb = startWatch(b);
+        }
+        if (!cStopped && /failpoint merge: sleep/.test(firstC.stderr())) {
+          firstC.child.kill('SIGTERM');
+          expect(await firstC.exited).toBe(0); // the round finished first
+          expect(existsSync(join(c.dir, '.git', 'agentgit', 'sync.lock'))).toBe(false);
+          expect(existsSync(join(c.dir, '.git', 'MERGE_HEAD'))).toBe(false);
+          expect(c.git(['ls-files', '-u']).trim()).toBe('');
+          expect(c.read(day)).not.toMatch(MARKERS);
+          cStopped = true;
+          wc = startWatch(c);
+        }
+        return bKilled && cStopped;
+      },
+      120_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\nB:${firstB.stderr()}\nC:${firstC.stderr()}`);
+    });
+    for (const inst of [a, b, c]) write(inst);
+    for (const inst of [a, b, c]) for (const e of written) await until(`${e} on ${inst.name}`, has(inst, day, e), 90_000);
+    await until('identical', () => a.read(day) === b.read(day) && b.read(day) === c.read(day) && expectSameSnapshots([a, b, c]).same, 90_000);
+    for (const inst of [a, b, c]) {
+      expect(entries(inst.read(day)).sort()).toEqual([...written].sort());
+      expect(inst.read(day)).not.toMatch(MARKERS);
+    }
+    for (const w of [wa, wb, wc]) w.child.kill('SIGTERM');
+    for (const w of [wa, wb, wc]) expect(await w.exited).toBe(0);
+  }, 240_000);
+
+  it('polls a hub on disk without a process, and a local round skips the fetch while the hub has not moved', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# d\n\n' } });
+    const b = await Instance.clone(hub, 'b');
+    expect((await a.sync()).code).toBe(0); // b's admission
+    const wa = startWatch(a, ['--debounce', '100', '--poll', '1'], { AGENTGIT_TRACE: '1' });
+    await until('start round', () => wa.rounds().length === 1);
+    await until('three polls', () => (wa.stderr().match(/^\[trace poll file \d+us\]$/gm) ?? []).length >= 3);
+    expect(wa.stderr()).not.toMatch(/git ls-remote/);
+    const count = (re: RegExp): number => (wa.stderr().match(re) ?? []).length;
+    const fetches = count(/\] git fetch /g);
+    const pushes = count(/\] git push /g);
+    a.append(day, '- while the hub is quiet\n');
+    await until('local round', () => wa.rounds().some((r) => r.trigger === 'local' && r.pushed !== null));
+    expect(count(/\] git fetch /g)).toBe(fetches);
+    expect(count(/\] git push /g)).toBeGreaterThan(pushes);
+    expect(git(hub, ['show', 'main:' + day])).toContain('- while the hub is quiet');
+    wa.child.kill('SIGTERM');
+    expect(await wa.exited).toBe(0);
+    // the hub moved (b pushed) and a watcher that does not poll writes: its local round fetches and merges, nothing lost
+    const wa2 = startWatch(a, ['--debounce', '100', '--poll', '3600'], { AGENTGIT_TRACE: '1' });
+    await until('start round', () => wa2.rounds().length === 1);
+    const fetches2 = (wa2.stderr().match(/\] git fetch /g) ?? []).length;
+    b.append(day, '- from b\n');
+    expect((await b.sync()).code).toBe(0);
+    a.append(day, '- from a\n');
+    await until('merged and pushed', () => has(a, day, '- from b')() && git(hub, ['show', 'main:' + day]).includes('- from a'));
+    expect(wa2.rounds().slice(1).every((r) => r.trigger === 'local')).toBe(true);
+    expect((wa2.stderr().match(/\] git fetch /g) ?? []).length).toBeGreaterThan(fetches2);
+    expect((await b.sync()).code).toBe(0);
+    expect(entries(b.read(day)).sort()).toEqual(['- from a', '- from b', '- while the hub is quiet']);
+    wa2.child.kill('SIGTERM');
+    expect(await wa2.exited).toBe(0);
+  }, 90_000);
+});
+
 describe('watch: hub down, pause, SIGHUP', () => {
   it('backs off while the hub is down, says so once, and once when it is back', async () => {
     const hub = makeBareHub();
@@ -436,6 +565,12 @@ describe.skipIf(!avail.ssh)('watch: ssh hub', () => {
     await new Promise((r) => setTimeout(r, 6000)); // let several polls happen (not an assertion on time)
     expect(wa.rounds().length + wb.rounds().length).toBe(polls0); // idle: polls only, no rounds
     expect(hub.connectionCount() - before).toBeLessThanOrEqual(2);
+    // rounds ride the same connections: a round leaves the watcher's master up
+    const beforeRounds = hub.connectionCount();
+    a.append(day, '- rides the open connection\n');
+    await until('b has it too', has(b, day, '- rides the open connection'));
+    await settled([wa, wb]);
+    expect(hub.connectionCount() - beforeRounds).toBeLessThanOrEqual(1);
     await hub.down!();
     b.append(day, '- while the hub was down\n');
     await until('b says unreachable', () => /hub unreachable/.test(wb.stderr()));
