@@ -273,7 +273,6 @@ export async function joinUnrelated(
   o: { instance: string; sign: boolean },
 ): Promise<{ commit: string; recorded: string[]; added: string[]; united: string[] }> {
   const { mergeFile } = await import('../merge/index.js');
-  const { writeBlob } = await import('../git/objects.js');
   const { isClockPath } = await import('./clocks.js');
   const { CONFLICTS_PATH } = await import('./integrate.js');
   const changes = await repo.diffTree(theirs, ours); // from the hub's tree to ours
@@ -304,7 +303,7 @@ export async function joinUnrelated(
     if (policy.kindOf(c.path) === 'log' && c.newMode === c.oldMode) {
       const r = mergeFile({ path: c.path, kind: 'log', base: null, ours: hub, theirs: mine }, policy.config.maxMergeBytes);
       if (r.report.conflicts.length === 0) {
-        entries.push({ path: c.path, mode: c.oldMode, oid: await writeBlob(repo.gitDir, r.bytes) });
+        entries.push({ path: c.path, mode: c.oldMode, oid: await repo.writeBlob(r.bytes) });
         united.push(c.path);
         continue;
       }
@@ -333,7 +332,7 @@ export async function joinUnrelated(
         have.add(l);
       }
     }
-    entries.push({ path: CONFLICTS_PATH, mode: '100644', oid: await writeBlob(repo.gitDir, Buffer.from(record, 'utf8')) });
+    entries.push({ path: CONFLICTS_PATH, mode: '100644', oid: await repo.writeBlob(Buffer.from(record, 'utf8')) });
   }
   const tree = await repo.buildTree(theirs, entries);
   const message = `agentgit: ${o.instance} joins the hub's state\n\nHistories had no commit in common: the hub's version of each differing file is kept,\nthis instance's version is in ${CONFLICTS_PATH}.\n\nAgentgit-Instance: ${o.instance}\n`;
