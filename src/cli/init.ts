@@ -26,7 +26,7 @@ import { checkDirExists, findRepoRoot, loadPolicyState, readPolicy, UsageError, 
 import { ClockSource } from '../sync/hlc.js';
 import { syncRound } from '../sync/round.js';
 import { initRepo, joinUnrelated } from '../sync/setup.js';
-import { HUB_PREFIX, LOCAL_PREFIX } from '../health/heartbeat.js';
+import { HUB_PREFIX, LOCAL_PREFIX } from '../sync/heartbeat.js';
 import { markRetired } from '../health/fleet.js';
 import { runGit } from '../git/exec.js';
 import { credentialUrlMessage, urlHasCredentials } from '../git/url.js';

@@ -10,7 +10,7 @@ import { isAdmitted } from '../identity/admission.js';
 import { removeSigner } from '../identity/signers.js';
 import { commitSigners, readSignersFile } from '../identity/trust.js';
 import { listFleet, markRetired } from '../health/fleet.js';
-import { HUB_PREFIX, LOCAL_PREFIX, readHeartbeats } from '../health/heartbeat.js';
+import { HUB_PREFIX, LOCAL_PREFIX, readHeartbeats } from '../sync/heartbeat.js';
 import { openContext, UsageError } from '../sync/context.js';
 import { syncRound } from '../sync/round.js';
 import { printJson, reportSync } from './output.js';

@@ -5,7 +5,7 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Repo } from '../git/repo.js';
-import { UsageError } from '../sync/context.js';
+import { UsageError } from '../errors.js';
 import { fingerprint } from './keys.js';
 import { addSigner, parseSigners, removeSigner, SIGNERS_PATH } from './signers.js';
 import { revokedIn } from './verify.js';

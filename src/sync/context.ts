@@ -12,13 +12,9 @@ import { Repo } from '../git/repo.js';
 import { useConfiguredSshCommand } from '../git/ssh.js';
 import { loadSigningKey, signSshsig } from '../identity/sshsig.js';
 
-export class UsageError extends Error {
-  readonly code = 'EUSAGE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { UsageError } from '../errors.js';
+
+export { UsageError };
 
 export class NotAnAgentRepoError extends Error {
   readonly code = 'ENOTAGENT';

@@ -11,7 +11,7 @@ import { treeLimitsOf, treeRejections } from '../git/paths.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
-import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
+import { fetchRefspec, makeHeartbeat, pushRefspec } from './heartbeat.js';
 import { join } from 'node:path';
 import { GitError, setChildDeadline } from '../git/exec.js';
 import { classifyGitError, firstLine, TemporaryError } from '../errors.js';
@@ -388,7 +388,7 @@ async function rebuildDerived(repo: Repo, policy: Context['policy'], from: strin
   const spec = policy.config.rebuild;
   if (!spec || !from || !to || from === to) return undefined;
   const changed = (await repo.diffTree(from, to)).map((c) => c.path);
-  const { needsRebuild, runRebuild } = await import('../health/rebuild.js');
+  const { needsRebuild, runRebuild } = await import('./rebuild.js');
   return needsRebuild(spec, changed) ? runRebuild(repo.root, spec) : undefined;
 }
 
