@@ -248,6 +248,16 @@ export class Repo {
     return this.diffTreeWithGit(a ?? this.emptyTree, b);
   }
 
+  /**
+   * `git log --raw` (no renames, full ids) with these format fields of each
+   * commit (`%H`, `%an`, ...) and `args` (revisions, options): the one
+   * reader of logs with their changes (cli/log.ts, cli/verify.ts).
+   */
+  async logWithChanges(fields: string[], args: string[]): Promise<LoggedCommit[]> {
+    const r = await this.run(['log', '-z', '--raw', '--no-renames', '--no-abbrev', `--format=%x01${fields.join('%x00')}`, ...args]);
+    return parseLogRaw(r.stdout, fields.length);
+  }
+
   async diffTreeWithGit(a: string, b: string): Promise<TreeChange[]> {
     const r = await this.run(['diff-tree', '-r', '-z', '--no-renames', '--no-commit-id', a, b]);
     return parseRawDiff(r.stdout);
@@ -521,26 +531,56 @@ export function gitInt(value: string | undefined, fallback: number): number {
   return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
 }
 
+/**
+ * The raw changes (`:oldmode newmode oldoid newoid status`, then the path)
+ * at `tokens[i]` on, NUL-split output of `git diff-tree -r -z` or `git log
+ * --raw -z`; stops at the first token that is no change (the next commit
+ * of a log). One parser for both: a meta line may start with the newline
+ * git puts between a commit's header and its changes, never with a CR.
+ */
+function rawChanges(tokens: string[], i: number, out: TreeChange[]): number {
+  while (i + 1 < tokens.length) {
+    const meta = tokens[i]!.startsWith('\n:') ? tokens[i]!.slice(1) : tokens[i]!;
+    if (!meta.startsWith(':')) break;
+    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(' ');
+    out.push({ path: tokens[i + 1]!, status: (status?.[0] ?? 'M') as TreeChange['status'], oldMode: oldMode!, newMode: newMode!, oldOid: oldOid!, newOid: newOid! });
+    i += 2;
+  }
+  return i;
+}
+
 /** Parse `git diff-tree -r -z` raw output. */
 export function parseRawDiff(buf: Buffer): TreeChange[] {
-  const parts = buf.toString('utf8').split('\0');
   const out: TreeChange[] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const meta = parts[i]!;
-    const path = parts[i + 1]!;
-    if (!meta.startsWith(':')) {
-      i -= 1;
+  rawChanges(buf.toString('utf8').split('\0'), 0, out);
+  return out;
+}
+
+/** One commit of `git log --raw`: the format fields asked for, in order, and its changes. */
+export interface LoggedCommit {
+  fields: string[];
+  changes: TreeChange[];
+}
+
+/**
+ * Parse `git log -z --raw --format=%x01F1%x00F2...` output (`count` fields
+ * a commit). Read by position, not by splitting on %x01: a subject or name
+ * holding that byte cannot shift a commit's fields or changes.
+ */
+export function parseLogRaw(buf: Buffer, count: number): LoggedCommit[] {
+  const tokens = buf.toString('utf8').split('\0');
+  const out: LoggedCommit[] = [];
+  let i = 0;
+  while (i < tokens.length) {
+    const t = tokens[i]!;
+    if (!t.startsWith('\x01')) {
+      i++; // the empty token after the last commit
       continue;
     }
-    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(' ');
-    out.push({
-      path,
-      status: (status?.[0] ?? 'M') as TreeChange['status'],
-      oldMode: oldMode!,
-      newMode: newMode!,
-      oldOid: oldOid!,
-      newOid: newOid!,
-    });
+    const fields = [t.slice(1), ...tokens.slice(i + 1, i + count)];
+    const changes: TreeChange[] = [];
+    i = rawChanges(tokens, i + count, changes);
+    out.push({ fields, changes });
   }
   return out;
 }
