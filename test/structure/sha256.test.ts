@@ -3,13 +3,18 @@
  * `agentgit init`, synced through a SHA-256 bare hub: the in-process fast
  * paths (SHA-1 hashing, 20-byte tree ids) stay off and git does the work
  * (src/git/backend.ts), so two instances converge and verify each other.
+ * A reftable repository, where git has reftable, likewise.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentgit, cleanupTemp, expectSameSnapshots, git, Instance, MARKERS, tempDir } from '../helpers/agents.js';
+import { agentgit, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, tempDir } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
+
+/** Whether this git can make a reftable repository (2.45 or newer). */
+const reftable = spawnSync('git', ['init', '-q', '--ref-format=reftable', tempDir('agentgit-rt-')]).status === 0;
 
 function sha256Hub(): string {
   const d = join(tempDir('agentgit-hub-'), 'hub.git');
@@ -73,5 +78,30 @@ describe('SHA-256 repositories', () => {
       expect(v.code, v.stderr + v.stdout).toBe(0);
     }
     expect(b.git(['verify-commit', 'HEAD']).trim()).toBe('');
+    // doctor says why: everything goes through git here
+    const d = await a.run(['doctor']);
+    expect(d.stdout).toMatch(/^ok {3}git engine: git CLI; object format sha256, refs in files; fast paths off \(object format sha256/m);
+  }, 120_000);
+
+  // reftable needs git 2.45 or newer: where git has it, the same adoption and sync through git
+  it.skipIf(!reftable)('init adopts a reftable repo; it syncs with a files clone, through git', async () => {
+    const hub = makeBareHub();
+    const home = tempDir('agentgit-r-home-');
+    const dir = join(tempDir('agentgit-r-'), 'state');
+    mkdirSync(dir, { recursive: true });
+    const a = new Instance(dir, 'r', home);
+    git(dir, ['init', '-q', '-b', 'main', '--ref-format=reftable'], a.env);
+    a.write(day, '# 2026-11-25\n\n');
+    const init = await agentgit(['init', '-C', dir, '--remote', hub, '--agent', 'kevin', '--instance', 'r'], { env: a.env });
+    expect(init.code, init.stderr + init.stdout).toBe(0);
+    Instance.founders.set(hub, a);
+    const b = await Instance.clone(hub, 'f');
+    a.append(day, '- 01:00 r\n');
+    b.append(day, '- 01:30 f\n');
+    for (const i of [a, b, a]) expect((await i.sync()).code).toBe(0);
+    expect(expectSameSnapshots([a, b]).diff).toEqual([]);
+    expect(a.read(day)).toContain('- 01:30 f');
+    const d = await a.run(['doctor']);
+    expect(d.stdout).toMatch(/fast paths off \(ref storage reftable/);
   }, 120_000);
 });
