@@ -21,6 +21,15 @@ import { GitError } from './git/exec.js';
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, TEMPORARY: 75 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** A bad command line or a bad value (exit 2). */
+export class UsageError extends Error {
+  readonly code = 'EUSAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
 /** Temporary: the next run retries (exit 75). */
 export class TemporaryError extends Error {
   readonly code = 'ETEMP';

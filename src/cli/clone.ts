@@ -20,6 +20,7 @@ import { printJson, progressLine, reportSync } from './output.js';
 import { treeRejections, treeLimitsOf } from '../git/paths.js';
 import { parsePolicy } from '../policy/policy.js';
 import type { Repo } from '../git/repo.js';
+import { withInstanceTrailer } from '../git/trailers.js';
 
 /**
  * Hostile trees in the cloned history, checked with the default limits: the
@@ -100,7 +101,7 @@ export async function cloneCommand(a: { url: string; dir: string; branch?: strin
       if (!policy.config.trust.openEnrollment) {
         throw new UsageError('--trust-self is refused: this state does not allow open enrollment (trust.openEnrollment in .agentgit/config.json). Ask an admitted instance to run the `agentgit trust add` line below, or have its operator enable open enrollment');
       }
-      await commitSigners(repo, addSigner(await readSignersFile(repo), principal, key.publicKey), `agentgit: ${principal} enrolls itself (open enrollment)\n\nAgentgit-Instance: ${instance}\n`);
+      await commitSigners(repo, addSigner(await readSignersFile(repo), principal, key.publicKey), withInstanceTrailer(`agentgit: ${principal} enrolls itself (open enrollment)`, instance));
       admitted = true;
     }
     if (!a.json) process.stdout.write(`cloned ${a.url} into ${repo.root} as ${principal}${head ? '' : ': the hub was empty, so this instance founds the state'}\n`);

@@ -3,7 +3,7 @@
  * Exit 0 when everything passes, 1 when something needs a person.
  */
 import { stat } from 'node:fs/promises';
-import { gitText } from '../git/exec.js';
+import { gitVersion } from '../git/backend.js';
 import { redactUrl, stripUserinfo, urlHasCredentials } from '../git/url.js';
 import { openContext } from '../sync/context.js';
 import { signersAt } from '../identity/admission.js';
@@ -22,14 +22,21 @@ interface Finding {
 
 export async function doctorCommand(a: { C: string; json: boolean; timeout: number }): Promise<void> {
   const findings: Finding[] = [];
-  const v = await gitText(['--version'], { cwd: '/' }).catch(() => '');
-  const m = /(\d+)\.(\d+)/.exec(v);
+  const v = await gitVersion();
+  const m = v === null ? null : /^(\d+)\.(\d+)/.exec(v);
   const okGit = !!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 34));
-  findings.push({ check: 'git version', ok: okGit, detail: v || 'git not found', fix: okGit ? undefined : 'install git 2.34 or newer and put it on the PATH cron uses' });
+  findings.push({ check: 'git version', ok: okGit, detail: v ? `git version ${v}` : 'git not found', fix: okGit ? undefined : 'install git 2.34 or newer and put it on the PATH cron uses' });
 
   const ctx = await openContext(a.C);
   const { repo, policy, settings, config } = ctx;
   try {
+    // the engine chosen when the repo was opened (git/backend.ts, docs/engines.md): informational, never a failure
+    const caps = repo.caps;
+    findings.push({
+      check: 'git engine',
+      ok: true,
+      detail: `${caps.engine}; object format ${caps.objectFormat}, refs in ${caps.refStorage}; fast paths ${caps.fastPaths ? 'on' : 'off'} (${caps.why})`,
+    });
     for (const k of ['log', 'json', 'text', 'binary']) {
       const cur = config.get(`merge.agentgit-${k}.driver`);
       const ok = cur === driverCommand(k);

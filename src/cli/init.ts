@@ -26,12 +26,13 @@ import { checkDirExists, findRepoRoot, loadPolicyState, readEffectivePolicy, rea
 import { ClockSource } from '../sync/hlc.js';
 import { syncRound } from '../sync/round.js';
 import { initRepo, joinUnrelated } from '../sync/setup.js';
-import { HUB_PREFIX, LOCAL_PREFIX } from '../health/heartbeat.js';
+import { HUB_PREFIX, LOCAL_PREFIX } from '../sync/heartbeat.js';
 import { markRetired } from '../health/fleet.js';
 import { runGit } from '../git/exec.js';
 import { credentialUrlMessage, urlHasCredentials } from '../git/url.js';
 import type { Repo } from '../git/repo.js';
 import { printJson, progressLine, reportSync, syncSummary } from './output.js';
+import { withInstanceTrailer } from '../git/trailers.js';
 
 const PROBE = 'refs/agentgit/probe';
 
@@ -94,7 +95,7 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
       clocks,
       sign: true,
       progress: progressLine('agentgit: committing', { json: a.json }),
-      message: (files) => `agentgit: init ${agent}/${instance} (${files.length} file${files.length === 1 ? '' : 's'})\n\nAgentgit-Instance: ${instance}\n`,
+      message: (files) => withInstanceTrailer(`agentgit: init ${agent}/${instance} (${files.length} file${files.length === 1 ? '' : 's'})`, instance),
     });
     lines.push(`${adopted ? 'adopted' : 'initialised'} ${repo.root} as ${agent}/${instance}${c.commit ? `, committed ${c.committed.length} file${c.committed.length === 1 ? '' : 's'}` : ''}`);
     if (renamed) lines.push(`renamed this instance from ${renamed} to ${instance} (same key); ${renamed} is retired`);
@@ -203,7 +204,7 @@ async function renameSigner(repo: Repo, from: string, to: string, publicKey: str
   const instance = to.slice(to.indexOf('/') + 1);
   await repo.run(['add', '--', SIGNERS_PATH]);
   await repo.run(['commit', '-q', '-S', '--no-verify', '-F', '-', '--', SIGNERS_PATH], {
-    input: `agentgit: ${from} renamed to ${to}\n\nAgentgit-Instance: ${instance}\n`,
+    input: withInstanceTrailer(`agentgit: ${from} renamed to ${to}`, instance),
     env: { GIT_AUTHOR_NAME: from, GIT_COMMITTER_NAME: from },
   });
 }

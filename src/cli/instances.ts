@@ -11,10 +11,12 @@ import { isAdmitted } from '../identity/admission.js';
 import { removeSigner } from '../identity/signers.js';
 import { commitSigners, readSignersFile } from '../identity/trust.js';
 import { listFleet, markRetired } from '../health/fleet.js';
-import { HUB_PREFIX, LOCAL_PREFIX, readHeartbeats } from '../health/heartbeat.js';
+import { HUB_PREFIX, LOCAL_PREFIX, readHeartbeats } from '../sync/heartbeat.js';
 import { openContext, UsageError } from '../sync/context.js';
 import { syncRound } from '../sync/round.js';
 import { printJson, reportSync } from './output.js';
+import { withInstanceTrailer } from '../git/trailers.js';
+import { EXIT } from '../errors.js';
 
 const iso = (t: number | null | undefined): string | null => (typeof t === 'number' ? new Date(t).toISOString() : null);
 
@@ -54,7 +56,7 @@ export async function instancesCommand(a: { C: string; action?: string; name?: s
       }
       const cur = await readSignersFile(repo);
       const next = markRetired(removeSigner(cur, principal).text, principal, `by ${me}`);
-      await commitSigners(repo, next, `agentgit: retire ${principal}\n\nRetired by ${me}: gone for good.${keyRemoved ? ' Its key is removed; its earlier commits stay valid, later ones are refused.' : ''}\n\nAgentgit-Instance: ${settings.instance}\n`);
+      await commitSigners(repo, next, withInstanceTrailer(`agentgit: retire ${principal}\n\nRetired by ${me}: gone for good.${keyRemoved ? ' Its key is removed; its earlier commits stay valid, later ones are refused.' : ''}`, settings.instance));
       pushTrust = true;
     }
     const url = ctx.config.get(`remote.${settings.remote}.url`);
@@ -62,7 +64,7 @@ export async function instancesCommand(a: { C: string; action?: string; name?: s
       const r = await repo.run(['push', '--quiet', settings.remote, `:${HUB_PREFIX}${instance}`], { timeoutMs: a.timeout * 1000, okCodes: [1, 128] });
       if (r.code !== 0) {
         process.stderr.write(`agentgit: could not delete the heartbeat of ${principal} on the hub (${redactSecrets(r.stderr.toString().trim().split('\n').pop() ?? '')}); run \`agentgit instances retire ${a.name}\` again when the hub answers\n`);
-        process.exitCode = 75;
+        process.exitCode = EXIT.TEMPORARY;
       }
     }
     await repo.run(['update-ref', '-d', `${LOCAL_PREFIX}${instance}`], { okCodes: [1] });

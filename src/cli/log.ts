@@ -11,35 +11,30 @@ import { lostEntries } from '../merge/log.js';
 import { openContext } from '../sync/context.js';
 import { isClockPath } from '../sync/clocks.js';
 import { printJson } from './output.js';
+import { INSTANCE_TRAILER } from '../git/trailers.js';
 
 const SIG: Record<string, string> = { G: 'good', U: 'unknown key', N: 'unsigned', B: 'bad', E: 'cannot check', X: 'expired', Y: 'expired key', R: 'revoked key' };
 
 export async function logCommand(a: { C: string; json: boolean; instance?: string; since?: string; path?: string; max: number }): Promise<void> {
   const { repo, policy } = await openContext(a.C);
   try {
-    const args = ['log', '-z', '--raw', '--no-renames', '--first-parent', '-m', `--max-count=${a.max}`, '--format=%x01%H%x00%cI%x00%an%x00%G?%x00%(trailers:key=Agentgit-Instance,valueonly,separator=%x2C)%x00%GS%x00%GK%x00%s'];
+    const fields = ['%H', '%cI', '%an', '%G?', `%(trailers:key=${INSTANCE_TRAILER},valueonly,separator=%x2C)`, '%GS', '%GK', '%s'];
+    const args = ['--first-parent', '-m', `--max-count=${a.max}`];
     if (a.since) args.push(`--since=${a.since}`);
     // authors are `AGENT/INSTANCE <INSTANCE@…>`; git matches the pattern against name and email
     if (a.instance) args.push(`--author=/${a.instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} <`);
-    const out = (await repo.run(args)).stdout.toString('utf8');
     const match = a.path ? ignore().add(a.path) : null;
     const rows = [];
-    for (const block of out.split('\x01').filter(Boolean)) {
-      const fields = block.split('\0');
-      const [oid, time, author, sig, trailer, principal, key, subject] = fields;
-      const raw = fields.slice(8);
+    for (const { fields: [oid, time, author, sig, trailer, principal, key, subject], changes } of await repo.logWithChanges(fields, args)) {
       const files: { path: string; kind: string; status: string; entriesAdded?: number; keysChanged?: string[] }[] = [];
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        const meta = raw[i]!.replace(/^\n/, '').split(' ');
-        const path = raw[i + 1]!;
-        if (!meta[0]?.startsWith(':') || isClockPath(path)) continue;
+      for (const { path, status, oldOid, newOid } of changes) {
+        if (isClockPath(path)) continue;
         if (match && !safe(() => match.ignores(path))) continue;
         const kind = policy.kindOf(path);
-        const status = meta[4]?.[0] ?? 'M';
         const f: (typeof files)[number] = { path, kind, status };
-        const before = status === 'A' ? '' : ((await repo.objects.read(meta[2]!))?.toString('utf8') ?? '');
-        const after = status === 'D' ? '' : ((await repo.objects.read(meta[3]!))?.toString('utf8') ?? '');
-        if (kind === 'log') f.entriesAdded = lostEntries(path, before, after).added.length;
+        const before = status === 'A' ? '' : ((await repo.objects.read(oldOid))?.toString('utf8') ?? '');
+        const after = status === 'D' ? '' : ((await repo.objects.read(newOid))?.toString('utf8') ?? '');
+        if (kind === 'log') f.entriesAdded = lostEntries(path, before.replace(/\r\n/g, '\n'), after.replace(/\r\n/g, '\n')).added.length; // CRLF as LF, as verify and the guard compare
         if (kind === 'json') f.keysChanged = changedKeyPaths(before || null, after, policy.jsonOptions(path));
         files.push(f);
       }

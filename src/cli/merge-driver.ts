@@ -93,7 +93,7 @@ async function record(path: string, conflicts: Conflict[]): Promise<void> {
 
 /** True when this is a `git merge` (GITHEAD_<sha> names the merged commit) and both sides hold the same record. */
 async function recordUntouched(): Promise<boolean> {
-  const theirsName = Object.keys(process.env).find((k) => /^GITHEAD_[0-9a-f]{40}$/.test(k));
+  const theirsName = Object.keys(process.env).find((k) => /^GITHEAD_(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(k));
   if (!theirsName) return false;
   const reader = new ObjectReader(process.cwd());
   try {
@@ -110,7 +110,7 @@ function short(v: string): string {
 }
 
 async function sideClocksFromGit(path: string): Promise<[SideClocks, SideClocks]> {
-  const theirsName = Object.keys(process.env).find((k) => /^GITHEAD_[0-9a-f]{40}$/.test(k));
+  const theirsName = Object.keys(process.env).find((k) => /^GITHEAD_(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(k));
   if (!theirsName) return [{}, {}];
   const reader = new ObjectReader(process.cwd());
   try {

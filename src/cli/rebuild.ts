@@ -2,7 +2,7 @@
  * `agentgit rebuild`: run the policy's rebuild command for derived state
  * by hand, record how long it took (the recovery time health reports).
  */
-import { runRebuild } from '../health/rebuild.js';
+import { runRebuild } from '../sync/rebuild.js';
 import { openContext } from '../sync/context.js';
 import { readState, writeState } from '../sync/state.js';
 

@@ -27,25 +27,16 @@ export async function verifyCommand(a: { C: string; json: boolean }): Promise<vo
     const trees = head ? await treeRejections(repo, { exclude: [], tip: head, limits: treeLimitsOf(policy.config) }) : [];
     // append-only: non-merge commits that dropped log entries
     const rewrites: { commit: string; author: string; path: string; lost: number; first: string }[] = [];
-    const log = head ? (await repo.run(['log', '--no-merges', '--format=%x01%H%x00%an', '--raw', '-z', '--no-renames', head])).stdout.toString('utf8') : '';
-    for (const block of log.split('\x01').filter(Boolean)) {
-      const nul = block.indexOf('\0');
-      const oid = block.slice(0, nul);
-      const rest = block.slice(nul + 1);
-      const nl = rest.indexOf('\n');
-      const author = nl < 0 ? rest : rest.slice(0, nl);
-      const parts = (nl < 0 ? '' : rest.slice(nl + 1)).split('\0').filter((x) => x !== '' && x !== '\n');
-      for (let i = 0; i + 1 < parts.length; i += 2) {
-        const meta = parts[i]!.replace(/^\n/, '').split(' ');
-        const path = parts[i + 1]!;
-        const status = meta[4]?.[0];
+    const log = head ? await repo.logWithChanges(['%H', '%an'], ['--no-merges', head]) : [];
+    for (const { fields: [oid, author], changes } of log) {
+      for (const { path, status, oldOid, newOid } of changes) {
         if (status !== 'M' && status !== 'D') continue;
         if (policy.kindOf(path) !== 'log' || policy.allowsLogRewrite(path)) continue;
         if (path === SIGNERS_PATH) continue; // not a log of entries: trust add/remove edit it, and the signatures above check who may
-        const before = (await repo.objects.read(meta[2]!))?.toString('utf8') ?? '';
-        const after = status === 'D' ? '' : (await repo.objects.read(meta[3]!))?.toString('utf8') ?? '';
+        const before = (await repo.objects.read(oldOid))?.toString('utf8') ?? '';
+        const after = status === 'D' ? '' : (await repo.objects.read(newOid))?.toString('utf8') ?? '';
         const d = lostEntries(path, before.replace(/\r\n/g, '\n'), after.replace(/\r\n/g, '\n'));
-        if (d.lost.length > 0) rewrites.push({ commit: oid, author, path, lost: d.lost.length, first: d.lost[0]!.trim().slice(0, 60) });
+        if (d.lost.length > 0) rewrites.push({ commit: oid!, author: author!, path, lost: d.lost.length, first: d.lost[0]!.trim().slice(0, 60) });
       }
     }
     // secrets in any object

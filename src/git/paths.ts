@@ -136,7 +136,7 @@ export async function checkNewTrees(
     if (hit) return hit;
     const buf = await repo.objects.read(oid);
     if (!buf) throw new Error(`tree ${oid} is missing; run \`git fsck\``);
-    const entries = parseTree(buf);
+    const entries = parseTree(buf, oid.length / 2); // SHA-1 or SHA-256 ids, as the tree's own
     if (cache.size >= 4096) cache.delete(cache.keys().next().value!);
     cache.set(oid, entries);
     return entries;

@@ -2,13 +2,14 @@
  * A Git work tree as agentgit sees it: the plumbing calls the sync round
  * needs, each one process at most, none per file.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { capabilitiesFromFiles, detectCapabilities, emptyTreeOf, zeroOidOf, type Capabilities } from './backend.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
-import { commitPayload, ObjectReader, parseCommitHeader, withSignature, writeObject, ZERO_OID, type Ident } from './objects.js';
+import { blobOid, commitPayload, ObjectReader, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /** A commit as history walks see it. */
 export interface CommitInfo {
@@ -30,7 +31,7 @@ export interface StatusEntry {
 export interface IndexEntry {
   path: string;
   mode: string;
-  /** ZERO_OID with mode '0' removes the path. */
+  /** The zero id (Repo.zeroOid) with mode '0' removes the path. */
   oid: string;
 }
 
@@ -39,13 +40,25 @@ export class Repo {
   private constructor(
     readonly root: string,
     readonly gitDir: string,
+    /** What this repository and git can do, and whether the in-process fast paths are on (git/backend.ts). */
+    readonly caps: Capabilities,
   ) {
     this.objects = new ObjectReader(root, gitDir);
   }
 
   /** A bare repository's refs read from its files (the watcher's poll of a hub on disk); no process. */
   static bareAt(gitDir: string): Repo {
-    return new Repo(gitDir, gitDir);
+    return new Repo(gitDir, gitDir, capabilitiesFromFiles(gitDir).caps);
+  }
+
+  /** The all-zero id of this repository's object format ("no object"). */
+  get zeroOid(): string {
+    return zeroOidOf(this.caps.objectFormat);
+  }
+
+  /** The empty tree's id in this repository's object format. */
+  get emptyTree(): string {
+    return emptyTreeOf(this.caps.objectFormat);
   }
 
   /** Open the work tree containing `dir`; null when it is not in a Git repo. */
@@ -54,7 +67,7 @@ export class Repo {
       const out = await gitText(['rev-parse', '--show-toplevel', '--absolute-git-dir'], { cwd: dir });
       const [top, gd] = out.split('\n');
       if (!top || !gd) return null;
-      return new Repo(top, gd);
+      return new Repo(top, gd, await detectCapabilities(gd, top));
     } catch {
       return null;
     }
@@ -65,7 +78,11 @@ export class Repo {
     // the common layout (dir/.git is a directory) needs no process
     const dotGit = join(resolve(dir), '.git');
     try {
-      if (statSync(dotGit).isDirectory() && statSync(join(dotGit, 'HEAD')).isFile()) return new Repo(realpathSync(resolve(dir)), realpathSync(dotGit));
+      if (statSync(dotGit).isDirectory() && statSync(join(dotGit, 'HEAD')).isFile()) {
+        const root = realpathSync(resolve(dir));
+        const gitDir = realpathSync(dotGit);
+        return new Repo(root, gitDir, await detectCapabilities(gitDir, root));
+      }
     } catch {
       /* not there, or a .git file (worktree, submodule): ask git */
     }
@@ -99,8 +116,7 @@ export class Repo {
    */
   readRef(name: string): string | null | undefined {
     if (!/^(HEAD|refs\/[A-Za-z0-9._/-]+)$/.test(name) || name.includes('..')) return undefined;
-    this.filesBackend ??= !existsSync(join(this.gitDir, 'commondir')) && !existsSync(join(this.gitDir, 'reftable'));
-    if (!this.filesBackend) return undefined;
+    if (!this.caps.fastPaths) return undefined;
     let text: string;
     try {
       text = readFileSync(join(this.gitDir, name), 'utf8');
@@ -110,12 +126,9 @@ export class Repo {
       if (name === 'HEAD') return undefined;
       return this.packedRefs().get(name) ?? null;
     }
-    const m = /^([0-9a-f]{40}|[0-9a-f]{64})\n?$/.exec(text);
+    const m = /^([0-9a-f]{40})\n?$/.exec(text);
     return m ? m[1]! : undefined;
   }
-
-  /** Refs live in files this process can read (not reftable, not a linked worktree). */
-  private filesBackend: boolean | undefined = undefined;
 
   private packedRefs(): Map<string, string> {
     const m = new Map<string, string>();
@@ -193,8 +206,9 @@ export class Repo {
     return m;
   }
 
-  /** The branch HEAD points at, read from .git/HEAD (no process). */
+  /** The branch HEAD points at, read from .git/HEAD (no process); null when only git can tell (refs not in files). */
   headBranchFromFile(): string | null {
+    if (!this.caps.fastPaths) return null;
     try {
       const t = readFileSync(join(this.gitDir, 'HEAD'), 'utf8').trim();
       const m = /^ref: refs\/heads\/(.+)$/.exec(t);
@@ -224,16 +238,29 @@ export class Repo {
   /**
    * Tree changes between two commits or trees (no renames, recursive), as
    * `git diff-tree -r` gives them, computed in-process (git/tree.ts: only
-   * differing subtrees are read); git itself when an object cannot be read.
+   * differing subtrees are read); git itself when an object cannot be read
+   * or the fast paths are off. `a` null: from the empty tree.
    */
-  async diffTree(a: string, b: string): Promise<TreeChange[]> {
-    try {
-      const [ta, tb] = await Promise.all([this.treeOfAny(a), this.treeOfAny(b)]);
-      return await diffTreesInProcess((oid) => this.objects.read(oid), ta, tb);
-    } catch {
-      // a missing or malformed object: git says what is wrong
+  async diffTree(a: string | null, b: string): Promise<TreeChange[]> {
+    if (this.caps.fastPaths) {
+      try {
+        const [ta, tb] = await Promise.all([a === null ? null : this.treeOfAny(a), this.treeOfAny(b)]);
+        return await diffTreesInProcess((oid) => this.objects.read(oid), ta, tb);
+      } catch {
+        // a missing or malformed object: git says what is wrong
+      }
     }
-    return this.diffTreeWithGit(a, b);
+    return this.diffTreeWithGit(a ?? this.emptyTree, b);
+  }
+
+  /**
+   * `git log --raw` (no renames, full ids) with these format fields of each
+   * commit (`%H`, `%an`, ...) and `args` (revisions, options): the one
+   * reader of logs with their changes (cli/log.ts, cli/verify.ts).
+   */
+  async logWithChanges(fields: string[], args: string[]): Promise<LoggedCommit[]> {
+    const r = await this.run(['log', '-z', '--raw', '--no-renames', '--no-abbrev', `--format=%x01${fields.join('%x00')}`, ...args]);
+    return parseLogRaw(r.stdout, fields.length);
   }
 
   async diffTreeWithGit(a: string, b: string): Promise<TreeChange[]> {
@@ -257,12 +284,14 @@ export class Repo {
    */
   async buildTree(from: string | null, changes: IndexEntry[]): Promise<string> {
     // in-process: only the trees on changed paths are read and written (git/tree.ts)
-    try {
-      const fromTree = from ? await this.treeOfAny(from) : null;
-      return await buildTreeInProcess(this.gitDir, (oid) => this.objects.read(oid), fromTree, changes);
-    } catch (e) {
-      if (!(e instanceof TreeConflict)) throw e;
-      // a change only the index can place: git decides, as it always did
+    if (this.caps.fastPaths) {
+      try {
+        const fromTree = from ? await this.treeOfAny(from) : null;
+        return await buildTreeInProcess(this.gitDir, (oid) => this.objects.read(oid), fromTree, changes);
+      } catch (e) {
+        if (!(e instanceof TreeConflict)) throw e;
+        // a change only the index can place: git decides, as it always did
+      }
     }
     return this.buildTreeWithGit(from, changes);
   }
@@ -283,16 +312,32 @@ export class Repo {
     }
   }
 
+  /** Who writes commit objects in-process (useCommitIdentity), when the fast paths allow it. */
+  private commitWriter: { ident: Ident; sign: ((payload: string) => string | null) | null } | null = null;
+
   /**
-   * Set by the sync context when this clone's identity and key allow it:
-   * commit objects are then built, signed and written in-process (no
-   * `git commit-tree`, no `ssh-keygen -Y sign`). `sign` returns an armored
-   * SSH signature of a payload, or null to let git do it.
+   * The identity (and signer) commits are written with, from this clone's
+   * config: commit objects are then built, signed and written in-process
+   * (no `git commit-tree`, no `ssh-keygen -Y sign`), but only when the
+   * fast paths are on (git/backend.ts) and git would write exactly these
+   * fields: a plain name and email, no GIT_AUTHOR_* / GIT_COMMITTER_* in
+   * the environment. `sign` returns an armored SSH signature of a
+   * payload, or null to let git do it. Returns whether it is used.
    */
-  inProcessCommits: { ident: Ident; sign: ((payload: string) => string | null) | null } | null = null;
+  useCommitIdentity(ident: Ident, sign: ((payload: string) => string | null) | null): boolean {
+    const env = process.env;
+    if (!this.caps.fastPaths || !plainIdent(ident) || env.GIT_AUTHOR_NAME || env.GIT_COMMITTER_NAME || env.GIT_AUTHOR_DATE || env.GIT_COMMITTER_DATE) return false;
+    this.commitWriter = { ident, sign };
+    return true;
+  }
+
+  /** Whether commitTree builds the commit in-process (signed ones: when a signer was given). */
+  commitsInProcess(sign: boolean): boolean {
+    return this.commitWriter !== null && (!sign || this.commitWriter.sign !== null);
+  }
 
   async commitTree(tree: string, parents: string[], message: string, opts: { sign: boolean; env?: Record<string, string> }): Promise<string> {
-    const ip = this.inProcessCommits;
+    const ip = this.commitWriter;
     if (ip && !opts.env && (!opts.sign || ip.sign)) {
       const payload = commitPayload({ tree, parents, author: ip.ident, committer: ip.ident, when: Date.now(), message });
       const sig = opts.sign && ip.sign ? ip.sign(payload) : null;
@@ -309,7 +354,25 @@ export class Repo {
 
   /** Move a ref from `old` to `next` atomically; fails if it moved meanwhile. */
   async updateRef(ref: string, next: string, old: string | null, reason: string): Promise<void> {
-    await this.run(['update-ref', '-m', reason, ref, next, old ?? ZERO_OID]);
+    await this.run(['update-ref', '-m', reason, ref, next, old ?? this.zeroOid]);
+  }
+
+  /** Store a blob; returns its id (in-process with the fast paths, else `git hash-object -w`). */
+  async writeBlob(bytes: Uint8Array): Promise<string> {
+    if (this.caps.fastPaths) return writeObject(this.gitDir, 'blob', bytes);
+    return this.text(['hash-object', '-w', '-t', 'blob', '--no-filters', '--stdin'], { input: bytes });
+  }
+
+  /** A blob's id without storing it. */
+  async hashBlob(bytes: Uint8Array): Promise<string> {
+    if (this.caps.fastPaths) return blobOid(bytes);
+    return this.text(['hash-object', '-t', 'blob', '--no-filters', '--stdin'], { input: bytes });
+  }
+
+  /** Store the empty tree (git knows its id unstored, `git fsck` wants it stored when a commit names it); returns its id. */
+  async writeEmptyTree(): Promise<string> {
+    if (this.caps.fastPaths) return writeObject(this.gitDir, 'tree', Buffer.alloc(0));
+    return this.text(['hash-object', '-w', '-t', 'tree', '--stdin'], { input: '' });
   }
 
   /** Set index entries for paths (stat info is refreshed by refreshIndex). */
@@ -464,9 +527,6 @@ export class Repo {
     return true;
   }
 
-  absolute(path: string): string {
-    return isAbsolute(path) ? path : join(this.root, path);
-  }
 }
 
 /** A git config integer (`10k`, `1m`, `2g` allowed); `fallback` when absent or not a number. */
@@ -476,28 +536,58 @@ export function gitInt(value: string | undefined, fallback: number): number {
   return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
 }
 
+/**
+ * The raw changes (`:oldmode newmode oldoid newoid status`, then the path)
+ * at `tokens[i]` on, NUL-split output of `git diff-tree -r -z` or `git log
+ * --raw -z`; stops at the first token that is no change (the next commit
+ * of a log). One parser for both: a meta line may start with the newline
+ * git puts between a commit's header and its changes, never with a CR.
+ */
+function rawChanges(tokens: string[], i: number, out: TreeChange[]): number {
+  while (i + 1 < tokens.length) {
+    const meta = tokens[i]!.startsWith('\n:') ? tokens[i]!.slice(1) : tokens[i]!;
+    if (!meta.startsWith(':')) break;
+    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(' ');
+    out.push({ path: tokens[i + 1]!, status: (status?.[0] ?? 'M') as TreeChange['status'], oldMode: oldMode!, newMode: newMode!, oldOid: oldOid!, newOid: newOid! });
+    i += 2;
+  }
+  return i;
+}
+
 /** Parse `git diff-tree -r -z` raw output. */
 export function parseRawDiff(buf: Buffer): TreeChange[] {
-  const parts = buf.toString('utf8').split('\0');
   const out: TreeChange[] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const meta = parts[i]!;
-    const path = parts[i + 1]!;
-    if (!meta.startsWith(':')) {
-      i -= 1;
+  rawChanges(buf.toString('utf8').split('\0'), 0, out);
+  return out;
+}
+
+/** One commit of `git log --raw`: the format fields asked for, in order, and its changes. */
+export interface LoggedCommit {
+  fields: string[];
+  changes: TreeChange[];
+}
+
+/**
+ * Parse `git log -z --raw --format=%x01F1%x00F2...` output (`count` fields
+ * a commit). Read by position, not by splitting on %x01: a subject or name
+ * holding that byte cannot shift a commit's fields or changes.
+ */
+export function parseLogRaw(buf: Buffer, count: number): LoggedCommit[] {
+  const tokens = buf.toString('utf8').split('\0');
+  const out: LoggedCommit[] = [];
+  let i = 0;
+  while (i < tokens.length) {
+    const t = tokens[i]!;
+    if (!t.startsWith('\x01')) {
+      i++; // the empty token after the last commit
       continue;
     }
-    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(' ');
-    out.push({
-      path,
-      status: (status?.[0] ?? 'M') as TreeChange['status'],
-      oldMode: oldMode!,
-      newMode: newMode!,
-      oldOid: oldOid!,
-      newOid: newOid!,
-    });
+    const fields = [t.slice(1), ...tokens.slice(i + 1, i + count)];
+    const changes: TreeChange[] = [];
+    i = rawChanges(tokens, i + count, changes);
+    out.push({ fields, changes });
   }
   return out;
 }
 
-export { GitError, ZERO_OID };
+export { GitError };

@@ -13,7 +13,7 @@
  */
 import type { Repo } from '../git/repo.js';
 import { parseSigners, SIGNERS_PATH, type Signer } from '../identity/signers.js';
-import type { Heartbeat } from './heartbeat.js';
+import type { Heartbeat } from '../sync/heartbeat.js';
 
 export type Membership = 'active' | 'removed' | 'retired';
 

@@ -6,7 +6,7 @@
 import type { Context } from '../sync/context.js';
 import { isClockPath } from '../sync/clocks.js';
 import { readState } from '../sync/state.js';
-import { readVerifiedHeartbeats, type IgnoredHeartbeat } from './heartbeat.js';
+import { readVerifiedHeartbeats, type IgnoredHeartbeat } from '../sync/heartbeat.js';
 import { activeHeartbeats, signersAtHead } from './fleet.js';
 import { readWatchInfo, watcherRunning } from '../sync/watch.js';
 import { readPause } from '../sync/pause.js';

@@ -5,7 +5,7 @@
  * 5 minutes, recovery above 30 seconds.
  */
 import type { HealthThresholds } from '../policy/policy.js';
-import type { Heartbeat } from './heartbeat.js';
+import type { Heartbeat } from '../sync/heartbeat.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 

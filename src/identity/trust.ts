@@ -5,10 +5,11 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Repo } from '../git/repo.js';
-import { UsageError } from '../sync/context.js';
+import { UsageError } from '../errors.js';
 import { fingerprint } from './keys.js';
 import { addSigner, parseSigners, removeSigner, SIGNERS_PATH } from './signers.js';
 import { revokedIn } from './verify.js';
+import { withInstanceTrailer } from '../git/trailers.js';
 
 export async function readSignersFile(repo: Repo): Promise<string | null> {
   return readFile(join(repo.root, SIGNERS_PATH), 'utf8').catch(() => null);
@@ -59,7 +60,7 @@ export async function trustAdd(repo: Repo, arg: string, by: string, principal?: 
   const cur = await readSignersFile(repo);
   const next = addSigner(cur, t.principal, t.key);
   if (next === cur) return { principal: t.principal, commit: await repo.text(['rev-parse', 'HEAD']), changed: false };
-  const commit = await commitSigners(repo, next, `agentgit: admit ${t.principal}\n\nAdmitted by ${by}.\n\nAgentgit-Instance: ${by.split('/')[1] ?? by}\n`);
+  const commit = await commitSigners(repo, next, withInstanceTrailer(`agentgit: admit ${t.principal}\n\nAdmitted by ${by}.`, by.split('/')[1] ?? by));
   return { principal: t.principal, commit, changed: true };
 }
 
@@ -68,7 +69,7 @@ export async function trustRemove(repo: Repo, principal: string, by: string): Pr
   const r = removeSigner(cur, principal);
   if (r.removed === 0) throw new UsageError(`${principal} is not in ${SIGNERS_PATH} (see \`agentgit trust list\`)`);
   if (principal === by) throw new UsageError(`refusing to remove this instance's own key (${by}); run the removal from another admitted instance`);
-  const commit = await commitSigners(repo, r.text, `agentgit: remove ${principal}\n\nRemoved by ${by}. Its earlier commits stay valid; later ones are refused.\n\nAgentgit-Instance: ${by.split('/')[1] ?? by}\n`);
+  const commit = await commitSigners(repo, r.text, withInstanceTrailer(`agentgit: remove ${principal}\n\nRemoved by ${by}. Its earlier commits stay valid; later ones are refused.`, by.split('/')[1] ?? by));
   return { commit, removed: r.removed };
 }
 

@@ -7,7 +7,7 @@
  * 2. binary, invalid UTF-8 or over the size limit: whole-file last writer wins;
  * 3. the kind's merge on BOM-stripped LF text, framing restored afterwards.
  */
-import { DEFAULT_JSON, DEFAULT_MAX_MERGE_BYTES } from '../policy/defaults.js';
+import { DEFAULT_JSON, DEFAULT_MAX_MERGE_BYTES } from './defaults.js';
 import { jsonToBytes } from './json-bytes.js';
 import { mergeJson } from './json.js';
 import { parseJsonBytes } from './json-parse.js';

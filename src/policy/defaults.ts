@@ -76,15 +76,8 @@ export const DEFAULT_LAYERS: LayerRule[] = [
   { pattern: '*', kind: 'text', layer: 'docs' },
 ];
 
-export const DEFAULT_JSON = {
-  idKeys: ['id', 'uuid', 'key'],
-  volatile: ['last_updated', 'lastUpdated', 'updated_at', 'updatedAt', 'updatedAtMs', 'lastUpdatedAt', 'lastUpdatedAtMs'],
-  counters: [] as string[],
-  timestampKeys: ['updated_at', 'updatedAt', 'updatedAtMs', 'modified_at', 'modifiedAt'],
-};
-
-/** Files larger than this are not merged by content: whole-file last writer wins. */
-export const DEFAULT_MAX_MERGE_BYTES = 64 * 1024 * 1024;
+// the merge's own defaults (merge/ imports nothing above it); the policy starts from them
+export { DEFAULT_JSON, DEFAULT_MAX_MERGE_BYTES } from '../merge/defaults.js';
 /** Files larger than this are held (not committed) with a message; see docs/merging.md. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Directories deep an incoming tree may go; deeper is refused (docs/security.md, "Hostile trees"). */

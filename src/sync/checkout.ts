@@ -17,7 +17,6 @@ import { basename, dirname, join } from 'node:path';
 import { mergeFile } from '../merge/index.js';
 import { bytesEqual } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
-import { blobOid, ZERO_OID } from '../git/objects.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
 import { checkPath } from '../git/paths.js';
@@ -166,7 +165,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
   const done = await mapInOrder(
     changes,
     async (c) => {
-      const entry: IndexEntry = { path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? ZERO_OID : c.newOid };
+      const entry: IndexEntry = { path: c.path, mode: c.status === 'D' ? '0' : c.newMode, oid: c.status === 'D' ? repo.zeroOid : c.newOid };
       if (c.newMode === '160000' || c.oldMode === '160000') return { entry, written: false, kept: false }; // gitlinks: never written into the work tree
       // Defence in depth (incoming trees are checked before this, git/paths.ts):
       // never a path outside the work tree or into .git, never through a link.
@@ -176,7 +175,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
       if (await symlinkedParent(repo.root, c.path)) return { entry, written: false, kept: true }; // the agent's link stands (committed next round)
       const abs = join(repo.root, c.path);
       const cur = await readWorkFile(abs);
-      const curOid = cur ? blobOid(cur.bytes) : ZERO_OID;
+      const curOid = cur ? await repo.hashBlob(cur.bytes) : repo.zeroOid;
       const target = c.status === 'D' ? null : await repo.objects.read(c.newOid);
       if (c.status !== 'D' && !target) throw new Error(`object ${c.newOid} for ${c.path} is missing; run \`git fsck\``);
       if (curOid === c.newOid) return { entry, written: false, kept: false }; // already there (a re-run after a crash)

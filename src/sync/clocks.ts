@@ -19,11 +19,6 @@ export function isClockPath(path: string): boolean {
   return path.startsWith(CLOCK_DIR);
 }
 
-export function dataPathOf(clockPath: string): string {
-  const p = clockPath.slice(CLOCK_DIR.length);
-  return p.endsWith(CLOCK_SUFFIX) ? p.slice(0, -CLOCK_SUFFIX.length) : p;
-}
-
 /** Parse a clock file; tolerant of anything (bad input gives no clocks). */
 export function parseClockFile(bytes: Uint8Array | null): Record<string, string> {
   if (!bytes) return {};

@@ -8,7 +8,7 @@ import { checkPath } from '../git/paths.js';
 import { join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
-import { objectOid, writeObjectSync, ZERO_OID } from '../git/objects.js';
+import { objectOid } from '../git/objects.js';
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { mapInOrder } from './pool.js';
@@ -109,9 +109,9 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   // order; the first commit of many files (an init) puts them into packs
   // instead (PackBuffer). Later rounds keep loose objects: the blobs they
   // write are read back from memory (git/objects.ts) by the merge.
-  const pack = status.length >= PACK_MIN_FILES && (await repo.revParse('HEAD')) === null ? new PackBuffer(repo) : null;
-  const put = (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): void => {
-    stage.push(bytes === null ? { path, mode: '0', oid: ZERO_OID } : { path, mode, oid: pack ? pack.add(bytes) : writeObjectSync(repo.gitDir, 'blob', bytes) });
+  const pack = repo.caps.fastPaths && status.length >= PACK_MIN_FILES && (await repo.revParse('HEAD')) === null ? new PackBuffer(repo) : null;
+  const put = async (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): Promise<void> => {
+    stage.push(bytes === null ? { path, mode: '0', oid: repo.zeroOid } : { path, mode, oid: pack ? pack.add(bytes) : await repo.writeBlob(bytes) });
     if (bytes === null ? before !== null : before === null || !bytesEqual(before, bytes)) staged.push(path);
   };
 
@@ -143,7 +143,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     if (isClockPath(path)) {
       if (!clockFiles.has(path)) {
         const w = await readWork(join(repo.root, path));
-        put(path, w?.bytes ?? null, '100644', before);
+        await put(path, w?.bytes ?? null, '100644', before);
       }
       return;
     }
@@ -162,10 +162,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     if (h) {
       held.push(h);
       // held logs: commit the committed entries plus the new ones, leave the file as it is
-      if (h.commitInstead && before && !bytesEqual(h.commitInstead, before)) put(path, h.commitInstead, work?.mode ?? '100644', before);
+      if (h.commitInstead && before && !bytesEqual(h.commitInstead, before)) await put(path, h.commitInstead, work?.mode ?? '100644', before);
       return;
     }
-    put(path, work?.bytes ?? null, work?.mode ?? '100644', before);
+    await put(path, work?.bytes ?? null, work?.mode ?? '100644', before);
     if (kind === 'log') return; // logs merge by entry: no clocks needed
     // per-key clocks for JSON, a whole-file clock for everything else
     const cpath = clockPathFor(path);
@@ -190,7 +190,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const headBorn = clockFiles.size > 0 && (await repo.revParse('HEAD')) !== null;
   const clockBytes = new Map([...clockFiles].map(([cpath, clocks]) => [cpath, formatClockFile(clocks)]));
   writeWorkTreeFilesSync(repo.root, clockBytes); // never through a symbolic link
-  for (const [cpath, bytes] of clockBytes) put(cpath, bytes, '100644', headBorn ? await repo.objects.read(`HEAD:${cpath}`) : null);
+  for (const [cpath, bytes] of clockBytes) await put(cpath, bytes, '100644', headBorn ? await repo.objects.read(`HEAD:${cpath}`) : null);
   await pack?.flush(); // every object stored before the index names it
   // a held file a person staged by hand must not ride along: back to HEAD's
   // version, or out of the index before the first commit
@@ -285,8 +285,7 @@ class PackBuffer {
  * when the stage holds something only the index can place, `git commit`.
  */
 async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: string, sign: boolean): Promise<string | null> {
-  const ip = repo.inProcessCommits;
-  if (stage !== null && ip && (!sign || ip.sign)) {
+  if (stage !== null && repo.commitsInProcess(sign)) {
     const head = await repo.revParse('HEAD');
     const tree = await repo.buildTree(head, stage);
     if (head && tree === (await repo.treeOf(head))) return null; // never an empty commit

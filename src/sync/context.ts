@@ -9,17 +9,12 @@ import { dirname, join, resolve } from 'node:path';
 import { baseline, effectivePolicy, ratchet, riskyChanges, type PolicyChange } from '../policy/consent.js';
 import { parsePolicy, Policy, POLICY_PATH, type PolicyConfig } from '../policy/policy.js';
 import { Repo } from '../git/repo.js';
-import { plainIdent } from '../git/objects.js';
 import { useConfiguredSshCommand } from '../git/ssh.js';
 import { loadSigningKey, signSshsig } from '../identity/sshsig.js';
 
-export class UsageError extends Error {
-  readonly code = 'EUSAGE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { UsageError } from '../errors.js';
+
+export { UsageError };
 
 export class NotAnAgentRepoError extends Error {
   readonly code = 'ENOTAGENT';
@@ -205,12 +200,10 @@ export async function openContext(dir: string): Promise<Context> {
  */
 function useInProcessCommits(repo: Repo, config: Map<string, string>, s: Settings): void {
   const ident = { name: config.get('user.name') ?? '', email: config.get('user.email') ?? '' };
-  if (!plainIdent(ident)) return;
-  if (process.env.GIT_AUTHOR_NAME || process.env.GIT_COMMITTER_NAME || process.env.GIT_AUTHOR_DATE || process.env.GIT_COMMITTER_DATE) return;
   let sign: ((payload: string) => string | null) | null = null;
   if (s.sign && (config.get('gpg.format') ?? 'openpgp') === 'ssh' && s.signingKey) {
     const key = loadSigningKey(s.signingKey);
     if (key) sign = (payload) => signSshsig(payload, key);
   }
-  repo.inProcessCommits = { ident, sign };
+  repo.useCommitIdentity(ident, sign); // in-process only when the fast paths are on (git/backend.ts)
 }

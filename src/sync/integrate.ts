@@ -17,7 +17,7 @@
 import { mergeFile } from '../merge/index.js';
 import type { Conflict, MergeReport } from '../merge/types.js';
 import type { Policy } from '../policy/policy.js';
-import { EMPTY_TREE, writeBlob, ZERO_OID } from '../git/objects.js';
+import { isZeroOid } from '../git/backend.js';
 import { failpoint } from './failpoint.js';
 import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
@@ -45,7 +45,7 @@ export function planTreeMerge(ours: Map<string, TreeChange>, theirs: Map<string,
   for (const [path, t] of theirs) {
     const o = ours.get(path);
     if (!o) {
-      plans.push({ action: 'take', path, mode: t.status === 'D' ? '0' : t.newMode, oid: t.status === 'D' ? ZERO_OID : t.newOid });
+      plans.push({ action: 'take', path, mode: t.status === 'D' ? '0' : t.newMode, oid: t.newOid }); // deleted: the zero id
       continue;
     }
     if (o.newOid === t.newOid && o.newMode === t.newMode) continue; // same change on both sides
@@ -59,7 +59,7 @@ export function planTreeMerge(ours: Map<string, TreeChange>, theirs: Map<string,
     }
     if (isRegular(o.newMode) && isRegular(t.newMode)) {
       const mode = o.newMode === t.newMode ? o.newMode : o.oldMode === o.newMode ? t.newMode : o.newMode;
-      const baseOid = o.status === 'A' || o.oldOid === ZERO_OID || !isRegular(o.oldMode) ? null : o.oldOid;
+      const baseOid = o.status === 'A' || isZeroOid(o.oldOid) || !isRegular(o.oldMode) ? null : o.oldOid;
       plans.push({ action: 'merge', path, mode, baseOid, oursOid: o.newOid, theirsOid: t.newOid });
       continue;
     }
@@ -91,7 +91,7 @@ interface Ctx {
 
 async function findBase(ctx: Ctx, ours: string, theirs: string, depth: number, known?: string[]): Promise<string> {
   const bases = known ?? (await ctx.repo.mergeBases(ours, theirs));
-  if (bases.length === 0) return EMPTY_TREE;
+  if (bases.length === 0) return ctx.repo.emptyTree;
   if (bases.length === 1 || depth >= 8) return bases[0]!;
   // criss-cross: merge the bases into a virtual ancestor (an unreferenced commit)
   let virtual = bases[0]!;
@@ -156,7 +156,7 @@ export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, messa
       },
       policy.config.maxMergeBytes,
     );
-    const oid = await writeBlob(repo.gitDir, result.bytes);
+    const oid = await repo.writeBlob(result.bytes);
     return { entry: { path: p.path, mode: p.mode, oid }, report: result.report };
   });
   // gathered in plan order: the same tree, record and notes as one file at a time
@@ -188,7 +188,7 @@ async function recordConflicts(ctx: Ctx, ours: string, entries: IndexEntry[], co
     ? planned.mode === '0' ? null : await ctx.repo.objects.read(planned.oid)
     : await ctx.repo.objects.read(`${ours}:${CONFLICTS_PATH}`);
   const text = appendConflicts(current ? current.toString('utf8') : '', conflicts);
-  const oid = await writeBlob(ctx.repo.gitDir, Buffer.from(text, 'utf8'));
+  const oid = await ctx.repo.writeBlob(Buffer.from(text, 'utf8'));
   if (planned) {
     planned.oid = oid;
     planned.mode = '100644';

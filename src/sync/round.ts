@@ -11,10 +11,10 @@ import { treeLimitsOf, treeRejections } from '../git/paths.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
-import { fetchRefspec, makeHeartbeat, pushRefspec } from '../health/heartbeat.js';
+import { fetchRefspec, makeHeartbeat, pushRefspec } from './heartbeat.js';
 import { join } from 'node:path';
 import { GitError, setChildDeadline } from '../git/exec.js';
-import { classifyGitError, firstLine, TemporaryError } from '../errors.js';
+import { exitCodeOf, EXIT, firstLine, messageOf, TemporaryError } from '../errors.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, settleAccepted, type Context } from './context.js';
@@ -28,6 +28,7 @@ import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
 import { armFailpoints, failpoint } from './failpoint.js';
+import { withInstanceTrailer } from '../git/trailers.js';
 
 // The modules a round needs only when the hub brought something, or local
 // work must be checked, are loaded on first use: a no-op round (every minute,
@@ -299,7 +300,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
           { repo, policy, instance: settings.instance, sign: settings.sign },
           ours,
           theirs,
-          `agentgit: merge hub into ${settings.instance}\n\nAgentgit-Instance: ${settings.instance}\n`,
+          withInstanceTrailer(`agentgit: merge hub into ${settings.instance}`, settings.instance),
           0,
           true,
           bases,
@@ -341,7 +342,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       out.notAdmitted = signerLine(`${settings.agent}/${settings.instance}`, publicKey);
       return;
     }
-    head = await foldUnverifiable(repo, ref, theirs, head, settings.sign, `agentgit: work of ${settings.instance} from before its admission\n\nAgentgit-Instance: ${settings.instance}\n`);
+    head = await foldUnverifiable(repo, ref, theirs, head, settings.sign, withInstanceTrailer(`agentgit: work of ${settings.instance} from before its admission`, settings.instance));
     out.head = head;
     await (await import('./scan.js')).scanBeforePush(repo, policy, head, theirs); // nothing secret leaves: docs/security.md
     const hb = await x.heartbeat(head, true);
@@ -400,7 +401,7 @@ async function rebuildDerived(repo: Repo, policy: Context['policy'], from: strin
   const spec = policy.config.rebuild;
   if (!spec || !from || !to || from === to) return undefined;
   const changed = (await repo.diffTree(from, to)).map((c) => c.path);
-  const { needsRebuild, runRebuild } = await import('../health/rebuild.js');
+  const { needsRebuild, runRebuild } = await import('./rebuild.js');
   return needsRebuild(spec, changed) ? runRebuild(repo.root, spec) : undefined;
 }
 
@@ -495,7 +496,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     if (!local) throw new Error(`HEAD is detached in ${repo.root}; check out the branch you sync (\`git switch ${settings.branch}\`), then sync again`);
     const ref = `refs/heads/${local}`;
     const msg = (files: string[]): string =>
-      `agentgit: ${files.length} file${files.length === 1 ? '' : 's'} from ${settings.instance}\n\n${files.slice(0, 20).map((f) => `- ${f}`).join('\n')}${files.length > 20 ? `\n- … ${files.length - 20} more` : ''}\n\nAgentgit-Instance: ${settings.instance}\n`;
+      withInstanceTrailer(`agentgit: ${files.length} file${files.length === 1 ? '' : 's'} from ${settings.instance}\n\n${files.slice(0, 20).map((f) => `- ${f}`).join('\n')}${files.length > 20 ? `\n- … ${files.length - 20} more` : ''}`, settings.instance);
     const c = await commitLocalChanges({ repo, policy, clocks, message: msg, sign: settings.sign });
     out.committed = c.committed.length;
     out.held = c.held;
@@ -529,14 +530,9 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       out.error = out.held.map((h) => `held ${h.path}: ${h.detail}`).join('; ');
     }
   } catch (e) {
-    if (e instanceof TemporaryError || (e as { code?: string }).code === 'ELOCKED') {
-      out.exitCode = 75;
-      out.error = (e as Error).message;
-    } else {
-      const k = classifyGitError(e);
-      out.exitCode = k.temporary ? 75 : 1;
-      out.error = k.reason;
-    }
+    // the error's own exit code (src/errors.ts maps every class); a round ends temporary or failed
+    out.exitCode = exitCodeOf(e) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
+    out.error = messageOf(e);
   } finally {
     setChildDeadline(null);
     if (!o.keepSsh) closeSsh?.();

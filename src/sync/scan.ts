@@ -19,8 +19,7 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Repo, TreeChange } from '../git/repo.js';
-import { EMPTY_TREE, splitSignature } from '../git/objects.js';
-import { diffTreesInProcess } from '../git/tree.js';
+import { splitSignature } from '../git/objects.js';
 import type { Policy } from '../policy/policy.js';
 import { findSecret, findSecretIn, redactSecrets } from './secrets.js';
 
@@ -77,13 +76,7 @@ async function newCommits(repo: Repo, head: string, hub: string | null, scanned:
 
 /** The entries a commit adds or changes relative to every parent (what is new in it). */
 async function newEntries(repo: Repo, oid: string, parents: string[]): Promise<TreeChange[]> {
-  if (parents.length === 0) {
-    try {
-      return await diffTreesInProcess((o) => repo.objects.read(o), null, await repo.treeOf(oid));
-    } catch {
-      return repo.diffTreeWithGit(EMPTY_TREE, oid);
-    }
-  }
+  if (parents.length === 0) return repo.diffTree(null, oid);
   const diffs = await Promise.all(parents.map((p) => repo.diffTree(p, oid)));
   const first = diffs[0]!.filter((c) => c.status !== 'D');
   if (diffs.length === 1) return first;

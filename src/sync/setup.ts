@@ -17,6 +17,7 @@ import { ensureKey, keyPath, MissingKeyError } from '../identity/keys.js';
 import { SIGNERS_PATH } from '../identity/signers.js';
 import { readPolicy, UsageError } from './context.js';
 import { readNoFollow, writeNoFollow, writeWorkTreeFile } from './safe-write.js';
+import { INSTANCE_TRAILER, withInstanceTrailer } from '../git/trailers.js';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const AGENTGIT_BIN = join(PROJECT_ROOT, 'bin', 'agentgit');
@@ -190,7 +191,7 @@ export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Re
 
 /** The agent name of an existing agentgit history (authors read `AGENT/INSTANCE`). */
 async function agentFromHistory(repo: Repo): Promise<string | null> {
-  const r = await repo.run(['log', '-1', '--format=%an', '--grep=^Agentgit-Instance:'], { okCodes: [128] });
+  const r = await repo.run(['log', '-1', '--format=%an', `--grep=^${INSTANCE_TRAILER}:`], { okCodes: [128] });
   const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\//.exec(r.stdout.toString('utf8').trim());
   return m ? m[1]! : null;
 }
@@ -272,7 +273,6 @@ export async function joinUnrelated(
   o: { instance: string; sign: boolean },
 ): Promise<{ commit: string; recorded: string[]; added: string[]; united: string[] }> {
   const { mergeFile } = await import('../merge/index.js');
-  const { writeBlob } = await import('../git/objects.js');
   const { isClockPath } = await import('./clocks.js');
   const { CONFLICTS_PATH } = await import('./integrate.js');
   const changes = await repo.diffTree(theirs, ours); // from the hub's tree to ours
@@ -303,7 +303,7 @@ export async function joinUnrelated(
     if (policy.kindOf(c.path) === 'log' && c.newMode === c.oldMode) {
       const r = mergeFile({ path: c.path, kind: 'log', base: null, ours: hub, theirs: mine }, policy.config.maxMergeBytes);
       if (r.report.conflicts.length === 0) {
-        entries.push({ path: c.path, mode: c.oldMode, oid: await writeBlob(repo.gitDir, r.bytes) });
+        entries.push({ path: c.path, mode: c.oldMode, oid: await repo.writeBlob(r.bytes) });
         united.push(c.path);
         continue;
       }
@@ -332,10 +332,10 @@ export async function joinUnrelated(
         have.add(l);
       }
     }
-    entries.push({ path: CONFLICTS_PATH, mode: '100644', oid: await writeBlob(repo.gitDir, Buffer.from(record, 'utf8')) });
+    entries.push({ path: CONFLICTS_PATH, mode: '100644', oid: await repo.writeBlob(Buffer.from(record, 'utf8')) });
   }
   const tree = await repo.buildTree(theirs, entries);
-  const message = `agentgit: ${o.instance} joins the hub's state\n\nHistories had no commit in common: the hub's version of each differing file is kept,\nthis instance's version is in ${CONFLICTS_PATH}.\n\nAgentgit-Instance: ${o.instance}\n`;
+  const message = withInstanceTrailer(`agentgit: ${o.instance} joins the hub's state\n\nHistories had no commit in common: the hub's version of each differing file is kept,\nthis instance's version is in ${CONFLICTS_PATH}.`, o.instance);
   const commit = await repo.commitTree(tree, [ours, theirs], message, { sign: o.sign });
   return { commit, recorded, added, united };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EMPTY_TREE } from '../../src/git/objects.js';
 import { Repo } from '../../src/git/repo.js';
-import { makeHeartbeat } from '../../src/health/heartbeat.js';
+import { makeHeartbeat } from '../../src/sync/heartbeat.js';
 import { cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());

@@ -4,7 +4,7 @@
  * branch. Every instance fetches them all with its branch, in the same
  * connection, so status can report the whole fleet without reaching it.
  */
-import { EMPTY_TREE, parseCommitHeader, writeObjectSync } from '../git/objects.js';
+import { parseCommitHeader } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 
 export const HUB_PREFIX = 'refs/agentgit/instances/';
@@ -40,8 +40,7 @@ export function pushRefspec(oid: string, instance: string): string {
 export async function makeHeartbeat(repo: Repo, hb: Heartbeat, sign: boolean): Promise<string> {
   // git knows the empty tree without it being stored, so nothing else may
   // have written it: a commit pointing at it must (else `git fsck`: "missing tree")
-  writeObjectSync(repo.gitDir, 'tree', Buffer.alloc(0));
-  return repo.commitTree(EMPTY_TREE, [], `agentgit heartbeat ${hb.agent}/${hb.instance}\n\n${JSON.stringify(hb)}\n`, { sign });
+  return repo.commitTree(await repo.writeEmptyTree(), [], `agentgit heartbeat ${hb.agent}/${hb.instance}\n\n${JSON.stringify(hb)}\n`, { sign });
 }
 
 export function parseHeartbeat(commitText: string): Heartbeat | null {

@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import ignore from 'ignore';
 import type { RebuildSpec } from '../policy/policy.js';
-import { redactCredentials } from '../sync/secrets.js';
+import { redactCredentials } from './secrets.js';
 
 export interface RebuildResult {
   ms: number;
