@@ -153,9 +153,23 @@ export class Repo {
       const oid = head !== null ? this.readRef(`refs/heads/${head}`) : undefined;
       if (oid !== undefined) return oid;
     }
+    if (this.knownCommits.has(rev)) return rev;
     const r = await this.run(['rev-parse', '-q', '--verify', `${rev}^{commit}`], { okCodes: [1, 128] });
     const s = r.stdout.toString('utf8').trim();
+    if (r.code === 0 && s === rev) this.knowCommit(s);
     return r.code === 0 && s ? s : null;
+  }
+
+  /**
+   * Commits this Repo wrote or git confirmed: an object never changes type,
+   * so revParse of one of their oids needs no process (a round checks its
+   * own new commit more than once). Bounded: cleared past 4,096.
+   */
+  private readonly knownCommits = new Set<string>();
+
+  private knowCommit(oid: string): void {
+    if (this.knownCommits.size >= 4096) this.knownCommits.clear();
+    this.knownCommits.add(oid);
   }
 
   async config(key: string): Promise<string | null> {
@@ -341,7 +355,11 @@ export class Repo {
     if (ip && !opts.env && (!opts.sign || ip.sign)) {
       const payload = commitPayload({ tree, parents, author: ip.ident, committer: ip.ident, when: Date.now(), message });
       const sig = opts.sign && ip.sign ? ip.sign(payload) : null;
-      if (!opts.sign || sig) return writeObject(this.gitDir, 'commit', Buffer.from(sig ? withSignature(payload, sig) : payload, 'utf8'));
+      if (!opts.sign || sig) {
+        const oid = await writeObject(this.gitDir, 'commit', Buffer.from(sig ? withSignature(payload, sig) : payload, 'utf8'));
+        this.knowCommit(oid);
+        return oid;
+      }
     }
     const args = ['commit-tree', tree];
     for (const p of parents) args.push('-p', p);
