@@ -14,10 +14,11 @@ import { printJson } from './output.js';
 
 const SIG: Record<string, string> = { G: 'good', U: 'unknown key', N: 'unsigned', B: 'bad', E: 'cannot check', X: 'expired', Y: 'expired key', R: 'revoked key' };
 
-export async function logCommand(a: { C: string; json: boolean; instance?: string; since?: string; path?: string; max: number }): Promise<void> {
+export async function logCommand(a: { C: string; json: boolean; instance?: string; since?: string; path?: string; max: number; archive?: boolean }): Promise<void> {
   const { repo, policy } = await openContext(a.C);
   try {
     const args = ['log', '-z', '--raw', '--no-renames', '--first-parent', '-m', `--max-count=${a.max}`, '--format=%x01%H%x00%cI%x00%an%x00%G?%x00%(trailers:key=Agentgit-Instance,valueonly,separator=%x2C)%x00%GS%x00%GK%x00%s'];
+    if (a.archive) args.push('--glob=refs/agentgit/archive/*'); // the history before each epoch (docs/compaction.md)
     if (a.since) args.push(`--since=${a.since}`);
     // authors are `AGENT/INSTANCE <INSTANCE@…>`; git matches the pattern against name and email
     if (a.instance) args.push(`--author=/${a.instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} <`);

@@ -15,7 +15,7 @@
  */
 
 /** The named points, in the order a round passes them (docs/sync.md). */
-export const FAILPOINTS = ['commit', 'fetch', 'verify', 'merge', 'checkout', 'push', 'record'] as const;
+export const FAILPOINTS = ['commit', 'fetch', 'verify', 'merge', 'checkout', 'push', 'record', 'compact'] as const;
 export type FailpointName = (typeof FAILPOINTS)[number];
 
 type Action = { kind: 'kill' } | { kind: 'exit'; code: number } | { kind: 'sleep'; ms: number };

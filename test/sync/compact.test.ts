@@ -1,0 +1,156 @@
+/**
+ * Issue #15 part 2: compaction (docs/compaction.md). Real git, a real bare
+ * hub, three instances, the real CLI.
+ * - history: instances with unpushed work, offline during the compaction,
+ *   and killed mid-way (AGENTGIT_FAILPOINT) cross into the new epoch and
+ *   converge with every entry exactly once; the hub's history is the epoch
+ *   commit plus what came after; the archive still audits the old history;
+ * - a forged epoch (tree differs, unsigned) is refused and nothing is written.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, tempDir, type Run } from '../helpers/agents.js';
+import { join } from 'node:path';
+
+afterAll(() => cleanupTemp());
+
+const day = 'memory/2026-12-03.md';
+
+function runWith(inst: Instance, args: string[], failpoint: string): Promise<Run & { killed: boolean }> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: inst.dir, env: { ...inst.env, AGENTGIT_FAILPOINT: failpoint } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code, signal) => res({ code: code ?? -1, stdout, stderr, killed: signal === 'SIGKILL' }));
+  });
+}
+
+const count = (text: string, entry: string): number => text.split('\n').filter((l) => l === entry).length;
+const hubCount = (hub: string): number => Number(git(hub, ['rev-list', '--count', 'main']).trim());
+
+async function ok(r: Promise<Run>): Promise<Run> {
+  const x = await r;
+  expect(x.code, `${x.stderr}${x.stdout}`).toBe(0);
+  return x;
+}
+
+describe('compact history: a new epoch every instance crosses into', () => {
+  let hub: string;
+  let a: Instance;
+  let b: Instance;
+  let c: Instance;
+  const entries: string[] = [];
+  const add = (i: Instance, n: number): void => {
+    const e = `- 10:${String(n).padStart(2, '0')} ${i.name} entry ${n}`;
+    entries.push(e);
+    i.append(day, e + '\n');
+  };
+
+  beforeAll(async () => {
+    hub = makeBareHub();
+    a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    b = await Instance.clone(hub, 'b');
+    c = await Instance.clone(hub, 'c');
+    for (const i of [a, b, c]) await ok(i.sync());
+    let n = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const i of [a, b, c]) {
+        add(i, n++);
+        await ok(i.sync());
+      }
+    }
+    await ok(a.sync());
+    await ok(b.sync());
+  }, 180_000);
+
+  it('archives the old history, carries unpushed and offline work over, and converges', async () => {
+    const before = hubCount(hub);
+    expect(before).toBeGreaterThan(10);
+    const oldHead = git(hub, ['rev-parse', 'main']).trim();
+    // b has committed work it has not pushed; c is offline with a write not even committed
+    add(b, 50);
+    await ok(b.sync(['--no-push']));
+    add(c, 51);
+    b.write('notes/b.md', '# from b\n');
+
+    const bundle = join(tempDir(), 'history.bundle');
+    const r = await ok(a.run(['compact', 'history', '--export', bundle]));
+    expect(r.stdout).toMatch(/new epoch [0-9a-f]{10}: \d+ commits archived/);
+    const epoch = git(hub, ['rev-list', '--max-parents=0', 'main']).trim();
+    expect(epoch.split('\n')).toHaveLength(1);
+    expect(git(hub, ['cat-file', '-p', epoch])).toContain(`Agentgit-Epoch-Of: ${oldHead}`);
+    expect(git(hub, ['rev-parse', `refs/agentgit/archive/${epoch}`]).trim()).toBe(oldHead);
+    expect(git(hub, ['rev-parse', `${epoch}^{tree}`]).trim()).toBe(git(hub, ['rev-parse', `${oldHead}^{tree}`]).trim());
+    expect(hubCount(hub)).toBe(1); // a had nothing unpushed: the epoch alone
+    git(a.dir, ['bundle', 'verify', bundle], a.env);
+
+    const rb = await ok(b.sync());
+    expect(rb.stdout + rb.stderr).not.toMatch(/refused/);
+    expect(hubCount(hub)).toBe(2); // the epoch and b's carried work
+    await ok(c.sync());
+    await ok(a.sync());
+    await ok(b.sync());
+    expect(hubCount(hub)).toBe(3); // + c's carried work: nothing of the old history came back
+    const same = expectSameSnapshots([a, b, c]);
+    expect(same.diff).toEqual([]);
+    const text = a.read(day);
+    for (const e of entries) expect(count(text, e), e).toBe(1);
+    expect(a.read('notes/b.md')).toBe('# from b\n');
+    // the old history still audits
+    expect(Number(git(c.dir, ['rev-list', '--count', `refs/agentgit/archive/${epoch}`], c.env).trim())).toBe(before);
+    const log = await ok(c.run(['log', '--archive', '--max', '500']));
+    expect(log.stdout).toContain(oldHead.slice(0, 10));
+    const st = JSON.parse((await ok(c.run(['status', '--json']))).stdout) as { history: { length: number; epoch: { commit: string; archived: string } } };
+    expect(st.history.length).toBe(3);
+    expect(st.history.epoch.commit).toBe(epoch);
+    expect(st.history.epoch.archived).toBe(oldHead);
+    await ok(a.run(['verify']));
+  }, 180_000);
+
+  it('a compaction killed after its push, and a crossing killed mid-checkout, recover', async () => {
+    add(b, 60);
+    await ok(b.sync(['--no-push']));
+    const k = await runWith(a, ['compact', 'history'], 'compact');
+    expect(k.killed, k.stderr).toBe(true);
+    const k2 = await runWith(b, ['sync'], 'checkout');
+    expect(k2.killed, k2.stderr).toBe(true);
+    for (const i of [b, a, c, b, a]) await ok(i.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    const text = c.read(day);
+    for (const e of entries) expect(count(text, e), e).toBe(1);
+    expect(git(b.dir, ['status', '--porcelain'], b.env)).toBe('');
+  }, 180_000);
+
+  it('refuses a forged epoch (tree differs, or unsigned) and writes nothing', async () => {
+    await ok(a.sync());
+    await ok(c.sync());
+    const head = git(hub, ['rev-parse', 'main']).trim();
+    const forge = (tree: string, sign: boolean): string => {
+      const msg = `agentgit: new epoch\n\nAgentgit-Instance: a\nAgentgit-Epoch-Of: ${head}\n`;
+      return git(a.dir, ['commit-tree', ...(sign ? ['-S'] : ['--no-gpg-sign']), tree, '-m', msg], a.env).trim();
+    };
+    add(a, 70);
+    a.write('notes/forged.md', 'not what the archive holds\n');
+    git(a.dir, ['add', '-A'], a.env);
+    const otherTree = git(a.dir, ['write-tree'], a.env).trim();
+    git(a.dir, ['reset', '-q'], a.env);
+    entries.pop();
+    const sameTree = git(a.dir, ['rev-parse', `${head}^{tree}`], a.env).trim();
+    for (const [label, forged] of [
+      ['tree differs', forge(otherTree, true)],
+      ['unsigned', forge(sameTree, false)],
+    ] as const) {
+      git(a.dir, ['push', '-q', '--force', hub, `${forged}:refs/heads/main`, `${head}:refs/agentgit/archive/${forged}`], a.env);
+      const before = c.snapshot();
+      const cHead = git(c.dir, ['rev-parse', 'HEAD'], c.env).trim();
+      const r = await c.sync();
+      expect(r.code, label).toBe(1);
+      expect(r.stderr + r.stdout, label).toMatch(label === 'unsigned' ? /forged: it is not signed/ : /forged: its tree differs/);
+      expect(git(c.dir, ['rev-parse', 'HEAD'], c.env).trim(), label).toBe(cHead);
+      expect(c.snapshot(), label).toEqual(before);
+    }
+    git(a.dir, ['push', '-q', '--force', hub, `${head}:refs/heads/main`], a.env);
+  }, 120_000);
+});
