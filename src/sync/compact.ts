@@ -243,6 +243,20 @@ export async function crossEpoch(x: Crossing): Promise<string | null> {
   return head;
 }
 
+/** For `agentgit verify`: whether a commit's loss of entries from `path` is a log compaction that conserves them (its archive holds them, in the same commit). */
+export async function compactionConserves(repo: Repo, commit: string, path: string): Promise<boolean> {
+  const archive = archivePathFor(path);
+  if (!archive) return false;
+  const parent = (await repo.parentsOf(commit))[0];
+  if (!parent) return false;
+  const text = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
+  const [before, after, aBefore, aAfter] = await Promise.all([text(`${parent}:${path}`), text(`${commit}:${path}`), text(`${parent}:${archive}`), text(`${commit}:${archive}`)]);
+  return conservationProblems([
+    { path, before, after },
+    { path: archive, before: aBefore, after: aAfter },
+  ]).length === 0;
+}
+
 // ---------------------------------------------------------------- a lagging append to a compacted log (merge)
 
 /**
