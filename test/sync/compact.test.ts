@@ -5,9 +5,10 @@
  *   and killed mid-way (AGENTGIT_FAILPOINT) cross into the new epoch and
  *   converge with every entry exactly once; the hub's history is the epoch
  *   commit plus what came after; the archive still audits the old history;
- * - a forged epoch (tree differs, unsigned) is refused and nothing is written.
+ * - a forged epoch (tree differs, unsigned, an unadmitted key) is refused and
+ *   nothing is written; an instance offline through two epochs crosses both.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, tempDir, type Run } from '../helpers/agents.js';
 import { join } from 'node:path';
@@ -123,7 +124,7 @@ describe('compact history: a new epoch every instance crosses into', () => {
     expect(git(b.dir, ['status', '--porcelain'], b.env)).toBe('');
   }, 180_000);
 
-  it('refuses a forged epoch (tree differs, or unsigned) and writes nothing', async () => {
+  it('refuses a forged epoch (tree differs, unsigned, or signed by an unadmitted key) and writes nothing', async () => {
     await ok(a.sync());
     await ok(c.sync());
     const head = git(hub, ['rev-parse', 'main']).trim();
@@ -138,19 +139,52 @@ describe('compact history: a new epoch every instance crosses into', () => {
     git(a.dir, ['reset', '-q'], a.env);
     entries.pop();
     const sameTree = git(a.dir, ['rev-parse', `${head}^{tree}`], a.env).trim();
-    for (const [label, forged] of [
-      ['tree differs', forge(otherTree, true)],
-      ['unsigned', forge(sameTree, false)],
+    // a key nobody admitted, signing a commit authored as an admitted instance
+    const stranger = join(tempDir(), 'stranger');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stranger', '-f', stranger]);
+    const strangerEpoch = git(a.dir, ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${stranger}`, 'commit-tree', '-S', sameTree, '-m', `agentgit: new epoch\n\nAgentgit-Epoch-Of: ${head}\n`], a.env).trim();
+    for (const [label, forged, reason] of [
+      ['tree differs', forge(otherTree, true), /forged: its tree differs/],
+      ['unsigned', forge(sameTree, false), /forged: it is not signed/],
+      ['unadmitted key', strangerEpoch, /forged: it is not signed by a key admitted as of the archived head/],
     ] as const) {
       git(a.dir, ['push', '-q', '--force', hub, `${forged}:refs/heads/main`, `${head}:refs/agentgit/archive/${forged}`], a.env);
       const before = c.snapshot();
       const cHead = git(c.dir, ['rev-parse', 'HEAD'], c.env).trim();
       const r = await c.sync();
       expect(r.code, label).toBe(1);
-      expect(r.stderr + r.stdout, label).toMatch(label === 'unsigned' ? /forged: it is not signed/ : /forged: its tree differs/);
+      expect(r.stderr + r.stdout, label).toMatch(reason);
       expect(git(c.dir, ['rev-parse', 'HEAD'], c.env).trim(), label).toBe(cHead);
       expect(c.snapshot(), label).toEqual(before);
     }
     git(a.dir, ['push', '-q', '--force', hub, `${head}:refs/heads/main`], a.env);
+  }, 120_000);
+});
+
+describe('an instance offline through two compactions', () => {
+  it('follows the chain of epochs back to its own history and carries its work over', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    const b = await Instance.clone(hub, 'b');
+    await ok(b.sync());
+    a.append(day, '- 08:00 a one\n');
+    await ok(a.sync());
+    await ok(b.sync());
+    b.append(day, '- 08:30 b offline\n');
+    await ok(b.sync(['--no-push'])); // b goes offline with this
+    await ok(a.run(['compact', 'history']));
+    a.append(day, '- 09:00 a two\n');
+    await ok(a.sync());
+    await ok(a.run(['compact', 'history']));
+    a.append(day, '- 10:00 a three\n');
+    await ok(a.sync());
+    const r = await ok(b.sync());
+    expect(r.stdout + r.stderr).not.toMatch(/refused/);
+    await ok(a.sync());
+    expect(expectSameSnapshots([a, b]).diff).toEqual([]);
+    const text = a.read(day);
+    for (const e of ['- 08:00 a one', '- 08:30 b offline', '- 09:00 a two', '- 10:00 a three']) expect(count(text, e), e).toBe(1);
+    expect(git(hub, ['rev-list', '--max-parents=0', 'main']).trim().split('\n')).toHaveLength(1);
+    expect(hubCount(hub)).toBe(3); // the second epoch, a's third entry, b's carried work
   }, 120_000);
 });
