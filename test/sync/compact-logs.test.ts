@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { archiveBlock, archivePathFor, conservationProblems, olderThan } from '../../src/sync/compact.js';
-import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
+import { spawn } from 'node:child_process';
+import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
@@ -84,6 +85,30 @@ describe('compact logs: three instances, one lagging', () => {
       expect(all.split('\n').filter((l) => l === e), e).toHaveLength(1);
     }
     expect(existsSync(a.path(old)) || existsSync(a.path(old2))).toBe(false); // the late entries went to the archive
+    await ok(a.run(['verify']));
+  }, 120_000);
+
+  it('a compaction killed mid-way (kill -9 in its work-tree update) is finished by the next sync', async () => {
+    a.write('memory/2026-02-01.md', '- 09:00 a february\n');
+    a.write('memory/2026-02-02.md', '- 09:00 a february two\n');
+    await ok(a.sync());
+    await ok(b.sync());
+    const k = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((res) => {
+      const child = spawn(process.execPath, [BIN, 'compact', 'logs', '-C', a.dir, '--today', '2026-06-01'], { env: { ...a.env, AGENTGIT_FAILPOINT: 'checkout' } });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (_code, signal) => res({ signal, stderr }));
+    });
+    expect(k.signal, k.stderr).toBe('SIGKILL');
+    await ok(a.sync());
+    await ok(b.sync());
+    await ok(c.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    expect(existsSync(a.path('memory/2026-02-01.md'))).toBe(false);
+    const feb = a.read('memory/archive/2026-02.md');
+    expect(feb.split('\n').filter((l) => l === '- 09:00 a february')).toHaveLength(1);
+    expect(feb.split('\n').filter((l) => l === '- 09:00 a february two')).toHaveLength(1);
+    expect(a.git(['status', '--porcelain'])).toBe('');
     await ok(a.run(['verify']));
   }, 120_000);
 
