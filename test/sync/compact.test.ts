@@ -17,13 +17,16 @@ afterAll(() => cleanupTemp());
 
 const day = 'memory/2026-12-03.md';
 
-function runWith(inst: Instance, args: string[], failpoint: string): Promise<Run & { killed: boolean }> {
+function runWith(inst: Instance, args: string[], failpoint: string, onStderr?: (soFar: string) => void): Promise<Run & { killed: boolean }> {
   return new Promise((res) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: inst.dir, env: { ...inst.env, AGENTGIT_FAILPOINT: failpoint } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr);
+    });
     child.on('close', (code, signal) => res({ code: code ?? -1, stdout, stderr, killed: signal === 'SIGKILL' }));
   });
 }
@@ -158,6 +161,43 @@ describe('compact history: a new epoch every instance crosses into', () => {
       expect(c.snapshot(), label).toEqual(before);
     }
     git(a.dir, ['push', '-q', '--force', hub, `${head}:refs/heads/main`], a.env);
+  }, 120_000);
+});
+
+describe('compact history against a moving hub, and a clone after it', () => {
+  it('exits 75 and changes nothing when another instance pushes during the compaction; a new clone starts from the epoch', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    const b = await Instance.clone(hub, 'b');
+    await ok(b.sync());
+    a.append(day, '- 08:00 a one\n');
+    await ok(a.sync());
+    await ok(b.sync());
+    // a stalls right after its fetch (a failpoint); b pushes meanwhile: the compare-and-swap must refuse a's epoch
+    let stalled!: () => void;
+    const atFailpoint = new Promise<void>((r) => (stalled = r));
+    const slow = runWith(a, ['compact', 'history'], 'fetch:sleep=10000', (err) => /failpoint fetch: sleep/.test(err) && stalled());
+    await atFailpoint;
+    b.append(day, '- 08:30 b during\n');
+    await ok(b.sync());
+    const hubHead = git(hub, ['rev-parse', 'main']).trim();
+    const r = await slow;
+    expect(r.code, r.stderr).toBe(75);
+    expect(r.stderr).toMatch(/moved while compacting/);
+    expect(git(hub, ['rev-parse', 'main']).trim()).toBe(hubHead);
+    expect(git(hub, ['for-each-ref', 'refs/agentgit/archive/'])).toBe('');
+    expect(a.git(['for-each-ref', 'refs/agentgit/archive/'])).toBe('');
+    // again, undisturbed; then a clone joins the new epoch
+    await ok(a.run(['compact', 'history']));
+    await ok(b.sync());
+    const d = await Instance.clone(hub, 'd');
+    await ok(d.sync());
+    await ok(a.sync());
+    await ok(b.sync());
+    await ok(d.sync());
+    expect(expectSameSnapshots([a, b, d]).diff).toEqual([]);
+    expect(count(d.read(day), '- 08:30 b during')).toBe(1);
+    expect(Number(d.git(['rev-list', '--count', 'HEAD']).trim())).toBeLessThan(5);
   }, 120_000);
 });
 
