@@ -164,15 +164,21 @@ describe('compact history: a new epoch every instance crosses into', () => {
   }, 120_000);
 });
 
+/** A hub, a and b, both holding a's first entry. */
+async function twoInstances(): Promise<{ hub: string; a: Instance; b: Instance }> {
+  const hub = makeBareHub();
+  const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+  const b = await Instance.clone(hub, 'b');
+  await ok(b.sync());
+  a.append(day, '- 08:00 a one\n');
+  await ok(a.sync());
+  await ok(b.sync());
+  return { hub, a, b };
+}
+
 describe('compact history against a moving hub, and a clone after it', () => {
   it('exits 75 and changes nothing when another instance pushes during the compaction; a new clone starts from the epoch', async () => {
-    const hub = makeBareHub();
-    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
-    const b = await Instance.clone(hub, 'b');
-    await ok(b.sync());
-    a.append(day, '- 08:00 a one\n');
-    await ok(a.sync());
-    await ok(b.sync());
+    const { hub, a, b } = await twoInstances();
     // a stalls right after its fetch (a failpoint); b pushes meanwhile: the compare-and-swap must refuse a's epoch
     let stalled!: () => void;
     const atFailpoint = new Promise<void>((r) => (stalled = r));
@@ -203,13 +209,7 @@ describe('compact history against a moving hub, and a clone after it', () => {
 
 describe('an instance offline through two compactions', () => {
   it('follows the chain of epochs back to its own history and carries its work over', async () => {
-    const hub = makeBareHub();
-    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
-    const b = await Instance.clone(hub, 'b');
-    await ok(b.sync());
-    a.append(day, '- 08:00 a one\n');
-    await ok(a.sync());
-    await ok(b.sync());
+    const { hub, a, b } = await twoInstances();
     b.append(day, '- 08:30 b offline\n');
     await ok(b.sync(['--no-push'])); // b goes offline with this
     await ok(a.run(['compact', 'history']));
