@@ -110,6 +110,24 @@ export async function runYargs(argv: string[]): Promise<void> {
       async (a) => (await import('./status.js')).statusCommand(a),
     )
     .command(
+      'compact <what>',
+      'shrink what grows: `history` starts a new epoch on the hub (old history archived), `logs` moves old daily logs into monthly archives',
+      (y) =>
+        y
+          .positional('what', { choices: ['history', 'logs'] as const, demandOption: true })
+          .option('C', dir)
+          .option('json', json)
+          .option('export', { type: 'string', describe: 'history: also write the archived history to FILE as a git bundle', requiresArg: true })
+          .option('older-than', { type: 'string', default: '90d', describe: 'logs: move daily logs whose file-name date is older than this many days', requiresArg: true })
+          .option('today', { type: 'string', describe: 'logs: count days from this date (YYYY-MM-DD) instead of today (UTC)', requiresArg: true })
+          .option('timeout', { type: 'number', default: 120, describe: 'history: deadline in seconds for each exchange with the hub' })
+          .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for a sync holding the lock' })
+          .example('$0 compact history -C ~/agent --export ~/agent-history.bundle', 'new epoch; every instance carries its work over at its next sync')
+          .example('$0 compact logs -C ~/agent --older-than 90d', 'memory/2026-01-05.md and its month go to memory/archive/2026-01.md')
+          .epilogue(EXIT_CODES),
+      async (a) => (await import('./compact.js')).compactCommand(a as never),
+    )
+    .command(
       'log',
       'audit trail: who wrote what, signature status, entries and keys per commit',
       (y) =>
@@ -120,6 +138,7 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('since', { type: 'string', describe: 'only commits after DATE (git date formats)' })
           .option('path', { type: 'string', describe: 'only commits touching paths matching GLOB' })
           .option('max', { type: 'number', default: 50, describe: 'at most this many commits' })
+          .option('archive', { type: 'boolean', default: false, describe: 'the history archived by `compact history` (refs/agentgit/archive/*) instead of the current one' })
           .example("$0 log -C ~/agent --since '2 days ago' --path 'memory/**'", 'who changed memory/ lately')
           .epilogue(EXIT_CODES),
       async (a) => (await import('./log.js')).logCommand(a),

@@ -15,11 +15,12 @@ import { INSTANCE_TRAILER } from '../git/trailers.js';
 
 const SIG: Record<string, string> = { G: 'good', U: 'unknown key', N: 'unsigned', B: 'bad', E: 'cannot check', X: 'expired', Y: 'expired key', R: 'revoked key' };
 
-export async function logCommand(a: { C: string; json: boolean; instance?: string; since?: string; path?: string; max: number }): Promise<void> {
+export async function logCommand(a: { C: string; json: boolean; instance?: string; since?: string; path?: string; max: number; archive?: boolean }): Promise<void> {
   const { repo, policy } = await openContext(a.C);
   try {
     const fields = ['%H', '%cI', '%an', '%G?', `%(trailers:key=${INSTANCE_TRAILER},valueonly,separator=%x2C)`, '%GS', '%GK', '%s'];
     const args = ['--first-parent', '-m', `--max-count=${a.max}`];
+    if (a.archive) args.push('--glob=refs/agentgit/archive/*'); // the history before each epoch (docs/compaction.md)
     if (a.since) args.push(`--since=${a.since}`);
     // authors are `AGENT/INSTANCE <INSTANCE@…>`; git matches the pattern against name and email
     if (a.instance) args.push(`--author=/${a.instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} <`);

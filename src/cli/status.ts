@@ -35,6 +35,7 @@ export async function statusCommand(a: { C: string; json: boolean; check?: boole
         r.hub ? `ahead ${r.ahead}, behind ${r.behind} (as of the last sync)` : 'no hub',
         `drift: ${(r.drift.ratio * 100).toFixed(1)} % (${r.drift.differing.length} of ${r.drift.files} files differ from the hub)`,
         `checksum: ${r.checksum ?? '-'}`,
+        `history: ${r.history.length} commit${r.history.length === 1 ? '' : 's'}${r.history.epoch ? `, since the epoch ${r.history.epoch.commit.slice(0, 10)} of ${r.history.epoch.at} (\`agentgit log --archive\` shows the history before it)` : ', never compacted'}`,
         `uncommitted: ${r.uncommitted.length ? r.uncommitted.join(', ') : 'none'}`,
         pendingLine(policy),
         `held: ${r.held.length ? r.held.map((h) => `${h.path} (${h.reason})`).join(', ') : 'none'}`,

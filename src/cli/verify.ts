@@ -17,6 +17,7 @@ import { SIGNERS_PATH } from '../identity/signers.js';
 import { lostEntries } from '../merge/log.js';
 import { findSecret } from '../sync/guard.js';
 import { openContext } from '../sync/context.js';
+import { compactionConserves } from '../sync/compact.js'; // a log compaction moves entries, it does not lose them
 import { printJson } from './output.js';
 
 export async function verifyCommand(a: { C: string; json: boolean }): Promise<void> {
@@ -36,7 +37,7 @@ export async function verifyCommand(a: { C: string; json: boolean }): Promise<vo
         const before = (await repo.objects.read(oldOid))?.toString('utf8') ?? '';
         const after = status === 'D' ? '' : (await repo.objects.read(newOid))?.toString('utf8') ?? '';
         const d = lostEntries(path, before.replace(/\r\n/g, '\n'), after.replace(/\r\n/g, '\n'));
-        if (d.lost.length > 0) rewrites.push({ commit: oid!, author: author!, path, lost: d.lost.length, first: d.lost[0]!.trim().slice(0, 60) });
+        if (d.lost.length > 0 && !(await compactionConserves(repo, oid!, path))) rewrites.push({ commit: oid!, author: author!, path, lost: d.lost.length, first: d.lost[0]!.trim().slice(0, 60) });
       }
     }
     // secrets in any object

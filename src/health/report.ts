@@ -10,6 +10,7 @@ import { readVerifiedHeartbeats, type IgnoredHeartbeat } from '../sync/heartbeat
 import { activeHeartbeats, signersAtHead } from './fleet.js';
 import { readWatchInfo, watcherRunning } from '../sync/watch.js';
 import { readPause } from '../sync/pause.js';
+import { historyInfo, type HistoryInfo } from '../sync/compact.js';
 import { assess, lagLevel, type Health, type InstanceSignal } from './signals.js';
 
 export interface StatusReport {
@@ -39,6 +40,8 @@ export interface StatusReport {
   /** `agentgit watch` on this instance (from .git/agentgit/watch.json), and `agentgit pause`. */
   watch: WatchStatus;
   paused: { until: string | null } | null;
+  /** Commits in the branch's history, and the last compaction (docs/compaction.md). */
+  history: HistoryInfo;
 }
 
 export interface WatchStatus {
@@ -134,6 +137,7 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
     health,
     watch: await watchStatus(repo.stateFile('watch.json'), now),
     paused: pausedStatus(repo.gitDir, now),
+    history: await historyInfo(repo, head),
   };
 }
 

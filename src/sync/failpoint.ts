@@ -16,7 +16,9 @@
 
 /** The named points, in the order a round passes them (docs/sync.md). */
 export const FAILPOINTS = ['commit', 'fetch', 'verify', 'merge', 'checkout', 'push', 'record'] as const;
-export type FailpointName = (typeof FAILPOINTS)[number];
+/** Points outside a round: `compact` (`agentgit compact history`: the hub has the new epoch, this instance has not crossed into it). */
+export const OTHER_FAILPOINTS = ['compact'] as const;
+export type FailpointName = (typeof FAILPOINTS)[number] | (typeof OTHER_FAILPOINTS)[number];
 
 type Action = { kind: 'kill' } | { kind: 'exit'; code: number } | { kind: 'sleep'; ms: number };
 
@@ -29,7 +31,7 @@ export function parseFailpoints(spec: string): Map<string, Action> {
     const item = raw.trim();
     if (!item) continue;
     const [name, act = 'kill'] = item.split(':', 2) as [string, string | undefined];
-    if (!(FAILPOINTS as readonly string[]).includes(name)) throw new Error(`AGENTGIT_FAILPOINT: unknown point "${name}" (known: ${FAILPOINTS.join(', ')})`);
+    if (![...FAILPOINTS, ...OTHER_FAILPOINTS].includes(name as FailpointName)) throw new Error(`AGENTGIT_FAILPOINT: unknown point "${name}" (known: ${[...FAILPOINTS, ...OTHER_FAILPOINTS].join(', ')})`);
     let a: Action;
     let v: RegExpExecArray | null;
     if (act === 'kill') a = { kind: 'kill' };

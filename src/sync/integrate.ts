@@ -117,7 +117,8 @@ export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, messa
   const oursWhen = clockFromTime(oursTime, 'commit');
   const theirsWhen = clockFromTime(theirsTime, 'commit');
   const later = oursWhen === theirsWhen ? (ours > theirs ? 'ours' : 'theirs') : oursWhen > theirsWhen ? 'ours' : 'theirs';
-  const plans = planTreeMerge(oursCh, theirsCh, () => later);
+  // a lagging append to a compacted daily log goes to its archive (docs/compaction.md)
+  const plans = await (await import('./compact.js')).routeCompactedLogs(repo, planTreeMerge(oursCh, theirsCh, () => later), { base, ours, theirs }, theirsCh);
 
   const entries: IndexEntry[] = [];
   const reports: MergeReport[] = [];

@@ -81,7 +81,7 @@ export interface SyncOutcome {
 // error classes and the sorting of git's failures live in src/errors.ts
 export { TemporaryError, classifyGitError } from '../errors.js';
 
-class Deadline {
+export class Deadline {
   private readonly end: number;
   constructor(sec: number) {
     this.end = Date.now() + sec * 1000;
@@ -172,7 +172,7 @@ async function gitProcessIn(root: string): Promise<boolean | null> {
 }
 
 /** Fetch the hub's branch into its remote-tracking ref; false when the hub has no such branch yet. */
-async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
+export async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
   const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', remote, `+refs/heads/${branch}:${track}`, fetchRefspec()], {
     timeoutMs: dl.left(),
@@ -274,7 +274,10 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
     let head = ours;
     const { bases, incoming } = theirs && ours && theirs !== ours ? await relate(repo, ours, theirs, lastSeen) : { bases: [], incoming: undefined };
     lastSeen = theirs;
-    if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
+    // the hub's branch shares no history with ours: a new epoch (docs/compaction.md) is carried over, anything else refused below
+    const crossed = theirs && ours && theirs !== ours && bases.length === 0 ? await (await import('./compact.js')).crossEpoch({ repo, policy, settings, ref, ours, theirs, clocks, out, timeoutMs: () => dl.left() }) : null;
+    if (crossed) head = crossed;
+    else if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
       const { verifyRange } = await import('../identity/verify.js');
       // hostile trees (docs/security.md)
       const trees = (commits?: CommitInfo[]) => treeRejections(repo, { exclude: [ours], tip: theirs, commits, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() });

@@ -1,0 +1,470 @@
+/**
+ * Compaction (docs/compaction.md): history epochs and log compaction.
+ *
+ * History: `agentgit compact history` replaces the hub's branch by one
+ * signed root commit, the EPOCH, with the hub head's tree and a trailer
+ * `Agentgit-Epoch-Of: <archived head>`; the old history stays on the hub
+ * under `refs/agentgit/archive/<epoch>`. Both refs move in one atomic push,
+ * the branch by compare-and-swap (--force-with-lease on the head it read).
+ *
+ * Every other instance meets the epoch in its next round (crossEpoch): the
+ * hub's branch shares no history with its own. It fetches the archive,
+ * checks the epoch (its tree is the archived head's, signed by a key
+ * admitted as of the archived head, never revoked), verifies the archived
+ * and the new commits like any incoming commits, then carries its own
+ * unpushed work over by a 3-way merge (base: where its history meets the
+ * archived head's; ours: its head; theirs: the hub's head) committed on top
+ * of the hub's head. Anything else refuses, writes nothing, exits 1.
+ *
+ * Logs: `agentgit compact logs` moves old daily logs (DIR/YYYY-MM-DD.EXT,
+ * by the date in the name) into DIR/archive/YYYY-MM.EXT in one signed
+ * commit; conservation (every byte that leaves a daily log is in its
+ * archive, in the same commit) is checked before the commit is made and
+ * again by `agentgit verify`.
+ */
+import { treeLimitsOf, treeRejections } from '../git/paths.js';
+import { writeBlob } from '../git/objects.js';
+import type { IndexEntry, Repo } from '../git/repo.js';
+import type { Policy } from '../policy/policy.js';
+import type { ClockSource } from './hlc.js';
+import type { Context } from './context.js';
+import type { PathPlan } from './integrate.js';
+
+export const EPOCH_TRAILER = 'Agentgit-Epoch-Of';
+export const ARCHIVE_PREFIX = 'refs/agentgit/archive/';
+/** Our own head when it crossed into an epoch (its unpushed commits, for the local audit). */
+export const CARRIED_PREFIX = 'refs/agentgit/carried/';
+const MAX_EPOCHS = 16;
+
+// ---------------------------------------------------------------- pure decisions
+
+/** The archived head an epoch commit names, from its raw object; null when it names none. */
+export function epochOf(raw: string): string | null {
+  const body = raw.slice(raw.indexOf('\n\n') + 2);
+  const m = new RegExp(`^${EPOCH_TRAILER}: ([0-9a-f]{40}|[0-9a-f]{64})$`, 'm').exec(body);
+  return m ? m[1]! : null;
+}
+
+/** The message of an epoch commit. */
+export function epochMessage(archived: string, instance: string, commits: number): string {
+  return `agentgit: new epoch (${commits} commit${commits === 1 ? '' : 's'} archived)\n\nThe history before this commit is kept on the hub under ${ARCHIVE_PREFIX}<this commit>.\n\nAgentgit-Instance: ${instance}\n${EPOCH_TRAILER}: ${archived}\n`;
+}
+
+const DAILY = /^(.*\/)?(\d{4})-(\d{2})-(\d{2})\.([A-Za-z0-9]+)$/;
+
+/** The archive file a daily log moves into (`memory/2026-08-03.md` → `memory/archive/2026-08.md`); null for a path that is no daily log (or is archived already). */
+export function archivePathFor(path: string): string | null {
+  const m = DAILY.exec(path);
+  if (!m || /(^|\/)archive\/$/.test(m[1] ?? '')) return null;
+  return `${m[1] ?? ''}archive/${m[2]}-${m[3]}.${m[5]}`;
+}
+
+/** The day of a daily log's file name (YYYY-MM-DD), or null. */
+export function dayOf(path: string): string | null {
+  const m = DAILY.exec(path);
+  return m ? `${m[2]}-${m[3]}-${m[4]}` : null;
+}
+
+/** Whether a daily log named for `day` is older than `days` days before `today` (both YYYY-MM-DD, UTC dates: no clock, no zone). */
+export function olderThan(day: string, today: string, days: number): boolean {
+  const t = (d: string): number => Date.UTC(Number(d.slice(0, 4)), Number(d.slice(5, 7)) - 1, Number(d.slice(8, 10)));
+  return (t(today) - t(day)) / 86_400_000 > days;
+}
+
+/** What a day's block in its archive looks like: markdown gets the day as a heading (its entries may carry a time of day only). */
+export function archiveBlock(path: string, bytes: string): string {
+  const body = bytes === '' || bytes.endsWith('\n') ? bytes : `${bytes}\n`;
+  return path.endsWith('.md') ? `# ${dayOf(path)}\n\n${body}${body.endsWith('\n\n') || body === '' ? '' : '\n'}` : body;
+}
+
+export interface FileChange {
+  path: string;
+  /** null: the file did not exist before / does not exist after. */
+  before: string | null;
+  after: string | null;
+}
+
+/**
+ * Conservation of a log compaction: every daily log the commit removes (or
+ * shrinks) has its whole former content in its archive file, byte for
+ * byte, in the same commit, and the archive only grew (its former content
+ * is a prefix of the new). Returns the problems; [] when it conserves.
+ * Changes to paths that are no daily log are not judged here.
+ */
+export function conservationProblems(changes: FileChange[]): string[] {
+  const by = new Map(changes.map((c) => [c.path, c]));
+  const problems: string[] = [];
+  for (const c of changes) {
+    const archive = archivePathFor(c.path);
+    if (!archive || c.before === null || (c.after !== null && c.after.startsWith(c.before))) continue;
+    const a = by.get(archive);
+    if (!a || a.after === null) {
+      problems.push(`${c.path} lost entries and its archive ${archive} is not written in the same commit`);
+      continue;
+    }
+    const old = a.before ?? '';
+    if (!a.after.startsWith(old)) problems.push(`${archive} lost part of its former content`);
+    else if (!a.after.slice(old.length).includes(c.before)) problems.push(`${c.path}: its content does not appear byte for byte in ${archive}`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------- crossing an epoch (sync)
+
+export interface CrossingOutcome {
+  mergedFromHub: number;
+  mergedByKind: Record<string, number>;
+  conflicts: number;
+  notes: string[];
+}
+
+export interface Crossing {
+  repo: Repo;
+  policy: Policy;
+  settings: Context['settings'];
+  ref: string;
+  ours: string;
+  theirs: string;
+  clocks: ClockSource;
+  out: CrossingOutcome;
+  timeoutMs: () => number;
+}
+
+interface Level {
+  epoch: string;
+  archived: string;
+}
+
+const short = (oid: string): string => oid.slice(0, 10);
+
+/** Reads the epoch chain from `tip` down to where our history meets it; null when `tip` does not start with an epoch commit. */
+async function epochChain(x: Crossing): Promise<{ levels: Level[]; bases: string[] } | null> {
+  const { repo } = x;
+  const levels: Level[] = [];
+  let tip = x.theirs;
+  for (let i = 0; i < MAX_EPOCHS; i++) {
+    const roots = (await repo.text(['rev-list', '--max-parents=0', tip])).split('\n').filter(Boolean);
+    if (roots.length !== 1) return null;
+    const epoch = roots[0]!;
+    const raw = await repo.objects.read(epoch);
+    const archived = raw ? epochOf(raw.toString('utf8')) : null;
+    if (!archived) return i === 0 ? null : fail(`the archived history ${short(tip)} does not lead back to this instance's history (its root ${short(epoch)} is no epoch commit)`);
+    const local = `${ARCHIVE_PREFIX}${epoch}`;
+    if (repo.readRef(local) !== archived) {
+      const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', x.settings.remote, `+${local}:${local}`], { timeoutMs: x.timeoutMs(), okCodes: [128] });
+      if (r.code === 128 && !/couldn't find remote ref/i.test(r.stderr)) {
+        const { GitError } = await import('../git/exec.js');
+        throw new GitError(`git fetch of ${local} failed: ${r.stderr.split('\n')[0]}`, ['fetch'], 128, r.stderr, false);
+      }
+    }
+    const at = await repo.revParse(local);
+    if (at !== archived) {
+      fail(`the hub's branch starts a new epoch ${short(epoch)} naming ${short(archived)} as the archived head, but the hub's ${local} ${at ? `points to ${short(at)}` : 'is missing'}, so the epoch cannot be checked`);
+    }
+    levels.push({ epoch, archived });
+    const bases = await repo.mergeBases(x.ours, archived);
+    if (bases.length > 0) return { levels: levels.reverse(), bases };
+    tip = archived;
+  }
+  return fail(`more than ${MAX_EPOCHS} epochs lie between this instance's history and the hub's`);
+}
+
+function fail(why: string): never {
+  throw new Error(`refused the hub's new epoch: ${why}. Nothing from the hub was merged; local work is committed and kept. If the compaction was not yours, restore the hub's branch from its ${ARCHIVE_PREFIX}* ref`);
+}
+
+/** Checks one epoch commit against its archived head: same tree, signed by a key admitted (and never revoked) as of that head, authored as that key's principal. */
+async function checkEpoch(repo: Repo, l: Level, ours: string): Promise<string | null> {
+  const [{ parseCommitHeader }, { signersAt }, { revokedIn, signatureStatus }] = await Promise.all([import('../git/objects.js'), import('../identity/admission.js'), import('../identity/verify.js')]);
+  const raw = await repo.objects.read(l.epoch);
+  const header = raw ? parseCommitHeader(raw) : null;
+  if (!header) return 'its header is not one git and agentgit read alike';
+  if (header.parents.length !== 0) return 'it has parents';
+  if (header.tree !== (await repo.treeOf(l.archived))) return `its tree differs from the archived head ${short(l.archived)}'s (a compaction never changes content)`;
+  const revoked = await revokedIn(repo, [l.archived, ours]);
+  const allowed = (await signersAt(repo, l.archived)).filter((s) => !revoked.has(s.fingerprint));
+  const s = await signatureStatus(repo, l.epoch, allowed);
+  if (s.g === 'N') return 'it is not signed';
+  if (s.g !== 'G') return `it is not signed by a key admitted as of the archived head (${s.g === 'B' ? 'bad signature' : s.fp || 'unknown key'})`;
+  const principals = allowed.filter((a) => a.fingerprint === s.fp).map((a) => a.principal);
+  if (!principals.includes(header.author)) return `it is authored as "${header.author}" but signed by the key of ${principals.join(', ')}`;
+  return null;
+}
+
+/**
+ * The hub's branch shares no history with ours: if it starts with an epoch
+ * commit that checks out, carry our work over and return the new head (the
+ * branch and work tree moved to it); null when it is no epoch (the caller
+ * refuses it as an unrelated history). Throws when an epoch fails a check.
+ */
+export async function crossEpoch(x: Crossing): Promise<string | null> {
+  const { repo, policy, settings, ours, theirs } = x;
+  const chain = await epochChain(x);
+  if (!chain) return null;
+  const { verifyRange } = await import('../identity/verify.js');
+  // bottom up: the archived commits we lack, each epoch, the commits after it
+  const trusted = [ours];
+  const range = async (tip: string): Promise<void> => {
+    const bad = [
+      ...(await verifyRange(repo, { exclude: trusted, tip, allowBootstrap: false })),
+      ...(await treeRejections(repo, { exclude: trusted, tip, limits: treeLimitsOf(policy.config), timeoutMs: x.timeoutMs() })),
+    ];
+    if (bad.length > 0) fail(`${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${bad.slice(0, 3).map((b) => `${short(b.commit)} by "${b.author}": ${b.reason}`).join('; ')})`);
+  };
+  for (const l of chain.levels) {
+    await range(l.archived);
+    trusted.push(l.archived);
+    const why = await checkEpoch(repo, l, ours);
+    if (why) fail(`the epoch commit ${short(l.epoch)} is forged: ${why}`);
+    trusted.push(l.epoch);
+  }
+  await range(theirs);
+
+  const { mergeCommits } = await import('./integrate.js');
+  const last = chain.levels[chain.levels.length - 1]!;
+  // base: where our history meets the archived one (our last synced hub commit); this merge commit is never published
+  const mergeCtx = { repo, policy, instance: settings.instance, sign: false };
+  const m = await mergeCommits(mergeCtx, ours, theirs, `agentgit: carry ${settings.instance} into a new epoch\n`, 0, true, chain.bases);
+  m.seenClocks.forEach((s) => x.clocks.see(s));
+  await x.clocks.save();
+  // the merge's tree on top of the hub's head alone: the old history stays archived, not linked back in
+  const tree = await repo.treeOf(m.commit);
+  const head =
+    tree === (await repo.treeOf(theirs))
+      ? theirs
+      : await repo.commitTree(tree!, [theirs], `agentgit: carry the work of ${settings.instance} into epoch ${short(last.epoch)}\n\nAgentgit-Instance: ${settings.instance}\n`, { sign: settings.sign });
+  await repo.updateRef(`${CARRIED_PREFIX}${last.epoch}`, ours, null, 'agentgit: head before crossing into a new epoch').catch(() => undefined);
+  const co = await (await import('./checkout.js')).checkout(repo, policy, x.ref, ours, head);
+  x.out.mergedFromHub += m.changedFromHub;
+  for (const r of m.reports) x.out.mergedByKind[r.kind] = (x.out.mergedByKind[r.kind] ?? 0) + 1;
+  x.out.conflicts += m.conflicts.length;
+  x.out.notes.push(...m.notes, `crossed into the hub's new epoch ${short(last.epoch)} (the history before it is archived under ${ARCHIVE_PREFIX}${last.epoch})`);
+  if (co.keptLocal.length) x.out.notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
+  return head;
+}
+
+/** For `agentgit verify`: whether a commit's loss of entries from `path` is a log compaction that conserves them (its archive holds them, in the same commit). */
+export async function compactionConserves(repo: Repo, commit: string, path: string): Promise<boolean> {
+  const archive = archivePathFor(path);
+  if (!archive) return false;
+  const parent = (await repo.parentsOf(commit))[0];
+  if (!parent) return false;
+  const text = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
+  const [before, after, aBefore, aAfter] = await Promise.all([text(`${parent}:${path}`), text(`${commit}:${path}`), text(`${parent}:${archive}`), text(`${commit}:${archive}`)]);
+  return conservationProblems([
+    { path, before, after },
+    { path: archive, before: aBefore, after: aAfter },
+  ]).length === 0;
+}
+
+// ---------------------------------------------------------------- a lagging append to a compacted log (merge)
+
+/**
+ * A daily log one side compacted (deleted, its content in the archive) and
+ * the other side appended to: the appended bytes go to the archive, after
+ * what is there, and the daily log stays deleted, so each entry is kept
+ * exactly once. Only a pure append is routed; anything else keeps the
+ * edited daily log as the merge does for any edit against a delete
+ * (nothing lost; the next `compact logs` moves it). Returns the plans to apply.
+ */
+export async function routeCompactedLogs(repo: Repo, plans: PathPlan[], sides: { base: string; ours: string; theirs: string }, theirsChanged: Map<string, { status: string }>): Promise<PathPlan[]> {
+  if (!plans.some((p) => p.action === 'keep-edit' && archivePathFor(p.path))) return plans;
+  const out = [...plans];
+  for (const [i, p] of plans.entries()) {
+    const archive = archivePathFor(p.path);
+    if (p.action !== 'keep-edit' || !archive) continue;
+    const deletedBy = theirsChanged.get(p.path)?.status === 'D' ? 'theirs' : 'ours';
+    const text = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
+    const [base, edited] = await Promise.all([text(`${sides.base}:${p.path}`), text(p.oid)]);
+    if (base === null || edited === null || !edited.startsWith(base)) continue;
+    const j = out.findIndex((q) => q.path === archive);
+    const plan = j >= 0 ? out[j]! : null;
+    if (plan && plan.action !== 'take') continue; // both sides wrote the archive: the merge keeps the daily log instead
+    if (!plan && deletedBy === 'theirs') continue; // the archive did not come with the deletion
+    const current = plan ? (plan.mode === '0' ? null : await text(plan.oid)) : await text(`${sides.ours}:${archive}`);
+    if (current === null) continue;
+    const extra = edited.slice(base.length);
+    const next = `${current}${current === '' || current.endsWith('\n') ? '' : '\n'}${archiveBlock(p.path, extra)}`;
+    const entry: PathPlan = { action: 'keep-edit', path: archive, mode: '100644', oid: await writeBlob(repo.gitDir, Buffer.from(next, 'utf8')), note: `${p.path}: compacted ${deletedBy === 'theirs' ? 'on the hub' : 'here'} and appended to ${deletedBy === 'theirs' ? 'here' : 'on the hub'}: the new entries went to ${archive}` };
+    if (j >= 0) out[j] = entry;
+    else out.push(entry);
+    out[i] = { action: 'take', path: p.path, mode: '0', oid: '0'.repeat(40) };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- status
+
+export interface HistoryInfo {
+  /** Commits reachable from the head (the epoch commit and what came after it). */
+  length: number;
+  /** The last compaction: the epoch the head's history starts with. */
+  epoch: { commit: string; archived: string; at: string } | null;
+}
+
+export async function historyInfo(repo: Repo, head: string | null): Promise<HistoryInfo> {
+  if (!head) return { length: 0, epoch: null };
+  const length = Number(await repo.text(['rev-list', '--count', head]));
+  const roots = (await repo.text(['rev-list', '--max-parents=0', head])).split('\n').filter(Boolean);
+  for (const r of roots) {
+    const raw = await repo.objects.read(r);
+    const archived = raw ? epochOf(raw.toString('utf8')) : null;
+    if (archived) {
+      const t = await repo.committerTime(r);
+      return { length, epoch: { commit: r, archived, at: new Date(t).toISOString() } };
+    }
+  }
+  return { length, epoch: null };
+}
+
+// ---------------------------------------------------------------- compact history (the command)
+
+export interface CompactHistoryResult {
+  /** The new epoch commit; null when the hub's history is one commit already. */
+  epoch: string | null;
+  archived: string | null;
+  archivedCommits: number;
+  exported: string | null;
+  notes: string[];
+}
+
+/**
+ * Start a new epoch on the hub: build the epoch commit from the hub's head,
+ * push it and the archive ref in one atomic push (the branch by
+ * compare-and-swap). The caller then runs a sync round, which carries this
+ * instance's own work over like any other instance's.
+ */
+export async function compactHistory(o: { dir: string; exportFile?: string; timeoutSec: number; waitSec: number }): Promise<CompactHistoryResult> {
+  const [{ openContext }, { SyncLock }, { Deadline, fetchHub }, { failpoint, armFailpoints }, { TemporaryError }] = await Promise.all([
+    import('./context.js'),
+    import('./lock.js'),
+    import('./round.js'),
+    import('./failpoint.js'),
+    import('../errors.js'),
+  ]);
+  armFailpoints();
+  const ctx = await openContext(o.dir);
+  const { repo, settings } = ctx;
+  const lock = new SyncLock(repo.stateFile('sync.lock'));
+  let locked = false;
+  try {
+    if (!ctx.config.get(`remote.${settings.remote}.url`)) throw new Error('no hub configured: compaction rewrites the hub\'s branch (`agentgit init --remote URL` sets one)');
+    if (!settings.sign) throw new Error('commit signing is off in this clone (commit.gpgsign): an epoch commit must be signed; run `agentgit init` again to repair the setup');
+    await lock.acquire(o.waitSec * 1000);
+    locked = true;
+    const dl = new Deadline(o.timeoutSec);
+    if (!(await fetchHub(repo, settings.remote, settings.branch, dl))) throw new Error(`the hub has no branch ${settings.branch} yet: nothing to compact`);
+    const track = `refs/remotes/${settings.remote}/${settings.branch}`;
+    const hubHead = await repo.revParse(track);
+    if (!hubHead) throw new Error(`could not read ${track} after the fetch; run \`agentgit sync\` first`);
+    const count = Number(await repo.text(['rev-list', '--count', hubHead]));
+    if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: ['the hub\'s history is one commit already: nothing to compact'] };
+    // what we archive must verify like anything we merge
+    const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
+    const ours = local ? await repo.revParse(`refs/heads/${local}`) : null;
+    const { verifyRange } = await import('../identity/verify.js');
+    const bad = await verifyRange(repo, { exclude: ours ? [ours] : [], tip: hubHead, allowBootstrap: false });
+    if (bad.length > 0) throw new Error(`the hub's history does not verify (${bad.slice(0, 3).map((b) => `${short(b.commit)}: ${b.reason}`).join('; ')}); run \`agentgit sync\` and fix that first, nothing was compacted`);
+    const { readFile } = await import('node:fs/promises');
+    const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+    const { isAdmitted } = await import('../identity/admission.js');
+    if (!publicKey || !(await isAdmitted(repo, hubHead, publicKey))) throw new Error('this instance is not admitted on the hub\'s branch: only an admitted key may start an epoch; run the compaction on an admitted instance');
+    const tree = await repo.treeOf(hubHead);
+    const epoch = await repo.commitTree(tree!, [], epochMessage(hubHead, settings.instance, count), { sign: true });
+    const why = await checkEpoch(repo, { epoch, archived: hubHead }, hubHead);
+    if (why) throw new Error(`the epoch commit this instance built does not check out (${why}); nothing was pushed`);
+    const archiveRef = `${ARCHIVE_PREFIX}${epoch}`;
+    await repo.updateRef(archiveRef, hubHead, null, 'agentgit: archive of the history before an epoch');
+    let exported: string | null = null;
+    if (o.exportFile) {
+      await repo.run(['bundle', 'create', '--quiet', o.exportFile, archiveRef]);
+      exported = o.exportFile;
+    }
+    const branch = `refs/heads/${settings.branch}`;
+    const r = await repo.run(
+      ['push', '--porcelain', '--atomic', '--no-verify', `--force-with-lease=${branch}:${hubHead}`, settings.remote, `${epoch}:${branch}`, `${hubHead}:${archiveRef}`],
+      { timeoutMs: dl.left(), okCodes: [1] },
+    );
+    if (r.code !== 0) {
+      await repo.run(['update-ref', '-d', archiveRef, hubHead]).catch(() => undefined);
+      const all = r.stdout.toString('utf8') + r.stderr;
+      if (/\[rejected\]|stale info|fetch first|non-fast-forward|failed to update ref|atomic/i.test(all)) {
+        throw new TemporaryError('the hub\'s branch moved while compacting (another instance pushed): nothing was changed on the hub; run `agentgit compact history` again');
+      }
+      throw new Error(`git push of the new epoch failed: ${r.stderr.split('\n').find((l) => l.trim()) ?? 'no message'}; nothing was changed on the hub`);
+    }
+    await failpoint('compact'); // the hub has the epoch; this instance crosses into it in its next round
+    return { epoch, archived: hubHead, archivedCommits: count, exported, notes: [] };
+  } finally {
+    if (locked) await lock.release();
+    repo.close();
+  }
+}
+
+// ---------------------------------------------------------------- compact logs (the command)
+
+export interface CompactLogsResult {
+  commit: string | null;
+  moved: string[];
+  archives: string[];
+  notes: string[];
+}
+
+/**
+ * Move daily logs older than `olderThanDays` (by the date in the file name,
+ * counted from `today`, default the UTC date now) into their monthly
+ * archives, in one signed commit on the local branch; the next sync
+ * publishes it. A daily log with uncommitted writes is left for next time.
+ */
+export async function compactLogs(o: { dir: string; olderThanDays: number; today?: string }): Promise<CompactLogsResult> {
+  const [{ openContext }, { SyncLock }] = await Promise.all([import('./context.js'), import('./lock.js')]);
+  const ctx = await openContext(o.dir);
+  const { repo, policy, settings } = ctx;
+  const today = o.today ?? new Date().toISOString().slice(0, 10);
+  const lock = new SyncLock(repo.stateFile('sync.lock'));
+  let locked = false;
+  try {
+    await lock.acquire(0);
+    locked = true;
+    const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
+    if (!local) throw new Error(`HEAD is detached in ${repo.root}; check out the branch you sync, then compact again`);
+    const ref = `refs/heads/${local}`;
+    const head = await repo.revParse(ref);
+    if (!head) return { commit: null, moved: [], archives: [], notes: ['nothing committed yet'] };
+    const dirty = new Set((await repo.status()).map((s) => s.path));
+    const paths = (await repo.run(['ls-tree', '-r', '-z', '--name-only', head])).stdout.toString('utf8').split('\0').filter(Boolean);
+    const notes: string[] = [];
+    const due = paths
+      .filter((p) => archivePathFor(p) !== null && policy.kindOf(p) === 'log' && !policy.allowsLogRewrite(p) && olderThan(dayOf(p)!, today, o.olderThanDays))
+      .filter((p) => (dirty.has(p) ? (notes.push(`${p} has uncommitted writes: left for the next compaction`), false) : true))
+      .sort();
+    if (due.length === 0) return { commit: null, moved: [], archives: [], notes };
+    const read = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
+    const changes = new Map<string, FileChange>();
+    for (const p of due) {
+      const archive = archivePathFor(p)!;
+      if (dirty.has(archive)) throw new Error(`${archive} has uncommitted writes; run \`agentgit sync\` first, then compact again`);
+      const bytes = (await read(`${head}:${p}`)) ?? '';
+      const a = changes.get(archive) ?? { path: archive, before: await read(`${head}:${archive}`), after: await read(`${head}:${archive}`) };
+      const cur = a.after ?? '';
+      a.after = `${cur}${cur === '' || cur.endsWith('\n') ? '' : '\n'}${archiveBlock(p, bytes)}`;
+      changes.set(archive, a);
+      changes.set(p, { path: p, before: bytes, after: null });
+    }
+    const all = [...changes.values()];
+    const problems = conservationProblems(all);
+    if (problems.length > 0) throw new Error(`the compaction would not conserve every entry (${problems.join('; ')}); nothing was changed`);
+    const entries: IndexEntry[] = [];
+    for (const c of all) entries.push(c.after === null ? { path: c.path, mode: '0', oid: '0'.repeat(40) } : { path: c.path, mode: '100644', oid: await writeBlob(repo.gitDir, Buffer.from(c.after, 'utf8')) });
+    const tree = await repo.buildTree(head, entries);
+    const archives = all.filter((c) => c.after !== null).map((c) => c.path);
+    const message = `agentgit: compact ${due.length} daily log${due.length === 1 ? '' : 's'} older than ${o.olderThanDays} days\n\n${archives.map((a) => `- ${a}`).join('\n')}\n\nAgentgit-Instance: ${settings.instance}\nAgentgit-Compact-Logs: ${due.length}\n`;
+    const commit = await repo.commitTree(tree, [head], message, { sign: settings.sign });
+    const co = await (await import('./checkout.js')).checkout(repo, policy, ref, head, commit);
+    if (co.keptLocal.length) notes.push(`kept the agent's writes made meanwhile: ${co.keptLocal.join(', ')} (committed next round)`);
+    return { commit, moved: due, archives, notes };
+  } finally {
+    if (locked) await lock.release();
+    repo.close();
+  }
+}
