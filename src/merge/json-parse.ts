@@ -382,15 +382,3 @@ export function indentOfBytes(bytes: Uint8Array): string | null {
   }
   return null;
 }
-
-/** True when the bytes hold a run of 16 or more ASCII digits (a number JSON.parse may round). */
-export function hasLongDigitRun(bytes: Uint8Array): boolean {
-  let run = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (c >= 48 && c <= 57) {
-      if (++run >= 16) return true;
-    } else run = 0;
-  }
-  return false;
-}
