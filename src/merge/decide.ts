@@ -102,18 +102,6 @@ export function fieldTimestamp(v: unknown, key: string, fileDay: number | null):
 }
 
 /**
- * Which of two values is later as an instant: 1 (a), -1 (b), 0 (same
- * instant); undefined when either is not an instant. `10:00:00+02:00` is
- * before `09:30:00Z`; `09:00:00.500Z` is after `09:00:00Z`.
- */
-export function compareInstants(a: unknown, b: unknown, key = ''): 1 | -1 | 0 | undefined {
-  const x = instantOf(a, key);
-  const y = instantOf(b, key);
-  if (x === null || y === null) return undefined;
-  return x > y ? 1 : x < y ? -1 : 0;
-}
-
-/**
  * A line opening with `[YYYY-MM-DD HH:MM]` (or `T` between date and time),
  * read with no regex and no allocation: what textTimestamp gives for it
  * (no offset: UTC). null when the line does not open so (ask textTimestamp).

@@ -62,26 +62,45 @@ class ByteWriter {
  */
 export function jsonToBytes(value: Json, indent: string, newline: boolean, framing: Framing, sizeHint: number): Uint8Array {
   const w = new ByteWriter(sizeHint);
-  const eol = framing.eol;
   if (framing.bom) w.push('\uFEFF');
-  const colon = indent === '' ? ':' : ': ';
-  const pads: string[] = [''];
-  const pad = (depth: number): string => (pads[depth] ??= pad(depth - 1) + indent);
+  const jw = new JsonWriter(w, indent, framing.eol);
+  jw.start(value, 0);
+  while (jw.stack.length > 0) jw.step();
+  if (newline) w.push(framing.eol);
+  return w.bytes();
+}
 
-  /** A container being written: its members still to come. */
-  interface Open {
-    close: string;
-    open: string;
-    arr: Json[] | null;
-    obj: Record<string, Json> | null;
-    keys: string[];
-    i: number;
-    first: boolean;
+/** A container being written: its members still to come. */
+interface Open {
+  close: string;
+  open: string;
+  arr: Json[] | null;
+  obj: Record<string, Json> | null;
+  keys: string[];
+  i: number;
+  first: boolean;
+}
+
+/** Writes a value member by member with an explicit stack, not recursion: a document nested thousands deep is written too. */
+class JsonWriter {
+  readonly stack: Open[] = [];
+  private readonly pads: string[] = [''];
+  private readonly colon: string;
+  constructor(
+    private readonly w: ByteWriter,
+    private readonly indent: string,
+    private readonly eol: string,
+  ) {
+    this.colon = indent === '' ? ':' : ': ';
   }
-  // An explicit stack, not recursion: a document nested thousands deep is written too.
-  const stack: Open[] = [];
+
+  private pad(depth: number): string {
+    return (this.pads[depth] ??= this.pad(depth - 1) + this.indent);
+  }
+
   /** Write a scalar, or open a container (pushed on the stack). */
-  const start = (v: Json | undefined, depth: number): void => {
+  start(v: Json | undefined, depth: number): void {
+    const w = this.w;
     if (v === null || v === undefined) return w.push('null');
     if (v instanceof LosslessNumber || v instanceof OpaqueJson) return w.push(v.text); // its source text, verbatim
     switch (typeof v) {
@@ -93,43 +112,41 @@ export function jsonToBytes(value: Json, indent: string, newline: boolean, frami
         return w.push(v ? 'true' : 'false');
     }
     // A newline and the indentation before each member; none when minified.
-    const open = indent === '' ? '' : eol + pad(depth + 1);
-    const close = indent === '' ? '' : eol + pad(depth);
+    const open = this.indent === '' ? '' : this.eol + this.pad(depth + 1);
+    const close = this.indent === '' ? '' : this.eol + this.pad(depth);
     if (Array.isArray(v)) {
       if (v.length === 0) return w.push('[]');
       w.push('[');
-      stack.push({ close: close + ']', open, arr: v, obj: null, keys: [], i: 0, first: true });
+      this.stack.push({ close: close + ']', open, arr: v, obj: null, keys: [], i: 0, first: true });
       return;
     }
-    stack.push({ close: close + '}', open, arr: null, obj: v, keys: Object.keys(v), i: 0, first: true });
-  };
+    this.stack.push({ close: close + '}', open, arr: null, obj: v, keys: Object.keys(v), i: 0, first: true });
+  }
 
-  start(value, 0);
-  while (stack.length > 0) {
-    const f = stack[stack.length - 1]!;
-    const depth = stack.length;
+  /** Write the next member of the innermost open container, or close it. */
+  step(): void {
+    const f = this.stack[this.stack.length - 1]!;
+    const depth = this.stack.length;
     if (f.arr !== null) {
       if (f.i >= f.arr.length) {
-        stack.pop();
-        w.push(f.close);
-        continue;
+        this.stack.pop();
+        this.w.push(f.close);
+        return;
       }
-      w.push(f.i === 0 ? f.open : ',' + f.open);
-      start(f.arr[f.i++], depth);
-      continue;
+      this.w.push(f.i === 0 ? f.open : ',' + f.open);
+      this.start(f.arr[f.i++], depth);
+      return;
     }
     let m: Json | undefined;
     let k = '';
     while (f.i < f.keys.length && (m = f.obj![(k = f.keys[f.i++]!)]) === undefined);
     if (m === undefined) {
-      stack.pop();
-      w.push(f.first ? '{}' : f.close);
-      continue;
+      this.stack.pop();
+      this.w.push(f.first ? '{}' : f.close);
+      return;
     }
-    w.push((f.first ? '{' : ',') + f.open + JSON.stringify(k) + colon);
+    this.w.push((f.first ? '{' : ',') + f.open + JSON.stringify(k) + this.colon);
     f.first = false;
-    start(m, depth);
+    this.start(m, depth);
   }
-  if (newline) w.push(eol);
-  return w.bytes();
 }

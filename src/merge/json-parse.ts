@@ -12,7 +12,7 @@
  * it with JSON.parse on generated valid and broken documents.
  */
 import type { Json, JsonObject } from './json.js';
-import { DEPTH_LIMIT, LosslessNumber, OpaqueJson } from './json/value.js';
+import { DEPTH_LIMIT, LosslessNumber, numberText, OpaqueJson } from './json/value.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -84,7 +84,8 @@ class Parser {
         if (c === undefined || !(c === 45 || (c >= 48 && c <= 57))) throw SYNTAX;
         const n = this.number();
         if (typeof n === 'number') return Object.is(n, guide) ? (guide as number) : n;
-        return guide instanceof LosslessNumber && guide.text === n.text ? guide : n;
+        // By text: a guide may hold as a double (JSON.parse's) what this parse holds as text.
+        return (guide instanceof LosslessNumber && guide.text === n.text) || (typeof guide === 'number' && numberText(guide) === n.text) ? guide : n;
       }
     }
   }
@@ -130,7 +131,12 @@ class Parser {
     return v;
   }
 
-  /** A double when its text round-trips through one, else a LosslessNumber holding the text. */
+  /**
+   * A double when its text round-trips through one and it is not an integer
+   * beyond 2^53, else a LosslessNumber holding the text: an integer outside
+   * the safe range is always text, so counters add it exactly (BigInt) and
+   * every replica holds it the same way.
+   */
   number(): number | LosslessNumber {
     const b = this.buf;
     const start = this.pos;
@@ -164,6 +170,7 @@ class Parser {
     }
     const text = b.toString('latin1', start, p);
     const n = Number(text);
+    if (p === intEnd && !Number.isSafeInteger(n)) return new LosslessNumber(text);
     return String(n) === text ? n : new LosslessNumber(text);
   }
 
@@ -374,16 +381,4 @@ export function indentOfBytes(bytes: Uint8Array): string | null {
     }
   }
   return null;
-}
-
-/** True when the bytes hold a run of 16 or more ASCII digits (a number JSON.parse may round). */
-export function hasLongDigitRun(bytes: Uint8Array): boolean {
-  let run = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (c >= 48 && c <= 57) {
-      if (++run >= 16) return true;
-    } else run = 0;
-  }
-  return false;
 }

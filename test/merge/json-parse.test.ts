@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hasLongDigitRun, indentOfBytes, parseJsonBytes } from '../../src/merge/json-parse.js';
+import { indentOfBytes, parseJsonBytes } from '../../src/merge/json-parse.js';
+import { rewritesNumbers } from '../../src/merge/json/input.js';
 import { DEFAULT_JSON_OPTIONS, mergeFile } from '../../src/merge/index.js';
 import { detectIndent, LosslessNumber, mergeJsonText, type Json } from '../../src/merge/json.js';
 
@@ -131,20 +132,30 @@ describe('parseJsonBytes', () => {
   });
 });
 
-describe('indentOfBytes and hasLongDigitRun', () => {
-  it('find what detectIndent and /\\d{16}/ find in the text', () => {
+describe('indentOfBytes and rewritesNumbers', () => {
+  it('indentOfBytes finds what detectIndent finds in the text', () => {
     const doc = fc.tuple(fc.jsonValue(), fc.constantFrom(undefined, 1, 2, 4, 12, '\t', ' \t'), fc.constantFrom('', '\n', '\r\n', ' \n '));
     fc.assert(
       fc.property(doc, ([v, indent, end]) => {
         const text = JSON.stringify(v, null, indent) + end;
         expect(indentOfBytes(enc(text))).toBe(detectIndent(text));
-        expect(hasLongDigitRun(enc(text))).toBe(/\d{16}/.test(text));
       }),
       { numRuns: 1000 },
     );
     for (const t of ['{}', '[ ]', '[1]', '"x"', '{\n}', '{\n  "a": 1\n}', '[\n\t1\n]', '\uFEFF{"a":1}', '1234567890123456', '{"a":123456789012345}']) {
       expect(indentOfBytes(enc(t)), t).toBe(detectIndent(t.replace(/^\uFEFF/, '')));
-      expect(hasLongDigitRun(enc(t)), t).toBe(/\d{16}/.test(t));
     }
+  });
+
+  it('rewritesNumbers: exactly the numbers JSON.parse does not give back, never text inside strings', () => {
+    for (const t of ['12345678901234567890', '1e400', '-0', '1.0', '1E2', '1e2', '[1, 2.5, 9007199254740993]', '{"a": 0.1000000000000000000001}']) expect(rewritesNumbers(t), t).toBe(true);
+    for (const t of ['{"name": "Eve", "e": "1.0 12345678901234567890 -0"}', '[1, 2.5, -3, 100, 9007199254740992]', '{"k\\"": "1e400\\""}', '[]']) expect(rewritesNumbers(t), t).toBe(false);
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        // JSON.stringify writes every number as a double gives it back
+        expect(rewritesNumbers(JSON.stringify(v))).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

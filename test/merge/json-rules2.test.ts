@@ -123,6 +123,12 @@ describe('numbers keep their text', () => {
     expect(out.text).toContain('"runs":90071992547409936');
   });
 
+  it('counters above 2^53 whose text a double gives back still add exactly (not as doubles)', () => {
+    // 9007199254740994 + 9007199254740996 is not a double: added as doubles the sum is off by 2
+    const { out } = merge('{"counts": {"runs": 9007199254740992}}', '{"counts": {"runs": 9007199254740994}}', '{"counts": {"runs": 9007199254740996}}');
+    expect(out.text).toBe('{"counts":{"runs":9007199254740998}}');
+  });
+
   it('a race between big numbers is decided and reported with their exact text', () => {
     const { out } = merge('{"n": 1}', '{"n": 12345678901234567891}', '{"n": 12345678901234567890}');
     expect(out.text).toContain('12345678901234567891');

@@ -64,12 +64,12 @@ export function interleave<K>(a: readonly K[], b: readonly K[], heads: (a: K, b:
   return out;
 }
 
-export /**
+/**
  * Order the kept entries of a merged sequence. See the top comment: base
  * order (or the one side's reordering), new entries after their nearest
  * preceding base entry, runs of both sides at one point merged sorted.
  */
-function orderEntries<K>(
+export function orderEntries<K>(
   base: readonly K[],
   ours: readonly K[],
   theirs: readonly K[],
@@ -79,6 +79,23 @@ function orderEntries<K>(
 ): K[] {
   // Common case: nobody added, removed or reordered anything.
   if (keep.size === base.length && seqEqual(base, ours) && seqEqual(base, theirs) && base.every((k) => keep.has(k))) return [...base];
+  const order = keptBaseOrder(base, ours, theirs, keep);
+  const runAt = insertedRuns(order, ours, theirs, keep, heads);
+  const out = runAt(-1);
+  order.forEach((k, i) => {
+    out.push(k);
+    for (const n of runAt(i)) out.push(n);
+  });
+  // Defensive: anything kept but placed nowhere goes last, sorted.
+  if (out.length < keep.size) {
+    const placed = new Set(out);
+    out.push(...[...keep].filter((k) => !placed.has(k)).sort(cmp));
+  }
+  return out;
+}
+
+/** The kept base entries in the base order, or in the one side's reordering (both sides' when they agree). */
+function keptBaseOrder<K>(base: readonly K[], ours: readonly K[], theirs: readonly K[], keep: ReadonlySet<K>): K[] {
   const skel = base.filter((k) => keep.has(k));
   const inSkel = new Set(skel);
   const oSet = new Set(ours);
@@ -87,11 +104,18 @@ function orderEntries<K>(
   const kt = theirs.filter((k) => inSkel.has(k));
   const oMoved = !seqEqual(ko, skel.filter((k) => oSet.has(k)));
   const tMoved = !seqEqual(kt, skel.filter((k) => tSet.has(k)));
-  let order: K[] = skel;
-  if (oMoved && !tMoved) order = reorderWith(skel, ko);
-  else if (tMoved && !oMoved) order = reorderWith(skel, kt);
-  else if (oMoved && tMoved && seqEqual(ko, kt)) order = reorderWith(skel, ko);
+  if (oMoved && !tMoved) return reorderWith(skel, ko);
+  if (tMoved && !oMoved) return reorderWith(skel, kt);
+  if (oMoved && tMoved && seqEqual(ko, kt)) return reorderWith(skel, ko);
+  return skel;
+}
 
+/**
+ * The new entries to put after position `a` of `order` (-1: before the
+ * first): each side's run after its nearest preceding entry of `order`,
+ * the two runs at one point interleaved.
+ */
+function insertedRuns<K>(order: readonly K[], ours: readonly K[], theirs: readonly K[], keep: ReadonlySet<K>, heads: (a: K, b: K) => number): (a: number) => K[] {
   const pos = new Map<K, number>();
   order.forEach((k, i) => pos.set(k, i));
   const anchorsOf = (list: readonly K[]): Map<K, number> => {
@@ -119,22 +143,11 @@ function orderEntries<K>(
   };
   for (const [k, a] of ao) if (anchor(k) === a) group(a).o.push(k);
   for (const [k, a] of at) if (anchor(k) === a) group(a).t.push(k);
-  const runAt = (a: number): K[] => {
+  return (a: number): K[] => {
     const g = groups.get(a);
     if (!g) return [];
     if (g.t.length === 0) return g.o;
     if (g.o.length === 0 || seqEqual(g.o, g.t)) return g.t;
     return interleave(g.o, g.t, heads);
   };
-  const out = runAt(-1);
-  order.forEach((k, i) => {
-    out.push(k);
-    for (const n of runAt(i)) out.push(n);
-  });
-  // Defensive: anything kept but placed nowhere goes last, sorted.
-  if (out.length < keep.size) {
-    const placed = new Set(out);
-    out.push(...[...keep].filter((k) => !placed.has(k)).sort(cmp));
-  }
-  return out;
 }

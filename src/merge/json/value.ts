@@ -31,9 +31,17 @@ export function numberText(v: number | LosslessNumber): string {
 
 const INT_RE = /^-?\d+$/;
 
-/** The integer a number's text names, exactly; null when it is not an integer text. */
+/**
+ * The integer a number's text names, exactly; null when it is not an integer
+ * text. A double is taken by the text it is written as (`String(v)`), so an
+ * integer beyond 2^53 held as a double still adds exactly.
+ */
 export function bigIntOf(v: number | LosslessNumber): bigint | null {
-  if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : null;
+  if (typeof v === 'number') {
+    if (Number.isSafeInteger(v)) return BigInt(v);
+    const t = Number.isInteger(v) ? String(v) : '';
+    return INT_RE.test(t) ? BigInt(t) : null;
+  }
   return INT_RE.test(v.text) ? BigInt(v.text) : null;
 }
 
@@ -153,7 +161,7 @@ export function isArr(v: Json | undefined): v is Json[] {
 export function same(a: Json | undefined, b: Json | undefined): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (isLossless(a) || isLossless(b)) return isLossless(a) && isLossless(b) && a.text === b.text;
+  if (isLossless(a) || isLossless(b)) return isNum(a) && isNum(b) && numberText(a) === numberText(b);
   if (isOpaque(a) || isOpaque(b)) return isOpaque(a) && isOpaque(b) && a.text === b.text;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
