@@ -56,13 +56,17 @@ export function isZeroOid(oid: string): boolean {
   return /^0{40}$|^0{64}$/.test(oid);
 }
 
-/** The fast paths' choice from what was found. */
-export function choose(objectFormat: ObjectFormat, refStorage: RefStorage, linkedWorktree: boolean, configReadable: boolean): Capabilities {
+/** Repository extensions the fast paths are proven under (others, e.g. compatObjectFormat, turn them off). */
+const KNOWN_EXTENSIONS = new Set(['extensions.objectformat', 'extensions.refstorage', 'extensions.worktreeconfig', 'extensions.noop', 'extensions.partialclone', 'extensions.preciousobjects']);
+
+/** The fast paths' choice from what was found; `otherExtensions`: `extensions.*` settings not in KNOWN_EXTENSIONS. */
+export function choose(objectFormat: ObjectFormat, refStorage: RefStorage, linkedWorktree: boolean, configReadable: boolean, otherExtensions: string[] = []): Capabilities {
   const off: string[] = [];
   if (objectFormat !== 'sha1') off.push(`object format ${objectFormat} (the in-process objects are SHA-1 only)`);
   if (refStorage !== 'files') off.push(`ref storage ${refStorage} (the in-process refs read files only)`);
   if (linkedWorktree) off.push('a linked worktree (objects and refs live in the main repository)');
   if (!configReadable) off.push('.git/config holds what only git reads (an include)');
+  if (otherExtensions.length > 0) off.push(`${otherExtensions.join(', ')} (not proven with the in-process objects)`);
   const fastPaths = off.length === 0;
   return { engine: 'git CLI', objectFormat, refStorage, fastPaths, why: fastPaths ? 'object format sha1, refs in files' : off.join('; ') };
 }
@@ -91,7 +95,8 @@ export function capabilitiesFromFiles(gitDir: string): { found: boolean; caps: C
     const cfg = new Map(pairs);
     const format = (cfg.get('extensions.objectformat') ?? 'sha1').toLowerCase();
     const refs = (cfg.get('extensions.refstorage') ?? (existsSync(join(common, 'reftable')) ? 'reftable' : 'files')).toLowerCase();
-    if ((format === 'sha1' || format === 'sha256') && (refs === 'files' || refs === 'reftable')) return { found: true, caps: choose(format, refs, linked, true), common, linked };
+    const others = [...cfg.keys()].filter((k) => k.startsWith('extensions.') && !KNOWN_EXTENSIONS.has(k));
+    if ((format === 'sha1' || format === 'sha256') && (refs === 'files' || refs === 'reftable')) return { found: true, caps: choose(format, refs, linked, true, others), common, linked };
   }
   return { found: false, caps: choose('sha1', 'files', linked, false), common, linked };
 }

@@ -210,7 +210,8 @@ describe('lease: file hub', () => {
     git(hub, ['update-ref', 'refs/agentgit/leases/forged', oid]);
     const st = await a.run(['lease', 'status', 'forged', '-C', a.dir, '--json']);
     expect(JSON.parse(st.stdout).leases[0]).toMatchObject({ name: 'forged', state: 'unverified', reason: expect.stringMatching(/not believed: it is not signed/) });
-    const now = await a.run(['lease', 'run', 'forged', '-C', a.dir, '--ttl', '2s', '--', 'true']);
+    // a long ttl here: a's own observation began at `status`, and a loaded machine may take seconds between the two commands
+    const now = await a.run(['lease', 'run', 'forged', '-C', a.dir, '--ttl', '60s', '--', 'true']);
     expect(now.code).toBe(75); // a "released" it cannot verify is no release
     expect(now.stderr).toMatch(/held by an unverified holder \(it is not signed; it claims kevin\/b\)/);
     const later = await b.run(['lease', 'run', 'forged', '-C', b.dir, '--ttl', '2s', '--wait', '60', '--', 'sh', '-c', 'echo $AGENTGIT_LEASE_TOKEN']);

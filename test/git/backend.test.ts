@@ -91,6 +91,16 @@ describe('capabilities, chosen when a repo is opened', () => {
     } finally {
       linked.close();
     }
+    // an extension the fast paths were not proven under (git 2.43+ keeps a SHA-256 twin of every object)
+    const compat = repoDir();
+    gitIn(compat, ['config', 'core.repositoryformatversion', '1']);
+    gitIn(compat, ['config', 'extensions.compatObjectFormat', 'sha256']);
+    const c = (await Repo.openAt(compat))!;
+    try {
+      expect(c.caps).toMatchObject({ objectFormat: 'sha1', fastPaths: false, why: expect.stringMatching(/extensions\.compatobjectformat/) });
+    } finally {
+      c.close();
+    }
     const inc = repoDir();
     writeFileSync(join(inc, 'extra.config'), '[user]\n\tname = k\n');
     gitIn(inc, ['config', 'include.path', join(inc, 'extra.config')]);
@@ -109,6 +119,7 @@ describe('capabilities, chosen when a repo is opened', () => {
     expect(choose('sha1', 'reftable', false, true)).toMatchObject({ fastPaths: false, why: expect.stringMatching(/reftable/) });
     expect(choose('sha256', 'files', false, true).fastPaths).toBe(false);
     expect(choose('sha1', 'files', true, true).fastPaths).toBe(false);
+    expect(choose('sha1', 'files', false, true, ['extensions.compatobjectformat'])).toMatchObject({ fastPaths: false, why: expect.stringMatching(/compatobjectformat/) });
     expect(zeroOidOf('sha256')).toHaveLength(64);
     expect(emptyTreeOf('sha1')).toBe('4b825dc642cb6eb9a060e54bf8d69288fbee4904');
     expect(isZeroOid('0'.repeat(64))).toBe(true);

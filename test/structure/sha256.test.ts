@@ -23,6 +23,22 @@ function sha256Hub(): string {
   return d;
 }
 
+/** An operator's existing repo made with `git init ...initArgs`, as instance `name` (not yet set up). */
+function existingRepo(name: string, initArgs: string[]): Instance {
+  const dir = join(tempDir(`agentgit-${name}-`), 'state');
+  mkdirSync(dir, { recursive: true });
+  const inst = new Instance(dir, name, tempDir(`agentgit-${name}-home-`));
+  git(dir, ['init', '-q', '-b', 'main', ...initArgs], inst.env);
+  return inst;
+}
+
+/** `agentgit init` of an existing repo onto `hub`; the instance then admits clones. */
+async function adopt(inst: Instance, hub: string): Promise<void> {
+  const init = await agentgit(['init', '-C', inst.dir, '--remote', hub, '--agent', 'kevin', '--instance', inst.name], { env: inst.env });
+  expect(init.code, init.stderr + init.stdout).toBe(0);
+  Instance.founders.set(hub, inst);
+}
+
 const day = 'memory/2026-11-25.md';
 const tasks = 'mission-control/tasks.json';
 
@@ -30,19 +46,13 @@ describe('SHA-256 repositories', () => {
   it('init adopts a SHA-256 repo; two instances sync through a SHA-256 hub, converge and verify', async () => {
     const hub = sha256Hub();
     // the operator's existing repo, SHA-256, with history agentgit adopts
-    const home = tempDir('agentgit-a-home-');
-    const dir = join(tempDir('agentgit-a-'), 'state');
-    mkdirSync(dir, { recursive: true });
-    const a = new Instance(dir, 'a', home);
-    git(dir, ['init', '-q', '-b', 'main', '--object-format=sha256'], a.env);
+    const a = existingRepo('a', ['--object-format=sha256']);
     a.write('MEMORY.md', '# Memory\n\nfacts\n');
-    git(dir, ['add', 'MEMORY.md'], a.env);
-    git(dir, ['-c', 'user.name=op', '-c', 'user.email=op@example.org', 'commit', '-q', '-m', 'before agentgit'], a.env);
+    a.git(['add', 'MEMORY.md']);
+    a.git(['-c', 'user.name=op', '-c', 'user.email=op@example.org', 'commit', '-q', '-m', 'before agentgit']);
     a.write(day, '# 2026-11-25\n\n');
     a.write(tasks, JSON.stringify({ tasks: [], lastChecks: {} }, null, 2) + '\n');
-    const init = await agentgit(['init', '-C', dir, '--remote', hub, '--agent', 'kevin', '--instance', 'a'], { env: a.env });
-    expect(init.code, init.stderr + init.stdout).toBe(0);
-    Instance.founders.set(hub, a);
+    await adopt(a, hub);
     expect(a.git(['rev-parse', '--show-object-format']).trim()).toBe('sha256');
     const head = a.git(['rev-parse', 'HEAD']).trim();
     expect(head).toMatch(/^[0-9a-f]{64}$/);
@@ -86,15 +96,9 @@ describe('SHA-256 repositories', () => {
   // reftable needs git 2.45 or newer: where git has it, the same adoption and sync through git
   it.skipIf(!reftable)('init adopts a reftable repo; it syncs with a files clone, through git', async () => {
     const hub = makeBareHub();
-    const home = tempDir('agentgit-r-home-');
-    const dir = join(tempDir('agentgit-r-'), 'state');
-    mkdirSync(dir, { recursive: true });
-    const a = new Instance(dir, 'r', home);
-    git(dir, ['init', '-q', '-b', 'main', '--ref-format=reftable'], a.env);
+    const a = existingRepo('r', ['--ref-format=reftable']);
     a.write(day, '# 2026-11-25\n\n');
-    const init = await agentgit(['init', '-C', dir, '--remote', hub, '--agent', 'kevin', '--instance', 'r'], { env: a.env });
-    expect(init.code, init.stderr + init.stdout).toBe(0);
-    Instance.founders.set(hub, a);
+    await adopt(a, hub);
     const b = await Instance.clone(hub, 'f');
     a.append(day, '- 01:00 r\n');
     b.append(day, '- 01:30 f\n');
