@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { EMPTY_TREE, parseCommitHeader, writeObjectSync } from '../git/objects.js';
+import { parseCommitHeader } from '../git/objects.js';
 import { fetchRefsInto, pushCompareAndSwap, type CasResult } from '../git/remote-refs.js';
 import type { Context } from '../sync/context.js';
 import { LEASE_HUB_PREFIX, LEASE_LOCAL_PREFIX, leaseMessage, parseLeaseRecord, type LeaseRecord, type LeaseView, type Observation } from './lease.js';
@@ -52,7 +52,7 @@ export async function leaseVerifier(ctx: Context): Promise<Verifier> {
     const header = raw ? parseCommitHeader(raw) : null;
     const record = raw ? parseLeaseRecord(raw.toString('utf8')) : null;
     const no = (reason: string): LeaseView => ({ kind: 'unverified', oid, reason, record });
-    if (!header || !record || header.parents.length > 0 || header.tree !== EMPTY_TREE) return no('it is not a lease commit agentgit writes');
+    if (!header || !record || header.parents.length > 0 || header.tree !== ctx.repo.emptyTree) return no('it is not a lease commit agentgit writes');
     const principal = `${record.agent}/${record.instance}`;
     if (record.name !== name || header.author !== principal) return no(`it claims ${principal} (author "${header.author}") for lease ${record.name} under the name ${name}`);
     if (!head) return no('there is no verified history yet to check its signature against');
@@ -77,8 +77,7 @@ export async function leaseVerifier(ctx: Context): Promise<Verifier> {
 /** Write a lease commit (empty tree, no parent), signed as sync signs its commits. */
 export async function writeLeaseCommit(ctx: Context, r: LeaseRecord): Promise<string> {
   // a commit must only point at a stored tree (see health/heartbeat.ts)
-  writeObjectSync(ctx.repo.gitDir, 'tree', Buffer.alloc(0));
-  return ctx.repo.commitTree(EMPTY_TREE, [], leaseMessage(r), { sign: ctx.settings.sign });
+  return ctx.repo.commitTree(await ctx.repo.writeEmptyTree(), [], leaseMessage(r), { sign: ctx.settings.sign });
 }
 
 export function pushLease(ctx: Context, name: string, oid: string, expected: string | null, timeoutMs: number): Promise<CasResult> {

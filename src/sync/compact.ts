@@ -23,7 +23,7 @@
  * again by `agentgit verify`.
  */
 import { treeLimitsOf, treeRejections } from '../git/paths.js';
-import { writeBlob } from '../git/objects.js';
+import { withInstanceTrailer } from '../git/trailers.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import type { Policy } from '../policy/policy.js';
 import type { ClockSource } from './hlc.js';
@@ -47,7 +47,8 @@ export function epochOf(raw: string): string | null {
 
 /** The message of an epoch commit. */
 export function epochMessage(archived: string, instance: string, commits: number): string {
-  return `agentgit: new epoch (${commits} commit${commits === 1 ? '' : 's'} archived)\n\nThe history before this commit is kept on the hub under ${ARCHIVE_PREFIX}<this commit>.\n\nAgentgit-Instance: ${instance}\n${EPOCH_TRAILER}: ${archived}\n`;
+  const text = `agentgit: new epoch (${commits} commit${commits === 1 ? '' : 's'} archived)\n\nThe history before this commit is kept on the hub under ${ARCHIVE_PREFIX}<this commit>.`;
+  return `${withInstanceTrailer(text, instance)}${EPOCH_TRAILER}: ${archived}\n`;
 }
 
 const DAILY = /^(.*\/)?(\d{4})-(\d{2})-(\d{2})\.([A-Za-z0-9]+)$/;
@@ -232,7 +233,7 @@ export async function crossEpoch(x: Crossing): Promise<string | null> {
   const head =
     tree === (await repo.treeOf(theirs))
       ? theirs
-      : await repo.commitTree(tree!, [theirs], `agentgit: carry the work of ${settings.instance} into epoch ${short(last.epoch)}\n\nAgentgit-Instance: ${settings.instance}\n`, { sign: settings.sign });
+      : await repo.commitTree(tree!, [theirs], withInstanceTrailer(`agentgit: carry the work of ${settings.instance} into epoch ${short(last.epoch)}`, settings.instance), { sign: settings.sign });
   await repo.updateRef(`${CARRIED_PREFIX}${last.epoch}`, ours, null, 'agentgit: head before crossing into a new epoch').catch(() => undefined);
   const co = await (await import('./checkout.js')).checkout(repo, policy, x.ref, ours, head);
   x.out.mergedFromHub += m.changedFromHub;
@@ -285,10 +286,10 @@ export async function routeCompactedLogs(repo: Repo, plans: PathPlan[], sides: {
     if (current === null) continue;
     const extra = edited.slice(base.length);
     const next = `${current}${current === '' || current.endsWith('\n') ? '' : '\n'}${archiveBlock(p.path, extra)}`;
-    const entry: PathPlan = { action: 'keep-edit', path: archive, mode: '100644', oid: await writeBlob(repo.gitDir, Buffer.from(next, 'utf8')), note: `${p.path}: compacted ${deletedBy === 'theirs' ? 'on the hub' : 'here'} and appended to ${deletedBy === 'theirs' ? 'here' : 'on the hub'}: the new entries went to ${archive}` };
+    const entry: PathPlan = { action: 'keep-edit', path: archive, mode: '100644', oid: await repo.writeBlob(Buffer.from(next, 'utf8')), note: `${p.path}: compacted ${deletedBy === 'theirs' ? 'on the hub' : 'here'} and appended to ${deletedBy === 'theirs' ? 'here' : 'on the hub'}: the new entries went to ${archive}` };
     if (j >= 0) out[j] = entry;
     else out.push(entry);
-    out[i] = { action: 'take', path: p.path, mode: '0', oid: '0'.repeat(40) };
+    out[i] = { action: 'take', path: p.path, mode: '0', oid: repo.zeroOid };
   }
   return out;
 }
@@ -455,10 +456,11 @@ export async function compactLogs(o: { dir: string; olderThanDays: number; today
     const problems = conservationProblems(all);
     if (problems.length > 0) throw new Error(`the compaction would not conserve every entry (${problems.join('; ')}); nothing was changed`);
     const entries: IndexEntry[] = [];
-    for (const c of all) entries.push(c.after === null ? { path: c.path, mode: '0', oid: '0'.repeat(40) } : { path: c.path, mode: '100644', oid: await writeBlob(repo.gitDir, Buffer.from(c.after, 'utf8')) });
+    for (const c of all) entries.push(c.after === null ? { path: c.path, mode: '0', oid: repo.zeroOid } : { path: c.path, mode: '100644', oid: await repo.writeBlob(Buffer.from(c.after, 'utf8')) });
     const tree = await repo.buildTree(head, entries);
     const archives = all.filter((c) => c.after !== null).map((c) => c.path);
-    const message = `agentgit: compact ${due.length} daily log${due.length === 1 ? '' : 's'} older than ${o.olderThanDays} days\n\n${archives.map((a) => `- ${a}`).join('\n')}\n\nAgentgit-Instance: ${settings.instance}\nAgentgit-Compact-Logs: ${due.length}\n`;
+    const text = `agentgit: compact ${due.length} daily log${due.length === 1 ? '' : 's'} older than ${o.olderThanDays} days\n\n${archives.map((a) => `- ${a}`).join('\n')}`;
+    const message = `${withInstanceTrailer(text, settings.instance)}Agentgit-Compact-Logs: ${due.length}\n`;
     const commit = await repo.commitTree(tree, [head], message, { sign: settings.sign });
     const co = await (await import('./checkout.js')).checkout(repo, policy, ref, head, commit);
     if (co.keptLocal.length) notes.push(`kept the agent's writes made meanwhile: ${co.keptLocal.join(', ')} (committed next round)`);
