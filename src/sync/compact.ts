@@ -257,6 +257,26 @@ export async function compactionConserves(repo: Repo, commit: string, path: stri
   ]).length === 0;
 }
 
+/**
+ * For the commit guard: a daily log deleted by hand whose whole content is
+ * in its archive, staged in the same commit, is a compaction, not a loss
+ * (conservationProblems). Such holds are released and `drop` stages the
+ * deletion; every other hold stays.
+ */
+export async function releaseConservedLogs(repo: Repo, held: { path: string; reason: string }[], stage: IndexEntry[], drop: (path: string, before: Uint8Array) => void): Promise<void> {
+  for (const h of [...held]) {
+    const archive = archivePathFor(h.path);
+    const staged = archive ? stage.find((e) => e.path === archive && e.mode !== '0') : undefined;
+    if (h.reason !== 'log-deleted' || !archive || !staged) continue;
+    const [before, aBefore, aAfter] = await Promise.all([repo.objects.read(`HEAD:${h.path}`), repo.objects.read(`HEAD:${archive}`), repo.objects.read(staged.oid)]);
+    if (!before || !aAfter) continue;
+    const text = (b: Buffer | null): string | null => b?.toString('utf8') ?? null;
+    if (conservationProblems([{ path: h.path, before: text(before), after: null }, { path: archive, before: text(aBefore), after: text(aAfter) }]).length > 0) continue;
+    held.splice(held.indexOf(h), 1);
+    drop(h.path, before);
+  }
+}
+
 // ---------------------------------------------------------------- a lagging append to a compacted log (merge)
 
 /**
