@@ -27,6 +27,7 @@ import { writeBlob } from '../git/objects.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import type { Policy } from '../policy/policy.js';
 import type { ClockSource } from './hlc.js';
+import { isClockPath } from './clocks.js';
 import type { Context } from './context.js';
 import type { PathPlan } from './integrate.js';
 
@@ -236,7 +237,7 @@ export async function crossEpoch(x: Crossing): Promise<string | null> {
   await repo.updateRef(`${CARRIED_PREFIX}${last.epoch}`, ours, null, 'agentgit: head before crossing into a new epoch').catch(() => undefined);
   const co = await (await import('./checkout.js')).checkout(repo, policy, x.ref, ours, head);
   x.out.mergedFromHub += m.changedFromHub;
-  for (const r of m.reports) x.out.mergedByKind[r.kind] = (x.out.mergedByKind[r.kind] ?? 0) + 1;
+  for (const r of m.reports) if (!isClockPath(r.path)) x.out.mergedByKind[r.kind] = (x.out.mergedByKind[r.kind] ?? 0) + 1;
   x.out.conflicts += m.conflicts.length;
   x.out.notes.push(...m.notes, `crossed into the hub's new epoch ${short(last.epoch)} (the history before it is archived under ${ARCHIVE_PREFIX}${last.epoch})`);
   if (co.keptLocal.length) x.out.notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
