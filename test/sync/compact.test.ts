@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, tempDir, type Run } from '../helpers/agents.js';
+import { agentgit, BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, tempDir, type Run } from '../helpers/agents.js';
 import { join } from 'node:path';
 
 afterAll(() => cleanupTemp());
@@ -39,6 +39,19 @@ async function ok(r: Promise<Run>): Promise<Run> {
   expect(x.code, `${x.stderr}${x.stdout}`).toBe(0);
   return x;
 }
+
+describe('compact: help and usage', () => {
+  it('shows -C, the examples and the exit codes; a bad --older-than is a usage error', async () => {
+    const h = await agentgit(['compact', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/^\s+-C\s+run as if agentgit was started in DIR/m);
+    expect(h.stdout).toMatch(/Examples:\n.*agentgit compact history/);
+    expect(h.stdout).toMatch(/Exit codes: 0 ok.*75 temporary/s);
+    const u = await agentgit(['compact', 'logs', '--older-than', '3 months']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/--older-than "3 months": give a number of days, like 90d/);
+  }, 60_000);
+});
 
 describe('compact history: a new epoch every instance crosses into', () => {
   let hub: string;
@@ -110,6 +123,7 @@ describe('compact history: a new epoch every instance crosses into', () => {
     expect(st.history.length).toBe(3);
     expect(st.history.epoch.commit).toBe(epoch);
     expect(st.history.epoch.archived).toBe(oldHead);
+    expect((await c.run(['status'])).stdout).toMatch(new RegExp(`^history: 3 commits, since the epoch ${epoch.slice(0, 10)} of \\d{4}-`, 'm'));
     await ok(a.run(['verify']));
   }, 180_000);
 
