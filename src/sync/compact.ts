@@ -379,10 +379,11 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const hubHead = await repo.revParse(track);
     if (!hubHead) throw new Error(`could not read ${track} after the fetch; run \`agentgit sync\` first`);
     const count = Number(await repo.text(['rev-list', '--count', hubHead]));
-    if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: ['the hub\'s history is one commit already: nothing to compact'] };
-    // what we archive must verify like anything we merge
     const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
     const ours = local ? await repo.revParse(`refs/heads/${local}`) : null;
+    if (ours && (await repo.mergeBases(ours, hubHead)).length === 0) throw new Error(`this instance has not crossed into the hub's current epoch yet; run \`agentgit sync\` first, then compact again`);
+    if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: ['the hub\'s history is one commit already: nothing to compact'] };
+    // what we archive must verify like anything we merge
     const { verifyRange } = await import('../identity/verify.js');
     const bad = await verifyRange(repo, { exclude: ours ? [ours] : [], tip: hubHead, allowBootstrap: false });
     if (bad.length > 0) throw new Error(`the hub's history does not verify (${bad.slice(0, 3).map((b) => `${short(b.commit)}: ${b.reason}`).join('; ')}); run \`agentgit sync\` and fix that first, nothing was compacted`);

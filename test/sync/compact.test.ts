@@ -16,6 +16,7 @@ import { join } from 'node:path';
 afterAll(() => cleanupTemp());
 
 const day = 'memory/2026-12-03.md';
+const tasks = 'mission-control/tasks.json';
 
 function runWith(inst: Instance, args: string[], failpoint: string, onStderr?: (soFar: string) => void): Promise<Run & { killed: boolean }> {
   return new Promise((res) => {
@@ -67,7 +68,7 @@ describe('compact history: a new epoch every instance crosses into', () => {
 
   beforeAll(async () => {
     hub = makeBareHub();
-    a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', [tasks]: '{"a": 1, "shared": "a"}\n' } });
     b = await Instance.clone(hub, 'b');
     c = await Instance.clone(hub, 'c');
     for (const i of [a, b, c]) await ok(i.sync());
@@ -91,6 +92,8 @@ describe('compact history: a new epoch every instance crosses into', () => {
     await ok(b.sync(['--no-push']));
     add(c, 51);
     b.write('notes/b.md', '# from b\n');
+    b.write(tasks, '{"b": 1, "shared": "b"}\n');
+    c.write(tasks, '{"c": 1, "shared": "c"}\n');
 
     const bundle = join(tempDir(), 'history.bundle');
     const r = await ok(a.run(['compact', 'history', '--export', bundle]));
@@ -115,6 +118,10 @@ describe('compact history: a new epoch every instance crosses into', () => {
     const text = a.read(day);
     for (const e of entries) expect(count(text, e), e).toBe(1);
     expect(a.read('notes/b.md')).toBe('# from b\n');
+    // JSON written on both sides of the epoch merges key by key
+    const merged = a.readJson<Record<string, unknown>>(tasks);
+    expect(merged).toMatchObject({ b: 1, c: 1 });
+    expect(merged).not.toHaveProperty('a'); // both removed it
     // the old history still audits
     expect(Number(git(c.dir, ['rev-list', '--count', `refs/agentgit/archive/${epoch}`], c.env).trim())).toBe(before);
     const log = await ok(c.run(['log', '--archive', '--max', '500']));
@@ -132,6 +139,10 @@ describe('compact history: a new epoch every instance crosses into', () => {
     await ok(b.sync(['--no-push']));
     const k = await runWith(a, ['compact', 'history'], 'compact');
     expect(k.killed, k.stderr).toBe(true);
+    // a has not crossed its own epoch yet: a second compaction waits for a sync
+    const early = await a.run(['compact', 'history']);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/has not crossed into the hub's current epoch yet; run `agentgit sync` first/);
     const k2 = await runWith(b, ['sync'], 'checkout');
     expect(k2.killed, k2.stderr).toBe(true);
     for (const i of [b, a, c, b, a]) await ok(i.sync());
