@@ -86,6 +86,7 @@ describe('compact history: a new epoch every instance crosses into', () => {
   it('archives the old history, carries unpushed and offline work over, and converges', async () => {
     const before = hubCount(hub);
     expect(before).toBeGreaterThan(10);
+    expect((await ok(a.run(['log', '--archive']))).stdout).toMatch(/^no archived history here/);
     const oldHead = git(hub, ['rev-parse', 'main']).trim();
     // b has committed work it has not pushed; c is offline with a write not even committed
     add(b, 50);
