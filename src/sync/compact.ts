@@ -289,12 +289,13 @@ export async function releaseConservedLogs(repo: Repo, held: { path: string; rea
  * edited daily log as the merge does for any edit against a delete
  * (nothing lost; the next `compact logs` moves it). Returns the plans to apply.
  */
-export async function routeCompactedLogs(repo: Repo, plans: PathPlan[], sides: { base: string; ours: string; theirs: string }, theirsChanged: Map<string, { status: string }>): Promise<PathPlan[]> {
-  if (!plans.some((p) => p.action === 'keep-edit' && archivePathFor(p.path))) return plans;
+export async function routeCompactedLogs(repo: Repo, policy: Policy, plans: PathPlan[], sides: { base: string; ours: string; theirs: string }, theirsChanged: Map<string, { status: string }>): Promise<PathPlan[]> {
+  const daily = (p: PathPlan): boolean => p.action === 'keep-edit' && archivePathFor(p.path) !== null && policy.kindOf(p.path) === 'log';
+  if (!plans.some(daily)) return plans;
   const out = [...plans];
   for (const [i, p] of plans.entries()) {
     const archive = archivePathFor(p.path);
-    if (p.action !== 'keep-edit' || !archive) continue;
+    if (p.action !== 'keep-edit' || !archive || !daily(p) || policy.kindOf(archive) !== 'log') continue;
     const deletedBy = theirsChanged.get(p.path)?.status === 'D' ? 'theirs' : 'ours';
     const text = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
     const [base, edited] = await Promise.all([text(`${sides.base}:${p.path}`), text(p.oid)]);
