@@ -47,6 +47,7 @@ export async function logCommand(a: { C: string; json: boolean; instance?: strin
       printJson(rows);
       return;
     }
+    if (a.archive && rows.length === 0) process.stdout.write('no archived history here: `agentgit compact history` archives it, and a sync that crosses into a new epoch fetches it\n');
     for (const r of rows) {
       process.stdout.write(`${r.commit.slice(0, 10)} ${r.time} ${r.instance} [${r.signature}${r.signer ? `, signed by ${r.signer}` : ''}${r.signer && r.signer !== r.author ? ` (authored as ${r.author})` : ''}] ${r.subject}\n`);
       const byKind = new Map<string, string[]>();

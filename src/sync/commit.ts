@@ -185,6 +185,9 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     }
   }
 
+  // a log compaction made by hand: a daily log deleted, its bytes in its archive (docs/compaction.md)
+  if (held.some((h) => h.reason === 'log-deleted')) await (await import('./compact.js')).releaseConservedLogs(repo, held, stage, (path, before) => put(path, null, '100644', before));
+
   // the clock files (synced, beside the data)
   // (init of many files: no lookups in an unborn HEAD)
   const headBorn = clockFiles.size > 0 && (await repo.revParse('HEAD')) !== null;

@@ -27,6 +27,7 @@ import { withInstanceTrailer } from '../git/trailers.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import type { Policy } from '../policy/policy.js';
 import type { ClockSource } from './hlc.js';
+import { isClockPath } from './clocks.js';
 import type { Context } from './context.js';
 import type { PathPlan } from './integrate.js';
 
@@ -144,8 +145,9 @@ async function epochChain(x: Crossing): Promise<{ levels: Level[]; bases: string
   const levels: Level[] = [];
   let tip = x.theirs;
   for (let i = 0; i < MAX_EPOCHS; i++) {
-    const roots = (await repo.text(['rev-list', '--max-parents=0', tip])).split('\n').filter(Boolean);
-    if (roots.length !== 1) return null;
+    // a history git cannot even walk is no epoch: the caller's verification refuses it with its reasons
+    const roots = (await repo.text(['rev-list', '--max-parents=0', tip]).catch(() => '')).split('\n').filter(Boolean);
+    if (roots.length !== 1) return i === 0 ? null : fail(`the archived history ${short(tip)} cannot be read back to one root commit`);
     const epoch = roots[0]!;
     const raw = await repo.objects.read(epoch);
     const archived = raw ? epochOf(raw.toString('utf8')) : null;
@@ -237,7 +239,7 @@ export async function crossEpoch(x: Crossing): Promise<string | null> {
   await repo.updateRef(`${CARRIED_PREFIX}${last.epoch}`, ours, null, 'agentgit: head before crossing into a new epoch').catch(() => undefined);
   const co = await (await import('./checkout.js')).checkout(repo, policy, x.ref, ours, head);
   x.out.mergedFromHub += m.changedFromHub;
-  for (const r of m.reports) x.out.mergedByKind[r.kind] = (x.out.mergedByKind[r.kind] ?? 0) + 1;
+  for (const r of m.reports) if (!isClockPath(r.path)) x.out.mergedByKind[r.kind] = (x.out.mergedByKind[r.kind] ?? 0) + 1;
   x.out.conflicts += m.conflicts.length;
   x.out.notes.push(...m.notes, `crossed into the hub's new epoch ${short(last.epoch)} (the history before it is archived under ${ARCHIVE_PREFIX}${last.epoch})`);
   if (co.keptLocal.length) x.out.notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
@@ -258,6 +260,26 @@ export async function compactionConserves(repo: Repo, commit: string, path: stri
   ]).length === 0;
 }
 
+/**
+ * For the commit guard: a daily log deleted by hand whose whole content is
+ * in its archive, staged in the same commit, is a compaction, not a loss
+ * (conservationProblems). Such holds are released and `drop` stages the
+ * deletion; every other hold stays.
+ */
+export async function releaseConservedLogs(repo: Repo, held: { path: string; reason: string }[], stage: IndexEntry[], drop: (path: string, before: Uint8Array) => void): Promise<void> {
+  for (const h of [...held]) {
+    const archive = archivePathFor(h.path);
+    const staged = archive ? stage.find((e) => e.path === archive && e.mode !== '0') : undefined;
+    if (h.reason !== 'log-deleted' || !archive || !staged) continue;
+    const [before, aBefore, aAfter] = await Promise.all([repo.objects.read(`HEAD:${h.path}`), repo.objects.read(`HEAD:${archive}`), repo.objects.read(staged.oid)]);
+    if (!before || !aAfter) continue;
+    const text = (b: Buffer | null): string | null => b?.toString('utf8') ?? null;
+    if (conservationProblems([{ path: h.path, before: text(before), after: null }, { path: archive, before: text(aBefore), after: text(aAfter) }]).length > 0) continue;
+    held.splice(held.indexOf(h), 1);
+    drop(h.path, before);
+  }
+}
+
 // ---------------------------------------------------------------- a lagging append to a compacted log (merge)
 
 /**
@@ -268,12 +290,13 @@ export async function compactionConserves(repo: Repo, commit: string, path: stri
  * edited daily log as the merge does for any edit against a delete
  * (nothing lost; the next `compact logs` moves it). Returns the plans to apply.
  */
-export async function routeCompactedLogs(repo: Repo, plans: PathPlan[], sides: { base: string; ours: string; theirs: string }, theirsChanged: Map<string, { status: string }>): Promise<PathPlan[]> {
-  if (!plans.some((p) => p.action === 'keep-edit' && archivePathFor(p.path))) return plans;
+export async function routeCompactedLogs(repo: Repo, policy: Policy, plans: PathPlan[], sides: { base: string; ours: string; theirs: string }, theirsChanged: Map<string, { status: string }>): Promise<PathPlan[]> {
+  const daily = (p: PathPlan): boolean => p.action === 'keep-edit' && archivePathFor(p.path) !== null && policy.kindOf(p.path) === 'log';
+  if (!plans.some(daily)) return plans;
   const out = [...plans];
   for (const [i, p] of plans.entries()) {
     const archive = archivePathFor(p.path);
-    if (p.action !== 'keep-edit' || !archive) continue;
+    if (p.action !== 'keep-edit' || !archive || !daily(p) || policy.kindOf(archive) !== 'log') continue;
     const deletedBy = theirsChanged.get(p.path)?.status === 'D' ? 'theirs' : 'ours';
     const text = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
     const [base, edited] = await Promise.all([text(`${sides.base}:${p.path}`), text(p.oid)]);
@@ -359,10 +382,11 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const hubHead = await repo.revParse(track);
     if (!hubHead) throw new Error(`could not read ${track} after the fetch; run \`agentgit sync\` first`);
     const count = Number(await repo.text(['rev-list', '--count', hubHead]));
-    if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: ['the hub\'s history is one commit already: nothing to compact'] };
-    // what we archive must verify like anything we merge
     const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
     const ours = local ? await repo.revParse(`refs/heads/${local}`) : null;
+    if (ours && (await repo.mergeBases(ours, hubHead)).length === 0) throw new Error(`this instance has not crossed into the hub's current epoch yet; run \`agentgit sync\` first, then compact again`);
+    if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: ['the hub\'s history is one commit already: nothing to compact'] };
+    // what we archive must verify like anything we merge
     const { verifyRange } = await import('../identity/verify.js');
     const bad = await verifyRange(repo, { exclude: ours ? [ours] : [], tip: hubHead, allowBootstrap: false });
     if (bad.length > 0) throw new Error(`the hub's history does not verify (${bad.slice(0, 3).map((b) => `${short(b.commit)}: ${b.reason}`).join('; ')}); run \`agentgit sync\` and fix that first, nothing was compacted`);

@@ -118,7 +118,7 @@ export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, messa
   const theirsWhen = clockFromTime(theirsTime, 'commit');
   const later = oursWhen === theirsWhen ? (ours > theirs ? 'ours' : 'theirs') : oursWhen > theirsWhen ? 'ours' : 'theirs';
   // a lagging append to a compacted daily log goes to its archive (docs/compaction.md)
-  const plans = await (await import('./compact.js')).routeCompactedLogs(repo, planTreeMerge(oursCh, theirsCh, () => later), { base, ours, theirs }, theirsCh);
+  const plans = await (await import('./compact.js')).routeCompactedLogs(repo, policy, planTreeMerge(oursCh, theirsCh, () => later), { base, ours, theirs }, theirsCh);
 
   const entries: IndexEntry[] = [];
   const reports: MergeReport[] = [];

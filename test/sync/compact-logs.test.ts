@@ -6,7 +6,7 @@
  * arrives, in the archive, exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { archiveBlock, archivePathFor, conservationProblems, olderThan } from '../../src/sync/compact.js';
 import { spawn } from 'node:child_process';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
@@ -63,6 +63,12 @@ describe('compact logs: three instances, one lagging', () => {
     for (const i of [a, b, c]) await ok(i.sync());
   }, 120_000);
 
+  /** a writes these files and syncs them. */
+  async function writeAndSync(files: Record<string, string>): Promise<void> {
+    for (const [p, t] of Object.entries(files)) a.write(p, t);
+    await ok(a.sync());
+  }
+
   it('moves old daily logs into the archive in one commit; a lagging append arrives exactly once; verify accepts it', async () => {
     b.append(old, '- 10:00 b late\n');
     await ok(b.sync(['--no-push'])); // b's append is committed, the compaction not yet seen
@@ -89,9 +95,7 @@ describe('compact logs: three instances, one lagging', () => {
   }, 120_000);
 
   it('a compaction killed mid-way (kill -9 in its work-tree update) is finished by the next sync', async () => {
-    a.write('memory/2026-02-01.md', '- 09:00 a february\n');
-    a.write('memory/2026-02-02.md', '- 09:00 a february two\n');
-    await ok(a.sync());
+    await writeAndSync({ 'memory/2026-02-01.md': '- 09:00 a february\n', 'memory/2026-02-02.md': '- 09:00 a february two\n' });
     await ok(b.sync());
     const k = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((res) => {
       const child = spawn(process.execPath, [BIN, 'compact', 'logs', '-C', a.dir, '--today', '2026-06-01'], { env: { ...a.env, AGENTGIT_FAILPOINT: 'checkout' } });
@@ -111,6 +115,25 @@ describe('compact logs: three instances, one lagging', () => {
     expect(a.git(['status', '--porcelain'])).toBe('');
     await ok(a.run(['verify']));
   }, 120_000);
+
+  it('the commit guard takes a compaction made by hand only when the archive holds every byte', async () => {
+    await writeAndSync({ 'memory/2026-03-01.md': '- 09:00 a march\n', 'memory/2026-03-02.md': '- 09:00 a kept\n' });
+    // by hand, right: the day's bytes appended to its archive, the day deleted
+    a.append('memory/archive/2026-03.md', '- 09:00 a march\n');
+    rmSync(a.path('memory/2026-03-01.md'));
+    await ok(a.sync());
+    expect(a.git(['ls-files', 'memory/2026-03-01.md'])).toBe('');
+    // by hand, wrong: deleted, the archive does not hold it: held, nothing lost
+    rmSync(a.path('memory/2026-03-02.md'));
+    a.append('memory/archive/2026-03.md', '- 09:00 something else\n');
+    const r = await a.sync();
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toMatch(/held memory\/2026-03-02\.md/);
+    expect(a.git(['show', 'HEAD:memory/2026-03-02.md'])).toBe('- 09:00 a kept\n');
+    await ok(a.run(['verify']));
+    a.git(['checkout', '--', 'memory/2026-03-02.md']);
+    await ok(a.sync());
+  }, 60_000);
 
   it('verify refuses a deletion of a daily log that the archive does not hold', async () => {
     a.write('memory/2026-01-07.md', '- 09:00 doomed\n');

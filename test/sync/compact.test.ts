@@ -10,12 +10,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, tempDir, type Run } from '../helpers/agents.js';
+import { agentgit, BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, tempDir, type Run } from '../helpers/agents.js';
 import { join } from 'node:path';
 
 afterAll(() => cleanupTemp());
 
 const day = 'memory/2026-12-03.md';
+const tasks = 'mission-control/tasks.json';
 
 function runWith(inst: Instance, args: string[], failpoint: string, onStderr?: (soFar: string) => void): Promise<Run & { killed: boolean }> {
   return new Promise((res) => {
@@ -40,6 +41,19 @@ async function ok(r: Promise<Run>): Promise<Run> {
   return x;
 }
 
+describe('compact: help and usage', () => {
+  it('shows -C, the examples and the exit codes; a bad --older-than is a usage error', async () => {
+    const h = await agentgit(['compact', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/^\s+-C\s+run as if agentgit was started in DIR/m);
+    expect(h.stdout).toMatch(/Examples:\n.*agentgit compact history/);
+    expect(h.stdout).toMatch(/Exit codes: 0 ok.*75 temporary/s);
+    const u = await agentgit(['compact', 'logs', '--older-than', '3 months']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/--older-than "3 months": give a number of days, like 90d/);
+  }, 60_000);
+});
+
 describe('compact history: a new epoch every instance crosses into', () => {
   let hub: string;
   let a: Instance;
@@ -54,7 +68,7 @@ describe('compact history: a new epoch every instance crosses into', () => {
 
   beforeAll(async () => {
     hub = makeBareHub();
-    a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
+    a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', [tasks]: '{"a": 1, "shared": "a"}\n' } });
     b = await Instance.clone(hub, 'b');
     c = await Instance.clone(hub, 'c');
     for (const i of [a, b, c]) await ok(i.sync());
@@ -72,12 +86,15 @@ describe('compact history: a new epoch every instance crosses into', () => {
   it('archives the old history, carries unpushed and offline work over, and converges', async () => {
     const before = hubCount(hub);
     expect(before).toBeGreaterThan(10);
+    expect((await ok(a.run(['log', '--archive']))).stdout).toMatch(/^no archived history here/);
     const oldHead = git(hub, ['rev-parse', 'main']).trim();
     // b has committed work it has not pushed; c is offline with a write not even committed
     add(b, 50);
     await ok(b.sync(['--no-push']));
     add(c, 51);
     b.write('notes/b.md', '# from b\n');
+    b.write(tasks, '{"b": 1, "shared": "b"}\n');
+    c.write(tasks, '{"c": 1, "shared": "c"}\n');
 
     const bundle = join(tempDir(), 'history.bundle');
     const r = await ok(a.run(['compact', 'history', '--export', bundle]));
@@ -102,6 +119,10 @@ describe('compact history: a new epoch every instance crosses into', () => {
     const text = a.read(day);
     for (const e of entries) expect(count(text, e), e).toBe(1);
     expect(a.read('notes/b.md')).toBe('# from b\n');
+    // JSON written on both sides of the epoch merges key by key
+    const merged = a.readJson<Record<string, unknown>>(tasks);
+    expect(merged).toMatchObject({ b: 1, c: 1 });
+    expect(merged).not.toHaveProperty('a'); // both removed it
     // the old history still audits
     expect(Number(git(c.dir, ['rev-list', '--count', `refs/agentgit/archive/${epoch}`], c.env).trim())).toBe(before);
     const log = await ok(c.run(['log', '--archive', '--max', '500']));
@@ -110,6 +131,7 @@ describe('compact history: a new epoch every instance crosses into', () => {
     expect(st.history.length).toBe(3);
     expect(st.history.epoch.commit).toBe(epoch);
     expect(st.history.epoch.archived).toBe(oldHead);
+    expect((await c.run(['status'])).stdout).toMatch(new RegExp(`^history: 3 commits, since the epoch ${epoch.slice(0, 10)} of \\d{4}-`, 'm'));
     await ok(a.run(['verify']));
   }, 180_000);
 
@@ -118,6 +140,10 @@ describe('compact history: a new epoch every instance crosses into', () => {
     await ok(b.sync(['--no-push']));
     const k = await runWith(a, ['compact', 'history'], 'compact');
     expect(k.killed, k.stderr).toBe(true);
+    // a has not crossed its own epoch yet: a second compaction waits for a sync
+    const early = await a.run(['compact', 'history']);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/has not crossed into the hub's current epoch yet; run `agentgit sync` first/);
     const k2 = await runWith(b, ['sync'], 'checkout');
     expect(k2.killed, k2.stderr).toBe(true);
     for (const i of [b, a, c, b, a]) await ok(i.sync());
