@@ -10,7 +10,7 @@ const BEGIN = '<!-- analysis:begin (kept when `npm run bench` regenerates this f
 const END = '<!-- analysis:end -->';
 
 const ms = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? `${x.toFixed(0)} ms` : `${x.toFixed(1)} ms`);
-const x2 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`);
+const x2 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(x < 0.1 ? 3 : 2)}x`);
 const mib = (kib) => (kib === null || kib === undefined || !Number.isFinite(kib) ? '–' : `${(kib / 1024).toFixed(1)} MiB`);
 const med = (s) => s?.median ?? null;
 const iqr = (s) => (s && s.q1 !== null ? ` (${s.q1 >= 100 ? s.q1.toFixed(0) : s.q1.toFixed(1)}–${s.q3 >= 100 ? s.q3.toFixed(0) : s.q3.toFixed(1)})` : '');

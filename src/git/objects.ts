@@ -34,9 +34,6 @@ export function writeBlob(gitDir: string, bytes: Uint8Array): Promise<string> {
   return writeObject(gitDir, 'blob', bytes);
 }
 
-/** Object directories known to exist (a mkdir saved per object). */
-const madeDirs = new Set<string>();
-
 /**
  * Write a loose object in-process. Returns its oid.
  * Synchronous file calls: five small syscalls per object cost far less on
@@ -53,10 +50,8 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
   const file = join(dir, oid.slice(2));
   // Not checked for first: what a round writes is nearly always new, and
   // writing an object again (same bytes, atomically renamed) is harmless.
-  if (!madeDirs.has(dir)) {
-    mkdirSync(dir, { recursive: true });
-    madeDirs.add(dir);
-  }
+  // Its fan-out directory neither: it nearly always exists, and a recursive
+  // mkdir costs two syscalls per object (a fresh process knows none).
   const header = Buffer.from(`${type} ${bytes.length}\0`);
   const data = deflateSync(Buffer.concat([header, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
   // git's own temporary name: fsck ignores `tmp_obj_*` and prune clears old ones,
@@ -68,7 +63,7 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
       fd = openSync(tmp, 'wx', 0o444);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      mkdirSync(dir, { recursive: true }); // removed meanwhile (a gc emptied it): once more
+      mkdirSync(dir, { recursive: true }); // not there yet (or a gc emptied it): create it, once more
       fd = openSync(tmp, 'wx', 0o444);
     }
     try {

@@ -412,15 +412,19 @@ describe('watch: three watchers on a file hub', () => {
     expect(git(hub, ['show', 'main:' + day])).toContain('- while the hub is quiet');
     wa.child.kill('SIGTERM');
     expect(await wa.exited).toBe(0);
-    // the hub moved (b pushed) and a watcher that does not poll writes: its local round fetches and merges, nothing lost
-    const wa2 = startWatch(a, ['--debounce', '100', '--poll', '3600'], { AGENTGIT_TRACE: '1' });
+    // the hub moves (b pushes) while a's local round is under way (stalled
+    // after its commit): the round sees the hub moved, fetches and merges
+    const wa2 = startWatch(a, ['--debounce', '100', '--poll', '3600'], { AGENTGIT_TRACE: '1', AGENTGIT_FAILPOINT: 'commit:sleep=3000' });
     await until('start round', () => wa2.rounds().length === 1);
     const fetches2 = (wa2.stderr().match(/\] git fetch /g) ?? []).length;
+    a.append(day, '- from a\n');
+    await until('a stalled in its local round', () => /failpoint commit: sleep/.test(wa2.stderr()));
     b.append(day, '- from b\n');
     expect((await b.sync()).code).toBe(0);
-    a.append(day, '- from a\n');
     await until('merged and pushed', () => has(a, day, '- from b')() && git(hub, ['show', 'main:' + day]).includes('- from a'));
-    expect(wa2.rounds().slice(1).every((r) => r.trigger === 'local')).toBe(true);
+    const local = wa2.rounds()[1]!;
+    expect(local.trigger).toBe('local');
+    expect((local as unknown as { mergedFromHub: number }).mergedFromHub).toBeGreaterThan(0);
     expect((wa2.stderr().match(/\] git fetch /g) ?? []).length).toBeGreaterThan(fetches2);
     expect((await b.sync()).code).toBe(0);
     expect(entries(b.read(day)).sort()).toEqual(['- from a', '- from b', '- while the hub is quiet']);
