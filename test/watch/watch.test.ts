@@ -421,7 +421,8 @@ describe('watch: three watchers on a file hub', () => {
     await until('a stalled in its local round', () => /failpoint commit: sleep/.test(wa2.stderr()));
     b.append(day, '- from b\n');
     expect((await b.sync()).code).toBe(0);
-    await until('merged and pushed', () => has(a, day, '- from b')() && git(hub, ['show', 'main:' + day]).includes('- from a'));
+    // the round's JSON line comes after its push: wait for it too
+    await until('merged and pushed', () => has(a, day, '- from b')() && git(hub, ['show', 'main:' + day]).includes('- from a') && wa2.rounds().length >= 2);
     const local = wa2.rounds()[1]!;
     expect(local.trigger).toBe('local');
     expect((local as unknown as { mergedFromHub: number }).mergedFromHub).toBeGreaterThan(0);
