@@ -123,6 +123,7 @@ export function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>
   const values = new Map<string, Json>();
   const dups: Id[] = [];
   const pairs = new Map<string, { id: Id; n: number }>();
+  const seen = new Map<Id, number>();
   let count: Map<string, number> | undefined;
   for (const el of arr) {
     const id = idValue(el, idKey);
@@ -134,7 +135,8 @@ export function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>
     if (id !== undefined) dups.push(id);
     if (id !== undefined && paired !== undefined && paired.has(id)) {
       // The n-th occurrence, an item of its own (the same key in every version).
-      const n = pairs.size === 0 ? 0 : [...pairs.values()].filter((q) => q.id === id).length;
+      const n = seen.get(id) ?? 0;
+      seen.set(id, n + 1);
       const k = PAIR_KEY + String(n) + '\u0001' + identityOf(idKey, id);
       seq.push(k);
       items.set(k, el as JsonObject);
