@@ -50,10 +50,12 @@
  *    any element of the array's versions carries, with a string or number
  *    value (numbers by exact value: a bigint beyond doubles). Items merge
  *    item by item with the rules above, addressed as `@<id>` in key paths.
- *    Elements without the id, and every occurrence of an id repeated within
- *    one version (which one is "the" item cannot be told), are value
- *    entries: kept as a multiset like set arrays, inside the keyed merge; a
- *    repeated id is noted. Two sides creating different items with the same
+ *    Elements without the id are value entries: kept as a multiset like
+ *    set arrays, inside the keyed merge. An id repeated within one version
+ *    is noted; its occurrences pair up, the n-th with the n-th, and merge as
+ *    items when the id occurs equally often in every version and no side
+ *    reordered them (pairedIds); otherwise (which one is "the" item cannot
+ *    be told) they are value entries too. Two sides creating different items with the same
  *    id (absent from base) is a collision: reported, and BOTH items are kept,
  *    next to each other in canonical-JSON order (later merges then treat
  *    that id's occurrences as values until someone renames one).

@@ -57,7 +57,7 @@ const docArb = fc
     const home: V[] = [task('h1', nums[0]!, at[0]!, ['s1', 's2']), task('h2', nums[1]!, at[1]!, [])];
     if (loose) home.push({ note: 'no id here' });
     const work: V[] = [task('w1', nums[2]!, at[2]!, ['s3'])];
-    if (dup) work.push({ id: 'w1', title: 'a copy', n: nums[3]! });
+    if (dup) work.push({ id: 'w1', title: 'a copy', n: nums[3]!, updated_at: at[3]!, subtasks: [] }); // a task too: edits reach both occurrences
     return { projects: { home: { tasks: home }, work: { tasks: work } }, inbox: [{ id: 'i1', text: 'x' }], log: ['start'], nums: { a: nums[0]!, b: nums[1]!, c: nums[2]!, d: nums[3]! }, counts: { runs: new Raw('90071992547409930') } };
   });
 

@@ -201,6 +201,25 @@ describe('id-less items and repeated ids do not turn an id-array into a set', ()
     expect(value.tasks).toEqual([task('a', 'A'), task('a', 'A copy'), { id: 'b', title: 'B1', done: true }]);
     expect(out.notes.join('\n')).toMatch(/id "a" occurs more than once/);
   });
+
+  it('a repeated id whose occurrences pair up: two edits of one occurrence make one item, reported', () => {
+    const base = { tasks: [task('a', 'A'), task('a', 'A copy'), task('b', 'B')] };
+    const ours = { tasks: [task('a', 'A'), { ...task('a', 'A copy'), done: true }, task('b', 'B')] };
+    const theirs = { tasks: [task('a', 'A'), { ...task('a', 'A copy'), prio: 2 }, task('b', 'B')] };
+    const { value, out } = merge(base, ours, theirs);
+    expect(value.tasks).toEqual([task('a', 'A'), { id: 'a', title: 'A copy', done: true, prio: 2 }, task('b', 'B')]);
+    expect(out.notes.join('\n')).toMatch(/id "a" occurs more than once in one array; its occurrences merged in order/);
+    expect(out.conflicts).toEqual([]);
+  });
+
+  it('a repeated id whose occurrences do not pair up (one side added one) merges as values', () => {
+    const base = { tasks: [task('a', 'A'), task('a', 'A copy')] };
+    const ours = { tasks: [task('a', 'A'), { ...task('a', 'A copy'), done: true }] };
+    const theirs = { tasks: [task('a', 'A'), task('a', 'A copy'), task('a', 'A third')] };
+    const { value, out } = merge(base, ours, theirs);
+    expect(value.tasks).toEqual([task('a', 'A'), { id: 'a', title: 'A copy', done: true }, task('a', 'A third')]);
+    expect(out.notes.join('\n')).toMatch(/every occurrence merges as a plain value/);
+  });
 });
 
 describe('moves anywhere in the document', () => {

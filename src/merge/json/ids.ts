@@ -4,7 +4,7 @@
  * id-less elements and repeated ids as value entries.
  */
 import type { Json, JsonObject } from '../json.js';
-import { canon, cmpStr, isLossless, isObj, own } from './value.js';
+import { canon, cmpStr, isLossless, isObj, own, same } from './value.js';
 
 // ---------------------------------------------------------------------------
 // Id-keyed arrays
@@ -79,16 +79,51 @@ export function repeatedIds(lists: readonly Json[][], idKey: string): Set<Id> {
 }
 
 /**
+ * The repeated ids (of `repeated`) whose occurrences pair up safely, the
+ * n-th with the n-th: the id occurs equally often in every version, and
+ * neither side reordered its occurrences (an occurrence of a side is the
+ * base's at its place, or none of the base's others). Such occurrences
+ * merge as items (see indexById), so an edit on one side and another edit
+ * of the same occurrence on the other make one item, not two.
+ */
+export function pairedIds(lists: readonly [Json[], Json[], Json[]], idKey: string, repeated: ReadonlySet<Id>): Set<Id> {
+  const occ = lists.map((l) => {
+    const m = new Map<Id, Json[]>();
+    for (const el of l) {
+      const id = idValue(el, idKey);
+      if (id === undefined || !repeated.has(id)) continue;
+      const a = m.get(id);
+      if (a) a.push(el);
+      else m.set(id, [el]);
+    }
+    return m;
+  });
+  const out = new Set<Id>();
+  for (const id of repeated) {
+    const [b, o, t] = occ.map((m) => m.get(id) ?? []);
+    if (b!.length < 2 || o!.length !== b!.length || t!.length !== b!.length) continue;
+    const inPlace = (side: Json[]): boolean => side.every((v, k) => same(v, b![k]) || !b!.some((x, j) => j !== k && same(v, x)));
+    if (inPlace(o!) && inPlace(t!)) out.add(id);
+  }
+  return out;
+}
+
+/** Entry key of the n-th occurrence of a paired repeated id (see pairedIds). */
+const PAIR_KEY = '\u0000\u0002p';
+
+/**
  * Elements of an id-keyed array by id. An element without an id, or whose id
  * is in `repeated` (it occurs twice in some version: which occurrence is
  * "the" item cannot be told), is entered under a value key (see VALUE_KEY)
  * in `values`; `dups` lists the repeated ids met.
  */
-export function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>): Indexed {
+export function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>, paired?: ReadonlySet<Id>): Indexed {
   const seq: Id[] = [];
   const items = new Map<Id, JsonObject>();
   const values = new Map<string, Json>();
   const dups: Id[] = [];
+  const pairs = new Map<string, { id: Id; n: number }>();
+  const seen = new Map<Id, number>();
   let count: Map<string, number> | undefined;
   for (const el of arr) {
     const id = idValue(el, idKey);
@@ -98,6 +133,16 @@ export function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>
       continue;
     }
     if (id !== undefined) dups.push(id);
+    if (id !== undefined && paired !== undefined && paired.has(id)) {
+      // The n-th occurrence, an item of its own (the same key in every version).
+      const n = seen.get(id) ?? 0;
+      seen.set(id, n + 1);
+      const k = PAIR_KEY + String(n) + '\u0001' + identityOf(idKey, id);
+      seq.push(k);
+      items.set(k, el as JsonObject);
+      pairs.set(k, { id, n });
+      continue;
+    }
     const c = canon(el);
     count ??= new Map();
     const n = count.get(c) ?? 0;
@@ -106,7 +151,7 @@ export function indexById(arr: Json[], idKey: string, repeated?: ReadonlySet<Id>
     seq.push(k);
     values.set(k, el);
   }
-  return { seq, items, values, dups };
+  return { seq, items, values, dups, pairs };
 }
 
 export interface Indexed {
@@ -114,4 +159,6 @@ export interface Indexed {
   items: Map<Id, JsonObject>;
   values: Map<string, Json>;
   dups: Id[];
+  /** Entry keys of paired occurrences of repeated ids: the id and which occurrence. */
+  pairs: Map<string, { id: Id; n: number }>;
 }

@@ -6,7 +6,7 @@ import type { Json, JsonObject } from '../json.js';
 import { side } from '../util.js';
 import { orderEntries } from './order.js';
 import { addDeltas, canon, cmpStr, isArr, isNum, isObj, maxValue, own, same, valueCmp } from './value.js';
-import { cmpId, detectIdKey, identityOf, idText, idValue, indexById, isValueKey, repeatedIds, type Id, type Indexed } from './ids.js';
+import { cmpId, detectIdKey, identityOf, idText, idValue, indexById, isValueKey, pairedIds, repeatedIds, type Id, type Indexed } from './ids.js';
 import { idSeg, itemLoc, keySeg } from './paths.js';
 import { bump, childCtx, planActive, type Ctx, type NodePlan, type SlotPlan, type State } from './state.js';
 import { byTimestamp, decideRace, decideTs } from './timestamps.js';
@@ -166,29 +166,44 @@ export interface Member {
 }
 
 /** The value entries of a keyed array (id-less items, repeated ids): kept as a multiset, as in mergeSet. */
-function mergeValueEntries(S: State, cx: Ctx, idKey: string, ib: Indexed, io: Indexed, it: Indexed, results: Map<Id, Json[]>): void {
+function mergeValueEntries(ib: Indexed, io: Indexed, it: Indexed, results: Map<Id, Json[]>): void {
   for (const k of new Set([...ib.values.keys(), ...io.values.keys(), ...it.values.keys()])) {
     const v = multisetEntry(ib.values, io.values, it.values, k);
     if (v !== undefined) results.set(k, [v]);
   }
-  const dups = [...new Set([...io.dups, ...it.dups].map(idText))].sort();
-  if (dups.length > 0) {
-    bump(S, 'duplicateIds', dups.length);
-    S.notes.push(`${cx.path || '/'}: ${idKey} ${dups.join(', ')} occurs more than once in one array; every occurrence merges as a plain value (edits of one become a new value next to the old): give each item its own ${idKey}`);
-  }
+}
+
+/** Ids repeated within one array, reported: paired ones merge occurrence by occurrence, the others as plain values. */
+function noteRepeatedIds(S: State, cx: Ctx, idKey: string, io: Indexed, it: Indexed, paired: ReadonlySet<Id>): void {
+  const ids = [...new Set([...io.dups, ...it.dups])];
+  if (ids.length === 0) return;
+  bump(S, 'duplicateIds', ids.length);
+  const list = (xs: Id[]): string => xs.map(idText).sort().join(', ');
+  const inPairs = ids.filter((id) => paired.has(id));
+  const asValues = ids.filter((id) => !paired.has(id));
+  const fix = `give each item its own ${idKey}`;
+  const where = cx.path || '/';
+  if (inPairs.length > 0) S.notes.push(`${where}: ${idKey} ${list(inPairs)} occurs more than once in one array; its occurrences merged in order, the first with the first (none was added, removed or reordered): ${fix}`);
+  if (asValues.length > 0) S.notes.push(`${where}: ${idKey} ${list(asValues)} occurs more than once in one array; every occurrence merges as a plain value (edits of one become a new value next to the old): ${fix}`);
 }
 
 function mergeKeyed(S: State, cx: Ctx, idKey: string, b: Json[], o: Json[], t: Json[], slot: SlotPlan | undefined): Json[] {
   const rep = repeatedIds([b, o, t], idKey);
-  const ib = indexById(b, idKey, rep);
-  const io = indexById(o, idKey, rep);
-  const it = indexById(t, idKey, rep);
+  const paired = rep.size > 0 ? pairedIds([b, o, t], idKey, rep) : rep;
+  const ib = indexById(b, idKey, rep, paired);
+  const io = indexById(o, idKey, rep, paired);
+  const it = indexById(t, idKey, rep, paired);
   const results = new Map<Id, Json[]>();
   const members = keyedMembers(S, idKey, [ib, io, it], slot, results);
-  if (ib.values.size + io.values.size + it.values.size > 0) mergeValueEntries(S, cx, idKey, ib, io, it, results);
+  if (ib.values.size + io.values.size + it.values.size > 0) mergeValueEntries(ib, io, it, results);
+  if (rep.size > 0) noteRepeatedIds(S, cx, idKey, io, it, paired);
   takeCollisions(S, cx, idKey, members, results);
   for (const [id, m] of members) {
-    const v = mergeMember(S, { path: cx.path + idSeg(id), cp: m.cp ?? cx.cp.map((p) => p + idSeg(id)), key: undefined, ts: cx.ts, loc: itemLoc(idKey, id) }, m);
+    // A paired occurrence is addressed by its id; its location is its own (no move plan names it).
+    const pair = ib.pairs.get(id as string);
+    const seg = idSeg(pair ? pair.id : id);
+    const loc = pair ? itemLoc(idKey, pair.id) + '~' + String(pair.n) : itemLoc(idKey, id);
+    const v = mergeMember(S, { path: cx.path + seg, cp: m.cp ?? cx.cp.map((p) => p + seg), key: undefined, ts: cx.ts, loc }, m);
     if (v !== undefined) results.set(id, [v]);
   }
   const cmp = (x: Id, y: Id): number => cmpId(x, y) || cmpStr(typeof x, typeof y);
