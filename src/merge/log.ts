@@ -77,6 +77,8 @@
  *   the base; everything else is a union, nothing is deleted.
  * - conflict-marker lines in base (a virtual ancestor) are dropped before
  *   the diff; output lines always come from ours or theirs.
+ * - an entry cut short inside a code fence (a write killed mid-entry) goes
+ *   after every other entry, so it cannot swallow them.
  *
  * INVARIANTS (test/merge/log.laws.test.ts): the output never depends on
  * which side is ours (byte-identical after swapping); merge(o,a,a) = a;

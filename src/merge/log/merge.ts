@@ -8,7 +8,7 @@ import { pickWinner, side as sideValue } from '../util.js';
 import { textTimestamp } from '../decide.js';
 import { align, insertedBodies, isTruncation, keepsEntry, withGaps } from './align.js';
 import type { Alignment } from './align.js';
-import { NONE, detectMode, fileDayOf, firstLine, leadOf, parseDoc, stripMarkers, tailOf } from './entries.js';
+import { NONE, detectMode, fileDayOf, firstLine, leadOf, leavesFenceOpen, parseDoc, stripMarkers, tailOf } from './entries.js';
 import type { Doc } from './entries.js';
 import { commonEntries, compareUnits, splitUnits } from './order.js';
 
@@ -54,7 +54,24 @@ export function mergeCore(path: string, baseText: string | null, ours: string, t
     mergeGap(m, k);
     if (k < n) mergeBaseEntry(m, k);
   }
+  if (m.O.mode === 'markdown') openFencesLast(m);
   return { text: render(m), stats: m.stats, notes: m.notes, conflicts: m.conflicts };
+}
+
+/**
+ * An entry cut short inside a code fence goes after every other entry: in
+ * front of them it would swallow them (they would read as its text, and
+ * restoreLost's restored entries as still lost).
+ */
+function openFencesLast(m: Merge): void {
+  const open: number[] = [];
+  for (let t = 0; t < m.outBodies.length - 1; t++) if (leavesFenceOpen(m.outBodies[t]!)) open.push(t);
+  if (open.length === 0) return;
+  const order = [...m.outBodies.keys()].filter((t) => !open.includes(t)).concat(open);
+  const pick = (xs: string[]): string[] => order.map((t) => xs[t]!);
+  m.outBodies = pick(m.outBodies);
+  m.outLeads = pick(m.outLeads);
+  m.outTrails = pick(m.outTrails);
 }
 
 /** One merge in progress: the documents, their alignments with base, and the output so far. */
