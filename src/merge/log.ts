@@ -61,9 +61,10 @@
  *   plus that insertion, so the two copies meet and appear once.
  *   When both sides changed a base entry, a side's version that does not
  *   keep it (another timestamp, or first words that neither start nor
- *   extend the base's: the next event, another id, standing in its place)
- *   is read as a deletion plus an insertion, so the other side's edit stays
- *   whole and two entries are never fused into one.
+ *   extend the base's: the next event, another id, standing in its place;
+ *   or under another heading: the same boilerplate heading of another
+ *   session) is read as a deletion plus an insertion, so the other side's
+ *   edit stays whole and two entries are never fused into one.
  * - the entries both sides inserted at one place are merged like merge
  *   sort's merge, unit by unit, each side keeping its own order. Units
  *   compare by (level: deeper first, so bullets continuing the section

@@ -48,6 +48,23 @@ describe('an entry one side edits while the other puts another entry in its plac
   });
 });
 
+describe('a boilerplate entry of another section', () => {
+  // seed 929222489 (LOG_LAW_RUNS=2000), "no loss": A dropped o0's summary
+  // and wrote a new session with its own; that summary paired with o0's (same
+  // heading) and took B's edit of o0's heading: two entries fused into one
+  test('is not the edit of the entry with the same heading in another section', () => {
+    const DAY = 'memory/2026-02-05.md';
+    const session = (t: string, id: string): string => `# Session: 2026-02-05 ${t}:00 UTC\n\n- **Session ID**: ${id}\n\n`;
+    const summary = (id: string, edit = ''): string => `## Conversation Summary${edit}\n\nuser: call Bob?\nassistant: done (${id})\n`;
+    const o = '# 2026-02-05\n\n' + session('08:01', 'o0') + summary('o0');
+    const a = '# 2026-02-05\n\n' + session('08:01', 'o0') + session('16:01', 'A0') + summary('A0');
+    const b = '# 2026-02-05\n\n' + session('08:01', 'o0') + summary('o0', ' (edited B)');
+    const out = merged(DAY, o, a, b);
+    expect(out).toContain(summary('o0', ' (edited B)'));
+    expect(out).toContain(session('16:01', 'A0') + summary('A0'));
+  });
+});
+
 describe('a log cut short inside a code fence', () => {
   // seed 123962420 (LOG_LAW_RUNS=2000), "guard": the restored entry was put
   // after the cut entry, inside its open fence, and read as still lost
