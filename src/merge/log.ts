@@ -61,9 +61,10 @@
  *   plus that insertion, so the two copies meet and appear once.
  *   When both sides changed a base entry, a side's version that does not
  *   keep it (another timestamp, or first words that neither start nor
- *   extend the base's: the next event, another id, standing in its place)
- *   is read as a deletion plus an insertion, so the other side's edit stays
- *   whole and two entries are never fused into one.
+ *   extend the base's: the next event, another id, standing in its place;
+ *   or under another heading: the same boilerplate heading of another
+ *   session) is read as a deletion plus an insertion, so the other side's
+ *   edit stays whole and two entries are never fused into one.
  * - the entries both sides inserted at one place are merged like merge
  *   sort's merge, unit by unit, each side keeping its own order. Units
  *   compare by (level: deeper first, so bullets continuing the section
@@ -77,6 +78,8 @@
  *   the base; everything else is a union, nothing is deleted.
  * - conflict-marker lines in base (a virtual ancestor) are dropped before
  *   the diff; output lines always come from ours or theirs.
+ * - an entry cut short inside a code fence (a write killed mid-entry) goes
+ *   after every other entry, so it cannot swallow them.
  *
  * INVARIANTS (test/merge/log.laws.test.ts): the output never depends on
  * which side is ours (byte-identical after swapping); merge(o,a,a) = a;

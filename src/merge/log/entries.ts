@@ -198,6 +198,26 @@ export function markdownStarts(text: string, from: number): number[] {
   return starts;
 }
 
+/**
+ * A markdown entry that ends inside a fenced code block (only the last entry
+ * of a file cut short mid-write can): whatever follows it in a file reads
+ * as part of it.
+ */
+export function leavesFenceOpen(body: string): boolean {
+  if (!body.includes('```') && !body.includes('~~~')) return false;
+  let fence = '';
+  for (const line of body.split('\n')) {
+    if (fence !== '') {
+      const m = FENCE_CLOSE_RE.exec(line);
+      if (m && m[1]![0] === fence[0] && m[1]!.length >= fence.length) fence = '';
+    } else {
+      const f = sticky(FENCE_OPEN_RE, line, 0);
+      if (f) fence = f[1]!;
+    }
+  }
+  return fence !== '';
+}
+
 export function plainStarts(text: string, from: number): number[] {
   const starts: number[] = [];
   for (let pos = from; pos < text.length; ) {

@@ -8,7 +8,7 @@ import { pickWinner, side as sideValue } from '../util.js';
 import { textTimestamp } from '../decide.js';
 import { align, insertedBodies, isTruncation, keepsEntry, withGaps } from './align.js';
 import type { Alignment } from './align.js';
-import { NONE, detectMode, fileDayOf, firstLine, leadOf, parseDoc, stripMarkers, tailOf } from './entries.js';
+import { NONE, detectMode, fileDayOf, firstLine, leadOf, leavesFenceOpen, levelOf, parseDoc, stripMarkers, tailOf } from './entries.js';
 import type { Doc } from './entries.js';
 import { commonEntries, compareUnits, splitUnits } from './order.js';
 
@@ -54,7 +54,24 @@ export function mergeCore(path: string, baseText: string | null, ours: string, t
     mergeGap(m, k);
     if (k < n) mergeBaseEntry(m, k);
   }
+  if (m.O.mode === 'markdown') openFencesLast(m);
   return { text: render(m), stats: m.stats, notes: m.notes, conflicts: m.conflicts };
+}
+
+/**
+ * An entry cut short inside a code fence goes after every other entry: in
+ * front of them it would swallow them (they would read as its text, and
+ * restoreLost's restored entries as still lost).
+ */
+function openFencesLast(m: Merge): void {
+  const open: number[] = [];
+  for (let t = 0; t < m.outBodies.length - 1; t++) if (leavesFenceOpen(m.outBodies[t]!)) open.push(t);
+  if (open.length === 0) return;
+  const order = [...m.outBodies.keys()].filter((t) => !open.includes(t)).concat(open);
+  const pick = (xs: string[]): string[] => order.map((t) => xs[t]!);
+  m.outBodies = pick(m.outBodies);
+  m.outLeads = pick(m.outLeads);
+  m.outTrails = pick(m.outTrails);
 }
 
 /** One merge in progress: the documents, their alignments with base, and the output so far. */
@@ -126,10 +143,36 @@ function unpairInserted(O: Doc, A: Doc, alA: Alignment, B: Doc, alB: Alignment, 
  */
 function unpairReplaced(O: Doc, A: Doc, alA: Alignment, B: Doc, alB: Alignment, restore: boolean): [Alignment, Alignment] {
   const both = (k: number): boolean => alA.edited[k] === 1 && alB.edited[k] === 1 && A.bodies[alA.baseTo[k]!] !== B.bodies[alB.baseTo[k]!];
+  const keeps = (d: Doc, al: Alignment, k: number): boolean => keepsEntry(O, k, d, al.baseTo[k]!) && sameParent(O, k, d, al);
   return [
-    unpairWhere(O, alA, A, false, (k) => both(k) && !keepsEntry(O, k, A, alA.baseTo[k]!)),
-    unpairWhere(O, alB, B, restore, (k) => both(k) && !keepsEntry(O, k, B, alB.baseTo[k]!)),
+    unpairWhere(O, alA, A, false, (k) => both(k) && !keeps(A, alA, k)),
+    unpairWhere(O, alB, B, restore, (k) => both(k) && !keeps(B, alB, k)),
   ];
+}
+
+/**
+ * The side's version of base entry k sits under the side's version of the
+ * heading k sits under (a `## Conversation Summary` of another session is
+ * another entry). Headings looked for up to PARENT_SCAN entries back; none
+ * found on either side: true.
+ */
+function sameParent(O: Doc, k: number, d: Doc, al: Alignment): boolean {
+  const po = parentOf(O, k);
+  const pd = parentOf(d, al.baseTo[k]!);
+  if (po === -2 || pd === -2) return true;
+  return po < 0 ? pd < 0 : al.baseTo[po] === pd;
+}
+
+const PARENT_SCAN = 1000;
+
+/** The nearest entry before j of a shallower level; -1 = none, -2 = not within PARENT_SCAN entries. */
+function parentOf(d: Doc, j: number): number {
+  const level = levelOf(d, j);
+  for (let k = j - 1; k >= 0; k--) {
+    if (j - k > PARENT_SCAN) return -2;
+    if (levelOf(d, k) < level) return k;
+  }
+  return -1;
 }
 
 /** The alignment with the pairs of the base entries `drop` picks undone (those side entries become insertions). */
