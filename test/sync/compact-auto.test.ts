@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { compactionSchedule, parsePolicy } from '../../src/policy/policy.js';
+import { Repo } from '../../src/git/repo.js';
+import { storeSize } from '../../src/sync/compact.js';
 import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
@@ -48,6 +50,8 @@ describe('compact auto: logs, two instances at once', () => {
     const r = await ok(a.run(['compact', 'auto', '--today', '2026-02-01']));
     expect(r.stdout).toBe('no compaction due\n');
     expect(existsSync(a.path(old))).toBe(true);
+    const j = JSON.parse((await ok(a.run(['compact', 'auto', '--json', '--today', '2026-02-01']))).stdout) as { ok: boolean; compacted: boolean };
+    expect(j).toMatchObject({ ok: true, compacted: false });
   }, 60_000);
 
   it('compacts once when two instances run it at the same time; every entry arrives exactly once', async () => {
@@ -77,6 +81,12 @@ describe('compact auto: logs, two instances at once', () => {
     expect(j.storage.of).toBe('hub');
     expect(j.storage.bytes).toBeGreaterThan(0);
     expect(j.storage.path.startsWith(hub)).toBe(true);
+    // a hub not on this disk (ssh, https): this clone's object store, labelled as such
+    const repo = (await Repo.open(a.dir))!;
+    const own = await storeSize(repo, 'ssh://git@example.invalid/kevin.git');
+    repo.close();
+    expect(own.of).toBe('clone');
+    expect(own.bytes).toBeGreaterThan(0);
   }, 60_000);
 
   it('a bad value in the compaction block: exit 1, one line naming the file', async () => {
