@@ -93,6 +93,11 @@ async function autoCommand(a: CompactArgs): Promise<void> {
   }
   if (first.logs.length === 0 && first.history === null) return say('no compaction due');
   const ctx = await openContext(a.C);
+  const { readPause } = await import('../sync/pause.js');
+  if (readPause(ctx.repo.gitDir)) {
+    ctx.repo.close();
+    return say('sync is paused here (`agentgit pause`): no compaction until `agentgit resume`; another instance may do it meanwhile');
+  }
   const { syncRound } = await import('../sync/round.js');
   const round = async (): Promise<SyncOutcome> => {
     const o = await syncRound({ dir: a.C, push: true, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });

@@ -55,6 +55,11 @@ describe('compact auto: logs, two instances at once', () => {
   }, 60_000);
 
   it('compacts once when two instances run it at the same time; every entry arrives exactly once', async () => {
+    // a paused instance compacts nothing (its sync would publish nothing) and exits 0
+    await ok(a.run(['pause', '-C', a.dir]));
+    expect((await ok(a.run(['compact', 'auto', '--today', '2026-06-01']))).stdout).toMatch(/^sync is paused here/);
+    expect(existsSync(a.path(old))).toBe(true);
+    await ok(a.run(['resume', '-C', a.dir]));
     c.append(old, '- 10:00 c late\n'); // c: uncommitted, not yet seen by anyone
     const [ra, rb] = await Promise.all([a.run(['compact', 'auto', '--today', '2026-06-01']), b.run(['compact', 'auto', '--today', '2026-06-01'])]);
     for (const r of [ra, rb]) expect(r.code, `${r.stderr}${r.stdout}`).toBe(0);
