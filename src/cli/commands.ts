@@ -111,19 +111,20 @@ export async function runYargs(argv: string[]): Promise<void> {
     )
     .command(
       'compact <what>',
-      'shrink what grows: `history` starts a new epoch on the hub (old history archived), `logs` moves old daily logs into monthly archives',
+      'shrink what grows: `history` starts a new epoch on the hub (old history archived), `logs` moves old daily logs into monthly archives, `auto` does what the policy\'s "compaction" block says is due (one instance at a time)',
       (y) =>
         y
-          .positional('what', { choices: ['history', 'logs'] as const, demandOption: true })
+          .positional('what', { choices: ['history', 'logs', 'auto'] as const, demandOption: true })
           .option('C', dir)
           .option('json', json)
           .option('export', { type: 'string', describe: 'history: also write the archived history to FILE as a git bundle', requiresArg: true })
           .option('older-than', { type: 'string', default: '90d', describe: 'logs: move daily logs whose file-name date is older than this many days', requiresArg: true })
-          .option('today', { type: 'string', describe: 'logs: count days from this date (YYYY-MM-DD) instead of today (UTC)', requiresArg: true })
+          .option('today', { type: 'string', describe: 'logs, auto: count days from this date (YYYY-MM-DD) instead of today (UTC)', requiresArg: true })
           .option('timeout', { type: 'number', default: 120, describe: 'history: deadline in seconds for each exchange with the hub' })
           .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for a sync holding the lock' })
           .example('$0 compact history -C ~/agent --export ~/agent-history.bundle', 'new epoch; every instance carries its work over at its next sync')
           .example('$0 compact logs -C ~/agent --older-than 90d', 'memory/2026-01-05.md and its month go to memory/archive/2026-01.md')
+          .example('0 3 * * * agentgit compact auto -C ~/agent', 'crontab line: compact what .agentgit/config.json "compaction" says is due, on one instance')
           .epilogue(EXIT_CODES),
       async (a) => (await import('./compact.js')).compactCommand(a as never),
     )

@@ -35,7 +35,7 @@ function needName(a: LeaseArgs): string {
 }
 
 /** The instance must be able to write believable lease commits: a hub, signing on, its key admitted. */
-async function checkWriter(ctx: Context): Promise<void> {
+export async function checkWriter(ctx: Context): Promise<void> {
   const { settings, repo } = ctx;
   const remote = settings.remote;
   if (!/[/:]/.test(remote) && !ctx.config.get(`remote.${remote}.url`)) {

@@ -19,6 +19,8 @@ function watchLine(w: StatusReport['watch'], ago: (t: string | null) => string):
   return `watch: running (pid ${w.pid}), ${w.rounds} round${w.rounds === 1 ? '' : 's'}, last ${ago(w.lastRoundAt)}${w.backoffUntil ? `, backing off until ${w.backoffUntil} (${w.failures} failed)` : ''}`;
 }
 
+const mib = (b: number): string => (b < 1024 * 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 / 1024).toFixed(1)} MiB`);
+
 export async function statusCommand(a: { C: string; json: boolean; check?: boolean; prometheus?: string }): Promise<void> {
   const ctx = await openContext(a.C);
   try {
@@ -36,6 +38,7 @@ export async function statusCommand(a: { C: string; json: boolean; check?: boole
         `drift: ${(r.drift.ratio * 100).toFixed(1)} % (${r.drift.differing.length} of ${r.drift.files} files differ from the hub)`,
         `checksum: ${r.checksum ?? '-'}`,
         `history: ${r.history.length} commit${r.history.length === 1 ? '' : 's'}${r.history.epoch ? `, since the epoch ${r.history.epoch.commit.slice(0, 10)} of ${r.history.epoch.at} (\`agentgit log --archive\` shows the history before it)` : ', never compacted'}`,
+        `${r.storage.of === 'hub' ? 'hub size' : 'this clone\'s object store (the hub is not on this disk)'}: ${mib(r.storage.bytes)} (${r.storage.path})`,
         `uncommitted: ${r.uncommitted.length ? r.uncommitted.join(', ') : 'none'}`,
         pendingLine(policy),
         `held: ${r.held.length ? r.held.map((h) => `${h.path} (${h.reason})`).join(', ') : 'none'}`,

@@ -10,7 +10,7 @@ import { readVerifiedHeartbeats, type IgnoredHeartbeat } from '../sync/heartbeat
 import { activeHeartbeats, signersAtHead } from './fleet.js';
 import { readWatchInfo, watcherRunning } from '../sync/watch.js';
 import { readPause } from '../sync/pause.js';
-import { historyInfo, type HistoryInfo } from '../sync/compact.js';
+import { historyInfo, storeSize, type HistoryInfo } from '../sync/compact.js';
 import { assess, lagLevel, type Health, type InstanceSignal } from './signals.js';
 
 export interface StatusReport {
@@ -42,6 +42,8 @@ export interface StatusReport {
   paused: { until: string | null } | null;
   /** Commits in the branch's history, and the last compaction (docs/compaction.md). */
   history: HistoryInfo;
+  /** The hub's object store when the hub is a repository on this disk, else this clone's (`of`). */
+  storage: { bytes: number; of: 'hub' | 'clone'; path: string };
 }
 
 export interface WatchStatus {
@@ -138,6 +140,7 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
     watch: await watchStatus(repo.stateFile('watch.json'), now),
     paused: pausedStatus(repo.gitDir, now),
     history: await historyInfo(repo, head),
+    storage: await storeSize(repo, ctx.config.get(`remote.${settings.remote}.url`) ?? null),
   };
 }
 

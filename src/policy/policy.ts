@@ -15,6 +15,7 @@ import {
   INTERNAL_LAYERS,
   type LayerRule,
 } from './defaults.js';
+import { parseDuration } from '../sync/pause.js';
 
 export const POLICY_PATH = '.agentgit/config.json';
 const KINDS: readonly Kind[] = ['log', 'json', 'text', 'binary', 'local'];
@@ -52,6 +53,31 @@ export interface PolicyConfig {
   health: HealthThresholds;
   rebuild: RebuildSpec | null;
   trust: { openEnrollment: boolean };
+  /** `agentgit compact auto` (docs/compaction.md): as written in the file (it round-trips through the accepted record); absent = never. */
+  compaction: { logsOlderThan?: string; historyEvery?: string };
+}
+
+export interface CompactionSchedule {
+  /** Compact daily logs older than this many days. */
+  logsOlderThanDays: number | null;
+  /** Start a new epoch when the current one (or the root) is older than this (ms, by commit date). */
+  historyEveryMs: number | null;
+}
+
+/** The `compaction` block's values as numbers; throws PolicyError naming the key on a bad value. */
+export function compactionSchedule(c: PolicyConfig['compaction']): CompactionSchedule {
+  const out: CompactionSchedule = { logsOlderThanDays: null, historyEveryMs: null };
+  if (c.logsOlderThan !== undefined) {
+    const m = typeof c.logsOlderThan === 'string' ? /^(\d{1,5})d$/.exec(c.logsOlderThan) : null;
+    if (!m) throw new PolicyError(`${POLICY_PATH}: "compaction.logsOlderThan" must be a number of days like "90d"; fix it (nothing is compacted until then)`);
+    out.logsOlderThanDays = Number(m[1]);
+  }
+  if (c.historyEvery !== undefined) {
+    const ms = typeof c.historyEvery === 'string' && !/^[\d.]+$/.test(c.historyEvery.trim()) ? parseDuration(c.historyEvery) : null;
+    if (ms === null) throw new PolicyError(`${POLICY_PATH}: "compaction.historyEvery" must be a duration like "30d", "12h" or "1w"; fix it (nothing is compacted until then)`);
+    out.historyEveryMs = ms;
+  }
+  return out;
 }
 
 export class PolicyError extends Error {
@@ -85,6 +111,7 @@ export function defaultConfig(): PolicyConfig {
     health: { ...DEFAULT_HEALTH },
     rebuild: null,
     trust: { openEnrollment: false },
+    compaction: {},
   };
 }
 
@@ -101,7 +128,7 @@ export function defaultConfigText(): string {
   return JSON.stringify(text, null, 2) + '\n';
 }
 
-const TOP_KEYS = new Set(['version', '$comment', 'layers', 'defaults', 'secrets', 'json', 'logs', 'maxMergeBytes', 'maxFileBytes', 'maxTreeDepth', 'health', 'rebuild', 'trust']);
+const TOP_KEYS = new Set(['version', '$comment', 'layers', 'defaults', 'secrets', 'json', 'logs', 'maxMergeBytes', 'maxFileBytes', 'maxTreeDepth', 'health', 'rebuild', 'trust', 'compaction']);
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -235,6 +262,13 @@ export function parsePolicy(text: string | null): PolicyConfig {
       if (typeof raw.trust.openEnrollment !== 'boolean') throw new PolicyError(`${POLICY_PATH}: "trust.openEnrollment" must be true or false`);
       cfg.trust.openEnrollment = raw.trust.openEnrollment;
     }
+  }
+  if (raw.compaction !== undefined) {
+    const c = raw.compaction;
+    if (!isObj(c)) throw new PolicyError(`${POLICY_PATH}: "compaction" must be an object like {"logsOlderThan": "90d", "historyEvery": "30d"}`);
+    onlyKeys(c, ['logsOlderThan', 'historyEvery'], 'compaction.');
+    compactionSchedule(c);
+    cfg.compaction = { ...(c.logsOlderThan !== undefined ? { logsOlderThan: c.logsOlderThan as string } : {}), ...(c.historyEvery !== undefined ? { historyEvery: c.historyEvery as string } : {}) };
   }
   return cfg;
 }

@@ -426,6 +426,52 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
   }
 }
 
+// ---------------------------------------------------------------- compact auto (what is due)
+
+/** Daily logs in `head` whose file-name date is more than `days` days before `today` (YYYY-MM-DD). */
+export async function dueLogs(repo: Repo, policy: Policy, head: string, today: string, days: number): Promise<string[]> {
+  const paths = (await repo.run(['ls-tree', '-r', '-z', '--name-only', head])).stdout.toString('utf8').split('\0').filter(Boolean);
+  return paths.filter((p) => archivePathFor(p) !== null && policy.kindOf(p) === 'log' && !policy.allowsLogRewrite(p) && olderThan(dayOf(p)!, today, days));
+}
+
+/**
+ * Whether a new epoch is due: the history has more than one commit and its
+ * start (the last epoch, else the root commit) was committed more than
+ * `everyMs` before `nowMs`, by the commit date recorded in the history.
+ */
+export async function historyDue(repo: Repo, head: string, everyMs: number, nowMs: number): Promise<{ due: boolean; since: string; length: number }> {
+  const info = await historyInfo(repo, head);
+  const start = info.epoch?.commit ?? (await repo.text(['rev-list', '--max-parents=0', head])).split('\n').filter(Boolean).sort()[0]!;
+  const at = await repo.committerTime(start);
+  return { due: info.length > 1 && nowMs - at > everyMs, since: new Date(at).toISOString(), length: info.length };
+}
+
+/**
+ * The size of the hub's object store when the hub is a repository on this
+ * disk (a path or file:// URL), else of this clone's (`git count-objects`).
+ */
+export async function storeSize(repo: Repo, hubUrl: string | null): Promise<{ bytes: number; of: 'hub' | 'clone'; path: string }> {
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const local = hubUrl && (hubUrl.startsWith('file://') ? decodeURIComponent(hubUrl.slice(7)) : hubUrl.startsWith('/') ? hubUrl : null);
+  const objects = local ? [join(local, 'objects'), join(local, '.git', 'objects')].find((d) => existsSync(d)) : undefined;
+  if (objects) return { bytes: await dirBytes(objects), of: 'hub', path: objects };
+  const out = await repo.text(['count-objects', '-v']);
+  const kib = (k: string): number => Number(new RegExp(`^${k}: (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+  return { bytes: (kib('size') + kib('size-pack') + kib('size-garbage')) * 1024, of: 'clone', path: join(repo.gitDir, 'objects') };
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  const { readdir, lstat } = await import('node:fs/promises');
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory()) total += await dirBytes(p);
+    else if (e.isFile()) total += (await lstat(p).catch(() => null))?.size ?? 0;
+  }
+  return total;
+}
+
 // ---------------------------------------------------------------- compact logs (the command)
 
 export interface CompactLogsResult {
@@ -457,10 +503,8 @@ export async function compactLogs(o: { dir: string; olderThanDays: number; today
     const head = await repo.revParse(ref);
     if (!head) return { commit: null, moved: [], archives: [], notes: ['nothing committed yet'] };
     const dirty = new Set((await repo.status()).map((s) => s.path));
-    const paths = (await repo.run(['ls-tree', '-r', '-z', '--name-only', head])).stdout.toString('utf8').split('\0').filter(Boolean);
     const notes: string[] = [];
-    const due = paths
-      .filter((p) => archivePathFor(p) !== null && policy.kindOf(p) === 'log' && !policy.allowsLogRewrite(p) && olderThan(dayOf(p)!, today, o.olderThanDays))
+    const due = (await dueLogs(repo, policy, head, today, o.olderThanDays))
       .filter((p) => (dirty.has(p) ? (notes.push(`${p} has uncommitted writes: left for the next compaction`), false) : true))
       .sort();
     if (due.length === 0) return { commit: null, moved: [], archives: [], notes };
