@@ -15,7 +15,7 @@ import {
   INTERNAL_LAYERS,
   type LayerRule,
 } from './defaults.js';
-import { parseDuration } from '../sync/pause.js';
+import { parseDuration } from './duration.js';
 
 export const POLICY_PATH = '.agentgit/config.json';
 const KINDS: readonly Kind[] = ['log', 'json', 'text', 'binary', 'local'];
