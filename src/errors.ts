@@ -12,9 +12,10 @@
  * repository the hub does not have are permanent: retrying every minute
  * would change nothing, so they exit 1 with the cause and the fix.
  *
- * Classes are told apart by their `code` (so a module need not import this
- * one to throw an error main maps right): EUSAGE 2, ETEMP and ELOCKED 75,
- * EGIT by classifyGitError, anything else 1.
+ * Every class of failure lives here and carries its exit code
+ * (`exitCode`); exitCodeOf maps them in one place. An error from elsewhere
+ * is told by its `code` (EUSAGE 2, ETEMP and ELOCKED 75), a git failure by
+ * classifyGitError, anything else is 1.
  */
 import { GitError } from './git/exec.js';
 
@@ -24,6 +25,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** A bad command line or a bad value (exit 2). */
 export class UsageError extends Error {
   readonly code = 'EUSAGE';
+  readonly exitCode = EXIT.USAGE;
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -33,15 +35,103 @@ export class UsageError extends Error {
 /** Temporary: the next run retries (exit 75). */
 export class TemporaryError extends Error {
   readonly code = 'ETEMP';
+  readonly exitCode = EXIT.TEMPORARY;
 }
 
 /** A person must act; `message` names the file or setting and the fix (exit 1). */
 export class FailedError extends Error {
   readonly code = 'EFAILED';
+  readonly exitCode = EXIT.FAILED;
+}
+
+/** `.agentgit/config.json` holds what cannot be used (exit 1; the message names the key). */
+export class PolicyError extends Error {
+  readonly code = 'EPOLICY';
+  readonly exitCode = EXIT.FAILED;
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+/** A directory that is not (in) an agentgit repo (exit 1). */
+export class NotAnAgentRepoError extends Error {
+  readonly code = 'ENOTAGENT';
+  readonly exitCode = EXIT.FAILED;
+  /** `gitRoot`: the Git work tree found at or above `dir`, when there is one. */
+  constructor(dir: string, gitRoot?: string) {
+    super(
+      gitRoot
+        ? `${gitRoot} is a Git repo but not set up for agentgit: run \`agentgit init -C ${gitRoot}\` to adopt it (files and history are kept)`
+        : `${dir} is not in an agentgit repo (no .git there or in any directory above): run \`agentgit init -C ${dir}\` (or \`agentgit clone URL ${dir}\`) first`,
+    );
+    this.name = 'NotAnAgentRepoError';
+  }
+}
+
+/**
+ * The key this repo is configured to sign with is gone (a machine restored
+ * without $AGENTGIT_HOME, a deleted file). Never replaced silently: a new key
+ * is a new identity that must be admitted again.
+ */
+export class MissingKeyError extends Error {
+  readonly code = 'ENOKEY';
+  readonly exitCode = EXIT.FAILED;
+  constructor(
+    readonly file: string,
+    principal: string,
+  ) {
+    super(
+      `the signing key of ${principal} is missing: ${file} does not exist. ` +
+        `Put it back with \`agentgit identity import FILE\` (FILE: the key from a backup, or one \`agentgit identity export\` wrote); ` +
+        `if it is lost for good, \`agentgit init --new-key\` makes a new one, which an admitted instance must then admit with \`agentgit trust add\``,
+    );
+    this.name = 'MissingKeyError';
+  }
+}
+
+/** Another sync holds the lock (exit 75: this run did nothing, the next one goes on). */
+export class LockBusyError extends Error {
+  readonly code = 'ELOCKED';
+  readonly exitCode = EXIT.TEMPORARY;
+  constructor(
+    readonly holder: { pid: number; since: number },
+    file: string,
+  ) {
+    super(`another agentgit sync (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}) holds ${file}; this run did nothing and will retry next time`);
+    this.name = 'LockBusyError';
+  }
+}
+
+/** The hub's history failed verification: nothing from it was merged (exit 1). */
+export class RejectedError extends Error {
+  readonly code = 'EREJECTED';
+  readonly exitCode = EXIT.FAILED;
+}
+
+export interface SecretFinding {
+  commit: string;
+  /** The path (redacted when the name itself holds a token), or null for the commit message. */
+  path: string | null;
+  what: string;
+}
+
+/** A push that would send a secret: nothing was sent (exit 1). */
+export class SecretsInPushError extends Error {
+  readonly code = 'ESECRET';
+  readonly exitCode = EXIT.FAILED;
+  constructor(
+    message: string,
+    readonly findings: SecretFinding[],
+  ) {
+    super(message);
+  }
 }
 
 /** The exit code an error thrown out of a command means. */
 export function exitCodeOf(e: unknown): ExitCode {
+  const own = (e as { exitCode?: unknown } | null)?.exitCode;
+  if (own === EXIT.OK || own === EXIT.FAILED || own === EXIT.USAGE || own === EXIT.TEMPORARY) return own;
   const code = (e as { code?: unknown } | null)?.code;
   if (code === 'EUSAGE') return EXIT.USAGE;
   if (code === 'ETEMP' || code === 'ELOCKED') return EXIT.TEMPORARY;

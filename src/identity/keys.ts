@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { MissingKeyError } from '../errors.js';
 
 export function agentgitHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AGENTGIT_HOME) return env.AGENTGIT_HOME;
@@ -31,25 +32,7 @@ export function keyPath(agent: string, instance: string): string {
   return join(agentgitHome(), 'keys', `${agent}--${instance}_ed25519`);
 }
 
-/**
- * The key this repo is configured to sign with is gone (a machine restored
- * without $AGENTGIT_HOME, a deleted file). Never replaced silently: a new key
- * is a new identity that must be admitted again.
- */
-export class MissingKeyError extends Error {
-  readonly code = 'ENOKEY';
-  constructor(
-    readonly file: string,
-    principal: string,
-  ) {
-    super(
-      `the signing key of ${principal} is missing: ${file} does not exist. ` +
-        `Put it back with \`agentgit identity import FILE\` (FILE: the key from a backup, or one \`agentgit identity export\` wrote); ` +
-        `if it is lost for good, \`agentgit init --new-key\` makes a new one, which an admitted instance must then admit with \`agentgit trust add\``,
-    );
-    this.name = 'MissingKeyError';
-  }
-}
+export { MissingKeyError };
 
 /** Load the key pair at `privatePath` (and `.pub`); a missing file is a MissingKeyError naming it. */
 export async function loadKey(privatePath: string, principal: string): Promise<KeyPair> {

@@ -16,6 +16,7 @@ import {
   type LayerRule,
 } from './defaults.js';
 import { parseDuration } from './duration.js';
+import { PolicyError } from '../errors.js';
 
 export const POLICY_PATH = '.agentgit/config.json';
 const KINDS: readonly Kind[] = ['log', 'json', 'text', 'binary', 'local'];
@@ -80,13 +81,7 @@ export function compactionSchedule(c: PolicyConfig['compaction']): CompactionSch
   return out;
 }
 
-export class PolicyError extends Error {
-  readonly code = 'EPOLICY';
-  constructor(message: string) {
-    super(message);
-    this.name = 'PolicyError';
-  }
-}
+export { PolicyError };
 
 export const DEFAULT_HEALTH: HealthThresholds = {
   driftWarn: 0.01,

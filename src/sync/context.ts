@@ -12,22 +12,11 @@ import { Repo } from '../git/repo.js';
 import { useConfiguredSshCommand } from '../git/ssh.js';
 import { loadSigningKey, signSshsig } from '../identity/sshsig.js';
 
-import { UsageError } from '../errors.js';
+import { NotAnAgentRepoError, UsageError } from '../errors.js';
 
 export { UsageError };
 
-export class NotAnAgentRepoError extends Error {
-  readonly code = 'ENOTAGENT';
-  /** `gitRoot`: the Git work tree found at or above `dir`, when there is one. */
-  constructor(dir: string, gitRoot?: string) {
-    super(
-      gitRoot
-        ? `${gitRoot} is a Git repo but not set up for agentgit: run \`agentgit init -C ${gitRoot}\` to adopt it (files and history are kept)`
-        : `${dir} is not in an agentgit repo (no .git there or in any directory above): run \`agentgit init -C ${dir}\` (or \`agentgit clone URL ${dir}\`) first`,
-    );
-    this.name = 'NotAnAgentRepoError';
-  }
-}
+export { NotAnAgentRepoError };
 
 /** `-C DIR` must name an existing directory: a typo is reported, never created or walked past. */
 export function checkDirExists(dir: string, create?: string): void {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
+import { LockBusyError } from '../errors.js';
 
 export interface LockInfo {
   pid: number;
@@ -16,13 +17,7 @@ export interface LockInfo {
   since: number;
 }
 
-export class LockBusyError extends Error {
-  readonly code = 'ELOCKED';
-  constructor(readonly holder: LockInfo, file: string) {
-    super(`another agentgit sync (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}) holds ${file}; this run did nothing and will retry next time`);
-    this.name = 'LockBusyError';
-  }
-}
+export { LockBusyError };
 
 /** Start time of a process, to tell a live owner from a reused pid. */
 export function processStart(pid: number): string {

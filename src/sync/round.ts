@@ -29,6 +29,7 @@ import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
 import { armFailpoints, failpoint } from './failpoint.js';
 import { withInstanceTrailer } from '../git/trailers.js';
+import { RejectedError } from '../errors.js';
 
 // The modules a round needs only when the hub brought something, or local
 // work must be checked, are loaded on first use: a no-op round (every minute,
@@ -200,9 +201,7 @@ async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadl
   throw new GitError(`git push failed: ${why}`, ['push'], r.code, r.stderr, false);
 }
 
-export class RejectedError extends Error {
-  readonly code = 'EREJECTED';
-}
+export { RejectedError };
 
 interface Exchange {
   repo: Repo;

@@ -22,27 +22,13 @@ import type { Repo, TreeChange } from '../git/repo.js';
 import { splitSignature } from '../git/objects.js';
 import type { Policy } from '../policy/policy.js';
 import { findSecret, findSecretIn, redactSecrets } from './secrets.js';
+import { SecretsInPushError, type SecretFinding } from '../errors.js';
 
 /** How many scanned commit ids the cache keeps (newest last). */
 const CACHE_LIMIT = 4096;
 const GITLINK = '160000';
 
-export interface SecretFinding {
-  commit: string;
-  /** The path (redacted when the name itself holds a token), or null for the commit message. */
-  path: string | null;
-  what: string;
-}
-
-export class SecretsInPushError extends Error {
-  readonly code = 'ESECRET';
-  constructor(
-    message: string,
-    readonly findings: SecretFinding[],
-  ) {
-    super(message);
-  }
-}
+export { SecretsInPushError, type SecretFinding };
 
 async function readCache(file: string): Promise<string[]> {
   const text = await readFile(file, 'utf8').catch(() => '');

@@ -2,7 +2,8 @@
  * Things written in one place only (docs/engines.md, "Structure"): the
  * instance trailer (git/trailers.ts), the reader of `git log --raw`
  * (git/repo.ts), the SHA-1 object helpers (src/git/), and the round's exit
- * codes (src/errors.ts, never a literal 75 in sync/round.ts).
+ * codes (src/errors.ts, never a literal 75 in sync/round.ts), every error
+ * class with its exit code (src/errors.ts).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -38,6 +39,24 @@ describe('one place for each', () => {
     const outside = sources().filter((s) => !s.file.startsWith('src/git/'));
     const users = outside.filter((s) => /\b(writeObject|writeObjectSync|writeBlob|blobOid|EMPTY_TREE|ZERO_OID|diffTreesInProcess|buildTreeInProcess)\b/.test(s.text.replace(/repo\.writeBlob/g, ''))).map((s) => s.file);
     expect(users).toEqual([]);
+  });
+
+  it('every error class lives in src/errors.ts and carries its exit code (git failures: git/exec.ts, classified in errors.ts)', async () => {
+    expect(filesWith(/class \w+Error extends Error/)).toEqual(['src/errors.ts', 'src/git/exec.ts']);
+    const errors = await import('../../src/errors.js');
+    const cases: Array<[Error, number]> = [
+      [new errors.UsageError('x'), 2],
+      [new errors.TemporaryError('x'), 75],
+      [new errors.LockBusyError({ pid: 1, since: 0 }, 'f'), 75],
+      [new errors.FailedError('x'), 1],
+      [new errors.PolicyError('x'), 1],
+      [new errors.NotAnAgentRepoError('/d'), 1],
+      [new errors.MissingKeyError('/k', 'a/b'), 1],
+      [new errors.RejectedError('x'), 1],
+      [new errors.SecretsInPushError('x', []), 1],
+      [new Error('anything else'), 1],
+    ];
+    for (const [e, code] of cases) expect(errors.exitCodeOf(e), e.constructor.name).toBe(code);
   });
 
   it('the round takes exit codes from src/errors.ts, not literals', () => {
