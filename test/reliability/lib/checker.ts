@@ -237,7 +237,8 @@ export async function check(world: World, o: CheckOptions = {}): Promise<CheckRe
   const conflicts = agents.length ? readConflicts(agents[0]!) : [];
   r.conflictRecords = conflicts.length;
   for (const c of conflicts) {
-    if (c.winner.clock && c.loser.clock && c.winner.clock < c.loser.clock) {
+    // a side that does not parse never replaces one that does, whatever its clock (issue #12)
+    if (c.winner.clock && c.loser.clock && c.winner.clock < c.loser.clock && !(c.key === '' && parses(c.winner.value) && !parses(c.loser.value))) {
       problems.push(`conflict record ${c.path} ${c.key}: the winner's clock ${c.winner.clock} is older than the loser's ${c.loser.clock}`);
     }
   }
@@ -354,4 +355,14 @@ export function summary(r: CheckResult): string {
     `mid-merge ${r.midMerge}`,
     `secrets on hub ${r.secretsOnHub}`,
   ].join('; ');
+}
+
+function parses(value: unknown): boolean {
+  if (typeof value !== 'string') return true;
+  try {
+    JSON.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
