@@ -159,6 +159,11 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       return;
     }
     const h = checkFile(policy, { path, before, after: work?.bytes ?? null, size: work?.size ?? 0 });
+    if (h?.reason === 'json-broken' && beingWritten(join(repo.root, path))) {
+      // caught mid-write (changed a moment ago): not a broken file yet; its committed version stays, the next round looks again
+      notes.push(`${path} does not parse as JSON and changed ${IN_FLIGHT_MS / 1000} s ago or less: taken as being written, committed next round`);
+      return;
+    }
     if (h) {
       held.push(h);
       // held logs: commit the committed entries plus the new ones, leave the file as it is
@@ -327,4 +332,15 @@ export function cleanMessage(message: string): string {
     out.push(l);
   }
   return out.length === 0 ? '' : out.join('\n') + '\n';
+}
+
+/** A file changed this recently (this machine's clock: its mtime against now) may be in the middle of a write. */
+const IN_FLIGHT_MS = 2000;
+
+function beingWritten(abs: string): boolean {
+  try {
+    return Math.abs(Date.now() - lstatSync(abs).mtimeMs) <= IN_FLIGHT_MS;
+  } catch {
+    return false; // gone or unreadable: the guard's hold stands
+  }
 }

@@ -5,6 +5,7 @@
  * the commit guard holds the broken file and its last valid version stays
  * synced.
  */
+import { utimesSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, git, Instance, makeBareHub } from '../helpers/agents.js';
 
@@ -22,6 +23,14 @@ describe('commit guard: JSON cut off mid-write', () => {
     expect((await b.sync()).code).toBe(0);
     const cut = j({ tasks: [{ id: 't1', title: 'one' }, { id: 't2', title: 'two' }] }).slice(0, 40);
     a.write(tasks, cut);
+    // changed a moment ago: taken as a write in flight, not a broken file (exit 0, nothing of it committed)
+    const now = await a.sync();
+    expect(now.code, now.stderr).toBe(0);
+    expect(now.stderr + now.stdout).toMatch(/mission-control\/tasks\.json does not parse as JSON and changed 2 s ago or less: taken as being written/);
+    expect(git(hub, ['show', `main:${tasks}`])).toBe(valid);
+    // still broken a minute later: held
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(a.path(tasks), old, old);
     const r = await a.sync();
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/held mission-control\/tasks\.json: it no longer parses as JSON/);
