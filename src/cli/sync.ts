@@ -23,7 +23,7 @@ export async function syncCommand(a: { C: string; quiet: boolean; json: boolean;
     const [{ openContext }, { gatherStatus }, { writePrometheus }] = await Promise.all([import('../sync/context.js'), import('../health/report.js'), import('../health/prometheus.js')]);
     const ctx = await openContext(a.C);
     try {
-      await writePrometheus(a.prometheus, await gatherStatus(ctx));
+      await writePrometheus(a.prometheus, await gatherStatus(ctx, Date.now(), { history: false }));
     } catch (e) {
       process.stderr.write(`agentgit: could not write ${a.prometheus}: ${(e as Error).message}\n`);
     } finally {

@@ -41,9 +41,9 @@ export interface StatusReport {
   watch: WatchStatus;
   paused: { until: string | null } | null;
   /** Commits in the branch's history, and the last compaction (docs/compaction.md). */
-  history: HistoryInfo;
+  history: HistoryInfo | null;
   /** The hub's object store when the hub is a repository on this disk, else this clone's (`of`). */
-  storage: { bytes: number; of: 'hub' | 'clone'; path: string };
+  storage: { bytes: number; of: 'hub' | 'clone'; path: string } | null;
 }
 
 export interface WatchStatus {
@@ -60,7 +60,12 @@ export interface WatchStatus {
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
-export async function gatherStatus(ctx: Context, now = Date.now()): Promise<StatusReport> {
+/**
+ * `history`: also count the history and size the object store (two walks of
+ * the whole history and a walk of the hub's objects): what `agentgit status`
+ * shows; `sync --prometheus`, run every round, exports neither and skips them.
+ */
+export async function gatherStatus(ctx: Context, now = Date.now(), o: { history?: boolean } = {}): Promise<StatusReport> {
   const { repo, policy, settings } = ctx;
   const st = await readState(repo.stateFile('state.json'));
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
@@ -139,8 +144,8 @@ export async function gatherStatus(ctx: Context, now = Date.now()): Promise<Stat
     health,
     watch: await watchStatus(repo.stateFile('watch.json'), now),
     paused: pausedStatus(repo.gitDir, now),
-    history: await historyInfo(repo, head),
-    storage: await storeSize(repo, ctx.config.get(`remote.${settings.remote}.url`) ?? null),
+    history: o.history === false ? null : await historyInfo(repo, head),
+    storage: o.history === false ? null : await storeSize(repo, ctx.config.get(`remote.${settings.remote}.url`) ?? null),
   };
 }
 
