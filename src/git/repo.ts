@@ -9,7 +9,7 @@ import type * as Git from './backend.js';
 import { gitCliEngine } from './cli.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
-import { GitError, gitText, runGit, type RunOptions } from './exec.js';
+import { GitError } from './exec.js';
 import { blobOid, commitPayload, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /**
@@ -149,16 +149,6 @@ export class Repo {
 
   close(): void {
     this.backend.close();
-  }
-
-  /** @deprecated being replaced by named methods (issue #16); removed once no caller is left. */
-  run(args: string[], opts: Partial<RunOptions> = {}) {
-    return runGit(args, { cwd: this.root, ...opts });
-  }
-
-  /** @deprecated as run. */
-  text(args: string[], opts: Partial<RunOptions> = {}) {
-    return gitText(args, { cwd: this.root, ...opts });
   }
 
   /** Path under .git/agentgit/ (per-clone state, never synced). */
