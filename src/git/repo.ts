@@ -32,29 +32,17 @@ export interface ObjectSource {
   read(spec: string): Promise<Buffer | null>;
 }
 
-/** A commit as history walks see it. */
-export interface CommitInfo {
-  oid: string;
-  parents: string[];
-  /** The author's name (git's %an). */
-  author: string;
-}
+/** A commit as history walks see it (oid, parents, author name). */
+export type CommitInfo = Git.WalkedCommit;
 
 /** One change of `git diff-tree -r` (A added, D deleted, M modified, T type changed). */
 export type TreeChange = RawChange;
 
-export interface StatusEntry {
-  path: string;
-  /** Two-letter porcelain v1 code, e.g. ' M', '??', 'D '. */
-  xy: string;
-}
+/** One path of the work-tree status (two-letter porcelain v1 code). */
+export type StatusEntry = Git.StatusItem;
 
-export interface IndexEntry {
-  path: string;
-  mode: string;
-  /** The zero id (Repo.zeroOid) with mode '0' removes the path. */
-  oid: string;
-}
+/** An index entry; the zero id (Repo.zeroOid) with mode '0' removes the path. */
+export type IndexEntry = Git.IndexChange;
 
 export class Repo {
   /** Object reads (the engine's session: `git cat-file --batch` for GitCli). */
