@@ -317,6 +317,33 @@ export async function routeCompactedLogs(repo: Repo, policy: Policy, plans: Path
   return out;
 }
 
+/**
+ * A work-tree update (sync/checkout.ts) that deletes a daily log because a
+ * compaction moved it, while the agent appended to it: the checkout keeps
+ * the agent's file, which still holds the moved entries. When the archive
+ * grew in the same update and holds every line of the moved content, and
+ * the agent's file is that content plus new bytes, the file is cut down to
+ * the new bytes alone (the rule: new entries stay in the daily file; the
+ * next round commits them there and the next compaction moves them). Any
+ * other shape (an edit, not an append) keeps the file as the agent left it.
+ */
+export async function trimRevivedLog(repo: Repo, policy: Policy, j: { from: string; to: string }, path: string, base: Buffer): Promise<void> {
+  const archive = archivePathFor(path);
+  if (!archive || policy.kindOf(path) !== 'log' || base.length === 0) return;
+  const text = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
+  const [was, now] = await Promise.all([text(`${j.from}:${archive}`), text(`${j.to}:${archive}`)]);
+  if (now === null || !now.startsWith(was ?? '')) return;
+  const added = new Set(now.slice((was ?? '').length).split('\n'));
+  if (!base.toString('utf8').split('\n').every((l) => l === '' || added.has(l))) return; // not this update's compaction
+  const [{ lstat, readFile }, { join }] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+  const abs = join(repo.root, path);
+  if (!(await lstat(abs).catch(() => null))?.isFile()) return; // gone, or a link: the agent's version stands
+  const cur = await readFile(abs).catch(() => null);
+  if (!cur || cur.length <= base.length || !cur.subarray(0, base.length).equals(base)) return;
+  const { putWorkFile } = await import('./checkout.js');
+  await putWorkFile(abs, path, cur, cur.subarray(base.length), '100644', policy);
+}
+
 // ---------------------------------------------------------------- status
 
 export interface HistoryInfo {

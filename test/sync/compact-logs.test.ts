@@ -116,6 +116,55 @@ describe('compact logs: three instances, one lagging', () => {
     await ok(a.run(['verify']));
   }, 120_000);
 
+  /** Runs `agentgit ARGS` on `i` with a failpoint; it must die by SIGKILL at that point. */
+  async function killedAt(i: Instance, point: string, args: string[]): Promise<void> {
+    const k = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((res) => {
+      const child = spawn(process.execPath, [BIN, ...args, '-C', i.dir], { env: { ...i.env, AGENTGIT_FAILPOINT: point } });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (_code, signal) => res({ signal, stderr }));
+    });
+    expect(k.signal, k.stderr).toBe('SIGKILL');
+    expect(k.stderr).toMatch(new RegExp(`failpoint ${point}: kill`));
+  }
+
+  it('an agent that appends to a daily log during the work-tree update of its compaction: every entry exactly once (compacting and receiving instance)', async () => {
+    const d1 = 'memory/2026-04-01.md';
+    const d2 = 'memory/2026-04-02.md';
+    const x1 = '- 09:00 a april one\n';
+    const x2 = '- 09:00 a april two\n';
+    await writeAndSync({ [d1]: x1, [d2]: x2 });
+    await ok(b.sync());
+    await ok(c.sync());
+    // the compaction's commit exists, its work-tree update is cut short; the agent then writes the old day (the race, made deterministic)
+    await killedAt(a, 'checkout', ['compact', 'logs', '--today', '2026-08-01']);
+    a.write(d1, `${x1}- 12:00 a during the compaction\n`);
+    await ok(a.sync()); // finishes the update from the journal, commits, publishes
+    expect(a.read(d1)).toBe('- 12:00 a during the compaction\n'); // only the new entry stays in the daily file
+    // b receives the compaction; its work-tree update is cut short the same way and its agent appends meanwhile
+    await killedAt(b, 'checkout', ['sync']);
+    b.write(d2, `${x2}- 12:30 b during the update\n`);
+    await ok(b.sync());
+    expect(b.read(d2)).toBe('- 12:30 b during the update\n');
+    for (const i of [c, a, b, c]) await ok(i.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    const all = [...a.snapshot().entries()].filter(([p]) => p.startsWith('memory/')).map(([, t]) => t).join('');
+    for (const e of ['- 09:00 a april one', '- 09:00 a april two', '- 12:00 a during the compaction', '- 12:30 b during the update']) {
+      expect(all.split('\n').filter((l) => l === e), e).toHaveLength(1);
+    }
+    expect(a.git(['status', '--porcelain'])).toBe('');
+    await ok(a.run(['verify']));
+    // the next compaction moves the new entries too, still once each
+    await ok(a.run(['compact', 'logs', '--today', '2026-08-01']));
+    for (const i of [b, c, a]) await ok(i.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    expect(existsSync(a.path(d1)) || existsSync(a.path(d2))).toBe(false);
+    const april = a.read('memory/archive/2026-04.md');
+    for (const e of ['- 09:00 a april one', '- 09:00 a april two', '- 12:00 a during the compaction', '- 12:30 b during the update']) {
+      expect(april.split('\n').filter((l) => l === e), e).toHaveLength(1);
+    }
+  }, 120_000);
+
   it('the commit guard takes a compaction made by hand only when the archive holds every byte', async () => {
     await writeAndSync({ 'memory/2026-03-01.md': '- 09:00 a march\n', 'memory/2026-03-02.md': '- 09:00 a kept\n' });
     // by hand, right: the day's bytes appended to its archive, the day deleted
