@@ -8,7 +8,7 @@ import { openContext, UsageError, type Context } from '../sync/context.js';
 import type { SyncOutcome } from '../sync/round.js';
 import { printJson, reportSync } from './output.js';
 
-type CompactArgs = { what: string; C: string; json: boolean; export?: string; olderThan: string; today?: string; timeout: number; wait: number };
+type CompactArgs = { what: string; C: string; json: boolean; export?: string; before?: string; olderThan: string; today?: string; timeout: number; wait: number };
 
 export async function compactCommand(a: CompactArgs): Promise<void> {
   if (!(a.timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
@@ -30,7 +30,9 @@ export async function compactCommand(a: CompactArgs): Promise<void> {
     if (o) reportSync(o, {});
     return;
   }
-  const r = await c.compactHistory({ dir: a.C, exportFile: a.export, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });
+  const before = a.before === undefined ? undefined : c.parseCutDate(a.before);
+  if (before === null) throw new UsageError(`--before ${JSON.stringify(a.before)}: give a date as YYYY-MM-DD (00:00 UTC) or a time with a zone like 2026-08-01T12:00:00Z`);
+  const r = await c.compactHistory({ dir: a.C, exportFile: a.export, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait), before });
   if (!r.epoch) {
     if (a.json) printJson({ ok: true, ...r });
     else process.stdout.write(`${r.notes.join('\n')}\n`);
@@ -45,6 +47,7 @@ export async function compactCommand(a: CompactArgs): Promise<void> {
     return;
   }
   process.stdout.write(`new epoch ${r.epoch.slice(0, 10)}: ${r.archivedCommits} commits archived on the hub under refs/agentgit/archive/${r.epoch}${r.exported ? ` and in ${r.exported}` : ''}\n`);
+  for (const n of r.notes) process.stdout.write(`${n}\n`);
   reportSync(o, {});
 }
 
