@@ -121,6 +121,7 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('before', { type: 'string', describe: 'history: keep the commits after DATE (YYYY-MM-DD = 00:00 UTC, or an ISO time with a zone): the epoch carries the tree of the last commit at or before it, later commits are replayed on top', requiresArg: true })
           .option('older-than', { type: 'string', default: '90d', describe: 'logs: move daily logs whose file-name date is older than this many days', requiresArg: true })
           .option('today', { type: 'string', describe: 'logs, auto: count days from this date (YYYY-MM-DD) instead of today (UTC)', requiresArg: true })
+          .option('quiet', { type: 'boolean', default: false, describe: 'auto: print nothing unless it fails (for cron and systemd timers)' })
           .option('ttl', { type: 'string', describe: 'auto: ttl of lease "compaction", renewed every ttl/3 while compacting (default 30m)', requiresArg: true })
           .option('timeout', { type: 'number', default: 120, describe: 'history: deadline in seconds for each exchange with the hub' })
           .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for a sync holding the lock' })

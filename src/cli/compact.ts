@@ -8,7 +8,7 @@ import { openContext, UsageError, type Context } from '../sync/context.js';
 import type { SyncOutcome } from '../sync/round.js';
 import { printJson, reportSync } from './output.js';
 
-type CompactArgs = { what: string; C: string; json: boolean; export?: string; before?: string; ttl?: string; olderThan: string; today?: string; timeout: number; wait: number };
+type CompactArgs = { what: string; C: string; json: boolean; export?: string; before?: string; ttl?: string; quiet?: boolean; olderThan: string; today?: string; timeout: number; wait: number };
 
 export async function compactCommand(a: CompactArgs): Promise<void> {
   if (!(a.timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
@@ -88,7 +88,7 @@ async function autoCommand(a: CompactArgs): Promise<void> {
   const today = a.today ?? new Date().toISOString().slice(0, 10);
   const say = (line: string, extra: Record<string, unknown> = {}): void => {
     if (a.json) printJson({ ok: true, compacted: false, message: line, ...extra });
-    else process.stdout.write(`${line}\n`);
+    else if (!a.quiet) process.stdout.write(`${line}\n`);
   };
   const { parseDuration } = await import('../policy/duration.js');
   const ttlMs = parseDuration(a.ttl ?? AUTO_TTL);
@@ -151,7 +151,7 @@ async function autoCommand(a: CompactArgs): Promise<void> {
         ...(history?.notes ?? []),
       ];
       if (a.json) printJson({ ok: true, compacted: true, logs, history, notes });
-      else process.stdout.write(`${lines.join('\n')}\n`);
+      else if (!a.quiet) process.stdout.write(`${lines.join('\n')}\n`);
     } finally {
       await renewer.stop();
       await renewOnce(ctx, AUTO_LEASE, renewer.held(), ttlMs, 'released', []).catch((e: unknown) => {
