@@ -7,18 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCutDate, replayMessage } from '../../src/sync/compact.js';
-import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
+import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub } from '../helpers/agents.js';
+import { count, ok } from './compact-helpers.js';
 
 afterAll(() => cleanupTemp());
 
 const day = 'memory/2026-12-03.md';
-const count = (text: string, entry: string): number => text.split('\n').filter((l) => l === entry).length;
-
-async function ok(r: Promise<Run>): Promise<Run> {
-  const x = await r;
-  expect(x.code, `${x.stderr}${x.stdout}`).toBe(0);
-  return x;
-}
 
 describe('--before dates and replay messages (pure)', () => {
   it('parses a date as 00:00 UTC and a time only with its zone, never the host zone', () => {

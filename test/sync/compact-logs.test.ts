@@ -10,6 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { archiveBlock, archivePathFor, conservationProblems, olderThan } from '../../src/sync/compact.js';
 import { spawn } from 'node:child_process';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
+import { killedAt } from './compact-helpers.js';
 
 afterAll(() => cleanupTemp());
 
@@ -115,18 +116,6 @@ describe('compact logs: three instances, one lagging', () => {
     expect(a.git(['status', '--porcelain'])).toBe('');
     await ok(a.run(['verify']));
   }, 120_000);
-
-  /** Runs `agentgit ARGS` on `i` with a failpoint; it must die by SIGKILL at that point. */
-  async function killedAt(i: Instance, point: string, args: string[]): Promise<void> {
-    const k = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((res) => {
-      const child = spawn(process.execPath, [BIN, ...args, '-C', i.dir], { env: { ...i.env, AGENTGIT_FAILPOINT: point } });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (_code, signal) => res({ signal, stderr }));
-    });
-    expect(k.signal, k.stderr).toBe('SIGKILL');
-    expect(k.stderr).toMatch(new RegExp(`failpoint ${point}: kill`));
-  }
 
   it('an agent that appends to a daily log during the work-tree update of its compaction: every entry exactly once (compacting and receiving instance)', async () => {
     const d1 = 'memory/2026-04-01.md';
