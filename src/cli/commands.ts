@@ -126,6 +126,7 @@ export async function runYargs(argv: string[]): Promise<void> {
           .option('timeout', { type: 'number', default: 120, describe: 'history: deadline in seconds for each exchange with the hub' })
           .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for a sync holding the lock' })
           .example('$0 compact history -C ~/agent --export ~/agent-history.bundle', 'new epoch; every instance carries its work over at its next sync')
+          .example('$0 compact history -C ~/agent --before 2026-06-01', 'new epoch at the last commit before June (00:00 UTC); later commits are replayed on top')
           .example('$0 compact logs -C ~/agent --older-than 90d', 'memory/2026-01-05.md and its month go to memory/archive/2026-01.md')
           .example('0 3 * * * agentgit compact auto -C ~/agent', 'crontab line: compact what .agentgit/config.json "compaction" says is due, on one instance')
           .epilogue(EXIT_CODES),
