@@ -43,11 +43,11 @@ const MAX_EPOCHS = 16;
 
 // ---------------------------------------------------------------- pure decisions
 
-/** The object id a trailer `name` names in a raw commit's message; null when it names none. */
+/** The object id a trailer `name` names in a raw commit's message (the last one: a replay of a replay keeps the older trailer above its own); null when it names none. */
 export function trailerOid(raw: string, name: string): string | null {
   const body = raw.slice(raw.indexOf('\n\n') + 2);
-  const m = new RegExp(`^${name}: ([0-9a-f]{40}|[0-9a-f]{64})$`, 'm').exec(body);
-  return m ? m[1]! : null;
+  const all = [...body.matchAll(new RegExp(`^${name}: ([0-9a-f]{40}|[0-9a-f]{64})$`, 'gm'))];
+  return all.length ? all[all.length - 1]![1]! : null;
 }
 
 /** The archived head an epoch commit names, from its raw object; null when it names none. */
@@ -534,7 +534,8 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
 
 /**
  * Replays `originals` (oldest first) on top of `onto`, one commit each: the
- * original's tree, message (plus the trailer naming it) and author date,
+ * original's tree, message (plus the trailer naming it), author and
+ * committer dates (so a later `--before` cuts them where it cut the originals),
  * signed by this instance (a commit is authored by the key that signs it;
  * the original author is in the archived commit the trailer names).
  * Returns the last commit (`onto` when there is nothing to replay).
@@ -543,9 +544,11 @@ async function replay(repo: Repo, onto: string, originals: string[]): Promise<st
   let tip = onto;
   for (const c of originals) {
     const raw = (await repo.objects.read(c))?.toString('utf8') ?? '';
-    const date = /^author .* (\d+ [+-]\d{4})$/m.exec(raw.slice(0, raw.indexOf('\n\n')))?.[1];
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const date = (who: string): string | undefined => new RegExp(`^${who} .* (\\d+ [+-]\\d{4})$`, 'm').exec(header)?.[1];
+    const env = Object.fromEntries(Object.entries({ GIT_AUTHOR_DATE: date('author'), GIT_COMMITTER_DATE: date('committer') }).filter((e): e is [string, string] => e[1] !== undefined));
     const message = replayMessage(raw.slice(raw.indexOf('\n\n') + 2), c);
-    tip = await repo.commitTree((await repo.treeOf(c))!, [tip], message, { sign: true, ...(date ? { env: { GIT_AUTHOR_DATE: date } } : {}) });
+    tip = await repo.commitTree((await repo.treeOf(c))!, [tip], message, { sign: true, env });
   }
   return tip;
 }

@@ -6,7 +6,7 @@
  * replay is refused. Real git, a real bare hub, the real CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCutDate, replayMessage } from '../../src/sync/compact.js';
+import { parseCutDate, replayMessage, trailerOid } from '../../src/sync/compact.js';
 import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub } from '../helpers/agents.js';
 import { count, ok } from './compact-helpers.js';
 
@@ -25,6 +25,9 @@ describe('--before dates and replay messages (pure)', () => {
   it('adds the replay trailer to the original trailer block, or starts one', () => {
     expect(replayMessage('agentgit: sync\n\nAgentgit-Instance: a\n', 'f'.repeat(40))).toBe(`agentgit: sync\n\nAgentgit-Instance: a\nAgentgit-Replay-Of: ${'f'.repeat(40)}\n`);
     expect(replayMessage('by hand\n', 'e'.repeat(40))).toBe(`by hand\n\nAgentgit-Replay-Of: ${'e'.repeat(40)}\n`);
+    // a replay of a replay (a second cut inside the first one's replays) names the commit it replays, below the older trailer
+    const twice = replayMessage(replayMessage('agentgit: sync\n\nAgentgit-Instance: a\n', 'f'.repeat(40)), 'e'.repeat(40));
+    expect(trailerOid(`tree x\n\n${twice}`, 'Agentgit-Replay-Of')).toBe('e'.repeat(40));
   });
 });
 
@@ -85,7 +88,7 @@ describe('compact history --before: an epoch at a cut, later commits replayed', 
     for (const [i, rc] of replayed.entries()) {
       expect(git(hub, ['cat-file', '-p', rc])).toContain(`Agentgit-Replay-Of: ${originals[i]}`);
       expect(git(hub, ['rev-parse', `${rc}^{tree}`]).trim()).toBe(git(hub, ['rev-parse', `${originals[i]}^{tree}`]).trim());
-      expect(git(hub, ['log', '-1', '--format=%at %s', rc]).trim()).toBe(git(hub, ['log', '-1', '--format=%at %s', originals[i]!]).trim());
+      expect(git(hub, ['log', '-1', '--format=%at %ct %s', rc]).trim()).toBe(git(hub, ['log', '-1', '--format=%at %ct %s', originals[i]!]).trim());
     }
     const realTip = replayed[replayed.length - 1]!;
 
