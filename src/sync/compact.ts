@@ -408,6 +408,31 @@ export async function trimRevivedLog(repo: Repo, policy: Policy, j: { from: stri
   await putWorkFile(abs, path, cur, cur.subarray(base.length), '100644', policy);
 }
 
+/**
+ * For the commit phase: a daily log new to HEAD whose last deletion was a
+ * compaction (its archive in HEAD holds every line of what was moved), that
+ * the agent wrote back whole: the moved content, then new entries (a
+ * read-modify-write agent racing the update that deleted it). Same rule as
+ * trimRevivedLog: the daily file keeps the new entries only; the work tree
+ * is cut down to them too. Returns the bytes to commit; null: as they are.
+ */
+export async function trimRevivedOnCommit(repo: Repo, policy: Policy, path: string, work: Buffer): Promise<Buffer | null> {
+  const archive = archivePathFor(path);
+  if (!archive || policy.kindOf(path) !== 'log') return null;
+  const held = await repo.objects.read(`HEAD:${archive}`);
+  if (!held) return null;
+  const gone = (await repo.text(['log', '-1', '--format=%H', '--diff-filter=D', 'HEAD', '--', `:(literal)${path}`]).catch(() => '')).trim();
+  const parent = gone ? (await repo.parentsOf(gone))[0] : undefined;
+  const moved = parent ? await repo.objects.read(`${parent}:${path}`) : null;
+  if (!moved || moved.length === 0 || work.length <= moved.length || !work.subarray(0, moved.length).equals(moved)) return null;
+  const lines = new Set(held.toString('utf8').split('\n'));
+  if (!moved.toString('utf8').split('\n').every((l) => l === '' || lines.has(l))) return null;
+  const rest = work.subarray(moved.length);
+  const [{ putWorkFile }, { join }] = await Promise.all([import('./checkout.js'), import('node:path')]);
+  await putWorkFile(join(repo.root, path), path, work, rest, '100644', policy); // an append made meanwhile is merged in and committed next round
+  return rest;
+}
+
 // ---------------------------------------------------------------- status
 
 export interface HistoryInfo {

@@ -154,6 +154,30 @@ describe('compact logs: three instances, one lagging', () => {
     }
   }, 120_000);
 
+  it('an agent that writes a compacted daily log back whole (moved entries, then a new one): the round commits the new entry only', async () => {
+    const d = 'memory/2026-04-10.md';
+    const x = '- 09:00 a april ten\n- 09:30 a april ten again\n';
+    await writeAndSync({ [d]: x });
+    await ok(a.run(['compact', 'logs', '--today', '2026-08-01']));
+    expect(existsSync(a.path(d))).toBe(false);
+    // a read-modify-write agent that read the day before the update deleted it writes it back with a new entry
+    a.write(d, `${x}- 13:00 a written back\n`);
+    await ok(a.sync());
+    expect(a.read(d)).toBe('- 13:00 a written back\n');
+    expect(a.git(['show', `HEAD:${d}`])).toBe('- 13:00 a written back\n');
+    expect(a.git(['status', '--porcelain'])).toBe('');
+    for (const i of [b, c, a]) await ok(i.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    const all = [...a.snapshot().entries()].filter(([p]) => p.startsWith('memory/')).map(([, t]) => t).join('');
+    for (const e of ['- 09:00 a april ten', '- 09:30 a april ten again', '- 13:00 a written back']) {
+      expect(all.split('\n').filter((l) => l === e), e).toHaveLength(1);
+    }
+    // a new file for an old day that does not start with what was moved is committed as it is
+    a.write('memory/2026-04-11.md', '- 08:00 a a day never compacted\n');
+    await ok(a.sync());
+    expect(a.git(['show', 'HEAD:memory/2026-04-11.md'])).toBe('- 08:00 a a day never compacted\n');
+  }, 120_000);
+
   it('the commit guard takes a compaction made by hand only when the archive holds every byte', async () => {
     await writeAndSync({ 'memory/2026-03-01.md': '- 09:00 a march\n', 'memory/2026-03-02.md': '- 09:00 a kept\n' });
     // by hand, right: the day's bytes appended to its archive, the day deleted
