@@ -12,7 +12,8 @@
  * renders a report from collected results.
  *
  * A partial run: `--only kill-9[,hub-down…]` (AGENTGIT_RELIABILITY_ONLY) runs only
- * those scenarios, `--kill-trials N` (AGENTGIT_RELIABILITY_KILL_TRIALS) sets the
+ * those scenarios (`lease`: the lease loops of test/coord, AGENTGIT_LEASE_TRIALS
+ * runs per instance, 100 unless set; also part of a full run), `--kill-trials N` (AGENTGIT_RELIABILITY_KILL_TRIALS) sets the
  * kill -9 trials per hub kind. A partial run never replaces docs/reliability.md:
  * its report goes beside its raw results unless AGENTGIT_RELIABILITY_DOC is set.
  */
@@ -204,6 +205,7 @@ One checker (\`test/reliability/lib/checker.ts\`) runs after every scenario. Fir
 npm test                      # includes a sample of every scenario (test/reliability, ~2 min on 2 cores)
 npm run test:reliability      # the long run (~15 min on 2 cores), rewrites this page
 npm run test:reliability -- --only kill-9 --kill-trials 16   # a partial run; its report goes beside its raw results
+npm run test:reliability -- --only lease   # only the lease loops of #15 (test/coord, AGENTGIT_LEASE_TRIALS=100 unless set)
 AGENTGIT_RELIABILITY=long npx vitest run test/reliability   # the long run without the report
 AGENTGIT_FAILPOINT=merge agentgit sync   # one kill at a failpoint, by hand
 \`\`\`
@@ -265,10 +267,24 @@ async function main() {
   const t0 = Date.now();
   const env = { ...process.env, AGENTGIT_RELIABILITY: 'long', AGENTGIT_RELIABILITY_OUT: out, ...(only ? { AGENTGIT_RELIABILITY_ONLY: only } : {}), ...(killTrials ? { AGENTGIT_RELIABILITY_KILL_TRIALS: killTrials } : {}) };
   const vitest = join(ROOT, 'node_modules', '.bin', 'vitest');
-  const status = await new Promise((res) => {
-    const child = spawn(vitest, ['run', 'test/reliability'], { cwd: ROOT, env, stdio: 'inherit' });
-    child.on('close', (code) => res(code ?? 1));
-  });
+  // `--only lease` (or a list naming it) runs the lease loops; the other names go to test/reliability
+  const names = only ? only.split(',').map((n) => n.trim()).filter(Boolean) : null;
+  const scenarios = names?.filter((n) => n !== 'lease');
+  if (scenarios) env.AGENTGIT_RELIABILITY_ONLY = scenarios.join(',');
+  const vitestRun = (files, extra) =>
+    new Promise((res) => {
+      const child = spawn(vitest, ['run', ...files], { cwd: ROOT, env: { ...env, ...extra }, stdio: 'inherit' });
+      child.on('close', (code) => res(code ?? 1));
+    });
+  let status = !scenarios || scenarios.length > 0 ? await vitestRun(['test/reliability'], {}) : 0;
+  // the lease proof of #15: hundreds of leased runs (three instances × AGENTGIT_LEASE_TRIALS on a file hub, half as many through sshd and with ±3 h skew), kill -9, a frozen and a cut-off holder
+  if (!names || names.includes('lease')) {
+    const trials = process.env.AGENTGIT_LEASE_TRIALS ?? '100';
+    console.log(`reliability: lease loops, ${trials} leased runs per instance (AGENTGIT_LEASE_TRIALS)`);
+    const leaseStatus = await vitestRun(['test/coord'], { AGENTGIT_LEASE_TRIALS: trials });
+    console.log(`reliability: lease loops ${leaseStatus === 0 ? 'passed: never two holders at once, tokens grew' : `FAILED (vitest exit ${leaseStatus})`}`);
+    if (status === 0) status = leaseStatus;
+  }
   const ms = Date.now() - t0;
   // a run that was interrupted cannot unmount what it mounted; say so (other runs may own mounts of the same names)
   const left = suiteMounts().filter((m) => !before.has(m));

@@ -8,7 +8,7 @@ import { openContext, UsageError, type Context } from '../sync/context.js';
 import type { SyncOutcome } from '../sync/round.js';
 import { printJson, reportSync } from './output.js';
 
-type CompactArgs = { what: string; C: string; json: boolean; export?: string; olderThan: string; today?: string; timeout: number; wait: number };
+type CompactArgs = { what: string; C: string; json: boolean; export?: string; before?: string; ttl?: string; quiet?: boolean; olderThan: string; today?: string; timeout: number; wait: number };
 
 export async function compactCommand(a: CompactArgs): Promise<void> {
   if (!(a.timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
@@ -30,7 +30,9 @@ export async function compactCommand(a: CompactArgs): Promise<void> {
     if (o) reportSync(o, {});
     return;
   }
-  const r = await c.compactHistory({ dir: a.C, exportFile: a.export, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });
+  const before = a.before === undefined ? undefined : c.parseCutDate(a.before);
+  if (before === null) throw new UsageError(`--before ${JSON.stringify(a.before)}: give a date as YYYY-MM-DD (00:00 UTC) or a time with a zone like 2026-08-01T12:00:00Z`);
+  const r = await c.compactHistory({ dir: a.C, exportFile: a.export, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait), before });
   if (!r.epoch) {
     if (a.json) printJson({ ok: true, ...r });
     else process.stdout.write(`${r.notes.join('\n')}\n`);
@@ -45,12 +47,13 @@ export async function compactCommand(a: CompactArgs): Promise<void> {
     return;
   }
   process.stdout.write(`new epoch ${r.epoch.slice(0, 10)}: ${r.archivedCommits} commits archived on the hub under refs/agentgit/archive/${r.epoch}${r.exported ? ` and in ${r.exported}` : ''}\n`);
+  for (const n of r.notes) process.stdout.write(`${n}\n`);
   reportSync(o, {});
 }
 
-/** The lease `compact auto` takes; not renewed while compacting (docs/compaction.md). */
+/** The lease `compact auto` takes, renewed every ttl/3 while it compacts (docs/compaction.md). */
 const AUTO_LEASE = 'compaction';
-const AUTO_TTL_MS = 30 * 60_000;
+const AUTO_TTL = '30m';
 
 /** What the policy's `compaction` block says is due now, judged from the local branch's history. */
 async function dueKinds(ctx: Context, today: string): Promise<{ logs: string[]; history: string | null }> {
@@ -85,8 +88,11 @@ async function autoCommand(a: CompactArgs): Promise<void> {
   const today = a.today ?? new Date().toISOString().slice(0, 10);
   const say = (line: string, extra: Record<string, unknown> = {}): void => {
     if (a.json) printJson({ ok: true, compacted: false, message: line, ...extra });
-    else process.stdout.write(`${line}\n`);
+    else if (!a.quiet) process.stdout.write(`${line}\n`);
   };
+  const { parseDuration } = await import('../policy/duration.js');
+  const ttlMs = parseDuration(a.ttl ?? AUTO_TTL);
+  if (ttlMs === null || ttlMs < 1000 || ttlMs > 7 * 86_400_000) throw new UsageError(`--ttl ${JSON.stringify(a.ttl)}: give a duration from 1s to 7d, like 30m`);
   const first = await dueNow(a.C, today);
   if (first.cfg.logsOlderThanDays === null && first.cfg.historyEveryMs === null) {
     return say(`no "compaction" block in ${POLICY_PATH}: nothing is compacted automatically (see docs/compaction.md)`);
@@ -106,17 +112,24 @@ async function autoCommand(a: CompactArgs): Promise<void> {
     return o;
   };
   try {
-    const [{ checkWriter }, { acquire, renewOnce }] = await Promise.all([import('./lease.js'), import('../coord/holder.js')]);
+    const [{ checkWriter }, { acquire, renewOnce, renewInBackground }] = await Promise.all([import('./lease.js'), import('../coord/holder.js')]);
     await checkWriter(ctx);
-    const r = await acquire(ctx, AUTO_LEASE, AUTO_TTL_MS, 0);
+    const r = await acquire(ctx, AUTO_LEASE, ttlMs, 0);
     if (!r.ok) {
       const gen = r.decision.generation === null ? '' : ` (generation ${r.decision.generation})`;
       return say(`compaction is left to ${r.decision.holder}, which holds lease ${AUTO_LEASE}${gen}: nothing to do here`, { heldBy: r.decision.holder });
     }
     const notes: string[] = [];
+    const renewer = renewInBackground(ctx, AUTO_LEASE, ttlMs, r.held);
+    /** Before each step: a lease no longer ours (lost, or not renewed in time) stops the run; another instance may have taken it. */
+    const stillHeld = (): void => {
+      const why = renewer.lost();
+      if (why) throw new TemporaryError(`${why}: stopped compacting before the next step (another instance may have taken it over); the next \`agentgit compact auto\` looks again`);
+    };
     try {
       // judge again after taking in the hub's latest: another instance may have just compacted
       await round();
+      stillHeld();
       const due = await dueNow(a.C, today);
       const c = await import('../sync/compact.js');
       let logs: Awaited<ReturnType<typeof c.compactLogs>> | null = null;
@@ -126,6 +139,7 @@ async function autoCommand(a: CompactArgs): Promise<void> {
         if (logs.commit) await round();
       }
       if (due.history !== null) {
+        stillHeld();
         history = await c.compactHistory({ dir: a.C, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });
         if (history.epoch) await round();
       }
@@ -137,10 +151,11 @@ async function autoCommand(a: CompactArgs): Promise<void> {
         ...(history?.notes ?? []),
       ];
       if (a.json) printJson({ ok: true, compacted: true, logs, history, notes });
-      else process.stdout.write(`${lines.join('\n')}\n`);
+      else if (!a.quiet) process.stdout.write(`${lines.join('\n')}\n`);
     } finally {
-      await renewOnce(ctx, AUTO_LEASE, r.held, AUTO_TTL_MS, 'released', []).catch((e: unknown) => {
-        process.stderr.write(`agentgit: could not release lease ${AUTO_LEASE} (${(e as Error).message}); it expires by itself after ${AUTO_TTL_MS / 60_000} min\n`);
+      await renewer.stop();
+      await renewOnce(ctx, AUTO_LEASE, renewer.held(), ttlMs, 'released', []).catch((e: unknown) => {
+        process.stderr.write(`agentgit: could not release lease ${AUTO_LEASE} (${(e as Error).message}); it expires by itself after its ttl (${a.ttl ?? AUTO_TTL})\n`);
       });
     }
   } finally {

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { FailedError } from '../errors.js';
 import { Repo } from '../git/repo.js';
 import { checkDirExists, findRepoRoot, NotAnAgentRepoError, UsageError } from '../sync/context.js';
-import { cronLine, editCrontab, formatEvery, isOurCronLine, parseEvery, systemdUnits, unitNames, type ScheduleMode, type ScheduleSpec, type UnitFile } from '../sync/schedule.js';
+import { COMPACT_AT, cronCompactLine, cronLine, editCrontab, formatEvery, isOurCronLine, parseEvery, systemdUnits, unitNames, type ScheduleMode, type ScheduleSpec, type UnitFile } from '../sync/schedule.js';
 import { printJson } from './output.js';
 
 export interface ScheduleArgs {
@@ -117,12 +117,27 @@ function writeAtomic(file: string, text: string): void {
 function installedUnits(root: string): UnitFile[] {
   const dir = unitDir();
   const n = unitNames(root);
-  return [n.service, n.timer, n.watch].filter((u) => existsSync(join(dir, u))).map((u) => ({ name: u, text: readFileSync(join(dir, u), 'utf8') }));
+  return [n.service, n.timer, n.watch, n.compact, n.compactTimer].filter((u) => existsSync(join(dir, u))).map((u) => ({ name: u, text: readFileSync(join(dir, u), 'utf8') }));
 }
 
-function spec(a: ScheduleArgs, root: string, mode: ScheduleMode): ScheduleSpec {
-  return { root, node: process.execPath, bin: agentgitBin(), gitDir: gitDir(), everySec: parseEvery(a.every ?? '1m', mode), watch: !!a.watch };
+async function spec(a: ScheduleArgs, root: string, mode: ScheduleMode): Promise<ScheduleSpec> {
+  return { root, node: process.execPath, bin: agentgitBin(), gitDir: gitDir(), everySec: parseEvery(a.every ?? '1m', mode), watch: !!a.watch, compact: await hasCompaction(root) };
 }
+
+/** Whether the policy this clone runs has a `compaction` block (then the schedule also runs `agentgit compact auto` daily). */
+async function hasCompaction(root: string): Promise<boolean> {
+  const [{ openContext }, { compactionSchedule }] = await Promise.all([import('../sync/context.js'), import('../policy/policy.js')]);
+  const ctx = await openContext(root);
+  try {
+    const c = compactionSchedule(ctx.policy.config.compaction);
+    return c.logsOlderThanDays !== null || c.historyEveryMs !== null;
+  } finally {
+    ctx.repo.close();
+  }
+}
+
+const compactNote = (s: ScheduleSpec): string =>
+  s.compact ? `and \`agentgit compact auto\` daily at ${COMPACT_AT.at} (the policy has a "compaction" block)` : 'no compaction (the policy has no "compaction" block; add one, then install again)';
 
 function chooseMode(a: ScheduleArgs): ScheduleMode {
   if (a.systemd && a.cron) throw new UsageError('--systemd and --cron exclude each other: name one, or neither (systemd when a user manager runs, else cron)');
@@ -149,13 +164,12 @@ function systemctl(args: string[], notes: string[], pending: string[]): void {
 export async function scheduleCommand(a: ScheduleArgs): Promise<void> {
   const root = await repoRoot(a.C);
   const mode = chooseMode(a);
-  if (a.action === 'show') return show(a, root, mode);
-  if (a.action === 'install') return install(a, root, mode);
+  if (a.action === 'show') return show(a, root, mode, await spec(a, root, mode));
+  if (a.action === 'install') return install(a, root, mode, await spec(a, root, mode));
   return remove(a, root);
 }
 
-function install(a: ScheduleArgs, root: string, mode: ScheduleMode): void {
-  const s = spec(a, root, mode);
+function install(a: ScheduleArgs, root: string, mode: ScheduleMode, s: ScheduleSpec): void {
   const notes: string[] = [];
   const pending: string[] = [];
   const written: string[] = [];
@@ -165,35 +179,35 @@ function install(a: ScheduleArgs, root: string, mode: ScheduleMode): void {
     const keep = new Set(units.map((u) => u.name));
     // the other kind (timer vs watch) for this repo goes: one schedule per repo
     const stale = installedUnits(root).filter((u) => !keep.has(u.name));
-    const staleActive = stale.filter((u) => !u.name.startsWith('agentgit-sync-') || u.name.endsWith('.timer')).map((u) => u.name);
+    const staleActive = stale.filter((u) => u.name.endsWith('.timer') || u.name === unitNames(root).watch).map((u) => u.name);
     if (staleActive.length) systemctl(['disable', '--now', ...staleActive], notes, pending);
     for (const u of stale) unlinkSync(join(dir, u.name));
     for (const u of units) {
       writeAtomic(join(dir, u.name), u.text);
       written.push(join(dir, u.name));
     }
-    const start = s.watch ? unitNames(root).watch : unitNames(root).timer;
+    const start = [s.watch ? unitNames(root).watch : unitNames(root).timer, ...(s.compact ? [unitNames(root).compactTimer] : [])];
     systemctl(['daemon-reload'], notes, pending);
-    systemctl(['enable', '--now', start], notes, pending);
+    systemctl(['enable', '--now', ...start], notes, pending);
     if (pending.length) notes.push(`no systemd user manager answers here (\`systemctl --user\` needs a login session; for a server account: \`loginctl enable-linger $USER\`): run \`${pending.join(' && ')}\` once it does`);
     const cron = tryReadCrontab();
     if (cron && cron.split('\n').some((l) => isOurCronLine(l, root))) notes.push(`a crontab line for ${root} is installed too (both share the sync lock); \`agentgit schedule remove --cron -C ${root}\` removes it`);
   } else {
-    const line = cronLine(s);
+    const lines = [cronLine(s), ...(s.compact ? [cronCompactLine(s)] : [])];
     const current = readCrontab();
     if (current === null) throw new FailedError('no `crontab` command here: install cron (Debian/Ubuntu: apt-get install cron), or use --systemd');
-    const e = editCrontab(current, root, line);
+    const e = editCrontab(current, root, lines);
     if (e.changed) writeCrontab(e.text);
-    written.push(`crontab: ${line}`);
+    written.push(...lines.map((l) => `crontab: ${l}`));
     if (installedUnits(root).length) notes.push(`systemd units for ${root} are installed too (both share the sync lock); \`agentgit schedule remove --systemd -C ${root}\` removes them`);
   }
   if (a.json) {
     if (systemctlFailed) process.exitCode = 1;
-    printJson({ ok: !systemctlFailed, action: 'install', repo: root, mode, watch: s.watch, every: s.watch ? null : formatEvery(s.everySec), written, pending, notes });
+    printJson({ ok: !systemctlFailed, action: 'install', repo: root, mode, watch: s.watch, every: s.watch ? null : formatEvery(s.everySec), compact: s.compact, written, pending, notes });
     return;
   }
   const what = s.watch ? '`agentgit watch`' : `\`agentgit sync\` every ${formatEvery(s.everySec)}`;
-  process.stdout.write(`installed ${what} for ${root} (${mode}):\n${written.map((w) => `  ${w}\n`).join('')}`);
+  process.stdout.write(`installed ${what}, ${compactNote(s)}, for ${root} (${mode}):\n${written.map((w) => `  ${w}\n`).join('')}`);
   for (const n of notes) process.stderr.write(`agentgit: ${n}\n`);
   if (systemctlFailed) process.exitCode = 1;
 }
@@ -215,7 +229,7 @@ function remove(a: ScheduleArgs, root: string): void {
     const units = installedUnits(root);
     if (units.length) {
       const n = unitNames(root);
-      const active = units.map((u) => u.name).filter((u) => u === n.timer || u === n.watch);
+      const active = units.map((u) => u.name).filter((u) => u === n.timer || u === n.watch || u === n.compactTimer);
       systemctl(['disable', '--now', ...(active.length ? active : units.map((u) => u.name))], notes, pending);
       for (const u of units) {
         unlinkSync(join(unitDir(), u.name));
@@ -229,7 +243,7 @@ function remove(a: ScheduleArgs, root: string): void {
     const current = a.cron ? readCrontab() : tryReadCrontab();
     if (current === null && a.cron) throw new FailedError('no `crontab` command here: nothing to remove from cron');
     if (current) {
-      const lines = current.split('\n').filter((l) => isOurCronLine(l, root));
+      const lines = current.split('\n').filter((l) => isOurCronLine(l, root, true));
       if (lines.length) {
         writeCrontab(editCrontab(current, root, null).text);
         removed.push(...lines.map((l) => `crontab: ${l}`));
@@ -247,15 +261,14 @@ function remove(a: ScheduleArgs, root: string): void {
   if (systemctlFailed) process.exitCode = 1;
 }
 
-function show(a: ScheduleArgs, root: string, mode: ScheduleMode): void {
-  const s = spec(a, root, mode);
+function show(a: ScheduleArgs, root: string, mode: ScheduleMode, s: ScheduleSpec): void {
   const dir = unitDir();
   const units = installedUnits(root).map((u) => ({ path: join(dir, u.name), text: u.text }));
   const cron = tryReadCrontab();
-  const cronLines = cron ? cron.split('\n').filter((l) => isOurCronLine(l, root)) : [];
-  const would = mode === 'systemd' ? systemdUnits(s).map((u) => ({ path: join(dir, u.name), text: u.text })) : [{ path: 'crontab', text: cronLine(s) + '\n' }];
+  const cronLines = cron ? cron.split('\n').filter((l) => isOurCronLine(l, root, true)) : [];
+  const would = mode === 'systemd' ? systemdUnits(s).map((u) => ({ path: join(dir, u.name), text: u.text })) : [cronLine(s), ...(s.compact ? [cronCompactLine(s)] : [])].map((l) => ({ path: 'crontab', text: l + '\n' }));
   if (a.json) {
-    printJson({ ok: true, repo: root, installed: { systemd: units, cron: cronLines }, install: { mode, watch: s.watch, every: s.watch ? null : formatEvery(s.everySec), files: would } });
+    printJson({ ok: true, repo: root, installed: { systemd: units, cron: cronLines }, install: { mode, watch: s.watch, every: s.watch ? null : formatEvery(s.everySec), compact: s.compact, files: would } });
     return;
   }
   const out: string[] = [];
@@ -265,7 +278,7 @@ function show(a: ScheduleArgs, root: string, mode: ScheduleMode): void {
     for (const u of units) out.push(`# ${u.path}`, u.text.trimEnd(), '');
     for (const l of cronLines) out.push('# crontab', l, '');
   }
-  out.push('', `\`agentgit schedule install${mode === 'cron' ? ' --cron' : ' --systemd'}${s.watch ? ' --watch' : ` --every ${formatEvery(s.everySec)}`}\` would write:`);
+  out.push('', `\`agentgit schedule install${mode === 'cron' ? ' --cron' : ' --systemd'}${s.watch ? ' --watch' : ` --every ${formatEvery(s.everySec)}`}\` would write (${compactNote(s)}):`);
   for (const w of would) out.push(`# ${w.path}`, w.text.trimEnd(), '');
   process.stdout.write(out.join('\n').trimEnd() + '\n');
 }

@@ -131,6 +131,62 @@ export async function renewOnce(
   return { result: 'lost', now: seen };
 }
 
+export interface Renewer {
+  /** The lease as last confirmed. */
+  held(): Held;
+  /** Why the lease is no longer ours (the hub shows another value, or this holder's deadline passed unrenewed); null while held. */
+  lost(): string | null;
+  /** The last renewal's error ('' after a success). */
+  lastError(): string;
+  /** Stop renewing (a renewal in flight finishes first). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Renew a held lease in the background while work runs: every ttl/3 after
+ * the last confirmation, every ttl/12 after a failure. `renewed` gets each
+ * confirmation; `lost` is called once when the hub shows another value.
+ */
+export function renewInBackground(ctx: Context, name: string, ttlMs: number, held: Held, on: { renewed?: (h: Held) => void; lost?: (why: string) => void } = {}, uncertain: Array<{ oid: string; startNs: bigint }> = []): Renewer {
+  const t = timing(ttlMs);
+  let cur = held;
+  let lost: string | null = null;
+  let lastError = '';
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const stopping = new Promise<void>((r) => (wake = r));
+  const loop = (async (): Promise<void> => {
+    while (!stopped && lost === null) {
+      const since = msSince(cur.confirmedNs);
+      await Promise.race([sleep(lastError ? Math.max(100, t.renewMs / 4) : t.renewMs - since), stopping]);
+      if (stopped || lost !== null) return;
+      try {
+        const r = await renewOnce(ctx, name, cur, ttlMs, 'held', uncertain);
+        if (r.result === 'ok') {
+          cur = r.held;
+          lastError = '';
+          on.renewed?.(cur);
+        } else {
+          lost = `lost lease ${name}: the hub shows ${r.now ? `another value (${r.now.slice(0, 10)})` : 'no lease'} where this instance's renewal expected its own`;
+          on.lost?.(lost);
+        }
+      } catch (e) {
+        lastError = (e as Error).message.split('\n')[0] ?? String(e);
+      }
+    }
+  })();
+  return {
+    held: () => cur,
+    lost: () => lost ?? (monoNs() >= holderDeadlineNs(cur.confirmedNs, t) ? `could not renew lease ${name} in time (last error: ${lastError || 'none; renewals were too slow'})` : null),
+    lastError: () => lastError,
+    stop: async () => {
+      stopped = true;
+      wake();
+      await loop.catch(() => undefined);
+    },
+  };
+}
+
 /**
  * The keeper: runs CMD in its own process group (the keeper leads it),
  * enforces the deadline agentgit sends ("D <ns>"), stops on "K" or when
@@ -182,9 +238,7 @@ export async function holdWhileRunning(ctx: Context, name: string, ttlMs: number
   });
   const ctl = keeper.stdio[3] as Socket;
   ctl.on('error', () => undefined);
-  let cur = held;
   let lost: string | null = null;
-  let lastError = '';
   let ended = false;
   let status = 1;
   let spawnError: string | null = null;
@@ -202,7 +256,7 @@ export async function holdWhileRunning(ctx: Context, name: string, ttlMs: number
           spawnError = l.slice(2);
           status = 127;
         } else if (l === 'S deadline' && lost === null) {
-          lost = `could not renew lease ${name} in time (last error: ${lastError || 'none; renewals were too slow'}): stopped the command before another instance could take the lease`;
+          lost = `could not renew lease ${name} in time (last error: ${renewer.lastError() || 'none; renewals were too slow'}): stopped the command before another instance could take the lease`;
         }
       }
     });
@@ -221,32 +275,17 @@ export async function holdWhileRunning(ctx: Context, name: string, ttlMs: number
   for (const s of sigs) process.on(s, forward);
 
   const uncertain: Array<{ oid: string; startNs: bigint }> = [];
-  let renewing: Promise<void> = Promise.resolve();
-  const renewLoop = async (): Promise<void> => {
-    while (!ended && lost === null) {
-      const since = msSince(cur.confirmedNs);
-      // renew every ttl/3 after the last confirmation; after a failure retry every ttl/12 (never a busy loop)
-      await Promise.race([sleep(lastError ? Math.max(100, t.renewMs / 4) : t.renewMs - since), done]);
-      if (ended || lost !== null) return;
-      try {
-        const r = await renewOnce(ctx, name, cur, ttlMs, 'held', uncertain);
-        if (r.result === 'ok') {
-          cur = r.held;
-          lastError = '';
-          send(`D ${holderDeadlineNs(cur.confirmedNs, t).toString()}`);
-        } else {
-          lost = `lost lease ${name}: the hub shows ${r.now ? `another value (${r.now.slice(0, 10)})` : 'no lease'} where this instance's renewal expected its own; stopped the command`;
-          send('K');
-        }
-      } catch (e) {
-        lastError = (e as Error).message.split('\n')[0] ?? String(e);
-      }
-    }
-  };
-  renewing = renewLoop();
+  const renewer = renewInBackground(ctx, name, ttlMs, held, {
+    renewed: (h) => send(`D ${holderDeadlineNs(h.confirmedNs, t).toString()}`),
+    lost: (why) => {
+      if (lost === null) lost = `${why}; stopped the command`;
+      send('K');
+    },
+  }, uncertain);
   await done;
   for (const s of sigs) process.off(s, forward);
-  await renewing.catch(() => undefined);
+  await renewer.stop();
+  const cur = renewer.held();
   if (spawnError) notes.push(`cannot run ${cmd}: ${spawnError}`);
   // released also after a missed deadline (CMD is stopped; the hub may still show our lease):
   // the CAS makes it a no-op when someone else holds it by now

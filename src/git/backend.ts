@@ -178,6 +178,8 @@ export interface WalkOrder {
   topo?: boolean;
   /** Only root commits (`--max-parents=0`). */
   rootsOnly?: boolean;
+  /** Follow only the first parent of each commit (`--first-parent`). */
+  firstParent?: boolean;
   /** Only the given commits themselves, no ancestors (`--no-walk`). */
   noWalk?: boolean;
   /** Stop the walk after this many ms (GitError with `timedOut`). */

@@ -334,6 +334,7 @@ export class GitCli implements GitBackend {
     if (order.reverse) args.push('--reverse');
     if (order.topo) args.push('--topo-order');
     if (order.rootsOnly) args.push('--max-parents=0');
+    if (order.firstParent) args.push('--first-parent');
     // rev-list prints `commit OID` before each formatted line; the line itself starts with the oid
     args.push('--format=%H%x00%P%x00%an', ...revisionArgs(revs));
     const out = (await this.run(args, order.timeoutMs !== undefined ? { timeoutMs: order.timeoutMs } : {})).stdout.toString('utf8');
@@ -469,7 +470,7 @@ function revisionArgs(r: Revisions): string[] {
   if (r.fullHistory) args.push('--full-history');
   if (r.glob) args.push(`--glob=${r.glob}`);
   args.push(...r.include, ...(r.exclude ?? []).map((e) => `^${e}`), '--');
-  if (r.path !== undefined) args.push(r.path);
+  if (r.path !== undefined) args.push(`:(literal)${r.path}`);
   return args;
 }
 

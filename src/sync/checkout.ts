@@ -81,7 +81,7 @@ async function atomicWrite(abs: string, bytes: Uint8Array, mode: string): Promis
  * an append that lands between our read and the rename is seen and merged in
  * on the next pass instead of being lost.
  */
-async function putWorkFile(abs: string, path: string, base: Buffer | null, target: Buffer | null, mode: string, policy: Policy): Promise<{ written: boolean; agentWrote: boolean }> {
+export async function putWorkFile(abs: string, path: string, base: Buffer | null, target: Buffer | null, mode: string, policy: Policy): Promise<{ written: boolean; agentWrote: boolean }> {
   let b = base;
   let t = target;
   let agentIsTarget = false; // after a race, `t` holds the agent's newest bytes
@@ -181,6 +181,7 @@ async function applyJournal(repo: Repo, policy: Policy, j: Journal, diff?: TreeC
       if (curOid === c.newOid) return { entry, written: false, kept: false }; // already there (a re-run after a crash)
       const base = c.status === 'A' ? null : curOid === c.oldOid ? (cur?.bytes ?? null) : await repo.objects.read(c.oldOid);
       const r = await putWorkFile(abs, c.path, base, target, c.newMode, policy);
+      if (c.status === 'D' && r.agentWrote && base) await (await import('./compact.js')).trimRevivedLog(repo, policy, j, c.path, base); // a compacted daily log the agent appended to: only the new entries stay
       if (++putCount === Math.ceil(changes.length / 2)) await failpoint('checkout');
       return { entry, written: r.written, kept: r.agentWrote };
     },

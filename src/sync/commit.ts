@@ -170,7 +170,9 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       if (h.commitInstead && before && !bytesEqual(h.commitInstead, before)) await put(path, h.commitInstead, work?.mode ?? '100644', before);
       return;
     }
-    await put(path, work?.bytes ?? null, work?.mode ?? '100644', before);
+    // a compacted daily log written back whole (its moved entries first): only the new entries (docs/compaction.md)
+    const revived = !before && work && kind === 'log' ? await (await import('./compact.js')).trimRevivedOnCommit(repo, policy, path, work.bytes) : null;
+    await put(path, revived ?? work?.bytes ?? null, work?.mode ?? '100644', before);
     if (kind === 'log') return; // logs merge by entry: no clocks needed
     // per-key clocks for JSON, a whole-file clock for everything else
     const cpath = clockPathFor(path);

@@ -32,6 +32,10 @@ import type { Context } from './context.js';
 import type { PathPlan } from './integrate.js';
 
 export const EPOCH_TRAILER = 'Agentgit-Epoch-Of';
+/** On an epoch made with `--before`: the archived commit whose tree the epoch carries (the cut). */
+export const CUT_TRAILER = 'Agentgit-Epoch-Cut';
+/** On a commit replayed on top of an epoch: the archived commit it replays (same tree). */
+export const REPLAY_TRAILER = 'Agentgit-Replay-Of';
 export const ARCHIVE_PREFIX = 'refs/agentgit/archive/';
 /** Our own head when it crossed into an epoch (its unpushed commits, for the local audit). */
 export const CARRIED_PREFIX = 'refs/agentgit/carried/';
@@ -39,17 +43,47 @@ const MAX_EPOCHS = 16;
 
 // ---------------------------------------------------------------- pure decisions
 
-/** The archived head an epoch commit names, from its raw object; null when it names none. */
-export function epochOf(raw: string): string | null {
+/** The object id a trailer `name` names in a raw commit's message (the last one: a replay of a replay keeps the older trailer above its own); null when it names none. */
+export function trailerOid(raw: string, name: string): string | null {
   const body = raw.slice(raw.indexOf('\n\n') + 2);
-  const m = new RegExp(`^${EPOCH_TRAILER}: ([0-9a-f]{40}|[0-9a-f]{64})$`, 'm').exec(body);
-  return m ? m[1]! : null;
+  const all = [...body.matchAll(new RegExp(`^${name}: ([0-9a-f]{40}|[0-9a-f]{64})$`, 'gm'))];
+  return all.length ? all[all.length - 1]![1]! : null;
 }
 
-/** The message of an epoch commit. */
-export function epochMessage(archived: string, instance: string, commits: number): string {
-  const text = `agentgit: new epoch (${commits} commit${commits === 1 ? '' : 's'} archived)\n\nThe history before this commit is kept on the hub under ${ARCHIVE_PREFIX}<this commit>.`;
-  return `${withInstanceTrailer(text, instance)}${EPOCH_TRAILER}: ${archived}\n`;
+/** The archived head an epoch commit names, from its raw object; null when it names none. */
+export function epochOf(raw: string): string | null {
+  return trailerOid(raw, EPOCH_TRAILER);
+}
+
+/** The message of an epoch commit; `cut`: the archived commit whose tree it carries when that is not the archived head (`--before`). */
+export function epochMessage(archived: string, instance: string, commits: number, cut: { commit: string; replayed: number } | null = null): string {
+  const after = cut ? `\nIts tree is that of ${cut.commit}; the ${cut.replayed} later commit${cut.replayed === 1 ? ' is' : 's are'} replayed on top of it, each naming its original.` : '';
+  const text = `agentgit: new epoch (${commits} commit${commits === 1 ? '' : 's'} archived)\n\nThe history before this commit is kept on the hub under ${ARCHIVE_PREFIX}<this commit>.${after}`;
+  return `${withInstanceTrailer(text, instance)}${EPOCH_TRAILER}: ${archived}\n${cut ? `${CUT_TRAILER}: ${cut.commit}\n` : ''}`;
+}
+
+/** A replayed commit's message: the original's, with a trailer naming the original (in the original's trailer block, or a new one). */
+export function replayMessage(original: string, oid: string): string {
+  const text = original.replace(/\n+$/, '');
+  const last = text.slice(text.lastIndexOf('\n\n') + 2);
+  const inBlock = text.includes('\n\n') && last.split('\n').every((l) => /^[A-Za-z0-9-]+: /.test(l));
+  return `${text}${inBlock ? '\n' : '\n\n'}${REPLAY_TRAILER}: ${oid}\n`;
+}
+
+/**
+ * A `--before` date: `YYYY-MM-DD` (00:00 UTC that day) or an ISO-8601 time
+ * with a zone (`2026-08-01T12:00:00Z`, `…+02:00`); milliseconds since the
+ * epoch, or null when it is neither. Never the host's time zone.
+ */
+export function parseCutDate(text: string): number | null {
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (d) {
+    const t = Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3]));
+    return new Date(t).toISOString().slice(0, 10) === text ? t : null;
+  }
+  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/.test(text)) return null;
+  const t = Date.parse(text.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return Number.isFinite(t) ? t : null;
 }
 
 const DAILY = /^(.*\/)?(\d{4})-(\d{2})-(\d{2})\.([A-Za-z0-9]+)$/;
@@ -135,6 +169,8 @@ export interface Crossing {
 interface Level {
   epoch: string;
   archived: string;
+  /** The archived commit whose tree the epoch carries: the archived head, or the cut of `--before`. */
+  cut: string;
 }
 
 const short = (oid: string): string => oid.slice(0, 10);
@@ -149,8 +185,8 @@ async function epochChain(x: Crossing): Promise<{ levels: Level[]; bases: string
     const roots = await repo.rootsOf(tip).catch((): string[] => []);
     if (roots.length !== 1) return i === 0 ? null : fail(`the archived history ${short(tip)} cannot be read back to one root commit`);
     const epoch = roots[0]!;
-    const raw = await repo.objects.read(epoch);
-    const archived = raw ? epochOf(raw.toString('utf8')) : null;
+    const raw = (await repo.objects.read(epoch))?.toString('utf8');
+    const archived = raw ? epochOf(raw) : null;
     if (!archived) return i === 0 ? null : fail(`the archived history ${short(tip)} does not lead back to this instance's history (its root ${short(epoch)} is no epoch commit)`);
     const local = `${ARCHIVE_PREFIX}${epoch}`;
     if (repo.readRef(local) !== archived) {
@@ -165,7 +201,7 @@ async function epochChain(x: Crossing): Promise<{ levels: Level[]; bases: string
     if (at !== archived) {
       fail(`the hub's branch starts a new epoch ${short(epoch)} naming ${short(archived)} as the archived head, but the hub's ${local} ${at ? `points to ${short(at)}` : 'is missing'}, so the epoch cannot be checked`);
     }
-    levels.push({ epoch, archived });
+    levels.push({ epoch, archived, cut: trailerOid(raw!, CUT_TRAILER) ?? archived });
     const bases = await repo.mergeBases(x.ours, archived);
     if (bases.length > 0) return { levels: levels.reverse(), bases };
     tip = archived;
@@ -184,7 +220,7 @@ async function checkEpoch(repo: Repo, l: Level, ours: string): Promise<string | 
   const header = raw ? parseCommitHeader(raw) : null;
   if (!header) return 'its header is not one git and agentgit read alike';
   if (header.parents.length !== 0) return 'it has parents';
-  if (header.tree !== (await repo.treeOf(l.archived))) return `its tree differs from the archived head ${short(l.archived)}'s (a compaction never changes content)`;
+  if (header.tree !== (await repo.treeOf(l.cut))) return `its tree differs from the ${l.cut === l.archived ? 'archived head' : 'cut'} ${short(l.cut)}'s (a compaction never changes content)`;
   const revoked = await revokedIn(repo, [l.archived, ours]);
   const allowed = (await signersAt(repo, l.archived)).filter((s) => !revoked.has(s.fingerprint));
   const s = await signatureStatus(repo, l.epoch, allowed);
@@ -192,6 +228,34 @@ async function checkEpoch(repo: Repo, l: Level, ours: string): Promise<string | 
   if (s.g !== 'G') return `it is not signed by a key admitted as of the archived head (${s.g === 'B' ? 'bad signature' : s.fp || 'unknown key'})`;
   const principals = allowed.filter((a) => a.fingerprint === s.fp).map((a) => a.principal);
   if (!principals.includes(header.author)) return `it is authored as "${header.author}" but signed by the key of ${principals.join(', ')}`;
+  return null;
+}
+
+/**
+ * An epoch with a cut (`--before`): the commits on top of it, along the
+ * first parent from `tip`, replay the archived commits after the cut one
+ * for one and in order (one parent each, the same tree, the trailer naming
+ * the original). Null when they do; else what is wrong.
+ */
+async function checkReplays(repo: Repo, l: Level, tip: string): Promise<string | null> {
+  if (l.cut === l.archived) return null;
+  const { parseCommitHeader } = await import('../git/objects.js');
+  const firstParents = async (tip: string, reverse: boolean): Promise<string[]> => (await repo.walk({ include: [tip] }, { firstParent: true, reverse })).map((c) => c.oid);
+  const old = await firstParents(l.archived, false);
+  const at = old.indexOf(l.cut);
+  if (at <= 0) return `its cut ${short(l.cut)} is not an earlier commit on the first-parent line of the archived head ${short(l.archived)}`;
+  const originals = old.slice(0, at).reverse();
+  const line = await firstParents(tip, true);
+  if (line[0] !== l.epoch) return `the hub's branch does not lead back to it along the first parent`;
+  for (const [i, orig] of originals.entries()) {
+    const r = line[i + 1];
+    if (!r) return `the replay of the archived ${short(orig)} is missing on the hub's branch`;
+    const raw = await repo.objects.read(r);
+    const header = raw ? parseCommitHeader(raw) : null;
+    if (!header || header.parents.join(' ') !== line[i]) return `the commit ${short(r)} after it is not a replay with one parent`;
+    if (trailerOid(raw!.toString('utf8'), REPLAY_TRAILER) !== orig) return `the commit ${short(r)} does not name the archived ${short(orig)} it should replay (${REPLAY_TRAILER})`;
+    if (header.tree !== (await repo.treeOf(orig))) return `the replayed commit ${short(r)} has another tree than the archived ${short(orig)} it names (a compaction never changes content)`;
+  }
   return null;
 }
 
@@ -215,10 +279,10 @@ export async function crossEpoch(x: Crossing): Promise<string | null> {
     ];
     if (bad.length > 0) fail(`${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${bad.slice(0, 3).map((b) => `${short(b.commit)} by "${b.author}": ${b.reason}`).join('; ')})`);
   };
-  for (const l of chain.levels) {
+  for (const [i, l] of chain.levels.entries()) {
     await range(l.archived);
     trusted.push(l.archived);
-    const why = await checkEpoch(repo, l, ours);
+    const why = (await checkEpoch(repo, l, ours)) ?? (await checkReplays(repo, l, chain.levels[i + 1]?.archived ?? theirs));
     if (why) fail(`the epoch commit ${short(l.epoch)} is forged: ${why}`);
     trusted.push(l.epoch);
   }
@@ -318,6 +382,67 @@ export async function routeCompactedLogs(repo: Repo, policy: Policy, plans: Path
   return out;
 }
 
+/**
+ * A work-tree update (sync/checkout.ts) that deletes a daily log because a
+ * compaction moved it, while the agent appended to it: the checkout keeps
+ * the agent's file, which still holds the moved entries. When the archive
+ * grew in the same update and holds every line of the moved content, and
+ * the agent's file is that content plus new bytes, the file is cut down to
+ * the new bytes alone (the rule: new entries stay in the daily file; the
+ * next round commits them there and the next compaction moves them). Any
+ * other shape (an edit, not an append) keeps the file as the agent left it.
+ */
+export async function trimRevivedLog(repo: Repo, policy: Policy, j: { from: string; to: string }, path: string, base: Buffer): Promise<void> {
+  const archive = archivePathFor(path);
+  if (!archive || policy.kindOf(path) !== 'log' || base.length === 0) return;
+  const text = async (spec: string): Promise<string | null> => (await repo.objects.read(spec))?.toString('utf8') ?? null;
+  const [was, now] = await Promise.all([text(`${j.from}:${archive}`), text(`${j.to}:${archive}`)]);
+  if (now === null || !now.startsWith(was ?? '')) return;
+  const added = new Set(now.slice((was ?? '').length).split('\n'));
+  if (!base.toString('utf8').split('\n').every((l) => l === '' || added.has(l))) return; // not this update's compaction
+  const [{ lstat, readFile }, { join }] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+  const abs = join(repo.root, path);
+  if (!(await lstat(abs).catch(() => null))?.isFile()) return; // gone, or a link: the agent's version stands
+  const cur = await readFile(abs).catch(() => null);
+  if (!cur || cur.length <= base.length || !cur.subarray(0, base.length).equals(base)) return;
+  const { putWorkFile } = await import('./checkout.js');
+  await putWorkFile(abs, path, cur, cur.subarray(base.length), '100644', policy);
+}
+
+/** The newest commit of HEAD's history that deleted PATH (git log -1 --diff-filter=D), or null. */
+async function lastDeletion(repo: Repo, path: string): Promise<string | null> {
+  for (const c of await repo.walk({ include: ['HEAD'], path })) {
+    if (c.parents.length === 0 || (await repo.objects.read(`${c.oid}:${path}`)) !== null) continue;
+    for (const p of c.parents) if ((await repo.objects.read(`${p}:${path}`)) !== null) return c.oid;
+  }
+  return null;
+}
+
+/**
+ * For the commit phase: a daily log new to HEAD whose last deletion was a
+ * compaction (its archive in HEAD holds every line of what was moved), that
+ * the agent wrote back whole: the moved content, then new entries (a
+ * read-modify-write agent racing the update that deleted it). Same rule as
+ * trimRevivedLog: the daily file keeps the new entries only; the work tree
+ * is cut down to them too. Returns the bytes to commit; null: as they are.
+ */
+export async function trimRevivedOnCommit(repo: Repo, policy: Policy, path: string, work: Buffer): Promise<Buffer | null> {
+  const archive = archivePathFor(path);
+  if (!archive || policy.kindOf(path) !== 'log') return null;
+  const held = await repo.objects.read(`HEAD:${archive}`);
+  if (!held) return null;
+  const gone = await lastDeletion(repo, path).catch(() => null);
+  const parent = gone ? (await repo.parentsOf(gone))[0] : undefined;
+  const moved = parent ? await repo.objects.read(`${parent}:${path}`) : null;
+  if (!moved || moved.length === 0 || work.length <= moved.length || !work.subarray(0, moved.length).equals(moved)) return null;
+  const lines = new Set(held.toString('utf8').split('\n'));
+  if (!moved.toString('utf8').split('\n').every((l) => l === '' || lines.has(l))) return null;
+  const rest = work.subarray(moved.length);
+  const [{ putWorkFile }, { join }] = await Promise.all([import('./checkout.js'), import('node:path')]);
+  await putWorkFile(join(repo.root, path), path, work, rest, '100644', policy); // an append made meanwhile is merged in and committed next round
+  return rest;
+}
+
 // ---------------------------------------------------------------- status
 
 export interface HistoryInfo {
@@ -359,7 +484,7 @@ export interface CompactHistoryResult {
  * compare-and-swap). The caller then runs a sync round, which carries this
  * instance's own work over like any other instance's.
  */
-export async function compactHistory(o: { dir: string; exportFile?: string; timeoutSec: number; waitSec: number }): Promise<CompactHistoryResult> {
+export async function compactHistory(o: { dir: string; exportFile?: string; timeoutSec: number; waitSec: number; before?: number }): Promise<CompactHistoryResult> {
   const [{ openContext }, { SyncLock }, { Deadline, fetchHub }, { failpoint, armFailpoints }, { TemporaryError }] = await Promise.all([
     import('./context.js'),
     import('./lock.js'),
@@ -387,6 +512,19 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const ours = local ? await repo.revParse(`refs/heads/${local}`) : null;
     if (ours && (await repo.mergeBases(ours, hubHead)).length === 0) throw new Error(`this instance has not crossed into the hub's current epoch yet; run \`agentgit sync\` first, then compact again`);
     if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: ['the hub\'s history is one commit already: nothing to compact'] };
+    // --before: the cut is the last first-parent commit committed at or before the date; the commits after it are replayed
+    let cut = hubHead;
+    let originals: string[] = [];
+    if (o.before !== undefined) {
+      const line: Array<[string, number]> = [];
+      for (const c of await repo.walk({ include: [hubHead] }, { firstParent: true })) line.push([c.oid, await repo.committerTime(c.oid)]);
+      const at = line.findIndex(([, t]) => t <= o.before!);
+      const when = new Date(o.before).toISOString();
+      if (at < 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: [`no commit on the hub's branch was committed at or before ${when}: nothing to compact`] };
+      cut = line[at]![0];
+      if ((await repo.parentsOf(cut)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: [`the history up to ${when} is one commit: nothing to compact`] };
+      originals = line.slice(0, at).map(([c]) => c).reverse();
+    }
     // what we archive must verify like anything we merge
     const { verifyRange } = await import('../identity/verify.js');
     const bad = await verifyRange(repo, { exclude: ours ? [ours] : [], tip: hubHead, allowBootstrap: false });
@@ -394,11 +532,14 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const { readFile } = await import('node:fs/promises');
     const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
     const { isAdmitted } = await import('../identity/admission.js');
-    if (!publicKey || !(await isAdmitted(repo, hubHead, publicKey))) throw new Error('this instance is not admitted on the hub\'s branch: only an admitted key may start an epoch; run the compaction on an admitted instance');
-    const tree = await repo.treeOf(hubHead);
-    const epoch = await repo.commitTree(tree!, [], epochMessage(hubHead, settings.instance, count), { sign: true });
-    const why = await checkEpoch(repo, { epoch, archived: hubHead }, hubHead);
-    if (why) throw new Error(`the epoch commit this instance built does not check out (${why}); nothing was pushed`);
+    if (!publicKey || !(await isAdmitted(repo, hubHead, publicKey)) || !(await isAdmitted(repo, cut, publicKey))) throw new Error(`this instance is not admitted on the hub's branch${cut === hubHead ? '' : ` (as of the cut ${short(cut)} and of the head)`}: only an admitted key may start an epoch; run the compaction on an admitted instance`);
+    const tree = await repo.treeOf(cut);
+    const epoch = await repo.commitTree(tree!, [], epochMessage(hubHead, settings.instance, count, cut === hubHead ? null : { commit: cut, replayed: originals.length }), { sign: true });
+    const tip = await replay(repo, epoch, originals);
+    const level = { epoch, archived: hubHead, cut };
+    const why = (await checkEpoch(repo, level, hubHead)) ?? (await checkReplays(repo, level, tip));
+    const unsigned = why ? [] : await verifyRange(repo, { exclude: [epoch], tip, allowBootstrap: false });
+    if (why || unsigned.length > 0) throw new Error(`the epoch this instance built does not check out (${why ?? unsigned.slice(0, 3).map((b) => `${short(b.commit)}: ${b.reason}`).join('; ')}); nothing was pushed`);
     const archiveRef = `${ARCHIVE_PREFIX}${epoch}`;
     await repo.updateRef(archiveRef, hubHead, null, 'agentgit: archive of the history before an epoch');
     let exported: string | null = null;
@@ -407,7 +548,7 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
       exported = o.exportFile;
     }
     const branch = `refs/heads/${settings.branch}`;
-    const r = await repo.push({ remote: settings.remote, refspecs: [`${epoch}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() });
+    const r = await repo.push({ remote: settings.remote, refspecs: [`${tip}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() });
     if (r.code === 128) throw (await import('../git/exec.js')).gitFailure(['push'], r.code, r.stderr);
     if (r.code !== 0) {
       await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);
@@ -418,11 +559,32 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
       throw new Error(`git push of the new epoch failed: ${r.stderr.split('\n').find((l) => l.trim()) ?? 'no message'}; nothing was changed on the hub`);
     }
     await failpoint('compact'); // the hub has the epoch; this instance crosses into it in its next round
-    return { epoch, archived: hubHead, archivedCommits: count, exported, notes: [] };
+    return { epoch, archived: hubHead, archivedCommits: count, exported, notes: originals.length ? [`${originals.length} commit${originals.length === 1 ? '' : 's'} after the cut ${short(cut)} replayed on top of the epoch`] : [] };
   } finally {
     if (locked) await lock.release();
     repo.close();
   }
+}
+
+/**
+ * Replays `originals` (oldest first) on top of `onto`, one commit each: the
+ * original's tree, message (plus the trailer naming it), author and
+ * committer dates (so a later `--before` cuts them where it cut the originals),
+ * signed by this instance (a commit is authored by the key that signs it;
+ * the original author is in the archived commit the trailer names).
+ * Returns the last commit (`onto` when there is nothing to replay).
+ */
+async function replay(repo: Repo, onto: string, originals: string[]): Promise<string> {
+  let tip = onto;
+  for (const c of originals) {
+    const raw = (await repo.objects.read(c))?.toString('utf8') ?? '';
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const date = (who: string): string | undefined => new RegExp(`^${who} .* (\\d+ [+-]\\d{4})$`, 'm').exec(header)?.[1];
+    const env = Object.fromEntries(Object.entries({ GIT_AUTHOR_DATE: date('author'), GIT_COMMITTER_DATE: date('committer') }).filter((e): e is [string, string] => e[1] !== undefined));
+    const message = replayMessage(raw.slice(raw.indexOf('\n\n') + 2), c);
+    tip = await repo.commitTree((await repo.treeOf(c))!, [tip], message, { sign: true, env });
+  }
+  return tip;
 }
 
 // ---------------------------------------------------------------- compact auto (what is due)

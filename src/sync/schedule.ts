@@ -23,7 +23,12 @@ export interface ScheduleSpec {
   everySec: number;
   /** Run `agentgit watch` as a service instead of a timed `agentgit sync`. */
   watch: boolean;
+  /** Also run `agentgit compact auto` once a day (the policy has a `compaction` block). */
+  compact: boolean;
 }
+
+/** When the daily `agentgit compact auto` runs: 03:00 of the scheduler's clock (when it runs changes nothing it decides: docs/compaction.md). */
+export const COMPACT_AT = { at: '03:00', onCalendar: '*-*-* 03:00:00', cron: '0 3 * * *' } as const;
 
 /** The base PATH scheduled runs get (cron's own is shorter still); the git binary's directory goes first. */
 export const BASE_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -62,9 +67,9 @@ export function repoId(root: string): string {
   return createHash('sha256').update(root).digest('hex').slice(0, 10);
 }
 
-export function unitNames(root: string): { service: string; timer: string; watch: string } {
+export function unitNames(root: string): { service: string; timer: string; watch: string; compact: string; compactTimer: string } {
   const id = repoId(root);
-  return { service: `agentgit-sync-${id}.service`, timer: `agentgit-sync-${id}.timer`, watch: `agentgit-watch-${id}.service` };
+  return { service: `agentgit-sync-${id}.service`, timer: `agentgit-sync-${id}.timer`, watch: `agentgit-watch-${id}.service`, compact: `agentgit-compact-${id}.service`, compactTimer: `agentgit-compact-${id}.timer` };
 }
 
 function checkPaths(spec: ScheduleSpec): void {
@@ -83,6 +88,11 @@ export function pathFor(spec: ScheduleSpec): string {
 /** The agentgit arguments a scheduled run uses. */
 export function commandArgs(spec: ScheduleSpec): string[] {
   return spec.watch ? ['watch', '-C', spec.root, '--quiet'] : ['sync', '-C', spec.root, '--quiet', '--timeout', String(timeoutFor(spec.everySec))];
+}
+
+/** The agentgit arguments of the daily compaction run. */
+export function compactArgs(spec: ScheduleSpec): string[] {
+  return ['compact', 'auto', '-C', spec.root, '--quiet'];
 }
 
 /** A word for a systemd ExecStart=/Environment= line: double-quoted, `%` and `$` doubled so systemd expands neither. */
@@ -111,35 +121,67 @@ export function systemdUnits(spec: ScheduleSpec): UnitFile[] {
   const env = `Environment=${systemdQuote(`PATH=${pathFor(spec)}`)}`;
   // the root in a Description: % is the only character systemd expands there
   const desc = spec.root.replace(/%/g, '%%');
-  if (spec.watch) {
-    return [
-      {
-        name: names.watch,
-        text: [
-          '# written by `agentgit schedule install --watch`; `agentgit schedule remove` deletes it',
-          '[Unit]',
-          `Description=agentgit watch: keep ${desc} in sync on change`,
-          '',
-          '[Service]',
-          'Type=simple',
-          env,
-          `ExecStart=${exec}`,
-          // SIGTERM: the watcher finishes or abandons its round safely and exits 0
-          'KillSignal=SIGTERM',
-          'TimeoutStopSec=150',
-          // a crash or kill -9 loses nothing: the next round recovers
-          'Restart=on-failure',
-          'RestartSec=10',
-          // 2 (usage: the repo or flags are wrong) will not get better by restarting
-          'RestartPreventExitStatus=2',
-          '',
-          '[Install]',
-          'WantedBy=default.target',
-          '',
-        ].join('\n'),
-      },
-    ];
-  }
+  const units = spec.watch ? watchUnit(names, exec, env, desc) : syncUnits(spec, names, exec, env, desc);
+  if (!spec.compact) return units;
+  const header = '# written by `agentgit schedule install` (the policy has a "compaction" block); `agentgit schedule remove` deletes it';
+  return [
+    ...units,
+    {
+      name: names.compact,
+      text: [
+        header,
+        '[Unit]',
+        `Description=agentgit compact auto of ${desc}`,
+        '',
+        '[Service]',
+        'Type=oneshot',
+        env,
+        `ExecStart=${[spec.node, spec.bin, ...compactArgs(spec)].map(systemdQuote).join(' ')}`,
+        // 75 = temporary (hub unreachable, the compare-and-swap lost): the next day retries
+        'SuccessExitStatus=75',
+        '',
+      ].join('\n'),
+    },
+    {
+      name: names.compactTimer,
+      text: [header, '[Unit]', `Description=agentgit compact auto of ${desc}, daily`, '', '[Timer]', `OnCalendar=${COMPACT_AT.onCalendar}`, 'Persistent=true', `Unit=${names.compact}`, '', '[Install]', 'WantedBy=timers.target', ''].join('\n'),
+    },
+  ];
+}
+
+type Names = ReturnType<typeof unitNames>;
+
+function watchUnit(names: Names, exec: string, env: string, desc: string): UnitFile[] {
+  return [
+    {
+      name: names.watch,
+      text: [
+        '# written by `agentgit schedule install --watch`; `agentgit schedule remove` deletes it',
+        '[Unit]',
+        `Description=agentgit watch: keep ${desc} in sync on change`,
+        '',
+        '[Service]',
+        'Type=simple',
+        env,
+        `ExecStart=${exec}`,
+        // SIGTERM: the watcher finishes or abandons its round safely and exits 0
+        'KillSignal=SIGTERM',
+        'TimeoutStopSec=150',
+        // a crash or kill -9 loses nothing: the next round recovers
+        'Restart=on-failure',
+        'RestartSec=10',
+        // 2 (usage: the repo or flags are wrong) will not get better by restarting
+        'RestartPreventExitStatus=2',
+        '',
+        '[Install]',
+        'WantedBy=default.target',
+        '',
+      ].join('\n'),
+    },
+  ];
+}
+
+function syncUnits(spec: ScheduleSpec, names: Names, exec: string, env: string, desc: string): UnitFile[] {
   return [
     {
       name: names.service,
@@ -212,17 +254,31 @@ export function cronLine(spec: ScheduleSpec): string {
   return `${cronFields(spec.everySec)} PATH=${cronQuote(pathFor(spec))} ${cmd} ${cronMarker(spec.root)}`;
 }
 
-/** Whether a crontab line is agentgit's line for this repo. */
-export function isOurCronLine(line: string, root: string): boolean {
-  return !/^\s*#/.test(line) && line.trimEnd().endsWith(' ' + cronMarker(root));
+/** The marker ending the daily compaction line for a repo. */
+export function cronCompactMarker(root: string): string {
+  return `# agentgit-compact:${root.replace(/%/g, '\\%')}`;
 }
 
-/** A crontab with this repo's line set (replacing any earlier one) or removed; other lines untouched. */
-export function editCrontab(current: string, root: string, line: string | null): { text: string; removed: number; changed: boolean } {
+/** The daily `agentgit compact auto` crontab line (spec.compact). */
+export function cronCompactLine(spec: ScheduleSpec): string {
+  checkPaths(spec);
+  const cmd = [spec.node, spec.bin, ...compactArgs(spec)].map(cronQuote).join(' ');
+  return `${COMPACT_AT.cron} PATH=${cronQuote(pathFor(spec))} ${cmd} ${cronCompactMarker(spec.root)}`;
+}
+
+/** Whether a crontab line is agentgit's line for this repo (with `compact`: its sync line or its compaction line). */
+export function isOurCronLine(line: string, root: string, compact = false): boolean {
+  if (/^\s*#/.test(line)) return false;
+  const l = line.trimEnd();
+  return l.endsWith(' ' + cronMarker(root)) || (compact && l.endsWith(' ' + cronCompactMarker(root)));
+}
+
+/** A crontab with this repo's lines (sync, compaction) set (replacing any earlier ones) or removed; other lines untouched. */
+export function editCrontab(current: string, root: string, line: string | string[] | null): { text: string; removed: number; changed: boolean } {
   const lines = current === '' ? [] : current.replace(/\n$/, '').split('\n');
-  const kept = lines.filter((l) => !isOurCronLine(l, root));
+  const kept = lines.filter((l) => !isOurCronLine(l, root, true));
   const removed = lines.length - kept.length;
-  if (line !== null) kept.push(line);
+  if (line !== null) kept.push(...(Array.isArray(line) ? line : [line]));
   const text = kept.length ? kept.join('\n') + '\n' : '';
   return { text, removed, changed: text !== (current === '' || current.endsWith('\n') ? current : current + '\n') };
 }

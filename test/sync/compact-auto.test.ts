@@ -5,10 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { compactionSchedule, parsePolicy } from '../../src/policy/policy.js';
 import { Repo } from '../../src/git/repo.js';
 import { storeSize } from '../../src/sync/compact.js';
-import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
+import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
@@ -118,5 +119,43 @@ describe('compact auto: history', () => {
     expect(Number(git(hub, ['rev-list', '--count', 'main']).trim())).toBe(1);
     expect((await ok(a.run(['compact', 'auto']))).stdout).toBe('no compaction due\n');
     expect(a.read('memory/notes.md')).toBe('- one\n- two\n');
+  }, 120_000);
+});
+
+describe('compact auto: the lease is renewed while it runs', () => {
+  it('a run longer than the lease ttl keeps another instance out of lease compaction, then releases it', async () => {
+    const hub = makeBareHub();
+    const old = 'memory/2026-01-05.md';
+    const a = await Instance.init(hub, 'a', { files: { [POLICY]: policy({ logsOlderThan: '90d' }), [old]: '- 09:00 a first\n' } });
+    const b = await Instance.clone(hub, 'b');
+    for (const i of [a, b]) await ok(i.sync());
+    // a stalls 15 s in its first exchange with the hub while holding the lease (ttl 3 s: renewed every second)
+    let stalled!: () => void;
+    const atFailpoint = new Promise<void>((r) => (stalled = r));
+    const slow = new Promise<Run>((res) => {
+      const child = spawn(process.execPath, [BIN, 'compact', 'auto', '-C', a.dir, '--today', '2026-06-01', '--ttl', '3s'], { env: { ...a.env, AGENTGIT_FAILPOINT: 'fetch:sleep=15000' } });
+      let [stdout, stderr] = ['', ''];
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/failpoint fetch: sleep/.test(stderr)) stalled();
+      });
+      child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    });
+    await atFailpoint;
+    // b watches the lease for 8 s, far longer than ttl + margin: unrenewed, b would take it
+    const rb = await b.run(['lease', 'acquire', 'compaction', '--ttl', '3s', '--wait', '8']);
+    expect(rb.code, `${rb.stderr}${rb.stdout}`).toBe(75);
+    expect(rb.stderr).toMatch(/lease compaction is held by kevin\/a/);
+    const ra = await slow;
+    expect(ra.code, `${ra.stderr}${ra.stdout}`).toBe(0);
+    expect(ra.stdout).toMatch(/^moved 1 daily log older than 90d/);
+    // released at the end: b takes it at once
+    await ok(b.run(['lease', 'acquire', 'compaction', '--ttl', '3s']));
+    await ok(b.run(['lease', 'release', 'compaction']));
+    // a bad --ttl is a usage error
+    const u = await a.run(['compact', 'auto', '--ttl', 'forever']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/--ttl "forever": give a duration from 1s to 7d/);
   }, 120_000);
 });

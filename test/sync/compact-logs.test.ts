@@ -10,6 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { archiveBlock, archivePathFor, conservationProblems, olderThan } from '../../src/sync/compact.js';
 import { spawn } from 'node:child_process';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, type Run } from '../helpers/agents.js';
+import { killedAt } from './compact-helpers.js';
 
 afterAll(() => cleanupTemp());
 
@@ -114,6 +115,67 @@ describe('compact logs: three instances, one lagging', () => {
     expect(feb.split('\n').filter((l) => l === '- 09:00 a february two')).toHaveLength(1);
     expect(a.git(['status', '--porcelain'])).toBe('');
     await ok(a.run(['verify']));
+  }, 120_000);
+
+  it('an agent that appends to a daily log during the work-tree update of its compaction: every entry exactly once (compacting and receiving instance)', async () => {
+    const d1 = 'memory/2026-04-01.md';
+    const d2 = 'memory/2026-04-02.md';
+    const x1 = '- 09:00 a april one\n';
+    const x2 = '- 09:00 a april two\n';
+    await writeAndSync({ [d1]: x1, [d2]: x2 });
+    await ok(b.sync());
+    await ok(c.sync());
+    // the compaction's commit exists, its work-tree update is cut short; the agent then writes the old day (the race, made deterministic)
+    await killedAt(a, 'checkout', ['compact', 'logs', '--today', '2026-08-01']);
+    a.write(d1, `${x1}- 12:00 a during the compaction\n`);
+    await ok(a.sync()); // finishes the update from the journal, commits, publishes
+    expect(a.read(d1)).toBe('- 12:00 a during the compaction\n'); // only the new entry stays in the daily file
+    // b receives the compaction; its work-tree update is cut short the same way and its agent appends meanwhile
+    await killedAt(b, 'checkout', ['sync']);
+    b.write(d2, `${x2}- 12:30 b during the update\n`);
+    await ok(b.sync());
+    expect(b.read(d2)).toBe('- 12:30 b during the update\n');
+    for (const i of [c, a, b, c]) await ok(i.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    const all = [...a.snapshot().entries()].filter(([p]) => p.startsWith('memory/')).map(([, t]) => t).join('');
+    for (const e of ['- 09:00 a april one', '- 09:00 a april two', '- 12:00 a during the compaction', '- 12:30 b during the update']) {
+      expect(all.split('\n').filter((l) => l === e), e).toHaveLength(1);
+    }
+    expect(a.git(['status', '--porcelain'])).toBe('');
+    await ok(a.run(['verify']));
+    // the next compaction moves the new entries too, still once each
+    await ok(a.run(['compact', 'logs', '--today', '2026-08-01']));
+    for (const i of [b, c, a]) await ok(i.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    expect(existsSync(a.path(d1)) || existsSync(a.path(d2))).toBe(false);
+    const april = a.read('memory/archive/2026-04.md');
+    for (const e of ['- 09:00 a april one', '- 09:00 a april two', '- 12:00 a during the compaction', '- 12:30 b during the update']) {
+      expect(april.split('\n').filter((l) => l === e), e).toHaveLength(1);
+    }
+  }, 120_000);
+
+  it('an agent that writes a compacted daily log back whole (moved entries, then a new one): the round commits the new entry only', async () => {
+    const d = 'memory/2026-04-10.md';
+    const x = '- 09:00 a april ten\n- 09:30 a april ten again\n';
+    await writeAndSync({ [d]: x });
+    await ok(a.run(['compact', 'logs', '--today', '2026-08-01']));
+    expect(existsSync(a.path(d))).toBe(false);
+    // a read-modify-write agent that read the day before the update deleted it writes it back with a new entry
+    a.write(d, `${x}- 13:00 a written back\n`);
+    await ok(a.sync());
+    expect(a.read(d)).toBe('- 13:00 a written back\n');
+    expect(a.git(['show', `HEAD:${d}`])).toBe('- 13:00 a written back\n');
+    expect(a.git(['status', '--porcelain'])).toBe('');
+    for (const i of [b, c, a]) await ok(i.sync());
+    expect(expectSameSnapshots([a, b, c]).diff).toEqual([]);
+    const all = [...a.snapshot().entries()].filter(([p]) => p.startsWith('memory/')).map(([, t]) => t).join('');
+    for (const e of ['- 09:00 a april ten', '- 09:30 a april ten again', '- 13:00 a written back']) {
+      expect(all.split('\n').filter((l) => l === e), e).toHaveLength(1);
+    }
+    // a new file for an old day that does not start with what was moved is committed as it is
+    a.write('memory/2026-04-11.md', '- 08:00 a a day never compacted\n');
+    await ok(a.sync());
+    expect(a.git(['show', 'HEAD:memory/2026-04-11.md'])).toBe('- 08:00 a a day never compacted\n');
   }, 120_000);
 
   it('the commit guard takes a compaction made by hand only when the archive holds every byte', async () => {

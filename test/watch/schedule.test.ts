@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileS
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentgit, BIN, cleanupTemp, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
-import { cronFields, cronLine, editCrontab, onCalendar, parseEvery, systemdQuote, unitNames } from '../../src/sync/schedule.js';
+import { cronCompactLine, cronFields, cronLine, editCrontab, onCalendar, parseEvery, systemdQuote, unitNames } from '../../src/sync/schedule.js';
 
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
@@ -234,6 +234,64 @@ describe('schedule --cron', () => {
   });
 });
 
+describe('schedule: the daily compaction when the policy has a "compaction" block', () => {
+  it('systemd: a daily compact auto service + timer beside the sync units, verified; cron: a second marked line that parses and runs quietly; show and remove know both', async () => {
+    const repo3 = join(home, 'compacting');
+    mkdirSync(repo3);
+    const init = await agentgit(['init', '-C', repo3, '--remote', makeBareHub(), '--agent', 'kevin'], { env });
+    expect(init.code, init.stderr).toBe(0);
+    // no block yet: nothing about compaction is installed
+    const plain = await agentgit(['schedule', 'show', '--systemd', '--json', '-C', repo3], { env });
+    expect((JSON.parse(plain.stdout) as { install: { compact: boolean; files: unknown[] } }).install).toMatchObject({ compact: false, files: [{}, {}] });
+    writeFileSync(join(repo3, '.agentgit', 'config.json'), `${JSON.stringify({ version: 1, compaction: { logsOlderThan: '90d' } }, null, 2)}\n`);
+    expect((await agentgit(['sync', '-C', repo3], { env })).code).toBe(0);
+
+    const names = unitNames(repo3);
+    const r = await agentgit(['schedule', 'install', '--systemd', '-C', repo3], { env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/and `agentgit compact auto` daily at 03:00/);
+    const service = readFileSync(join(unitDir(), names.compact), 'utf8');
+    const timer = readFileSync(join(unitDir(), names.compactTimer), 'utf8');
+    expect(service).toContain(`ExecStart="${process.execPath}" "${BIN}" "compact" "auto" "-C" "${repo3}" "--quiet"\n`);
+    expect(service).toContain('SuccessExitStatus=75\n');
+    expect(timer).toContain('OnCalendar=*-*-* 03:00:00\n');
+    expect(timer).toContain(`Unit=${names.compact}\n`);
+    analyze([names.service, names.timer, names.compact, names.compactTimer].map((n) => join(unitDir(), n)));
+    expect(systemctlLog()).toContain(`--user enable --now ${names.timer} ${names.compactTimer}\n`);
+    const shown = await agentgit(['schedule', 'show', '--systemd', '-C', repo3], { env });
+    expect(shown.stdout).toContain(`# ${join(unitDir(), names.compactTimer)}`);
+    expect((await agentgit(['schedule', 'remove', '--systemd', '-C', repo3], { env })).code).toBe(0);
+    expect(systemctlLog()).toContain(`--user disable --now ${names.timer} ${names.compactTimer}\n`);
+    expect(existsSync(join(unitDir(), names.compact)) || existsSync(join(unitDir(), names.compactTimer))).toBe(false);
+
+    // cron: the sync line and the compaction line, each marked; reinstalling keeps exactly these two
+    for (let i = 0; i < 2; i++) expect((await agentgit(['schedule', 'install', '--cron', '-C', repo3], { env })).code).toBe(0);
+    const table = readFileSync(crontabFile(), 'utf8').split('\n');
+    expect(table.filter((l) => l.endsWith(`# agentgit:${repo3}`))).toHaveLength(1);
+    const ours = table.filter((l) => l.endsWith(`# agentgit-compact:${repo3}`));
+    expect(ours).toHaveLength(1);
+    const line = ours[0]!;
+    expect(line.split(/\s+/).slice(0, 5)).toEqual(['0', '3', '*', '*', '*']);
+    const command = line.replace(/^(\S+\s+){5}/, '');
+    const words = command.match(/'(?:[^']|'\\'')*'|\S+/g)!.map((w) => (w.startsWith("'") ? w.slice(1, -1).replace(/'\\''/g, "'") : w));
+    expect(words.slice(1, 8)).toEqual([process.execPath, BIN, 'compact', 'auto', '-C', repo3, '--quiet']);
+    // run as cron would: /bin/sh, a short PATH; nothing due (no daily log), so it prints nothing and exits 0
+    const run = spawnSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { ...testEnv(home), PATH: '/nonexistent' }, cwd: '/' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('');
+    expect(run.status).toBe(0);
+    expect((await agentgit(['schedule', 'show', '--cron', '-C', repo3], { env })).stdout).toContain(line);
+    expect((await agentgit(['schedule', 'remove', '--cron', '-C', repo3], { env })).code).toBe(0);
+    expect(readFileSync(crontabFile(), 'utf8')).not.toContain(repo3);
+  });
+
+  it('the compaction line quotes paths like the sync line', () => {
+    const line = cronCompactLine({ root: "/srv/it's 100%", node: '/usr/bin/node', bin: '/opt/a g/bin/agentgit', gitDir: '/opt/git/bin', everySec: 60, watch: false, compact: true });
+    expect(line).toBe(`0 3 * * * PATH=/opt/git/bin:/usr/local/bin:/usr/bin:/bin /usr/bin/node '/opt/a g/bin/agentgit' compact auto -C '/srv/it'\\''s 100\\%' --quiet # agentgit-compact:/srv/it's 100\\%`);
+  });
+});
+
 describe('schedule text (pure)', () => {
   it('periods map to cron fields and OnCalendar', () => {
     expect(parseEvery('30s', 'systemd')).toBe(30);
@@ -252,7 +310,7 @@ describe('schedule text (pure)', () => {
 
   it('quotes paths with spaces, quotes, % and $ for systemd and cron', () => {
     expect(systemdQuote('/a b/%h$x"y')).toBe('"/a b/%%h$$x\\"y"');
-    const line = cronLine({ root: "/srv/it's 100%", node: '/usr/bin/node', bin: '/opt/a g/bin/agentgit', gitDir: '/opt/git/bin', everySec: 60, watch: false });
+    const line = cronLine({ root: "/srv/it's 100%", node: '/usr/bin/node', bin: '/opt/a g/bin/agentgit', gitDir: '/opt/git/bin', everySec: 60, watch: false, compact: false });
     expect(line).toBe(
       "* * * * * PATH=/opt/git/bin:/usr/local/bin:/usr/bin:/bin /usr/bin/node '/opt/a g/bin/agentgit' sync -C '/srv/it'\\''s 100\\%' --quiet --timeout 50 # agentgit:/srv/it's 100\\%",
     );
