@@ -130,6 +130,23 @@ export function findSecret(bytes: Uint8Array): string | null {
   return findSecretIn(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
 }
 
+/**
+ * Blob ids whose exact bytes this process found clean (the commit guard:
+ * sync/commit.ts): an oid names its bytes, so the pre-push scan
+ * (sync/scan.ts) need not read and scan them again. Bounded: a watcher
+ * runs for days.
+ */
+const cleanBlobs = new Set<string>();
+
+export function rememberCleanBlob(oid: string): void {
+  if (cleanBlobs.size >= 100_000) cleanBlobs.clear();
+  cleanBlobs.add(oid);
+}
+
+export function knownCleanBlob(oid: string): boolean {
+  return cleanBlobs.has(oid);
+}
+
 /** `name=value` forms that carry a credential whatever its shape. */
 const ASSIGNED = /\b((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[A-Za-z_]*\s*[=:]\s*)("?)[^\s"']+/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{12,}/g;
