@@ -13,7 +13,7 @@ export async function syncCommand(a: { C: string; quiet: boolean; json: boolean;
     reportError('--timeout must be a positive number of seconds', 2, a.json);
     return;
   }
-  const o = await syncRound({ dir: a.C, push: a.push, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait) });
+  const o = await syncRound({ dir: a.C, push: a.push, timeoutSec: a.timeout, waitSec: Math.max(0, a.wait), quietHub: true });
   if (o.paused && !a.json) {
     if (!a.quiet) process.stdout.write(`${o.notes[0]}\n`); // "paused until …"
     return;

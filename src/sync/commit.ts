@@ -18,6 +18,7 @@ import type { Held } from './guard.js';
 import { foldPendingConflicts, PENDING_CONFLICTS } from './conflict-record.js';
 import type { ClockSource } from './hlc.js';
 import { failpoint } from './failpoint.js';
+import { rememberCleanBlob } from './secrets.js';
 
 export interface CommitResult {
   commit: string | null;
@@ -173,6 +174,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
     // a compacted daily log written back whole (its moved entries first): only the new entries (docs/compaction.md)
     const revived = !before && work && kind === 'log' ? await (await import('./compact.js')).trimRevivedOnCommit(repo, policy, path, work.bytes) : null;
     await put(path, revived ?? work?.bytes ?? null, work?.mode ?? '100644', before);
+    if (work && !revived) rememberCleanBlob(stage[stage.length - 1]!.oid); // the guard scanned these very bytes: the pre-push scan skips them
     if (kind === 'log') return; // logs merge by entry: no clocks needed
     // per-key clocks for JSON, a whole-file clock for everything else
     const cpath = clockPathFor(path);

@@ -54,6 +54,12 @@ export interface SyncOptions {
    * hub that moved meanwhile rejects the push, and the next attempt fetches).
    */
   hubHead?: () => string | null | undefined;
+  /**
+   * A round of `agentgit sync` (cron): when the hub is a repository on this
+   * machine whose branch and heartbeats equal what the last fetch brought,
+   * skip the fetch (sync/hub-files.ts). The watcher passes hubHead itself.
+   */
+  quietHub?: boolean;
   /** Leave the shared ssh connection up when the round ends (the watcher polls and syncs over it, and closes it itself). */
   keepSsh?: boolean;
 }
@@ -518,7 +524,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     } else {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome()); // one ssh connection for the round's fetches and pushes
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out, t0, (at) => (heartbeatAt = at));
-      const { startHead } = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead });
+      const { startHead } = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) });
       out.rebuild = await rebuildDerived(repo, policy, startHead, out.head);
     }
     // what `git commit` used to start after every commit: objects are written in-process now

@@ -21,7 +21,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Repo, TreeChange } from '../git/repo.js';
 import { splitSignature } from '../git/objects.js';
 import type { Policy } from '../policy/policy.js';
-import { findSecret, findSecretIn, redactSecrets } from './secrets.js';
+import { findSecret, findSecretIn, knownCleanBlob, redactSecrets } from './secrets.js';
 import { SecretsInPushError, type SecretFinding } from '../errors.js';
 
 /** How many scanned commit ids the cache keeps (newest last). */
@@ -99,7 +99,8 @@ export async function scanBeforePush(repo: Repo, policy: Policy, head: string, h
         findings.push({ commit: c.oid, path: e.path, what: cls.secret ? 'the path matches a secret glob' : 'the path is in the local layer, which never leaves this machine (if it should sync, give it a layer in .agentgit/config.json)' });
         continue;
       }
-      if (!blobs.has(e.newOid)) blobs.set(e.newOid, { commit: c.oid, path: e.path });
+      // (a blob the commit guard scanned clean in this process is not scanned again)
+      if (!blobs.has(e.newOid) && !knownCleanBlob(e.newOid)) blobs.set(e.newOid, { commit: c.oid, path: e.path });
     }
   }
   // every distinct new blob once, read a batch at a time through the cat-file session

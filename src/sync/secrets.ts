@@ -66,9 +66,37 @@ export function unescapeJsonish(s: string): string {
  */
 const B64_RUN = /[A-Za-z0-9+/_-]{24,}(?:(?:\r?\n|\\r\\n|\\n)[ \t]*[A-Za-z0-9+/_-]{4,})*={0,2}/g;
 
+/** 1 for a character of the base64 alphabets of B64_RUN (standard or URL-safe). */
+const B64_CHAR = new Uint8Array(128);
+for (const [a, z] of ['AZ', 'az', '09']) for (let c = a!.charCodeAt(0); c <= z!.charCodeAt(0); c++) B64_CHAR[c] = 1;
+for (const c of '+/_-') B64_CHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * The first index at or after `from` where 24 base64 characters in a row
+ * begin, or -1: where B64_RUN's next match begins (it matches exactly where
+ * such 24 begin). Checks the last character of each 24-wide window first and
+ * skips past any other character: prose is passed over a word at a time, 20
+ * times cheaper than letting the regex try every position.
+ */
+function nextRunStart(s: string, from: number): number {
+  let i = from;
+  while (i + 24 <= s.length) {
+    let j = i + 23;
+    for (; j >= i; j--) {
+      const c = s.charCodeAt(j);
+      if (c >= 128 || B64_CHAR[c] !== 1) break;
+    }
+    if (j < i) return i;
+    i = j + 1;
+  }
+  return -1;
+}
+
 function matchBase64(s: string): string | null {
-  B64_RUN.lastIndex = 0;
-  for (let m = B64_RUN.exec(s); m !== null; m = B64_RUN.exec(s)) {
+  for (let at = nextRunStart(s, 0); at !== -1; at = nextRunStart(s, B64_RUN.lastIndex)) {
+    B64_RUN.lastIndex = at;
+    const m = B64_RUN.exec(s);
+    if (m === null) break; // never: 24 in a row match
     // a key header is near the start of what it wraps: the first MB of a run is enough
     const run = m[0].slice(0, 1 << 20).replace(/\\r|\\n|\s/g, '');
     if (run.length < 32) continue;
@@ -100,6 +128,23 @@ export function findSecretIn(s: string): string | null {
 export function findSecret(bytes: Uint8Array): string | null {
   // latin1 keeps every byte as one char, so patterns match inside binary too
   return findSecretIn(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+}
+
+/**
+ * Blob ids whose exact bytes this process found clean (the commit guard:
+ * sync/commit.ts): an oid names its bytes, so the pre-push scan
+ * (sync/scan.ts) need not read and scan them again. Bounded: a watcher
+ * runs for days.
+ */
+const cleanBlobs = new Set<string>();
+
+export function rememberCleanBlob(oid: string): void {
+  if (cleanBlobs.size >= 100_000) cleanBlobs.clear();
+  cleanBlobs.add(oid);
+}
+
+export function knownCleanBlob(oid: string): boolean {
+  return cleanBlobs.has(oid);
 }
 
 /** `name=value` forms that carry a credential whatever its shape. */

@@ -452,7 +452,7 @@ export function localHubDir(url: string | null, root: string, config: Map<string
 }
 
 /** A hub's branch head read from its files; undefined when only git can tell (or a file there is not a small regular file: a FIFO would hang the read). */
-function readHubRef(hubDir: string, branch: string): string | null | undefined {
+export function readHubRef(hubDir: string, branch: string): string | null | undefined {
   const ref = `refs/heads/${branch}`;
   for (const [f, max] of [[ref, 4096], ['packed-refs', 64 << 20]] as const) {
     try {

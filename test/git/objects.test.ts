@@ -5,7 +5,7 @@
  * is assembled whole.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeBlob } from '../../src/git/objects.js';
@@ -38,6 +38,23 @@ describe('loose objects', () => {
     } finally {
       a.repo.close();
       b.repo.close();
+    }
+  });
+
+  it('are compressed at git\'s loose-object level (1, best speed), as `git hash-object -w` writes them', async () => {
+    const a = await newRepo();
+    try {
+      const bytes = Buffer.from('- an entry\n'.repeat(800));
+      const oid = await writeBlob(a.repo.gitDir, bytes);
+      const ours = readFileSync(join(a.dir, '.git', 'objects', oid.slice(0, 2), oid.slice(2)));
+      const theirs = spawnSync('git', ['hash-object', '-w', '--stdin'], { cwd: a.dir, env: a.env, input: Buffer.concat([bytes, Buffer.from('x')]), encoding: 'utf8' }).stdout.trim();
+      const gits = readFileSync(join(a.dir, '.git', 'objects', theirs.slice(0, 2), theirs.slice(2)));
+      // the zlib header names the level: 78 01 is level 1 (git's core.looseCompression default), 78 9c zlib's default 6
+      expect(gits.subarray(0, 2).toString('hex')).toBe('7801');
+      expect(ours.subarray(0, 2).toString('hex')).toBe('7801');
+      expect(spawnSync('git', ['cat-file', 'blob', oid], { cwd: a.dir, env: a.env }).stdout.equals(bytes)).toBe(true);
+    } finally {
+      a.repo.close();
     }
   });
 

@@ -84,6 +84,20 @@ describe('the detector (sync/secrets.ts)', () => {
     expect(findSecretIn(text)).toBeNull();
   });
 
+  it('finds a base64-wrapped key after prose and other base64 runs, at every alignment (the run search skips ahead)', () => {
+    const b64 = Buffer.from(pkcs8).toString('base64');
+    const prose = 'The agent wrote a note about the deploy. ';
+    for (let k = 0; k < 30; k++) {
+      // a harmless run of k base64 characters (23, 24, 25 among them) glued before, and a
+      // harmless long run (a commit id, a hash) before that: each alignment of the window
+      const text = `${prose.repeat(3)}sha256:${'f3a9'.repeat(16)} then ${'Zq+/'.repeat(8).slice(0, k)} ${prose}key=${b64}`;
+      expect(findSecretIn(text), `k=${k}`).not.toBeNull();
+      expect(findSecretIn(text.replace(`key=${b64}`, 'key=none')), `k=${k}`).toBeNull();
+      // the key's run glued to a short run before it (one run of k + its length)
+      expect(findSecretIn(`${prose}${'Zq'.repeat(k)}\n${b64}`), `k=${k} glued`).not.toBeNull();
+    }
+  });
+
   it('redaction keeps the message and drops the secret', () => {
     expect(redactSecrets(`push to https://${tok}@github.com/x.git failed; key ${key.text.trimEnd()} end`)).toBe('push to https://***@github.com/x.git failed; key *** end');
     expect(redactSecrets('ssh://git@host/x.git and git@github.com:me/x.git')).toBe('ssh://git@host/x.git and git@github.com:me/x.git');
