@@ -141,21 +141,31 @@ export function storeFiles(pairs: Array<[string, string]>, url: string, env: Nod
   return files.filter((f) => f !== '').map((f) => resolve(f.replace(/^~(?=\/)/, home)));
 }
 
-/** The first line of a store file matching `url` (scheme, host, port; a path in the line must match too). */
+/** The first line of a store file matching `url`: same scheme and host (with port); a path in the line must prefix the URL's. */
 export function credentialFromStore(text: string, url: string): Credential | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
   for (const line of text.split('\n')) {
-    const l = line.trim();
-    if (!l) continue;
-    let c: URL;
+    // git writes each part percent-encoded, the port's colon too (`host%3a8443`)
+    const m = /^([a-z][a-z0-9+.-]*):\/\/(?:([^:@/]*)(?::([^@/]*))?@)([^/]*)(\/.*)?$/i.exec(line.trim());
+    if (!m) continue;
+    let host: string;
+    let user: string;
+    let pass: string;
+    let path: string;
     try {
-      c = new URL(l);
+      [user, pass, host, path] = [m[2] ?? '', m[3] ?? '', m[4]!, m[5] ?? ''].map(decodeURIComponent) as [string, string, string, string];
     } catch {
       continue;
     }
-    if (!c.username && !c.password) continue;
-    const scope = `${c.protocol}//${c.host}${c.pathname === '/' ? '' : c.pathname}`;
-    if (!scopeMatches(scope, url)) continue;
-    return { username: decodeURIComponent(c.username), password: decodeURIComponent(c.password) };
+    if (`${m[1]!.toLowerCase()}:` !== u.protocol || host.toLowerCase() !== u.host.toLowerCase()) continue;
+    const p = path.replace(/\/+$/, '');
+    if (p && u.pathname !== p && !u.pathname.startsWith(`${p}/`)) continue;
+    return { username: user, password: pass };
   }
   return null;
 }
