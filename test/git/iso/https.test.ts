@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caFileFor, credentialFor, credentialFromStore, storeFiles } from '../../../src/git/iso/credentials.js';
 import { HttpDeadlineError } from '../../../src/git/iso/http.js';
 import { fetchHttps, hubKind, lsRemoteHttps, pushHttps } from '../../../src/git/iso/remote.js';
+import { fetchHttpsRefspecs } from '../../../src/git/iso/upload-pack.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../../helpers/agents.js';
 import { gitEnv, hubsAvailable, startHttpsHub, startHungHub, type HttpsHub } from '../../helpers/hubs.js';
 
@@ -104,6 +105,29 @@ describe.skipIf(!avail.https)('https hub', () => {
     expect(spawnSync('git', ['fsck', '--strict', '--no-dangling'], { cwd: hub.repoPath, env, encoding: 'utf8' }).status).toBe(0);
     // the password never went into a URL the hub saw
     expect(hub.accessLog().join('\n')).not.toContain('with/odd');
+  });
+
+  it('fetches any refspec (heartbeat refs by glob, a branch into a scratch ref by URL) as git fetch does', async () => {
+    const repo = await hub.createRepo('refspecs.git');
+    const src = join(tempDir(), 'src');
+    git(tempDir(), ['init', '-q', '-b', 'main', src], env);
+    const c1 = commitIn(src, 'a.txt', 'a\n');
+    git(src, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-q', '--allow-empty', '-m', 'beat'], env);
+    const beat = git(src, ['rev-parse', 'HEAD'], env).trim();
+    git(src, ['push', '-q', repo.url, `${c1}:refs/heads/main`, `${beat}:refs/agentgit/hub/one`, `${c1}:refs/agentgit/hub/two`], env);
+    const viaIso = join(tempDir(), 'iso');
+    const viaGit = join(tempDir(), 'git');
+    for (const d of [viaIso, viaGit]) git(tempDir(), ['init', '-q', '-b', 'main', d], env);
+    const specs = ['+refs/heads/main:refs/agentgit/probe', '+refs/agentgit/hub/*:refs/agentgit/instances/*'];
+    const r = await fetchHttpsRefspecs(join(viaIso, '.git'), repo.url, [...specs, '+refs/heads/nope:refs/x'], { env });
+    expect(r.missing).toEqual(['refs/heads/nope']);
+    git(viaGit, ['fetch', '-q', '--no-tags', repo.url, ...specs], env);
+    const refsOf = (d: string) => git(d, ['for-each-ref', '--format=%(refname) %(objectname)'], env);
+    expect(refsOf(viaIso)).toBe(refsOf(viaGit));
+    expect(spawnSync('git', ['fsck', '--strict', '--no-dangling'], { cwd: viaIso, env, encoding: 'utf8' }).status).toBe(0);
+    // again: nothing to fetch, nothing changes
+    await fetchHttpsRefspecs(join(viaIso, '.git'), repo.url, specs, { env });
+    expect(refsOf(viaIso)).toBe(refsOf(viaGit));
   });
 
   it('a wrong password and a missing CA fail with a line that holds no secret', async () => {
