@@ -52,7 +52,7 @@ export function configPairs(gitDir: string | null, env: NodeJS.ProcessEnv = proc
 }
 
 /** git's key case rule: section and name lowercase, a subsection (the middle) as written. */
-function lowerKey(k: string): string {
+export function lowerKey(k: string): string {
   const first = k.indexOf('.');
   const last = k.lastIndexOf('.');
   if (first < 0) return k.toLowerCase();

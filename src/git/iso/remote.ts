@@ -82,9 +82,10 @@ const ZERO = '0'.repeat(40);
  * only if the hub's `remoteRef` is `expected` now (null: must not exist):
  * the check is made on the hub's own advertisement, and the receive-pack
  * command carries that id as the old value, so the hub refuses it too if
- * the ref moved in between (compare-and-swap on the hub's side).
+ * the ref moved in between (compare-and-swap on the hub's side). `anyOld`:
+ * no lease (a forced push of a heartbeat ref).
  */
-export async function pushHttps(gitDir: string, url: string, localRef: string, remoteRef: string, expected: string | null, o: Omit<TransportOptions, 'gitDir'> = {}): Promise<PushOutcome> {
+export async function pushHttps(gitDir: string, url: string, localRef: string, remoteRef: string, expected: string | null, o: Omit<TransportOptions, 'gitDir'> & { anyOld?: boolean } = {}): Promise<PushOutcome> {
   const git = await loadIso();
   const http = httpFor(url, { ...o, gitDir });
   let seen: string | null = null;
@@ -99,7 +100,7 @@ export async function pushHttps(gitDir: string, url: string, localRef: string, r
       force: true, // the lease below is the guard, as git's --force-with-lease
       onPrePush: ({ remoteRef: rr }) => {
         seen = rr.oid === ZERO ? null : rr.oid;
-        return seen === expected;
+        return o.anyOld === true || seen === expected;
       },
     });
     const st = r.refs[remoteRef];
