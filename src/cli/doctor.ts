@@ -3,7 +3,7 @@
  * Exit 0 when everything passes, 1 when something needs a person.
  */
 import { stat } from 'node:fs/promises';
-import { gitVersion } from '../git/backend.js';
+import { Repo } from '../git/repo.js';
 import { redactUrl, stripUserinfo, urlHasCredentials } from '../git/url.js';
 import { openContext } from '../sync/context.js';
 import { signersAt } from '../identity/admission.js';
@@ -22,7 +22,7 @@ interface Finding {
 
 export async function doctorCommand(a: { C: string; json: boolean; timeout: number }): Promise<void> {
   const findings: Finding[] = [];
-  const v = await gitVersion();
+  const v = await Repo.engineVersion();
   const m = v === null ? null : /^(\d+)\.(\d+)/.exec(v);
   const okGit = !!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 34));
   findings.push({ check: 'git version', ok: okGit, detail: v ? `git version ${v}` : 'git not found', fix: okGit ? undefined : 'install git 2.34 or newer and put it on the PATH cron uses' });

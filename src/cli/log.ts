@@ -12,6 +12,7 @@ import { openContext } from '../sync/context.js';
 import { isClockPath } from '../sync/clocks.js';
 import { printJson } from './output.js';
 import { INSTANCE_TRAILER } from '../git/trailers.js';
+import type { LogQuery } from '../git/backend.js';
 
 const SIG: Record<string, string> = { G: 'good', U: 'unknown key', N: 'unsigned', B: 'bad', E: 'cannot check', X: 'expired', Y: 'expired key', R: 'revoked key' };
 
@@ -19,14 +20,14 @@ export async function logCommand(a: { C: string; json: boolean; instance?: strin
   const { repo, policy } = await openContext(a.C);
   try {
     const fields = ['%H', '%cI', '%an', '%G?', `%(trailers:key=${INSTANCE_TRAILER},valueonly,separator=%x2C)`, '%GS', '%GK', '%s'];
-    const args = ['--first-parent', '-m', `--max-count=${a.max}`];
-    if (a.archive) args.push('--glob=refs/agentgit/archive/*'); // the history before each epoch (docs/compaction.md)
-    if (a.since) args.push(`--since=${a.since}`);
+    const query: LogQuery = { fields, include: [], firstParent: true, maxCount: a.max };
+    if (a.archive) query.glob = 'refs/agentgit/archive/*'; // the history before each epoch (docs/compaction.md)
+    if (a.since) query.since = a.since;
     // authors are `AGENT/INSTANCE <INSTANCE@…>`; git matches the pattern against name and email
-    if (a.instance) args.push(`--author=/${a.instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} <`);
+    if (a.instance) query.author = `/${a.instance.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} <`;
     const match = a.path ? ignore().add(a.path) : null;
     const rows = [];
-    for (const { fields: [oid, time, author, sig, trailer, principal, key, subject], changes } of await repo.logWithChanges(fields, args)) {
+    for (const { fields: [oid, time, author, sig, trailer, principal, key, subject], changes } of await repo.logWithChanges(query)) {
       const files: { path: string; kind: string; status: string; entriesAdded?: number; keysChanged?: string[] }[] = [];
       for (const { path, status, oldOid, newOid } of changes) {
         if (isClockPath(path)) continue;

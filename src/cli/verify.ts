@@ -28,7 +28,7 @@ export async function verifyCommand(a: { C: string; json: boolean }): Promise<vo
     const trees = head ? await treeRejections(repo, { exclude: [], tip: head, limits: treeLimitsOf(policy.config) }) : [];
     // append-only: non-merge commits that dropped log entries
     const rewrites: { commit: string; author: string; path: string; lost: number; first: string }[] = [];
-    const log = head ? await repo.logWithChanges(['%H', '%an'], ['--no-merges', head]) : [];
+    const log = head ? await repo.logWithChanges({ fields: ['%H', '%an'], noMerges: true, include: [head] }) : [];
     for (const { fields: [oid, author], changes } of log) {
       for (const { path, status, oldOid, newOid } of changes) {
         if (status !== 'M' && status !== 'D') continue;

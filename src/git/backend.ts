@@ -18,7 +18,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseGitConfig } from './config.js';
-import { gitText } from './exec.js';
+import type { RawChange } from './tree.js';
 
 export type ObjectFormat = 'sha1' | 'sha256';
 export type RefStorage = 'files' | 'reftable';
@@ -103,29 +103,6 @@ export function capabilitiesFromFiles(gitDir: string): { found: boolean; caps: C
   return { found: false, caps: choose('sha1', 'files', linked, false), common, linked };
 }
 
-/**
- * Detect the capabilities of the repository at `gitDir` (its git dir,
- * absolute); `cwd` is its work tree, for git when git must answer.
- */
-export async function detectCapabilities(gitDir: string, cwd: string): Promise<Capabilities> {
-  const fromFiles = capabilitiesFromFiles(gitDir);
-  if (fromFiles.found) return fromFiles.caps;
-  const { common, linked } = fromFiles;
-  // git says (and the fast paths stay off unless everything is as proven)
-  const format = (await gitText(['rev-parse', '--show-object-format'], { cwd }).catch(() => 'sha1')) === 'sha256' ? 'sha256' : 'sha1';
-  const reftable = existsSync(join(common, 'reftable')) || (await gitText(['config', '--get', 'extensions.refstorage'], { cwd }).catch(() => '')).toLowerCase() === 'reftable';
-  return choose(format, reftable ? 'reftable' : 'files', linked, false);
-}
-
-/** `git --version`'s numbers, or null when git cannot be run (asked once per process, only by those who need it). */
-let versionAsked: Promise<string | null> | null = null;
-export function gitVersion(): Promise<string | null> {
-  versionAsked ??= gitText(['--version'], { cwd: '/' })
-    .then((v) => /(\d+\.\d+(?:\.\d+)?)/.exec(v)?.[1] ?? null)
-    .catch(() => null);
-  return versionAsked;
-}
-
 // ---------------------------------------------------------------------------
 // The one door to git (issue #16): everything agentgit asks of git that is
 // not an in-process fast path, named by what it does. `Repo` (git/repo.ts)
@@ -157,14 +134,7 @@ export interface WalkedCommit {
 }
 
 /** One change between two trees (`git diff-tree -r --no-renames`): A added, D deleted, M modified, T type changed. */
-export interface TreeChangeEntry {
-  path: string;
-  status: 'A' | 'D' | 'M' | 'T';
-  oldMode: string;
-  newMode: string;
-  oldOid: string;
-  newOid: string;
-}
+export type TreeChangeEntry = RawChange;
 
 /** One commit of a log with changes: the format fields asked for, in order, and its raw changes. */
 export interface LoggedCommitEntry {
@@ -200,16 +170,18 @@ export interface Revisions {
   fullHistory?: boolean;
 }
 
-/** How the commits of a walk come out. */
+/** How the commits of a walk come out (default: git's, newest first). */
 export interface WalkOrder {
-  /** Parents before children (`--reverse --topo-order`). */
-  parentsFirst?: boolean;
-  /** Children first in topological order without reversing (`--topo-order`). */
+  /** Oldest first (`--reverse`). */
+  reverse?: boolean;
+  /** Topological order (`--topo-order`; with `reverse`: parents before children). */
   topo?: boolean;
   /** Only root commits (`--max-parents=0`). */
   rootsOnly?: boolean;
   /** Only the given commits themselves, no ancestors (`--no-walk`). */
   noWalk?: boolean;
+  /** Stop the walk after this many ms (GitError with `timedOut`). */
+  timeoutMs?: number;
 }
 
 /** The filters and shape of `log with changes` (cli/log.ts, cli/verify.ts). */
@@ -268,6 +240,8 @@ export interface PushRequest {
   leases?: Array<{ ref: string; expected: string }>;
   /** All refs or none (`--atomic`). */
   atomic?: boolean;
+  /** A plain quiet push (`--quiet`, hooks run, no porcelain: `refs` stays empty), as the heartbeat deletions always did. */
+  quiet?: boolean;
   timeoutMs?: number;
 }
 
@@ -376,11 +350,12 @@ export interface GitBackend {
   /** Put these index entries back to HEAD's (or out of the index when HEAD is unborn), files untouched. */
   unstage(paths: string[], headBorn: boolean): Promise<void>;
   /**
-   * `git commit` of the index (or of `only` paths, as `--only`): no hooks,
-   * message as given (cleanup whitespace), signed when `sign`; `author`
-   * overrides author and committer names. Moves HEAD's branch.
+   * `git commit` of the index: no hooks, the message as given (cleanup
+   * whitespace), signed when `sign`. `paths`: only these paths' staged
+   * state is committed with `only` (`--only`), else the index limited to
+   * them; `author` sets author and committer names. Moves HEAD's branch.
    */
-  commitIndex(o: { message: string; sign: boolean; only?: string[]; author?: string }): Promise<void>;
+  commitIndex(o: { message: string; sign: boolean; paths?: string[]; only?: boolean; author?: string }): Promise<void>;
   /** Bring `commit` into HEAD's branch, index and files (see CheckoutMode). */
   checkout(commit: string, mode: CheckoutMode): Promise<void>;
   /**
@@ -448,6 +423,8 @@ export interface GitEngine {
   readonly name: EngineName;
   /** The work tree containing `dir` and its git dir (absolute); null when not in a repository. */
   discover(dir: string): Promise<{ root: string; gitDir: string } | null>;
+  /** The git dir (absolute) of the repository containing `dir`, work tree or not (the merge driver's). */
+  gitDirOf(dir: string): Promise<string>;
   /** The capabilities of the repository at `gitDir` (work tree `root`). */
   detect(gitDir: string, root: string): Promise<Capabilities>;
   /** Operations on that repository. */

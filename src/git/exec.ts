@@ -84,6 +84,12 @@ export function subcommand(args: readonly string[]): string {
   return args[0] ?? '';
 }
 
+/** The error of a git command that exited with `code`: its first stderr line (what runGit throws; callers that let a code through throw it themselves). */
+export function gitFailure(args: string[], code: number, stderr: string): GitError {
+  const first = stderr.split('\n').find((l) => l.trim() !== '') ?? `exit ${code}`;
+  return new GitError(`git ${subcommand(args)} failed: ${first.trim()}`, args, code, stderr, false);
+}
+
 export function trackChild(child: ChildProcess): void {
   if (child.exitCode !== null || child.signalCode !== null) return;
   live.add(child);
@@ -153,8 +159,7 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
       } else if (c === 0 || opts.okCodes?.includes(c)) {
         resolve({ stdout, stderr, code: c });
       } else {
-        const first = stderr.split('\n').find((l) => l.trim() !== '') ?? `exit ${c}`;
-        reject(new GitError(`git ${subcommand(args)} failed: ${first.trim()}`, args, c, stderr, false));
+        reject(gitFailure(args, c, stderr));
       }
     });
     child.stdin.on('error', () => undefined);

@@ -19,7 +19,10 @@
  * of incoming commits, reading only the subtrees that differ from their
  * parents' (already verified) trees, so an ordinary round reads a few trees.
  */
-import { runGit } from './exec.js';
+import type { Repo } from './repo.js';
+
+/** What the tree checks read: objects, trees of commits, object sizes, history walks (a Repo). */
+type TreeSource = Pick<Repo, 'objects' | 'treeOf' | 'objectInfo' | 'walk'>;
 import { parseTree } from './tree.js';
 
 export interface TreeLimits {
@@ -121,7 +124,7 @@ interface PendingBlob {
  * was checked just before). Returns the first problem of each bad commit.
  */
 export async function checkNewTrees(
-  repo: { root: string; objects: { read(spec: string): Promise<Buffer | null> }; treeOf(commit: string): Promise<string | null> },
+  repo: TreeSource,
   commits: { oid: string; parents: string[] }[],
   limits: TreeLimits,
   timeoutMs?: number,
@@ -194,12 +197,7 @@ export async function checkNewTrees(
   // sizes of the new blobs, without reading them: one batch-check for all
   const oids = [...new Set([...blobs.values()].flat().map((b) => b.oid))];
   if (oids.length === 0) return problems;
-  const out = await runGit(['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { cwd: repo.root, input: oids.join('\n') + '\n', timeoutMs });
-  const info = new Map<string, { type: string; size: number }>();
-  for (const l of out.stdout.toString('latin1').split('\n')) {
-    const [oid, type, size] = l.split(' ');
-    if (oid && type && size) info.set(oid, { type, size: Number(size) });
-  }
+  const info = await repo.objectInfo(oids, { timeoutMs });
   for (const [commit, list] of blobs) {
     for (const b of list) {
       const i = info.get(b.oid);
@@ -233,20 +231,12 @@ export interface TreeRejection {
  * rule, each with a reason that names the path.
  */
 export async function treeRejections(
-  repo: { root: string; objects: { read(spec: string): Promise<Buffer | null> }; treeOf(commit: string): Promise<string | null> },
+  repo: TreeSource,
   o: { tip: string; exclude: string[]; commits?: { oid: string; parents: string[]; author: string }[]; limits: TreeLimits; timeoutMs?: number },
 ): Promise<TreeRejection[]> {
   let commits = o.commits;
   if (!commits) {
-    const out = await runGit(['log', '--reverse', '--topo-order', '--format=%H%x00%P%x00%an', o.tip, ...o.exclude.map((e) => `^${e}`), '--'], { cwd: repo.root, timeoutMs: o.timeoutMs });
-    commits = out.stdout
-      .toString('utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        const [oid, parents, author] = l.split('\0');
-        return { oid: oid!, parents: parents ? parents.split(' ') : [], author: author ?? '' };
-      });
+    commits = await repo.walk({ include: [o.tip], exclude: o.exclude }, { reverse: true, topo: true, timeoutMs: o.timeoutMs });
   }
   const problems = await checkNewTrees(repo, commits, o.limits, o.timeoutMs);
   return commits.flatMap((c) => {

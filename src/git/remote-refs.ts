@@ -22,11 +22,10 @@ function lastLines(s: string): string {
  * not on the hub (its local copy is then deleted).
  */
 export async function fetchRefsInto(repo: Repo, remote: string, src: string, dst: string, opts: { timeoutMs: number; prune?: boolean }): Promise<boolean> {
-  const args = ['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', '--no-recurse-submodules', ...(opts.prune ? ['--prune'] : []), remote, `+${src}:${dst}`];
-  const r = await repo.run(args, { timeoutMs: opts.timeoutMs, okCodes: [1, 128] });
-  if (r.code === 0) return true;
-  if (!src.includes('*') && /couldn't find remote ref/i.test(r.stderr)) {
-    await repo.run(['update-ref', '-d', dst], { okCodes: [1] });
+  const r = await repo.fetch(remote, [`+${src}:${dst}`], opts);
+  if (r.ok) return true;
+  if (!src.includes('*') && r.missingRemoteRef) {
+    await repo.deleteRef(dst);
     return false;
   }
   throw new GitError(`git fetch failed: ${lastLines(r.stderr)}`, ['fetch'], r.code, r.stderr, false);
@@ -40,11 +39,10 @@ export async function fetchRefsInto(repo: Repo, remote: string, src: string, dst
 export async function pushCompareAndSwap(repo: Repo, remote: string, oid: string, ref: string, expected: string | null, opts: { timeoutMs: number }): Promise<CasResult> {
   // no `+` on the refspec: it would force the update past the lease (git push: a
   // forced refspec overrides --force-with-lease); the lease alone allows the non-fast-forward
-  const args = ['push', '--porcelain', '--no-verify', `--force-with-lease=${ref}:${expected ?? ''}`, remote, `${oid}:${ref}`];
-  const r = await repo.run(args, { timeoutMs: opts.timeoutMs, okCodes: [1, 128] });
-  const out = r.stdout.toString('utf8');
-  const line = out.split('\n').find((l) => l.includes(`:${ref}\t`));
-  if (r.code === 0 && line && /^[ +*=]\t/.test(line)) return 'ok';
-  if (line && /^!\t/.test(line) && /stale info|rejected|fetch first|non-fast-forward|failed to update ref|cannot lock ref|already exists/i.test(line + r.stderr)) return 'rejected';
+  const r = await repo.push({ remote, refspecs: [`${oid}:${ref}`], leases: [{ ref, expected: expected ?? '' }], timeoutMs: opts.timeoutMs });
+  const out = r.stdout;
+  const line = r.refs.find((x) => x.to === ref);
+  if (r.ok && line && line.flag !== '-' && line.flag !== '!') return 'ok';
+  if (line && line.flag === '!' && /stale info|rejected|fetch first|non-fast-forward|failed to update ref|cannot lock ref|already exists/i.test(`${line.flag}\t${line.from}:${line.to}\t${line.summary}` + r.stderr)) return 'rejected';
   throw new GitError(`git push failed: ${lastLines(r.stderr) || lastLines(out) || `exit ${r.code}`}`, ['push'], r.code, r.stderr, false);
 }

@@ -3,13 +3,34 @@
  * needs, each one process at most, none per file.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { capabilitiesFromFiles, detectCapabilities, emptyTreeOf, zeroOidOf, type Capabilities } from './backend.js';
+import { capabilitiesFromFiles, emptyTreeOf, zeroOidOf, type Capabilities, type GitBackend, type GitEngine } from './backend.js';
+import type * as Git from './backend.js';
+import { gitCliEngine } from './cli.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError, gitText, runGit, type RunOptions } from './exec.js';
-import { blobOid, commitPayload, ObjectReader, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
+import { blobOid, commitPayload, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
+
+/**
+ * The engine every repository opened in this process goes through: chosen
+ * once, here and nowhere else. Today always the git binary (GitCli).
+ *
+ * >>> THE ONE PLACE the second engine plugs in (issue #16): with
+ * `AGENTGIT_ENGINE=isomorphic-git`, or when no git binary is found, return
+ * the isomorphic-git engine, loaded lazily so rounds with git pay nothing:
+ *   `return (await import('./iso/index.js')).isoGitEngine;`
+ */
+let chosen: Promise<GitEngine> | null = null;
+export function engine(): Promise<GitEngine> {
+  chosen ??= Promise.resolve(gitCliEngine);
+  return chosen;
+}
+
+/** Something objects can be read from by oid or `rev:path` (null when missing). */
+export interface ObjectSource {
+  read(spec: string): Promise<Buffer | null>;
+}
 
 /** A commit as history walks see it. */
 export interface CommitInfo {
@@ -36,19 +57,59 @@ export interface IndexEntry {
 }
 
 export class Repo {
-  readonly objects: ObjectReader;
+  /** Object reads (the engine's session: `git cat-file --batch` for GitCli). */
+  readonly objects: ObjectSource;
   private constructor(
     readonly root: string,
     readonly gitDir: string,
     /** What this repository and git can do, and whether the in-process fast paths are on (git/backend.ts). */
     readonly caps: Capabilities,
+    /** Every git operation that is not an in-process fast path (git/backend.ts); private to src/git/. */
+    private readonly backend: GitBackend,
   ) {
-    this.objects = new ObjectReader(root, gitDir);
+    this.objects = { read: (spec) => backend.readObject(spec) };
+  }
+
+  private static async make(root: string, gitDir: string): Promise<Repo> {
+    const e = await engine();
+    const caps = await e.detect(gitDir, root);
+    return new Repo(root, gitDir, caps, e.open(root, gitDir, caps));
   }
 
   /** A bare repository's refs read from its files (the watcher's poll of a hub on disk); no process. */
   static bareAt(gitDir: string): Repo {
-    return new Repo(gitDir, gitDir, capabilitiesFromFiles(gitDir).caps);
+    const caps = capabilitiesFromFiles(gitDir).caps;
+    return new Repo(gitDir, gitDir, caps, gitCliEngine.open(gitDir, gitDir, caps));
+  }
+
+  /** The git dir (absolute) of the repository containing `dir` (the merge driver's: it runs inside git merge). */
+  static async gitDirOf(dir: string): Promise<string> {
+    return (await engine()).gitDirOf(dir);
+  }
+
+  /** A config value of the repository at `dir` without opening it (null when unset or no repository). */
+  static async configAt(dir: string, key: string): Promise<string | null> {
+    return (await engine()).configAt(dir, key);
+  }
+
+  /** Set a config value of the repository at `dir`. */
+  static async setConfigAt(dir: string, key: string, value: string): Promise<void> {
+    return (await engine()).setConfigAt(dir, key, value);
+  }
+
+  /** Create a repository at `dir` with HEAD on the unborn `branch`. */
+  static async init(dir: string, branch: string): Promise<void> {
+    return (await engine()).init(dir, branch);
+  }
+
+  /** Clone `url` into `dir` (absolute) with no checkout and no tags, every object fsck-checked (`fsck` config pairs). */
+  static async clone(url: string, dir: string, opts: { timeoutMs?: number; fsck: ReadonlyArray<readonly [string, string]> }): Promise<void> {
+    return (await engine()).clone(url, dir, opts);
+  }
+
+  /** The engine's version (`git --version`'s numbers), null when it cannot run. */
+  static async engineVersion(): Promise<string | null> {
+    return (await engine()).version();
   }
 
   /** The all-zero id of this repository's object format ("no object"). */
@@ -63,14 +124,8 @@ export class Repo {
 
   /** Open the work tree containing `dir`; null when it is not in a Git repo. */
   static async open(dir: string): Promise<Repo | null> {
-    try {
-      const out = await gitText(['rev-parse', '--show-toplevel', '--absolute-git-dir'], { cwd: dir });
-      const [top, gd] = out.split('\n');
-      if (!top || !gd) return null;
-      return new Repo(top, gd, await detectCapabilities(gd, top));
-    } catch {
-      return null;
-    }
+    const found = await (await engine()).discover(dir);
+    return found ? Repo.make(found.root, found.gitDir) : null;
   }
 
   /** Open `dir` only if it is itself the top of a work tree. */
@@ -81,7 +136,7 @@ export class Repo {
       if (statSync(dotGit).isDirectory() && statSync(join(dotGit, 'HEAD')).isFile()) {
         const root = realpathSync(resolve(dir));
         const gitDir = realpathSync(dotGit);
-        return new Repo(root, gitDir, await detectCapabilities(gitDir, root));
+        return await Repo.make(root, gitDir);
       }
     } catch {
       /* not there, or a .git file (worktree, submodule): ask git */
@@ -93,20 +148,22 @@ export class Repo {
   }
 
   close(): void {
-    this.objects.close();
+    this.backend.close();
+  }
+
+  /** @deprecated being replaced by named methods (issue #16); removed once no caller is left. */
+  run(args: string[], opts: Partial<RunOptions> = {}) {
+    return runGit(args, { cwd: this.root, ...opts });
+  }
+
+  /** @deprecated as run. */
+  text(args: string[], opts: Partial<RunOptions> = {}) {
+    return gitText(args, { cwd: this.root, ...opts });
   }
 
   /** Path under .git/agentgit/ (per-clone state, never synced). */
   stateFile(name: string): string {
     return join(this.gitDir, 'agentgit', name);
-  }
-
-  run(args: string[], opts: Partial<RunOptions> = {}) {
-    return runGit(args, { cwd: this.root, ...opts });
-  }
-
-  text(args: string[], opts: Partial<RunOptions> = {}) {
-    return gitText(args, { cwd: this.root, ...opts });
   }
 
   /**
@@ -154,10 +211,21 @@ export class Repo {
       if (oid !== undefined) return oid;
     }
     if (this.knownCommits.has(rev)) return rev;
-    const r = await this.run(['rev-parse', '-q', '--verify', `${rev}^{commit}`], { okCodes: [1, 128] });
-    const s = r.stdout.toString('utf8').trim();
-    if (r.code === 0 && s === rev) this.knowCommit(s);
-    return r.code === 0 && s ? s : null;
+    const s = await this.backend.resolveCommit(rev);
+    if (s === rev) this.knowCommit(s);
+    return s;
+  }
+
+  /** HEAD's commit; throws when HEAD is unborn (after a commit, or where HEAD must exist). */
+  async headCommit(): Promise<string> {
+    const head = await this.revParse('HEAD');
+    if (!head) throw new GitError('git rev-parse failed: HEAD names no commit (nothing committed yet)', ['rev-parse', 'HEAD'], 128, '', false);
+    return head;
+  }
+
+  /** The tree a rev names (`REV^{tree}`). */
+  resolveTree(rev: string): Promise<string> {
+    return this.backend.resolveTree(rev);
   }
 
   /**
@@ -173,26 +241,28 @@ export class Repo {
   }
 
   async config(key: string): Promise<string | null> {
-    const r = await this.run(['config', '--get', key], { okCodes: [1] });
-    return r.code === 0 ? r.stdout.toString('utf8').replace(/\n$/, '') : null;
+    return this.backend.getConfig(key);
   }
 
   /** All local config values in one process: key (lowercase) -> last value. */
   async configAll(): Promise<Map<string, string>> {
     const fromFiles = readConfigFiles(this.gitDir);
     if (fromFiles) return fromFiles;
-    const r = await this.run(['config', '--list', '-z'], { okCodes: [1] });
-    const m = new Map<string, string>();
-    for (const item of r.stdout.toString('utf8').split('\0')) {
-      if (!item) continue;
-      const nl = item.indexOf('\n');
-      m.set(nl < 0 ? item : item.slice(0, nl), nl < 0 ? 'true' : item.slice(nl + 1));
-    }
-    return m;
+    return this.backend.listConfig();
   }
 
   async setConfig(key: string, value: string): Promise<void> {
-    await this.run(['config', key, value]);
+    await this.backend.setConfig(key, value);
+  }
+
+  /** A remote's URL, null when there is no such remote. */
+  remoteUrl(name: string): Promise<string | null> {
+    return this.backend.remoteUrl(name);
+  }
+
+  /** Add remote `name` with `url`, or change its URL. */
+  setRemoteUrl(name: string, url: string): Promise<void> {
+    return this.backend.setRemoteUrl(name, url);
   }
 
   /** Exact ref names -> oid (absent names are missing): from the files, else one git process. */
@@ -211,13 +281,7 @@ export class Repo {
 
   /** Refs matching for-each-ref patterns, in one process: name -> oid. */
   async refs(names: string[]): Promise<Map<string, string>> {
-    const r = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', ...names]);
-    const m = new Map<string, string>();
-    for (const l of r.stdout.toString('utf8').split('\n')) {
-      const i = l.indexOf(' ');
-      if (i > 0) m.set(l.slice(i + 1), l.slice(0, i));
-    }
-    return m;
+    return this.backend.listRefs(names);
   }
 
   /** The branch HEAD points at, read from .git/HEAD (no process); null when only git can tell (refs not in files). */
@@ -233,20 +297,52 @@ export class Repo {
   }
 
   async currentBranch(): Promise<string | null> {
-    const r = await this.run(['symbolic-ref', '-q', '--short', 'HEAD'], { okCodes: [1] });
-    const s = r.stdout.toString('utf8').trim();
-    return s || null;
+    return this.backend.headBranch();
+  }
+
+  /** Point HEAD at `refs/heads/<branch>` (born or unborn). */
+  setHeadBranch(branch: string): Promise<void> {
+    return this.backend.setHeadBranch(branch);
+  }
+
+  /** Create or reset `branch` at `remote/branch` and track it. */
+  trackBranch(branch: string, remote: string): Promise<void> {
+    return this.backend.trackBranch(branch, remote);
   }
 
   /** Changed and untracked files (respects .gitignore), no rename detection. */
   async status(): Promise<StatusEntry[]> {
-    const r = await this.run(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=none']);
-    const out: StatusEntry[] = [];
-    for (const item of r.stdout.toString('utf8').split('\0')) {
-      if (item.length < 4) continue;
-      out.push({ xy: item.slice(0, 2), path: item.slice(3) });
-    }
-    return out;
+    return this.backend.status();
+  }
+
+  /** Whether git sees nothing to commit in these work-tree paths (literal; submodules ignored); throws when it cannot tell. */
+  async pathsClean(paths: string[], timeoutMs: number): Promise<boolean> {
+    return (await this.backend.status({ paths, timeoutMs })).length === 0;
+  }
+
+  /** Paths staged against HEAD with their status letter (the pre-commit hook). */
+  stagedChanges(): Promise<Array<{ status: string; path: string }>> {
+    return this.backend.stagedChanges();
+  }
+
+  /** Whether the index equals HEAD's tree. */
+  indexMatchesHead(): Promise<boolean> {
+    return this.backend.indexMatchesHead();
+  }
+
+  /** Tracked work-tree paths whose content differs from `rev`. */
+  changedSince(rev: string): Promise<string[]> {
+    return this.backend.changedSince(rev);
+  }
+
+  /** Every file path in `rev`'s tree. */
+  listFiles(rev: string): Promise<string[]> {
+    return this.backend.listFiles(rev);
+  }
+
+  /** The value of attribute `attr` for each path ('unspecified', 'set', 'unset' or its value). */
+  checkAttr(attr: string, paths: string[]): Promise<Map<string, string>> {
+    return this.backend.checkAttr(attr, paths);
   }
 
   /**
@@ -268,18 +364,16 @@ export class Repo {
   }
 
   /**
-   * `git log --raw` (no renames, full ids) with these format fields of each
-   * commit (`%H`, `%an`, ...) and `args` (revisions, options): the one
-   * reader of logs with their changes (cli/log.ts, cli/verify.ts).
+   * Commits with format fields (`%H`, `%an`, ...) and their changes (no
+   * renames, full ids): the one reader of logs with their changes
+   * (cli/log.ts, cli/verify.ts). No revisions: from HEAD.
    */
-  async logWithChanges(fields: string[], args: string[]): Promise<LoggedCommit[]> {
-    const r = await this.run(['log', '-z', '--raw', '--no-renames', '--no-abbrev', `--format=%x01${fields.join('%x00')}`, ...args]);
-    return parseLogRaw(r.stdout, fields.length);
+  async logWithChanges(q: Git.LogQuery): Promise<LoggedCommit[]> {
+    return this.backend.logWithChanges(q);
   }
 
   async diffTreeWithGit(a: string, b: string): Promise<TreeChange[]> {
-    const r = await this.run(['diff-tree', '-r', '-z', '--no-renames', '--no-commit-id', a, b]);
-    return parseRawDiff(r.stdout);
+    return this.backend.diffTrees(a, b);
   }
 
   /** The tree of a commit, or the id itself when it names a tree (or anything else: the reader then fails and git answers). */
@@ -288,8 +382,112 @@ export class Repo {
   }
 
   async mergeBases(a: string, b: string): Promise<string[]> {
-    const r = await this.run(['merge-base', '--all', a, b], { okCodes: [1] });
-    return r.stdout.toString('utf8').split('\n').filter(Boolean);
+    return this.backend.mergeBases(a, b);
+  }
+
+  /** Whether `ancestor` is reachable from `descendant` (or is it). */
+  isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    return this.backend.isAncestor(ancestor, descendant);
+  }
+
+  /** The commits of a walk, with parents and authors. */
+  walk(revs: Git.Revisions, order?: Git.WalkOrder): Promise<CommitInfo[]> {
+    return this.backend.walk(revs, order);
+  }
+
+  /** How many commits a walk visits. */
+  countCommits(revs: Git.Revisions): Promise<number> {
+    return this.backend.countCommits(revs);
+  }
+
+  /** The root commits reachable from `rev`. */
+  async rootsOf(rev: string): Promise<string[]> {
+    return (await this.backend.walk({ include: [rev] }, { rootsOnly: true })).map((c) => c.oid);
+  }
+
+  /** The newest commit from HEAD touching `path`: oid and author; null when none. */
+  lastCommitTouching(path: string): Promise<{ oid: string; author: string } | null> {
+    return this.backend.lastCommitTouching(path);
+  }
+
+  /** The author of the newest commit from HEAD with a message line matching `regex`; null when none. */
+  lastAuthorMatching(regex: string): Promise<string | null> {
+    return this.backend.lastAuthorMatching(regex);
+  }
+
+  /** The `+`/`-` lines of `path` over the history of `rev`. */
+  pathChangeLines(rev: string, path: string): Promise<string[]> {
+    return this.backend.pathChangeLines(rev, path);
+  }
+
+  /** Signature status (%G?, %GK) of commits against an allowed-signers file's text; `lenient`: unreadable is 'N'. */
+  signatureStatus(oids: string[], allowedSigners: string, opts?: { lenient?: boolean }): Promise<Map<string, Git.SignatureStatus>> {
+    return this.backend.signatureStatus(oids, allowedSigners, opts);
+  }
+
+  /** Every object with its type (`agentgit verify`'s inventory). */
+  allObjects(): Promise<Array<{ oid: string; type: Git.GitObjectType }>> {
+    return this.backend.allObjects();
+  }
+
+  /** Type and size of each object; missing ones absent. */
+  objectInfo(oids: string[], opts?: { timeoutMs?: number }): Promise<Map<string, { type: Git.GitObjectType; size: number }>> {
+    return this.backend.objectInfo(oids, opts);
+  }
+
+  /** Store a complete pack stream with its index. */
+  indexPack(pack: Uint8Array): Promise<void> {
+    return this.backend.indexPack(pack);
+  }
+
+  /** `count-objects -v`'s numbers (sizes in KiB). */
+  countObjects(): Promise<Record<string, number>> {
+    return this.backend.countObjects();
+  }
+
+  /** Fetch refspecs from a remote (name or URL); see GitBackend.fetch. */
+  fetch(remote: string, refspecs: string[], opts?: { timeoutMs?: number; prune?: boolean }): Promise<Git.FetchResult> {
+    return this.backend.fetch(remote, refspecs, opts);
+  }
+
+  /** Push; see GitBackend.push. */
+  push(req: Git.PushRequest): Promise<Git.PushResult> {
+    return this.backend.push(req);
+  }
+
+  /** A remote's refs; see GitBackend.lsRemote. */
+  lsRemote(remote: string, patterns: string[] | 'heads', opts?: { timeoutMs?: number }): Promise<Git.RemoteRefs> {
+    return this.backend.lsRemote(remote, patterns, opts);
+  }
+
+  /** Write a bundle of `refs`. */
+  bundleCreate(file: string, refs: string[]): Promise<void> {
+    return this.backend.bundleCreate(file, refs);
+  }
+
+  /** Stage work-tree paths. */
+  addToIndex(paths: string[]): Promise<void> {
+    return this.backend.addToIndex(paths);
+  }
+
+  /** Index entries of `paths` back to HEAD's (out of the index when HEAD is unborn). */
+  unstage(paths: string[], headBorn: boolean): Promise<void> {
+    return this.backend.unstage(paths, headBorn);
+  }
+
+  /** `git commit` of the index (see GitBackend.commitIndex). */
+  commitIndex(o: { message: string; sign: boolean; paths?: string[]; only?: boolean; author?: string }): Promise<void> {
+    return this.backend.commitIndex(o);
+  }
+
+  /** Bring `commit` into the branch, index and files ('keep': refuse to overwrite local changes; 'hard'). */
+  checkout(commit: string, mode: Git.CheckoutMode): Promise<void> {
+    return this.backend.checkout(commit, mode);
+  }
+
+  /** A first checkout of `commit` with a progress line. */
+  checkoutWithProgress(commit: string, progress: (done: number, total: number) => void): Promise<void> {
+    return this.backend.checkoutWithProgress(commit, progress);
   }
 
   /**
@@ -310,20 +508,9 @@ export class Repo {
     return this.buildTreeWithGit(from, changes);
   }
 
-  /** The same, through a private index: read-tree, update-index, write-tree. */
+  /** The same, through git's private index: read-tree, update-index, write-tree. */
   async buildTreeWithGit(from: string | null, changes: IndexEntry[]): Promise<string> {
-    const env = { GIT_INDEX_FILE: this.stateFile(`index.${process.pid}.tmp`) };
-    try {
-      if (from) await this.run(['read-tree', from], { env });
-      else await this.run(['read-tree', '--empty'], { env });
-      if (changes.length > 0) {
-        const input = changes.map((c) => `${c.mode} ${c.oid}\t${c.path}\0`).join('');
-        await this.run(['update-index', '-z', '--index-info'], { env, input });
-      }
-      return await this.text(['write-tree'], { env });
-    } finally {
-      await rm(env.GIT_INDEX_FILE, { force: true });
-    }
+    return this.backend.buildTree(from, changes);
   }
 
   /** Who writes commit objects in-process (useCommitIdentity), when the fast paths allow it. */
@@ -361,54 +548,54 @@ export class Repo {
         return oid;
       }
     }
-    const args = ['commit-tree', tree];
-    for (const p of parents) args.push('-p', p);
-    if (opts.sign) args.push('-S');
-    args.push('-F', '-');
-    const run: Partial<RunOptions> = { input: message };
-    if (opts.env) run.env = opts.env;
-    return this.text(args, run);
+    return this.backend.commitTree(tree, parents, message, opts);
   }
 
-  /** Move a ref from `old` to `next` atomically; fails if it moved meanwhile. */
+  /** Move a ref from `old` (null: none) to `next` atomically; fails if it moved meanwhile. */
   async updateRef(ref: string, next: string, old: string | null, reason: string): Promise<void> {
-    await this.run(['update-ref', '-m', reason, ref, next, old ?? this.zeroOid]);
+    await this.backend.updateRef(ref, next, old, reason);
+  }
+
+  /** Set a ref with no check of its current value (a remote-tracking ref git would also set). */
+  async setRef(ref: string, next: string): Promise<void> {
+    await this.backend.updateRef(ref, next);
+  }
+
+  /** Delete a ref (only if it is `expected`, when given); false when it was not there. */
+  deleteRef(ref: string, expected?: string): Promise<boolean> {
+    return this.backend.deleteRef(ref, expected);
   }
 
   /** Store a blob; returns its id (in-process with the fast paths, else `git hash-object -w`). */
   async writeBlob(bytes: Uint8Array): Promise<string> {
     if (this.caps.fastPaths) return writeObject(this.gitDir, 'blob', bytes);
-    return this.text(['hash-object', '-w', '-t', 'blob', '--no-filters', '--stdin'], { input: bytes });
+    return this.backend.writeObject('blob', bytes);
   }
 
   /** A blob's id without storing it. */
   async hashBlob(bytes: Uint8Array): Promise<string> {
     if (this.caps.fastPaths) return blobOid(bytes);
-    return this.text(['hash-object', '-t', 'blob', '--no-filters', '--stdin'], { input: bytes });
+    return this.backend.hashObject('blob', bytes);
   }
 
   /** Store the empty tree (git knows its id unstored, `git fsck` wants it stored when a commit names it); returns its id. */
   async writeEmptyTree(): Promise<string> {
     if (this.caps.fastPaths) return writeObject(this.gitDir, 'tree', Buffer.alloc(0));
-    return this.text(['hash-object', '-w', '-t', 'tree', '--stdin'], { input: '' });
+    return this.backend.writeObject('tree', new Uint8Array(0));
   }
 
   /** Set index entries for paths (stat info is refreshed by refreshIndex). */
   async updateIndex(entries: IndexEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const input = entries.map((c) => `${c.mode} ${c.oid}\t${c.path}\0`).join('');
-    await this.run(['update-index', '-z', '--index-info'], { input });
+    await this.backend.updateIndex(entries);
   }
 
   async refreshIndex(): Promise<void> {
-    await this.run(['update-index', '-q', '--refresh', '--ignore-submodules'], { okCodes: [1] });
+    await this.backend.refreshIndex();
   }
 
   /** Ahead/behind counts of `a` relative to `b`. */
   async aheadBehind(a: string, b: string): Promise<{ ahead: number; behind: number }> {
-    const out = await this.text(['rev-list', '--left-right', '--count', `${a}...${b}`]);
-    const [ahead, behind] = out.split(/\s+/).map(Number);
-    return { ahead: ahead ?? 0, behind: behind ?? 0 };
+    return this.backend.aheadBehind(a, b);
   }
 
   /** Tree of a commit, read through the cat-file session (no new process). */
@@ -541,7 +728,7 @@ export class Repo {
   /** git's automatic housekeeping, when due: gc packs in the background (gc.autoDetach) and returns. */
   async housekeeping(config: Map<string, string>): Promise<boolean> {
     if (!this.housekeepingDue(config)) return false;
-    await this.run(['maintenance', 'run', '--auto', '--quiet']);
+    await this.backend.housekeeping();
     return true;
   }
 
@@ -554,58 +741,8 @@ export function gitInt(value: string | undefined, fallback: number): number {
   return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
 }
 
-/**
- * The raw changes (`:oldmode newmode oldoid newoid status`, then the path)
- * at `tokens[i]` on, NUL-split output of `git diff-tree -r -z` or `git log
- * --raw -z`; stops at the first token that is no change (the next commit
- * of a log). One parser for both: a meta line may start with the newline
- * git puts between a commit's header and its changes, never with a CR.
- */
-function rawChanges(tokens: string[], i: number, out: TreeChange[]): number {
-  while (i + 1 < tokens.length) {
-    const meta = tokens[i]!.startsWith('\n:') ? tokens[i]!.slice(1) : tokens[i]!;
-    if (!meta.startsWith(':')) break;
-    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(' ');
-    out.push({ path: tokens[i + 1]!, status: (status?.[0] ?? 'M') as TreeChange['status'], oldMode: oldMode!, newMode: newMode!, oldOid: oldOid!, newOid: newOid! });
-    i += 2;
-  }
-  return i;
-}
+/** One commit of a log with changes: the format fields asked for, in order, and its changes. */
+export type LoggedCommit = Git.LoggedCommitEntry;
 
-/** Parse `git diff-tree -r -z` raw output. */
-export function parseRawDiff(buf: Buffer): TreeChange[] {
-  const out: TreeChange[] = [];
-  rawChanges(buf.toString('utf8').split('\0'), 0, out);
-  return out;
-}
-
-/** One commit of `git log --raw`: the format fields asked for, in order, and its changes. */
-export interface LoggedCommit {
-  fields: string[];
-  changes: TreeChange[];
-}
-
-/**
- * Parse `git log -z --raw --format=%x01F1%x00F2...` output (`count` fields
- * a commit). Read by position, not by splitting on %x01: a subject or name
- * holding that byte cannot shift a commit's fields or changes.
- */
-export function parseLogRaw(buf: Buffer, count: number): LoggedCommit[] {
-  const tokens = buf.toString('utf8').split('\0');
-  const out: LoggedCommit[] = [];
-  let i = 0;
-  while (i < tokens.length) {
-    const t = tokens[i]!;
-    if (!t.startsWith('\x01')) {
-      i++; // the empty token after the last commit
-      continue;
-    }
-    const fields = [t.slice(1), ...tokens.slice(i + 1, i + count)];
-    const changes: TreeChange[] = [];
-    i = rawChanges(tokens, i + count, changes);
-    out.push({ fields, changes });
-  }
-  return out;
-}
-
+export { parseLogRaw, parseRawDiff } from './cli.js';
 export { GitError };

@@ -50,18 +50,17 @@ export async function foldUnverifiable(repo: Repo, ref: string, hubHead: string 
     await rm(flag(repo), { force: true });
     return head;
   }
-  const out = await repo.text(['rev-list', '--reverse', '--topo-order', '--parents', head, ...(hubHead ? [`^${hubHead}`] : [])]);
+  const walked = await repo.walk({ include: [head], exclude: hubHead ? [hubHead] : [] }, { reverse: true, topo: true });
   const good = new Set<string>();
   const parentsOf = new Map<string, string[]>();
-  for (const line of out.split('\n').filter(Boolean)) {
-    const [oid, ...parents] = line.split(' ');
-    parentsOf.set(oid!, parents);
+  for (const { oid, parents } of walked) {
+    parentsOf.set(oid, parents);
     const localParents = parents.filter((p) => parentsOf.has(p));
-    if (!bad.has(oid!) && localParents.every((p) => good.has(p))) good.add(oid!);
+    if (!bad.has(oid) && localParents.every((p) => good.has(p))) good.add(oid);
   }
   const usedAsParent = new Set([...good].flatMap((g) => parentsOf.get(g) ?? []));
   const tips = [...good].filter((g) => !usedAsParent.has(g));
-  const tree = await repo.text(['rev-parse', `${head}^{tree}`]);
+  const tree = await repo.resolveTree(head);
   const next = await repo.commitTree(tree, [...(hubHead ? [hubHead] : []), ...tips], message, { sign });
   await repo.updateRef(ref, next, head, 'agentgit: re-sign work made before admission');
   await rm(flag(repo), { force: true });

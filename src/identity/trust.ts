@@ -42,9 +42,9 @@ export function parseTrustArg(arg: string, principal?: string): { principal: str
 /** Stage and commit only allowed_signers (signed by this instance's key). */
 export async function commitSigners(repo: Repo, text: string, message: string): Promise<string> {
   await writeSignersFile(repo, text);
-  await repo.run(['add', '--', SIGNERS_PATH]);
-  await repo.run(['commit', '-q', '--no-verify', '--only', '-F', '-', '--', SIGNERS_PATH], { input: message });
-  return repo.text(['rev-parse', 'HEAD']);
+  await repo.addToIndex([SIGNERS_PATH]);
+  await repo.commitIndex({ message, sign: false, paths: [SIGNERS_PATH], only: true });
+  return repo.headCommit();
 }
 
 export async function trustAdd(repo: Repo, arg: string, by: string, principal?: string): Promise<{ principal: string; commit: string; changed: boolean }> {
@@ -59,7 +59,7 @@ export async function trustAdd(repo: Repo, arg: string, by: string, principal?: 
   }
   const cur = await readSignersFile(repo);
   const next = addSigner(cur, t.principal, t.key);
-  if (next === cur) return { principal: t.principal, commit: await repo.text(['rev-parse', 'HEAD']), changed: false };
+  if (next === cur) return { principal: t.principal, commit: await repo.headCommit(), changed: false };
   const commit = await commitSigners(repo, next, withInstanceTrailer(`agentgit: admit ${t.principal}\n\nAdmitted by ${by}.`, by.split('/')[1] ?? by));
   return { principal: t.principal, commit, changed: true };
 }

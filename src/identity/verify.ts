@@ -20,9 +20,8 @@
  * verification costs no process per commit; other signatures go to one
  * `git log` per distinct allowed-signers set (git runs ssh-keygen).
  */
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { parseCommitHeader, splitSignature } from '../git/objects.js';
@@ -53,15 +52,7 @@ export interface VerifyOptions {
 }
 
 async function listCommits(repo: Repo, o: VerifyOptions): Promise<CommitInfo[]> {
-  const args = ['log', '--reverse', '--topo-order', '--format=%H%x00%P%x00%an', o.tip, ...o.exclude.map((e) => `^${e}`), '--'];
-  const out = (await repo.run(args)).stdout.toString('utf8');
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [oid, parents, author] = l.split('\0');
-      return { oid: oid!, parents: parents ? parents.split(' ') : [], author: author ?? '' };
-    });
+  return repo.walk({ include: [o.tip], exclude: o.exclude }, { reverse: true, topo: true });
 }
 
 type SignersOf = (rev: string) => Promise<Signer[]>;
@@ -117,16 +108,16 @@ export async function revokedIn(repo: Repo, tips: string[], signersOf: SignersOf
       await saveRevoked(file, tips[0]!, out);
       return out;
     }
-    const descends = parents.includes(cached) || (await Promise.all(tips.map((t) => repo.run(['merge-base', '--is-ancestor', cached, t], { okCodes: [1] }).then((r) => r.code === 0, () => false)))).every(Boolean);
+    const descends = parents.includes(cached) || (await Promise.all(tips.map((t) => repo.isAncestor(cached, t).catch(() => false)))).every(Boolean);
     if (!descends) {
       out.clear();
       at = null;
     }
   }
-  const list = async (since: string | null): Promise<string> => repo.text(['rev-list', '--full-history', ...tips, ...(since ? [`^${since}`] : []), '--', SIGNERS_PATH]);
-  const oids = (await list(at).catch(() => list(null))).split('\n').filter(Boolean);
+  const list = async (since: string | null): Promise<string[]> => (await repo.walk({ include: tips, exclude: since ? [since] : [], path: SIGNERS_PATH, fullHistory: true })).map((c) => c.oid);
+  const oids = await list(at).catch(() => list(null));
   for (const oid of oids) {
-    const parents = (await repo.commitInfo(oid))?.parents ?? (await repo.text(['rev-list', '--no-walk', '--parents', oid])).split(' ').slice(1);
+    const parents = (await repo.commitInfo(oid))?.parents ?? (await repo.walk({ include: [oid] }, { noWalk: true }))[0]?.parents ?? [];
     const own = new Set((await signersOf(oid)).map((s) => s.fingerprint));
     for (const p of parents) for (const s of await signersOf(p)) if (!own.has(s.fingerprint) && !out.has(s.fingerprint)) out.set(s.fingerprint, { commit: oid, principal: s.principal });
   }
@@ -240,24 +231,8 @@ export async function verifyRange(repo: Repo, o: VerifyOptions): Promise<Rejecti
     g.commits.push(p.c.oid);
     byGit.set(text, g);
   }
-  if (byGit.size > 0) {
-    const dir = await mkdtemp(join(tmpdir(), 'agentgit-verify-'));
-    try {
-      let n = 0;
-      for (const [text, g] of byGit) {
-        const file = join(dir, `allowed-${n++}`);
-        await writeFile(file, text + '\n');
-        const out = await repo.run(['-c', `gpg.ssh.allowedSignersFile=${file}`, 'log', '--no-walk=unsorted', '--format=%H%x00%G?%x00%GK', '--stdin'], {
-          input: g.commits.join('\n') + '\n',
-        });
-        for (const l of out.stdout.toString('utf8').split('\n')) {
-          const [oid, gs, fp] = l.split('\0');
-          if (oid) status.set(oid, { g: gs ?? 'N', fp: fp ?? '' });
-        }
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  for (const [text, g] of byGit) {
+    for (const [oid, st] of await repo.signatureStatus(g.commits, text + '\n')) status.set(oid, st);
   }
   o.progress?.(plans.length, plans.length);
   const rejections: Rejection[] = [];
@@ -325,16 +300,8 @@ registerSignatureChecker((payload, signature, allowed) => statusOfSignature(payl
 export async function signatureStatus(repo: Repo, oid: string, signers: Signer[]): Promise<{ g: string; fp: string }> {
   const s = await checkInProcess(repo, oid, signers);
   if (s) return s;
-  const dir = await mkdtemp(join(tmpdir(), 'agentgit-verify-'));
-  try {
-    const file = join(dir, 'allowed');
-    await writeFile(file, [...new Set(signers.map((x) => x.line))].join('\n') + '\n');
-    const out = await repo.run(['-c', `gpg.ssh.allowedSignersFile=${file}`, 'log', '--no-walk', '--format=%G?%x00%GK', oid], { okCodes: [0, 128] });
-    const [g, fp] = out.stdout.toString('utf8').trim().split('\0');
-    return { g: g || 'N', fp: fp ?? '' };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const text = [...new Set(signers.map((x) => x.line))].join('\n') + '\n';
+  return (await repo.signatureStatus([oid], text, { lenient: true })).get(oid) ?? { g: 'N', fp: '' };
 }
 
 /** The line's `namespaces="…"` option admits namespace git (no option: every namespace). */

@@ -53,7 +53,7 @@ describe('git log --raw, one parser', () => {
       const repo = (await Repo.openAt(dir))!;
       try {
         const oids = g(dir, ['rev-list', '--first-parent', 'HEAD']).trim().split('\n');
-        const log = await repo.logWithChanges(['%H', '%an', '%s', `%(trailers:key=${INSTANCE_TRAILER},valueonly,separator=%x2C)`], ['--first-parent', '-m', 'HEAD']);
+        const log = await repo.logWithChanges({ fields: ['%H', '%an', '%s', `%(trailers:key=${INSTANCE_TRAILER},valueonly,separator=%x2C)`], firstParent: true, include: ['HEAD'] });
         expect(log.map((c) => c.fields[0])).toEqual(oids);
         for (const c of log) {
           const [oid, author, subject, trailer] = c.fields;

@@ -1,7 +1,7 @@
 /**
  * Things written in one place only (docs/engines.md, "Structure"): the
  * instance trailer (git/trailers.ts), the reader of `git log --raw`
- * (git/repo.ts), the SHA-1 object helpers (src/git/), and the round's exit
+ * (git/cli.ts), the SHA-1 object helpers (src/git/), and the round's exit
  * codes (src/errors.ts, never a literal 75 in sync/round.ts), every error
  * class with its exit code (src/errors.ts).
  */
@@ -30,8 +30,8 @@ describe('one place for each', () => {
     expect(filesWith(/Agentgit-Instance/)).toEqual(['src/git/trailers.ts']);
   });
 
-  it('git log --raw is run and parsed in git/repo.ts only', () => {
-    expect(filesWith(/'--raw'/)).toEqual(['src/git/repo.ts']);
+  it('git log --raw is run and parsed in git/cli.ts only (GitCli)', () => {
+    expect(filesWith(/'--raw'/)).toEqual(['src/git/cli.ts']);
   });
 
   it('SHA-1-only object helpers are used outside src/git/ only behind the fast-path choice', () => {
