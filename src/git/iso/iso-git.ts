@@ -16,28 +16,8 @@
 import * as fs from 'node:fs';
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import {
-  capabilitiesFromFiles,
-  choose,
-  type Capabilities,
-  type CheckoutMode,
-  type FetchResult,
-  type GitBackend,
-  type GitEngine,
-  type GitObjectType,
-  type IndexChange,
-  type LoggedCommitEntry,
-  type LogQuery,
-  type PushRequest,
-  type PushResult,
-  type RemoteRefs,
-  type Revisions,
-  type SignatureStatus,
-  type StatusItem,
-  type TreeChangeEntry,
-  type WalkedCommit,
-  type WalkOrder,
-} from '../backend.js';
+import { capabilitiesFromFiles, choose } from '../backend.js';
+import type * as Git from '../backend.js';
 import { GitError } from '../exec.js';
 import { commitPayload, objectOid, writeObjectSync, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree } from '../tree.js';
@@ -71,13 +51,13 @@ function fileHubDir(url: string): string | null {
   return null;
 }
 
-export class IsoGit implements GitBackend {
+export class IsoGit implements Git.GitBackend {
   private readonly objs: IsoObjects;
   private readonly cache: object = {};
   constructor(
     readonly root: string,
     readonly gitDir: string,
-    readonly caps: Capabilities,
+    readonly caps: Git.Capabilities,
     private readonly env: NodeJS.ProcessEnv = process.env,
     /** Epoch ms past which every hub request is killed (the round's deadline), read at each request. */
     private readonly deadlineAt: () => number | null = () => null,
@@ -103,8 +83,8 @@ export class IsoGit implements GitBackend {
     return oid ? this.objs.content(oid) : null;
   }
 
-  async objectInfo(oids: string[]): Promise<Map<string, { type: GitObjectType; size: number }>> {
-    const out = new Map<string, { type: GitObjectType; size: number }>();
+  async objectInfo(oids: string[]): Promise<Map<string, { type: Git.GitObjectType; size: number }>> {
+    const out = new Map<string, { type: Git.GitObjectType; size: number }>();
     for (const oid of oids) {
       const o = await this.objs.read(oid);
       if (o) out.set(oid, { type: o.type, size: o.body.length });
@@ -112,7 +92,7 @@ export class IsoGit implements GitBackend {
     return out;
   }
 
-  async allObjects(): Promise<Array<{ oid: string; type: GitObjectType }>> {
+  async allObjects(): Promise<Array<{ oid: string; type: Git.GitObjectType }>> {
     const ids = new Set<string>();
     const objects = join(this.gitDir, 'objects');
     for (const d of readdirSync(objects)) {
@@ -127,7 +107,7 @@ export class IsoGit implements GitBackend {
       const n = idx.readUInt32BE(8 + 255 * 4);
       for (let i = 0; i < n; i++) ids.add(idx.toString('hex', 8 + 256 * 4 + i * 20, 8 + 256 * 4 + (i + 1) * 20));
     }
-    const out: Array<{ oid: string; type: GitObjectType }> = [];
+    const out: Array<{ oid: string; type: Git.GitObjectType }> = [];
     for (const oid of [...ids].sort()) {
       const o = await this.objs.read(oid);
       if (o) out.push({ oid, type: o.type });
@@ -297,7 +277,7 @@ export class IsoGit implements GitBackend {
   }
 
   // --- work tree and index ------------------------------------------------------------
-  async status(opts: { paths?: string[] } = {}): Promise<StatusItem[]> {
+  async status(opts: { paths?: string[] } = {}): Promise<Git.StatusItem[]> {
     return isoStatus(this.root, this.gitDir, this.cache, opts.paths);
   }
 
@@ -337,7 +317,7 @@ export class IsoGit implements GitBackend {
     return out;
   }
 
-  async updateIndex(entries: IndexChange[]): Promise<void> {
+  async updateIndex(entries: Git.IndexChange[]): Promise<void> {
     const git = await loadIso();
     for (const e of entries) {
       if (e.mode === '0' || /^0+$/.test(e.oid)) await git.updateIndex({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, remove: true, force: true });
@@ -366,16 +346,60 @@ export class IsoGit implements GitBackend {
     }
   }
 
-  async commitIndex(o: { message: string; sign: boolean; only?: string[]; author?: string }): Promise<void> {
+  async commitIndex(o: { message: string; sign: boolean; paths?: string[]; only?: boolean; author?: string }): Promise<void> {
     if (o.sign) throw fail('commit', 'a signed commit of the index needs the in-process signer (an ed25519 user.signingkey); the isomorphic-git engine has no ssh-keygen');
-    if (o.only) await this.addToIndex(o.only);
-    const git = await loadIso();
-    const name = o.author ?? (await this.getConfig('user.name')) ?? 'agentgit';
-    const email = (await this.getConfig('user.email')) ?? 'agentgit@localhost';
-    await git.commit({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, message: o.message.trim() + '\n', author: { name, email } });
+    const branch = await this.headBranch();
+    if (!branch) throw fail('commit', 'HEAD is detached; agentgit needs a branch checked out');
+    const ref = `refs/heads/${branch}`;
+    const head = readRef(this.gitDir, ref);
+    const message = `${o.message.replace(/\s+$/, '')}\n`;
+    const env = o.author !== undefined ? { GIT_AUTHOR_NAME: o.author, GIT_COMMITTER_NAME: o.author } : undefined;
+    if (o.paths) {
+      // `git commit --only -- PATHS`: HEAD's tree with these paths as they are in the work tree
+      const changes: Git.IndexChange[] = [];
+      for (const p of o.paths) {
+        let bytes: Buffer | null = null;
+        let mode = '100644';
+        try {
+          const st = fs.lstatSync(join(this.root, p));
+          bytes = st.isSymbolicLink() ? Buffer.from(fs.readlinkSync(join(this.root, p))) : readFileSync(join(this.root, p));
+          mode = st.isSymbolicLink() ? '120000' : (st.mode & 0o111) !== 0 ? '100755' : '100644';
+        } catch {
+          bytes = null;
+        }
+        changes.push(bytes === null ? { path: p, mode: '0', oid: ZERO } : { path: p, mode, oid: writeObjectSync(this.gitDir, 'blob', bytes) });
+      }
+      const tree = await this.buildTree(head, changes);
+      const oid = await this.commitTree(tree, head ? [head] : [], message, { sign: false, ...(env ? { env } : {}) });
+      casRef(this.gitDir, ref, head, oid);
+      await this.updateIndex(changes);
+      return;
+    }
+    const tree = await this.buildTree(null, await this.indexEntries());
+    const oid = await this.commitTree(tree, head ? [head] : [], message, { sign: false, ...(env ? { env } : {}) });
+    casRef(this.gitDir, ref, head, oid);
   }
 
-  async checkout(commit: string, mode: CheckoutMode): Promise<void> {
+  /** Every entry of the index (path, mode, id). */
+  private async indexEntries(): Promise<Git.IndexChange[]> {
+    const git = await loadIso();
+    const out: Git.IndexChange[] = [];
+    await git.walk({
+      fs,
+      dir: this.root,
+      gitdir: this.gitDir,
+      cache: this.cache,
+      trees: [git.STAGE()],
+      map: async (path, [e]) => {
+        if (!e || path === '.') return true;
+        if ((await e.type()) === 'blob') out.push({ path, mode: (await e.mode()).toString(8), oid: await e.oid() });
+        return true;
+      },
+    });
+    return out;
+  }
+
+  async checkout(commit: string, mode: Git.CheckoutMode): Promise<void> {
     const git = await loadIso();
     const branch = await this.headBranch();
     if (!branch) throw fail('reset', 'HEAD is detached; agentgit needs a branch checked out');
@@ -466,12 +490,12 @@ export class IsoGit implements GitBackend {
   }
 
   // --- trees and commits ------------------------------------------------------------
-  async diffTrees(a: string, b: string): Promise<TreeChangeEntry[]> {
+  async diffTrees(a: string, b: string): Promise<Git.TreeChangeEntry[]> {
     const [ta, tb] = await Promise.all([this.resolveTree(a), this.resolveTree(b)]);
     return diffTreesInProcess((oid) => this.objs.content(oid), ta, tb);
   }
 
-  async buildTree(from: string | null, changes: IndexChange[]): Promise<string> {
+  async buildTree(from: string | null, changes: Git.IndexChange[]): Promise<string> {
     const tree = from ? await this.resolveTree(from) : null;
     return buildTreeInProcess(this.gitDir, (oid) => this.objs.content(oid), tree, changes);
   }
@@ -500,7 +524,7 @@ export class IsoGit implements GitBackend {
     return h.isAncestor(x, y);
   }
 
-  private async select(h: History, revs: Revisions): Promise<{ set: Set<string>; tips: string[] }> {
+  private async select(h: History, revs: Git.Revisions): Promise<{ set: Set<string>; tips: string[] }> {
     const tips: string[] = [];
     for (const r of revs.include) {
       const oid = await h.resolve(r);
@@ -528,16 +552,16 @@ export class IsoGit implements GitBackend {
     return { set, tips };
   }
 
-  async walk(revs: Revisions, order: WalkOrder = {}): Promise<WalkedCommit[]> {
+  async walk(revs: Git.Revisions, order: Git.WalkOrder = {}): Promise<Git.WalkedCommit[]> {
     const h = this.history();
     const { set, tips } = await this.select(h, revs);
     let oids: string[];
     if (order.noWalk) oids = tips.filter((t) => set.has(t));
-    else if (order.parentsFirst) oids = (await topoOrder(h, set, tips)).reverse();
     else if (order.topo) oids = await topoOrder(h, set, tips);
     else oids = await dateOrder(h, set, tips.length ? tips : [...set]);
-    if (revs.path) oids = [...set].length === oids.length ? oids : (await dateOrder(h, await h.reachable(tips), tips)).filter((o) => set.has(o));
-    const out: WalkedCommit[] = [];
+    if (revs.path && !order.noWalk && !order.topo) oids = (await dateOrder(h, await h.reachable(tips), tips)).filter((o) => set.has(o));
+    if (order.reverse) oids.reverse();
+    const out: Git.WalkedCommit[] = [];
     for (const oid of oids) {
       const c = await h.commit(oid);
       if (order.rootsOnly && c.parents.length > 0) continue;
@@ -546,7 +570,7 @@ export class IsoGit implements GitBackend {
     return out;
   }
 
-  async countCommits(revs: Revisions): Promise<number> {
+  async countCommits(revs: Git.Revisions): Promise<number> {
     return (await this.select(this.history(), revs)).set.size;
   }
 
@@ -559,7 +583,7 @@ export class IsoGit implements GitBackend {
     return { ahead: [...ra].filter((o) => !rb.has(o)).length, behind: [...rb].filter((o) => !ra.has(o)).length };
   }
 
-  async logWithChanges(_q: LogQuery): Promise<LoggedCommitEntry[]> {
+  async logWithChanges(_q: Git.LogQuery): Promise<Git.LoggedCommitEntry[]> {
     throw unsupported('log');
   }
 
@@ -585,8 +609,8 @@ export class IsoGit implements GitBackend {
     throw unsupported('log -p');
   }
 
-  async signatureStatus(oids: string[], allowedSigners: string, opts: { lenient?: boolean } = {}): Promise<Map<string, SignatureStatus>> {
-    const out = new Map<string, SignatureStatus>();
+  async signatureStatus(oids: string[], allowedSigners: string, opts: { lenient?: boolean } = {}): Promise<Map<string, Git.SignatureStatus>> {
+    const out = new Map<string, Git.SignatureStatus>();
     for (const oid of oids) {
       const o = await this.objs.read(oid);
       if (!o || o.type !== 'commit') {
@@ -607,7 +631,7 @@ export class IsoGit implements GitBackend {
     return url;
   }
 
-  async fetch(remote: string, refspecs: string[], opts: { timeoutMs?: number; prune?: boolean } = {}): Promise<FetchResult> {
+  async fetch(remote: string, refspecs: string[], opts: { timeoutMs?: number; prune?: boolean } = {}): Promise<Git.FetchResult> {
     const url = await this.urlOf(remote);
     const kind = hubKind(url);
     if (kind === 'unsupported') throw fail('fetch', new UnsupportedHubError(url).message, 128);
@@ -647,12 +671,12 @@ export class IsoGit implements GitBackend {
     return own === null ? round : Math.min(round, own);
   }
 
-  async push(req: PushRequest): Promise<PushResult> {
+  async push(req: Git.PushRequest): Promise<Git.PushResult> {
     const url = await this.urlOf(req.remote);
     const kind = hubKind(url);
     if (kind === 'unsupported') throw fail('push', new UnsupportedHubError(url).message, 128);
     if (req.atomic && req.refspecs.length > 1) throw unsupported('push --atomic');
-    const refs: PushResult['refs'] = [];
+    const refs: Git.PushResult['refs'] = [];
     const lines: string[] = [];
     const hub = kind === 'file' ? fileHubDir(url) : null;
     if (kind === 'file' && !hub) return { ok: false, code: 128, refs, stdout: '', stderr: `fatal: '${url}' does not appear to be a git repository\n` };
@@ -662,19 +686,20 @@ export class IsoGit implements GitBackend {
       const src = s.src ? await this.history().resolve(s.src) : null;
       if (s.src && !src) throw fail('push', `src refspec ${s.src} does not match any`, 1);
       const expected = lease ? lease.expected || null : undefined;
-      let r: PushResult['refs'][number];
+      let r: Git.PushResult['refs'][number];
       if (hub) r = await this.pushFile(hub, s.dst, src, expected, s.force);
       else r = await this.pushHttp(url, s.dst, src, expected, s.force, req.timeoutMs);
       refs.push(r);
       lines.push(`${r.flag}\t${r.from}:${r.to}\t${r.summary}`);
     }
     const ok = refs.every((r) => r.flag !== '!');
+    if (req.quiet) return { ok, code: ok ? 0 : 1, refs: [], stdout: '', stderr: ok ? '' : `error: failed to push some refs to '${url}'\n` };
     const stdout = `To ${url}\n${lines.join('\n')}\nDone\n`;
     const stderr = ok ? '' : `error: failed to push some refs to '${url}'\n`;
     return { ok, code: ok ? 0 : 1, refs, stdout, stderr };
   }
 
-  private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean): Promise<PushResult['refs'][number]> {
+  private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean): Promise<Git.PushResult['refs'][number]> {
     const from = src ?? '';
     const cur = readRef(hub, dst);
     if (src === null) {
@@ -698,7 +723,7 @@ export class IsoGit implements GitBackend {
     return cur === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: force || expected !== undefined ? '+' : ' ', from, to: dst, summary: `${cur.slice(0, 7)}..${src.slice(0, 7)}` };
   }
 
-  private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs?: number): Promise<PushResult['refs'][number]> {
+  private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
     if (src === null) throw unsupported('push (delete a ref on an https hub)');
     const from = src;
     // isomorphic-git pushes a local ref: a scratch one names the id
@@ -728,7 +753,7 @@ export class IsoGit implements GitBackend {
     }
   }
 
-  async lsRemote(remote: string, patterns: string[] | 'heads', opts: { timeoutMs?: number } = {}): Promise<RemoteRefs> {
+  async lsRemote(remote: string, patterns: string[] | 'heads', opts: { timeoutMs?: number } = {}): Promise<Git.RemoteRefs> {
     const url = await this.urlOf(remote);
     const kind = hubKind(url);
     if (kind === 'unsupported') return { ok: false, code: 128, refs: new Map(), stderr: new UnsupportedHubError(url).message };
@@ -777,34 +802,24 @@ function globRe(pat: string): RegExp {
   return new RegExp(anchored ? `^${re}$` : `(^|/)${re}$`);
 }
 
-/** Whether a git binary is on PATH (no process: a look at each PATH entry). */
-export function gitOnPath(env: NodeJS.ProcessEnv = process.env): boolean {
-  for (const d of (env.PATH ?? '').split(':')) {
-    if (!d) continue;
-    try {
-      fs.accessSync(join(d, 'git'), fs.constants.X_OK);
-      return true;
-    } catch {
-      /* not here */
-    }
-  }
-  return false;
-}
-
-/** Whether this process uses the isomorphic-git engine: AGENTGIT_ENGINE=isomorphic-git, or no git binary (unless AGENTGIT_ENGINE=git). */
-export function wantIsoGit(env: NodeJS.ProcessEnv = process.env): boolean {
-  const e = (env.AGENTGIT_ENGINE ?? '').toLowerCase();
-  if (e === 'isomorphic-git' || e === 'iso') return true;
-  if (e === 'git' || e === 'git cli') return false;
-  return !gitOnPath(env);
-}
-
-export class IsoGitEngine implements GitEngine {
+export class IsoGitEngine implements Git.GitEngine {
   readonly name = 'isomorphic-git' as const;
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
     private readonly deadlineAt: () => number | null = () => null,
   ) {}
+
+  async gitDirOf(dir: string): Promise<string> {
+    let cur = resolve(dir);
+    for (;;) {
+      if (existsSync(join(cur, 'HEAD')) && existsSync(join(cur, 'objects')) && existsSync(join(cur, 'refs'))) return cur;
+      const found = await this.discover(cur);
+      if (found) return found.gitDir;
+      const up = dirname(cur);
+      if (up === cur) throw fail('rev-parse', `${dir} is not in a git repository`, 128);
+      cur = up;
+    }
+  }
 
   async discover(dir: string): Promise<{ root: string; gitDir: string } | null> {
     let cur = resolve(dir);
@@ -821,7 +836,7 @@ export class IsoGitEngine implements GitEngine {
     }
   }
 
-  async detect(gitDir: string, root: string): Promise<Capabilities> {
+  async detect(gitDir: string, root: string): Promise<Git.Capabilities> {
     const { found, caps, linked } = capabilitiesFromFiles(gitDir);
     const refuse = (what: string): never => {
       throw fail('open', `${root}: ${what}; the isomorphic-git engine reads SHA-1 repositories with refs in files only: install git`, 1);
@@ -833,7 +848,7 @@ export class IsoGitEngine implements GitEngine {
     return { ...choose('sha1', 'files', false, true, [], 'isomorphic-git'), why: 'object format sha1, refs in files (isomorphic-git: everything in-process)' };
   }
 
-  open(root: string, gitDir: string, caps: Capabilities): GitBackend {
+  open(root: string, gitDir: string, caps: Git.Capabilities): Git.GitBackend {
     return new IsoGit(root, gitDir, caps, this.env, this.deadlineAt);
   }
 

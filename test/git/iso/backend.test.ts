@@ -73,7 +73,7 @@ describe('IsoGit history against git', () => {
     expect((await be.walk({ include: ['main', 'side'] })).map((c) => c.oid)).toEqual(revList(['main', 'side']));
     expect((await be.walk({ include: ['main'], exclude: ['side'] })).map((c) => c.oid)).toEqual(revList(['main', '^side']));
     expect((await be.walk({ include: ['main'] }, { rootsOnly: true })).map((c) => c.oid)).toEqual(revList(['--max-parents=0', 'main']));
-    const topo = (await be.walk({ include: ['main'] }, { parentsFirst: true })).map((c) => c.oid);
+    const topo = (await be.walk({ include: ['main'] }, { topo: true, reverse: true })).map((c) => c.oid);
     // parents first: every commit after all of its parents (git's exact tie order is not promised)
     expect(new Set(topo)).toEqual(new Set(revList(['--reverse', '--topo-order', 'main'])));
     for (const [i, oid] of topo.entries()) for (const p of (await be.walk({ include: [oid] }, { noWalk: true }))[0]!.parents) expect(topo.indexOf(p)).toBeLessThan(i);
