@@ -27,9 +27,9 @@ import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
 import { dateOrder, History, topoOrder } from './revs.js';
-import { hubKind, httpFor, pushHttps, UnsupportedHubError } from './remote.js';
+import { hubKind, httpFor, lsRemoteHttps, pushHttps, UnsupportedHubError } from './remote.js';
 import { signatureStatusOfRaw } from './signatures.js';
-import { fetchHttpsRefspecs, mapRef, parseRefspec } from './upload-pack.js';
+import { fetchHttpsRefspecs, mapRef, parseRefspec, storePack } from './upload-pack.js';
 import { isoStatus } from './worktree.js';
 
 const ZERO = '0'.repeat(40);
@@ -124,7 +124,6 @@ export class IsoGit implements Git.GitBackend {
   }
 
   async indexPack(pack: Uint8Array): Promise<void> {
-    const { storePack } = await import('./upload-pack.js');
     await storePack(this.gitDir, Buffer.from(pack));
   }
 
@@ -734,7 +733,6 @@ export class IsoGit implements Git.GitBackend {
       let lease = expected;
       if (lease === undefined && !force) {
         // a plain push: fast-forward only (what git refuses with "fetch first")
-        const { lsRemoteHttps } = await import('./remote.js');
         const cur = (await lsRemoteHttps(url, { gitDir: this.gitDir, env: this.env, deadlineAt }, dst)).get(dst) ?? null;
         if (cur === src) return { flag: '=', from, to: dst, summary: '[up to date]' };
         if (cur !== null && !(await this.objs.has(cur) && (await this.history().isAncestor(cur, src)))) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
@@ -760,7 +758,6 @@ export class IsoGit implements Git.GitBackend {
     let all: Map<string, string>;
     try {
       if (kind === 'https') {
-        const { lsRemoteHttps } = await import('./remote.js');
         all = await lsRemoteHttps(url, { gitDir: this.gitDir, env: this.env, deadlineAt: this.deadline(opts.timeoutMs) }, '');
       } else {
         const hub = fileHubDir(url);
