@@ -10,6 +10,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { registerCommitSigner } from '../git/iso/signatures.js';
 
 const MAGIC = Buffer.from('SSHSIG');
 const BEGIN = '-----BEGIN SSH SIGNATURE-----';
@@ -175,3 +176,9 @@ export function verifySshsig(message: Buffer | string, armored: string, namespac
     return null;
   }
 }
+
+// the isomorphic-git engine (no git, no ssh-keygen) signs commits with this
+registerCommitSigner((payload, keyFile) => {
+  const k = loadSigningKey(keyFile);
+  return k ? signSshsig(payload, k) : null;
+});

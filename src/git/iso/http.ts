@@ -14,12 +14,14 @@
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
+import { GitError } from '../exec.js';
 import { redactUrl } from '../url.js';
 import type { Credential } from './credentials.js';
 
-export class HttpDeadlineError extends Error {
+/** A request stopped at the deadline: a timed-out GitError (temporary, exit 75). */
+export class HttpDeadlineError extends GitError {
   constructor(url: string, why: string) {
-    super(`${redactUrl(url)}: ${why}`);
+    super(`${redactUrl(url)}: ${why}`, ['fetch'], null, `fatal: unable to access '${redactUrl(url)}': ${why}\n`, true);
     this.name = 'HttpDeadlineError';
   }
 }
@@ -81,7 +83,7 @@ export function makeHttpClient(opts: HttpOptions = {}): HttpClient {
         }
         r.setTimeout(idleMs, () => r.destroy(new HttpDeadlineError(req.url, `no answer for ${Math.round(idleMs / 1000)} s; request stopped`)));
         r.on('close', () => clearTimeout(timer));
-        r.on('error', (e) => reject(e instanceof HttpDeadlineError ? e : new Error(`${redactUrl(req.url)}: ${e.message}`)));
+        r.on('error', (e) => reject(e instanceof HttpDeadlineError ? e : Object.assign(new Error(`${redactUrl(req.url)}: ${e.message}`), { code: (e as NodeJS.ErrnoException).code })));
         req.signal?.addEventListener('abort', () => r.destroy(new HttpDeadlineError(req.url, 'aborted')));
         r.end(body);
       });

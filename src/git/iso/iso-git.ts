@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { capabilitiesFromFiles, choose } from '../backend.js';
 import type * as Git from '../backend.js';
 import { GitError } from '../exec.js';
-import { commitPayload, objectOid, writeObjectSync, type Ident } from '../objects.js';
+import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
 import { copyObjects, pushToFileHub } from './file-transport.js';
@@ -27,8 +27,8 @@ import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
 import { dateOrder, History, topoOrder } from './revs.js';
-import { hubKind, httpFor, lsRemoteHttps, pushHttps, UnsupportedHubError } from './remote.js';
-import { signatureStatusOfRaw } from './signatures.js';
+import { hubError, hubKind, httpFor, lsRemoteHttps, pushHttps, UnsupportedHubError } from './remote.js';
+import { signatureStatusOfRaw, signCommitPayload } from './signatures.js';
 import { fetchHttpsRefspecs, mapRef, parseRefspec, storePack } from './upload-pack.js';
 import { isoStatus } from './worktree.js';
 
@@ -346,7 +346,8 @@ export class IsoGit implements Git.GitBackend {
   }
 
   async commitIndex(o: { message: string; sign: boolean; paths?: string[]; only?: boolean; author?: string }): Promise<void> {
-    if (o.sign) throw fail('commit', 'a signed commit of the index needs the in-process signer (an ed25519 user.signingkey); the isomorphic-git engine has no ssh-keygen');
+    // git commit signs when asked, or when commit.gpgsign is on
+    const sign = o.sign || (await this.getConfig('commit.gpgsign'))?.toLowerCase() === 'true';
     const branch = await this.headBranch();
     if (!branch) throw fail('commit', 'HEAD is detached; agentgit needs a branch checked out');
     const ref = `refs/heads/${branch}`;
@@ -369,13 +370,13 @@ export class IsoGit implements Git.GitBackend {
         changes.push(bytes === null ? { path: p, mode: '0', oid: ZERO } : { path: p, mode, oid: writeObjectSync(this.gitDir, 'blob', bytes) });
       }
       const tree = await this.buildTree(head, changes);
-      const oid = await this.commitTree(tree, head ? [head] : [], message, { sign: false, ...(env ? { env } : {}) });
+      const oid = await this.commitTree(tree, head ? [head] : [], message, { sign, ...(env ? { env } : {}) });
       casRef(this.gitDir, ref, head, oid);
       await this.updateIndex(changes);
       return;
     }
     const tree = await this.buildTree(null, await this.indexEntries());
-    const oid = await this.commitTree(tree, head ? [head] : [], message, { sign: false, ...(env ? { env } : {}) });
+    const oid = await this.commitTree(tree, head ? [head] : [], message, { sign, ...(env ? { env } : {}) });
     casRef(this.gitDir, ref, head, oid);
   }
 
@@ -500,12 +501,19 @@ export class IsoGit implements Git.GitBackend {
   }
 
   async commitTree(tree: string, parents: string[], message: string, opts: { sign: boolean; env?: Record<string, string> }): Promise<string> {
-    if (opts.sign) throw fail('commit-tree', 'signing needs the in-process signer (an ed25519 user.signingkey); the isomorphic-git engine has no ssh-keygen');
     const e = { ...this.env, ...(opts.env ?? {}) };
     const author: Ident = { name: e.GIT_AUTHOR_NAME ?? (await this.getConfig('user.name')) ?? 'agentgit', email: e.GIT_AUTHOR_EMAIL ?? (await this.getConfig('user.email')) ?? 'agentgit@localhost' };
     const committer: Ident = { name: e.GIT_COMMITTER_NAME ?? author.name, email: e.GIT_COMMITTER_EMAIL ?? author.email };
     const payload = commitPayload({ tree, parents, author, committer, when: Date.now(), message: message.endsWith('\n') ? message : `${message}\n` });
-    return writeObjectSync(this.gitDir, 'commit', Buffer.from(payload, 'utf8'));
+    if (!opts.sign) return writeObjectSync(this.gitDir, 'commit', Buffer.from(payload, 'utf8'));
+    if (((await this.getConfig('gpg.format')) ?? 'openpgp') !== 'ssh') throw fail('commit-tree', 'commit signing needs gpg.format=ssh with the isomorphic-git engine (no gpg here)');
+    let signed: string;
+    try {
+      signed = withSignature(payload, signCommitPayload(payload, await this.getConfig('user.signingkey')));
+    } catch (e) {
+      throw fail('commit-tree', (e as Error).message);
+    }
+    return writeObjectSync(this.gitDir, 'commit', Buffer.from(signed, 'utf8'));
   }
 
   // --- history -------------------------------------------------------------------------
@@ -637,7 +645,11 @@ export class IsoGit implements Git.GitBackend {
     const deadlineAt = this.deadline(opts.timeoutMs);
     let missing: string[];
     if (kind === 'https') {
-      missing = (await fetchHttpsRefspecs(this.gitDir, url, refspecs, { env: this.env, deadlineAt, prune: opts.prune })).missing;
+      try {
+        missing = (await fetchHttpsRefspecs(this.gitDir, url, refspecs, { env: this.env, deadlineAt, prune: opts.prune })).missing;
+      } catch (e) {
+        throw hubError('fetch', url, e);
+      }
     } else {
       const hub = fileHubDir(url);
       if (!hub) return { ok: false, code: 128, missingRemoteRef: false, stderr: `fatal: '${url}' does not appear to be a git repository\n` };
@@ -687,7 +699,7 @@ export class IsoGit implements Git.GitBackend {
       const expected = lease ? lease.expected || null : undefined;
       let r: Git.PushResult['refs'][number];
       if (hub) r = await this.pushFile(hub, s.dst, src, expected, s.force);
-      else r = await this.pushHttp(url, s.dst, src, expected, s.force, req.timeoutMs);
+      else r = await this.pushHttp(url, s.dst, src, expected, s.force, req.timeoutMs).catch((e: unknown) => Promise.reject(hubError('push', url, e)));
       refs.push(r);
       lines.push(`${r.flag}\t${r.from}:${r.to}\t${r.summary}`);
     }
@@ -765,7 +777,9 @@ export class IsoGit implements Git.GitBackend {
         all = listRefFiles(hub);
       }
     } catch (e) {
-      return { ok: false, code: 128, refs: new Map(), stderr: `fatal: ${(e as Error).message}` };
+      const g = hubError('ls-remote', url, e);
+      if (g.timedOut) throw g;
+      return { ok: false, code: 128, refs: new Map(), stderr: g.stderr };
     }
     const refs = new Map<string, string>();
     for (const [k, v] of all) if (patterns === 'heads' ? k.startsWith('refs/heads/') : patterns.some((p) => k === p || k.endsWith(`/${p}`))) refs.set(k, v);

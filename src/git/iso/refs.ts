@@ -15,21 +15,26 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { GitError } from '../exec.js';
 
-export class RefLockBusyError extends Error {
+/** Another writer holds the ref's lock (git's words in stderr: a temporary failure). */
+export class RefLockBusyError extends GitError {
   constructor(readonly lockPath: string) {
-    super(`${lockPath} exists: another git or agentgit is moving this ref; try again (remove the file only if no git is running)`);
+    const message = `${lockPath} exists: another git or agentgit is moving this ref; try again (remove the file only if no git is running)`;
+    super(message, ['update-ref'], 128, `fatal: Unable to create '${lockPath}': File exists.\n`, false);
     this.name = 'RefLockBusyError';
   }
 }
 
-export class RefMovedError extends Error {
+/** The ref is not where the compare-and-swap expected it. */
+export class RefMovedError extends GitError {
   constructor(
     readonly ref: string,
     readonly expected: string | null,
     readonly actual: string | null,
   ) {
-    super(`${ref} moved (expected ${expected ?? 'none'}, found ${actual ?? 'none'})`);
+    const message = `${ref} moved (expected ${expected ?? 'none'}, found ${actual ?? 'none'})`;
+    super(message, ['update-ref'], 128, `fatal: cannot lock ref '${ref}': is at ${actual ?? 'nothing'} but expected ${expected ?? 'nothing'}\n`, false);
     this.name = 'RefMovedError';
   }
 }

@@ -7,16 +7,39 @@
  */
 import * as fs from 'node:fs';
 import { readFileSync } from 'node:fs';
+import { GitError } from '../exec.js';
 import { redactUrl } from '../url.js';
 import { caFileFor, credentialFor } from './credentials.js';
 import { makeHttpClient, type HttpOptions } from './http.js';
 import { loadIso } from './load.js';
 
-export class UnsupportedHubError extends Error {
+/** An ssh (or other) hub URL: this engine has no such transport (a permanent failure, exit 1). */
+export class UnsupportedHubError extends GitError {
   constructor(url: string) {
-    super(`${redactUrl(url)}: the isomorphic-git engine reaches https and file hubs only; install git for an ssh hub (or use the hub's https URL)`);
+    const message = `${redactUrl(url)}: the isomorphic-git engine reaches https and file hubs only; install git for an ssh hub (or use the hub's https URL)`;
+    super(message, ['fetch'], 128, `${message}\n`, false);
     this.name = 'UnsupportedHubError';
   }
+}
+
+/**
+ * Any failure of a hub request as the GitError git would have given, so
+ * errors.ts classifies it as it does git's (credentials refused: exit 1;
+ * hub unreachable or failing on its side: exit 75). Never holds a secret:
+ * URLs are redacted and the credential is only ever in a header.
+ */
+export function hubError(op: string, url: string, e: unknown): GitError {
+  if (e instanceof GitError) return e;
+  const u = redactUrl(url);
+  const status = (e as { data?: { statusCode?: number } }).data?.statusCode;
+  const msg = (e as Error).message ?? String(e);
+  let stderr: string;
+  if (status === 404) stderr = `fatal: repository '${u}/' not found\n`;
+  else if (status) stderr = `fatal: unable to access '${u}/': The requested URL returned error: ${status}\n`;
+  else if ((e as { code?: string }).code && /^E[A-Z]+$/.test((e as { code: string }).code)) stderr = `fatal: unable to access '${u}/': Failed to connect: ${msg}\n`;
+  else if (/certificate|self[- ]signed|TLS|SSL/i.test(msg)) stderr = `fatal: unable to access '${u}/': SSL certificate problem: ${msg}\n`;
+  else stderr = `fatal: ${msg}\n`;
+  return new GitError(`git ${op} failed: ${stderr.replace(/^fatal: /, '').trim()}`, [op], 128, stderr, false);
 }
 
 /** What kind of hub a URL names for this engine. */

@@ -15,6 +15,24 @@ export type SignatureChecker = (payload: Buffer, armored: string, allowedSigners
 
 let checker: SignatureChecker | null = null;
 
+/** An armored SSHSIG (namespace git) of a commit payload with the key at `keyFile`; null when that key cannot be used in-process. */
+export type CommitSigner = (payload: string, keyFile: string) => string | null;
+
+let signer: CommitSigner | null = null;
+
+/** identity/sshsig.ts registers the in-process ed25519 signer here when loaded. */
+export function registerCommitSigner(s: CommitSigner): void {
+  signer = s;
+}
+
+/** Sign a commit payload as `git commit -S` with gpg.format=ssh would; throws a one-line error when it cannot. */
+export function signCommitPayload(payload: string, keyFile: string | null): string {
+  if (!keyFile) throw new Error('commit signing is on but user.signingkey is not set; run `agentgit init` again to configure the key');
+  const sig = signer?.(payload, keyFile) ?? null;
+  if (!sig) throw new Error(`${keyFile}: not an unencrypted ed25519 OpenSSH key; the isomorphic-git engine signs with those only (install git for other keys)`);
+  return sig;
+}
+
 export function registerSignatureChecker(c: SignatureChecker): void {
   checker = c;
 }
