@@ -39,18 +39,8 @@ async function cloneTreeRejections(repo: Repo, head: string): Promise<Awaited<Re
  * on its own.
  */
 async function writeWorkTree(repo: Repo, head: string, progress: ((done: number, total: number) => void) | undefined): Promise<void> {
-  if (progress) {
-    await repo.run(['read-tree', head]);
-    const paths = (await repo.run(['ls-files', '-z'])).stdout.toString('utf8').split('\0').filter((p) => p !== '');
-    const STEP = 1000;
-    for (let i = 0; i < paths.length; i += STEP) {
-      progress(i, paths.length);
-      const chunk = paths.slice(i, i + STEP);
-      await repo.run(['checkout-index', '-f', '-u', '-z', '--stdin'], { input: chunk.join('\0') + '\0', env: { GIT_LITERAL_PATHSPECS: '1' } });
-    }
-    progress(paths.length, paths.length);
-  }
-  await repo.run(['reset', '-q', '--hard', head]);
+  if (progress) await repo.checkoutWithProgress(head, progress);
+  else await repo.checkout(head, 'hard');
 }
 
 export async function cloneCommand(a: { url: string; dir: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean; trustSelf: boolean }): Promise<void> {

@@ -45,11 +45,12 @@ export async function doctorCommand(a: { C: string; json: boolean; timeout: numb
     }
     // attributes match the policy: check one path per kind the policy names
     const samples = ['memory/2026-01-01.md', 'mission-control/tasks.json', 'MEMORY.md'];
-    const attrs = await repo.text(['check-attr', 'merge', '--', ...samples]);
+    const attrs = await repo.checkAttr('merge', samples);
     for (const s of samples) {
       const want = `agentgit-${policy.kindOf(s)}`;
-      const line = attrs.split('\n').find((l) => l.startsWith(`${s}:`)) ?? '';
-      const ok = line.endsWith(`: ${want}`);
+      const value = attrs.get(s);
+      const line = value === undefined ? '' : `${s}: merge: ${value}`;
+      const ok = value === want;
       findings.push({ check: `attributes for ${s}`, ok, detail: line || 'none', fix: ok ? undefined : 'run `agentgit init` to rewrite .gitattributes and .git/info/attributes' });
     }
     const url = config.get(`remote.${settings.remote}.url`);
@@ -65,7 +66,7 @@ export async function doctorCommand(a: { C: string; json: boolean; timeout: numb
         fix: cred ? `\`git remote set-url ${settings.remote} ${stripUserinfo(url)}\` and keep the token in a credential helper (\`git config --global credential.helper store\`), or use ssh with a deploy key; if it was a token, rotate it` : undefined,
       });
       const t0 = Date.now();
-      const r = await repo.run(['ls-remote', '--heads', settings.remote], { timeoutMs: a.timeout * 1000, okCodes: [128, 2] }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: Buffer.alloc(0) }));
+      const r = await repo.lsRemote(settings.remote, 'heads', { timeoutMs: a.timeout * 1000 }).catch((e: Error) => ({ code: -1, stderr: e.message }));
       findings.push({
         check: 'hub reachable without prompting',
         ok: r.code === 0,

@@ -29,12 +29,8 @@ export async function runHook(args: string[]): Promise<number> {
 }
 
 async function preCommit(repo: Repo, policy: Policy): Promise<number> {
-  const out = await repo.run(['diff', '--cached', '--name-status', '-z', '--no-renames']);
-  const parts = out.stdout.toString('utf8').split('\0');
   let bad = 0;
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const status = parts[i]!;
-    const path = parts[i + 1]!;
+  for (const { status, path } of await repo.stagedChanges()) {
     const before = await repo.objects.read(`HEAD:${path}`);
     const after = status === 'D' ? null : await repo.objects.read(`:${path}`);
     const h = checkFile(policy, { path, before, after, size: after?.length ?? 0 });

@@ -28,9 +28,8 @@ import { syncRound } from '../sync/round.js';
 import { initRepo, joinUnrelated } from '../sync/setup.js';
 import { HUB_PREFIX, LOCAL_PREFIX } from '../sync/heartbeat.js';
 import { markRetired } from '../health/fleet.js';
-import { runGit } from '../git/exec.js';
 import { credentialUrlMessage, urlHasCredentials } from '../git/url.js';
-import type { Repo } from '../git/repo.js';
+import { Repo } from '../git/repo.js';
 import { printJson, progressLine, reportSync, syncSummary } from './output.js';
 import { withInstanceTrailer } from '../git/trailers.js';
 
@@ -39,8 +38,8 @@ const PROBE = 'refs/agentgit/probe';
 /** The hub's branch tip (fetched into a scratch ref) and whether it lists admitted instances. */
 async function probeHub(repo: Repo, url: string, branch: string, timeoutMs: number): Promise<{ tip: string | null; signers: boolean }> {
   // by URL, not remote name: git would also move the remote-tracking ref
-  const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', url, `+refs/heads/${branch}:${PROBE}`], { timeoutMs, okCodes: [1, 128] });
-  if (r.code !== 0) return { tip: null, signers: false }; // empty or unreachable hub: found it here
+  const r = await repo.fetch(url, [`+refs/heads/${branch}:${PROBE}`], { timeoutMs });
+  if (!r.ok) return { tip: null, signers: false }; // empty or unreachable hub: found it here
   const tip = await repo.revParse(PROBE);
   const b = await repo.objects.read(`${PROBE}:${SIGNERS_PATH}`);
   return { tip, signers: parseSigners(b ? b.toString('utf8') : null).length > 0 };
@@ -49,9 +48,7 @@ async function probeHub(repo: Repo, url: string, branch: string, timeoutMs: numb
 /** The configured instance name of the repo at `root`, if any (no process when there is no repo). */
 async function configuredInstance(root: string): Promise<string | null> {
   if (!existsSync(resolve(root, '.git'))) return null;
-  const r = await runGit(['config', '--get', 'agentgit.instance'], { cwd: root, okCodes: [1] }).catch(() => null);
-  const v = r?.code === 0 ? r.stdout.toString('utf8').trim() : '';
-  return v || null;
+  return Repo.configAt(root, 'agentgit.instance').catch(() => null);
 }
 
 export async function initCommand(a: { C: string; remote?: string; branch?: string; agent?: string; instance?: string; timeout: number; json: boolean; newKey?: boolean; rename?: boolean }): Promise<void> {
@@ -108,7 +105,7 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
       admitted = await isAdmitted(repo, hub.tip, key.publicKey);
       join = await joinHub(repo, hub.tip, remoteName, branch, instance);
       if (join.refused) {
-        await repo.run(['update-ref', '-d', PROBE], { okCodes: [1] }).catch(() => undefined);
+        await repo.deleteRef(PROBE).catch(() => undefined);
         process.stderr.write(`agentgit: ${join.refused}\n`);
         process.exitCode = 1;
         return;
@@ -119,7 +116,7 @@ export async function initCommand(a: { C: string; remote?: string; branch?: stri
         if (join.joined.recorded.length) lines.push(`this instance's versions of ${join.joined.recorded.join(', ')} are in .agentgit/conflicts.jsonl (see \`agentgit conflicts\`)`);
       }
     }
-    await repo.run(['update-ref', '-d', PROBE], { okCodes: [1] }).catch(() => undefined);
+    await repo.deleteRef(PROBE).catch(() => undefined);
     if (renamed && remote) await retireHeartbeat(repo, remoteName, renamed, a.timeout * 1000);
     repo.close();
     if (!remote) {
@@ -168,7 +165,7 @@ async function joinHub(repo: Repo, tip: string, remote: string, branch: string, 
   // which is what was just verified.
   const track = `refs/remotes/${remote}/${branch}`;
   const mine = head ? await repo.objects.read(`${head}:${SIGNERS_PATH}`) : null;
-  if (parseSigners(mine ? mine.toString('utf8') : null).length === 0 && (await repo.revParse(track))) await repo.run(['update-ref', '-d', track]);
+  if (parseSigners(mine ? mine.toString('utf8') : null).length === 0 && (await repo.revParse(track))) await repo.deleteRef(track);
   if (!head || (await repo.mergeBases(head, tip)).length > 0) return {};
   const policy = await readEffectivePolicy(repo);
   const ref = `refs/heads/${repo.headBranchFromFile() ?? branch}`;
@@ -180,8 +177,8 @@ async function joinHub(repo: Repo, tip: string, remote: string, branch: string, 
 
 /** Renaming keeps the machine's key: copy it to the new name's path when that has none. */
 async function carryKey(dir: string, from: string, to: string): Promise<void> {
-  const agent = (await runGit(['config', '--get', 'agentgit.agent'], { cwd: dir, okCodes: [1] })).stdout.toString('utf8').trim() || 'agent';
-  const configured = (await runGit(['config', '--get', 'user.signingkey'], { cwd: dir, okCodes: [1] })).stdout.toString('utf8').trim();
+  const agent = (await Repo.configAt(dir, 'agentgit.agent')) ?? 'agent';
+  const configured = (await Repo.configAt(dir, 'user.signingkey')) ?? '';
   const src = configured || keyPath(agent, from);
   const dst = keyPath(agent, to);
   if (existsSync(dst) || !existsSync(src) || !existsSync(src + '.pub')) return;
@@ -189,7 +186,7 @@ async function carryKey(dir: string, from: string, to: string): Promise<void> {
   await copyFile(src, dst);
   await copyFile(src + '.pub', dst + '.pub');
   await chmod(dst, 0o600);
-  await runGit(['config', 'user.signingkey', dst], { cwd: dir });
+  await Repo.setConfigAt(dir, 'user.signingkey', dst);
 }
 
 /** allowed_signers: the old principal's line becomes the new one's (same key; signed by it). */
@@ -202,15 +199,12 @@ async function renameSigner(repo: Repo, from: string, to: string, publicKey: str
   // Authored under the old name: as of its parent the key is admitted as
   // `from`, and a commit must be authored by the principal that signs it.
   const instance = to.slice(to.indexOf('/') + 1);
-  await repo.run(['add', '--', SIGNERS_PATH]);
-  await repo.run(['commit', '-q', '-S', '--no-verify', '-F', '-', '--', SIGNERS_PATH], {
-    input: withInstanceTrailer(`agentgit: ${from} renamed to ${to}`, instance),
-    env: { GIT_AUTHOR_NAME: from, GIT_COMMITTER_NAME: from },
-  });
+  await repo.addToIndex([SIGNERS_PATH]);
+  await repo.commitIndex({ message: withInstanceTrailer(`agentgit: ${from} renamed to ${to}`, instance), sign: true, paths: [SIGNERS_PATH], author: from });
 }
 
 /** Delete the old name's heartbeat on the hub and here (best effort: a later `instances retire` can finish it). */
 async function retireHeartbeat(repo: Repo, remote: string, name: string, timeoutMs: number): Promise<void> {
-  await repo.run(['push', '--quiet', remote, `:${HUB_PREFIX}${name}`], { timeoutMs, okCodes: [1, 128] }).catch(() => undefined);
-  await repo.run(['update-ref', '-d', `${LOCAL_PREFIX}${name}`], { okCodes: [1] }).catch(() => undefined);
+  await repo.push({ remote, refspecs: [`:${HUB_PREFIX}${name}`], quiet: true, timeoutMs }).catch(() => undefined);
+  await repo.deleteRef(`${LOCAL_PREFIX}${name}`).catch(() => undefined);
 }

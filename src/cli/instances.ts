@@ -61,13 +61,13 @@ export async function instancesCommand(a: { C: string; action?: string; name?: s
     }
     const url = ctx.config.get(`remote.${settings.remote}.url`);
     if (url && member.heartbeat) {
-      const r = await repo.run(['push', '--quiet', settings.remote, `:${HUB_PREFIX}${instance}`], { timeoutMs: a.timeout * 1000, okCodes: [1, 128] });
-      if (r.code !== 0) {
-        process.stderr.write(`agentgit: could not delete the heartbeat of ${principal} on the hub (${redactSecrets(r.stderr.toString().trim().split('\n').pop() ?? '')}); run \`agentgit instances retire ${a.name}\` again when the hub answers\n`);
+      const r = await repo.push({ remote: settings.remote, refspecs: [`:${HUB_PREFIX}${instance}`], quiet: true, timeoutMs: a.timeout * 1000 });
+      if (!r.ok) {
+        process.stderr.write(`agentgit: could not delete the heartbeat of ${principal} on the hub (${redactSecrets(r.stderr.trim().split('\n').pop() ?? '')}); run \`agentgit instances retire ${a.name}\` again when the hub answers\n`);
         process.exitCode = EXIT.TEMPORARY;
       }
     }
-    await repo.run(['update-ref', '-d', `${LOCAL_PREFIX}${instance}`], { okCodes: [1] });
+    await repo.deleteRef(`${LOCAL_PREFIX}${instance}`);
     if (!a.json) process.stdout.write(`retired ${principal}${keyRemoved ? ': its key is removed from allowed_signers (its earlier commits stay valid)' : ''}; it has left the fleet view\n`);
     else printJson({ retired: principal, keyRemoved });
   } finally {

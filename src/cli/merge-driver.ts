@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import { mergeFile } from '../merge/index.js';
 import type { Conflict, Kind, SideClocks } from '../merge/types.js';
 import { Policy, POLICY_PATH } from '../policy/policy.js';
-import { ObjectReader } from '../git/objects.js';
-import { gitText } from '../git/exec.js';
+import { Repo } from '../git/repo.js';
 import { appendToFile, conflictLine, CONFLICTS_PATH, PENDING_CONFLICTS } from '../sync/conflict-record.js';
 import { clockPathFor, parseClockFile, sideClocks } from '../sync/clocks.js';
 
@@ -77,7 +76,7 @@ export async function runMergeDriver(args: string[]): Promise<number> {
 async function record(path: string, conflicts: Conflict[]): Promise<void> {
   const lines = conflicts.map(conflictLine);
   try {
-    const gitDir = (await gitText(['rev-parse', '--absolute-git-dir'], { cwd: process.cwd() })).trim();
+    const gitDir = await Repo.gitDirOf(process.cwd());
     const stateDir = join(gitDir, 'agentgit');
     if (path !== CONFLICTS_PATH && (await recordUntouched())) {
       await appendToFile(join(process.cwd(), CONFLICTS_PATH), lines, stateDir);
@@ -95,13 +94,8 @@ async function record(path: string, conflicts: Conflict[]): Promise<void> {
 async function recordUntouched(): Promise<boolean> {
   const theirsName = Object.keys(process.env).find((k) => /^GITHEAD_(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(k));
   if (!theirsName) return false;
-  const reader = new ObjectReader(process.cwd());
-  try {
-    const [o, t] = await Promise.all([reader.read(`HEAD:${CONFLICTS_PATH}`), reader.read(`${theirsName.slice(8)}:${CONFLICTS_PATH}`)]);
-    return o === null ? t === null : t !== null && o.equals(t);
-  } finally {
-    reader.close();
-  }
+  const [o, t] = await readHere([`HEAD:${CONFLICTS_PATH}`, `${theirsName.slice(8)}:${CONFLICTS_PATH}`]);
+  return o === null ? t === null : t !== null && o.equals(t);
 }
 
 function short(v: string): string {
@@ -112,14 +106,22 @@ function short(v: string): string {
 async function sideClocksFromGit(path: string): Promise<[SideClocks, SideClocks]> {
   const theirsName = Object.keys(process.env).find((k) => /^GITHEAD_(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(k));
   if (!theirsName) return [{}, {}];
-  const reader = new ObjectReader(process.cwd());
   try {
     const cp = clockPathFor(path);
-    const [oc, tc] = await Promise.all([reader.read(`HEAD:${cp}`), reader.read(`${theirsName.slice(8)}:${cp}`)]);
+    const [oc, tc] = await readHere([`HEAD:${cp}`, `${theirsName.slice(8)}:${cp}`]);
     return [sideClocks(parseClockFile(oc), ''), sideClocks(parseClockFile(tc), '')];
   } catch {
     return [{}, {}];
+  }
+}
+
+/** Objects read from the repository git runs the driver in (its work tree's top: no process to find it). */
+async function readHere(specs: [string, string]): Promise<[Buffer | null, Buffer | null]> {
+  const repo = (await Repo.openAt(process.cwd())) ?? (await Repo.open(process.cwd()));
+  if (!repo) throw new Error(`${process.cwd()} is not in a git repository`);
+  try {
+    return await Promise.all([repo.objects.read(specs[0]), repo.objects.read(specs[1])]);
   } finally {
-    reader.close();
+    repo.close();
   }
 }

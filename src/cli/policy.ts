@@ -32,9 +32,8 @@ export async function pendingPolicy(ctx: Context, dir: string): Promise<PendingP
   let commit: string | null = null;
   let author: string | null = null;
   if (!uncommitted) {
-    const r = await repo.run(['log', '-1', '--format=%H%x09%an', '--', POLICY_PATH], { okCodes: [128] });
-    const line = r.stdout.toString('utf8').trim();
-    if (line) [commit, author] = line.split('\t') as [string, string];
+    const last = await repo.lastCommitTouching(POLICY_PATH);
+    if (last) ({ oid: commit, author } = last);
   }
   const q = (s: string): string => (/^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
   return {

@@ -42,10 +42,8 @@ export async function verifyCommand(a: { C: string; json: boolean }): Promise<vo
     }
     // secrets in any object
     const secrets: { object: string; what: string }[] = [];
-    const objs = (await repo.run(['cat-file', '--batch-all-objects', '--batch-check=%(objectname) %(objecttype)'])).stdout.toString('utf8');
-    for (const l of objs.split('\n')) {
-      const [oid, type] = l.split(' ');
-      if (type !== 'blob' || !oid) continue;
+    for (const { oid, type } of await repo.allObjects()) {
+      if (type !== 'blob') continue;
       const b = await repo.objects.read(oid);
       const what = b ? findSecret(b) : null;
       if (what) secrets.push({ object: oid, what });

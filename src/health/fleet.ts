@@ -66,9 +66,7 @@ export async function listFleet(repo: Repo, head: string | null, heartbeats: Hea
   const byPrincipal = new Map(heartbeats.map((hb) => [`${hb.agent}/${hb.instance}`, hb]));
   const known = new Set<string>([...admitted, ...retired, ...byPrincipal.keys()]);
   if (head) {
-    const log = await repo.run(['log', '-p', '--format=', '--no-renames', head, '--', SIGNERS_PATH]);
-    for (const l of log.stdout.toString('utf8').split('\n')) {
-      if (!/^[+-][^+-]/.test(l)) continue;
+    for (const l of await repo.pathChangeLines(head, SIGNERS_PATH)) {
       const s = parseSigners(l.slice(1))[0];
       if (s) known.add(s.principal);
     }

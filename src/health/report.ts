@@ -82,12 +82,10 @@ export async function gatherStatus(ctx: Context, now = Date.now(), o: { history?
   let differing: string[] = [];
   let files = 0;
   if (hubHead) {
-    const d = await repo.run(['diff', '--name-only', '-z', '--no-renames', hubHead]);
-    differing = d.stdout.toString('utf8').split('\0').filter((p) => p && synced(p));
+    differing = (await repo.changedSince(hubHead)).filter((p) => synced(p));
     const untracked = status.filter((s) => s.xy === '??' && synced(s.path)).map((s) => s.path);
     differing = [...new Set([...differing, ...untracked])];
-    const ls = await repo.run(['ls-tree', '-r', '-z', '--name-only', hubHead]);
-    files = ls.stdout.toString('utf8').split('\0').filter((p) => p && synced(p)).length;
+    files = (await repo.listFiles(hubHead)).filter((p) => synced(p)).length;
   }
   const ratio = files === 0 ? (differing.length ? 1 : 0) : differing.length / files;
   const tree = head ? await repo.treeOf(head) : null;
@@ -104,7 +102,7 @@ export async function gatherStatus(ctx: Context, now = Date.now(), o: { history?
     const lag = hb.lastSuccessAt === null ? null : (now - hb.lastSuccessAt) / 1000;
     let behind: number | null = null;
     if (hubHead && hb.head && (await repo.objects.read(hb.head))) {
-      behind = Number(await repo.text(['rev-list', '--count', `${hb.head}..${hubHead}`]));
+      behind = await repo.countCommits({ include: [hubHead], exclude: [hb.head] });
     }
     instances.push({ instance: hb.instance, self: false, lagSeconds: lag, behind, checksum: hb.checksum ? `${hb.checksum}${hb.dirty ? '+dirty' : ''}` : null, lastSuccessAt: iso(hb.lastSuccessAt), level: lagLevel(lag, t) });
   }

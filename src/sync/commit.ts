@@ -203,9 +203,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   // a held file a person staged by hand must not ride along: back to HEAD's
   // version, or out of the index before the first commit
   if (held.length > 0) {
-    const input = held.map((h) => h.path).join('\0') + '\0';
-    const args = (await repo.revParse('HEAD')) ? ['reset', '-q', 'HEAD'] : ['rm', '--cached', '-q', '--ignore-unmatch'];
-    await repo.run([...args, '--pathspec-from-file=-', '--pathspec-file-nul'], { input, env: { GIT_LITERAL_PATHSPECS: '1' } });
+    await repo.unstage(
+      held.map((h) => h.path),
+      (await repo.revParse('HEAD')) !== null,
+    );
   }
   await repo.updateIndex(stage);
   if (staged.length === 0) return { commit: null, committed: [], held, nested, notes };
@@ -279,7 +280,7 @@ class PackBuffer {
     this.parts = [];
     this.count = 0;
     this.bytes = 0;
-    await this.repo.run(['index-pack', '--stdin'], { input: Buffer.concat([body, trailer]) });
+    await this.repo.indexPack(Buffer.concat([body, trailer]));
   }
 }
 
@@ -305,11 +306,9 @@ async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: stri
     return commit;
   }
   // never an empty commit: nothing staged against HEAD, nothing to commit
-  if ((await repo.revParse('HEAD')) && (await repo.run(['diff-index', '--cached', '--quiet', 'HEAD', '--'], { okCodes: [1] })).code === 0) return null;
-  const args = ['commit', '-q', '--no-verify', '--allow-empty-message', '-F', '-'];
-  if (sign) args.push('-S');
+  if ((await repo.revParse('HEAD')) && (await repo.indexMatchesHead())) return null;
   await failpoint('commit');
-  await repo.run(args, { input: message });
+  await repo.commitIndex({ message, sign });
   return repo.revParse('HEAD');
 }
 

@@ -146,7 +146,7 @@ async function epochChain(x: Crossing): Promise<{ levels: Level[]; bases: string
   let tip = x.theirs;
   for (let i = 0; i < MAX_EPOCHS; i++) {
     // a history git cannot even walk is no epoch: the caller's verification refuses it with its reasons
-    const roots = (await repo.text(['rev-list', '--max-parents=0', tip]).catch(() => '')).split('\n').filter(Boolean);
+    const roots = await repo.rootsOf(tip).catch((): string[] => []);
     if (roots.length !== 1) return i === 0 ? null : fail(`the archived history ${short(tip)} cannot be read back to one root commit`);
     const epoch = roots[0]!;
     const raw = await repo.objects.read(epoch);
@@ -154,9 +154,10 @@ async function epochChain(x: Crossing): Promise<{ levels: Level[]; bases: string
     if (!archived) return i === 0 ? null : fail(`the archived history ${short(tip)} does not lead back to this instance's history (its root ${short(epoch)} is no epoch commit)`);
     const local = `${ARCHIVE_PREFIX}${epoch}`;
     if (repo.readRef(local) !== archived) {
-      const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', x.settings.remote, `+${local}:${local}`], { timeoutMs: x.timeoutMs(), okCodes: [128] });
-      if (r.code === 128 && !/couldn't find remote ref/i.test(r.stderr)) {
-        const { GitError } = await import('../git/exec.js');
+      const r = await repo.fetch(x.settings.remote, [`+${local}:${local}`], { timeoutMs: x.timeoutMs() });
+      if (!r.ok && !r.missingRemoteRef) {
+        const { GitError, gitFailure } = await import('../git/exec.js');
+        if (r.code !== 128) throw gitFailure(['fetch'], r.code, r.stderr);
         throw new GitError(`git fetch of ${local} failed: ${r.stderr.split('\n')[0]}`, ['fetch'], 128, r.stderr, false);
       }
     }
@@ -328,8 +329,8 @@ export interface HistoryInfo {
 
 export async function historyInfo(repo: Repo, head: string | null): Promise<HistoryInfo> {
   if (!head) return { length: 0, epoch: null };
-  const length = Number(await repo.text(['rev-list', '--count', head]));
-  const roots = (await repo.text(['rev-list', '--max-parents=0', head])).split('\n').filter(Boolean);
+  const length = await repo.countCommits({ include: [head] });
+  const roots = await repo.rootsOf(head);
   for (const r of roots) {
     const raw = await repo.objects.read(r);
     const archived = raw ? epochOf(raw.toString('utf8')) : null;
@@ -381,7 +382,7 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const track = `refs/remotes/${settings.remote}/${settings.branch}`;
     const hubHead = await repo.revParse(track);
     if (!hubHead) throw new Error(`could not read ${track} after the fetch; run \`agentgit sync\` first`);
-    const count = Number(await repo.text(['rev-list', '--count', hubHead]));
+    const count = await repo.countCommits({ include: [hubHead] });
     const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
     const ours = local ? await repo.revParse(`refs/heads/${local}`) : null;
     if (ours && (await repo.mergeBases(ours, hubHead)).length === 0) throw new Error(`this instance has not crossed into the hub's current epoch yet; run \`agentgit sync\` first, then compact again`);
@@ -402,17 +403,15 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     await repo.updateRef(archiveRef, hubHead, null, 'agentgit: archive of the history before an epoch');
     let exported: string | null = null;
     if (o.exportFile) {
-      await repo.run(['bundle', 'create', '--quiet', o.exportFile, archiveRef]);
+      await repo.bundleCreate(o.exportFile, [archiveRef]);
       exported = o.exportFile;
     }
     const branch = `refs/heads/${settings.branch}`;
-    const r = await repo.run(
-      ['push', '--porcelain', '--atomic', '--no-verify', `--force-with-lease=${branch}:${hubHead}`, settings.remote, `${epoch}:${branch}`, `${hubHead}:${archiveRef}`],
-      { timeoutMs: dl.left(), okCodes: [1] },
-    );
+    const r = await repo.push({ remote: settings.remote, refspecs: [`${epoch}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() });
+    if (r.code === 128) throw (await import('../git/exec.js')).gitFailure(['push'], r.code, r.stderr);
     if (r.code !== 0) {
-      await repo.run(['update-ref', '-d', archiveRef, hubHead]).catch(() => undefined);
-      const all = r.stdout.toString('utf8') + r.stderr;
+      await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);
+      const all = r.stdout + r.stderr;
       if (/\[rejected\]|stale info|fetch first|non-fast-forward|failed to update ref|atomic/i.test(all)) {
         throw new TemporaryError('the hub\'s branch moved while compacting (another instance pushed): nothing was changed on the hub; run `agentgit compact history` again');
       }
@@ -430,7 +429,7 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
 
 /** Daily logs in `head` whose file-name date is more than `days` days before `today` (YYYY-MM-DD). */
 export async function dueLogs(repo: Repo, policy: Policy, head: string, today: string, days: number): Promise<string[]> {
-  const paths = (await repo.run(['ls-tree', '-r', '-z', '--name-only', head])).stdout.toString('utf8').split('\0').filter(Boolean);
+  const paths = await repo.listFiles(head);
   return paths.filter((p) => archivePathFor(p) !== null && policy.kindOf(p) === 'log' && !policy.allowsLogRewrite(p) && olderThan(dayOf(p)!, today, days));
 }
 
@@ -441,7 +440,7 @@ export async function dueLogs(repo: Repo, policy: Policy, head: string, today: s
  */
 export async function historyDue(repo: Repo, head: string, everyMs: number, nowMs: number): Promise<{ due: boolean; since: string; length: number }> {
   const info = await historyInfo(repo, head);
-  const start = info.epoch?.commit ?? (await repo.text(['rev-list', '--max-parents=0', head])).split('\n').filter(Boolean).sort()[0]!;
+  const start = info.epoch?.commit ?? (await repo.rootsOf(head)).sort()[0]!;
   const at = await repo.committerTime(start);
   return { due: info.length > 1 && nowMs - at > everyMs, since: new Date(at).toISOString(), length: info.length };
 }
@@ -456,8 +455,8 @@ export async function storeSize(repo: Repo, hubUrl: string | null): Promise<{ by
   const local = hubUrl && (hubUrl.startsWith('file://') ? decodeURIComponent(hubUrl.slice(7)) : hubUrl.startsWith('/') ? hubUrl : null);
   const objects = local ? [join(local, 'objects'), join(local, '.git', 'objects')].find((d) => existsSync(d)) : undefined;
   if (objects) return { bytes: await dirBytes(objects), of: 'hub', path: objects };
-  const out = await repo.text(['count-objects', '-v']);
-  const kib = (k: string): number => Number(new RegExp(`^${k}: (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+  const counts = await repo.countObjects();
+  const kib = (k: string): number => counts[k] ?? 0;
   return { bytes: (kib('size') + kib('size-pack') + kib('size-garbage')) * 1024, of: 'clone', path: join(repo.gitDir, 'objects') };
 }
 

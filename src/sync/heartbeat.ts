@@ -57,9 +57,8 @@ export function parseHeartbeat(commitText: string): Heartbeat | null {
 
 /** All heartbeats fetched from the hub (as of the last sync). */
 export async function readHeartbeats(repo: Repo): Promise<Heartbeat[]> {
-  const r = await repo.run(['for-each-ref', '--format=%(objectname)', LOCAL_PREFIX]);
   const out: Heartbeat[] = [];
-  for (const oid of r.stdout.toString('utf8').split('\n').filter(Boolean)) {
+  for (const oid of (await repo.refs([LOCAL_PREFIX])).values()) {
     const c = await repo.objects.read(oid);
     const hb = c ? parseHeartbeat(c.toString('utf8')) : null;
     if (hb) out.push(hb);

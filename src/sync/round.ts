@@ -13,7 +13,7 @@ import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from './heartbeat.js';
 import { join } from 'node:path';
-import { GitError, setChildDeadline } from '../git/exec.js';
+import { GitError, gitFailure, setChildDeadline } from '../git/exec.js';
 import { exitCodeOf, EXIT, firstLine, messageOf, TemporaryError } from '../errors.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
@@ -175,12 +175,10 @@ async function gitProcessIn(root: string): Promise<boolean | null> {
 /** Fetch the hub's branch into its remote-tracking ref; false when the hub has no such branch yet. */
 export async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
-  const r = await repo.run(['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', remote, `+refs/heads/${branch}:${track}`, fetchRefspec()], {
-    timeoutMs: dl.left(),
-    okCodes: [128],
-  });
+  const r = await repo.fetch(remote, [`+refs/heads/${branch}:${track}`, fetchRefspec()], { timeoutMs: dl.left() });
+  if (r.code === 1) throw gitFailure(['fetch'], r.code, r.stderr);
   if (r.code === 128) {
-    if (/couldn't find remote ref/i.test(r.stderr)) return false; // empty hub: nothing to merge
+    if (r.missingRemoteRef) return false; // empty hub: nothing to merge
     throw new GitError(`git fetch failed: ${firstLine(r.stderr)}`, ['fetch'], 128, r.stderr, false);
   }
   await failpoint('fetch'); // fetched, nothing has used it yet (docs/reliability.md)
@@ -191,13 +189,14 @@ type PushResult = 'ok' | 'rejected';
 
 /** Push the branch (never forced) and, in the same connection, this instance's heartbeat. */
 async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadline): Promise<PushResult> {
-  const r = await repo.run(['push', '--porcelain', '--no-verify', remote, ...refspecs], { timeoutMs: dl.left(), okCodes: [1] });
+  const r = await repo.push({ remote, refspecs, timeoutMs: dl.left() });
   if (r.code === 0) return 'ok';
-  const all = r.stdout.toString('utf8') + r.stderr;
+  if (r.code === 128) throw gitFailure(['push'], r.code, r.stderr);
+  const all = r.stdout + r.stderr;
   if (/\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(all)) return 'rejected';
   // what the hub said (a pre-receive hook's message, a quota) is what the operator needs
   const said = r.stderr.split('\n').filter((l) => /^remote: \S/.test(l)).map((l) => l.slice(8).trim()).slice(0, 3).join(' / ');
-  const why = said ? `the hub refused the push: ${said}` : firstLine(r.stderr) || firstLine(r.stdout.toString('utf8'));
+  const why = said ? `the hub refused the push: ${said}` : firstLine(r.stderr) || firstLine(r.stdout);
   throw new GitError(`git push failed: ${why}`, ['push'], r.code, r.stderr, false);
 }
 
@@ -326,7 +325,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
         ...(await treeRejections(repo, { exclude: [], tip: theirs, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() })),
       ];
       if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
-      await repo.run(['reset', '-q', '--keep', theirs]);
+      await repo.checkout(theirs, 'keep');
       head = theirs;
     }
     out.head = head;
@@ -353,7 +352,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       await failpoint('push'); // the hub has it, this instance has not recorded it
       out.pushed = head;
       // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
-      if (repo.readRef(track) !== head) await repo.run(['update-ref', track, head]).catch(() => undefined);
+      if (repo.readRef(track) !== head) await repo.setRef(track, head).catch(() => undefined);
       return;
     }
     if (attempt >= x.tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);

@@ -51,11 +51,9 @@ async function newCommits(repo: Repo, head: string, hub: string | null, scanned:
   if (walk) return walk.commits;
   // a root on the way (first push, adopted history) or a long way back: git lists them
   // oldest first, like the walk: the cache keeps the newest when it trims
-  const r = await repo.run(['rev-list', '--reverse', '--parents', head, ...(hub ? [`^${hub}`] : [])]);
   const out: { oid: string; parents: string[] }[] = [];
-  for (const l of r.stdout.toString('utf8').split('\n')) {
-    const [oid, ...parents] = l.trim().split(' ');
-    if (oid && !scanned.has(oid)) out.push({ oid, parents });
+  for (const { oid, parents } of await repo.walk({ include: [head], exclude: hub ? [hub] : [] }, { reverse: true })) {
+    if (!scanned.has(oid)) out.push({ oid, parents });
   }
   return out;
 }

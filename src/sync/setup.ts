@@ -10,7 +10,6 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultConfigText, POLICY_PATH, type Policy } from '../policy/policy.js';
-import { gitText, runGit } from '../git/exec.js';
 import { Repo } from '../git/repo.js';
 import { credentialUrlMessage, stripUserinfo, urlHasCredentials } from '../git/url.js';
 import { ensureKey, keyPath, MissingKeyError } from '../identity/keys.js';
@@ -165,7 +164,7 @@ export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Re
   if (!repo) {
     const branch = o.branch ?? 'main';
     checkBranch(branch);
-    await runGit(['init', '-q', '-b', branch], { cwd: dir });
+    await Repo.init(dir, branch);
     repo = (await Repo.openAt(dir))!;
   }
   const cfg = await repo.configAll();
@@ -174,7 +173,7 @@ export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Re
   const branch = o.branch ?? cfg.get('agentgit.branch') ?? (await repo.currentBranch()) ?? 'main';
   checkBranch(branch);
   if (adopted && (await repo.currentBranch()) !== branch && !(await repo.revParse('HEAD'))) {
-    await repo.run(['symbolic-ref', 'HEAD', `refs/heads/${branch}`]);
+    await repo.setHeadBranch(branch);
   }
   await repo.setConfig('agentgit.branch', branch);
   if (o.remote) await setRemote(repo, o.remote);
@@ -191,8 +190,7 @@ export async function initRepo(dir: string, o: SetupOptions): Promise<{ repo: Re
 
 /** The agent name of an existing agentgit history (authors read `AGENT/INSTANCE`). */
 async function agentFromHistory(repo: Repo): Promise<string | null> {
-  const r = await repo.run(['log', '-1', '--format=%an', `--grep=^${INSTANCE_TRAILER}:`], { okCodes: [128] });
-  const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\//.exec(r.stdout.toString('utf8').trim());
+  const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\//.exec((await repo.lastAuthorMatching(`^${INSTANCE_TRAILER}:`)) ?? '');
   return m ? m[1]! : null;
 }
 
@@ -206,9 +204,7 @@ export async function setRemote(repo: Repo, url: string): Promise<void> {
   const existing = await repo.config('remote.origin.url');
   let name = 'origin';
   if (existing && existing !== url) name = 'hub';
-  const cur = await repo.config(`remote.${name}.url`);
-  if (cur === null) await repo.run(['remote', 'add', name, url]);
-  else if (cur !== url) await repo.run(['remote', 'set-url', name, url]);
+  await repo.setRemoteUrl(name, url);
   await repo.setConfig('agentgit.remote', name);
 }
 
@@ -220,7 +216,7 @@ export async function cloneRepo(url: string, dir: string, o: SetupOptions & { ti
   if (o.branch) checkBranch(o.branch);
   // no checkout: nothing of the hub's is written before its history is
   // verified (cli/clone.ts checks it out after); git's fsck checks every object
-  await gitText([...FSCK_CONFIG.flatMap(([k, v]) => ['-c', `${k}=${v}`]), 'clone', '-q', '--no-checkout', '--no-tags', url, resolve(dir)], { cwd: parent, timeoutMs: o.timeoutMs });
+  await Repo.clone(url, resolve(dir), { timeoutMs: o.timeoutMs, fsck: FSCK_CONFIG });
   const repo = (await Repo.openAt(dir))!;
   await repo.setConfig('agentgit.remote', 'origin');
   const branch = await cloneBranch(repo, o.branch);
@@ -247,8 +243,8 @@ async function cloneBranch(repo: Repo, asked: string | undefined): Promise<strin
   }
   if (current === want && (await repo.revParse('HEAD'))) return want;
   // the branch only: the work tree is written once the history is verified (cli/clone.ts)
-  if (remote.includes(want)) await repo.run(['branch', '-f', '--track', want, `origin/${want}`]);
-  await repo.run(['symbolic-ref', 'HEAD', `refs/heads/${want}`]); // not on the hub yet: the first push creates it
+  if (remote.includes(want)) await repo.trackBranch(want, 'origin');
+  await repo.setHeadBranch(want); // not on the hub yet: the first push creates it
   return want;
 }
 

@@ -416,8 +416,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
 /** Whether git sees nothing to commit in these work-tree paths (false when it cannot tell). */
 async function cleanPaths(repo: Context['repo'], paths: string[]): Promise<boolean> {
   try {
-    const r = await repo.run(['status', '--porcelain', '-z', '--untracked-files=all', '--ignore-submodules', '--', ...paths.map((p) => `:(literal)${p}`)], { timeoutMs: 10_000 });
-    return r.stdout.length === 0;
+    return await repo.pathsClean(paths, 10_000);
   } catch {
     return false;
   }
@@ -484,9 +483,9 @@ async function hubMoved(repo: Context['repo'], remote: string, branch: string, u
   }
   keepCloser(shareSshConnection(url, agentgitHome()));
   try {
-    const r = await repo.run(['ls-remote', remote, `refs/heads/${branch}`], { timeoutMs: Math.max(10_000, pollSec * 1000), okCodes: [2] });
-    const line = r.stdout.toString('utf8').split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`));
-    const theirs = line ? line.split('\t')[0]! : null;
+    const r = await repo.lsRemote(remote, [`refs/heads/${branch}`], { timeoutMs: Math.max(10_000, pollSec * 1000) });
+    if (r.code !== 0 && r.code !== 2) return { moved: true, how: 'ls-remote' }; // unreachable: as when git fails
+    const theirs = r.refs.get(`refs/heads/${branch}`) ?? null;
     const local = repo.readRef(track) ?? (await repo.exactRefs([track])).get(track) ?? null;
     return { moved: theirs !== local, how: 'ls-remote' };
   } catch {
