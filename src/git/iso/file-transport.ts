@@ -15,7 +15,9 @@
  *    protocol (iso/refs.ts): a concurrent push by git or by another
  *    agentgit makes one of them lose (RefMovedError), never both win.
  */
-import { writeObjectSync, type ObjectType } from '../objects.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EMPTY_TREE, writeObjectSync, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { parseCommitHeader } from '../objects.js';
 import { IsoObjects } from './objects.js';
@@ -83,6 +85,12 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
     // a tree the destination has but that is not on the boundary is still
     // walked: a loose tree may be left by an interrupted write without its entries
     if (oid === known || done.has(oid)) return;
+    if (oid === EMPTY_TREE) {
+      // isomorphic-git answers for the empty tree whether or not it is stored: git's fsck wants it stored
+      done.add(oid);
+      if (!existsSync(join(dstGitDir, 'objects', oid.slice(0, 2), oid.slice(2)))) write('tree', Buffer.alloc(0));
+      return;
+    }
     const o = await src.read(oid);
     if (!o || o.type !== 'tree') throw new Error(`${srcGitDir}: tree ${oid} is missing; run git fsck there`);
     const knownEntries = new Map<string, string>();

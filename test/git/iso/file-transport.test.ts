@@ -114,6 +114,10 @@ describe('file hub transport', () => {
     expect(heads.get('refs/heads/main')).toBe(tipB);
     expect(git(a, ['rev-parse', 'refs/remotes/origin/main'], env).trim()).toBe(tipB);
     fsck(join(a, '.git'));
+    // a commit of the empty tree (a heartbeat) brings the empty tree, stored
+    const beat = git(b, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit-tree', '4b825dc642cb6eb9a060e54bf8d69288fbee4904', '-m', 'beat'], env).trim();
+    await pushToFileHub(join(b, '.git'), hub, 'refs/agentgit/hub/b', null, beat);
+    fsck(hub);
     // nothing left to copy: a second fetch writes nothing
     expect(await copyObjects(hub, join(a, '.git'), [tipB])).toBe(0);
     // a push from a stale expectation loses, the hub is unchanged
