@@ -13,7 +13,8 @@
  * interface, issue #16) use git, which is on PATH here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS } from '../../helpers/agents.js';
+import { cleanupTemp, expectSameSnapshots, git, Instance, MARKERS } from '../../helpers/agents.js';
+import { hubFor } from './hub.js';
 import { hubsAvailable, startHttpsHub, type HttpsHub } from '../../helpers/hubs.js';
 
 const day = 'memory/2026-12-03.md';
@@ -42,16 +43,7 @@ const cases = [
 
 describe.each(cases)('a fleet over a $hub hub: a on $a, b on $b', ({ hub, a: engineA, b: engineB }) => {
   it.skipIf(hub === 'https' && !avail.https)('converges byte-identically, every entry once, every commit signed and verified', async () => {
-    let url: string;
-    let hubPath: string;
-    let hubEnv: Record<string, string> = {};
-    if (hub === 'file') url = hubPath = makeBareHub();
-    else {
-      const r = await https!.createRepo(`fleet-${engineA}-${engineB}.git`);
-      url = r.url;
-      hubPath = r.repoPath;
-      hubEnv = https!.clientEnv;
-    }
+    const { url, hubPath, hubEnv } = await hubFor(hub, https, `fleet-${engineA}-${engineB}.git`);
     const envOf = (e: string) => ({ ...hubEnv, ...(e === 'isomorphic-git' ? ISO : { AGENTGIT_ENGINE: 'git' }) });
     const a = await Instance.init(url, 'a', { extraEnv: envOf(engineA), files: { [day]: '# 2026-12-03\n\n', 'MEMORY.md': '# Memory\n' } });
     const b = await Instance.clone(url, 'b', { extraEnv: envOf(engineB) });
