@@ -31,6 +31,7 @@ import { hubError, hubKind, httpFor, lsRemoteHttps, pushHttps, UnsupportedHubErr
 import { signatureStatusOfRaw, signCommitPayload } from './signatures.js';
 import { fetchHttpsRefspecs, mapRef, parseRefspec, storePack } from './upload-pack.js';
 import { isoStatus } from './worktree.js';
+import { logWithChanges as isoLog } from './log.js';
 
 const ZERO = '0'.repeat(40);
 
@@ -590,8 +591,28 @@ export class IsoGit implements Git.GitBackend {
     return { ahead: [...ra].filter((o) => !rb.has(o)).length, behind: [...rb].filter((o) => !ra.has(o)).length };
   }
 
-  async logWithChanges(_q: Git.LogQuery): Promise<Git.LoggedCommitEntry[]> {
-    throw unsupported('log');
+  async logWithChanges(q: Git.LogQuery): Promise<Git.LoggedCommitEntry[]> {
+    if (q.since) throw unsupported('log --since');
+    const h = this.history();
+    const include = q.include.length > 0 || q.glob ? q.include : ['HEAD'];
+    if (include.includes('HEAD') && !readRef(this.gitDir, 'HEAD')) return [];
+    let oids: string[];
+    if (q.firstParent) {
+      const { set, tips } = await this.select(h, { ...q, include, path: undefined });
+      oids = [];
+      const seen = new Set<string>();
+      for (const tip of tips) for (let cur: string | undefined = tip; cur && set.has(cur) && !seen.has(cur); cur = (await h.commit(cur)).parents[0]) {
+        seen.add(cur);
+        oids.push(cur);
+      }
+      if (tips.length > 1) oids = (await dateOrder(h, new Set(oids), tips)).filter((o) => seen.has(o));
+    } else oids = (await this.walk({ ...q, include })).map((c) => c.oid);
+    const file = await this.getConfig('gpg.ssh.allowedsignersfile');
+    try {
+      return await isoLog(h, this.objs, q, oids, file ? resolve(this.root, file) : null);
+    } catch (e) {
+      throw fail('log', (e as Error).message);
+    }
   }
 
   async lastCommitTouching(path: string): Promise<{ oid: string; author: string } | null> {

@@ -11,6 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import '../../../src/identity/verify.js'; // registers the SSHSIG checker, as the CLI does
+import type { LogQuery } from '../../../src/git/backend.js';
+import { gitCliEngine } from '../../../src/git/cli.js';
 import { IsoGitEngine, type IsoGit } from '../../../src/git/iso/iso-git.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../../helpers/agents.js';
 
@@ -107,6 +109,27 @@ describe('IsoGit signature status against git %G? %GK', () => {
     const want = git(dir, ['-c', `gpg.ssh.allowedSignersFile=${join(keys, 'allowed_signers')}`, 'log', '--no-walk=unsorted', '--format=%H %G? %GK', ...oids], env).trim().split('\n');
     expect(oids.map((o) => `${o} ${got.get(o)!.g} ${got.get(o)!.fp}`.trim())).toEqual(want.map((l) => l.trim()));
     expect(oids.map((o) => got.get(o)!.g)).toEqual(['G', 'U', 'N']);
+  });
+});
+
+describe('IsoGit log with changes against git log --raw', () => {
+  it("agentgit log's and verify's queries: fields, signatures, trailers, first-parent changes", async () => {
+    const keys = tempDir();
+    expect(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'k', '-f', join(keys, 'k')]).status).toBe(0);
+    const allowed = join(keys, 'allowed_signers');
+    writeFileSync(allowed, `agent/one namespaces="git" ${readFileSync(join(keys, 'k.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}\n`);
+    const dir = crissCross();
+    git(dir, ['config', 'gpg.ssh.allowedSignersFile', allowed], env);
+    writeFileSync(join(dir, 'c'), 'signed\n');
+    git(dir, ['add', 'c'], env);
+    git(dir, [...ident, '-c', 'gpg.format=ssh', '-c', `user.signingkey=${join(keys, 'k')}`, 'commit', '-q', '-S', '-m', 'signed one', '-m', 'Agentgit-Instance: one'], env);
+    const be = await open(dir);
+    const queries: LogQuery[] = [
+      { fields: ['%H', '%an'], noMerges: true, include: ['HEAD'] },
+      { fields: ['%H', '%cI', '%an', '%G?', '%(trailers:key=Agentgit-Instance,valueonly,separator=%x2C)', '%GS', '%GK', '%s'], include: [], firstParent: true, maxCount: 5 },
+      { fields: ['%H', '%s'], include: ['main'], author: 't <' },
+    ];
+    for (const q of queries) expect(await be.logWithChanges(q), JSON.stringify(q)).toEqual(await gitCliEngine.open(dir, join(dir, '.git'), be.caps).logWithChanges(q));
   });
 });
 
