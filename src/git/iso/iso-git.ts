@@ -633,8 +633,40 @@ export class IsoGit implements Git.GitBackend {
     return null;
   }
 
-  async pathChangeLines(_rev: string, _path: string): Promise<string[]> {
-    throw unsupported('log -p');
+  /**
+   * The lines added and removed in `path` over `rev`'s history, by commit
+   * (newest first, merges left out, as `git log -p`): each commit's file
+   * against its first parent's, as a multiset of lines (removed first).
+   * Not git's hunks: a moved line is neither added nor removed here. What
+   * the callers need holds: every line that was ever in the file is `+`
+   * in the commit that brought it (test/git/iso/backend.test.ts).
+   */
+  async pathChangeLines(rev: string, path: string): Promise<string[]> {
+    const h = this.history();
+    const linesAt = async (tree: string | null): Promise<string[]> => {
+      const oid = tree ? await h.pathId(tree, path) : null;
+      const body = oid ? await this.objs.content(oid) : null;
+      return body ? body.toString('utf8').split('\n').filter((l, i, all) => i < all.length - 1 || l !== '') : [];
+    };
+    const out: string[] = [];
+    for (const c of await this.walk({ include: [rev], path })) {
+      if (c.parents.length > 1) continue;
+      const now = await linesAt((await h.commit(c.oid)).tree);
+      const before = c.parents[0] ? await linesAt((await h.commit(c.parents[0])).tree) : [];
+      const count = (xs: string[]): Map<string, number> => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
+      const emit = (from: string[], other: Map<string, number>, sign: string): void => {
+        const left = count(from);
+        for (const [l, k] of left) left.set(l, k - (other.get(l) ?? 0));
+        for (const l of from) {
+          if ((left.get(l) ?? 0) <= 0 || !/^[^+-]/.test(l)) continue;
+          left.set(l, left.get(l)! - 1);
+          out.push(sign + l);
+        }
+      };
+      emit(before, count(now), '-');
+      emit(now, count(before), '+');
+    }
+    return out;
   }
 
   async signatureStatus(oids: string[], allowedSigners: string, opts: { lenient?: boolean } = {}): Promise<Map<string, Git.SignatureStatus>> {

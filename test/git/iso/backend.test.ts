@@ -129,7 +129,10 @@ describe('IsoGit log with changes against git log --raw', () => {
       { fields: ['%H', '%cI', '%an', '%G?', '%(trailers:key=Agentgit-Instance,valueonly,separator=%x2C)', '%GS', '%GK', '%s'], include: [], firstParent: true, maxCount: 5 },
       { fields: ['%H', '%s'], include: ['main'], author: 't <' },
     ];
-    for (const q of queries) expect(await be.logWithChanges(q), JSON.stringify(q)).toEqual(await gitCliEngine.open(dir, join(dir, '.git'), be.caps).logWithChanges(q));
+    const cli = gitCliEngine.open(dir, join(dir, '.git'), be.caps);
+    for (const q of queries) expect(await be.logWithChanges(q), JSON.stringify(q)).toEqual(await cli.logWithChanges(q));
+    // a file's line history: the same lines added and removed as git log -p (a set: the caller reads principals from it)
+    for (const path of ['a', 'b', 'c', 'base']) expect(new Set(await be.pathChangeLines('main', path)), path).toEqual(new Set(await cli.pathChangeLines('main', path)));
   });
 });
 

@@ -8,9 +8,9 @@
  * signature by an admitted key (git's own %G? on each side, so each
  * engine's commits are checked by the other's reader).
  *
- * What the engine serves: every operation of Repo (git/backend.ts). Calls
- * outside src/git/ that still build git argv (being moved behind the
- * interface, issue #16) use git, which is on PATH here.
+ * Every git operation of an IsoGit instance goes through the engine
+ * (git/backend.ts); git on PATH here serves only the git instance and the
+ * checks (test/git/iso/no-git.test.ts runs with no git at all).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, expectSameSnapshots, git, Instance, MARKERS } from '../../helpers/agents.js';
