@@ -10,7 +10,7 @@ import { gitCliEngine } from './cli.js';
 import { wantIsoGit } from './iso/choose.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
-import { GitError, gitText, runGit, type RunOptions } from './exec.js';
+import { GitError } from './exec.js';
 import { blobOid, commitPayload, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /**
@@ -31,29 +31,17 @@ export interface ObjectSource {
   read(spec: string): Promise<Buffer | null>;
 }
 
-/** A commit as history walks see it. */
-export interface CommitInfo {
-  oid: string;
-  parents: string[];
-  /** The author's name (git's %an). */
-  author: string;
-}
+/** A commit as history walks see it (oid, parents, author name). */
+export type CommitInfo = Git.WalkedCommit;
 
 /** One change of `git diff-tree -r` (A added, D deleted, M modified, T type changed). */
 export type TreeChange = RawChange;
 
-export interface StatusEntry {
-  path: string;
-  /** Two-letter porcelain v1 code, e.g. ' M', '??', 'D '. */
-  xy: string;
-}
+/** One path of the work-tree status (two-letter porcelain v1 code). */
+export type StatusEntry = Git.StatusItem;
 
-export interface IndexEntry {
-  path: string;
-  mode: string;
-  /** The zero id (Repo.zeroOid) with mode '0' removes the path. */
-  oid: string;
-}
+/** An index entry; the zero id (Repo.zeroOid) with mode '0' removes the path. */
+export type IndexEntry = Git.IndexChange;
 
 export class Repo {
   /** Object reads (the engine's session: `git cat-file --batch` for GitCli). */
@@ -148,16 +136,6 @@ export class Repo {
 
   close(): void {
     this.backend.close();
-  }
-
-  /** @deprecated being replaced by named methods (issue #16); removed once no caller is left. */
-  run(args: string[], opts: Partial<RunOptions> = {}) {
-    return runGit(args, { cwd: this.root, ...opts });
-  }
-
-  /** @deprecated as run. */
-  text(args: string[], opts: Partial<RunOptions> = {}) {
-    return gitText(args, { cwd: this.root, ...opts });
   }
 
   /** Path under .git/agentgit/ (per-clone state, never synced). */

@@ -1,7 +1,10 @@
 /**
- * One sync round, as in docs/sync.md:
- *   takeLock → recover → commitLocalChanges → fetchHub → integrateHub →
- *   pushHub (retry: fetch, merge, push again) → recordState.
+ * One sync round, as in docs/sync.md (the functions, in order):
+ *   SyncLock.acquire → recover → commitLocalChanges (sync/commit.ts) →
+ *   exchangeWithHub: fetchHub → verifyRange/treeRejections → checkout
+ *   (fast-forward) or mergeCommits (sync/integrate.ts) + checkout →
+ *   scanBeforePush → pushHub (retry: fetch, merge, push again) →
+ *   rebuildDerived → recordState.
  *
  * Exit codes: 0 ok; 1 failed, nothing lost (held files, bad policy, a merge
  * started by hand, auth refused); 75 temporary (hub unreachable or slow,
@@ -212,8 +215,6 @@ interface Exchange {
   out: SyncOutcome;
   push: boolean;
   tries: number;
-  /** Receives the branch head before the exchange (for the rebuild check). */
-  startHead: { value: string | null };
   /** The heartbeat commit to publish with this push; `due` false: only if one is due anyway. */
   heartbeat: (head: string | null, due: boolean) => Promise<string | null>;
   hubHead?: SyncOptions['hubHead'];
@@ -253,14 +254,15 @@ async function relate(repo: Repo, ours: string, theirs: string, lastSeen: string
 
 /**
  * fetchHub → verifyIncoming → integrateHub → (admitted?) → pushHub, retried
- * while another instance keeps pushing first.
+ * while another instance keeps pushing first. Returns the branch head
+ * before the exchange (for the rebuild check).
  */
-async function exchangeWithHub(x: Exchange): Promise<void> {
+async function exchangeWithHub(x: Exchange): Promise<{ startHead: string | null }> {
   const { repo, policy, settings, ref, clocks, dl, out } = x;
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
   const before = await repo.exactRefs([ref, track]);
   const firstContact = !before.has(track);
-  x.startHead.value = before.get(ref) ?? null;
+  const startHead = before.get(ref) ?? null;
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
   let lastSeen = before.get(track) ?? null; // the hub's head as of the last fetch
   for (let attempt = 1; ; attempt++) {
@@ -329,19 +331,19 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       head = theirs;
     }
     out.head = head;
-    if (!x.push || !head) return;
+    if (!x.push || !head) return { startHead };
     if (head === theirs) {
       // nothing to push: publish the heartbeat only when the last one is getting old
       const hb = await x.heartbeat(head, false);
       if (hb) await pushHub(repo, settings.remote, [pushRefspec(hb, settings.instance)], dl);
-      return;
+      return { startHead };
     }
     const { foldUnverifiable, isAdmitted, markUnadmitted } = await admission();
     if (publicKey && !(await isAdmitted(repo, head, publicKey))) {
       await markUnadmitted(repo);
       const { signerLine } = await import('../identity/signers.js');
       out.notAdmitted = signerLine(`${settings.agent}/${settings.instance}`, publicKey);
-      return;
+      return { startHead };
     }
     head = await foldUnverifiable(repo, ref, theirs, head, settings.sign, withInstanceTrailer(`agentgit: work of ${settings.instance} from before its admission`, settings.instance));
     out.head = head;
@@ -353,7 +355,7 @@ async function exchangeWithHub(x: Exchange): Promise<void> {
       out.pushed = head;
       // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
       if (repo.readRef(track) !== head) await repo.setRef(track, head).catch(() => undefined);
-      return;
+      return { startHead };
     }
     if (attempt >= x.tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
     const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
@@ -516,9 +518,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     } else {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome()); // one ssh connection for the round's fetches and pushes
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out, t0, (at) => (heartbeatAt = at));
-      const start = { value: null as string | null };
-      await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, startHead: start, hubHead: o.hubHead });
-      out.rebuild = await rebuildDerived(repo, policy, start.value, out.head);
+      const { startHead } = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead });
+      out.rebuild = await rebuildDerived(repo, policy, startHead, out.head);
     }
     // what `git commit` used to start after every commit: objects are written in-process now
     await repo.housekeeping(ctx.config).catch((e: unknown) => out.notes.push(`git housekeeping failed: ${(e as Error).message}`));
