@@ -27,7 +27,7 @@ async function syncAll(insts: Instance[], parallel = true): Promise<number[]> {
 
 /**
  * Every test runs on the git CLI engine; a sample (file hubs: convergence,
- * secrets, concurrent syncs, writes during a sync, late clones) also runs on
+ * secrets, concurrent syncs, writes during a sync, late clones, kill -9) also runs on
  * the isomorphic-git engine (docs/engines.md), through AGENTGIT_ENGINE,
  * which testEnv passes to every instance.
  */
@@ -249,7 +249,7 @@ describe.each(['git', 'isomorphic-git'] as const)('sync engine (%s)', (engine) =
     expect(Object.keys(a.readJson<{ k: object }>('state.json').k).sort()).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'slow']);
   });
 
-  gitOnly('kill -9 at random points: the next sync exits 0, fsck is clean, nothing is lost', async () => {
+  both('kill -9 at random points: the next sync exits 0, fsck is clean, nothing is lost', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', [tasks]: '{"tasks": []}\n' } });
     const b = await Instance.clone(hub, 'b');
