@@ -788,7 +788,10 @@ export class IsoGit implements Git.GitBackend {
   }
 
   private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
-    if (src === null) throw unsupported('push (delete a ref on an https hub)');
+    if (src === null) {
+      const r = await pushHttps(this.gitDir, url, 'HEAD', dst, expected ?? null, { env: this.env, deadlineAt: this.deadline(timeoutMs), anyOld: expected === undefined, remove: true });
+      return r.ok ? { flag: '-', from: '', to: dst, summary: '[deleted]' } : { flag: '!', from: '', to: dst, summary: r.reason === 'stale' ? '[rejected] (stale info)' : `[remote rejected] (${r.message})` };
+    }
     const from = src;
     // isomorphic-git pushes a local ref: a scratch one names the id
     const scratch = `refs/agentgit/iso-push/${process.pid}`;

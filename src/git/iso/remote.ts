@@ -106,9 +106,10 @@ const ZERO = '0'.repeat(40);
  * the check is made on the hub's own advertisement, and the receive-pack
  * command carries that id as the old value, so the hub refuses it too if
  * the ref moved in between (compare-and-swap on the hub's side). `anyOld`:
- * no lease (a forced push of a heartbeat ref).
+ * no lease (a forced push of a heartbeat ref). `remove`: delete the hub's
+ * ref instead (`localRef` unused; ok when it does not exist).
  */
-export async function pushHttps(gitDir: string, url: string, localRef: string, remoteRef: string, expected: string | null, o: Omit<TransportOptions, 'gitDir'> & { anyOld?: boolean } = {}): Promise<PushOutcome> {
+export async function pushHttps(gitDir: string, url: string, localRef: string, remoteRef: string, expected: string | null, o: Omit<TransportOptions, 'gitDir'> & { anyOld?: boolean; remove?: boolean } = {}): Promise<PushOutcome> {
   const git = await loadIso();
   const http = httpFor(url, { ...o, gitDir });
   let seen: string | null = null;
@@ -121,8 +122,10 @@ export async function pushHttps(gitDir: string, url: string, localRef: string, r
       ref: localRef,
       remoteRef,
       force: true, // the lease below is the guard, as git's --force-with-lease
+      delete: o.remove === true,
       onPrePush: ({ remoteRef: rr }) => {
         seen = rr.oid === ZERO ? null : rr.oid;
+        if (o.remove && seen === null) return false; // nothing to delete: done
         return o.anyOld === true || seen === expected;
       },
     });
@@ -131,8 +134,10 @@ export async function pushHttps(gitDir: string, url: string, localRef: string, r
     return { ok: true, old: seen };
   } catch (e) {
     const code = (e as { code?: string }).code;
+    if (code === 'UserCanceledError' && o.remove && seen === null) return { ok: true, old: null };
     if (code === 'UserCanceledError') return { ok: false, reason: 'stale', actual: seen, message: `stale info: ${remoteRef} is ${seen ?? 'absent'} on the hub, expected ${expected ?? 'absent'}` };
     if (code === 'GitPushError' || code === 'PushRejectedError') return { ok: false, reason: 'rejected', actual: seen, message: (e as Error).message };
     throw e;
   }
 }
+

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caFileFor, credentialFor, credentialFromStore, storeFiles } from '../../../src/git/iso/credentials.js';
 import { HttpDeadlineError } from '../../../src/git/iso/http.js';
+import { IsoGitEngine } from '../../../src/git/iso/iso-git.js';
 import { fetchHttps, hubKind, lsRemoteHttps, pushHttps } from '../../../src/git/iso/remote.js';
 import { fetchHttpsRefspecs } from '../../../src/git/iso/upload-pack.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../../helpers/agents.js';
@@ -103,6 +104,13 @@ describe.skipIf(!avail.https)('https hub', () => {
     expect(await pushHttps(gitDir, hub.url, 'refs/heads/main', 'refs/heads/main', c2, { env })).toEqual({ ok: true, old: c2 });
     expect(git(hub.repoPath, ['rev-parse', 'main'], env).trim()).toBe(c3);
     expect(spawnSync('git', ['fsck', '--strict', '--no-dangling'], { cwd: hub.repoPath, env, encoding: 'utf8' }).status).toBe(0);
+    // delete a ref on the hub (a retired instance's heartbeat), through the backend's push
+    git(a, ['push', '-q', 'origin', `${c3}:refs/agentgit/hub/gone`], env);
+    const engine = new IsoGitEngine(env);
+    const be = engine.open(a, gitDir, await engine.detect(gitDir, a));
+    const del = await be.push({ remote: 'origin', refspecs: [':refs/agentgit/hub/gone'] });
+    expect(del.refs).toEqual([{ flag: '-', from: '', to: 'refs/agentgit/hub/gone', summary: '[deleted]' }]);
+    expect(git(hub.repoPath, ['for-each-ref', 'refs/agentgit/hub/'], env)).toBe('');
     // the password never went into a URL the hub saw
     expect(hub.accessLog().join('\n')).not.toContain('with/odd');
   });
