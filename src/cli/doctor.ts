@@ -24,8 +24,9 @@ export async function doctorCommand(a: { C: string; json: boolean; timeout: numb
   const findings: Finding[] = [];
   const v = await Repo.engineVersion();
   const m = v === null ? null : /^(\d+)\.(\d+)/.exec(v);
-  const okGit = !!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 34));
-  findings.push({ check: 'git version', ok: okGit, detail: v ? `git version ${v}` : 'git not found', fix: okGit ? undefined : 'install git 2.34 or newer and put it on the PATH cron uses' });
+  const iso = v?.startsWith('isomorphic-git ') ?? false; // the in-process engine (docs/engines.md): no git binary needed
+  const okGit = iso || (!!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 34)));
+  findings.push({ check: 'git version', ok: okGit, detail: iso ? `${v} (in-process engine; no git binary needed)` : v ? `git version ${v}` : 'git not found', fix: okGit ? undefined : 'install git 2.34 or newer and put it on the PATH cron uses' });
 
   const ctx = await openContext(a.C);
   const { repo, policy, settings, config } = ctx;

@@ -111,6 +111,11 @@ export function setChildDeadline(ms: number | null): void {
   deadlineTimer.unref();
 }
 
+/** The deadline set by setChildDeadline (epoch ms), null when none: the isomorphic-git engine's hub requests stop there too. */
+export function childDeadlineAt(): number | null {
+  return deadlineAt;
+}
+
 const TRACE = process.env.AGENTGIT_TRACE === '1';
 const T0 = Date.now();
 

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { capabilitiesFromFiles, emptyTreeOf, zeroOidOf, type Capabilities, type GitBackend, type GitEngine } from './backend.js';
 import type * as Git from './backend.js';
 import { gitCliEngine } from './cli.js';
+import { wantIsoGit } from './iso/choose.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError } from './exec.js';
@@ -14,16 +15,14 @@ import { blobOid, commitPayload, parseCommitHeader, plainIdent, withSignature, w
 
 /**
  * The engine every repository opened in this process goes through: chosen
- * once, here and nowhere else. Today always the git binary (GitCli).
- *
- * >>> THE ONE PLACE the second engine plugs in (issue #16): with
- * `AGENTGIT_ENGINE=isomorphic-git`, or when no git binary is found, return
- * the isomorphic-git engine, loaded lazily so rounds with git pay nothing:
- *   `return (await import('./iso/index.js')).isoGitEngine;`
+ * once, here and nowhere else (issue #16): the isomorphic-git engine
+ * (git/iso/) with `AGENTGIT_ENGINE=isomorphic-git` or when no git binary is
+ * on PATH (git/iso/choose.ts), loaded lazily so rounds with git pay nothing
+ * for it; else the git binary (GitCli).
  */
 let chosen: Promise<GitEngine> | null = null;
 export function engine(): Promise<GitEngine> {
-  chosen ??= Promise.resolve(gitCliEngine);
+  chosen ??= wantIsoGit() ? import('./iso/index.js').then((m) => m.isoGitEngine) : Promise.resolve(gitCliEngine);
   return chosen;
 }
 

@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { newEd25519Key } from './sshsig.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MissingKeyError } from '../errors.js';
@@ -56,7 +57,12 @@ export async function ensureKey(agent: string, instance: string): Promise<KeyPai
   } catch {
     await mkdir(join(agentgitHome(), 'keys'), { recursive: true, mode: 0o700 });
     const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', principal, '-f', priv], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cannot create a signing key with ssh-keygen (${(r.stderr || r.error?.message || '').trim()}); install openssh-client`);
+    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      // no ssh-keygen (a slim container, the isomorphic-git engine): the same key, made in-process
+      const k = newEd25519Key(principal);
+      await writeFile(priv, k.privateText, { mode: 0o600, flag: 'wx' });
+      await writeFile(priv + '.pub', k.publicLine, { mode: 0o644 });
+    } else if (r.status !== 0) throw new Error(`cannot create a signing key with ssh-keygen (${(r.stderr || r.error?.message || '').trim()}); install openssh-client`);
   }
   await chmod(priv, 0o600);
   const publicKey = (await readFile(priv + '.pub', 'utf8')).trim();
@@ -73,7 +79,6 @@ export async function importKey(agent: string, instance: string, from: string): 
   await chmod(priv, 0o600);
   const r = spawnSync('ssh-keygen', ['-y', '-f', priv], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${from}: ssh-keygen cannot read it (${r.stderr.trim()}); a passphrase-protected key cannot sign from cron`);
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(priv + '.pub', `${r.stdout.trim().split(' ').slice(0, 2).join(' ')} ${principalOf(agent, instance)}\n`);
   return ensureKey(agent, instance);
 }

@@ -8,8 +8,9 @@
  * sha512 signatures. Anything else returns null and the caller falls back
  * to git (which runs ssh-keygen), so other keys keep working, just slower.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { registerCommitSigner } from '../git/iso/signatures.js';
 
 const MAGIC = Buffer.from('SSHSIG');
 const BEGIN = '-----BEGIN SSH SIGNATURE-----';
@@ -81,6 +82,28 @@ export function parseSigningKey(text: string): SigningKey | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * A new unencrypted ed25519 key pair in OpenSSH's formats, made in-process
+ * (what `ssh-keygen -q -t ed25519 -N '' -C COMMENT` writes), for machines
+ * with no ssh-keygen: the private key file's text and the public key line.
+ */
+export function newEd25519Key(comment: string): { privateText: string; publicLine: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+  const publicBlob = Buffer.concat([str(ED25519), str(pub)]);
+  const check = randomBytes(4);
+  let priv = Buffer.concat([check, check, str(ED25519), str(pub), str(Buffer.concat([seed, pub])), str(comment)]);
+  const pad: number[] = [];
+  for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++) pad.push(i);
+  priv = Buffer.concat([priv, Buffer.from(pad)]);
+  const blob = Buffer.concat([Buffer.from('openssh-key-v1\0'), str('none'), str('none'), str(''), Buffer.from([0, 0, 0, 1]), str(publicBlob), str(priv)]);
+  const b64 = blob.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 70) lines.push(b64.slice(i, i + 70));
+  return { privateText: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`, publicLine: `${ED25519} ${publicBlob.toString('base64')} ${comment}\n` };
 }
 
 const keyCache = new Map<string, SigningKey | null>();
@@ -175,3 +198,9 @@ export function verifySshsig(message: Buffer | string, armored: string, namespac
     return null;
   }
 }
+
+// the isomorphic-git engine (no git, no ssh-keygen) signs commits with this
+registerCommitSigner((payload, keyFile) => {
+  const k = loadSigningKey(keyFile);
+  return k ? signSshsig(payload, k) : null;
+});

@@ -25,6 +25,7 @@ import { dirname } from 'node:path';
 import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { parseCommitHeader, splitSignature } from '../git/objects.js';
+import { registerSignatureChecker } from '../git/iso/signatures.js';
 import { verifySshsig } from './sshsig.js';
 import { parseSigners, SIGNERS_PATH, type Signer } from './signers.js';
 
@@ -280,12 +281,20 @@ async function checkInProcess(repo: Repo, oid: string, signers: Signer[]): Promi
   if (sigHeaders.length > 1 || (sigHeaders.length === 1 && !sigHeaders[0]!.startsWith('gpgsig '))) return null;
   const { payload, signature } = splitSignature(text);
   if (!signature) return { g: 'N', fp: '' };
-  const check = verifySshsig(Buffer.from(payload, 'latin1'), signature);
+  return statusOfSignature(Buffer.from(payload, 'latin1'), signature, signers);
+}
+
+/** %G? and %GK of one signed payload, in-process; null when git must decide (not ed25519 SSHSIG). */
+function statusOfSignature(payload: Buffer, signature: string, signers: Signer[]): { g: string; fp: string } | null {
+  const check = verifySshsig(payload, signature);
   if (!check) return null;
   if (!check.valid) return { g: 'B', fp: check.fingerprint };
   const allowed = signers.some((s) => s.fingerprint === check.fingerprint && allowsGit(s));
   return { g: allowed ? 'G' : 'U', fp: check.fingerprint };
 }
+
+// the isomorphic-git engine (no git, no ssh-keygen) checks signatures with this
+registerSignatureChecker((payload, signature, allowed) => statusOfSignature(payload, signature, parseSigners(allowed)));
 
 /** Check one signed commit (a heartbeat) against `signers`: git's %G? and %GK. */
 export async function signatureStatus(repo: Repo, oid: string, signers: Signer[]): Promise<{ g: string; fp: string }> {

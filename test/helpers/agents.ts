@@ -36,6 +36,8 @@ export function testEnv(home: string, extra: Record<string, string> = {}): NodeJ
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
     TZ: 'UTC',
+    // the engine a parameterised suite runs on (docs/engines.md); unset: chosen as in production
+    ...(process.env.AGENTGIT_ENGINE ? { AGENTGIT_ENGINE: process.env.AGENTGIT_ENGINE } : {}),
     ...extra,
   };
 }

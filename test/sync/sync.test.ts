@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, BIN, tempDir, testEnv } from '../helpers/agents.js';
 import { closedPortUrl } from '../helpers/hubs.js';
 
@@ -25,8 +25,20 @@ async function syncAll(insts: Instance[], parallel = true): Promise<number[]> {
   return codes;
 }
 
-describe('sync engine', () => {
-  it('three instances writing at once converge to byte-identical state, every entry once, no markers', async () => {
+/**
+ * Every test runs on the git CLI engine; a sample (file hubs: convergence,
+ * secrets, concurrent syncs, writes during a sync, late clones, kill -9) also runs on
+ * the isomorphic-git engine (docs/engines.md), through AGENTGIT_ENGINE,
+ * which testEnv passes to every instance.
+ */
+describe.each(['git', 'isomorphic-git'] as const)('sync engine (%s)', (engine) => {
+  beforeAll(() => void (process.env.AGENTGIT_ENGINE = engine));
+  afterAll(() => void delete process.env.AGENTGIT_ENGINE);
+  /** A test of the sample: on both engines. */
+  const both = it;
+  /** A test on the git CLI engine only. */
+  const gitOnly = engine === 'git' ? it : it.skip;
+  both('three instances writing at once converge to byte-identical state, every entry once, no markers', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# 2026-11-25\n\n', [tasks]: JSON.stringify({ tasks: [], lastChecks: {} }, null, 2) + '\n', 'MEMORY.md': '# Memory\n\nfacts\n' } });
     const b = await Instance.clone(hub, 'b');
@@ -63,7 +75,7 @@ describe('sync engine', () => {
     expect(git(hub, ['fsck', '--no-progress', '--no-dangling'])).toBe(''); // replaced heartbeats dangle
   });
 
-  it('the local commit is what git would make: the index tree, signed, with git\'s reflog line; a hand-staged file still goes through git', async () => {
+  gitOnly('the local commit is what git would make: the index tree, signed, with git\'s reflog line; a hand-staged file still goes through git', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', 'gone.md': 'bye\n' } });
     a.append(day, '- 10:00 a writes\n');
@@ -98,7 +110,7 @@ describe('sync engine', () => {
     expect(a.git(['log', '-1', '--format=%G?'])).toMatch(/^G/);
   });
 
-  it("git's automatic housekeeping still runs when due (objects are written in-process, not by git commit)", async () => {
+  gitOnly("git's automatic housekeeping still runs when due (objects are written in-process, not by git commit)", async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
     const packs = (): number => readdirSync(a.path('.git/objects/pack')).filter((f) => f.endsWith('.pack')).length;
@@ -116,7 +128,7 @@ describe('sync engine', () => {
     expect(a.git(['fsck', '--no-dangling']).trim()).toBe('');
   });
 
-  it('a hub that is unreachable: exit 75 with work committed; converges when it returns', async () => {
+  gitOnly('a hub that is unreachable: exit 75 with work committed; converges when it returns', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
     const b = await Instance.clone(hub, 'b');
@@ -141,7 +153,7 @@ describe('sync engine', () => {
     expect(a.read(day)).toContain('- 10:01 b offline');
   });
 
-  it('a planted private key and a truncated log never reach the hub and are both reported', async () => {
+  both('a planted private key and a truncated log never reach the hub and are both reported', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n- 09:00 first\n- 09:05 second\n- 09:07 more\n' } });
     a.write('notes/.keep', '');
@@ -167,7 +179,7 @@ describe('sync engine', () => {
     expect(held).toEqual(['memory/2026-11-25.md', 'notes/deploy', 'notes/pasted.md']);
   });
 
-  it('an entry edited in place is an edit, not a loss: it is committed', async () => {
+  gitOnly('an entry edited in place is an edit, not a loss: it is committed', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '## Calls (1:40 PM)\n- [ ] call Bob\n- [ ] call Ann\n' } });
     a.write(day, '## Calls (1:40 PM)\n- [x] call Bob\n- [ ] call Ann\n');
@@ -176,7 +188,7 @@ describe('sync engine', () => {
     expect(git(hub, ['show', `main:${day}`])).toContain('- [x] call Bob');
   });
 
-  it('two syncs at once in one directory: one waits or exits 75, nothing is lost', async () => {
+  both('two syncs at once in one directory: one waits or exits 75, nothing is lost', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
     a.append(day, '- 11:00 one\n');
@@ -189,7 +201,7 @@ describe('sync engine', () => {
     expect(git(hub, ['show', `main:${day}`])).toContain('- 11:00 one');
   });
 
-  it('a stale lock from a killed sync is taken over', async () => {
+  gitOnly('a stale lock from a killed sync is taken over', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
     writeFileSync(a.path('.git/agentgit/sync.lock'), JSON.stringify({ pid: 999999, start: '1', host: (await import('node:os')).hostname(), since: 1 }));
@@ -197,7 +209,7 @@ describe('sync engine', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('an agent writing during a sync keeps its write; it goes into the next round', async () => {
+  both('an agent writing during a sync keeps its write; it goes into the next round', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
     const b = await Instance.clone(hub, 'b');
@@ -217,7 +229,7 @@ describe('sync engine', () => {
     expect(b.read(day)).toBe(text);
   });
 
-  it('a new instance cloned mid-history, and one syncing far less often, converge', async () => {
+  both('a new instance cloned mid-history, and one syncing far less often, converge', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', 'state.json': '{"k": {}}\n' } });
     const slow = await Instance.clone(hub, 'slow');
@@ -237,7 +249,7 @@ describe('sync engine', () => {
     expect(Object.keys(a.readJson<{ k: object }>('state.json').k).sort()).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'slow']);
   });
 
-  it('kill -9 at random points: the next sync exits 0, fsck is clean, nothing is lost', async () => {
+  both('kill -9 at random points: the next sync exits 0, fsck is clean, nothing is lost', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n', [tasks]: '{"tasks": []}\n' } });
     const b = await Instance.clone(hub, 'b');
@@ -276,7 +288,7 @@ describe('sync engine', () => {
     expect(b.readJson<{ tasks: unknown[] }>(tasks).tasks).toHaveLength(trials);
   });
 
-  it('init adopts an existing git repo with history, and merges a hub that already holds state', async () => {
+  gitOnly('init adopts an existing git repo with history, and merges a hub that already holds state', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n- 08:00 from hub side\n', 'SOUL.md': 'calm\n' } });
     const dir = join(tempDir(), 'existing');
@@ -309,7 +321,7 @@ describe('sync engine', () => {
     expect(inst.git(['status', '--porcelain'])).toBe('');
   });
 
-  it('clone joins the state on a hub whose HEAD names another branch (plain `git init --bare`)', async () => {
+  gitOnly('clone joins the state on a hub whose HEAD names another branch (plain `git init --bare`)', async () => {
     // a hub as an operator makes it by hand: HEAD on master, agentgit pushes main
     const hub = join(tempDir('agentgit-hub-'), 'hub.git');
     mkdirSync(hub);
