@@ -564,7 +564,12 @@ export class IsoGit implements Git.GitBackend {
     const h = this.history();
     const { set, tips } = await this.select(h, revs);
     let oids: string[];
-    if (order.noWalk) oids = tips.filter((t) => set.has(t));
+    if (order.firstParent) {
+      // one tip, no path: the first-parent line, newest first (what agentgit asks: compaction's cut and replays)
+      if (tips.length !== 1 || revs.path !== undefined) throw unsupported('a first-parent walk of several tips or limited to a path');
+      oids = [];
+      for (let cur: string | undefined = tips[0]; cur !== undefined && set.has(cur); cur = (await h.commit(cur)).parents[0]) oids.push(cur);
+    } else if (order.noWalk) oids = tips.filter((t) => set.has(t));
     else if (order.topo) oids = await topoOrder(h, set, tips);
     else oids = await dateOrder(h, set, tips.length ? tips : [...set]);
     if (revs.path && !order.noWalk && !order.topo) oids = (await dateOrder(h, await h.reachable(tips), tips)).filter((o) => set.has(o));

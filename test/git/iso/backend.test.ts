@@ -80,6 +80,8 @@ describe('IsoGit history against git', () => {
     expect(new Set(topo)).toEqual(new Set(revList(['--reverse', '--topo-order', 'main'])));
     for (const [i, oid] of topo.entries()) for (const p of (await be.walk({ include: [oid] }, { noWalk: true }))[0]!.parents) expect(topo.indexOf(p)).toBeLessThan(i);
     expect((await be.walk({ include: ['main'], path: 'a' })).map((c) => c.oid)).toEqual(revList(['main', '--', 'a']));
+    expect((await be.walk({ include: ['main'] }, { firstParent: true })).map((c) => c.oid)).toEqual(revList(['--first-parent', 'main']));
+    expect((await be.walk({ include: ['main'] }, { firstParent: true, reverse: true })).map((c) => c.oid)).toEqual(revList(['--first-parent', '--reverse', 'main']));
     expect(await be.countCommits({ include: ['main', 'side'] })).toBe(Number(git(dir, ['rev-list', '--count', 'main', 'side'], env)));
     const [ahead, behind] = git(dir, ['rev-list', '--left-right', '--count', 'main...side'], env).trim().split(/\s+/).map(Number);
     expect(await be.aheadBehind('main', 'side')).toEqual({ ahead, behind });
