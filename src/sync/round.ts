@@ -301,12 +301,7 @@ async function exchangeWithHub(x: Exchange): Promise<{ startHead: string | null 
         const { mergeCommits } = await import('./integrate.js');
         const m = await mergeCommits(
           { repo, policy, instance: settings.instance, sign: settings.sign },
-          ours,
-          theirs,
-          withInstanceTrailer(`agentgit: merge hub into ${settings.instance}`, settings.instance),
-          0,
-          true,
-          bases,
+          { ours, theirs, message: withInstanceTrailer(`agentgit: merge hub into ${settings.instance}`, settings.instance), bases },
         );
         for (const s of m.seenClocks) clocks.see(s);
         await clocks.save();
