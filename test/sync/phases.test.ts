@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { SyncOutcome } from '../../src/sync/round.js';
 import { cleanupTemp, git, Instance, makeBareHub, tempDir } from '../helpers/agents.js';
 import { closedPortUrl } from '../helpers/hubs.js';
 
@@ -16,18 +17,8 @@ afterAll(() => cleanupTemp());
 
 const day = 'memory/2026-12-03.md';
 
-interface Outcome {
-  ok: boolean;
-  exitCode: number;
-  committed: number;
-  mergedFromHub: number;
-  pushed: string | null;
-  head: string | null;
-  notes: string[];
-  error: string | null;
-}
-
-const outcomeOf = (stdout: string): Outcome => JSON.parse(stdout) as Outcome;
+/** `agentgit sync --json`: the round's outcome. */
+const outcomeOf = (stdout: string): SyncOutcome => JSON.parse(stdout) as SyncOutcome;
 const stateOf = (i: Instance): { lastExitCode: number; lastError: string | null } => JSON.parse(readFileSync(join(i.dir, '.git/agentgit/state.json'), 'utf8')) as { lastExitCode: number; lastError: string | null };
 
 describe('the round as phases: a round that fails partway reports what it did', () => {
