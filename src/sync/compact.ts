@@ -292,7 +292,7 @@ export async function crossEpoch(x: Crossing): Promise<string | null> {
   const last = chain.levels[chain.levels.length - 1]!;
   // base: where our history meets the archived one (our last synced hub commit); this merge commit is never published
   const mergeCtx = { repo, policy, instance: settings.instance, sign: false };
-  const m = await mergeCommits(mergeCtx, ours, theirs, `agentgit: carry ${settings.instance} into a new epoch\n`, 0, true, chain.bases);
+  const m = await mergeCommits(mergeCtx, { ours, theirs, message: `agentgit: carry ${settings.instance} into a new epoch\n`, bases: chain.bases });
   m.seenClocks.forEach((s) => x.clocks.see(s));
   await x.clocks.save();
   // the merge's tree on top of the hub's head alone: the old history stays archived, not linked back in

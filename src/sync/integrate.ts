@@ -96,7 +96,7 @@ async function findBase(ctx: Ctx, ours: string, theirs: string, depth: number, k
   // criss-cross: merge the bases into a virtual ancestor (an unreferenced commit)
   let virtual = bases[0]!;
   for (const b of bases.slice(1)) {
-    const r = await mergeCommits(ctx, virtual, b, 'agentgit: virtual merge base', depth + 1, false);
+    const r = await mergeCommits(ctx, { ours: virtual, theirs: b, message: 'agentgit: virtual merge base', depth: depth + 1, record: false });
     virtual = r.commit;
   }
   return virtual;
@@ -106,8 +106,22 @@ function byPath(changes: TreeChange[]): Map<string, TreeChange> {
   return new Map(changes.map((c) => [c.path, c]));
 }
 
+export interface MergeOptions {
+  ours: string;
+  theirs: string;
+  /** The merge commit's message. */
+  message: string;
+  /** 0 for the merge itself (signed, failpoint 'merge'); more for a virtual base of a criss-cross merge. */
+  depth?: number;
+  /** Append what lost a race to .agentgit/conflicts.jsonl in the merged tree (default true). */
+  record?: boolean;
+  /** The merge bases when the caller already knows them (else git's merge-base). */
+  bases?: string[];
+}
+
 /** Build the merge commit of `ours` and `theirs`. Touches no ref, index or file. */
-export async function mergeCommits(ctx: Ctx, ours: string, theirs: string, message: string, depth = 0, record = true, bases?: string[]): Promise<IntegrateResult> {
+export async function mergeCommits(ctx: Ctx, o: MergeOptions): Promise<IntegrateResult> {
+  const { ours, theirs, message, depth = 0, record = true, bases } = o;
   const { repo, policy } = ctx;
   const base = await findBase(ctx, ours, theirs, depth, bases);
   const [oc, tc] = await Promise.all([repo.diffTree(base, ours), repo.diffTree(base, theirs)]);

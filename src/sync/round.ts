@@ -1,10 +1,16 @@
 /**
- * One sync round, as in docs/sync.md (the functions, in order):
- *   SyncLock.acquire → recover → commitLocalChanges (sync/commit.ts) →
- *   exchangeWithHub: fetchHub → verifyRange/treeRejections → checkout
- *   (fast-forward) or mergeCommits (sync/integrate.ts) + checkout →
- *   scanBeforePush → pushHub (retry: fetch, merge, push again) →
- *   rebuildDerived → recordState.
+ * One sync round, as in docs/sync.md: syncRound runs the phases in order,
+ * each a function that returns its result, and assembles the outcome:
+ *   lockAndRecover (SyncLock.acquire, recover, repairClone) →
+ *   commitLocal (commitLocalChanges, sync/commit.ts) →
+ *   exchangeWithHub, retried while another instance pushes first:
+ *     fetchAndVerify (fetchHub, relate, verifyIncoming: verifyRange +
+ *     treeRejections) → integrate (fast-forward, crossEpoch, or
+ *     mergeCommits in sync/integrate.ts) → checkoutMerged (sync/checkout.ts)
+ *     → publish (admission, foldUnverifiable, scanBeforePush, pushHub) →
+ *   rebuildDerived → record.
+ * A phase that fails partway throws a PhaseError carrying what it did: the
+ * round reports and records that exactly as if the phase had returned it.
  *
  * Exit codes: 0 ok; 1 failed, nothing lost (held files, bad policy, a merge
  * started by hand, auth refused); 75 temporary (hub unreachable or slow,
@@ -33,6 +39,8 @@ import { heldSummary, readState, trackOutage, writeState } from './state.js';
 import { armFailpoints, failpoint } from './failpoint.js';
 import { withInstanceTrailer } from '../git/trailers.js';
 import { RejectedError } from '../errors.js';
+import type { CrossingOutcome } from './compact.js';
+import type { IntegrateResult } from './integrate.js';
 
 // The modules a round needs only when the hub brought something, or local
 // work must be checked, are loaded on first use: a no-op round (every minute,
@@ -211,6 +219,28 @@ async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadl
 
 export { RejectedError };
 
+/**
+ * A phase failed after part of its work was done: `partial` is that part
+ * (the round reports and records it exactly as if the phase had returned
+ * it), `error` why the phase stopped (its exit code is the round's).
+ */
+export class PhaseError<T> extends Error {
+  constructor(
+    readonly partial: T,
+    readonly error: unknown,
+  ) {
+    super(messageOf(error));
+  }
+}
+
+/** What a phase that throws stops with: its own error, unwrapped from a PhaseError (whose partial `keep` receives). */
+function unwrap<T>(e: unknown, keep: (partial: T) => void): unknown {
+  if (!(e instanceof PhaseError)) return e;
+  keep(e.partial as T);
+  return e.error;
+}
+
+/** What the exchange with the hub needs; nothing in it changes during the round. */
 interface Exchange {
   repo: Repo;
   policy: Context['policy'];
@@ -218,12 +248,65 @@ interface Exchange {
   ref: string;
   clocks: ClockSource;
   dl: Deadline;
-  out: SyncOutcome;
   push: boolean;
   tries: number;
   /** The heartbeat commit to publish with this push; `due` false: only if one is due anyway. */
-  heartbeat: (head: string | null, due: boolean) => Promise<string | null>;
+  heartbeat: Heartbeat;
   hubHead?: SyncOptions['hubHead'];
+}
+
+/** What the hub's commits changed here: added up over the exchange's attempts. */
+interface Tally {
+  mergedFromHub: number;
+  mergedByKind: Record<string, number>;
+  conflicts: number;
+  collisions: number;
+  fastForward: boolean;
+  notes: string[];
+}
+
+/** What the exchange did (so far, when a PhaseError carries it). */
+interface Exchanged extends Tally {
+  /** The branch head before the exchange (for the rebuild check). */
+  startHead: string | null;
+  /** The branch head now. */
+  head: string | null;
+  pushed: string | null;
+  notAdmitted?: string;
+  /** When the last heartbeat was built (recorded once the round succeeds). */
+  heartbeatAt: number | null;
+}
+
+/** fetchAndVerify's result: both heads and how they relate; the hub's commits are verified unless the histories are unrelated (integrate decides those). */
+interface Fetched {
+  ours: string | null;
+  theirs: string | null;
+  bases: string[];
+  incoming: CommitInfo[] | undefined;
+  firstContact: boolean;
+}
+
+/** integrate's result: what checkoutMerged moves the branch and work tree to. */
+type Integrated =
+  | { kind: 'none' } // nothing from the hub: the head stays ours
+  | { kind: 'crossed'; head: string; tally: CrossingOutcome } // a new epoch, already checked out (compact.ts)
+  | { kind: 'fast-forward'; to: string }
+  | { kind: 'merge'; merge: IntegrateResult }
+  | { kind: 'unborn'; to: string }; // nothing committed here yet: start from the hub
+
+/** checkoutMerged's result. */
+interface CheckedOut {
+  head: string | null;
+  tally: Partial<Tally>;
+}
+
+/** publish's result: 'rejected' when another instance pushed first (the exchange tries again). */
+interface Published {
+  status: 'done' | 'rejected';
+  head: string | null;
+  pushed?: string;
+  notAdmitted?: string;
+  heartbeatAt?: number;
 }
 
 /**
@@ -258,132 +341,202 @@ async function relate(repo: Repo, ours: string, theirs: string, lastSeen: string
   return { bases: await repo.mergeBases(ours, theirs), incoming: undefined };
 }
 
+
+const unrelated = (f: Fetched): boolean => f.theirs !== null && f.ours !== null && f.theirs !== f.ours && f.bases.length === 0;
+
 /**
- * fetchHub → verifyIncoming → integrateHub → (admitted?) → pushHub, retried
- * while another instance keeps pushing first. Returns the branch head
- * before the exchange (for the rebuild check).
+ * The hub's exchange: fetchAndVerify → integrate → checkoutMerged → publish,
+ * retried while another instance keeps pushing first. Throws a PhaseError
+ * carrying what it did before the step that failed.
  */
-async function exchangeWithHub(x: Exchange): Promise<{ startHead: string | null }> {
-  const { repo, policy, settings, ref, clocks, dl, out } = x;
+async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
+  const { repo, settings, ref } = x;
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
   const before = await repo.exactRefs([ref, track]);
   const firstContact = !before.has(track);
-  const startHead = before.get(ref) ?? null;
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+  const ex: Exchanged = { startHead: before.get(ref) ?? null, mergedFromHub: 0, mergedByKind: {}, conflicts: 0, collisions: 0, fastForward: false, notes: [], head: null, pushed: null, heartbeatAt: null };
   let lastSeen = before.get(track) ?? null; // the hub's head as of the last fetch
-  for (let attempt = 1; ; attempt++) {
-    const known = attempt === 1 && lastSeen !== null ? x.hubHead?.() : undefined;
-    const found = known === lastSeen || (await fetchHub(repo, settings.remote, settings.branch, dl));
-    const now = await repo.exactRefs(found ? [ref, track] : [ref]);
-    const theirs = found ? now.get(track) ?? null : null;
-    const ours = now.get(ref) ?? null;
-    let head = ours;
-    const { bases, incoming } = theirs && ours && theirs !== ours ? await relate(repo, ours, theirs, lastSeen) : { bases: [], incoming: undefined };
-    lastSeen = theirs;
-    // the hub's branch shares no history with ours: a new epoch (docs/compaction.md) is carried over, anything else refused below
-    const crossed = theirs && ours && theirs !== ours && bases.length === 0 ? await (await import('./compact.js')).crossEpoch({ repo, policy, settings, ref, ours, theirs, clocks, out, timeoutMs: () => dl.left() }) : null;
-    if (crossed) head = crossed;
-    else if (theirs && ours && theirs !== ours && !(bases.length === 1 && bases[0] === theirs)) {
-      const { verifyRange } = await import('../identity/verify.js');
-      // hostile trees (docs/security.md)
-      const trees = (commits?: CommitInfo[]) => treeRejections(repo, { exclude: [ours], tip: theirs, commits, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() });
-      let bad = [...(await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact, commits: incoming })), ...(await trees(incoming))];
-      // The walk's list can hold an old commit of our own history besides the
-      // new ones (see relate): before refusing anything, ask git for the exact list.
-      if (bad.length > 0 && incoming) bad = [...(await verifyRange(repo, { exclude: [ours], tip: theirs, allowBootstrap: firstContact })), ...(await trees())];
-      if (bad.length > 0) {
-        const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ');
-        throw new RejectedError(
-          `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub${bad.every((b) => b.reason.startsWith('its tree holds')) ? '' : ', or admit the key with `agentgit trust add`'}`,
-        );
-      }
-      await failpoint('verify');
-      if (bases.length === 1 && bases[0] === ours) {
-        const co = await (await lazyCheckout()).checkout(repo, policy, ref, ours, theirs);
-        out.mergedFromHub += co.changed.filter((p) => !isClockPath(p)).length;
-        head = theirs;
-        out.fastForward = true;
-      } else {
-        const { mergeCommits } = await import('./integrate.js');
-        const m = await mergeCommits(
-          { repo, policy, instance: settings.instance, sign: settings.sign },
-          ours,
-          theirs,
-          withInstanceTrailer(`agentgit: merge hub into ${settings.instance}`, settings.instance),
-          0,
-          true,
-          bases,
-        );
-        for (const s of m.seenClocks) clocks.see(s);
-        await clocks.save();
-        const co = await (await lazyCheckout()).checkout(repo, policy, ref, ours, m.commit);
-        head = m.commit;
-        out.mergedFromHub += m.changedFromHub;
-        for (const r of m.reports) if (!isClockPath(r.path)) out.mergedByKind[r.kind] = (out.mergedByKind[r.kind] ?? 0) + 1;
-        out.conflicts += m.conflicts.length;
-        out.collisions += m.reports.reduce((n, r) => n + r.collisions.length, 0);
-        out.notes.push(...m.notes);
-        if (co.keptLocal.length) out.notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
-      }
-    } else if (theirs && !ours) {
-      // an unborn branch (nothing committed yet): start from the hub
-      const { verifyRange } = await import('../identity/verify.js');
-      const bad = [
-        ...(await verifyRange(repo, { exclude: [], tip: theirs, allowBootstrap: firstContact })),
-        ...(await treeRejections(repo, { exclude: [], tip: theirs, limits: treeLimitsOf(policy.config), timeoutMs: dl.left() })),
-      ];
-      if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
-      await repo.checkout(theirs, 'keep');
-      head = theirs;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const f = await fetchAndVerify(x, { lastSeen, attempt, firstContact });
+      lastSeen = f.theirs;
+      const c = await checkoutMerged(x, f, await integrate(x, f));
+      addTally(ex, c.tally);
+      ex.head = c.head;
+      const p = await publish(x, { head: c.head, theirs: f.theirs, conflicts: ex.conflicts, publicKey });
+      ex.head = p.head;
+      ex.heartbeatAt = p.heartbeatAt ?? ex.heartbeatAt;
+      if (p.notAdmitted) ex.notAdmitted = p.notAdmitted;
+      if (p.pushed) ex.pushed = p.pushed;
+      if (p.status === 'done') return ex;
+      if (attempt >= x.tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
+      const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
+      await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, x.dl.left() - 1000))));
     }
-    out.head = head;
-    if (!x.push || !head) return { startHead };
-    if (head === theirs) {
-      // nothing to push: publish the heartbeat only when the last one is getting old
-      const hb = await x.heartbeat(head, false);
-      if (hb) await pushHub(repo, settings.remote, [pushRefspec(hb, settings.instance)], dl);
-      return { startHead };
-    }
-    const { foldUnverifiable, isAdmitted, markUnadmitted } = await admission();
-    if (publicKey && !(await isAdmitted(repo, head, publicKey))) {
-      await markUnadmitted(repo);
-      const { signerLine } = await import('../identity/signers.js');
-      out.notAdmitted = signerLine(`${settings.agent}/${settings.instance}`, publicKey);
-      return { startHead };
-    }
-    head = await foldUnverifiable(repo, ref, theirs, head, settings.sign, withInstanceTrailer(`agentgit: work of ${settings.instance} from before its admission`, settings.instance));
-    out.head = head;
-    await (await import('./scan.js')).scanBeforePush(repo, policy, head, theirs); // nothing secret leaves: docs/security.md
-    const hb = await x.heartbeat(head, true);
-    const p = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb, settings.instance)] : [])], dl);
-    if (p === 'ok') {
-      await failpoint('push'); // the hub has it, this instance has not recorded it
-      out.pushed = head;
-      // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
-      if (repo.readRef(track) !== head) await repo.setRef(track, head).catch(() => undefined);
-      return { startHead };
-    }
-    if (attempt >= x.tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
-    const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
-    await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, dl.left() - 1000))));
+  } catch (e) {
+    throw new PhaseError(ex, unwrap<{ head: string | null }>(e, (p) => (ex.head = p.head)));
   }
 }
 
-/** Builds this instance's heartbeat for the push: always when pushing, else only when the last is older than `everySec`. */
-function heartbeatMaker(
-  repo: Repo,
-  settings: Context['settings'],
-  everySec: number,
-  st: Awaited<ReturnType<typeof readState>>,
-  out: SyncOutcome,
-  t0: number,
-  made: (at: number) => void,
-): (head: string | null, due: boolean) => Promise<string | null> {
-  return async (head, due) => {
+function addTally(t: Tally, add: Partial<Tally>): void {
+  t.mergedFromHub += add.mergedFromHub ?? 0;
+  for (const [kind, n] of Object.entries(add.mergedByKind ?? {})) t.mergedByKind[kind] = (t.mergedByKind[kind] ?? 0) + n;
+  t.conflicts += add.conflicts ?? 0;
+  t.collisions += add.collisions ?? 0;
+  if (add.fastForward) t.fastForward = true;
+  t.notes.push(...(add.notes ?? []));
+}
+
+/** Fetch the hub's branch (skipped when the watcher saw it unmoved), relate the heads, and verify what the hub brings: signatures, then hostile trees (docs/security.md). */
+async function fetchAndVerify(x: Exchange, at: { lastSeen: string | null; attempt: number; firstContact: boolean }): Promise<Fetched> {
+  const { repo, settings, ref, dl } = x;
+  const track = `refs/remotes/${settings.remote}/${settings.branch}`;
+  const known = at.attempt === 1 && at.lastSeen !== null ? x.hubHead?.() : undefined;
+  const found = known === at.lastSeen || (await fetchHub(repo, settings.remote, settings.branch, dl));
+  const now = await repo.exactRefs(found ? [ref, track] : [ref]);
+  const theirs = found ? now.get(track) ?? null : null;
+  const ours = now.get(ref) ?? null;
+  const { bases, incoming } = theirs && ours && theirs !== ours ? await relate(repo, ours, theirs, at.lastSeen) : { bases: [], incoming: undefined };
+  const f: Fetched = { ours, theirs, bases, incoming, firstContact: at.firstContact };
+  if (theirs && !ours) {
+    const bad = await rejections(x, f);
+    if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
+  } else if (needsMerge(f) && !unrelated(f)) await verifyIncoming(x, f);
+  return f;
+}
+
+/** The hub brings commits we lack (not only commits we already have). */
+const needsMerge = (f: Fetched): boolean => f.theirs !== null && f.ours !== null && f.theirs !== f.ours && !(f.bases.length === 1 && f.bases[0] === f.theirs);
+
+/** The hub's commits that fail verification (signatures, then hostile trees), on the walk's list or git's exact one. */
+async function rejections(x: Exchange, f: Fetched, commits = f.incoming) {
+  const { verifyRange } = await import('../identity/verify.js');
+  const exclude = f.ours ? [f.ours] : [];
+  const tip = f.theirs!;
+  return [
+    ...(await verifyRange(x.repo, { exclude, tip, allowBootstrap: f.firstContact, commits })),
+    ...(await treeRejections(x.repo, { exclude, tip, commits, limits: treeLimitsOf(x.policy.config), timeoutMs: x.dl.left() })),
+  ];
+}
+
+/** Refuse the hub's history when a commit fails verification. */
+async function verifyIncoming(x: Exchange, f: Fetched): Promise<void> {
+  let bad = await rejections(x, f);
+  // The walk's list can hold an old commit of our own history besides the
+  // new ones (see relate): before refusing anything, ask git for the exact list.
+  if (bad.length > 0 && f.incoming) bad = await rejections(x, f, undefined);
+  if (bad.length > 0) {
+    const list = bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ');
+    throw new RejectedError(
+      `refused the hub's history: ${bad.length} commit${bad.length === 1 ? '' : 's'} failed verification (${list}${bad.length > 5 ? '; …' : ''}). Nothing from the hub was merged; local work is committed and kept. Remove those commits from the hub${bad.every((b) => b.reason.startsWith('its tree holds')) ? '' : ', or admit the key with `agentgit trust add`'}`,
+    );
+  }
+  await failpoint('verify');
+}
+
+/**
+ * Decide how the hub's commits come in and build the merge commit (touches
+ * no ref, index or file, except a new epoch, which compact.ts carries our
+ * work into and checks out itself). Unrelated histories that are no epoch
+ * are verified here, and refused unless this is the first contact.
+ */
+async function integrate(x: Exchange, f: Fetched): Promise<Integrated> {
+  const { repo, policy, settings, ref, clocks, dl } = x;
+  const { ours, theirs } = f;
+  if (theirs && !ours) return { kind: 'unborn', to: theirs };
+  if (!ours || !theirs || !needsMerge(f)) return { kind: 'none' };
+  if (unrelated(f)) {
+    // the hub's branch shares no history with ours: a new epoch (docs/compaction.md) is carried over, anything else verified like any history
+    const tally: CrossingOutcome = { mergedFromHub: 0, mergedByKind: {}, conflicts: 0, notes: [] };
+    const crossed = await (await import('./compact.js')).crossEpoch({ repo, policy, settings, ref, ours, theirs, clocks, out: tally, timeoutMs: () => dl.left() });
+    if (crossed) return { kind: 'crossed', head: crossed, tally };
+    await verifyIncoming(x, f);
+  }
+  if (f.bases.length === 1 && f.bases[0] === ours) return { kind: 'fast-forward', to: theirs };
+  const { mergeCommits } = await import('./integrate.js');
+  const merge = await mergeCommits(
+    { repo, policy, instance: settings.instance, sign: settings.sign },
+    { ours, theirs, message: withInstanceTrailer(`agentgit: merge hub into ${settings.instance}`, settings.instance), bases: f.bases },
+  );
+  for (const s of merge.seenClocks) clocks.see(s);
+  await clocks.save();
+  return { kind: 'merge', merge };
+}
+
+/** Move the branch and the work tree to what integrate decided (checkout.ts: the agent's writes made meanwhile are kept); what the hub changed here. */
+async function checkoutMerged(x: Exchange, f: Fetched, i: Integrated): Promise<CheckedOut> {
+  const { repo, policy, ref } = x;
+  switch (i.kind) {
+    case 'none':
+      return { head: f.ours, tally: {} };
+    case 'crossed':
+      return { head: i.head, tally: i.tally };
+    case 'unborn':
+      await repo.checkout(i.to, 'keep');
+      return { head: i.to, tally: {} };
+    case 'fast-forward': {
+      const co = await (await lazyCheckout()).checkout(repo, policy, ref, f.ours!, i.to);
+      return { head: i.to, tally: { mergedFromHub: co.changed.filter((p) => !isClockPath(p)).length, fastForward: true } };
+    }
+    case 'merge': {
+      const m = i.merge;
+      const co = await (await lazyCheckout()).checkout(repo, policy, ref, f.ours!, m.commit);
+      const mergedByKind: Record<string, number> = {};
+      for (const r of m.reports) if (!isClockPath(r.path)) mergedByKind[r.kind] = (mergedByKind[r.kind] ?? 0) + 1;
+      const notes = [...m.notes];
+      if (co.keptLocal.length) notes.push(`kept the agent's writes made during the sync: ${co.keptLocal.join(', ')} (committed next round)`);
+      return { head: m.commit, tally: { mergedFromHub: m.changedFromHub, mergedByKind, conflicts: m.conflicts.length, collisions: m.reports.reduce((n, r) => n + r.collisions.length, 0), notes } };
+    }
+  }
+}
+
+/**
+ * Publish the head: only the heartbeat when the hub has it already; else,
+ * once this instance is admitted, fold its work from before admission,
+ * scan for secrets and push (never forced) with the heartbeat. Throws a
+ * PhaseError carrying the head after the fold when a later step fails.
+ */
+async function publish(x: Exchange, p: { head: string | null; theirs: string | null; conflicts: number; publicKey: string }): Promise<Published> {
+  const { repo, settings, dl } = x;
+  let { head } = p;
+  if (!x.push || !head) return { status: 'done', head };
+  if (head === p.theirs) {
+    // nothing to push: publish the heartbeat only when the last one is getting old
+    const hb = await x.heartbeat(head, false, p.conflicts);
+    if (hb) await pushHub(repo, settings.remote, [pushRefspec(hb.commit, settings.instance)], dl);
+    return { status: 'done', head, heartbeatAt: hb?.at };
+  }
+  const { foldUnverifiable, isAdmitted, markUnadmitted } = await admission();
+  if (p.publicKey && !(await isAdmitted(repo, head, p.publicKey))) {
+    await markUnadmitted(repo);
+    const { signerLine } = await import('../identity/signers.js');
+    return { status: 'done', head, notAdmitted: signerLine(`${settings.agent}/${settings.instance}`, p.publicKey) };
+  }
+  head = await foldUnverifiable(repo, x.ref, p.theirs, head, settings.sign, withInstanceTrailer(`agentgit: work of ${settings.instance} from before its admission`, settings.instance));
+  try {
+    await (await import('./scan.js')).scanBeforePush(repo, x.policy, head, p.theirs); // nothing secret leaves: docs/security.md
+    const hb = await x.heartbeat(head, true, p.conflicts);
+    const r = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb.commit, settings.instance)] : [])], dl);
+    if (r === 'rejected') return { status: 'rejected', head, heartbeatAt: hb?.at };
+    await failpoint('push'); // the hub has it, this instance has not recorded it
+    // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
+    const track = `refs/remotes/${settings.remote}/${settings.branch}`;
+    if (repo.readRef(track) !== head) await repo.setRef(track, head).catch(() => undefined);
+    return { status: 'done', head, pushed: head, heartbeatAt: hb?.at };
+  } catch (e) {
+    throw new PhaseError({ head }, e);
+  }
+}
+
+/** Builds this instance's heartbeat for a push (with the round's conflicts so far): always when `due`, else only when the last is older than `everySec`. */
+type Heartbeat = (head: string | null, due: boolean, conflicts: number) => Promise<{ commit: string; at: number } | null>;
+
+function heartbeatMaker(repo: Repo, settings: Context['settings'], everySec: number, st: Awaited<ReturnType<typeof readState>>, held: Held[], t0: number): Heartbeat {
+  return async (head, due, conflicts) => {
     const now = Date.now();
     if (!due && st.lastHeartbeatAt !== null && now - st.lastHeartbeatAt < everySec * 1000) return null;
-    made(now);
-    return makeHeartbeat(
+    const commit = await makeHeartbeat(
       repo,
       {
         v: 1,
@@ -393,15 +546,16 @@ function heartbeatMaker(
         lastSuccessAt: now,
         head,
         checksum: head ? await repo.treeOf(head) : null,
-        dirty: out.held.length > 0,
-        conflictsTotal: st.conflictsTotal + out.conflicts,
-        held: out.held.length,
+        dirty: held.length > 0,
+        conflictsTotal: st.conflictsTotal + conflicts,
+        held: held.length,
         lastDurationMs: now - t0,
         recoveryMs: st.recoveryMs,
         rebuildFailed: st.rebuildFailed,
       },
       settings.sign,
     );
+    return { commit, at: now };
   };
 }
 
@@ -414,12 +568,13 @@ async function rebuildDerived(repo: Repo, policy: Context['policy'], from: strin
   return needsRebuild(spec, changed) ? runRebuild(repo.root, spec) : undefined;
 }
 
-/** What `agentgit status` reads: times, exit code, held files, counters, recovery. */
-async function recordState(file: string, out: SyncOutcome, t0: number, exchanged: boolean, heartbeatAt: number | null, outageSec: number): Promise<void> {
+
+/** What `agentgit status` reads: times, exit code, held files, counters, recovery. Returns what the outcome adds: the outage, the rebuild's failure. */
+async function record(file: string, out: SyncOutcome, t0: number, exchanged: boolean, heartbeatAt: number | null, outageSec: number): Promise<{ outage?: SyncOutcome['outage']; notes: string[] }> {
   await failpoint('record');
   const st = await readState(file);
   const outage = trackOutage(st, out.exitCode, t0, outageSec);
-  if (outage) out.outage = { ...outage, thresholdSec: outageSec };
+  const notes: string[] = [];
   st.lastSyncAt = t0;
   if (exchanged) st.lastSuccessAt = Date.now();
   if (heartbeatAt !== null && exchanged) st.lastHeartbeatAt = heartbeatAt;
@@ -427,7 +582,7 @@ async function recordState(file: string, out: SyncOutcome, t0: number, exchanged
     st.recoveryMs = out.rebuild.ms;
     st.rebuildFailed = out.rebuild.error;
     st.rebuildAt = Date.now();
-    if (out.rebuild.error) out.notes.push(`derived-state rebuild failed: ${out.rebuild.error}`);
+    if (out.rebuild.error) notes.push(`derived-state rebuild failed: ${out.rebuild.error}`);
   }
   st.lastExitCode = out.exitCode;
   st.lastDurationMs = out.durationMs;
@@ -437,9 +592,88 @@ async function recordState(file: string, out: SyncOutcome, t0: number, exchanged
   st.conflictsTotal += out.conflicts;
   st.collisionsTotal += out.collisions;
   await writeState(file, st).catch(() => undefined);
+  return { outage: outage ? { ...outage, thresholdSec: outageSec } : undefined, notes };
 }
 
-/** Run one round. Never throws: every failure becomes an outcome with an exit code. */
+/**
+ * Take the round's lock (waiting up to waitSec for another sync), recover
+ * what a kill -9 left, bring the clone's setup and accepted policy up to
+ * date. Returns notes; once the lock is held, a failure is a PhaseError
+ * carrying the notes so far (and the lock is held: the round records it).
+ */
+async function lockAndRecover(ctx: Context, lock: SyncLock, waitSec: number): Promise<{ notes: string[] }> {
+  const { repo, policy, settings } = ctx;
+  await lock.acquire(waitSec * 1000);
+  const notes: string[] = [];
+  try {
+    notes.push(...(await recover(repo, ctx)));
+    const fixed = await repairClone(repo, policy, settings, ctx.config);
+    await settleAccepted(repo); // tightenings of the policy file become this machine's accepted policy
+    const pend = ctx.consent.pending;
+    if (pend.length) notes.push(`.agentgit/config.json asks for ${pend.length} change${pend.length === 1 ? '' : 's'} this machine has not accepted (${[...new Set(pend.map((c) => c.key))].join(', ')}): not applied here; review with \`agentgit policy diff\`, accept with \`agentgit policy accept\``);
+    // .gitattributes/.gitignore follow the policy file (the same bytes on every instance)
+    await writeVersionedSetup(repo.root, new Policy(ctx.consent.proposed), false);
+    if (fixed.length) notes.push(`repaired: ${fixed.join(', ')}`);
+    return { notes };
+  } catch (e) {
+    throw new PhaseError({ notes }, e);
+  }
+}
+
+interface Committed {
+  committed: number;
+  held: Held[];
+  notes: string[];
+}
+
+/** Commit the agent's local changes (sync/commit.ts: guarded, signed); work committed while not admitted is marked for re-signing once admitted (identity/admission.ts). */
+async function commitLocal(ctx: Context, clocks: ClockSource): Promise<Committed> {
+  const { repo, policy, settings } = ctx;
+  const msg = (files: string[]): string =>
+    withInstanceTrailer(`agentgit: ${files.length} file${files.length === 1 ? '' : 's'} from ${settings.instance}\n\n${files.slice(0, 20).map((f) => `- ${f}`).join('\n')}${files.length > 20 ? `\n- … ${files.length - 20} more` : ''}`, settings.instance);
+  const c = await commitLocalChanges({ repo, policy, clocks, message: msg, sign: settings.sign });
+  const done: Committed = { committed: c.committed.length, held: c.held, notes: [...c.notes] };
+  for (const n of c.nested) done.notes.push(`${n}/ holds its own .git: it is another repository and is not synced; move it out or remove its .git`);
+  try {
+    if (c.commit && settings.signingKey) {
+      const pub = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+      const { isAdmitted, markUnadmitted } = await admission();
+      if (pub && !(await isAdmitted(repo, c.commit, pub))) await markUnadmitted(repo);
+    }
+  } catch (e) {
+    throw new PhaseError(done, e);
+  }
+  return done;
+}
+
+/** The local branch: whatever HEAD is on (an adopted repo keeps its own); agentgit.branch names the hub's branch. */
+async function localBranchRef(repo: Repo, settings: Context['settings']): Promise<string> {
+  const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
+  if (!local) throw new Error(`HEAD is detached in ${repo.root}; check out the branch you sync (\`git switch ${settings.branch}\`), then sync again`);
+  return `refs/heads/${local}`;
+}
+
+/** The outcome's counters and heads from the exchange (merged in the order the round reports them). */
+function takeExchange(out: SyncOutcome, ex: Exchanged): void {
+  out.mergedFromHub = ex.mergedFromHub;
+  out.mergedByKind = ex.mergedByKind;
+  out.conflicts = ex.conflicts;
+  out.collisions = ex.collisions;
+  out.fastForward = ex.fastForward;
+  out.notes.push(...ex.notes);
+  out.head = ex.head;
+  out.pushed = ex.pushed;
+  if (ex.notAdmitted) out.notAdmitted = ex.notAdmitted;
+}
+
+/**
+ * Run one round: lockAndRecover → commitLocal → exchangeWithHub
+ * (fetchAndVerify → integrate → checkoutMerged → publish, retried) →
+ * rebuildDerived → record. Each phase returns its result, which the round
+ * puts into the outcome before the next runs; a phase that fails partway
+ * throws a PhaseError carrying what it did. Never throws: every failure
+ * becomes an outcome with an exit code.
+ */
 export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   armFailpoints(); // a testing aid, off unless AGENTGIT_FAILPOINT is set (docs/reliability.md)
   const t0 = Date.now();
@@ -483,49 +717,32 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   let exchanged = false;
   let heartbeatAt: number | null = null;
   let closeSsh: (() => void) | null = null;
+  const takeCommitted = (c: Committed): void => {
+    out.committed = c.committed;
+    out.held = c.held;
+    out.notes.push(...c.notes);
+  };
   // backstop: whatever a step waits on, every git child is stopped by then (git/exec.ts)
   setChildDeadline(Math.max(2 * o.timeoutSec, o.timeoutSec + 60) * 1000 + o.waitSec * 1000);
   try {
-    await lock.acquire(o.waitSec * 1000);
+    out.notes.push(...(await lockAndRecover(ctx, lock, o.waitSec)).notes);
     locked = true;
-    out.notes.push(...(await recover(repo, ctx)));
-    const fixed = await repairClone(repo, policy, settings, ctx.config);
-    await settleAccepted(repo); // tightenings of the policy file become this machine's accepted policy
-    const pend = ctx.consent.pending;
-    if (pend.length) out.notes.push(`.agentgit/config.json asks for ${pend.length} change${pend.length === 1 ? '' : 's'} this machine has not accepted (${[...new Set(pend.map((c) => c.key))].join(', ')}): not applied here; review with \`agentgit policy diff\`, accept with \`agentgit policy accept\``);
-    // .gitattributes/.gitignore follow the policy file (the same bytes on every instance)
-    await writeVersionedSetup(repo.root, new Policy(ctx.consent.proposed), false);
-    if (fixed.length) out.notes.push(`repaired: ${fixed.join(', ')}`);
 
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
     await clocks.load();
-    // the local branch is whatever HEAD is on (an adopted repo keeps its own);
-    // agentgit.branch names the hub's branch
-    const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
-    if (!local) throw new Error(`HEAD is detached in ${repo.root}; check out the branch you sync (\`git switch ${settings.branch}\`), then sync again`);
-    const ref = `refs/heads/${local}`;
-    const msg = (files: string[]): string =>
-      withInstanceTrailer(`agentgit: ${files.length} file${files.length === 1 ? '' : 's'} from ${settings.instance}\n\n${files.slice(0, 20).map((f) => `- ${f}`).join('\n')}${files.length > 20 ? `\n- … ${files.length - 20} more` : ''}`, settings.instance);
-    const c = await commitLocalChanges({ repo, policy, clocks, message: msg, sign: settings.sign });
-    out.committed = c.committed.length;
-    out.held = c.held;
-    out.notes.push(...c.notes);
-    for (const n of c.nested) out.notes.push(`${n}/ holds its own .git: it is another repository and is not synced; move it out or remove its .git`);
+    const ref = await localBranchRef(repo, settings);
+    takeCommitted(await commitLocal(ctx, clocks));
 
-    // work committed while not admitted is re-signed once admitted (see identity/admission.ts)
-    if (c.commit && settings.signingKey) {
-      const pub = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
-      const { isAdmitted, markUnadmitted } = await admission();
-      if (pub && !(await isAdmitted(repo, c.commit, pub))) await markUnadmitted(repo);
-    }
     const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
     } else {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome()); // one ssh connection for the round's fetches and pushes
-      const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out, t0, (at) => (heartbeatAt = at));
-      const { startHead } = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, out, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) });
-      out.rebuild = await rebuildDerived(repo, policy, startHead, out.head);
+      const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out.held, t0);
+      const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) });
+      takeExchange(out, ex);
+      heartbeatAt = ex.heartbeatAt;
+      out.rebuild = await rebuildDerived(repo, policy, ex.startHead, out.head);
     }
     // what `git commit` used to start after every commit: objects are written in-process now
     await repo.housekeeping(ctx.config).catch((e: unknown) => out.notes.push(`git housekeeping failed: ${(e as Error).message}`));
@@ -538,15 +755,20 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       out.error = out.held.map((h) => `held ${h.path}: ${h.detail}`).join('; ');
     }
   } catch (e) {
+    // a PhaseError comes only from a phase run under the lock; what it did is reported as if it had returned
+    locked ||= e instanceof PhaseError;
+    const cause = unwrap<{ notes: string[] } | Committed | Exchanged>(e, (p) => ('startHead' in p ? takeExchange(out, p) : 'committed' in p ? takeCommitted(p) : out.notes.push(...p.notes)));
     // the error's own exit code (src/errors.ts maps every class); a round ends temporary or failed
-    out.exitCode = exitCodeOf(e) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
-    out.error = messageOf(e);
+    out.exitCode = exitCodeOf(cause) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
+    out.error = messageOf(cause);
   } finally {
     setChildDeadline(null);
     if (!o.keepSsh) closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {
-      await recordState(stateFile, out, t0, exchanged, heartbeatAt, policy.config.health.lagFailSeconds);
+      const r = await record(stateFile, out, t0, exchanged, heartbeatAt, policy.config.health.lagFailSeconds);
+      if (r.outage) out.outage = r.outage;
+      out.notes.push(...r.notes);
       await lock.release();
     }
     repo.close();
