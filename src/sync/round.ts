@@ -155,7 +155,9 @@ async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> 
   await walk('refs');
   if (locks.length === 0) return;
   let stale = locks;
-  if ((await gitProcessIn(repo.root)) !== false) {
+  // the in-process engine takes git's locks from node: another agentgit process (a lease renewal, a trust) may hold them
+  const inProcess = repo.caps.engine === 'isomorphic-git';
+  if ((await gitProcessIn(repo.root, inProcess)) !== false) {
     // git at work, or no way to tell (no /proc) (a detached auto gc holds packed-refs.lock for a moment): only locks older than 10 min are stale
     const fresh = new Set<string>();
     for (const l of locks) if (Date.now() - (await stat(join(g, l)).then((s) => s.mtimeMs, () => 0)) < 10 * 60_000) fresh.add(l);
@@ -167,26 +169,52 @@ async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> 
   notes.push(`removed a stale .git/${stale.join(', .git/')} left by an interrupted git process`);
 }
 
-/** Whether a git process works in `root`; null when this system cannot tell (no /proc): the caller keeps fresh locks then. */
-async function gitProcessIn(root: string): Promise<boolean | null> {
+/**
+ * Whether a git process works in `root` (or, with `anyAgentgit`, whether any
+ * other agentgit process works on this repo, started in it or pointed at it
+ * with `-C ROOT`: the isomorphic-git engine holds git's lock files from
+ * node); null
+ * when this system cannot tell (no /proc): the caller keeps fresh locks then.
+ */
+async function gitProcessIn(root: string, anyAgentgit = false): Promise<boolean | null> {
   let pids: string[];
   try {
     pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
   } catch {
     return null; // not Linux: only the caller's age check decides
   }
+  const mine = anyAgentgit ? await ancestors() : new Set([String(process.pid)]);
   for (const pid of pids) {
-    if (Number(pid) === process.pid) continue;
+    if (mine.has(pid)) continue;
     try {
       const comm = (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
-      if (!comm.startsWith('git')) continue;
+      const git = comm.startsWith('git');
+      if (!git && !anyAgentgit) continue;
       const cwd = await readlink(`/proc/${pid}/cwd`);
-      if (cwd === root || cwd.startsWith(root + '/')) return true;
+      const inRoot = cwd === root || cwd.startsWith(root + '/');
+      if (git) {
+        if (inRoot) return true;
+        continue;
+      }
+      // another agentgit process on this repo: started in it, or pointed at it (-C ROOT)
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      if (argv.some((a) => a.includes('agentgit')) && (inRoot || argv.some((a) => a === root || a.startsWith(root + '/')))) return true;
     } catch {
       /* gone or not ours */
     }
   }
   return false;
+}
+
+/** This process and its ancestors (the shell or `lease run` that started it name this repo too, and hold no lock). */
+async function ancestors(): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let pid = String(process.pid); pid !== '0' && !out.has(pid); ) {
+    out.add(pid);
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    pid = /\) \S (\d+)/.exec(stat)?.[1] ?? '0';
+  }
+  return out;
 }
 
 /** Fetch the hub's branch into its remote-tracking ref; false when the hub has no such branch yet. */
