@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { newEd25519Key } from './sshsig.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -59,9 +59,13 @@ export async function ensureKey(agent: string, instance: string): Promise<KeyPai
     const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', principal, '-f', priv], { encoding: 'utf8' });
     if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       // no ssh-keygen (a slim container, the isomorphic-git engine): the same key, made in-process
+      // public key first, the private key last, each whole by a rename: a kill -9 in between leaves no half key pair
       const k = newEd25519Key(principal);
-      await writeFile(priv, k.privateText, { mode: 0o600, flag: 'wx' });
-      await writeFile(priv + '.pub', k.publicLine, { mode: 0o644 });
+      const tmp = `${priv}.tmp-${process.pid}`;
+      await writeFile(tmp + '.pub', k.publicLine, { mode: 0o644 });
+      await rename(tmp + '.pub', priv + '.pub');
+      await writeFile(tmp, k.privateText, { mode: 0o600, flag: 'wx' });
+      await rename(tmp, priv);
     } else if (r.status !== 0) throw new Error(`cannot create a signing key with ssh-keygen (${(r.stderr || r.error?.message || '').trim()}); install openssh-client`);
   }
   await chmod(priv, 0o600);

@@ -81,7 +81,12 @@ export function parseCutDate(text: string): number | null {
     const t = Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3]));
     return new Date(t).toISOString().slice(0, 10) === text ? t : null;
   }
-  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/.test(text)) return null;
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/.exec(text);
+  if (!m) return null;
+  // every field in range (Date.parse rolls 2026-02-30 over to March 2, and T24:00 to the next day)
+  const [y, mo, da, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '00'].map(Number) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, da));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== da || h > 23 || mi > 59 || se > 59) return null;
   const t = Date.parse(text.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
   return Number.isFinite(t) ? t : null;
 }
@@ -548,7 +553,11 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
       exported = o.exportFile;
     }
     const branch = `refs/heads/${settings.branch}`;
-    const r = await repo.push({ remote: settings.remote, refspecs: [`${tip}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() });
+    // a push that throws (the deadline, an engine that cannot push atomically) leaves no local archive ref behind either
+    const r = await repo.push({ remote: settings.remote, refspecs: [`${tip}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() }).catch(async (e: unknown) => {
+      await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);
+      throw e;
+    });
     if (r.code === 128) throw (await import('../git/exec.js')).gitFailure(['push'], r.code, r.stderr);
     if (r.code !== 0) {
       await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);

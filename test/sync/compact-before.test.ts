@@ -19,7 +19,7 @@ describe('--before dates and replay messages (pure)', () => {
     expect(parseCutDate('2026-08-01')).toBe(Date.UTC(2026, 7, 1));
     expect(parseCutDate('2026-08-01T12:00:00+02:00')).toBe(Date.UTC(2026, 7, 1, 10));
     expect(parseCutDate('2026-08-01 12:00Z')).toBe(Date.UTC(2026, 7, 1, 12));
-    for (const bad of ['2026-02-30', '2026-08-01T12:00:00', '3 days ago', 'yesterday', '2026-8-1']) expect(parseCutDate(bad), bad).toBeNull();
+    for (const bad of ['2026-02-30', '2026-02-30T00:00:00Z', '2026-08-01T24:00:00Z', '2026-08-01T12:60Z', '2026-08-01T12:00:00', '3 days ago', 'yesterday', '2026-8-1']) expect(parseCutDate(bad), bad).toBeNull();
   });
 
   it('adds the replay trailer to the original trailer block, or starts one', () => {
