@@ -23,6 +23,7 @@ import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } 
 import { buildTreeInProcess, diffTreesInProcess, parseTree } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
 import { copyObjects, pushToFileHub } from './file-transport.js';
+import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
@@ -55,6 +56,8 @@ function fileHubDir(url: string): string | null {
 export class IsoGit implements Git.GitBackend {
   private readonly objs: IsoObjects;
   private readonly cache: object = {};
+  /** node:fs with atomic index writes, for every isomorphic-git call that may write the index. */
+  private readonly ifs: ReturnType<typeof isoFs>;
   constructor(
     readonly root: string,
     readonly gitDir: string,
@@ -64,6 +67,26 @@ export class IsoGit implements Git.GitBackend {
     private readonly deadlineAt: () => number | null = () => null,
   ) {
     this.objs = new IsoObjects(gitDir);
+    this.ifs = isoFs(gitDir);
+  }
+
+  /** Before isomorphic-git reads the index: rebuild an unreadable one from HEAD (index-file.ts). */
+  private async readyIndex(): Promise<void> {
+    await readyIndex(this.gitDir, async () => {
+      const head = await this.resolveCommit('HEAD');
+      const out: IndexSeed[] = [];
+      const walk = async (tree: string, prefix: Buffer): Promise<void> => {
+        const o = await this.objs.read(tree);
+        if (!o || o.type !== 'tree') throw fail('read-tree', `tree ${tree} is missing; run git fsck`, 128);
+        for (const e of parseTree(o.body)) {
+          const path = Buffer.concat([prefix, Buffer.from(e.name, 'latin1')]);
+          if (e.mode === '40000') await walk(e.oid, Buffer.concat([path, Buffer.from('/')]));
+          else if (e.mode !== '160000') out.push({ path, mode: e.mode, oid: e.oid });
+        }
+      };
+      if (head) await walk(await this.resolveTree(head), Buffer.alloc(0));
+      return out;
+    });
   }
 
   private history(): History {
@@ -278,12 +301,14 @@ export class IsoGit implements Git.GitBackend {
 
   // --- work tree and index ------------------------------------------------------------
   async status(opts: { paths?: string[] } = {}): Promise<Git.StatusItem[]> {
+    await this.readyIndex();
     return isoStatus(this.root, this.gitDir, this.cache, opts.paths);
   }
 
   private async matrix(): Promise<Array<[string, number, number, number]>> {
     const git = await loadIso();
-    return git.statusMatrix({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache });
+    await this.readyIndex();
+    return git.statusMatrix({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache });
   }
 
   async stagedChanges(): Promise<Array<{ status: string; path: string }>> {
@@ -319,9 +344,10 @@ export class IsoGit implements Git.GitBackend {
 
   async updateIndex(entries: Git.IndexChange[]): Promise<void> {
     const git = await loadIso();
+    await this.readyIndex();
     for (const e of entries) {
-      if (e.mode === '0' || /^0+$/.test(e.oid)) await git.updateIndex({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, remove: true, force: true });
-      else await git.updateIndex({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, oid: e.oid, mode: parseInt(e.mode, 8), add: true });
+      if (e.mode === '0' || /^0+$/.test(e.oid)) await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, remove: true, force: true });
+      else await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, oid: e.oid, mode: parseInt(e.mode, 8), add: true });
     }
   }
 
@@ -332,17 +358,19 @@ export class IsoGit implements Git.GitBackend {
 
   async addToIndex(paths: string[]): Promise<void> {
     const git = await loadIso();
+    await this.readyIndex();
     for (const p of paths) {
-      if (existsSync(join(this.root, p))) await git.add({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
-      else await git.remove({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      if (existsSync(join(this.root, p))) await git.add({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      else await git.remove({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
     }
   }
 
   async unstage(paths: string[], headBorn: boolean): Promise<void> {
     const git = await loadIso();
+    await this.readyIndex();
     for (const p of paths) {
-      if (headBorn) await git.resetIndex({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
-      else await git.remove({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      if (headBorn) await git.resetIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      else await git.remove({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
     }
   }
 
@@ -385,8 +413,9 @@ export class IsoGit implements Git.GitBackend {
   private async indexEntries(): Promise<Git.IndexChange[]> {
     const git = await loadIso();
     const out: Git.IndexChange[] = [];
+    await this.readyIndex();
     await git.walk({
-      fs,
+      fs: this.ifs,
       dir: this.root,
       gitdir: this.gitDir,
       cache: this.cache,
@@ -412,9 +441,10 @@ export class IsoGit implements Git.GitBackend {
       const dirty = (await this.status()).filter((s) => changing.has(s.path));
       if (dirty.length > 0) throw fail('reset', `local changes in ${dirty[0]!.path} would be overwritten; entry not updated`, 128);
     }
+    await this.readyIndex();
     casRef(this.gitDir, ref, before, commit);
     try {
-      await git.checkout({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, ref: branch, force: true });
+      await git.checkout({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, ref: branch, force: true });
     } catch (e) {
       casRef(this.gitDir, ref, commit, before ?? ZERO);
       throw e;
