@@ -26,7 +26,7 @@ import { copyObjects, pushToFileHub } from './file-transport.js';
 import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
-import { casRef, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
+import { casRef, deleteRefLocked, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
 import { dateOrder, History, topoOrder } from './revs.js';
 import { hubError, hubKind, httpFor, lsRemoteHttps, pushHttps, UnsupportedHubError } from './remote.js';
 import { signatureStatusOfRaw, signCommitPayload } from './signatures.js';
@@ -222,30 +222,12 @@ export class IsoGit implements Git.GitBackend {
   }
 
   async deleteRef(ref: string, expected?: string): Promise<boolean> {
-    const cur = readRef(this.gitDir, ref);
-    if (cur === null) return false;
-    if (expected !== undefined && cur !== expected) throw fail('update-ref', `cannot lock ref '${ref}': is at ${cur} but expected ${expected}`, 128);
-    const file = join(this.gitDir, ref);
-    if (existsSync(file)) unlinkSync(file);
-    const packed = join(this.gitDir, 'packed-refs');
-    if (existsSync(packed)) {
-      const text = readFileSync(packed, 'utf8');
-      const lines = text.split('\n');
-      const keep: string[] = [];
-      for (let i = 0; i < lines.length; i++) {
-        if (lines[i]!.endsWith(` ${ref}`)) {
-          if (lines[i + 1]?.startsWith('^')) i++;
-          continue;
-        }
-        keep.push(lines[i]!);
-      }
-      if (keep.length !== lines.length) {
-        const lock = `${packed}.lock`;
-        fs.writeFileSync(lock, keep.join('\n'), { flag: 'wx' });
-        fs.renameSync(lock, packed);
-      }
+    try {
+      return deleteRefLocked(this.gitDir, ref, expected);
+    } catch (e) {
+      if (e instanceof RefMovedError || e instanceof RefLockBusyError) throw fail('update-ref', `cannot lock ref '${ref}': ${e.message}`, 128);
+      throw e;
     }
-    return true;
   }
 
   async headBranch(): Promise<string | null> {
