@@ -22,6 +22,7 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
+import { checkConnected, idxOids } from './connected.js';
 import { copyObjects, pushToFileHub } from './file-transport.js';
 import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
@@ -126,10 +127,11 @@ export class IsoGit implements Git.GitBackend {
     const packDir = join(objects, 'pack');
     for (const f of existsSync(packDir) ? readdirSync(packDir) : []) {
       if (!f.endsWith('.idx')) continue;
-      const idx = readFileSync(join(packDir, f));
-      if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw fail('cat-file', `${join(packDir, f)}: not a version 2 pack index`);
-      const n = idx.readUInt32BE(8 + 255 * 4);
-      for (let i = 0; i < n; i++) ids.add(idx.toString('hex', 8 + 256 * 4 + i * 20, 8 + 256 * 4 + (i + 1) * 20));
+      try {
+        for (const oid of idxOids(readFileSync(join(packDir, f)), join(packDir, f))) ids.add(oid);
+      } catch (e) {
+        throw fail('cat-file', (e as Error).message);
+      }
     }
     const out: Array<{ oid: string; type: Git.GitObjectType }> = [];
     for (const oid of [...ids].sort()) {
@@ -735,7 +737,9 @@ export class IsoGit implements Git.GitBackend {
           if (dst) updates.set(dst, oid);
         }
       missing = specs.filter((s) => !s.src.includes('*') && !found.has(s.src)).map((s) => s.src);
-      await copyObjects(hub, this.gitDir, [...new Set(updates.values())]);
+      const fresh = new Set<string>();
+      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], fresh);
+      await checkConnected(this.objs, updates.values(), fresh, hub);
       for (const [dst, oid] of updates) {
         const before = readRef(this.gitDir, dst);
         if (before !== oid) casRef(this.gitDir, dst, before, oid);
