@@ -45,6 +45,27 @@ function unsupported(op: string): GitError {
   return fail(op, 'not supported by the isomorphic-git engine; install git (AGENTGIT_ENGINE=git) for this command');
 }
 
+/**
+ * GIT_AUTHOR_DATE / GIT_COMMITTER_DATE as a commit header's `SECONDS ±HHMM`
+ * (undefined when unset): git's internal form (`[@]SECONDS [±HHMM]`, what
+ * agentgit's replays pass; no zone means +0000, never the local one) or
+ * ISO 8601 with a zone (`2020-09-13T12:26:40+02:00`, `...Z`). Anything else
+ * is refused with one line, rather than a commit silently dated now.
+ */
+export function envDate(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.trim();
+  const raw = /^@?(\d+)(?: ([+-])(\d{2}):?(\d{2}))?$/.exec(v);
+  if (raw) return `${raw[1]} ${raw[2] ?? '+'}${raw[3] ?? '00'}${raw[4] ?? '00'}`;
+  const iso = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)? ?(Z|([+-])(\d{2}):?(\d{2}))$/.exec(v);
+  if (iso) {
+    const zone = iso[3] === 'Z' ? 'Z' : `${iso[4]}${iso[5]}:${iso[6]}`;
+    const ms = Date.parse(`${iso[1]}T${iso[2]}${zone}`);
+    if (!Number.isNaN(ms)) return `${Math.floor(ms / 1000)} ${iso[3] === 'Z' ? '+0000' : `${iso[4]}${iso[5]}${iso[6]}`}`;
+  }
+  throw fail('commit-tree', `${name}=${value}: not a date the isomorphic-git engine reads; use "SECONDS +HHMM" (git's internal form) or ISO 8601 with a zone`, 128);
+}
+
 /** A hub URL or path as a local git dir (a file hub), or null. */
 function fileHubDir(url: string): string | null {
   const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
@@ -519,7 +540,8 @@ export class IsoGit implements Git.GitBackend {
     const e = { ...this.env, ...(opts.env ?? {}) };
     const author: Ident = { name: e.GIT_AUTHOR_NAME ?? (await this.getConfig('user.name')) ?? 'agentgit', email: e.GIT_AUTHOR_EMAIL ?? (await this.getConfig('user.email')) ?? 'agentgit@localhost' };
     const committer: Ident = { name: e.GIT_COMMITTER_NAME ?? author.name, email: e.GIT_COMMITTER_EMAIL ?? author.email };
-    const payload = commitPayload({ tree, parents, author, committer, when: Date.now(), message: message.endsWith('\n') ? message : `${message}\n` });
+    const dates = { author: envDate('GIT_AUTHOR_DATE', e.GIT_AUTHOR_DATE), committer: envDate('GIT_COMMITTER_DATE', e.GIT_COMMITTER_DATE) };
+    const payload = commitPayload({ tree, parents, author, committer, when: Date.now(), dates, message: message.endsWith('\n') ? message : `${message}\n` });
     if (!opts.sign) return writeObjectSync(this.gitDir, 'commit', Buffer.from(payload, 'utf8'));
     if (((await this.getConfig('gpg.format')) ?? 'openpgp') !== 'ssh') throw fail('commit-tree', 'commit signing needs gpg.format=ssh with the isomorphic-git engine (no gpg here)');
     let signed: string;
