@@ -116,12 +116,31 @@ export function indexFromSeeds(seeds: IndexSeed[]): Buffer {
 export async function readyIndex(gitDir: string, seeds: () => Promise<IndexSeed[]>): Promise<void> {
   const path = resolve(gitDir, 'index');
   let buf: Buffer;
+  let st: fs.BigIntStats;
   try {
     buf = fs.readFileSync(path);
+    st = fs.statSync(path, { bigint: true });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw e;
   }
   const parsed = entryOffsets(buf);
-  if (!parsed) writeLocked(path, indexFromSeeds(await seeds()));
+  if (!parsed) {
+    writeLocked(path, indexFromSeeds(await seeds()));
+    return;
+  }
+  // racy git: an entry whose mtime is not older than the index's may hide a same-size rewrite.
+  // Whole seconds, as git without USE_NSEC: isomorphic-git records nanoseconds from a float
+  // of milliseconds (a few hundred ns off), so a finer comparison could miss the same tick.
+  const indexSec = Number(st.mtimeNs / 1_000_000_000n) % 0x100000000;
+  let racy = false;
+  for (const o of parsed.offsets) {
+    if (buf.readUInt32BE(o + 8) >= indexSec && buf.readUInt32BE(o + 36) !== 0) {
+      buf.writeUInt32BE(0, o + 36);
+      racy = true;
+    }
+  }
+  if (!racy) return;
+  createHash('sha1').update(buf.subarray(0, -20)).digest().copy(buf, buf.length - 20);
+  writeLocked(path, buf);
 }

@@ -4,7 +4,8 @@
  * kill -9 inside an in-place rewrite leaves) rebuilt from HEAD so status
  * works and reports the work tree as git does.
  */
-import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IsoGitEngine, type IsoGit } from '../../../src/git/iso/iso-git.js';
@@ -59,5 +60,34 @@ describe('the index with the isomorphic-git engine', () => {
     await expect(iso.addToIndex(['n'])).rejects.toThrow(/index\.lock': File exists/);
     expect(readFileSync(idx).equals(before)).toBe(true);
     expect(existsSync(`${idx}.lock`)).toBe(true); // not ours to remove
+  });
+
+  it('a racily clean entry (mtime not older than the index) is re-hashed: a same-size rewrite in the same tick is seen', async () => {
+    const { dir, iso } = await repo({ f: 'aaaa\n' });
+    expect(await iso.status()).toEqual([]);
+    // the rewrite lands in the tick the status recorded: same size, same mtime, and the
+    // index's stat data for f is exactly what lstat now says (as if the status ran after it)
+    const file = join(dir, 'f');
+    writeFileSync(file, 'bbbb\n');
+    utimesSync(file, 1700000000, 1700000000);
+    const st = lstatSync(file);
+    const idx = join(dir, '.git', 'index');
+    const buf = readFileSync(idx);
+    const o = buf.indexOf(Buffer.from('f\0'), 12) - 62; // the only entry
+    // the stat data as isomorphic-git records it (seconds and nanoseconds from the ms float)
+    const time = (ms: number, at: number): void => {
+      const sec = Math.floor(ms / 1000);
+      buf.writeUInt32BE(sec >>> 0, at);
+      buf.writeUInt32BE(Math.floor((ms - sec * 1000) * 1000000) >>> 0, at + 4);
+    };
+    time(st.ctimeMs, o);
+    time(st.mtimeMs, o + 8);
+    [st.dev, st.ino].forEach((v, i) => buf.writeUInt32BE(v % 0x100000000, o + 16 + 4 * i));
+    [st.uid, st.gid, st.size].forEach((v, i) => buf.writeUInt32BE(v % 0x100000000, o + 28 + 4 * i));
+    createHash('sha1').update(buf.subarray(0, -20)).digest().copy(buf, buf.length - 20);
+    writeFileSync(idx, buf);
+    utimesSync(idx, 1700000000, 1700000000); // the index written in that same tick
+    expect(await iso.status()).toEqual([{ path: 'f', xy: ' M' }]);
+    expect(await iso.status()).toEqual([{ path: 'f', xy: ' M' }]);
   });
 });
