@@ -90,7 +90,7 @@ async function readAll(body: AsyncIterable<Uint8Array> | undefined, url: string,
   if (body)
     for await (const c of body) {
       size += c.byteLength;
-      if (size > max) throw hubDataError(url, `the hub's pack is over ${Math.floor(max / 1024 / 1024)} MiB, more than the isomorphic-git engine holds in memory; fetch once with git (AGENTGIT_ENGINE=git)`);
+      if (size > max) throw hubDataError(url, `the hub's pack is over ${max >= 1048576 ? `${Math.floor(max / 1048576)} MiB` : `${max} bytes`}, more than the isomorphic-git engine holds in memory; fetch once with git (AGENTGIT_ENGINE=git)`);
       parts.push(Buffer.from(c));
     }
   return Buffer.concat(parts);
