@@ -106,9 +106,9 @@ export function gitDate(ms: number): string {
 }
 
 /** The text of a commit object, without a signature (what gets signed). */
-export function commitPayload(o: { tree: string; parents: string[]; author: Ident; committer: Ident; when: number; message: string }): string {
+export function commitPayload(o: { tree: string; parents: string[]; author: Ident; committer: Ident; when: number; message: string; dates?: { author?: string; committer?: string } }): string {
   const date = gitDate(o.when);
-  return [`tree ${o.tree}`, ...o.parents.map((p) => `parent ${p}`), `author ${o.author.name} <${o.author.email}> ${date}`, `committer ${o.committer.name} <${o.committer.email}> ${date}`].join('\n') + `\n\n${o.message}`;
+  return [`tree ${o.tree}`, ...o.parents.map((p) => `parent ${p}`), `author ${o.author.name} <${o.author.email}> ${o.dates?.author ?? date}`, `committer ${o.committer.name} <${o.committer.email}> ${o.dates?.committer ?? date}`].join('\n') + `\n\n${o.message}`;
 }
 
 /** Insert a `gpgsig` header (after the committer line), as git does. */

@@ -3,7 +3,7 @@
  * read the way git reads them, with no git and no helper process:
  *
  * - token: `AGENTGIT_TOKEN` (sent as the password of user `x-access-token`,
- *   what GitHub and Gitea accept), else the first matching line of git's
+ *   what GitHub and Gitea accept; only to the configured hub's host), else the first matching line of git's
  *   credential store file: the file named by `credential.helper store
  *   --file PATH` (in the repository's config, the global config or
  *   GIT_CONFIG_* in the environment, scoped `credential.<url>.helper` or
@@ -170,10 +170,31 @@ export function credentialFromStore(text: string, url: string): Credential | nul
   return null;
 }
 
-/** The credential for `url`: AGENTGIT_TOKEN, else git's store files. Null when none. */
+/**
+ * Whether AGENTGIT_TOKEN may go to `url`: only to the configured hub's host
+ * (scheme, host and port of `remote.<agentgit.remote or origin>.url`);
+ * before a repository or its hub remote exists (clone, init --remote), the
+ * URL given is the hub.
+ */
+export function tokenGoesTo(url: string, pairs: Array<[string, string]>): boolean {
+  let remote = 'origin';
+  for (const [k, v] of pairs) if (k === 'agentgit.remote') remote = v;
+  let hub: string | null = null;
+  for (const [k, v] of pairs) if (k === lowerKey(`remote.${remote}.url`)) hub = v;
+  if (hub === null) return true;
+  try {
+    const [a, b] = [new URL(url), new URL(hub)];
+    return a.protocol === b.protocol && a.host.toLowerCase() === b.host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** The credential for `url`: AGENTGIT_TOKEN (the hub's host only: tokenGoesTo), else git's store files. Null when none. */
 export function credentialFor(url: string, gitDir: string | null, env: NodeJS.ProcessEnv = process.env): Credential | null {
-  if (env.AGENTGIT_TOKEN) return { username: 'x-access-token', password: env.AGENTGIT_TOKEN };
-  for (const f of storeFiles(configPairs(gitDir, env), url, env)) {
+  const pairs = configPairs(gitDir, env);
+  if (env.AGENTGIT_TOKEN && tokenGoesTo(url, pairs)) return { username: 'x-access-token', password: env.AGENTGIT_TOKEN };
+  for (const f of storeFiles(pairs, url, env)) {
     let text: string;
     try {
       text = readFileSync(f, 'utf8');

@@ -11,15 +11,18 @@
  *    a subtree before the tree naming it, a tree before its commit, a
  *    parent before its child): a kill -9 at any point leaves only objects
  *    whose references are all present;
+ *    each object is hashed as it is written and must have the id it was
+ *    asked for (a damaged or hostile hub fails closed, naming the hub);
  * 3. only then is the ref moved, by compare-and-swap with git's lock-file
  *    protocol (iso/refs.ts): a concurrent push by git or by another
  *    agentgit makes one of them lose (RefMovedError), never both win.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EMPTY_TREE, writeObjectSync, type ObjectType } from '../objects.js';
+import { EMPTY_TREE, objectOid, writeObjectSync, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { parseCommitHeader } from '../objects.js';
+import { hubDataError } from './connected.js';
 import { IsoObjects } from './objects.js';
 import { casRef, listRefs, readRef } from './refs.js';
 
@@ -46,8 +49,18 @@ async function reachable(objs: IsoObjects, tips: Iterable<string>): Promise<Set<
  * Copy to `dst` every object reachable from `tips` in `src` that `dst` does
  * not hold. Returns how many objects were written.
  */
-export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: string[]): Promise<number> {
-  const src = new IsoObjects(srcGitDir);
+export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: string[], written?: Set<string>): Promise<number> {
+  const hubObjects = new IsoObjects(srcGitDir);
+  // a loose object isomorphic-git finds damaged (its own hash check) fails as the hub's fault
+  const src = {
+    read: async (oid: string) => {
+      try {
+        return await hubObjects.read(oid);
+      } catch (e) {
+        throw hubDataError(srcGitDir, `object ${oid} cannot be read (${(e as Error).message.replace(/^[^]*error message: /, '')})`);
+      }
+    },
+  };
   const dst = new IsoObjects(dstGitDir);
   const haves = await reachable(dst, listRefs(dstGitDir).values());
   // commits to send, parents before children
@@ -74,11 +87,14 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
   }
   for (const oid of order) commits.push({ oid, ...byOid.get(oid)! });
 
-  let written = 0;
+  let count = 0;
   const done = new Set<string>();
-  const write = (type: ObjectType, body: Buffer): void => {
+  const write = (type: ObjectType, body: Buffer, oid: string): void => {
+    const got = objectOid(type, body);
+    if (got !== oid) throw hubDataError(srcGitDir, `${type} ${oid} holds the content of ${got}`);
     writeObjectSync(dstGitDir, type, body);
-    written++;
+    written?.add(oid);
+    count++;
   };
   // a tree against the same path's tree in a commit the destination holds (or null)
   const copyTree = async (oid: string, known: string | null): Promise<void> => {
@@ -88,7 +104,7 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
     if (oid === EMPTY_TREE) {
       // isomorphic-git answers for the empty tree whether or not it is stored: git's fsck wants it stored
       done.add(oid);
-      if (!existsSync(join(dstGitDir, 'objects', oid.slice(0, 2), oid.slice(2)))) write('tree', Buffer.alloc(0));
+      if (!existsSync(join(dstGitDir, 'objects', oid.slice(0, 2), oid.slice(2)))) write('tree', Buffer.alloc(0), oid);
       return;
     }
     const o = await src.read(oid);
@@ -107,11 +123,11 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
         if (await dst.has(e.oid)) continue;
         const b = await src.read(e.oid);
         if (!b || b.type !== 'blob') throw new Error(`${srcGitDir}: blob ${e.oid} is missing; run git fsck there`);
-        write('blob', b.body);
+        write('blob', b.body, e.oid);
       }
     }
     done.add(oid);
-    if (!(await dst.has(oid))) write('tree', o.body);
+    if (!(await dst.has(oid))) write('tree', o.body, oid);
   };
   for (const c of commits) {
     // the boundary: a parent the destination holds gives the known tree
@@ -126,9 +142,9 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
       }
     }
     await copyTree(c.tree, known);
-    if (!(await dst.has(c.oid))) write('commit', c.body);
+    if (!(await dst.has(c.oid))) write('commit', c.body, c.oid);
   }
-  return written;
+  return count;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface HttpOptions {
   /** PEM of the certificate authorities to trust; undefined: Node's default CAs. */
   ca?: string | Buffer;
   credential?: Credential | null;
+  /** The host (`host[:port]`) the credential is for: never sent in a request to another host. */
+  credentialHost?: string;
   /** Epoch ms after which every request is killed. */
   deadlineAt?: number | null;
   /** Kill a request that receives nothing for this long (default 60 s). */
@@ -59,7 +61,7 @@ export function makeHttpClient(opts: HttpOptions = {}): HttpClient {
       if (url.username || url.password) throw new Error(`${redactUrl(req.url)}: credentials in a hub URL are refused; put them in a credential store file or AGENTGIT_TOKEN`);
       const body = await collect(req.body);
       const headers: Record<string, string> = { ...(req.headers ?? {}) };
-      if (opts.credential) headers.Authorization = `Basic ${Buffer.from(`${opts.credential.username}:${opts.credential.password}`).toString('base64')}`;
+      if (opts.credential && (opts.credentialHost === undefined || url.host.toLowerCase() === opts.credentialHost.toLowerCase())) headers.Authorization = `Basic ${Buffer.from(`${opts.credential.username}:${opts.credential.password}`).toString('base64')}`;
       if (body.length > 0) headers['Content-Length'] = String(body.length);
       const left = opts.deadlineAt == null ? null : opts.deadlineAt - Date.now();
       if (left !== null && left <= 0) throw new HttpDeadlineError(req.url, 'the round deadline passed before the request');

@@ -22,10 +22,12 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
+import { checkConnected, idxOids } from './connected.js';
 import { copyObjects, pushToFileHub } from './file-transport.js';
+import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
-import { casRef, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
+import { casRef, deleteRefLocked, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
 import { dateOrder, History, topoOrder } from './revs.js';
 import { hubError, hubKind, httpFor, lsRemoteHttps, pushHttps, UnsupportedHubError } from './remote.js';
 import { signatureStatusOfRaw, signCommitPayload } from './signatures.js';
@@ -43,6 +45,27 @@ function unsupported(op: string): GitError {
   return fail(op, 'not supported by the isomorphic-git engine; install git (AGENTGIT_ENGINE=git) for this command');
 }
 
+/**
+ * GIT_AUTHOR_DATE / GIT_COMMITTER_DATE as a commit header's `SECONDS ±HHMM`
+ * (undefined when unset): git's internal form (`[@]SECONDS [±HHMM]`, what
+ * agentgit's replays pass; no zone means +0000, never the local one) or
+ * ISO 8601 with a zone (`2020-09-13T12:26:40+02:00`, `...Z`). Anything else
+ * is refused with one line, rather than a commit silently dated now.
+ */
+export function envDate(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.trim();
+  const raw = /^@?(\d+)(?: ([+-])(\d{2}):?(\d{2}))?$/.exec(v);
+  if (raw) return `${raw[1]} ${raw[2] ?? '+'}${raw[3] ?? '00'}${raw[4] ?? '00'}`;
+  const iso = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)? ?(Z|([+-])(\d{2}):?(\d{2}))$/.exec(v);
+  if (iso) {
+    const zone = iso[3] === 'Z' ? 'Z' : `${iso[4]}${iso[5]}:${iso[6]}`;
+    const ms = Date.parse(`${iso[1]}T${iso[2]}${zone}`);
+    if (!Number.isNaN(ms)) return `${Math.floor(ms / 1000)} ${iso[3] === 'Z' ? '+0000' : `${iso[4]}${iso[5]}${iso[6]}`}`;
+  }
+  throw fail('commit-tree', `${name}=${value}: not a date the isomorphic-git engine reads; use "SECONDS +HHMM" (git's internal form) or ISO 8601 with a zone`, 128);
+}
+
 /** A hub URL or path as a local git dir (a file hub), or null. */
 function fileHubDir(url: string): string | null {
   const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
@@ -55,6 +78,8 @@ function fileHubDir(url: string): string | null {
 export class IsoGit implements Git.GitBackend {
   private readonly objs: IsoObjects;
   private readonly cache: object = {};
+  /** node:fs with atomic index writes, for every isomorphic-git call that may write the index. */
+  private readonly ifs: ReturnType<typeof isoFs>;
   constructor(
     readonly root: string,
     readonly gitDir: string,
@@ -64,6 +89,26 @@ export class IsoGit implements Git.GitBackend {
     private readonly deadlineAt: () => number | null = () => null,
   ) {
     this.objs = new IsoObjects(gitDir);
+    this.ifs = isoFs(gitDir);
+  }
+
+  /** Before isomorphic-git reads the index: rebuild an unreadable one from HEAD (index-file.ts). */
+  private async readyIndex(): Promise<void> {
+    await readyIndex(this.gitDir, async () => {
+      const head = await this.resolveCommit('HEAD');
+      const out: IndexSeed[] = [];
+      const walk = async (tree: string, prefix: Buffer): Promise<void> => {
+        const o = await this.objs.read(tree);
+        if (!o || o.type !== 'tree') throw fail('read-tree', `tree ${tree} is missing; run git fsck`, 128);
+        for (const e of parseTree(o.body)) {
+          const path = Buffer.concat([prefix, Buffer.from(e.name, 'latin1')]);
+          if (e.mode === '40000') await walk(e.oid, Buffer.concat([path, Buffer.from('/')]));
+          else if (e.mode !== '160000') out.push({ path, mode: e.mode, oid: e.oid });
+        }
+      };
+      if (head) await walk(await this.resolveTree(head), Buffer.alloc(0));
+      return out;
+    });
   }
 
   private history(): History {
@@ -103,10 +148,11 @@ export class IsoGit implements Git.GitBackend {
     const packDir = join(objects, 'pack');
     for (const f of existsSync(packDir) ? readdirSync(packDir) : []) {
       if (!f.endsWith('.idx')) continue;
-      const idx = readFileSync(join(packDir, f));
-      if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw fail('cat-file', `${join(packDir, f)}: not a version 2 pack index`);
-      const n = idx.readUInt32BE(8 + 255 * 4);
-      for (let i = 0; i < n; i++) ids.add(idx.toString('hex', 8 + 256 * 4 + i * 20, 8 + 256 * 4 + (i + 1) * 20));
+      try {
+        for (const oid of idxOids(readFileSync(join(packDir, f)), join(packDir, f))) ids.add(oid);
+      } catch (e) {
+        throw fail('cat-file', (e as Error).message);
+      }
     }
     const out: Array<{ oid: string; type: Git.GitObjectType }> = [];
     for (const oid of [...ids].sort()) {
@@ -199,30 +245,12 @@ export class IsoGit implements Git.GitBackend {
   }
 
   async deleteRef(ref: string, expected?: string): Promise<boolean> {
-    const cur = readRef(this.gitDir, ref);
-    if (cur === null) return false;
-    if (expected !== undefined && cur !== expected) throw fail('update-ref', `cannot lock ref '${ref}': is at ${cur} but expected ${expected}`, 128);
-    const file = join(this.gitDir, ref);
-    if (existsSync(file)) unlinkSync(file);
-    const packed = join(this.gitDir, 'packed-refs');
-    if (existsSync(packed)) {
-      const text = readFileSync(packed, 'utf8');
-      const lines = text.split('\n');
-      const keep: string[] = [];
-      for (let i = 0; i < lines.length; i++) {
-        if (lines[i]!.endsWith(` ${ref}`)) {
-          if (lines[i + 1]?.startsWith('^')) i++;
-          continue;
-        }
-        keep.push(lines[i]!);
-      }
-      if (keep.length !== lines.length) {
-        const lock = `${packed}.lock`;
-        fs.writeFileSync(lock, keep.join('\n'), { flag: 'wx' });
-        fs.renameSync(lock, packed);
-      }
+    try {
+      return deleteRefLocked(this.gitDir, ref, expected);
+    } catch (e) {
+      if (e instanceof RefMovedError || e instanceof RefLockBusyError) throw fail('update-ref', `cannot lock ref '${ref}': ${e.message}`, 128);
+      throw e;
     }
-    return true;
   }
 
   async headBranch(): Promise<string | null> {
@@ -278,12 +306,14 @@ export class IsoGit implements Git.GitBackend {
 
   // --- work tree and index ------------------------------------------------------------
   async status(opts: { paths?: string[] } = {}): Promise<Git.StatusItem[]> {
+    await this.readyIndex();
     return isoStatus(this.root, this.gitDir, this.cache, opts.paths);
   }
 
   private async matrix(): Promise<Array<[string, number, number, number]>> {
     const git = await loadIso();
-    return git.statusMatrix({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache });
+    await this.readyIndex();
+    return git.statusMatrix({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache });
   }
 
   async stagedChanges(): Promise<Array<{ status: string; path: string }>> {
@@ -319,9 +349,10 @@ export class IsoGit implements Git.GitBackend {
 
   async updateIndex(entries: Git.IndexChange[]): Promise<void> {
     const git = await loadIso();
+    await this.readyIndex();
     for (const e of entries) {
-      if (e.mode === '0' || /^0+$/.test(e.oid)) await git.updateIndex({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, remove: true, force: true });
-      else await git.updateIndex({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, oid: e.oid, mode: parseInt(e.mode, 8), add: true });
+      if (e.mode === '0' || /^0+$/.test(e.oid)) await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, remove: true, force: true });
+      else await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, oid: e.oid, mode: parseInt(e.mode, 8), add: true });
     }
   }
 
@@ -332,17 +363,19 @@ export class IsoGit implements Git.GitBackend {
 
   async addToIndex(paths: string[]): Promise<void> {
     const git = await loadIso();
+    await this.readyIndex();
     for (const p of paths) {
-      if (existsSync(join(this.root, p))) await git.add({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
-      else await git.remove({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      if (existsSync(join(this.root, p))) await git.add({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      else await git.remove({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
     }
   }
 
   async unstage(paths: string[], headBorn: boolean): Promise<void> {
     const git = await loadIso();
+    await this.readyIndex();
     for (const p of paths) {
-      if (headBorn) await git.resetIndex({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
-      else await git.remove({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      if (headBorn) await git.resetIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
+      else await git.remove({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: p });
     }
   }
 
@@ -385,8 +418,9 @@ export class IsoGit implements Git.GitBackend {
   private async indexEntries(): Promise<Git.IndexChange[]> {
     const git = await loadIso();
     const out: Git.IndexChange[] = [];
+    await this.readyIndex();
     await git.walk({
-      fs,
+      fs: this.ifs,
       dir: this.root,
       gitdir: this.gitDir,
       cache: this.cache,
@@ -412,9 +446,10 @@ export class IsoGit implements Git.GitBackend {
       const dirty = (await this.status()).filter((s) => changing.has(s.path));
       if (dirty.length > 0) throw fail('reset', `local changes in ${dirty[0]!.path} would be overwritten; entry not updated`, 128);
     }
+    await this.readyIndex();
     casRef(this.gitDir, ref, before, commit);
     try {
-      await git.checkout({ fs, dir: this.root, gitdir: this.gitDir, cache: this.cache, ref: branch, force: true });
+      await git.checkout({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, ref: branch, force: true });
     } catch (e) {
       casRef(this.gitDir, ref, commit, before ?? ZERO);
       throw e;
@@ -505,7 +540,8 @@ export class IsoGit implements Git.GitBackend {
     const e = { ...this.env, ...(opts.env ?? {}) };
     const author: Ident = { name: e.GIT_AUTHOR_NAME ?? (await this.getConfig('user.name')) ?? 'agentgit', email: e.GIT_AUTHOR_EMAIL ?? (await this.getConfig('user.email')) ?? 'agentgit@localhost' };
     const committer: Ident = { name: e.GIT_COMMITTER_NAME ?? author.name, email: e.GIT_COMMITTER_EMAIL ?? author.email };
-    const payload = commitPayload({ tree, parents, author, committer, when: Date.now(), message: message.endsWith('\n') ? message : `${message}\n` });
+    const dates = { author: envDate('GIT_AUTHOR_DATE', e.GIT_AUTHOR_DATE), committer: envDate('GIT_COMMITTER_DATE', e.GIT_COMMITTER_DATE) };
+    const payload = commitPayload({ tree, parents, author, committer, when: Date.now(), dates, message: message.endsWith('\n') ? message : `${message}\n` });
     if (!opts.sign) return writeObjectSync(this.gitDir, 'commit', Buffer.from(payload, 'utf8'));
     if (((await this.getConfig('gpg.format')) ?? 'openpgp') !== 'ssh') throw fail('commit-tree', 'commit signing needs gpg.format=ssh with the isomorphic-git engine (no gpg here)');
     let signed: string;
@@ -723,7 +759,9 @@ export class IsoGit implements Git.GitBackend {
           if (dst) updates.set(dst, oid);
         }
       missing = specs.filter((s) => !s.src.includes('*') && !found.has(s.src)).map((s) => s.src);
-      await copyObjects(hub, this.gitDir, [...new Set(updates.values())]);
+      const fresh = new Set<string>();
+      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], fresh);
+      await checkConnected(this.objs, updates.values(), fresh, hub);
       for (const [dst, oid] of updates) {
         const before = readRef(this.gitDir, dst);
         if (before !== oid) casRef(this.gitDir, dst, before, oid);

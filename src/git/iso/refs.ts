@@ -119,17 +119,11 @@ function readdirSafe(dir: string): string[] {
  */
 export function casRef(gitDir: string, name: string, expected: string | null, next: string): void {
   if (!OID_RE.test(next)) throw new Error(`${name}: refusing to write "${next}" (not a SHA-1 object id)`);
-  if (!/^refs\/[^\0]+$/.test(name) || name.split('/').some((p) => p === '' || p === '.' || p === '..' || p.endsWith('.lock'))) throw new Error(`${name}: not a valid ref name`);
+  checkRefName(name);
   const path = join(gitDir, name);
   const lock = `${path}.lock`;
   mkdirSync(dirname(path), { recursive: true });
-  let fd: number;
-  try {
-    fd = openSync(lock, 'wx', 0o644);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new RefLockBusyError(lock);
-    throw e;
-  }
+  let fd = takeLock(lock);
   let done = false;
   try {
     const actual = readRef(gitDir, name);
@@ -149,5 +143,82 @@ export function casRef(gitDir: string, name: string, expected: string | null, ne
         /* already gone */
       }
     }
+  }
+}
+
+function checkRefName(name: string): void {
+  if (!/^refs\/[^\0]+$/.test(name) || name.split('/').some((p) => p === '' || p === '.' || p === '..' || p.endsWith('.lock'))) throw new Error(`${name}: not a valid ref name`);
+}
+
+/** Create `lock` with O_CREAT|O_EXCL (git's lock protocol); RefLockBusyError when another writer holds it. */
+function takeLock(lock: string): number {
+  try {
+    return openSync(lock, 'wx', 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new RefLockBusyError(lock);
+    throw e;
+  }
+}
+
+function dropLock(fd: number, lock: string): void {
+  if (fd >= 0) closeSync(fd);
+  try {
+    unlinkSync(lock);
+  } catch {
+    /* already gone */
+  }
+}
+
+/**
+ * Delete `name` (loose and packed) when it is at `expected` (any value when
+ * undefined), as git's files backend does: `<ref>.lock` taken first and the
+ * value compared under it; packed-refs read only under `packed-refs.lock`,
+ * rewritten without the ref (fsync, rename) before the loose file goes, so
+ * a kill -9 anywhere never brings back an older packed value. False when
+ * the ref does not exist. Throws RefLockBusyError or RefMovedError and
+ * leaves the ref as it was.
+ */
+export function deleteRefLocked(gitDir: string, name: string, expected?: string): boolean {
+  checkRefName(name);
+  const path = join(gitDir, name);
+  const lock = `${path}.lock`;
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = takeLock(lock);
+  try {
+    const actual = readRef(gitDir, name);
+    if (actual === null) return false;
+    if (expected !== undefined && actual !== expected) throw new RefMovedError(name, expected, actual);
+    if (packedRefs(gitDir).has(name)) {
+      const packed = join(gitDir, 'packed-refs');
+      const plock = `${packed}.lock`;
+      const pfd = takeLock(plock);
+      let pdone = false;
+      try {
+        const lines = (readText(packed) ?? '').split('\n');
+        const keep: string[] = [];
+        for (let i = 0; i < lines.length; i++) {
+          if (lines[i]!.endsWith(` ${name}`) && lines[i]!.length === 41 + name.length) {
+            if (lines[i + 1]?.startsWith('^')) i++;
+            continue;
+          }
+          keep.push(lines[i]!);
+        }
+        writeSync(pfd, keep.join('\n'));
+        fsyncSync(pfd);
+        closeSync(pfd);
+        renameSync(plock, packed);
+        pdone = true;
+      } finally {
+        if (!pdone) dropLock(pfd, plock);
+      }
+    }
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    return true;
+  } finally {
+    dropLock(fd, lock);
   }
 }

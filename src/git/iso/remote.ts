@@ -70,7 +70,7 @@ export function httpFor(url: string, o: TransportOptions): ReturnType<typeof mak
       throw new Error(`${caFile}: cannot read the CA file named by GIT_SSL_CAINFO or http.sslCAInfo (${(e as NodeJS.ErrnoException).code ?? 'error'}); fix the path or unset it`);
     }
   }
-  return makeHttpClient({ ca, credential: credentialFor(url, o.gitDir, env), deadlineAt: o.deadlineAt ?? null, onRequest: o.onRequest });
+  return makeHttpClient({ ca, credential: credentialFor(url, o.gitDir, env), credentialHost: new URL(url).host, deadlineAt: o.deadlineAt ?? null, onRequest: o.onRequest });
 }
 
 /** The hub's refs: name -> id (branches only when `heads`). */

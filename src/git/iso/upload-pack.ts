@@ -11,12 +11,19 @@
  * 4. the pack is written as `tmp_pack_*`, indexed (isomorphic-git's
  *    indexer, which hashes every object), then renamed pack first, index
  *    second (git's order: a kill -9 leaves a pack without index, ignored);
- * 5. the local refs move, forced as the refspecs say.
+ * 5. git's connectivity check (iso/connected.ts): every id a ref is to
+ *    move to is here as a commit with everything it reaches, or nothing
+ *    moves (an empty or partial pack from a hostile hub fails closed);
+ * 6. the local refs move, forced as the refspecs say.
+ *
+ * The answer is held in memory up to MAX_PACK_BYTES; a bigger one is refused
+ * with a line saying to use git.
  */
 import * as fs from 'node:fs';
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactUrl } from '../url.js';
+import { checkConnected, hubDataError, idxOids } from './connected.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, listRefs, readRef } from './refs.js';
@@ -74,9 +81,18 @@ function packFromResponse(body: Buffer, url: string): Buffer {
   return Buffer.concat(parts);
 }
 
-async function readAll(body: AsyncIterable<Uint8Array> | undefined): Promise<Buffer> {
+/** The largest upload-pack answer this engine holds in memory (git streams; this engine does not). */
+export const MAX_PACK_BYTES = 512 * 1024 * 1024;
+
+async function readAll(body: AsyncIterable<Uint8Array> | undefined, url: string, max = MAX_PACK_BYTES): Promise<Buffer> {
   const parts: Buffer[] = [];
-  if (body) for await (const c of body) parts.push(Buffer.from(c));
+  let size = 0;
+  if (body)
+    for await (const c of body) {
+      size += c.byteLength;
+      if (size > max) throw hubDataError(url, `the hub's pack is over ${max >= 1048576 ? `${Math.floor(max / 1048576)} MiB` : `${max} bytes`}, more than the isomorphic-git engine holds in memory; fetch once with git (AGENTGIT_ENGINE=git)`);
+      parts.push(Buffer.from(c));
+    }
   return Buffer.concat(parts);
 }
 
@@ -88,7 +104,7 @@ export interface FetchedRefs {
 }
 
 /** Fetch `refspecs` from an https hub into the repository at `gitDir`. */
-export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean } = {}): Promise<FetchedRefs> {
+export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean; maxPackBytes?: number } = {}): Promise<FetchedRefs> {
   const git = await loadIso();
   const http = httpFor(url, { ...o, gitDir });
   const specs = refspecs.map(parseRefspec);
@@ -107,6 +123,7 @@ export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: 
   const missing = specs.filter((s) => !s.src.includes('*') && !matched.has(s.src)).map((s) => s.src);
   const objs = new IsoObjects(gitDir);
   const wants: string[] = [];
+  const fresh = new Set<string>();
   for (const oid of new Set(matched.values())) if (!(await objs.has(oid))) wants.push(oid);
   if (wants.length > 0) {
     const haves = [...new Set(listRefs(gitDir).values())];
@@ -123,12 +140,13 @@ export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: 
         yield new Uint8Array(body);
       })(),
     });
-    const answer = await readAll(res.body);
+    const answer = await readAll(res.body, url, o.maxPackBytes);
     if (res.statusCode !== 200) throw new Error(`${redactUrl(url)}: the hub answered HTTP ${res.statusCode} ${res.statusMessage} to git-upload-pack`);
     const pack = packFromResponse(answer, url);
     if (pack.length < 32 || pack.toString('latin1', 0, 4) !== 'PACK') throw new Error(`${redactUrl(url)}: the hub sent no pack`);
-    await storePack(gitDir, pack);
+    for (const oid of await storePack(gitDir, pack)) fresh.add(oid);
   }
+  await checkConnected(objs, [...updates.values()].map((u) => u.oid), fresh, url);
   for (const [dst, { oid, force }] of updates) {
     const before = readRef(gitDir, dst);
     if (before === oid) continue;
@@ -150,8 +168,8 @@ export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: 
   return { matched, missing };
 }
 
-/** Store a complete pack and its index under objects/pack, in git's crash-safe order. */
-export async function storePack(gitDir: string, pack: Buffer): Promise<void> {
+/** Store a complete pack and its index under objects/pack, in git's crash-safe order; returns the ids it holds. */
+export async function storePack(gitDir: string, pack: Buffer): Promise<string[]> {
   const git = await loadIso();
   const dir = join(gitDir, 'objects', 'pack');
   fs.mkdirSync(dir, { recursive: true });
@@ -159,9 +177,11 @@ export async function storePack(gitDir: string, pack: Buffer): Promise<void> {
   writeFileSync(join(dir, `${tmp}.pack`), pack);
   try {
     await git.indexPack({ fs, dir, gitdir: gitDir, filepath: `${tmp}.pack` });
+    const ids = idxOids(readFileSync(join(dir, `${tmp}.idx`)), join(dir, `${tmp}.idx`));
     const name = `pack-${pack.subarray(pack.length - 20).toString('hex')}`;
     renameSync(join(dir, `${tmp}.pack`), join(dir, `${name}.pack`));
     renameSync(join(dir, `${tmp}.idx`), join(dir, `${name}.idx`));
+    return ids;
   } finally {
     rmSync(join(dir, `${tmp}.pack`), { force: true });
     rmSync(join(dir, `${tmp}.idx`), { force: true });

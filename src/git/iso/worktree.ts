@@ -3,8 +3,8 @@
  * as git's porcelain v1 codes, index writes, checkout of a commit into the
  * work tree. Proven against git in test/git/iso/worktree.test.ts.
  */
-import * as fs from 'node:fs';
 import type { StatusItem } from '../backend.js';
+import { isoFs } from './index-file.js';
 import { loadIso } from './load.js';
 
 /**
@@ -35,7 +35,7 @@ export function porcelain(path: string, head: number, workdir: number, stage: nu
 
 export async function isoStatus(dir: string, gitDir: string, cache: object, paths?: string[]): Promise<StatusItem[]> {
   const git = await loadIso();
-  const rows = await git.statusMatrix({ fs, dir, gitdir: gitDir, cache, ...(paths ? { filepaths: paths } : {}) });
+  const rows = await git.statusMatrix({ fs: isoFs(gitDir), dir, gitdir: gitDir, cache, ...(paths ? { filepaths: paths } : {}) });
   const out: StatusItem[] = [];
   for (const [path, head, workdir, stage] of rows) {
     if (paths && !paths.includes(path)) continue;

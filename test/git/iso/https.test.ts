@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caFileFor, credentialFor, credentialFromStore, storeFiles } from '../../../src/git/iso/credentials.js';
 import { HttpDeadlineError } from '../../../src/git/iso/http.js';
@@ -136,6 +137,19 @@ describe.skipIf(!avail.https)('https hub', () => {
     // again: nothing to fetch, nothing changes
     await fetchHttpsRefspecs(join(viaIso, '.git'), repo.url, specs, { env });
     expect(refsOf(viaIso)).toBe(refsOf(viaGit));
+  });
+
+  it('an upload-pack answer over the size cap is refused with one line, and no ref moves', async () => {
+    const repo = await hub.createRepo('big.git');
+    const src = join(tempDir(), 'src');
+    git(tempDir(), ['init', '-q', '-b', 'main', src], env);
+    commitIn(src, 'big.bin', randomBytes(64 * 1024).toString('base64'));
+    git(src, ['push', '-q', repo.url, 'main'], env);
+    const dst = join(tempDir(), 'dst');
+    git(tempDir(), ['init', '-q', '-b', 'main', dst], env);
+    const e = await fetchHttpsRefspecs(join(dst, '.git'), repo.url, ['+refs/heads/main:refs/agentgit/probe'], { env, maxPackBytes: 16 * 1024 }).then(() => null, (x: Error) => x);
+    expect(e?.message).toMatch(/the hub's pack is over 16384 bytes, more than the isomorphic-git engine holds in memory; fetch once with git \(AGENTGIT_ENGINE=git\)/);
+    expect(git(dst, ['for-each-ref'], env)).toBe('');
   });
 
   it('a wrong password and a missing CA fail with a line that holds no secret', async () => {

@@ -1,0 +1,68 @@
+/**
+ * git's connectivity check for the isomorphic-git engine's fetches: before
+ * any ref moves to an id the hub named, that id must be here as a commit
+ * (or a tag of one) and everything it reaches must be here too. Objects
+ * this fetch brought (`fresh`) are read and followed; an object that was
+ * here before the fetch is trusted with its closure (it got here through
+ * the same check), so the walk stops at it: the cost is the size of what
+ * came in, not of the history.
+ */
+import { GitError } from '../exec.js';
+import { parseCommitHeader } from '../objects.js';
+import { parseTree } from '../tree.js';
+import { redactUrl } from '../url.js';
+import type { IsoObjects } from './objects.js';
+
+/** The hub sent something that does not hold together: fail closed, nothing moved. */
+export function hubDataError(hub: string, what: string): GitError {
+  const message = `${redactUrl(hub)}: ${what}; no ref was moved (the hub's data is damaged or not trustworthy: check it with git fsck there)`;
+  return new GitError(`fetch: ${message}`, ['fetch'], 128, `fatal: ${message}\n`, false);
+}
+
+/** Every id of a version 2 pack index. */
+export function idxOids(idx: Buffer, file: string): string[] {
+  if (idx.length < 8 + 256 * 4 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new Error(`${file}: not a version 2 pack index`);
+  const n = idx.readUInt32BE(8 + 255 * 4);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(idx.toString('hex', 8 + 256 * 4 + i * 20, 8 + 256 * 4 + (i + 1) * 20));
+  return out;
+}
+
+/** Throw hubDataError unless every target and its closure are here (see the file comment). */
+export async function checkConnected(objs: IsoObjects, targets: Iterable<string>, fresh: Set<string>, hub: string): Promise<void> {
+  const seen = new Set<string>();
+  const stack: Array<{ oid: string; want: string[]; from: string }> = [...new Set(targets)].map((oid) => ({ oid, want: ['commit', 'tag'], from: 'a ref' }));
+  while (stack.length > 0) {
+    const { oid, want, from } = stack.pop()!;
+    if (seen.has(oid)) continue;
+    seen.add(oid);
+    const isTarget = from === 'a ref';
+    if (!fresh.has(oid) && !isTarget) {
+      if (!(await objs.has(oid))) throw hubDataError(hub, `${want[0]} ${oid} (named by ${from}) is missing`);
+      continue;
+    }
+    const o = await objs.read(oid);
+    if (!o) throw hubDataError(hub, `${want[0]} ${oid} (named by ${from}) is missing`);
+    if (!want.includes(o.type)) throw hubDataError(hub, `${oid} (named by ${from}) is a ${o.type}, not a ${want.join(' or ')}`);
+    if (!fresh.has(oid)) continue; // here before this fetch: trusted with its closure
+    const by = `${o.type} ${oid}`;
+    if (o.type === 'commit') {
+      const h = parseCommitHeader(o.body);
+      if (!h) throw hubDataError(hub, `commit ${oid} cannot be read`);
+      stack.push({ oid: h.tree, want: ['tree'], from: by });
+      for (const p of h.parents) stack.push({ oid: p, want: ['commit'], from: by });
+    } else if (o.type === 'tree') {
+      let entries;
+      try {
+        entries = parseTree(o.body);
+      } catch {
+        throw hubDataError(hub, `tree ${oid} cannot be read`);
+      }
+      for (const e of entries) if (e.mode !== '160000') stack.push({ oid: e.oid, want: [e.mode === '40000' ? 'tree' : 'blob'], from: by });
+    } else if (o.type === 'tag') {
+      const m = /^object ([0-9a-f]{40})\ntype (commit|tag|tree|blob)\n/.exec(o.body.toString('latin1'));
+      if (!m) throw hubDataError(hub, `tag ${oid} cannot be read`);
+      stack.push({ oid: m[1]!, want: [m[2]!], from: by });
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The isomorphic-git engine checks what a hub sends before any ref moves:
+ * every object copied from a file hub is hashed and must have the id it
+ * was asked for; a ref only moves to an id that is here as a commit with
+ * everything it reaches (git's connectivity check), so an empty pack from
+ * an https hub advertising ids it does not send fails closed.
+ */
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkConnected } from '../../../src/git/iso/connected.js';
+import { IsoGitEngine, type IsoGit } from '../../../src/git/iso/iso-git.js';
+import { IsoObjects } from '../../../src/git/iso/objects.js';
+import { writeObjectSync } from '../../../src/git/objects.js';
+import { storePack } from '../../../src/git/iso/upload-pack.js';
+import { createHash } from 'node:crypto';
+import { cleanupTemp, git, makeBareHub, tempDir, testEnv } from '../../helpers/agents.js';
+
+afterAll(() => cleanupTemp());
+const env = testEnv(tempDir());
+const engine = new IsoGitEngine(env);
+const ident = ['-c', 'user.name=t', '-c', 'user.email=t@x'];
+
+async function open(dir: string): Promise<IsoGit> {
+  const gitDir = join(dir, '.git');
+  return engine.open(dir, gitDir, await engine.detect(gitDir, dir)) as IsoGit;
+}
+
+function hubWithCommit(): { hub: string; blob: string; head: string } {
+  const hub = makeBareHub();
+  const w = join(tempDir(), 'w');
+  git(tempDir(), ['init', '-q', '-b', 'main', w], env);
+  writeFileSync(join(w, 'f'), 'the entry\n');
+  git(w, ['add', 'f'], env);
+  git(w, [...ident, 'commit', '-q', '-m', 'c'], env);
+  git(w, ['push', '-q', hub, 'main'], env);
+  return { hub, blob: git(w, ['rev-parse', 'HEAD:f'], env).trim(), head: git(w, ['rev-parse', 'HEAD'], env).trim() };
+}
+
+function local(hub: string): string {
+  const dir = join(tempDir(), 'l');
+  git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+  git(dir, ['remote', 'add', 'origin', hub], env);
+  return dir;
+}
+
+describe('fetch checks', () => {
+  it('a file hub object whose content does not hash to its id fails the fetch, naming the hub; no ref moves', async () => {
+    const { hub, blob } = hubWithCommit();
+    const file = join(hub, 'objects', blob.slice(0, 2), blob.slice(2));
+    chmodSync(file, 0o644);
+    writeFileSync(file, deflateSync(Buffer.from('blob 10\0forged!!!\n')));
+    const dir = local(hub);
+    const iso = await open(dir);
+    await expect(iso.fetch('origin', ['+refs/heads/*:refs/remotes/origin/*'])).rejects.toThrow(new RegExp(`${hub}: (blob|object) ${blob} (holds the content of|cannot be read .SHA check failed)`));
+    expect(git(dir, ['for-each-ref'], env)).toBe('');
+  });
+
+  it('an empty pack does not make an advertised id connected', async () => {
+    const { head } = hubWithCommit();
+    const dir = local('/nonexistent');
+    const body = Buffer.concat([Buffer.from('PACK'), Buffer.from([0, 0, 0, 2, 0, 0, 0, 0])]);
+    const pack = Buffer.concat([body, createHash('sha1').update(body).digest()]);
+    const fresh = new Set(await storePack(join(dir, '.git'), pack));
+    expect(fresh.size).toBe(0);
+    await expect(checkConnected(new IsoObjects(join(dir, '.git')), [head], fresh, 'https://hub.example/x.git')).rejects.toThrow(/https:\/\/hub\.example\/x\.git: commit .* is missing; no ref was moved/);
+  });
+
+  it('a commit brought without its tree is not connected; after a full fetch it is', async () => {
+    const { hub, head } = hubWithCommit();
+    const dir = local(hub);
+    const gitDir = join(dir, '.git');
+    const raw = await new IsoObjects(hub).read(head);
+    expect(writeObjectSync(gitDir, 'commit', raw!.body)).toBe(head);
+    await expect(checkConnected(new IsoObjects(gitDir), [head], new Set([head]), hub)).rejects.toThrow(/tree [0-9a-f]{40} \(named by commit .*\) is missing/);
+    await (await open(dir)).fetch('origin', ['+refs/heads/*:refs/remotes/origin/*']);
+    expect(git(dir, ['rev-parse', 'refs/remotes/origin/main'], env).trim()).toBe(head);
+    git(dir, ['fsck', '--strict', '--no-dangling'], env);
+  });
+});
