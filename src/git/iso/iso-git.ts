@@ -20,7 +20,7 @@ import { capabilitiesFromFiles, choose } from '../backend.js';
 import type * as Git from '../backend.js';
 import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
-import { buildTreeInProcess, diffTreesInProcess, parseTree } from '../tree.js';
+import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
 import { copyObjects, pushToFileHub } from './file-transport.js';
 import { loadIso } from './load.js';
@@ -498,7 +498,16 @@ export class IsoGit implements Git.GitBackend {
 
   async buildTree(from: string | null, changes: Git.IndexChange[]): Promise<string> {
     const tree = from ? await this.resolveTree(from) : null;
-    return buildTreeInProcess(this.gitDir, (oid) => this.objs.content(oid), tree, changes);
+    const read = (oid: string): Promise<Buffer | null> => this.objs.content(oid);
+    try {
+      return await buildTreeInProcess(this.gitDir, read, tree, changes);
+    } catch (e) {
+      if (!(e instanceof TreeConflict)) throw e;
+      // a file where a directory is (or the reverse): what git's index does with
+      // `update-index --index-info` (which replaces): each change, in order,
+      // removes the entries it conflicts with
+      return buildTreeInProcess(this.gitDir, read, tree, await replacing(read, tree, changes));
+    }
   }
 
   async commitTree(tree: string, parents: string[], message: string, opts: { sign: boolean; env?: Record<string, string> }): Promise<string> {
@@ -963,4 +972,61 @@ export class IsoGitEngine implements Git.GitEngine {
     const git = await loadIso();
     return `isomorphic-git ${git.version()}`;
   }
+}
+
+/**
+ * `changes` made free of file/directory conflicts the way git's index resolves
+ * them when `update-index --index-info` adds an entry: a file added at P
+ * removes every entry beneath P/, and one added beneath a file Q removes Q; a
+ * later change wins over an earlier one. The result, applied to `tree`, gives
+ * the tree git's write-tree would.
+ */
+async function replacing(read: (oid: string) => Promise<Buffer | null>, tree: string | null, changes: Git.IndexChange[]): Promise<Git.IndexChange[]> {
+  const DIR = '40000';
+  const latin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+  const utf8 = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
+  /** the entry of `tree` at `path` (UTF-8 components), or null */
+  const at = async (path: string): Promise<{ mode: string; oid: string } | null> => {
+    let cur: { mode: string; oid: string } | null = tree ? { mode: DIR, oid: tree } : null;
+    for (const part of path.split('/')) {
+      if (!cur || cur.mode !== DIR) return null;
+      const buf = await read(cur.oid);
+      cur = (buf ? parseTree(buf) : []).find((e) => e.name === latin1(part)) ?? null;
+    }
+    return cur;
+  };
+  /** every non-directory path beneath the directory `oid` (at `prefix`) */
+  const beneath = async (oid: string, prefix: string): Promise<string[]> => {
+    const buf = await read(oid);
+    const out: string[] = [];
+    for (const e of buf ? parseTree(buf) : []) {
+      const p = `${prefix}/${utf8(e.name)}`;
+      if (e.mode === DIR) out.push(...(await beneath(e.oid, p)));
+      else out.push(p);
+    }
+    return out;
+  };
+  const removal = (path: string): Git.IndexChange => ({ path, mode: '0', oid: ZERO });
+  const final = new Map<string, Git.IndexChange>();
+  const isFile = async (path: string): Promise<boolean> => {
+    const f = final.get(path);
+    if (f) return f.mode !== '0';
+    const e = await at(path);
+    return e !== null && e.mode !== DIR;
+  };
+  for (const c of changes) {
+    if (c.mode !== '0' && !/^0+$/.test(c.oid)) {
+      const parts = c.path.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const q = parts.slice(0, i).join('/');
+        if (await isFile(q)) final.set(q, removal(q));
+      }
+      for (const p of [...final.keys()]) if (p.startsWith(`${c.path}/`) && final.get(p)!.mode !== '0') final.set(p, removal(p));
+      const e = await at(c.path);
+      if (e && e.mode === DIR) for (const p of await beneath(e.oid, c.path)) if (!final.has(p)) final.set(p, removal(p));
+    }
+    final.delete(c.path); // a later change goes after the earlier ones
+    final.set(c.path, c);
+  }
+  return [...final.values()];
 }
