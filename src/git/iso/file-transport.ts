@@ -15,7 +15,8 @@
  *    protocol (iso/refs.ts): a concurrent push by git or by another
  *    agentgit makes one of them lose (RefMovedError), never both win.
  */
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EMPTY_TREE, writeObjectSync, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
@@ -156,4 +157,49 @@ export async function fetchFromFileHub(localGitDir: string, remoteGitDir: string
 export async function pushToFileHub(localGitDir: string, remoteGitDir: string, ref: string, expected: string | null, oid: string): Promise<void> {
   await copyObjects(localGitDir, remoteGitDir, [oid]);
   casRef(remoteGitDir, ref, expected, oid);
+}
+
+const ZERO_OID = '0'.repeat(40);
+
+/**
+ * The hub's `pre-receive` and `update` hooks (executable files in its hooks/),
+ * run as git's receive-pack runs them for a push to a path: in the hub's
+ * directory with GIT_DIR=., pre-receive with `OLD NEW REF` on stdin, update
+ * with them as arguments. Their output goes to `onMessage` (git shows it as
+ * `remote: …`). False when a hook refused (non-zero exit, killed, or still
+ * running at `deadlineAt`): the ref must not move.
+ */
+export async function runHubHooks(hub: string, ref: string, old: string | null, oid: string, onMessage: (line: string) => void, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const o = old ?? ZERO_OID;
+  for (const [name, args, input] of [
+    ['pre-receive', [], `${o} ${oid} ${ref}\n`],
+    ['update', [ref, o, oid], ''],
+  ] as const) {
+    const file = join(hub, 'hooks', name);
+    try {
+      accessSync(file, constants.X_OK);
+    } catch {
+      continue; // no such hook (or not executable: git ignores it too)
+    }
+    const ok = await new Promise<boolean>((done) => {
+      const hookEnv: NodeJS.ProcessEnv = { ...env, GIT_DIR: '.' };
+      delete hookEnv.GIT_INDEX_FILE;
+      delete hookEnv.GIT_WORK_TREE;
+      const child = spawn(file, [...args], { cwd: hub, env: hookEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+      const timer = deadlineAt === null ? null : setTimeout(() => child.kill('SIGKILL'), Math.max(0, deadlineAt - Date.now()));
+      let text = '';
+      child.stdout.on('data', (b: Buffer) => (text += b.toString('utf8')));
+      child.stderr.on('data', (b: Buffer) => (text += b.toString('utf8')));
+      child.stdin.on('error', () => undefined); // a hook that does not read its input
+      child.stdin.end(input);
+      child.on('error', () => done(false));
+      child.on('close', (code) => {
+        if (timer) clearTimeout(timer);
+        for (const line of text.split(/\r?\n/)) if (line.trim()) onMessage(line.trimEnd());
+        done(code === 0);
+      });
+    });
+    if (!ok) return false;
+  }
+  return true;
 }

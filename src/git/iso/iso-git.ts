@@ -22,7 +22,7 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
-import { copyObjects, pushToFileHub } from './file-transport.js';
+import { copyObjects, pushToFileHub, runHubHooks } from './file-transport.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
@@ -756,6 +756,9 @@ export class IsoGit implements Git.GitBackend {
     if (req.atomic && req.refspecs.length > 1) throw unsupported('push --atomic');
     const refs: Git.PushResult['refs'] = [];
     const lines: string[] = [];
+    /** what the hub (or a file hub's hook) said, shown as git shows it: `remote: …` */
+    const said: string[] = [];
+    const onMessage = (line: string): void => void said.push(`remote: ${line}\n`);
     const hub = kind === 'file' ? fileHubDir(url) : null;
     if (kind === 'file' && !hub) return { ok: false, code: 128, refs, stdout: '', stderr: `fatal: '${url}' does not appear to be a git repository\n` };
     for (const spec of req.refspecs) {
@@ -765,19 +768,19 @@ export class IsoGit implements Git.GitBackend {
       if (s.src && !src) throw fail('push', `src refspec ${s.src} does not match any`, 1);
       const expected = lease ? lease.expected || null : undefined;
       let r: Git.PushResult['refs'][number];
-      if (hub) r = await this.pushFile(hub, s.dst, src, expected, s.force);
-      else r = await this.pushHttp(url, s.dst, src, expected, s.force, req.timeoutMs).catch((e: unknown) => Promise.reject(hubError('push', url, e)));
+      if (hub) r = await this.pushFile(hub, s.dst, src, expected, s.force, onMessage, req.timeoutMs);
+      else r = await this.pushHttp(url, s.dst, src, expected, s.force, req.timeoutMs, onMessage).catch((e: unknown) => Promise.reject(hubError('push', url, e)));
       refs.push(r);
       lines.push(`${r.flag}\t${r.from}:${r.to}\t${r.summary}`);
     }
     const ok = refs.every((r) => r.flag !== '!');
-    if (req.quiet) return { ok, code: ok ? 0 : 1, refs: [], stdout: '', stderr: ok ? '' : `error: failed to push some refs to '${url}'\n` };
+    const stderr = said.join('') + (ok ? '' : `error: failed to push some refs to '${url}'\n`);
+    if (req.quiet) return { ok, code: ok ? 0 : 1, refs: [], stdout: '', stderr };
     const stdout = `To ${url}\n${lines.join('\n')}\nDone\n`;
-    const stderr = ok ? '' : `error: failed to push some refs to '${url}'\n`;
     return { ok, code: ok ? 0 : 1, refs, stdout, stderr };
   }
 
-  private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean): Promise<Git.PushResult['refs'][number]> {
+  private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, onMessage: (line: string) => void, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
     const from = src ?? '';
     const cur = readRef(hub, dst);
     if (src === null) {
@@ -791,6 +794,12 @@ export class IsoGit implements Git.GitBackend {
       await copyObjects(this.gitDir, hub, [src]);
       if (!(await new History(hub, new IsoObjects(hub)).isAncestor(cur, src))) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
     }
+    // a file hub's hooks run as git's receive-pack runs them (here, without a
+    // quarantine: objects of a refused push stay unreferenced in the hub, as
+    // after any interrupted push); a refusal is the hub's word, as over https
+    if (!(await copyObjects(this.gitDir, hub, [src]).then(() => runHubHooks(hub, dst, cur, src, onMessage, this.deadline(timeoutMs), this.env)))) {
+      return { flag: '!', from, to: dst, summary: '[remote rejected] (pre-receive hook declined)' };
+    }
     try {
       await pushToFileHub(this.gitDir, hub, dst, cur, src);
     } catch (e) {
@@ -801,7 +810,7 @@ export class IsoGit implements Git.GitBackend {
     return cur === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: force || expected !== undefined ? '+' : ' ', from, to: dst, summary: `${cur.slice(0, 7)}..${src.slice(0, 7)}` };
   }
 
-  private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
+  private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs: number | undefined, onMessage: (line: string) => void): Promise<Git.PushResult['refs'][number]> {
     if (src === null) {
       const r = await pushHttps(this.gitDir, url, 'HEAD', dst, expected ?? null, { env: this.env, deadlineAt: this.deadline(timeoutMs), anyOld: expected === undefined, remove: true });
       return r.ok ? { flag: '-', from: '', to: dst, summary: '[deleted]' } : { flag: '!', from: '', to: dst, summary: r.reason === 'stale' ? '[rejected] (stale info)' : `[remote rejected] (${r.message})` };
@@ -821,10 +830,10 @@ export class IsoGit implements Git.GitBackend {
         lease = cur;
       }
       if (lease === undefined) {
-        const r = await pushHttps(this.gitDir, url, scratch, dst, null, { env: this.env, deadlineAt, anyOld: true });
+        const r = await pushHttps(this.gitDir, url, scratch, dst, null, { env: this.env, deadlineAt, anyOld: true, onMessage });
         return r.ok ? { flag: '+', from, to: dst, summary: 'forced update' } : { flag: '!', from, to: dst, summary: `[remote rejected] (${r.message})` };
       }
-      const r = await pushHttps(this.gitDir, url, scratch, dst, lease, { env: this.env, deadlineAt });
+      const r = await pushHttps(this.gitDir, url, scratch, dst, lease, { env: this.env, deadlineAt, onMessage });
       if (r.ok) return r.old === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: ' ', from, to: dst, summary: `${r.old.slice(0, 7)}..${src.slice(0, 7)}` };
       return { flag: '!', from, to: dst, summary: r.reason === 'stale' ? '[rejected] (stale info)' : `[remote rejected] (${r.message})` };
     } finally {
