@@ -77,7 +77,7 @@ export function render(results, meta) {
   out.push('');
   out.push('## Results');
   out.push('');
-  out.push('Each row is one scenario on one hub kind and engine (*engine* `git`: the git CLI; `isomorphic-git`: every instance in-process with no git spawned by agentgit; `mixed`: a on git, b on isomorphic-git, c on git). *Writes* are what the simulated agents wrote during the scenario (log and JSONL entries / JSON key writes / id-keyed task items). *Syncs* counts every `agentgit sync` the scenario ran, with their exit codes. The checker ran after the scenario, over everything written since the world began.');
+  out.push('Each row is one scenario on one hub kind and engine (*engine* `git`: the git CLI; `isomorphic-git`: every instance on the in-process engine (docs/engines.md); `mixed`: a on git, b on isomorphic-git, c on git). *Writes* are what the simulated agents wrote during the scenario (log and JSONL entries / JSON key writes / id-keyed task items). *Syncs* counts every `agentgit sync` the scenario ran, with their exit codes. The checker ran after the scenario, over everything written since the world began.');
   out.push('');
   out.push('| scenario | hub | engine | instances | rounds | writes | faults injected | syncs (exit codes) | lost | duplicated | checker | time |');
   out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
