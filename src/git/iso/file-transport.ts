@@ -18,6 +18,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { GitError } from '../exec.js';
 import { EMPTY_TREE, writeObjectSync, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { parseCommitHeader } from '../objects.js';
@@ -202,4 +203,53 @@ export async function runHubHooks(hub: string, ref: string, old: string | null, 
     if (!ok) return false;
   }
   return true;
+}
+
+/** The deadline each file hub was last probed for: one probe per hub and round. */
+const probedFor = new Map<string, number>();
+
+/**
+ * Before a round reads a file hub in-process (synchronous reads, which
+ * nothing can interrupt), a child process reads what this engine reads
+ * first (HEAD, packed-refs, every loose ref) and must finish by the round's
+ * deadline: a hub whose filesystem does not answer (a hung network mount)
+ * makes the round end at its deadline, exit 75, as with the git engine,
+ * instead of blocking the process. Once per hub and deadline; skipped with
+ * no deadline or no `sh` (a distroless image). A stall that begins later in
+ * the round is not caught (docs/engines.md, Deadlines).
+ */
+export async function probeFileHub(url: string, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<void> {
+  const dir = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
+  if (deadlineAt === null || !dir.startsWith('/') || probedFor.get(dir) === deadlineAt) return;
+  const ms = deadlineAt - Date.now();
+  const stalled = (): GitError =>
+    new GitError(`${dir}: its files did not answer; is its filesystem stalled?`, ['fetch'], 128, `fatal: ${dir}: the hub's files did not answer in time\n`, true);
+  if (ms <= 0) throw stalled();
+  const answered = await new Promise<boolean | null>((done) => {
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn('sh', ['-c', 'cd -- "$1" || exit 0; cat HEAD packed-refs >/dev/null 2>&1; find refs ! -type d -exec cat {} + >/dev/null 2>&1; exit 0', 'sh', dir], { env, stdio: 'ignore', detached: true });
+    } catch {
+      return done(null);
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      child.unref();
+      done(false);
+    }, ms);
+    child.on('error', () => {
+      clearTimeout(timer);
+      done(null); // no sh here: nothing to probe with
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      done(true);
+    });
+  });
+  if (answered === false) throw stalled();
+  probedFor.set(dir, deadlineAt);
 }

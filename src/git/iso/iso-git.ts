@@ -22,7 +22,7 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
-import { copyObjects, pushToFileHub, runHubHooks } from './file-transport.js';
+import { copyObjects, probeFileHub, pushToFileHub, runHubHooks } from './file-transport.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
@@ -718,6 +718,7 @@ export class IsoGit implements Git.GitBackend {
         throw hubError('fetch', url, e);
       }
     } else {
+      await probeFileHub(url, deadlineAt, this.env);
       const hub = fileHubDir(url);
       if (!hub) return { ok: false, code: 128, missingRemoteRef: false, stderr: `fatal: '${url}' does not appear to be a git repository\n` };
       const specs = refspecs.map(parseRefspec);
@@ -759,6 +760,7 @@ export class IsoGit implements Git.GitBackend {
     /** what the hub (or a file hub's hook) said, shown as git shows it: `remote: …` */
     const said: string[] = [];
     const onMessage = (line: string): void => void said.push(`remote: ${line}\n`);
+    if (kind === 'file') await probeFileHub(url, this.deadline(req.timeoutMs), this.env);
     const hub = kind === 'file' ? fileHubDir(url) : null;
     if (kind === 'file' && !hub) return { ok: false, code: 128, refs, stdout: '', stderr: `fatal: '${url}' does not appear to be a git repository\n` };
     for (const spec of req.refspecs) {
@@ -851,6 +853,7 @@ export class IsoGit implements Git.GitBackend {
       if (kind === 'https') {
         all = await lsRemoteHttps(url, { gitDir: this.gitDir, env: this.env, deadlineAt: this.deadline(opts.timeoutMs) }, '');
       } else {
+        await probeFileHub(url, this.deadline(opts.timeoutMs), this.env);
         const hub = fileHubDir(url);
         if (!hub) return { ok: false, code: 128, refs: new Map(), stderr: `fatal: '${url}' does not appear to be a git repository` };
         all = listRefFiles(hub);
