@@ -294,7 +294,7 @@ const hung: ScenarioDef = {
       } finally {
         restore();
       }
-      parts.push(`hub path blocks (HEAD is a FIFO nobody writes), --timeout ${T}: ${world.agents.length} syncs exited 75, longest round ${maxMs} ms`);
+      parts.push(`hub path blocks (HEAD and the branch ref are FIFOs nobody writes), --timeout ${T}: ${world.agents.length} syncs exited 75, longest round ${maxMs} ms`);
     } else {
       await world.hub.pause!();
       try {
