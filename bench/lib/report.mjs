@@ -121,6 +121,18 @@ function roundsTable(rows, hub) {
   return out.join('\n');
 }
 
+/** IsoGit's rounds (issue #16) beside the git engine's, from the same shuffled repetitions. */
+export function isoTable(rows) {
+  const out = [];
+  out.push('| workload | agentgit, git engine | agentgit, isomorphic-git | IsoGit / git engine (paired) | IsoGit / plain git (paired) | reps |');
+  out.push('|' + ' --- |'.repeat(6));
+  for (const w of rows) {
+    if (!w.stats.isogit) continue;
+    out.push(`| ${w.title} | ${ms(med(w.stats.agentgit))}${iqr(w.stats.agentgit)} | ${ms(med(w.stats.isogit))}${iqr(w.stats.isogit)} | **${x2(med(w.ratios.isogit))}** | ${x2(med(w.ratios.isogitPlain))} | ${w.reps} |`);
+  }
+  return out.join('\n');
+}
+
 export function renderDoc(R, previousText = '') {
   let analysis = `${BEGIN}\n_No analysis yet._\n${END}`;
   if (previousText.includes(BEGIN) && previousText.includes(END)) analysis = previousText.slice(previousText.indexOf(BEGIN), previousText.indexOf(END) + END.length);
@@ -182,6 +194,12 @@ export function renderDoc(R, previousText = '') {
       L.push('');
       L.push(roundsTable(r.base, hub));
       L.push('');
+      if (r.base.some((w) => w.stats.isogit)) {
+        L.push('The same rounds on the isomorphic-git engine (`AGENTGIT_ENGINE=isomorphic-git`, its own pair of instances and hub repo, timed in the same shuffled repetitions; docs/engines.md):');
+        L.push('');
+        L.push(isoTable(r.base));
+        L.push('');
+      }
     }
     if (r.scale) {
       L.push(`Scale variant (${r.scaleFiles ?? '?'} files):`);

@@ -11,6 +11,12 @@
  * Round trips: on the ssh hub, sshd's log counts the connections each timed
  * command opened; on every hub, AGENTGIT_TRACE=1 counts agentgit's fetches and
  * pushes.
+ *
+ * IsoGit (issue #16): over the file hub, a third pair of agentgit instances
+ * (I measured, J the other) runs with AGENTGIT_ENGINE=isomorphic-git on its own
+ * hub repo, prepared like A and B and timed in the same shuffled set, as
+ * `isogit`; its ratio is to agentgit on the git engine (`ratios.isogit`).
+ * BENCH_ISOGIT=0 leaves it out. The other contenders' rows are unchanged.
  */
 import { join } from 'node:path';
 import { Agent, GitSync, Plain, PLAIN_ROUND, quiesce } from '../lib/contenders.mjs';
@@ -40,7 +46,9 @@ export async function setupVariant({ hub, base, variant, days, scale, gitSyncPat
     layout = generateWorkspace(d, { days, scale });
   };
   const agentRepo = await hub.createRepo(`${variant}-agent.git`);
+  const hubRepos = [agentRepo.repoPath];
   const plainRepo = await hub.createRepo(`${variant}-plain.git`);
+  hubRepos.push(plainRepo.repoPath);
   const agents = (async () => {
     const A = await Agent.found(agentRepo.url, env, dir, 'a', populate);
     const B = await Agent.join(agentRepo.url, env, dir, 'b', A);
@@ -52,19 +60,30 @@ export async function setupVariant({ hub, base, variant, days, scale, gitSyncPat
     const P = await Plain.found(plainRepo.url, env, dir, 'p', populate);
     return [P, await Plain.join(plainRepo.url, env, dir, 'q')];
   })();
-  const [[A, B, F], [P, Q]] = await Promise.all([agents, plains]);
+  // the isomorphic-git engine has no ssh transport: its pair exists on the file hub only
+  const isoRepo = hub.kind === 'file' && process.env.BENCH_ISOGIT !== '0' ? await hub.createRepo(`${variant}-isogit.git`) : null;
+  const isos = (async () => {
+    if (!isoRepo) return [null, null];
+    const isoEnv = { ...env, AGENTGIT_ENGINE: 'isomorphic-git' };
+    const I = await Agent.found(isoRepo.url, isoEnv, dir, 'i', populate);
+    const J = await Agent.join(isoRepo.url, isoEnv, dir, 'j', I);
+    const s = await I.sync();
+    if (s.code !== 0) throw new Error(`sync of i (isomorphic-git) failed: ${s.stderr}`);
+    return [I, J];
+  })();
+  const [[A, B, F], [P, Q], [I, J]] = await Promise.all([agents, plains, isos]);
+  if (isoRepo) hubRepos.push(isoRepo.repoPath);
   let G = null;
   let H = null;
-  const hubRepos = [agentRepo.repoPath, plainRepo.repoPath];
   if (gitSyncPath) {
     const gsRepo = await hub.createRepo(`${variant}-gitsync.git`);
     G = await GitSync.setup(await Plain.found(gsRepo.url, env, dir, 'g', populate), gitSyncPath);
     H = await GitSync.setup(await Plain.join(gsRepo.url, env, dir, 'h'), gitSyncPath);
     hubRepos.push(gsRepo.repoPath);
   }
-  await quiesce([...[A, B, P, Q, F, G, H].filter(Boolean).map((c) => c.dir), ...hubRepos], A.env);
+  await quiesce([...[A, B, P, Q, F, G, H, I, J].filter(Boolean).map((c) => c.dir), ...hubRepos], A.env);
   log(`${hub.kind}/${variant}: ${layout.files} files, instances ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return { hub, variant, layout, A, B, P, Q, F, G, H };
+  return { hub, variant, layout, A, B, P, Q, F, G, H, I, J };
 }
 
 /** Time each contender once, in random order; ssh connection counts around each. */
@@ -93,11 +112,11 @@ const nodeZero = () => run(NODE, ['-e', '0']);
  * (untimed); `timed` says what is timed.
  */
 function workloads(v, reps) {
-  const { A, B, P, Q, F, G, H, layout } = v;
-  const withGs = (o) => (G ? { ...o, gitsync: () => G.round() } : o);
+  const { A, B, P, Q, F, G, H, I, J, layout } = v;
+  const withGs = (o) => ({ ...o, ...(G ? { gitsync: () => G.round() } : {}), ...(I ? { isogit: () => I.sync() } : {}) });
   const catchUp = async () => {
     // the other instance takes the measured one's last push first (untimed)
-    const ops = [B.sync(), Q.round(), ...(H ? [H.round()] : [])];
+    const ops = [B.sync(), Q.round(), ...(H ? [H.round()] : []), ...(J ? [J.sync()] : [])];
     for (const r of await Promise.all(ops)) if (r.code !== 0) throw new Error(`catch-up failed: ${r.stderr}`);
   };
   const divergent = (n) => ({
@@ -111,11 +130,13 @@ function workloads(v, reps) {
       applyEdits(B.dir, files, 'b', round);
       applyEdits(Q.dir, files, 'b', round);
       if (H) applyEdits(H.dir, files, 'b', round);
-      const ops = [B.sync(), Q.round(), ...(H ? [H.round()] : [])];
+      if (J) applyEdits(J.dir, files, 'b', round);
+      const ops = [B.sync(), Q.round(), ...(H ? [H.round()] : []), ...(J ? [J.sync()] : [])];
       for (const r of await Promise.all(ops)) if (r.code !== 0) throw new Error(`other side's round failed: ${r.stderr}`);
       applyEdits(A.dir, files, 'a', round);
       applyEdits(P.dir, files, 'a', round);
       if (G) applyEdits(G.dir, files, 'a', round);
+      if (I) applyEdits(I.dir, files, 'a', round);
     },
     timed: withGs({ agentgit: () => A.sync(), plain: () => P.round() }),
   });
@@ -126,6 +147,7 @@ function workloads(v, reps) {
       reps: reps.noop,
       async prep() {
         A.setHeartbeat(false);
+        I?.setHeartbeat(false);
       },
       timed: withGs({ agentgit: () => A.sync(), plain: () => P.round(), floor: () => F.floor(), node: nodeZero }),
     },
@@ -139,6 +161,7 @@ function workloads(v, reps) {
         applyEdits(A.dir, files, 'local', round);
         applyEdits(P.dir, files, 'local', round);
         if (G) applyEdits(G.dir, files, 'local', round);
+        if (I) applyEdits(I.dir, files, 'local', round);
       },
       timed: withGs({ agentgit: () => A.sync(), plain: () => P.round() }),
     },
@@ -184,6 +207,11 @@ function summarise(w, samples, memory) {
     plain: ratio((s) => (ok(s, 'agentgit') && ok(s, 'plain') ? s.agentgit.ms / s.plain.ms : NaN)),
   };
   if (keys.includes('gitsync')) ratios.gitsync = ratio((s) => (ok(s, 'agentgit') && ok(s, 'gitsync') ? s.agentgit.ms / s.gitsync.ms : NaN));
+  // IsoGit's round over the git engine's round (same workload, same repetition)
+  if (keys.includes('isogit')) {
+    ratios.isogit = ratio((s) => (ok(s, 'agentgit') && ok(s, 'isogit') ? s.isogit.ms / s.agentgit.ms : NaN));
+    ratios.isogitPlain = ratio((s) => (ok(s, 'isogit') && ok(s, 'plain') ? s.isogit.ms / s.plain.ms : NaN));
+  }
   if (keys.includes('floor') && keys.includes('node')) {
     ratios.floorNode = ratio((s) => (ok(s, 'agentgit') && ok(s, 'floor') && ok(s, 'node') ? s.agentgit.ms / (s.floor.ms + s.node.ms) : NaN));
     stats.floorNode = summary(samples.map((s) => s.floor.ms + s.node.ms));

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentgit, cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
@@ -34,7 +34,21 @@ function newKey(): string {
   return k;
 }
 
-describe('identity and trust', () => {
+/**
+ * Every test runs on both engines (docs/engines.md): the git CLI and isomorphic-git,
+ * chosen through AGENTGIT_ENGINE, which testEnv passes to every instance. The hubs
+ * are file hubs (the https hub is covered by test/git/iso/fleet.test.ts); the
+ * checks on the results (git verify-commit, git log %G?) use the git binary, so a
+ * signature made by isomorphic-git is verified by git itself.
+ */
+const ENGINES = ['git', 'isomorphic-git'] as const;
+function onEngine(engine: (typeof ENGINES)[number]): void {
+  beforeAll(() => void (process.env.AGENTGIT_ENGINE = engine));
+  afterAll(() => void delete process.env.AGENTGIT_ENGINE);
+}
+
+describe.each(ENGINES)('identity and trust (%s)', (engine) => {
+  onEngine(engine);
   it('every commit made by init, sync and trust verifies with git verify-commit and --show-signature', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { 'memory/2026-11-25.md': '- 09:00 x\n' } });
@@ -190,7 +204,8 @@ describe('identity and trust', () => {
   });
 });
 
-describe('admission under the intersection rule', () => {
+describe.each(ENGINES)('admission under the intersection rule (%s)', (engine) => {
+  onEngine(engine);
   it('an instance admitted on the hub while it holds unpushed merges folds its work and every instance accepts it', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { 'memory/2026-11-25.md': '- 09:00 a\n' } });

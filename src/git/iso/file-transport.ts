@@ -17,8 +17,10 @@
  *    protocol (iso/refs.ts): a concurrent push by git or by another
  *    agentgit makes one of them lose (RefMovedError), never both win.
  */
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { GitError } from '../exec.js';
 import { EMPTY_TREE, objectOid, writeObjectSync, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { parseCommitHeader } from '../objects.js';
@@ -172,4 +174,98 @@ export async function fetchFromFileHub(localGitDir: string, remoteGitDir: string
 export async function pushToFileHub(localGitDir: string, remoteGitDir: string, ref: string, expected: string | null, oid: string): Promise<void> {
   await copyObjects(localGitDir, remoteGitDir, [oid]);
   casRef(remoteGitDir, ref, expected, oid);
+}
+
+const ZERO_OID = '0'.repeat(40);
+
+/**
+ * The hub's `pre-receive` and `update` hooks (executable files in its hooks/),
+ * run as git's receive-pack runs them for a push to a path: in the hub's
+ * directory with GIT_DIR=., pre-receive with `OLD NEW REF` on stdin, update
+ * with them as arguments. Their output goes to `onMessage` (git shows it as
+ * `remote: …`). False when a hook refused (non-zero exit, killed, or still
+ * running at `deadlineAt`): the ref must not move.
+ */
+export async function runHubHooks(hub: string, ref: string, old: string | null, oid: string, onMessage: (line: string) => void, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const o = old ?? ZERO_OID;
+  for (const [name, args, input] of [
+    ['pre-receive', [], `${o} ${oid} ${ref}\n`],
+    ['update', [ref, o, oid], ''],
+  ] as const) {
+    const file = join(hub, 'hooks', name);
+    try {
+      accessSync(file, constants.X_OK);
+    } catch {
+      continue; // no such hook (or not executable: git ignores it too)
+    }
+    const ok = await new Promise<boolean>((done) => {
+      const hookEnv: NodeJS.ProcessEnv = { ...env, GIT_DIR: '.' };
+      delete hookEnv.GIT_INDEX_FILE;
+      delete hookEnv.GIT_WORK_TREE;
+      const child = spawn(file, [...args], { cwd: hub, env: hookEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+      const timer = deadlineAt === null ? null : setTimeout(() => child.kill('SIGKILL'), Math.max(0, deadlineAt - Date.now()));
+      let text = '';
+      child.stdout.on('data', (b: Buffer) => (text += b.toString('utf8')));
+      child.stderr.on('data', (b: Buffer) => (text += b.toString('utf8')));
+      child.stdin.on('error', () => undefined); // a hook that does not read its input
+      child.stdin.end(input);
+      child.on('error', () => done(false));
+      child.on('close', (code) => {
+        if (timer) clearTimeout(timer);
+        for (const line of text.split(/\r?\n/)) if (line.trim()) onMessage(line.trimEnd());
+        done(code === 0);
+      });
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** The deadline each file hub was last probed for: one probe per hub and round. */
+const probedFor = new Map<string, number>();
+
+/**
+ * Before a round reads a file hub in-process (synchronous reads, which
+ * nothing can interrupt), a child process reads what this engine reads
+ * first (HEAD, packed-refs, every loose ref) and must finish by the round's
+ * deadline: a hub whose filesystem does not answer (a hung network mount)
+ * makes the round end at its deadline, exit 75, as with the git engine,
+ * instead of blocking the process. Once per hub and deadline; skipped with
+ * no deadline or no `sh` (a distroless image). A stall that begins later in
+ * the round is not caught (docs/engines.md, Deadlines).
+ */
+export async function probeFileHub(url: string, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<void> {
+  const dir = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
+  if (deadlineAt === null || !dir.startsWith('/') || probedFor.get(dir) === deadlineAt) return;
+  const ms = deadlineAt - Date.now();
+  const stalled = (): GitError =>
+    new GitError(`${dir}: its files did not answer; is its filesystem stalled?`, ['fetch'], 128, `fatal: ${dir}: the hub's files did not answer in time\n`, true);
+  if (ms <= 0) throw stalled();
+  const answered = await new Promise<boolean | null>((done) => {
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn('sh', ['-c', 'cd -- "$1" || exit 0; cat HEAD packed-refs >/dev/null 2>&1; find refs ! -type d -exec cat {} + >/dev/null 2>&1; exit 0', 'sh', dir], { env, stdio: 'ignore', detached: true });
+    } catch {
+      return done(null);
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      child.unref();
+      done(false);
+    }, ms);
+    child.on('error', () => {
+      clearTimeout(timer);
+      done(null); // no sh here: nothing to probe with
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      done(true);
+    });
+  });
+  if (answered === false) throw stalled();
+  probedFor.set(dir, deadlineAt);
 }

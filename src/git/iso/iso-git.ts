@@ -20,10 +20,10 @@ import { capabilitiesFromFiles, choose } from '../backend.js';
 import type * as Git from '../backend.js';
 import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
-import { buildTreeInProcess, diffTreesInProcess, parseTree } from '../tree.js';
+import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
 import { checkConnected, idxOids } from './connected.js';
-import { copyObjects, pushToFileHub } from './file-transport.js';
+import { copyObjects, probeFileHub, pushToFileHub, runHubHooks } from './file-transport.js';
 import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
@@ -533,7 +533,16 @@ export class IsoGit implements Git.GitBackend {
 
   async buildTree(from: string | null, changes: Git.IndexChange[]): Promise<string> {
     const tree = from ? await this.resolveTree(from) : null;
-    return buildTreeInProcess(this.gitDir, (oid) => this.objs.content(oid), tree, changes);
+    const read = (oid: string): Promise<Buffer | null> => this.objs.content(oid);
+    try {
+      return await buildTreeInProcess(this.gitDir, read, tree, changes);
+    } catch (e) {
+      if (!(e instanceof TreeConflict)) throw e;
+      // a file where a directory is (or the reverse): what git's index does with
+      // `update-index --index-info` (which replaces): each change, in order,
+      // removes the entries it conflicts with
+      return buildTreeInProcess(this.gitDir, read, tree, await replacing(read, tree, changes));
+    }
   }
 
   async commitTree(tree: string, parents: string[], message: string, opts: { sign: boolean; env?: Record<string, string> }): Promise<string> {
@@ -745,6 +754,7 @@ export class IsoGit implements Git.GitBackend {
         throw hubError('fetch', url, e);
       }
     } else {
+      await probeFileHub(url, deadlineAt, this.env);
       const hub = fileHubDir(url);
       if (!hub) return { ok: false, code: 128, missingRemoteRef: false, stderr: `fatal: '${url}' does not appear to be a git repository\n` };
       const specs = refspecs.map(parseRefspec);
@@ -785,6 +795,10 @@ export class IsoGit implements Git.GitBackend {
     if (req.atomic && req.refspecs.length > 1) throw unsupported('push --atomic');
     const refs: Git.PushResult['refs'] = [];
     const lines: string[] = [];
+    /** what the hub (or a file hub's hook) said, shown as git shows it: `remote: …` */
+    const said: string[] = [];
+    const onMessage = (line: string): void => void said.push(`remote: ${line}\n`);
+    if (kind === 'file') await probeFileHub(url, this.deadline(req.timeoutMs), this.env);
     const hub = kind === 'file' ? fileHubDir(url) : null;
     if (kind === 'file' && !hub) return { ok: false, code: 128, refs, stdout: '', stderr: `fatal: '${url}' does not appear to be a git repository\n` };
     for (const spec of req.refspecs) {
@@ -794,19 +808,19 @@ export class IsoGit implements Git.GitBackend {
       if (s.src && !src) throw fail('push', `src refspec ${s.src} does not match any`, 1);
       const expected = lease ? lease.expected || null : undefined;
       let r: Git.PushResult['refs'][number];
-      if (hub) r = await this.pushFile(hub, s.dst, src, expected, s.force);
-      else r = await this.pushHttp(url, s.dst, src, expected, s.force, req.timeoutMs).catch((e: unknown) => Promise.reject(hubError('push', url, e)));
+      if (hub) r = await this.pushFile(hub, s.dst, src, expected, s.force, onMessage, req.timeoutMs);
+      else r = await this.pushHttp(url, s.dst, src, expected, s.force, req.timeoutMs, onMessage).catch((e: unknown) => Promise.reject(hubError('push', url, e)));
       refs.push(r);
       lines.push(`${r.flag}\t${r.from}:${r.to}\t${r.summary}`);
     }
     const ok = refs.every((r) => r.flag !== '!');
-    if (req.quiet) return { ok, code: ok ? 0 : 1, refs: [], stdout: '', stderr: ok ? '' : `error: failed to push some refs to '${url}'\n` };
+    const stderr = said.join('') + (ok ? '' : `error: failed to push some refs to '${url}'\n`);
+    if (req.quiet) return { ok, code: ok ? 0 : 1, refs: [], stdout: '', stderr };
     const stdout = `To ${url}\n${lines.join('\n')}\nDone\n`;
-    const stderr = ok ? '' : `error: failed to push some refs to '${url}'\n`;
     return { ok, code: ok ? 0 : 1, refs, stdout, stderr };
   }
 
-  private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean): Promise<Git.PushResult['refs'][number]> {
+  private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, onMessage: (line: string) => void, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
     const from = src ?? '';
     const cur = readRef(hub, dst);
     if (src === null) {
@@ -820,6 +834,12 @@ export class IsoGit implements Git.GitBackend {
       await copyObjects(this.gitDir, hub, [src]);
       if (!(await new History(hub, new IsoObjects(hub)).isAncestor(cur, src))) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
     }
+    // a file hub's hooks run as git's receive-pack runs them (here, without a
+    // quarantine: objects of a refused push stay unreferenced in the hub, as
+    // after any interrupted push); a refusal is the hub's word, as over https
+    if (!(await copyObjects(this.gitDir, hub, [src]).then(() => runHubHooks(hub, dst, cur, src, onMessage, this.deadline(timeoutMs), this.env)))) {
+      return { flag: '!', from, to: dst, summary: '[remote rejected] (pre-receive hook declined)' };
+    }
     try {
       await pushToFileHub(this.gitDir, hub, dst, cur, src);
     } catch (e) {
@@ -830,7 +850,7 @@ export class IsoGit implements Git.GitBackend {
     return cur === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: force || expected !== undefined ? '+' : ' ', from, to: dst, summary: `${cur.slice(0, 7)}..${src.slice(0, 7)}` };
   }
 
-  private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
+  private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs: number | undefined, onMessage: (line: string) => void): Promise<Git.PushResult['refs'][number]> {
     if (src === null) {
       const r = await pushHttps(this.gitDir, url, 'HEAD', dst, expected ?? null, { env: this.env, deadlineAt: this.deadline(timeoutMs), anyOld: expected === undefined, remove: true });
       return r.ok ? { flag: '-', from: '', to: dst, summary: '[deleted]' } : { flag: '!', from: '', to: dst, summary: r.reason === 'stale' ? '[rejected] (stale info)' : `[remote rejected] (${r.message})` };
@@ -850,10 +870,10 @@ export class IsoGit implements Git.GitBackend {
         lease = cur;
       }
       if (lease === undefined) {
-        const r = await pushHttps(this.gitDir, url, scratch, dst, null, { env: this.env, deadlineAt, anyOld: true });
+        const r = await pushHttps(this.gitDir, url, scratch, dst, null, { env: this.env, deadlineAt, anyOld: true, onMessage });
         return r.ok ? { flag: '+', from, to: dst, summary: 'forced update' } : { flag: '!', from, to: dst, summary: `[remote rejected] (${r.message})` };
       }
-      const r = await pushHttps(this.gitDir, url, scratch, dst, lease, { env: this.env, deadlineAt });
+      const r = await pushHttps(this.gitDir, url, scratch, dst, lease, { env: this.env, deadlineAt, onMessage });
       if (r.ok) return r.old === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: ' ', from, to: dst, summary: `${r.old.slice(0, 7)}..${src.slice(0, 7)}` };
       return { flag: '!', from, to: dst, summary: r.reason === 'stale' ? '[rejected] (stale info)' : `[remote rejected] (${r.message})` };
     } finally {
@@ -871,6 +891,7 @@ export class IsoGit implements Git.GitBackend {
       if (kind === 'https') {
         all = await lsRemoteHttps(url, { gitDir: this.gitDir, env: this.env, deadlineAt: this.deadline(opts.timeoutMs) }, '');
       } else {
+        await probeFileHub(url, this.deadline(opts.timeoutMs), this.env);
         const hub = fileHubDir(url);
         if (!hub) return { ok: false, code: 128, refs: new Map(), stderr: `fatal: '${url}' does not appear to be a git repository` };
         all = listRefFiles(hub);
@@ -1001,4 +1022,61 @@ export class IsoGitEngine implements Git.GitEngine {
     const git = await loadIso();
     return `isomorphic-git ${git.version()}`;
   }
+}
+
+/**
+ * `changes` made free of file/directory conflicts the way git's index resolves
+ * them when `update-index --index-info` adds an entry: a file added at P
+ * removes every entry beneath P/, and one added beneath a file Q removes Q; a
+ * later change wins over an earlier one. The result, applied to `tree`, gives
+ * the tree git's write-tree would.
+ */
+async function replacing(read: (oid: string) => Promise<Buffer | null>, tree: string | null, changes: Git.IndexChange[]): Promise<Git.IndexChange[]> {
+  const DIR = '40000';
+  const latin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+  const utf8 = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
+  /** the entry of `tree` at `path` (UTF-8 components), or null */
+  const at = async (path: string): Promise<{ mode: string; oid: string } | null> => {
+    let cur: { mode: string; oid: string } | null = tree ? { mode: DIR, oid: tree } : null;
+    for (const part of path.split('/')) {
+      if (!cur || cur.mode !== DIR) return null;
+      const buf = await read(cur.oid);
+      cur = (buf ? parseTree(buf) : []).find((e) => e.name === latin1(part)) ?? null;
+    }
+    return cur;
+  };
+  /** every non-directory path beneath the directory `oid` (at `prefix`) */
+  const beneath = async (oid: string, prefix: string): Promise<string[]> => {
+    const buf = await read(oid);
+    const out: string[] = [];
+    for (const e of buf ? parseTree(buf) : []) {
+      const p = `${prefix}/${utf8(e.name)}`;
+      if (e.mode === DIR) out.push(...(await beneath(e.oid, p)));
+      else out.push(p);
+    }
+    return out;
+  };
+  const removal = (path: string): Git.IndexChange => ({ path, mode: '0', oid: ZERO });
+  const final = new Map<string, Git.IndexChange>();
+  const isFile = async (path: string): Promise<boolean> => {
+    const f = final.get(path);
+    if (f) return f.mode !== '0';
+    const e = await at(path);
+    return e !== null && e.mode !== DIR;
+  };
+  for (const c of changes) {
+    if (c.mode !== '0' && !/^0+$/.test(c.oid)) {
+      const parts = c.path.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const q = parts.slice(0, i).join('/');
+        if (await isFile(q)) final.set(q, removal(q));
+      }
+      for (const p of [...final.keys()]) if (p.startsWith(`${c.path}/`) && final.get(p)!.mode !== '0') final.set(p, removal(p));
+      const e = await at(c.path);
+      if (e && e.mode === DIR) for (const p of await beneath(e.oid, c.path)) if (!final.has(p)) final.set(p, removal(p));
+    }
+    final.delete(c.path); // a later change goes after the earlier ones
+    final.set(c.path, c);
+  }
+  return [...final.values()];
 }

@@ -109,7 +109,7 @@ const ZERO = '0'.repeat(40);
  * no lease (a forced push of a heartbeat ref). `remove`: delete the hub's
  * ref instead (`localRef` unused; ok when it does not exist).
  */
-export async function pushHttps(gitDir: string, url: string, localRef: string, remoteRef: string, expected: string | null, o: Omit<TransportOptions, 'gitDir'> & { anyOld?: boolean; remove?: boolean } = {}): Promise<PushOutcome> {
+export async function pushHttps(gitDir: string, url: string, localRef: string, remoteRef: string, expected: string | null, o: Omit<TransportOptions, 'gitDir'> & { anyOld?: boolean; remove?: boolean; onMessage?: (line: string) => void } = {}): Promise<PushOutcome> {
   const git = await loadIso();
   const http = httpFor(url, { ...o, gitDir });
   let seen: string | null = null;
@@ -122,6 +122,10 @@ export async function pushHttps(gitDir: string, url: string, localRef: string, r
       ref: localRef,
       remoteRef,
       force: true, // the lease below is the guard, as git's --force-with-lease
+      // what the hub says on the side band (a pre-receive hook's message): git shows it as `remote: …`
+      onMessage: (m: string) => {
+        for (const line of m.split(/\r?\n|\r/)) if (line.trim()) o.onMessage?.(line.trimEnd());
+      },
       delete: o.remove === true,
       onPrePush: ({ remoteRef: rr }) => {
         seen = rr.oid === ZERO ? null : rr.oid;

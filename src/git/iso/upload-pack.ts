@@ -105,6 +105,22 @@ export interface FetchedRefs {
 
 /** Fetch `refspecs` from an https hub into the repository at `gitDir`. */
 export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean; maxPackBytes?: number } = {}): Promise<FetchedRefs> {
+  // Smart HTTP v1 is stateless: the refs are advertised by one request and
+  // wanted by the next. When another instance pushes in between, the hub no
+  // longer advertises the id we want and answers "not our ref" (git itself
+  // speaks protocol v2, which has no such window). Nothing was fetched:
+  // ask again, with the new advertisement (found by the reliability suite's
+  // busy-agent scenario on a mixed fleet).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchOnce(gitDir, url, refspecs, o);
+    } catch (e) {
+      if (attempt >= 4 || !/not our ref/.test((e as Error).message ?? '')) throw e;
+    }
+  }
+}
+
+async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean; maxPackBytes?: number }): Promise<FetchedRefs> {
   const git = await loadIso();
   const http = httpFor(url, { ...o, gitDir });
   const specs = refspecs.map(parseRefspec);

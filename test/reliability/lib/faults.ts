@@ -147,12 +147,19 @@ export function hubOnTmpfs(world: World, mb: number): string {
 
 /** A file hub that hangs like a stalled network filesystem: HEAD becomes a FIFO nobody writes. */
 export function hangFileHub(world: World): () => void {
-  const head = join(world.hub.repoPath, 'HEAD');
-  renameSync(head, head + '.real');
-  shOk('mkfifo', [head]);
+  // HEAD (git reads it first) and the branch's loose ref (the isomorphic-git
+  // engine reads refs/heads/main, never HEAD): every engine meets the stall
+  const loose = existsSync(join(world.hub.repoPath, 'refs/heads/main'));
+  const files = ['HEAD', loose ? 'refs/heads/main' : 'packed-refs'].map((f) => join(world.hub.repoPath, f)).filter((f) => existsSync(f));
+  for (const f of files) {
+    renameSync(f, f + '.real');
+    shOk('mkfifo', [f]);
+  }
   return () => {
-    unlinkSync(head);
-    renameSync(head + '.real', head);
+    for (const f of files) {
+      unlinkSync(f);
+      renameSync(f + '.real', f);
+    }
   };
 }
 

@@ -45,6 +45,8 @@ export interface ScenarioResult {
   scenario: string;
   title: string;
   hub: HubKind;
+  /** the engine of the world's instances (world.ts Engine); absent in results of older runs: git */
+  engine: 'git' | 'isomorphic-git' | 'mixed';
   mode: 'long' | 'sample';
   instances: number;
   rounds: number;

@@ -28,7 +28,7 @@ import {
 } from './faults.js';
 import { kill9, sh, waitGitIdle, type RunOut } from './proc.js';
 import { record, SCALE, type ScenarioResult } from './report.js';
-import type { Agent, World } from './world.js';
+import type { Agent, Engine, World } from './world.js';
 
 export class Violations {
   readonly list: string[] = [];
@@ -294,7 +294,7 @@ const hung: ScenarioDef = {
       } finally {
         restore();
       }
-      parts.push(`hub path blocks (HEAD is a FIFO nobody writes), --timeout ${T}: ${world.agents.length} syncs exited 75, longest round ${maxMs} ms`);
+      parts.push(`hub path blocks (HEAD and the branch ref are FIFOs nobody writes), --timeout ${T}: ${world.agents.length} syncs exited 75, longest round ${maxMs} ms`);
     } else {
       await world.hub.pause!();
       try {
@@ -613,6 +613,7 @@ export async function runScenario(world: World, def: ScenarioDef, o: { check: bo
     scenario: def.id,
     title: def.title,
     hub: kind,
+    engine: world.engine,
     mode: SCALE.mode,
     instances: world.agents.length,
     rounds: out.rounds,
@@ -629,15 +630,16 @@ export async function runScenario(world: World, def: ScenarioDef, o: { check: bo
     ...(out.killPoints ? { killPoints: out.killPoints } : {}),
   };
   record(res);
-  console.log(`[reliability] ${kind} ${def.id}: ${res.ok ? 'ok' : 'FAILED'} in ${res.ms} ms, ${res.syncs} syncs; ${out.faults}; ${chk ? summary(chk) : 'no check'}${notes.length ? `\n  notes:\n  - ${notes.join('\n  - ')}` : ''}${v.list.length ? `\n  violations:\n  - ${v.list.slice(0, 12).join('\n  - ')}` : ''}${chk && chk.problems.length ? `\n  checker:\n  - ${chk.problems.slice(0, 12).join('\n  - ')}` : ''}`);
+  console.log(`[reliability] ${kind} ${world.engine} ${def.id}: ${res.ok ? 'ok' : 'FAILED'} in ${res.ms} ms, ${res.syncs} syncs; ${out.faults}; ${chk ? summary(chk) : 'no check'}${notes.length ? `\n  notes:\n  - ${notes.join('\n  - ')}` : ''}${v.list.length ? `\n  violations:\n  - ${v.list.slice(0, 12).join('\n  - ')}` : ''}${chk && chk.problems.length ? `\n  checker:\n  - ${chk.problems.slice(0, 12).join('\n  - ')}` : ''}`);
   return res;
 }
 
-export function recordSkip(kind: HubKind, def: ScenarioDef, reason: string): void {
+export function recordSkip(kind: HubKind, engine: Engine, def: ScenarioDef, reason: string): void {
   record({
     scenario: def.id,
     title: def.title,
     hub: kind,
+    engine,
     mode: SCALE.mode,
     instances: 0,
     rounds: 0,

@@ -12,7 +12,7 @@ import { check, summary, type CheckResult } from './checker.js';
 import { canMountTmpfs } from './faults.js';
 import { LONG } from './report.js';
 import { recordSkip, runScenario, type ScenarioDef } from './scenarios.js';
-import { World } from './world.js';
+import { World, type Engine } from './world.js';
 
 export function hubMissing(kind: HubKind): string | null {
   if (kind === 'file') return null;
@@ -22,6 +22,8 @@ export function hubMissing(kind: HubKind): string | null {
 
 export interface SuiteOptions {
   kind: HubKind;
+  /** the instances' engine; default git (isomorphic-git and mixed: file and https hubs only) */
+  engine?: Engine;
   label?: string;
   scenarios: ScenarioDef[];
   names: string[];
@@ -48,12 +50,14 @@ export function defineSuite(o: SuiteOptions): void {
   const missing = hubMissing(o.kind);
   const tmpfs = o.tmpfsLast && canMountTmpfs().ok ? { [o.names[o.names.length - 1]!]: LONG ? 256 : 64 } : undefined;
   const timeout = LONG ? 2_400_000 : 240_000;
-  const title = `${o.label ?? 'reliability'} over a ${o.kind} hub`;
+  const engine = o.engine ?? 'git';
+  if (engine !== 'git' && o.kind === 'ssh') throw new Error(`the ${engine} engine has no ssh transport (docs/engines.md): an ssh world runs on git only`);
+  const title = `${o.label ?? 'reliability'} over a ${o.kind} hub on ${engine === 'mixed' ? 'a mixed fleet (git and isomorphic-git)' : engine}`;
   if (missing) console.warn(`[reliability] ${title} skipped: this machine lacks: ${missing}`);
   describe.skipIf(!!missing)(`${title}${missing ? ` (skipped: ${missing})` : ''}`, { concurrent: true }, () => {
     let world: World | undefined;
     beforeAll(async () => {
-      world = await World.create({ kind: o.kind, names: o.names, tmpfs });
+      world = await World.create({ kind: o.kind, engine, names: o.names, tmpfs });
       console.log(`[reliability] ${title}: ${o.names.join(', ')}${tmpfs ? ` (${Object.keys(tmpfs)[0]} on a tmpfs)` : ''}, seed ${world.seed}`);
     }, 300_000);
     afterAll(async () => {
@@ -63,8 +67,8 @@ export function defineSuite(o: SuiteOptions): void {
     for (const def of defs) {
       const lack = def.lacks?.(o.kind) ?? null;
       if (lack) {
-        console.warn(`[reliability] ${o.kind} ${def.id} skipped: this machine lacks a capability: ${lack}`);
-        recordSkip(o.kind, def, lack);
+        console.warn(`[reliability] ${o.kind} ${engine} ${def.id} skipped: this machine lacks a capability: ${lack}`);
+        recordSkip(o.kind, engine, def, lack);
       }
       (lack ? it.skip : it.sequential)(`${def.id}: ${def.title}${lack ? ` (skipped: ${lack})` : ''}`, async () => {
         if (!world) throw new Error('the world was not created');

@@ -231,8 +231,23 @@ export class Agent {
   }
 }
 
+/**
+ * The engine the instances of a world run on (docs/engines.md): `git` (the git CLI),
+ * `isomorphic-git` (in-process, file and https hubs only), or `mixed` (a mixed fleet:
+ * the first instance and every second one after it on git, the others on isomorphic-git).
+ */
+export type Engine = 'git' | 'isomorphic-git' | 'mixed';
+export const ENGINES: readonly Engine[] = ['git', 'isomorphic-git', 'mixed'];
+
+/** AGENTGIT_ENGINE for the i-th instance of a world on `engine`. */
+export function engineEnv(engine: Engine, i: number): Record<string, string> {
+  return { AGENTGIT_ENGINE: engine === 'mixed' ? (i % 2 === 0 ? 'git' : 'isomorphic-git') : engine };
+}
+
 export interface WorldOptions {
   kind: HubKind;
+  /** default git */
+  engine?: Engine;
   names: string[];
   seed?: number;
   /** instances whose whole directory lives on a small tmpfs of this many MB */
@@ -275,6 +290,7 @@ export class World {
 
   private constructor(
     readonly kind: HubKind,
+    readonly engine: Engine,
     readonly hub: Hub,
     seed: number,
   ) {
@@ -288,14 +304,14 @@ export class World {
   static async create(o: WorldOptions): Promise<World> {
     const hub = o.kind === 'file' ? await startFileHub() : o.kind === 'ssh' ? await startSshHub() : await startHttpsHub();
     const seed = o.seed ?? Number(process.env.AGENTGIT_RELIABILITY_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const w = new World(o.kind, hub, seed);
+    const w = new World(o.kind, o.engine ?? 'git', hub, seed);
     try {
       const [first, ...rest] = o.names;
-      const founder = await Instance.init(hub.url, first!, { extraEnv: hub.clientEnv, files: BASE_FILES });
+      const founder = await Instance.init(hub.url, first!, { extraEnv: w.clientEnv(0), files: BASE_FILES });
       w.agents.push(new Agent(w, founder));
-      for (const name of rest) {
+      for (const [i, name] of rest.entries()) {
         const mb = o.tmpfs?.[name];
-        const inst = mb ? await w.cloneOnTmpfs(name, mb, founder) : await Instance.clone(hub.url, name, { extraEnv: hub.clientEnv, admitBy: founder });
+        const inst = mb ? await w.cloneOnTmpfs(name, mb, founder, i + 1) : await Instance.clone(hub.url, name, { extraEnv: w.clientEnv(i + 1), admitBy: founder });
         w.agents.push(new Agent(w, inst));
       }
       // everyone has the admissions
@@ -310,14 +326,19 @@ export class World {
     return w;
   }
 
+  /** The environment of the i-th instance: the hub's credentials and its engine. */
+  private clientEnv(i: number): Record<string, string> {
+    return { ...this.hub.clientEnv, ...engineEnv(this.engine, i) };
+  }
+
   /** Clone an instance into a fresh tmpfs of `mb` MB (for the local-disk-full scenario). */
-  private async cloneOnTmpfs(name: string, mb: number, admitter: Instance): Promise<Instance> {
+  private async cloneOnTmpfs(name: string, mb: number, admitter: Instance, i: number): Promise<Instance> {
     const mnt = mkdtempSync(join(tmpdir(), `agentgit-tmpfs-${name}-`));
     shOk('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', mnt]);
     this.mounts.push(mnt);
     trackMount(mnt);
     const dir = join(mnt, 'state');
-    const inst = new Instance(dir, name, tempDir(`agentgit-${name}-home-`), this.hub.clientEnv);
+    const inst = new Instance(dir, name, tempDir(`agentgit-${name}-home-`), this.clientEnv(i));
     const r = await runAgentgit(['clone', this.hub.url, dir, '--instance', name], inst.env);
     if (r.code !== 0) throw new Error(`clone ${name} failed (${r.code}): ${r.stderr}${r.stdout}`);
     const line = /agentgit trust add '([^']+)'/.exec(r.stdout)?.[1];
