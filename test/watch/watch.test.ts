@@ -414,7 +414,7 @@ describe('watch: three watchers on a file hub', () => {
     expect(await wa.exited).toBe(0);
     // the hub moves (b pushes) while a's local round is under way (stalled
     // after its commit): the round sees the hub moved, fetches and merges
-    const wa2 = startWatch(a, ['--debounce', '100', '--poll', '3600'], { AGENTGIT_TRACE: '1', AGENTGIT_FAILPOINT: 'commit:sleep=3000' });
+    const wa2 = startWatch(a, ['--debounce', '100', '--poll', '3600'], { AGENTGIT_TRACE: '1', AGENTGIT_FAILPOINT: 'commit:sleep=10000' }); // b's sync must land inside the stall, also on a loaded machine
     await until('start round', () => wa2.rounds().length === 1);
     const fetches2 = (wa2.stderr().match(/\] git fetch /g) ?? []).length;
     a.append(day, '- from a\n');
