@@ -16,7 +16,7 @@
  * own Control* options, GIT_SSH (a program, no options), and
  * AGENTGIT_SSH_MUX=0.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -35,6 +35,8 @@ const NAME_LENGTH = 1 + 10 + 1 + 40;
 let configured: string | undefined;
 /** The directory of this process's control sockets while a round shares its connection. */
 let muxDir: string | null = null;
+/** The ssh opening the shared connection ahead of the round's first fetch (warmSshConnection), until it is up or gave up. */
+let warming: ChildProcess | null = null;
 
 /** Use the repo's core.sshCommand (undefined: none) as the ssh command when the environment sets none. */
 export function useConfiguredSshCommand(command: string | undefined): void {
@@ -106,6 +108,8 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
   const opened = dir;
   return () => {
     muxDir = null;
+    warming?.kill(); // still connecting: it never becomes a master nobody closes
+    warming = null;
     let mine: string[] = [];
     try {
       mine = readdirSync(opened).filter((f) => f.startsWith(`${process.pid}-`));
@@ -131,4 +135,63 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
  */
 function usableSocketDir(dir: string): boolean {
   return isAbsolute(dir) && !/[\s%"'\\$]|^~/.test(dir) && Buffer.byteLength(dir) + NAME_LENGTH <= MAX_SOCKET_PATH;
+}
+
+/**
+ * Where git's ssh goes for this hub URL, as git passes it (`[-p PORT]
+ * [user@]host`), or null when agentgit would have to guess: brackets (IPv6,
+ * `[host:port]:path`), an empty or odd part, a host that starts with `-`.
+ */
+export function sshDestination(url: string): { dest: string; port: string | null } | null {
+  let dest: string;
+  let port: string | null = null;
+  const full = /^(?:ssh|git\+ssh|ssh\+git):\/\/([^/]*)\//i.exec(url);
+  if (full) {
+    const a = /^((?:[^@/:[\]\s]+@)?[^@/:[\]\s]+)(?::(\d+))?$/.exec(full[1] ?? '');
+    if (!a) return null;
+    dest = a[1]!;
+    port = a[2] ?? null;
+  } else {
+    if (!isSshUrl(url)) return null;
+    const a = /^((?:[^@/:[\]\s]+@)?[^@/:[\]\s]+):/.exec(url);
+    if (!a) return null;
+    dest = a[1]!;
+  }
+  return dest.startsWith('-') ? null : { dest, port };
+}
+
+/**
+ * Open this round's shared connection now, beside the round's local work
+ * (status, commit), so that its first fetch finds it ready instead of
+ * paying the key exchange and login itself (about 100-150 ms on a loopback
+ * sshd). Call after shareSshConnection. The promise settles when the master
+ * is up, when ssh gave up, or after `maxMs`; it never rejects: whatever
+ * went wrong, the fetch opens its own connection as it always did, and its
+ * error is the one reported. Never prompts (BatchMode); nothing runs on the
+ * hub (`-N`: no session). Skipped (resolves at once) when the round shares
+ * nothing or the URL's destination is not plain.
+ */
+export function warmSshConnection(url: string, maxMs: number): Promise<void> {
+  const base = baseCommand(process.env);
+  const to = sshDestination(url);
+  if (muxDir === null || base === undefined || !shareable(base, process.env) || to === null || warming !== null) return Promise.resolve();
+  const controlPath = join(muxDir, `${process.pid}-%C`);
+  const args = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-o', `ControlPersist=${CONTROL_PERSIST}`, '-N', ...(to.port ? ['-p', to.port] : []), to.dest];
+  // with ControlPersist, ssh puts the master in the background once it is logged in, and the command exits 0;
+  // `exec` (the command starts with ssh: shareable): a kill while it connects reaches ssh, not only the shell
+  const child = spawn('/bin/sh', ['-c', `exec ${base} "$@"`, 'ssh', ...args], { stdio: 'ignore' });
+  warming = child;
+  return new Promise<void>((done) => {
+    const settle = (): void => {
+      clearTimeout(timer);
+      if (warming === child) warming = null;
+      done();
+    };
+    const timer = setTimeout(() => {
+      child.kill();
+      settle();
+    }, Math.max(0, maxMs));
+    child.on('error', settle);
+    child.on('exit', settle);
+  });
 }

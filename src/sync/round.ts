@@ -32,7 +32,7 @@ import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
 import { SyncLock } from './lock.js';
 import { pauseLine, readPause } from './pause.js';
-import { shareSshConnection } from '../git/ssh.js';
+import { shareSshConnection, warmSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
@@ -109,6 +109,12 @@ export class Deadline {
     if (ms <= 0) throw new TemporaryError('the sync ran out of time (--timeout); local work is committed, the next run goes on');
     return ms;
   }
+}
+
+/** `url.<base>.insteadOf` in the repo's config: git may reach another host than the URL names, so nothing is opened ahead for it. */
+function rewritesUrls(config: Map<string, string>): boolean {
+  for (const k of config.keys()) if (k.startsWith('url.') && k.endsWith('.insteadof')) return true;
+  return false;
 }
 
 /** Recover what a kill -9 left. Returns notes; throws on a person's merge in progress. */
@@ -756,16 +762,24 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     out.notes.push(...(await lockAndRecover(ctx, lock, o.waitSec)).notes);
     locked = true;
 
+    const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
+    // an ssh hub: one connection for the round's fetches and pushes, opened
+    // now so that it is up by the time the local commit is made (git/ssh.ts)
+    let sshReady: Promise<void> | undefined;
+    if (remoteUrl) {
+      closeSsh = shareSshConnection(remoteUrl, agentgitHome());
+      if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && !rewritesUrls(ctx.config)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
+    }
+
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
     await clocks.load();
     const ref = await localBranchRef(repo, settings);
     takeCommitted(await commitLocal(ctx, clocks));
 
-    const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
     } else {
-      closeSsh = shareSshConnection(remoteUrl, agentgitHome()); // one ssh connection for the round's fetches and pushes
+      await sshReady;
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out.held, t0);
       const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) });
       takeExchange(out, ex);

@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand } from '../../src/git/ssh.js';
+import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand, sshDestination, warmSshConnection } from '../../src/git/ssh.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
-import { hubsAvailable, startSshHub, type SshHub } from '../helpers/hubs.js';
+import { hubsAvailable, startHungHub, startSshHub, type SshHub } from '../helpers/hubs.js';
 
 afterAll(() => cleanupTemp());
 
@@ -22,6 +22,18 @@ describe('ssh destination and command', () => {
     }
     for (const other of ['/srv/hub.git', './hub.git', 'file:///srv/hub.git', 'https://h/a.git', 'http://h:80/a.git', 'dir/with:colon']) {
       expect(isSshUrl(other), other).toBe(false);
+    }
+  });
+
+  it("names the destination git gives ssh, and nothing it would have to guess", () => {
+    expect(sshDestination('git@github.com:org/agent.git')).toEqual({ dest: 'git@github.com', port: null });
+    expect(sshDestination('hub:agent.git')).toEqual({ dest: 'hub', port: null });
+    expect(sshDestination('ssh://git@127.0.0.1:2222/srv/agent.git')).toEqual({ dest: 'git@127.0.0.1', port: '2222' });
+    expect(sshDestination('ssh://hub.example/agent.git')).toEqual({ dest: 'hub.example', port: null });
+    expect(sshDestination('git+ssh://u@hub/a.git')).toEqual({ dest: 'u@hub', port: null });
+    // brackets (IPv6, [host:port]:path), an empty host or port, an option where the host goes, not ssh at all
+    for (const odd of ['git+ssh://u@[::1]:22/a.git', '[::1]:a.git', '[hub:2222]:a.git', 'ssh://:22/a.git', 'ssh://hub:/a.git', 'ssh://-oProxyCommand=x/a.git', '-oProxyCommand=x:a.git', 'ssh://a b/c.git', '/srv/hub.git', 'https://h/a.git']) {
+      expect(sshDestination(odd), odd).toBeNull();
     }
   });
 
@@ -107,6 +119,65 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
       expect(await mastersOf(env)).toEqual([]);
     }
     expect(git(hub.repoPath, ['log', '-1', '--format=%s', 'main'])).toMatch(/agentgit: 1 file from a/);
+  });
+
+  /** Run `fn` with the hub's ssh command as this process's own (warmSshConnection reads process.env, as a round does). */
+  async function withSshEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+    const saved = { GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND, GIT_SSH: process.env.GIT_SSH };
+    process.env.GIT_SSH_COMMAND = env.GIT_SSH_COMMAND;
+    delete process.env.GIT_SSH;
+    try {
+      return await fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+
+  it('the connection opened ahead of the fetch is the one git rides on, and it is closed with the round', async () => {
+    const home = tempDir();
+    await withSshEnv(hub.clientEnv, async () => {
+      const close = shareSshConnection(hub.url, home);
+      expect(close).not.toBeNull();
+      try {
+        const before = hub.connectionCount();
+        await warmSshConnection(hub.url, 30_000);
+        expect(hub.connectionCount() - before).toBe(1);
+        expect(readdirSync(join(home, 'run')).filter((f) => f.startsWith(`${process.pid}-`))).toHaveLength(1); // the master's socket
+        // what a round's fetch does: git's ssh with the shared command finds the master and opens no connection of its own
+        const ls = spawnSync('git', ['ls-remote', hub.url], { encoding: 'utf8', env: { ...process.env, GIT_SSH_COMMAND: sshCommand(process.env) } });
+        expect(ls.status, ls.stderr).toBe(0);
+        expect(ls.stdout).toMatch(/refs\/heads\//);
+        expect(hub.connectionCount() - before).toBe(1);
+      } finally {
+        close?.();
+      }
+      expect(await mastersOf({ AGENTGIT_HOME: home })).toEqual([]);
+    });
+  });
+
+  it('a hub that refuses or never answers: the warm-up gives up, leaves no ssh behind, and never throws', async () => {
+    const hung = await startHungHub();
+    const home = tempDir();
+    try {
+      await withSshEnv({ GIT_SSH_COMMAND: `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -F /dev/null` }, async () => {
+        for (const [url, maxMs] of [
+          [hung.sshUrl, 500], // accepts TCP, never speaks ssh: given up after maxMs
+          ['ssh://git@127.0.0.1:1/agent.git', 30_000], // refused at once
+        ] as const) {
+          const close = shareSshConnection(url, home);
+          try {
+            await expect(warmSshConnection(url, maxMs)).resolves.toBeUndefined();
+          } finally {
+            close?.();
+          }
+          expect(await mastersOf({ AGENTGIT_HOME: home }), url).toEqual([]);
+        }
+      });
+      expect(hung.connectionCount()).toBeGreaterThan(0); // it did try the hung hub
+    } finally {
+      await hung.stop();
+    }
   });
 
   it("the repo's core.sshCommand is used when the environment sets no ssh command", async () => {
