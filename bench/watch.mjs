@@ -11,7 +11,10 @@
  *   small round  10 files written into a watching instance: the round's
  *                `watchMs` (from the decision to run, the watcher's own
  *                `git status` included, to the end) against git-sync's small
- *                round on the same edits, in random order per repetition
+ *                round on the same edits, in random order per repetition; and
+ *                the floor of any small round: `git push` of the same edits
+ *                from a plain clone (committed untimed; on ssh over an open
+ *                connection, as the watcher's)
  *   propagation  two watchers (`--debounce 500 --poll 1`): an entry appended
  *                on one, until it is in the other's file (read every 5 ms);
  *                alternating direction, a random phase before each write
@@ -112,7 +115,7 @@ function floorEnv(F, hub, base) {
 
 export async function watchSuite({ hub, base, days, gitSyncPath, cfg, log }) {
   const v = await setupVariant({ hub, base, variant: 'watch', days, scale: false, gitSyncPath });
-  const { A, B, F, G, layout } = v;
+  const { A, B, F, G, P, layout } = v;
   const out = { hub: hub.kind, files: layout.files };
   const args = ['--debounce', '500', '--poll', '1'];
   let wa = startWatcher(A, args);
@@ -144,8 +147,15 @@ export async function watchSuite({ hub, base, days, gitSyncPath, cfg, log }) {
     for (let i = 0; i < cfg.smallReps; i++) {
       const round = 50_000 + i;
       const rep = {};
-      for (const who of shuffled(['agentgit', ...(G ? ['gitsync'] : [])])) {
-        if (who === 'gitsync') {
+      for (const who of shuffled(['agentgit', 'push', ...(G ? ['gitsync'] : [])])) {
+        if (who === 'push') {
+          // the floor of any small round: git's own push of the same edits, committed untimed
+          // (plain clone P on its own hub repo; on ssh over an open connection, as the watcher's)
+          applyEdits(P.dir, files, 'local', round);
+          await run('sh', ['-c', 'git add -A && git commit -q -m "small round"'], { cwd: P.dir, env: P.env, ok: true });
+          const r = await run('git', ['push', '-q', 'origin', 'HEAD:refs/heads/main'], { cwd: P.dir, env: floorEnv(P, hub, base), ok: true });
+          rep.push = r.ms;
+        } else if (who === 'gitsync') {
           applyEdits(G.dir, files, 'local', round);
           const r = await G.round();
           rep.gitsync = r.code === 0 ? r.ms : NaN;
@@ -161,8 +171,8 @@ export async function watchSuite({ hub, base, days, gitSyncPath, cfg, log }) {
       }
       small.push(rep);
     }
-    out.small = { reps: small.length, agentgit: summary(small.map((s) => s.agentgit)), agentgitRound: summary(small.map((s) => s.agentgitRound)), gitsync: summary(small.map((s) => s.gitsync)), ratio: summary(small.map((s) => s.agentgit / s.gitsync)) };
-    log(`${hub.kind} watch small: ${out.small.agentgit.median} ms, git-sync ${out.small.gitsync.median?.toFixed(0)} ms, ratio ${out.small.ratio.median?.toFixed(2)}`);
+    out.small = { reps: small.length, agentgit: summary(small.map((s) => s.agentgit)), agentgitRound: summary(small.map((s) => s.agentgitRound)), gitsync: summary(small.map((s) => s.gitsync)), ratio: summary(small.map((s) => s.agentgit / s.gitsync)), push: summary(small.map((s) => s.push)), pushRatio: summary(small.map((s) => s.push / s.gitsync)) };
+    log(`${hub.kind} watch small: ${out.small.agentgit.median} ms, git-sync ${out.small.gitsync.median?.toFixed(0)} ms, ratio ${out.small.ratio.median?.toFixed(2)}; git push alone ${out.small.push.median?.toFixed(0)} ms (${out.small.pushRatio.median?.toFixed(2)}x git-sync's round)`);
 
     // propagation between the two watchers
     await idle([wa, wb]);
