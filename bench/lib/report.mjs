@@ -53,6 +53,16 @@ export function evaluateGoals(R) {
     const worst = gsRatios.reduce((a, b) => (b[1] > a[1] ? b : a));
     add('git-sync', 'faster than git-sync on every workload', `worst ${x2(worst[1])} (${worst[0]})`, '< 1x', worst[1] < 1);
   } else add('git-sync', 'faster than git-sync on every workload', `not measured: git-sync not found${R.gitSync?.searched ? ` (${R.gitSync.searched})` : ''}`, '< 1x', null);
+  // cron mode beside git-sync (issue #14): ssh no slower on no-op, small and 1-file divergent rounds, ≤ 1.2x on 100-file ones; file hub ≤ 1.3x
+  const cronIds = { noop: 'no-op', small: 'small', div1: '1-file divergent', div100: '100-file divergent' };
+  for (const hub of ['ssh', 'file']) {
+    for (const [id, name] of Object.entries(cronIds)) {
+      const w = wl(hub, 'base', id);
+      if (!w?.ratios?.gitsync) continue;
+      const lim = hub === 'file' ? 1.3 : id === 'div100' ? 1.2 : 1;
+      ratioGoal('cron (#14)', `${hub} hub: ${name} round vs git-sync's`, med(w.ratios.gitsync), lim);
+    }
+  }
   // watch mode (issue #14)
   for (const hub of ['file', 'ssh']) {
     const w = R.watch?.[hub];
