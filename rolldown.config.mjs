@@ -5,11 +5,12 @@
  *
  * A cron `agentgit sync` starts Node every minute on every instance, so its
  * start-up is made of as few files as possible (docs/performance.md, "Start-up
- * of a cron round"): main.js and its own imports (errors, git/exec: all that
- * `--version` loads), then one `round` chunk with everything a no-op round
- * runs, and one `change` chunk with what a round with local changes adds (the
- * guard, the secret scan, admission, the json and log merge kinds). Default
- * chunking made a no-op round open 28 files, a small round 35; now 5 and 6.
+ * of a cron round"): main.js and `core` (what main.js imports: errors,
+ * git/exec; with rolldown's runtime, all that `--version` loads), then one
+ * `round` chunk with everything a no-op round runs, and one `change` chunk
+ * with what a round with local changes adds (the guard, the secret scan,
+ * admission, the json and log merge kinds). Default chunking made a no-op
+ * round open 28 files, a small round 35; now 4 and 5.
  * Everything else loaded with import() stays in chunks of its own, loaded only
  * when used: other commands, yargs, the isomorphic-git engine and
  * isomorphic-git, integrate and the other merge kinds, checkout, compaction.
@@ -20,9 +21,9 @@ import { sep } from 'node:path';
 rmSync(new URL('./dist/bundle', import.meta.url), { recursive: true, force: true });
 
 /**
- * The named chunks: each takes its roots (paths under dist/) and all they
- * import statically, less what main.js imports statically (it stays where it
- * is, or `--version` would load a round) and less what an earlier one took.
+ * The named chunks after `core`: each takes its roots (paths under dist/) and
+ * all they import statically, less what `core` took (or `--version` would load
+ * a round) and less what an earlier one took.
  */
 const CHUNKS = [
   { name: 'round', roots: ['cli/sync.js', 'sync/hub-files.js', 'sync/watch.js'] },
@@ -50,7 +51,8 @@ const namedChunks = {
       }
       return seen;
     };
-    take(ids.filter((id) => this.getModuleInfo(id)?.isEntry));
+    const entries = ids.filter((id) => this.getModuleInfo(id)?.isEntry);
+    for (const id of take(entries)) if (!entries.includes(id)) chunkOf.set(id, 'core');
     for (const c of CHUNKS) {
       const roots = ids.filter((id) => c.roots.includes(dist(id)));
       if (roots.length !== c.roots.length) throw new Error(`rolldown.config.mjs: chunk ${c.name}: a root is missing from the build (${c.roots.join(', ')})`);
@@ -80,7 +82,7 @@ export default {
     minify: { compress: false, mangle: true },
     codeSplitting: {
       includeDependenciesRecursively: false,
-      groups: CHUNKS.map((c) => ({ name: c.name, test: (id) => chunkOf.get(id) === c.name })),
+      groups: [{ name: 'core' }, ...CHUNKS].map((c) => ({ name: c.name, test: (id) => chunkOf.get(id) === c.name })),
     },
   },
 };

@@ -2,7 +2,7 @@
  * Start-up of a cron `agentgit sync` (docs/performance.md, "Start-up of a cron
  * round"): every module file Node opens costs a resolve, a read, a compile and
  * a link, so the bundle (rolldown.config.mjs) gives a round a few chunks:
- * main.js and its own imports, one `round` chunk for a no-op round, one
+ * main.js, `core` (its own imports), one `round` chunk for a no-op round, one
  * `change` chunk more for a round with local changes. `--version` loads no
  * round. The files come from a module hook, not from timings. Needs `npm run
  * build` (as every test that runs the CLI).
@@ -22,7 +22,7 @@ function chunks(urls: string[]): string[] {
     .sort();
 }
 
-const MAIN = ['errors', 'exec', 'main', 'rolldown-runtime'];
+const MAIN = ['core', 'main', 'rolldown-runtime'];
 
 describe('a cron round loads few bundle files', () => {
   it('--version loads main.js and its imports; a no-op round adds the round chunk; a round with a change adds the change chunk', async () => {
