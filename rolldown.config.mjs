@@ -10,7 +10,10 @@
  * `round` chunk with everything a no-op round runs, and one `change` chunk
  * with what a round with local changes adds (the guard, the secret scan,
  * admission, the json and log merge kinds). Default chunking made a no-op
- * round open 28 files, a small round 35; now 4 and 5.
+ * round open 28 files, a small round 35; now 4 and 5. With the minified
+ * output and zlib loaded on first use, a no-op round went from 775 M to 705 M
+ * instructions (callgrind) and from 106 to 81 ms (paired medians), a small
+ * round from 1,072 M to 1,011 M and 267 to 232 ms (2026-12-03).
  * Everything else loaded with import() stays in chunks of its own, loaded only
  * when used: other commands, yargs, the isomorphic-git engine and
  * isomorphic-git, integrate and the other merge kinds, checkout, compaction.
