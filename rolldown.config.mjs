@@ -10,10 +10,11 @@
  * `round` chunk with everything a no-op round runs, and one `change` chunk
  * with what a round with local changes adds (the guard, the secret scan,
  * admission, the json and log merge kinds). Default chunking made a no-op
- * round open 28 files, a small round 35; now 4 and 5. With the minified
- * output and zlib loaded on first use, a no-op round went from 775 M to 705 M
- * instructions (callgrind) and from 106 to 81 ms (paired medians), a small
- * round from 1,072 M to 1,011 M and 267 to 232 ms (2026-12-03).
+ * round open 28 files, a small round 35; now 4 and 5. With zlib loaded on
+ * first use (and the output minified, since taken out: see below), a no-op
+ * round went from 775 M to 705 M instructions (callgrind) and from 106 to
+ * 81 ms (paired medians), a small round from 1,072 M to 1,011 M and 267 to
+ * 232 ms (2026-12-03).
  * Everything else loaded with import() stays in chunks of its own, loaded only
  * when used: other commands, yargs, the isomorphic-git engine and
  * isomorphic-git, integrate and the other merge kinds, checkout, compaction.
@@ -78,11 +79,9 @@ export default {
     format: 'esm',
     entryFileNames: 'main.js',
     chunkFileNames: '[name]-[hash].js',
-    // Less to read and parse at every start: no whitespace or comments, short
-    // local names. No `compress`: the code runs as written (it measured about
-    // the same, docs/performance.md). Error names are set explicitly
-    // (`this.name = ...`), never taken from a class name.
-    minify: { compress: false, mangle: true },
+    // Not minified: mangling measured 1.3% fewer instructions on a no-op
+    // round (docs/performance.md), not worth a crash's stack trace in
+    // names nobody can find in src/.
     codeSplitting: {
       includeDependenciesRecursively: false,
       groups: [{ name: 'core' }, ...CHUNKS].map((c) => ({ name: c.name, test: (id) => chunkOf.get(id) === c.name })),
