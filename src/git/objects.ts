@@ -7,9 +7,21 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { gitEnv, trackChild } from './exec.js';
+
+let zlib: typeof import('node:zlib') | undefined;
+/**
+ * zlib deflate at level 1, git's own default for loose objects
+ * (core.looseCompression). zlib is loaded on first use: a no-op round
+ * compresses nothing, and every module loaded costs start-up time
+ * (docs/performance.md, "Start-up of a cron round").
+ */
+export function deflateLevel1(data: Uint8Array): Buffer {
+  zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  return zlib.deflateSync(data, { level: 1 });
+}
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 /** The empty tree's id (git knows it whether or not it is stored). */
@@ -55,7 +67,7 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
   const header = Buffer.from(`${type} ${bytes.length}\0`);
   // level 1: git's own default for loose objects (core.looseCompression), half
   // the CPU of zlib's default 6 on an 8 KB log; the oid does not depend on it
-  const data = deflateSync(Buffer.concat([header, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), { level: 1 });
+  const data = deflateLevel1(Buffer.concat([header, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
   // git's own temporary name: fsck ignores `tmp_obj_*` and prune clears old ones,
   // so a kill -9 or a full disk mid-write leaves nothing fsck calls corrupt.
   const tmp = join(dir, `tmp_obj_${process.pid}_${Math.random().toString(36).slice(2, 10)}`);

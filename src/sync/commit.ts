@@ -8,9 +8,8 @@ import { checkPath } from '../git/paths.js';
 import { join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
-import { objectOid } from '../git/objects.js';
+import { deflateLevel1, objectOid } from '../git/objects.js';
 import { createHash } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
 import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
@@ -265,7 +264,7 @@ class PackBuffer {
       size = Math.floor(size / 128);
     }
     head.push(c);
-    const z = deflateSync(data, { level: 1 }); // git's core.looseCompression default
+    const z = deflateLevel1(data);
     this.parts.push(Buffer.from(head), z);
     this.bytes += head.length + z.length;
     this.count++;

@@ -27,7 +27,6 @@ import { lstatSync, readdirSync, statSync, watch as fsWatch, type FSWatcher } fr
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openContext, type Context } from './context.js';
 import { syncRound, type SyncOutcome } from './round.js';

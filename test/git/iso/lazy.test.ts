@@ -6,30 +6,21 @@
  * module the process loads is recorded by a module hook (node --import).
  * Needs `npm run build` (as every test that runs the CLI).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, cleanupTemp, tempDir, testEnv } from '../../helpers/agents.js';
+import { ROOT, cleanupTemp, tempDir, testEnv } from '../../helpers/agents.js';
+import { loadedBy } from '../../helpers/loaded.js';
 
 afterAll(() => cleanupTemp());
 
-/** The bundle's chunks that hold the engine (iso/) or isomorphic-git itself. */
+/** The bundle's chunks that hold the engine (iso/) or isomorphic-git itself (by strings the minifier keeps). */
 function isoChunks(): string[] {
   const dir = join(ROOT, 'dist', 'bundle');
   return readdirSync(dir).filter((f) => {
     const text = readFileSync(join(dir, f), 'utf8');
-    return text.includes('var GitPackIndex = class') || text.includes('var IsoGitEngine = class');
+    return text.includes('(isomorphic-git: everything in-process)') || text.includes('# service=git-upload-pack');
   });
-}
-
-function loadedBy(args: string[], env: NodeJS.ProcessEnv): { urls: string[]; status: number | null; stderr: string } {
-  const log = join(tempDir(), 'loaded.txt');
-  writeFileSync(log, '');
-  const hooks = `import { appendFileSync } from 'node:fs'; export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }`;
-  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
-  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args], { env, encoding: 'utf8' });
-  return { urls: readFileSync(log, 'utf8').split('\n').filter(Boolean), status: r.status, stderr: r.stderr };
 }
 
 describe('the isomorphic-git engine is loaded only when chosen', () => {
