@@ -119,6 +119,7 @@ async function main() {
     // a later run of some suites: the first run's facts stay; this one is recorded beside them
     thisRun = { at: new Date().toISOString(), suites: only, overrides, loadavgStart: facts.loadavgStart };
     R.partialRuns = [...(R.partialRuns ?? []), thisRun];
+    if (gitSyncPath) R.gitSync = { ...gitSync, since: 'the later runs listed above' }; // found now: the figures of the later runs include it
   } else {
     Object.assign(R, { startedAt: new Date().toISOString(), quick: QUICK, config: CONFIG, overrides, facts, gitSync });
     delete R.partialRuns;
