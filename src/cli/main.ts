@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EXIT, exitCodeOf, messageOf } from '../errors.js';
+import { openHubConnectionAhead } from '../sync/ssh-ahead.js';
 
 export { EXIT };
 
@@ -93,8 +94,14 @@ export async function main(argv: string[]): Promise<void> {
     if (first === 'sync') {
       const fast = parseSyncFast(argv.slice(1));
       if (fast) {
-        const m = await import('./sync.js');
-        await m.syncCommand(fast);
+        // an ssh hub: the login starts now, beside the loading of the round (sync/ssh-ahead.ts)
+        const closeAhead = openHubConnectionAhead(fast.C, Math.min(fast.timeout * 1000, 20_000));
+        try {
+          const m = await import('./sync.js');
+          await m.syncCommand(fast);
+        } finally {
+          closeAhead?.();
+        }
         return;
       }
     }

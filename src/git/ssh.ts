@@ -37,6 +37,8 @@ let configured: string | undefined;
 let muxDir: string | null = null;
 /** The ssh opening the shared connection ahead of the round's first fetch (warmSshConnection), until it is up or gave up. */
 let warming: ChildProcess | null = null;
+/** The connection opened ahead while sharing lasts: its URL, and when it is up (or gave up). */
+let warmed: { url: string; ready: Promise<void> } | null = null;
 
 /** Use the repo's core.sshCommand (undefined: none) as the ssh command when the environment sets none. */
 export function useConfiguredSshCommand(command: string | undefined): void {
@@ -110,6 +112,7 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
     muxDir = null;
     warming?.kill(); // still connecting: it never becomes a master nobody closes
     warming = null;
+    warmed = null;
     let mine: string[] = [];
     try {
       mine = readdirSync(opened).filter((f) => f.startsWith(`${process.pid}-`));
@@ -169,9 +172,12 @@ export function sshDestination(url: string): { dest: string; port: string | null
  * went wrong, the fetch opens its own connection as it always did, and its
  * error is the one reported. Never prompts (BatchMode); nothing runs on the
  * hub (`-N`: no session). Skipped (resolves at once) when the round shares
- * nothing or the URL's destination is not plain.
+ * nothing or the URL's destination is not plain. Called again for the
+ * same URL while sharing lasts (the CLI opens it before the round's modules
+ * load, then the round asks): the same promise, never a second master.
  */
 export function warmSshConnection(url: string, maxMs: number): Promise<void> {
+  if (warmed?.url === url) return warmed.ready;
   const base = baseCommand(process.env);
   const to = sshDestination(url);
   if (muxDir === null || base === undefined || !shareable(base, process.env) || to === null || warming !== null) return Promise.resolve();
@@ -181,7 +187,7 @@ export function warmSshConnection(url: string, maxMs: number): Promise<void> {
   // `exec` (the command starts with ssh: shareable): a kill while it connects reaches ssh, not only the shell
   const child = spawn('/bin/sh', ['-c', `exec ${base} "$@"`, 'ssh', ...args], { stdio: 'ignore' });
   warming = child;
-  return new Promise<void>((done) => {
+  const ready = new Promise<void>((done) => {
     const settle = (): void => {
       clearTimeout(timer);
       if (warming === child) warming = null;
@@ -194,4 +200,6 @@ export function warmSshConnection(url: string, maxMs: number): Promise<void> {
     child.on('error', settle);
     child.on('exit', settle);
   });
+  warmed = { url, ready };
+  return ready;
 }

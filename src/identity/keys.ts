@@ -7,15 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { newEd25519Key } from './sshsig.js';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MissingKeyError } from '../errors.js';
 
-export function agentgitHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.AGENTGIT_HOME) return env.AGENTGIT_HOME;
-  const xdg = env.XDG_CONFIG_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.config'), 'agentgit');
-}
+import { agentgitHome } from './home.js';
+
+export { agentgitHome };
 
 export interface KeyPair {
   principal: string;

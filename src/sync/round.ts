@@ -33,6 +33,7 @@ import { ClockSource } from './hlc.js';
 import { SyncLock } from './lock.js';
 import { pauseLine, readPause } from './pause.js';
 import { shareSshConnection, warmSshConnection } from '../git/ssh.js';
+import { rewritesUrls } from './ssh-ahead.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
@@ -109,12 +110,6 @@ export class Deadline {
     if (ms <= 0) throw new TemporaryError('the sync ran out of time (--timeout); local work is committed, the next run goes on');
     return ms;
   }
-}
-
-/** `url.<base>.insteadOf` in the repo's config: git may reach another host than the URL names, so nothing is opened ahead for it. */
-function rewritesUrls(config: Map<string, string>): boolean {
-  for (const k of config.keys()) if (k.startsWith('url.') && k.endsWith('.insteadof')) return true;
-  return false;
 }
 
 /** Recover what a kill -9 left. Returns notes; throws on a person's merge in progress. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand, sshDestination, warmSshConnection } from '../../src/git/ssh.js';
+import { openHubConnectionAhead } from '../../src/sync/ssh-ahead.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 import { hubsAvailable, startHungHub, startSshHub, type SshHub } from '../helpers/hubs.js';
 
@@ -154,6 +155,48 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
       }
       expect(await mastersOf({ AGENTGIT_HOME: home })).toEqual([]);
     });
+  });
+
+  it('opened by the CLI before the round loads: the round rides on it (one connection); a paused repo or a non-repo opens none', async () => {
+    const { dir, env } = instance();
+    const own = await hub.createRepo('ahead.git');
+    const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', 'e'], { env });
+    expect(init.code, init.stderr).toBe(0);
+    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    // in-process, as main.ts calls it: the master is up once the round's own warm-up (the same promise) settles
+    await withSshEnv(env, async () => {
+      const saved = process.env.AGENTGIT_HOME;
+      process.env.AGENTGIT_HOME = String(env.AGENTGIT_HOME);
+      const before = hub.connectionCount();
+      const close = openHubConnectionAhead(dir, 30_000);
+      try {
+        expect(close).not.toBeNull();
+        await warmSshConnection(own.url, 30_000); // what the round does: no second master
+        expect(hub.connectionCount() - before).toBe(1);
+        const ls = spawnSync('git', ['ls-remote', own.url], { encoding: 'utf8', env: { ...process.env, GIT_SSH_COMMAND: sshCommand(process.env) } });
+        expect(ls.status, ls.stderr).toBe(0);
+        expect(hub.connectionCount() - before).toBe(1);
+      } finally {
+        close?.();
+        if (saved === undefined) delete process.env.AGENTGIT_HOME;
+        else process.env.AGENTGIT_HOME = saved;
+      }
+      expect(await mastersOf(env)).toEqual([]);
+      expect(openHubConnectionAhead(tempDir(), 30_000)).toBeNull(); // not a repo
+    });
+    // the CLI: a round with a change, one connection; paused, none at all
+    writeFileSync(join(dir, 'memory', '2026-12-03.md'), '- 14:00 opened ahead\n');
+    let before = hub.connectionCount();
+    const r = await agentgit(['sync', '-C', dir, '--quiet'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(hub.connectionCount() - before).toBe(1);
+    expect(await mastersOf(env)).toEqual([]);
+    expect((await agentgit(['pause', '-C', dir, '--for', '1h'], { env })).code).toBe(0);
+    before = hub.connectionCount();
+    const p = await agentgit(['sync', '-C', dir, '--quiet'], { env });
+    expect(p.code, p.stderr).toBe(0);
+    expect(hub.connectionCount() - before).toBe(0);
+    expect(await mastersOf(env)).toEqual([]);
   });
 
   it('a hub that refuses or never answers: the warm-up gives up, leaves no ssh behind, and never throws', async () => {

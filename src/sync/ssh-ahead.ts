@@ -1,0 +1,50 @@
+/**
+ * A cron round on an ssh hub pays the key exchange and login (100-150 ms on
+ * a loopback sshd) before its first fetch. The round opens the shared
+ * connection as soon as it holds its lock (git/ssh.ts warmSshConnection);
+ * `agentgit sync` opens it earlier still, from the CLI, before the round's
+ * modules load: the login then overlaps Node loading the round, reading the
+ * policy, taking the lock and making the local commit.
+ *
+ * Only what is cheap and certain is read here: the repo's own config files
+ * (git/config.ts reads them in-process; includes or config in the
+ * environment make it give up), and only a repo whose `.git` is a
+ * directory with an agentgit instance, not paused. Anything else: nothing
+ * is opened, and the round does what it always did.
+ */
+import { lstatSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readConfigFiles } from '../git/config.js';
+import { shareSshConnection, useConfiguredSshCommand, warmSshConnection } from '../git/ssh.js';
+import { agentgitHome } from '../identity/home.js';
+import { readPause } from './pause.js';
+
+/** `url.<base>.insteadOf` in the config: git may reach another host than the URL names, so nothing is opened ahead for it. */
+export function rewritesUrls(config: Map<string, string>): boolean {
+  for (const k of config.keys()) if (k.startsWith('url.') && k.endsWith('.insteadof')) return true;
+  return false;
+}
+
+/**
+ * Open the ssh connection to the hub of the repo at `dir` now (at most
+ * `maxMs` of trying). Returns what closes it when the command ends (the
+ * round closes it too when it gets that far), or null when nothing was
+ * opened. Never throws.
+ */
+export function openHubConnectionAhead(dir: string, maxMs: number): (() => void) | null {
+  try {
+    if (process.env.AGENTGIT_ENGINE === 'isomorphic-git' || process.env.AGENTGIT_SSH_MUX === '0') return null;
+    const gitDir = join(resolve(dir), '.git');
+    if (!lstatSync(gitDir, { throwIfNoEntry: false })?.isDirectory()) return null;
+    const config = readConfigFiles(gitDir);
+    if (!config?.get('agentgit.instance') || rewritesUrls(config) || readPause(gitDir)) return null; // paused: the round does nothing
+    const url = config.get(`remote.${config.get('agentgit.remote') ?? 'origin'}.url`);
+    if (!url) return null;
+    useConfiguredSshCommand(config.get('core.sshcommand'));
+    const close = shareSshConnection(url, agentgitHome());
+    if (close) void warmSshConnection(url, maxMs);
+    return close;
+  } catch {
+    return null;
+  }
+}
