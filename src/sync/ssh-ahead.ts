@@ -33,7 +33,7 @@ export function rewritesUrls(config: Map<string, string>): boolean {
  */
 export function openHubConnectionAhead(dir: string, maxMs: number): (() => void) | null {
   try {
-    if (process.env.AGENTGIT_ENGINE === 'isomorphic-git' || process.env.AGENTGIT_SSH_MUX === '0') return null;
+    if (process.env.AGENTGIT_ENGINE === 'isomorphic-git') return null; // no ssh transport (AGENTGIT_SSH_MUX=0: shareSshConnection says no)
     const gitDir = join(resolve(dir), '.git');
     if (!lstatSync(gitDir, { throwIfNoEntry: false })?.isDirectory()) return null;
     const config = readConfigFiles(gitDir);

@@ -48,6 +48,17 @@ export function git(cwd: string, args: string[], env?: NodeJS.ProcessEnv): strin
   return r.stdout;
 }
 
+/** A plain git repo at `dir` (branch main), and what commits `text` as its file `file` and returns the commit id. */
+export function plainRepo(dir: string, env: NodeJS.ProcessEnv): (file: string, text: string) => string {
+  git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+  return (file, text) => {
+    writeFileSync(join(dir, file), text);
+    git(dir, ['add', '-A'], env);
+    git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-q', '-m', text], env);
+    return git(dir, ['rev-parse', 'HEAD'], env).trim();
+  };
+}
+
 export function makeBareHub(): string {
   const d = join(tempDir('agentgit-hub-'), 'hub.git');
   mkdirSync(d);

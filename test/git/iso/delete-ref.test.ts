@@ -8,7 +8,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IsoGitEngine, type IsoGit } from '../../../src/git/iso/iso-git.js';
-import { cleanupTemp, git, tempDir, testEnv } from '../../helpers/agents.js';
+import { cleanupTemp, git, plainRepo, tempDir, testEnv } from '../../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 const env = testEnv(tempDir());
@@ -17,15 +17,9 @@ const REF = 'refs/agentgit/hub/x';
 
 async function repo(): Promise<{ dir: string; iso: IsoGit; a: string; b: string }> {
   const dir = join(tempDir(), 'w');
-  git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
-  const ci = (t: string): string => {
-    writeFileSync(join(dir, 'f'), t);
-    git(dir, ['add', 'f'], env);
-    git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-q', '-m', t], env);
-    return git(dir, ['rev-parse', 'HEAD'], env).trim();
-  };
-  const a = ci('a\n');
-  const b = ci('b\n');
+  const commit = plainRepo(dir, env);
+  const a = commit('f', 'a\n');
+  const b = commit('f', 'b\n');
   git(dir, ['update-ref', REF, a], env);
   const gitDir = join(dir, '.git');
   return { dir, iso: engine.open(dir, gitDir, await engine.detect(gitDir, dir)) as IsoGit, a, b };

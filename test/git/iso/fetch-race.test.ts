@@ -6,11 +6,10 @@
  * "not our ref". Found by the reliability suite's busy-agent scenario on a
  * mixed fleet; the fetch now asks again with the new advertisement.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchHttpsRefspecs } from '../../../src/git/iso/upload-pack.js';
-import { cleanupTemp, git, tempDir, testEnv } from '../../helpers/agents.js';
+import { cleanupTemp, git, plainRepo, tempDir, testEnv } from '../../helpers/agents.js';
 import { gitEnv, hubsAvailable, startHttpsHub, type HttpsHub } from '../../helpers/hubs.js';
 
 const avail = hubsAvailable();
@@ -31,13 +30,8 @@ describe.skipIf(!avail.https)('a fetch racing a push (https, isomorphic-git engi
   it('a ref force-moved between the advertisement and the want: the fetch asks again and gets the new id', async () => {
     const repo = await hub.createRepo('race.git');
     const src = join(tempDir(), 'src');
-    git(tempDir(), ['init', '-q', '-b', 'main', src], env);
-    const commit = (text: string): string => {
-      writeFileSync(join(src, 'beat.txt'), text);
-      git(src, ['add', '-A'], env);
-      git(src, ['-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-q', '-m', text], env);
-      return git(src, ['rev-parse', 'HEAD'], env).trim();
-    };
+    const commitFile = plainRepo(src, env);
+    const commit = (text: string): string => commitFile('beat.txt', text);
     const old = commit('old\n');
     git(src, ['push', '-q', repo.url, `${old}:refs/agentgit/hub/a`], env);
     // a new, unrelated heartbeat: `old` becomes unreachable on the hub once the ref moves
