@@ -109,6 +109,7 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
   muxDir = dir;
   const opened = dir;
   return () => {
+    if (muxDir !== opened) return; // closed already (the CLI and the round both hold a closer)
     muxDir = null;
     warming?.kill(); // still connecting: it never becomes a master nobody closes
     warming = null;

@@ -33,7 +33,7 @@ import { ClockSource } from './hlc.js';
 import { SyncLock } from './lock.js';
 import { pauseLine, readPause } from './pause.js';
 import { shareSshConnection, warmSshConnection } from '../git/ssh.js';
-import { rewritesUrls } from './ssh-ahead.js';
+import { ownedByMe, rewritesUrls } from './ssh-ahead.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
@@ -429,7 +429,7 @@ async function fetchAndVerify(x: Exchange, at: { lastSeen: string | null; attemp
   const { bases, incoming } = theirs && ours && theirs !== ours ? await relate(repo, ours, theirs, at.lastSeen) : { bases: [], incoming: undefined };
   const f: Fetched = { ours, theirs, bases, incoming, firstContact: at.firstContact };
   if (theirs && !ours) {
-    const bad = await rejections(x, f);
+    const bad = await rejections(x, f, f.incoming);
     if (bad.length > 0) throw new RejectedError(`refused the hub's history: ${bad.slice(0, 5).map((b) => `${b.commit.slice(0, 10)} by ${JSON.stringify(b.author)}: ${b.reason}`).join('; ')}. Nothing from the hub was written. Remove those commits from the hub`);
   } else if (needsMerge(f) && !unrelated(f)) await verifyIncoming(x, f);
   return f;
@@ -438,8 +438,8 @@ async function fetchAndVerify(x: Exchange, at: { lastSeen: string | null; attemp
 /** The hub brings commits we lack (not only commits we already have). */
 const needsMerge = (f: Fetched): boolean => f.theirs !== null && f.ours !== null && f.theirs !== f.ours && !(f.bases.length === 1 && f.bases[0] === f.theirs);
 
-/** The hub's commits that fail verification (signatures, then hostile trees), on the walk's list or git's exact one. */
-async function rejections(x: Exchange, f: Fetched, commits = f.incoming) {
+/** The hub's commits that fail verification (signatures, then hostile trees), on the walk's list (`f.incoming`) or, with undefined, git's exact one. */
+async function rejections(x: Exchange, f: Fetched, commits: Fetched['incoming'] | undefined) {
   const { verifyRange } = await import('../identity/verify.js');
   const exclude = f.ours ? [f.ours] : [];
   const tip = f.theirs!;
@@ -451,7 +451,7 @@ async function rejections(x: Exchange, f: Fetched, commits = f.incoming) {
 
 /** Refuse the hub's history when a commit fails verification. */
 async function verifyIncoming(x: Exchange, f: Fetched): Promise<void> {
-  let bad = await rejections(x, f);
+  let bad = await rejections(x, f, f.incoming);
   // The walk's list can hold an old commit of our own history besides the
   // new ones (see relate): before refusing anything, ask git for the exact list.
   if (bad.length > 0 && f.incoming) bad = await rejections(x, f, undefined);
@@ -763,7 +763,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     let sshReady: Promise<void> | undefined;
     if (remoteUrl) {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome());
-      if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && !rewritesUrls(ctx.config)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
+      if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && !rewritesUrls(ctx.config) && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
     }
 
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);

@@ -18,6 +18,22 @@ import { readConfigFiles } from '../git/config.js';
 import { shareSshConnection, useConfiguredSshCommand, warmSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/home.js';
 import { readPause } from './pause.js';
+import { wantIsoGit } from '../git/iso/choose.js';
+
+/**
+ * Whether agentgit may run this repo's `core.sshCommand` itself, before any
+ * git process: git runs it only in a repo owned by the current user (its
+ * safe.directory rule), so the connection is opened ahead only then.
+ */
+export function ownedByMe(gitDir: string): boolean {
+  const uid = process.getuid?.();
+  if (uid === undefined) return false;
+  try {
+    return lstatSync(gitDir).uid === uid && lstatSync(join(gitDir, '..')).uid === uid;
+  } catch {
+    return false;
+  }
+}
 
 /** `url.<base>.insteadOf` in the config: git may reach another host than the URL names, so nothing is opened ahead for it. */
 export function rewritesUrls(config: Map<string, string>): boolean {
@@ -33,9 +49,9 @@ export function rewritesUrls(config: Map<string, string>): boolean {
  */
 export function openHubConnectionAhead(dir: string, maxMs: number): (() => void) | null {
   try {
-    if (process.env.AGENTGIT_ENGINE === 'isomorphic-git') return null; // no ssh transport (AGENTGIT_SSH_MUX=0: shareSshConnection says no)
+    if (wantIsoGit(process.env)) return null; // no ssh transport (AGENTGIT_SSH_MUX=0: shareSshConnection says no)
     const gitDir = join(resolve(dir), '.git');
-    if (!lstatSync(gitDir, { throwIfNoEntry: false })?.isDirectory()) return null;
+    if (!lstatSync(gitDir, { throwIfNoEntry: false })?.isDirectory() || !ownedByMe(gitDir)) return null;
     const config = readConfigFiles(gitDir);
     if (!config?.get('agentgit.instance') || rewritesUrls(config) || readPause(gitDir)) return null; // paused: the round does nothing
     const url = config.get(`remote.${config.get('agentgit.remote') ?? 'origin'}.url`);

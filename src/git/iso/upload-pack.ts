@@ -22,6 +22,7 @@
 import * as fs from 'node:fs';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { redactUrl } from '../url.js';
 import { checkConnected, hubDataError, idxOids } from './connected.js';
 import { loadIso } from './load.js';
@@ -137,6 +138,7 @@ async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omi
     }
   }
   const missing = specs.filter((s) => !s.src.includes('*') && !matched.has(s.src)).map((s) => s.src);
+  dropUncheckedPacks(gitDir); // a pack a failed or killed fetch left is never trusted
   const objs = new IsoObjects(gitDir);
   const wants: string[] = [];
   const fresh = new Set<string>();
@@ -160,9 +162,15 @@ async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omi
     if (res.statusCode !== 200) throw new Error(`${redactUrl(url)}: the hub answered HTTP ${res.statusCode} ${res.statusMessage} to git-upload-pack`);
     const pack = packFromResponse(answer, url);
     if (pack.length < 32 || pack.toString('latin1', 0, 4) !== 'PACK') throw new Error(`${redactUrl(url)}: the hub sent no pack`);
-    for (const oid of await storePack(gitDir, pack)) fresh.add(oid);
+    for (const oid of await storePack(gitDir, pack, { unchecked: true })) fresh.add(oid);
   }
-  await checkConnected(objs, [...updates.values()].map((u) => u.oid), fresh, url);
+  try {
+    await checkConnected(objs, [...updates.values()].map((u) => u.oid), fresh, url);
+  } catch (e) {
+    dropUncheckedPacks(gitDir);
+    throw e;
+  }
+  acceptPacks(gitDir);
   for (const [dst, { oid, force }] of updates) {
     const before = readRef(gitDir, dst);
     if (before === oid) continue;
@@ -184,22 +192,81 @@ async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omi
   return { matched, missing };
 }
 
-/** Store a complete pack and its index under objects/pack, in git's crash-safe order; returns the ids it holds. */
-export async function storePack(gitDir: string, pack: Buffer): Promise<string[]> {
+/**
+ * Store a complete pack and its index under objects/pack, in git's
+ * crash-safe order; returns the ids it holds. The pack's name is its
+ * trailer, which must be the SHA-1 of the rest (else a hub could name a
+ * pack after one we hold and replace it). `unchecked` (a pack from a hub):
+ * a `pack-NAME.unchecked` marker is written before the pack is moved into
+ * place, and stays until acceptPacks, after the connectivity check; a pack
+ * that still has its marker (the check failed, or a kill -9 came first) is
+ * removed by dropUncheckedPacks before the next fetch, so nothing it holds
+ * is ever taken as "here before the fetch" (connected.ts).
+ */
+export async function storePack(gitDir: string, pack: Buffer, o: { unchecked?: boolean } = {}): Promise<string[]> {
   const git = await loadIso();
   const dir = join(gitDir, 'objects', 'pack');
   fs.mkdirSync(dir, { recursive: true });
+  const trailer = pack.subarray(pack.length - 20);
+  if (pack.length < 32 || !createHash('sha1').update(pack.subarray(0, pack.length - 20)).digest().equals(trailer)) {
+    throw hubDataError(gitDir, 'a pack whose trailer is not the SHA-1 of its content');
+  }
   const tmp = `tmp_pack_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   writeFileSync(join(dir, `${tmp}.pack`), pack);
   try {
     await git.indexPack({ fs, dir, gitdir: gitDir, filepath: `${tmp}.pack` });
     const ids = idxOids(readFileSync(join(dir, `${tmp}.idx`)), join(dir, `${tmp}.idx`));
-    const name = `pack-${pack.subarray(pack.length - 20).toString('hex')}`;
+    const name = `pack-${trailer.toString('hex')}`;
+    if (o.unchecked && !existsSync(join(dir, `${name}.idx`))) writeFileSync(join(dir, `${name}.unchecked`), '');
     renameSync(join(dir, `${tmp}.pack`), join(dir, `${name}.pack`));
     renameSync(join(dir, `${tmp}.idx`), join(dir, `${name}.idx`));
     return ids;
   } finally {
     rmSync(join(dir, `${tmp}.pack`), { force: true });
     rmSync(join(dir, `${tmp}.idx`), { force: true });
+  }
+}
+
+/** The connectivity check passed: the packs this fetch stored are ordinary packs from now on. */
+export function acceptPacks(gitDir: string): void {
+  const dir = join(gitDir, 'objects', 'pack');
+  for (const f of packDirEntries(dir)) if (f.endsWith('.unchecked')) rmSync(join(dir, f), { force: true });
+}
+
+/**
+ * Remove what no check vouches for: every pack that still has its
+ * `.unchecked` marker (the pack, its index, then the marker), and the
+ * temporary files of a storePack whose process is gone.
+ */
+export function dropUncheckedPacks(gitDir: string): void {
+  const dir = join(gitDir, 'objects', 'pack');
+  for (const f of packDirEntries(dir)) {
+    if (f.endsWith('.unchecked')) {
+      const name = f.slice(0, -'.unchecked'.length);
+      rmSync(join(dir, `${name}.idx`), { force: true }); // the index first: without it the pack is not read
+      rmSync(join(dir, `${name}.pack`), { force: true });
+      rmSync(join(dir, f), { force: true });
+    } else {
+      const m = /^tmp_pack_(\d+)_/.exec(f);
+      if (m && !alive(Number(m[1]))) rmSync(join(dir, f), { force: true });
+    }
+  }
+}
+
+function packDirEntries(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -13,7 +13,9 @@ import { checkConnected } from '../../../src/git/iso/connected.js';
 import { IsoGitEngine, type IsoGit } from '../../../src/git/iso/iso-git.js';
 import { IsoObjects } from '../../../src/git/iso/objects.js';
 import { writeObjectSync } from '../../../src/git/objects.js';
-import { storePack } from '../../../src/git/iso/upload-pack.js';
+import { acceptPacks, dropUncheckedPacks, storePack } from '../../../src/git/iso/upload-pack.js';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { cleanupTemp, git, makeBareHub, tempDir, testEnv } from '../../helpers/agents.js';
 
@@ -65,6 +67,30 @@ describe('fetch checks', () => {
     const fresh = new Set(await storePack(join(dir, '.git'), pack));
     expect(fresh.size).toBe(0);
     await expect(checkConnected(new IsoObjects(join(dir, '.git')), [head], fresh, 'https://hub.example/x.git')).rejects.toThrow(/https:\/\/hub\.example\/x\.git: commit .* is missing; no ref was moved/);
+  });
+
+  it("a hub's pack the check refused (or a kill -9 left unchecked) is removed before anything trusts it; a pack whose trailer lies is refused", async () => {
+    const { hub, head } = hubWithCommit();
+    const dir = local('/nonexistent');
+    const gitDir = join(dir, '.git');
+    // a pack holding the commit alone, without its tree
+    const pack = spawnSync('git', ['pack-objects', '--stdout', '-q'], { cwd: hub, env, input: `${head}\n` }).stdout as Buffer;
+    const fresh = new Set(await storePack(gitDir, pack, { unchecked: true }));
+    expect(fresh.has(head)).toBe(true);
+    await expect(checkConnected(new IsoObjects(gitDir), [head], fresh, hub)).rejects.toThrow(/tree [0-9a-f]{40} \(named by commit .*\) is missing/);
+    // the next fetch starts by dropping it: the commit is not "here before the fetch"
+    dropUncheckedPacks(gitDir);
+    expect(await new IsoObjects(gitDir).has(head)).toBe(false);
+    expect(readdirSync(join(gitDir, 'objects', 'pack'))).toEqual([]);
+    // checked and accepted: it stays
+    await storePack(gitDir, pack, { unchecked: true });
+    acceptPacks(gitDir);
+    dropUncheckedPacks(gitDir);
+    expect(await new IsoObjects(gitDir).has(head)).toBe(true);
+    // a trailer that is not the SHA-1 of the content (a hub naming its pack after one we hold)
+    const lying = Buffer.from(pack);
+    lying.writeUInt8(lying.readUInt8(lying.length - 1) ^ 1, lying.length - 1);
+    await expect(storePack(gitDir, lying, { unchecked: true })).rejects.toThrow(/trailer is not the SHA-1 of its content/);
   });
 
   it('a commit brought without its tree is not connected; after a full fetch it is', async () => {
