@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { newEd25519Key } from './sshsig.js';
 import { join } from 'node:path';
 import { MissingKeyError } from '../errors.js';
@@ -61,6 +61,7 @@ export async function ensureKey(agent: string, instance: string): Promise<KeyPai
       const tmp = `${priv}.tmp-${process.pid}`;
       await writeFile(tmp + '.pub', k.publicLine, { mode: 0o644 });
       await rename(tmp + '.pub', priv + '.pub');
+      await rm(tmp, { force: true }); // one a kill -9 left under a pid that came back (a restarted container)
       await writeFile(tmp, k.privateText, { mode: 0o600, flag: 'wx' });
       await rename(tmp, priv);
     } else if (r.status !== 0) throw new Error(`cannot create a signing key with ssh-keygen (${(r.stderr || r.error?.message || '').trim()}); install openssh-client`);
