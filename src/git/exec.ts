@@ -119,6 +119,16 @@ export function childDeadlineAt(): number | null {
 const TRACE = process.env.AGENTGIT_TRACE === '1';
 const T0 = Date.now();
 
+let beforeSpawn: (() => void) | null = null;
+/**
+ * Run `f` before every git process starts: git/objects.ts writes the
+ * objects it holds in memory there, so that no git process is ever told of
+ * an object that is not on disk yet.
+ */
+export function setBeforeSpawn(f: () => void): void {
+  beforeSpawn = f;
+}
+
 export function runGit(args: string[], opts: RunOptions): Promise<RunResult> {
   if (!TRACE) return runGitInner(args, opts);
   const t = Date.now();
@@ -127,6 +137,7 @@ export function runGit(args: string[], opts: RunOptions): Promise<RunResult> {
 
 function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    beforeSpawn?.(); // a throw (a full disk) rejects: git is not run
     const child = spawn('git', args, {
       cwd: opts.cwd,
       env: gitEnv(opts.env),

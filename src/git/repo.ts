@@ -11,7 +11,7 @@ import { wantIsoGit } from './iso/choose.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError } from './exec.js';
-import { blobOid, commitPayload, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
+import { batchObjects, blobOid, commitPayload, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /**
  * The engine every repository opened in this process goes through: chosen
@@ -55,6 +55,8 @@ export class Repo {
     private readonly backend: GitBackend,
   ) {
     this.objects = { read: (spec) => backend.readObject(spec) };
+    // the git CLI engine's rounds write their objects as one pack (git/objects.ts, batchObjects)
+    if (caps.engine === 'git CLI' && caps.fastPaths) batchObjects(gitDir);
   }
 
   private static async make(root: string, gitDir: string): Promise<Repo> {
@@ -135,7 +137,13 @@ export class Repo {
   }
 
   close(): void {
+    flushObjects(this.gitDir);
     this.backend.close();
+  }
+
+  /** Write the objects this process holds in memory for this repository (git/objects.ts): before a file outside git names one. */
+  flushObjects(): void {
+    flushObjects(this.gitDir);
   }
 
   /** Path under .git/agentgit/ (per-clone state, never synced). */

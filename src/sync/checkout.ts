@@ -143,6 +143,7 @@ export async function putWorkFile(abs: string, path: string, base: Buffer | null
 /** Move work tree, index and branch from `from` to `to`. */
 export async function checkout(repo: Repo, policy: Policy, ref: string, from: string, to: string): Promise<CheckoutResult> {
   const j: Journal = { from, to, ref };
+  repo.flushObjects(); // the journal names `to`: it is on disk first
   await replaceNoFollow(journalFile(repo), JSON.stringify(j) + '\n');
   const r = await applyJournal(repo, policy, j);
   await rm(journalFile(repo), { force: true });

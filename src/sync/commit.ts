@@ -8,8 +8,6 @@ import { checkPath } from '../git/paths.js';
 import { join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
-import { deflateLevel1, objectOid } from '../git/objects.js';
-import { createHash } from 'node:crypto';
 import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
@@ -105,13 +103,11 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const stage: IndexEntry[] = [];
   const staged: string[] = [];
   const clockFiles = new Map<string, Record<string, string>>();
-  // blobs are written synchronously (git/objects.ts), index entries in status
-  // order; the first commit of many files (an init) puts them into packs
-  // instead (PackBuffer). Later rounds keep loose objects: the blobs they
-  // write are read back from memory (git/objects.ts) by the merge.
-  const pack = repo.caps.fastPaths && status.length >= PACK_MIN_FILES && (await repo.revParse('HEAD')) === null ? new PackBuffer(repo) : null;
+  // blobs are written in-process (git/objects.ts: one pack for the round's
+  // objects, loose ones when few), index entries in status order; the merge
+  // reads the blobs back from memory
   const put = async (path: string, bytes: Uint8Array | null, mode: string, before: Uint8Array | null): Promise<void> => {
-    stage.push(bytes === null ? { path, mode: '0', oid: repo.zeroOid } : { path, mode, oid: pack ? pack.add(bytes) : await repo.writeBlob(bytes) });
+    stage.push(bytes === null ? { path, mode: '0', oid: repo.zeroOid } : { path, mode, oid: await repo.writeBlob(bytes) });
     if (bytes === null ? before !== null : before === null || !bytesEqual(before, bytes)) staged.push(path);
   };
 
@@ -135,7 +131,6 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       return { path, kind, before, work };
     });
     for (const p of pre) if (p) await commitOne(p);
-    if (pack && pack.bytes >= PACK_MAX_BYTES) await pack.flush();
     o.progress?.(Math.min(from + CHUNK, status.length), status.length);
   }
 
@@ -202,7 +197,6 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const clockBytes = new Map([...clockFiles].map(([cpath, clocks]) => [cpath, formatClockFile(clocks)]));
   writeWorkTreeFilesSync(repo.root, clockBytes); // never through a symbolic link
   for (const [cpath, bytes] of clockBytes) await put(cpath, bytes, '100644', headBorn ? await repo.objects.read(`HEAD:${cpath}`) : null);
-  await pack?.flush(); // every object stored before the index names it
   // a held file a person staged by hand must not ride along: back to HEAD's
   // version, or out of the index before the first commit
   if (held.length > 0) {
@@ -224,67 +218,6 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   await o.clocks.save();
   if (commit === null) return { commit: null, committed: [], held, nested, notes };
   return { commit, committed: visible, held, nested, notes };
-}
-
-/** From this many changed paths on, a first commit's blobs go into packs (PackBuffer), not loose objects. */
-export const PACK_MIN_FILES = 500;
-/** A pack is written once this many compressed bytes are buffered (memory stays bounded). */
-const PACK_MAX_BYTES = 32 << 20;
-
-/**
- * Blobs of a commit of many files (an init of 10,000), stored as packs with
- * `git index-pack --stdin` instead of one loose object each: creating a
- * file costs 100 to 600 µs on the machines measured (docs/performance.md),
- * and an init wrote 16,000 of them. The objects are buffered compressed and
- * written before the index names any of them (`flush`); a kill -9 before
- * that leaves nothing, after it a complete pack git reads like any other.
- * The bytes stored are the very bytes the guard checked.
- */
-class PackBuffer {
-  private parts: Buffer[] = [];
-  private seen = new Set<string>();
-  private count = 0;
-  bytes = 0;
-
-  constructor(private readonly repo: Repo) {}
-
-  /** Buffer a blob; returns its object id. */
-  add(data: Uint8Array): string {
-    const oid = objectOid('blob', data);
-    if (this.seen.has(oid)) return oid;
-    this.seen.add(oid);
-    // pack entry header: type (3 = blob) and size, 7 bits a byte, low bits first
-    const head: number[] = [];
-    let size = data.length;
-    let c = (3 << 4) | (size & 15);
-    size = Math.floor(size / 16);
-    while (size > 0) {
-      head.push(c | 0x80);
-      c = size & 0x7f;
-      size = Math.floor(size / 128);
-    }
-    head.push(c);
-    const z = deflateLevel1(data);
-    this.parts.push(Buffer.from(head), z);
-    this.bytes += head.length + z.length;
-    this.count++;
-    return oid;
-  }
-
-  /** Write what is buffered as one pack (nothing when empty). */
-  async flush(): Promise<void> {
-    if (this.count === 0) return;
-    const header = Buffer.alloc(12);
-    header.write('PACK', 0, 'latin1');
-    header.writeUInt32BE(2, 4);
-    header.writeUInt32BE(this.count, 8);
-    const body = Buffer.concat([header, ...this.parts]);
-    const trailer = createHash('sha1').update(body).digest();
-    this.parts = [];
-    this.count = 0;
-    this.bytes = 0;
-    await this.repo.indexPack(Buffer.concat([body, trailer]));
-  }
 }
 
 /**

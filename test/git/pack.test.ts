@@ -1,0 +1,141 @@
+/**
+ * Packs written in-process (git/pack.ts) and the round's object batch
+ * (git/objects.ts batchObjects):
+ * - the .idx is byte for byte what `git index-pack` writes for the same pack,
+ *   and the pack's name is the one git gives it, over random object sets
+ *   (sizes across the entry header's size steps, empty blobs, trees, commits);
+ * - git reads every object back (cat-file, verify-pack, fsck --strict);
+ * - a batch reaches the disk before any git process starts, before the
+ *   object reader asks git for one of its objects, and on close; as loose
+ *   objects when few, as one pack when many.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BATCH_MIN_PACK, objectOid, writeObject, type ObjectType } from '../../src/git/objects.js';
+import { buildPack, crc32, writePackSync, type PackObject } from '../../src/git/pack.js';
+import { Repo } from '../../src/git/repo.js';
+import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
+
+afterAll(() => cleanupTemp());
+
+function bareRepo(): { gitDir: string; env: NodeJS.ProcessEnv } {
+  const env = testEnv(tempDir());
+  const gitDir = join(tempDir(), 'r.git');
+  git(tempDir(), ['init', '-q', '--bare', gitDir], env);
+  return { gitDir, env };
+}
+
+const obj = (type: ObjectType, bytes: Uint8Array): PackObject => ({ oid: objectOid(type, bytes), type, bytes });
+
+/** A tree and a commit git accepts (fsck --strict), naming `blob`. */
+function treeAndCommit(blob: string): PackObject[] {
+  const tree = obj('tree', Buffer.concat([Buffer.from('100644 f.md\0'), Buffer.from(blob, 'hex')]));
+  const commit = obj('commit', Buffer.from(`tree ${tree.oid}\nauthor a <a@x> 1700000000 +0000\ncommitter a <a@x> 1700000000 +0000\n\nm\n`));
+  return [tree, commit];
+}
+
+function packsIn(gitDir: string): string[] {
+  return readdirSync(join(gitDir, 'objects', 'pack')).sort();
+}
+
+describe('in-process packs', () => {
+  it('crc32 is zlib\'s', () => {
+    expect(crc32([Buffer.from('123456789')])).toBe(0xcbf43926);
+    expect(crc32([Buffer.from('1234'), Buffer.from('56789')])).toBe(0xcbf43926);
+    expect(crc32([])).toBe(0);
+  });
+
+  it('the .idx and the name are what git index-pack gives the same pack; git reads every object', () => {
+    const sizes = fc.oneof(fc.constantFrom(0, 1, 15, 16, 17, 2047, 2048, 2049, 262143, 262144), fc.integer({ min: 0, max: 5000 }));
+    const blob = sizes.chain((n) => fc.uint8Array({ minLength: n, maxLength: n }));
+    fc.assert(
+      fc.property(fc.uniqueArray(blob, { minLength: 1, maxLength: 12, selector: (b) => Buffer.from(b).toString('hex') }), fc.boolean(), (blobs, withCommit) => {
+        const { gitDir, env } = bareRepo();
+        const objects = blobs.map((b) => obj('blob', b));
+        if (withCommit) objects.push(...treeAndCommit(objects[0]!.oid));
+        const name = writePackSync(gitDir, objects);
+        const pack = join(gitDir, 'objects', 'pack', `pack-${name}`);
+        expect(packsIn(gitDir)).toEqual([`pack-${name}.idx`, `pack-${name}.pack`]);
+        const theirIdx = join(tempDir(), 'git.idx');
+        const out = spawnSync('git', ['index-pack', '-o', theirIdx, `${pack}.pack`], { cwd: gitDir, env, encoding: 'utf8' });
+        expect(out.status, out.stderr).toBe(0);
+        expect(out.stdout.trim()).toBe(name);
+        expect(readFileSync(`${pack}.idx`).equals(readFileSync(theirIdx))).toBe(true);
+        const listed = git(gitDir, ['verify-pack', '-v', `${pack}.idx`], env);
+        for (const o of objects) {
+          expect(listed).toContain(`${o.oid} ${o.type}`);
+          const back = spawnSync('git', ['cat-file', o.type, o.oid], { cwd: gitDir, env });
+          expect(back.stdout.equals(Buffer.from(o.bytes))).toBe(true);
+        }
+        if (withCommit) git(gitDir, ['fsck', '--strict', '--no-dangling'], env);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('buildPack refuses nothing it cannot index and sorts the index by id', () => {
+    const objects = Array.from({ length: 300 }, (_, i) => obj('blob', Buffer.from(`entry ${i}\n`)));
+    const { idx } = buildPack(objects);
+    const n = idx.readUInt32BE(8 + 255 * 4);
+    expect(n).toBe(300);
+    const ids = Array.from({ length: n }, (_, i) => idx.subarray(8 + 1024 + i * 20, 8 + 1024 + (i + 1) * 20).toString('hex'));
+    expect(ids).toEqual([...ids].sort());
+    expect(new Set(ids)).toEqual(new Set(objects.map((o) => o.oid)));
+  });
+});
+
+describe('a round\'s object batch', () => {
+  async function repo(): Promise<{ repo: Repo; dir: string; env: NodeJS.ProcessEnv }> {
+    const env = testEnv(tempDir());
+    const dir = join(tempDir(), 'repo');
+    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+    mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
+    return { repo: (await Repo.openAt(dir))!, dir, env };
+  }
+  const loose = (gitDir: string, oid: string): boolean => existsSync(join(gitDir, 'objects', oid.slice(0, 2), oid.slice(2)));
+
+  it('many objects: nothing on disk until git is run, then one pack git reads', async () => {
+    const { repo: r, dir, env } = await repo();
+    try {
+      const oids: string[] = [];
+      for (let i = 0; i < BATCH_MIN_PACK + 10; i++) oids.push(await writeObject(r.gitDir, 'blob', Buffer.from(`entry ${i}\n`)));
+      expect(packsIn(r.gitDir)).toEqual([]);
+      expect(oids.some((o) => loose(r.gitDir, o))).toBe(false);
+      // any git process (here through src/git) finds them
+      const tree = await r.buildTree(null, oids.map((oid, i) => ({ path: `f${i}.md`, mode: '100644', oid })));
+      expect((await r.objectInfo([tree])).get(tree)?.type).toBe('tree');
+      expect(packsIn(r.gitDir).filter((f) => f.endsWith('.pack'))).toHaveLength(1);
+      expect(oids.some((o) => loose(r.gitDir, o))).toBe(false);
+      for (const [i, oid] of oids.entries()) expect(git(dir, ['cat-file', 'blob', oid], env)).toBe(`entry ${i}\n`);
+      git(dir, ['fsck', '--strict', '--no-dangling'], env);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('few objects: written loose, on close', async () => {
+    const { repo: r, dir, env } = await repo();
+    const oid = await writeObject(r.gitDir, 'blob', Buffer.from('one\n'));
+    expect(loose(r.gitDir, oid)).toBe(false);
+    r.close();
+    expect(loose(r.gitDir, oid)).toBe(true);
+    expect(git(dir, ['cat-file', 'blob', oid], env)).toBe('one\n');
+  });
+
+  it('the object reader asks git for a batched tree only once it is on disk', async () => {
+    const { repo: r } = await repo();
+    try {
+      const blob = await writeObject(r.gitDir, 'blob', Buffer.from('inside\n'));
+      const tree = await writeObject(r.gitDir, 'tree', Buffer.concat([Buffer.from('100644 a.md\0'), Buffer.from(blob, 'hex')]));
+      expect(loose(r.gitDir, tree)).toBe(false);
+      expect((await r.objects.read(`${tree}:a.md`))?.toString()).toBe('inside\n');
+      expect((await r.objects.read(tree))?.length).toBeGreaterThan(0);
+      expect(loose(r.gitDir, tree)).toBe(true);
+    } finally {
+      r.close();
+    }
+  });
+});
