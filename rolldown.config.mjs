@@ -5,8 +5,10 @@
  *
  * A cron `agentgit sync` starts Node every minute on every instance, so its
  * start-up is made of as few files as possible (docs/performance.md, "Start-up
- * of a cron round"): main.js and `core` (what main.js imports: errors,
- * git/exec; with rolldown's runtime, all that `--version` loads), then one
+ * of a cron round"): main.js and `core` (what main.js imports statically:
+ * errors, git/exec, and what opening the ssh connection ahead needs,
+ * sync/ssh-ahead and its imports; with rolldown's runtime, all that
+ * `--version` loads), then one
  * `round` chunk with everything a no-op round runs, and one `change` chunk
  * with what a round with local changes adds (the guard, the secret scan,
  * admission, the json and log merge kinds). Default chunking made a no-op
