@@ -9,7 +9,7 @@
  *   object reader asks git for one of its objects, and on close; as loose
  *   objects when few, as one pack when many.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -136,6 +136,48 @@ describe('a round\'s object batch', () => {
       expect(loose(r.gitDir, tree)).toBe(true);
     } finally {
       r.close();
+    }
+  });
+});
+
+describe('kill -9 while packs are written', () => {
+  it('leaves complete packs and temp files only: fsck is clean, every pack reported written is read back', async () => {
+    const { gitDir, env } = bareRepo();
+    const mod = new URL('../../dist/git/pack.js', import.meta.url).href;
+    // a child that writes packs of 200 blobs without end, and says which after each
+    const script = `
+      const { writePackSync } = await import(${JSON.stringify(mod)});
+      const { createHash } = await import('node:crypto');
+      for (let n = 0; ; n++) {
+        const objects = [];
+        for (let i = 0; i < 200; i++) {
+          const bytes = Buffer.from('pack ' + n + ' entry ' + i + ' ' + 'x'.repeat(i * 37));
+          objects.push({ oid: createHash('sha1').update('blob ' + bytes.length + '\\0').update(bytes).digest('hex'), type: 'blob', bytes });
+        }
+        const name = writePackSync(process.argv[1], objects);
+        process.stdout.write(name + ' ' + objects[199].oid + '\\n');
+      }`;
+    const reported: string[] = [];
+    for (let trial = 0; trial < 6; trial++) {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, gitDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      // let it write a few packs, then kill it at a random moment of a later one
+      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      reported.push(...out.split('\n').filter((l) => /^[0-9a-f]{40} [0-9a-f]{40}$/.test(l)));
+    }
+    const fsck = spawnSync('git', ['fsck', '--strict', '--no-dangling'], { cwd: gitDir, env, encoding: 'utf8' });
+    expect(fsck.status, fsck.stderr).toBe(0);
+    const files = packsIn(gitDir);
+    for (const f of files.filter((x) => x.endsWith('.idx'))) expect(files).toContain(f.replace(/\.idx$/, '.pack'));
+    for (const f of files.filter((x) => !x.startsWith('tmp_'))) expect(f).toMatch(/^pack-[0-9a-f]{40}\.(pack|idx)$/);
+    expect(reported.length).toBeGreaterThan(0);
+    for (const line of reported) {
+      const [name, last] = line.split(' ') as [string, string];
+      expect(files).toContain(`pack-${name}.idx`);
+      expect(spawnSync('git', ['cat-file', '-e', last], { cwd: gitDir, env }).status).toBe(0);
     }
   });
 });
