@@ -56,8 +56,16 @@ function entryHeader(type: ObjectType, size: number): Buffer {
 
 let crcTable: Uint32Array | undefined;
 
-/** CRC-32 (zlib's), as the .idx stores it for each entry's packed bytes. */
+/** CRC-32 (zlib's), as the .idx stores it for each entry's packed bytes: zlib's own where Node has it (20.15 and later). */
 export function crc32(parts: Uint8Array[]): number {
+  zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  if (native) return parts.reduce((c, p) => native(p, c), 0) >>> 0;
+  return crc32Table(parts);
+}
+
+/** CRC-32 from a table, for a Node without zlib.crc32 (exported for the test that compares the two). */
+export function crc32Table(parts: Uint8Array[]): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BATCH_MIN_PACK, objectOid, writeObject, type ObjectType } from '../../src/git/objects.js';
-import { buildPack, crc32, writePackSync, type PackObject } from '../../src/git/pack.js';
+import { buildPack, crc32, crc32Table, writePackSync, type PackObject } from '../../src/git/pack.js';
 import { Repo } from '../../src/git/repo.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 
@@ -42,10 +42,13 @@ function packsIn(gitDir: string): string[] {
 }
 
 describe('in-process packs', () => {
-  it('crc32 is zlib\'s', () => {
-    expect(crc32([Buffer.from('123456789')])).toBe(0xcbf43926);
-    expect(crc32([Buffer.from('1234'), Buffer.from('56789')])).toBe(0xcbf43926);
-    expect(crc32([])).toBe(0);
+  it('crc32 is zlib\'s, with zlib.crc32 and with the table alike', () => {
+    for (const f of [crc32, crc32Table]) {
+      expect(f([Buffer.from('123456789')])).toBe(0xcbf43926);
+      expect(f([Buffer.from('1234'), Buffer.from('56789')])).toBe(0xcbf43926);
+      expect(f([])).toBe(0);
+    }
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 4 }), (parts) => crc32(parts) === crc32Table(parts)));
   });
 
   it('the .idx and the name are what git index-pack gives the same pack; git reads every object', () => {
