@@ -5,11 +5,12 @@
  * AGENTGIT_SSH_MUX=0) is respected. Against a real sshd on 127.0.0.1.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand, sshDestination, warmSshConnection } from '../../src/git/ssh.js';
+import { processStart } from '../../src/sync/lock.js';
 import { openHubConnectionAhead } from '../../src/sync/ssh-ahead.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 import { hubsAvailable, startHungHub, startSshHub, type SshHub } from '../helpers/hubs.js';
@@ -221,6 +222,39 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     } finally {
       await hung.stop();
     }
+  });
+
+  it('nothing is opened ahead for a usage error (--timeout 0) or a sync lock another live process holds', async () => {
+    const { dir, env } = instance();
+    const own = await hub.createRepo('ahead-refused.git');
+    const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', 'f'], { env });
+    expect(init.code, init.stderr).toBe(0);
+    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    // every TCP connection sshd saw, logged in or not (a warm-up killed mid-login counts too)
+    const reached = (): number => (hub.log().match(/^Connection from /gm) ?? []).length;
+    writeFileSync(join(dir, 'memory', '2026-12-03.md'), '- 15:00 not yet\n');
+    let before = reached();
+    const u = await agentgit(['sync', '-C', dir, '--quiet', '--timeout', '0'], { env });
+    expect(u.code, u.stderr).toBe(2);
+    expect(u.stderr).toMatch(/--timeout must be a positive number/);
+    // the lock held by a live process (this test's): the round exits 75 at once
+    const lockFile = join(dir, '.git', 'agentgit', 'sync.lock');
+    writeFileSync(lockFile, JSON.stringify({ pid: process.pid, start: processStart(process.pid), host: hostname(), since: 0 }) + '\n');
+    try {
+      const b = await agentgit(['sync', '-C', dir], { env });
+      expect(b.code, b.stderr).toBe(75);
+      expect(b.stderr).toMatch(/lock/);
+    } finally {
+      rmSync(lockFile, { force: true });
+    }
+    await new Promise((r) => setTimeout(r, 300)); // sshd logs a connection as it accepts it: give a late one time to show
+    expect(reached() - before).toBe(0);
+    expect(await mastersOf(env)).toEqual([]);
+    // and the lock free again: the connection is opened ahead as before
+    before = hub.connectionCount();
+    const r = await agentgit(['sync', '-C', dir, '--quiet'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(hub.connectionCount() - before).toBe(1);
   });
 
   it("the repo's core.sshCommand is used when the environment sets no ssh command", async () => {
