@@ -95,6 +95,16 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     return { dir, env: testEnv(home, { ...hub.clientEnv }) };
   }
 
+  /** An instance on its own repo of the hub, initialized and synced once. */
+  async function syncedOnOwnRepo(repo: string, name: string): Promise<{ dir: string; env: NodeJS.ProcessEnv; own: { url: string } }> {
+    const { dir, env } = instance();
+    const own = await hub.createRepo(repo);
+    const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', name], { env });
+    expect(init.code, init.stderr).toBe(0);
+    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    return { dir, env, own };
+  }
+
   async function mastersOf(env: NodeJS.ProcessEnv): Promise<string[]> {
     const run = join(String(env.AGENTGIT_HOME), 'run');
     // the master is told to exit as the round ends; give it a moment
@@ -159,11 +169,7 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
   });
 
   it('opened by the CLI before the round loads: the round rides on it (one connection); a paused repo or a non-repo opens none', async () => {
-    const { dir, env } = instance();
-    const own = await hub.createRepo('ahead.git');
-    const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', 'e'], { env });
-    expect(init.code, init.stderr).toBe(0);
-    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    const { dir, env, own } = await syncedOnOwnRepo('ahead.git', 'e');
     // in-process, as main.ts calls it: the master is up once the round's own warm-up (the same promise) settles
     await withSshEnv(env, async () => {
       const saved = process.env.AGENTGIT_HOME;
@@ -225,11 +231,7 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
   });
 
   it('nothing is opened ahead for a usage error (--timeout 0) or a sync lock another live process holds', async () => {
-    const { dir, env } = instance();
-    const own = await hub.createRepo('ahead-refused.git');
-    const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', 'f'], { env });
-    expect(init.code, init.stderr).toBe(0);
-    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    const { dir, env } = await syncedOnOwnRepo('ahead-refused.git', 'f');
     // every TCP connection sshd saw, logged in or not (a warm-up killed mid-login counts too)
     const reached = (): number => (hub.log().match(/^Connection from /gm) ?? []).length;
     writeFileSync(join(dir, 'memory', '2026-12-03.md'), '- 15:00 not yet\n');
