@@ -94,8 +94,8 @@ export async function main(argv: string[]): Promise<void> {
     if (first === 'sync') {
       const fast = parseSyncFast(argv.slice(1));
       if (fast) {
-        // an ssh hub: the login starts now, beside the loading of the round (sync/ssh-ahead.ts)
-        const closeAhead = openHubConnectionAhead(fast.C, Math.min(fast.timeout * 1000, 20_000));
+        // an ssh hub: the login starts now, beside the loading of the round (sync/ssh-ahead.ts); a bad --timeout is a usage error first
+        const closeAhead = fast.timeout > 0 ? openHubConnectionAhead(fast.C, Math.min(fast.timeout * 1000, 20_000)) : null;
         try {
           const m = await import('./sync.js');
           await m.syncCommand(fast);

@@ -38,7 +38,16 @@ let muxDir: string | null = null;
 /** The ssh opening the shared connection ahead of the round's first fetch (warmSshConnection), until it is up or gave up. */
 let warming: ChildProcess | null = null;
 /** The connection opened ahead while sharing lasts: its URL, and when it is up (or gave up). */
-let warmed: { url: string; ready: Promise<void> } | null = null;
+let warmed: { url: string; ready: Promise<string | null> } | null = null;
+
+/**
+ * ssh's words for a hub it cannot reach at all (no TCP connection, no name):
+ * git's fetch would meet the same and fail the same way. Never a refusal
+ * after connecting (keys, host keys): git reports those itself.
+ */
+const CONNECT_ERROR = /^ssh: (connect to host .*: (Connection refused|Connection timed out|No route to host)|Could not resolve hostname .*)\r?$/m;
+/** What git prints after its ssh failed before the protocol started (connect.c), so the round reports the hub exactly as the fetch would. */
+const GIT_SSH_FAILED = 'fatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n';
 
 /** Use the repo's core.sshCommand (undefined: none) as the ssh command when the environment sets none. */
 export function useConfiguredSshCommand(command: string | undefined): void {
@@ -169,37 +178,48 @@ export function sshDestination(url: string): { dest: string; port: string | null
  * (status, commit), so that its first fetch finds it ready instead of
  * paying the key exchange and login itself (about 100-150 ms on a loopback
  * sshd). Call after shareSshConnection. The promise settles when the master
- * is up, when ssh gave up, or after `maxMs`; it never rejects: whatever
- * went wrong, the fetch opens its own connection as it always did, and its
- * error is the one reported. Never prompts (BatchMode); nothing runs on the
- * hub (`-N`: no session). Skipped (resolves at once) when the round shares
- * nothing or the URL's destination is not plain. Called again for the
- * same URL while sharing lasts (the CLI opens it before the round's modules
- * load, then the round asks): the same promise, never a second master.
+ * is up, when ssh gave up, or after `maxMs`; it never rejects. It resolves
+ * to null, and the fetch opens its own connection if it must, as it always
+ * did, except when ssh could not reach the hub at all (exit 255 with a
+ * connect error: refused, timed out, no route, an unresolvable name): then
+ * to the stderr git's fetch would print for it (ssh's words, then git's
+ * "Could not read from remote repository"), so the round reports the hub
+ * unreachable at once instead of waiting out a second connect timeout.
+ * Never prompts (BatchMode); nothing runs on the hub (`-N`: no session).
+ * Skipped (null at once) when the round shares nothing or the URL's
+ * destination is not plain. Called again for the same URL while sharing
+ * lasts (the CLI opens it before the round's modules load, then the round
+ * asks): the same promise, never a second master.
  */
-export function warmSshConnection(url: string, maxMs: number): Promise<void> {
+export function warmSshConnection(url: string, maxMs: number): Promise<string | null> {
   if (warmed?.url === url) return warmed.ready;
   const base = baseCommand(process.env);
   const to = sshDestination(url);
-  if (muxDir === null || base === undefined || !shareable(base, process.env) || to === null || warming !== null) return Promise.resolve();
+  if (muxDir === null || base === undefined || !shareable(base, process.env) || to === null || warming !== null) return Promise.resolve(null);
   const controlPath = join(muxDir, `${process.pid}-%C`);
   const args = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-o', `ControlPersist=${CONTROL_PERSIST}`, '-N', ...(to.port ? ['-p', to.port] : []), to.dest];
-  // with ControlPersist, ssh puts the master in the background once it is logged in, and the command exits 0;
+  // with ControlPersist, ssh puts the master in the background once it is logged in (its stderr then /dev/null), and the command exits 0;
   // `exec` (the command starts with ssh: shareable): a kill while it connects reaches ssh, not only the shell
-  const child = spawn('/bin/sh', ['-c', `exec ${base} "$@"`, 'ssh', ...args], { stdio: 'ignore' });
+  const child = spawn('/bin/sh', ['-c', `exec ${base} "$@"`, 'ssh', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   warming = child;
-  const ready = new Promise<void>((done) => {
-    const settle = (): void => {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 4096) stderr += d.toString('utf8');
+  });
+  const ready = new Promise<string | null>((done) => {
+    const settle = (verdict: string | null): void => {
       clearTimeout(timer);
       if (warming === child) warming = null;
-      done();
+      done(verdict);
     };
     const timer = setTimeout(() => {
       child.kill();
-      settle();
+      settle(null);
     }, Math.max(0, maxMs));
-    child.on('error', settle);
-    child.on('exit', settle);
+    child.on('error', () => settle(null));
+    // exit 255 (ssh's own failure): wait for the whole of its stderr (no master holds it); anything else settles now
+    child.on('exit', (code) => code !== 255 && settle(null));
+    child.on('close', (code) => settle(code === 255 && CONNECT_ERROR.test(stderr) ? `${stderr}${stderr.endsWith('\n') ? '' : '\n'}${GIT_SSH_FAILED}` : null));
   });
   warmed = { url, ready };
   return ready;

@@ -5,9 +5,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { newEd25519Key } from './sshsig.js';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { MissingKeyError } from '../errors.js';
 
 import { agentgitHome } from './home.js';
@@ -49,26 +49,58 @@ export async function loadKey(privatePath: string, principal: string): Promise<K
 export async function ensureKey(agent: string, instance: string): Promise<KeyPair> {
   const priv = keyPath(agent, instance);
   const principal = principalOf(agent, instance);
-  try {
-    await stat(priv);
-  } catch {
-    await mkdir(join(agentgitHome(), 'keys'), { recursive: true, mode: 0o700 });
-    const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', principal, '-f', priv], { encoding: 'utf8' });
-    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-      // no ssh-keygen (a slim container, the isomorphic-git engine): the same key, made in-process
-      // public key first, the private key last, each whole by a rename: a kill -9 in between leaves no half key pair
-      const k = newEd25519Key(principal);
-      const tmp = `${priv}.tmp-${process.pid}`;
-      await writeFile(tmp + '.pub', k.publicLine, { mode: 0o644 });
-      await rename(tmp + '.pub', priv + '.pub');
-      await rm(tmp, { force: true }); // one a kill -9 left under a pid that came back (a restarted container)
-      await writeFile(tmp, k.privateText, { mode: 0o600, flag: 'wx' });
-      await rename(tmp, priv);
-    } else if (r.status !== 0) throw new Error(`cannot create a signing key with ssh-keygen (${(r.stderr || r.error?.message || '').trim()}); install openssh-client`);
-  }
+  if (!(await exists(priv))) await createKey(priv, principal);
   await chmod(priv, 0o600);
   const publicKey = (await readFile(priv + '.pub', 'utf8')).trim();
   return { principal, privatePath: priv, publicPath: priv + '.pub', publicKey };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Make the key pair at `priv`, atomically as a pair: under a lock file
+ * (`priv.lock`, the sync lock's kind: O_EXCL, a dead holder's taken over),
+ * re-checked once held, the pair is made in a private directory beside it,
+ * then the public key is renamed into place and the private key last. A
+ * reader that finds the private key (ensureKey, loadKey look for it first)
+ * finds its own public key; two processes creating the same key at once
+ * make one pair, never one's private key with the other's public key; a
+ * kill -9 leaves no key (a directory the next creation removes) or a whole
+ * pair.
+ */
+async function createKey(priv: string, principal: string): Promise<void> {
+  const dir = dirname(priv);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const { SyncLock } = await import('../sync/lock.js');
+  const lock = new SyncLock(`${priv}.lock`);
+  await lock.acquire(60_000);
+  try {
+    if (await exists(priv)) return; // made by another process while this one waited
+    const name = basename(priv);
+    for (const e of await readdir(dir)) if (e.startsWith(`${name}.new-`)) await rm(join(dir, e), { recursive: true, force: true }); // a holder killed mid-way
+    const tmp = await mkdtemp(join(dir, `${name}.new-`));
+    try {
+      const t = join(tmp, 'key');
+      const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', principal, '-f', t], { encoding: 'utf8' });
+      if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+        // no ssh-keygen (a slim container, the isomorphic-git engine): the same key, made in-process
+        const k = newEd25519Key(principal);
+        await writeFile(t + '.pub', k.publicLine, { mode: 0o644 });
+        await writeFile(t, k.privateText, { mode: 0o600, flag: 'wx' });
+      } else if (r.status !== 0) throw new Error(`cannot create a signing key with ssh-keygen (${(r.stderr || r.error?.message || '').trim()}); install openssh-client`);
+      await rename(t + '.pub', priv + '.pub');
+      await rename(t, priv);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  } finally {
+    await lock.release();
+  }
 }
 
 /** Copy a key pair in from files (identity import). */

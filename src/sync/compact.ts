@@ -30,6 +30,7 @@ import type { ClockSource } from './hlc.js';
 import { isClockPath } from './clocks.js';
 import type { Context } from './context.js';
 import type { PathPlan } from './integrate.js';
+import { TemporaryError } from '../errors.js';
 
 export const EPOCH_TRAILER = 'Agentgit-Epoch-Of';
 /** On an epoch made with `--before`: the archived commit whose tree the epoch carries (the cut). */
@@ -490,12 +491,11 @@ export interface CompactHistoryResult {
  * instance's own work over like any other instance's.
  */
 export async function compactHistory(o: { dir: string; exportFile?: string; timeoutSec: number; waitSec: number; before?: number }): Promise<CompactHistoryResult> {
-  const [{ openContext }, { SyncLock }, { Deadline, fetchHub }, { failpoint, armFailpoints }, { TemporaryError }] = await Promise.all([
+  const [{ openContext }, { SyncLock }, { Deadline, fetchHub }, { failpoint, armFailpoints }] = await Promise.all([
     import('./context.js'),
     import('./lock.js'),
     import('./round.js'),
     import('./failpoint.js'),
-    import('../errors.js'),
   ]);
   armFailpoints();
   const ctx = await openContext(o.dir);
@@ -512,11 +512,12 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const track = `refs/remotes/${settings.remote}/${settings.branch}`;
     const hubHead = await repo.revParse(track);
     if (!hubHead) throw new Error(`could not read ${track} after the fetch; run \`agentgit sync\` first`);
+    const settled = await settlePending(repo, settings.remote, settings.branch, hubHead, dl.left());
     const count = await repo.countCommits({ include: [hubHead] });
     const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
     const ours = local ? await repo.revParse(`refs/heads/${local}`) : null;
     if (ours && (await repo.mergeBases(ours, hubHead)).length === 0) throw new Error(`this instance has not crossed into the hub's current epoch yet; run \`agentgit sync\` first, then compact again`);
-    if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: ['the hub\'s history is one commit already: nothing to compact'] };
+    if ((await repo.parentsOf(hubHead)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: [...settled, 'the hub\'s history is one commit already: nothing to compact'] };
     // --before: the cut is the last first-parent commit committed at or before the date; the commits after it are replayed
     let cut = hubHead;
     let originals: string[] = [];
@@ -525,9 +526,9 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
       for (const c of await repo.walk({ include: [hubHead] }, { firstParent: true })) line.push([c.oid, await repo.committerTime(c.oid)]);
       const at = line.findIndex(([, t]) => t <= o.before!);
       const when = new Date(o.before).toISOString();
-      if (at < 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: [`no commit on the hub's branch was committed at or before ${when}: nothing to compact`] };
+      if (at < 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: [...settled, `no commit on the hub's branch was committed at or before ${when}: nothing to compact`] };
       cut = line[at]![0];
-      if ((await repo.parentsOf(cut)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: [`the history up to ${when} is one commit: nothing to compact`] };
+      if ((await repo.parentsOf(cut)).length === 0) return { epoch: null, archived: null, archivedCommits: 0, exported: null, notes: [...settled, `the history up to ${when} is one commit: nothing to compact`] };
       originals = line.slice(0, at).map(([c]) => c).reverse();
     }
     // what we archive must verify like anything we merge
@@ -546,6 +547,9 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const unsigned = why ? [] : await verifyRange(repo, { exclude: [epoch], tip, allowBootstrap: false });
     if (why || unsigned.length > 0) throw new Error(`the epoch this instance built does not check out (${why ?? unsigned.slice(0, 3).map((b) => `${short(b.commit)}: ${b.reason}`).join('; ')}); nothing was pushed`);
     const archiveRef = `${ARCHIVE_PREFIX}${epoch}`;
+    // pending from before the archive ref exists until the hub's answer is known: a push that throws (the deadline,
+    // a dropped connection) or a kill -9 may have moved the hub, so the local archive ref stays (settlePending decides)
+    await markPending(repo, { add: { epoch, archived: hubHead } });
     await repo.updateRef(archiveRef, hubHead, null, 'agentgit: archive of the history before an epoch');
     let exported: string | null = null;
     if (o.exportFile) {
@@ -553,26 +557,106 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
       exported = o.exportFile;
     }
     const branch = `refs/heads/${settings.branch}`;
-    // a push that throws (the deadline, an engine that cannot push atomically) leaves no local archive ref behind either
-    const r = await repo.push({ remote: settings.remote, refspecs: [`${tip}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() }).catch(async (e: unknown) => {
-      await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);
-      throw e;
+    const r = await repo.push({ remote: settings.remote, refspecs: [`${tip}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() }).catch((e: unknown) => {
+      throw outcomeUnknown(e, archiveRef);
     });
-    if (r.code === 128) throw (await import('../git/exec.js')).gitFailure(['push'], r.code, r.stderr);
+    if (r.code !== 0 && !refusedByHub(r)) throw outcomeUnknown((await import('../git/exec.js')).gitFailure(['push'], r.code, r.stderr), archiveRef);
     if (r.code !== 0) {
       await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);
+      await markPending(repo, { remove: epoch });
       const all = r.stdout + r.stderr;
       if (/\[rejected\]|stale info|fetch first|non-fast-forward|failed to update ref|atomic/i.test(all)) {
         throw new TemporaryError('the hub\'s branch moved while compacting (another instance pushed): nothing was changed on the hub; run `agentgit compact history` again');
       }
       throw new Error(`git push of the new epoch failed: ${r.stderr.split('\n').find((l) => l.trim()) ?? 'no message'}; nothing was changed on the hub`);
     }
+    await markPending(repo, { remove: epoch });
     await failpoint('compact'); // the hub has the epoch; this instance crosses into it in its next round
-    return { epoch, archived: hubHead, archivedCommits: count, exported, notes: originals.length ? [`${originals.length} commit${originals.length === 1 ? '' : 's'} after the cut ${short(cut)} replayed on top of the epoch`] : [] };
+    return { epoch, archived: hubHead, archivedCommits: count, exported, notes: [...settled, ...(originals.length ? [`${originals.length} commit${originals.length === 1 ? '' : 's'} after the cut ${short(cut)} replayed on top of the epoch`] : [])] };
   } finally {
     if (locked) await lock.release();
     repo.close();
   }
+}
+
+// ---------------------------------------------------------------- a push whose outcome is unknown
+
+/** An epoch push in flight (`.git/agentgit/compact-pending.json`, a list): added before the push, removed once the hub's answer is known. */
+interface Pending {
+  epoch: string;
+  archived: string;
+}
+
+const PENDING = 'compact-pending.json';
+
+async function readPending(repo: Repo): Promise<Pending[]> {
+  const { readFile } = await import('node:fs/promises');
+  const oid = (v: unknown): v is string => typeof v === 'string' && /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(v);
+  try {
+    const list = JSON.parse(await readFile(repo.stateFile(PENDING), 'utf8')) as unknown;
+    return Array.isArray(list) ? list.filter((p: Partial<Pending>): p is Pending => oid(p?.epoch) && oid(p?.archived)).map((p) => ({ epoch: p.epoch, archived: p.archived })) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Adds `add` to the pending pushes, or removes the epoch `remove` from them (whole by a rename: a kill -9 leaves the old list or the new). */
+async function markPending(repo: Repo, change: { add: Pending } | { remove: string }): Promise<void> {
+  const { rename, rm, writeFile } = await import('node:fs/promises');
+  const file = repo.stateFile(PENDING);
+  const list = (await readPending(repo)).filter((p) => p.epoch !== ('add' in change ? change.add.epoch : change.remove));
+  if ('add' in change) list.push(change.add);
+  if (list.length === 0) return rm(file, { force: true });
+  await writeFile(`${file}.tmp`, JSON.stringify(list) + '\n');
+  await rename(`${file}.tmp`, file);
+}
+
+/** A push answer that says the hub applied nothing: a ref refused (`!`) with a reason, not `[remote failure]` (no status came back). With --atomic, one refused ref means none moved. */
+function refusedByHub(r: { refs: Array<{ flag: string; summary: string }>; stdout: string; stderr: string }): boolean {
+  if (r.refs.length > 0) return r.refs.some((x) => x.flag === '!' && !/remote failure/i.test(x.summary));
+  return /\[(remote )?rejected\]|stale info|fetch first|non-fast-forward/i.test(r.stdout + r.stderr);
+}
+
+/** The error of a push whose outcome is unknown (the hub may have taken it): temporary, the next run finds out. */
+function outcomeUnknown(cause: unknown, archiveRef: string): TemporaryError {
+  const why = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
+  return new TemporaryError(`the push of the new epoch got no answer from the hub (${why}): the hub may or may not have taken it; the local ${archiveRef} is kept, and the next \`agentgit compact history\` asks the hub which`);
+}
+
+/**
+ * Earlier compactions whose push got no answer (it threw, or was killed):
+ * ask the hub. Taken (the hub's branch or ours descends from the epoch, or
+ * the hub holds its archive ref): the local archive ref is the archive,
+ * kept. Never taken (the hub's branch moved away from the archived head, so
+ * the compare-and-swap can no longer succeed, and none of the above): the
+ * local archive ref is removed (it named the hub's own history, which the
+ * hub still holds). The hub still at the archived head, or unreachable:
+ * nothing decided, asked again next time. Returns notes for the operator.
+ */
+async function settlePending(repo: Repo, remote: string, branch: string, hubHead: string, timeoutMs: number): Promise<string[]> {
+  const notes: string[] = [];
+  const local = repo.headBranchFromFile() ?? (await repo.currentBranch());
+  const head = local ? await repo.revParse(`refs/heads/${local}`) : null;
+  for (const p of await readPending(repo)) {
+    const ref = `${ARCHIVE_PREFIX}${p.epoch}`;
+    const has = async (tip: string | null): Promise<boolean> => !!tip && (await repo.isAncestor(p.epoch, tip).catch(() => false));
+    if ((await has(hubHead)) || (await has(head))) {
+      await markPending(repo, { remove: p.epoch });
+      continue;
+    }
+    const hub = await repo.lsRemote(remote, [ref, `refs/heads/${branch}`], { timeoutMs });
+    if (!hub.ok) continue;
+    if (hub.refs.get(ref) === p.archived) {
+      await markPending(repo, { remove: p.epoch });
+    } else if (hub.refs.get(`refs/heads/${branch}`) === p.archived) {
+      notes.push(`the hub has not taken the earlier epoch ${short(p.epoch)} (yet): its local ${ref} is kept until that is certain`);
+    } else {
+      await repo.deleteRef(ref, p.archived).catch(() => undefined);
+      await markPending(repo, { remove: p.epoch });
+      notes.push(`the earlier epoch ${short(p.epoch)}, whose push got no answer, never reached the hub: its local ${ref} is removed`);
+    }
+  }
+  return notes;
 }
 
 /**

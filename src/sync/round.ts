@@ -760,7 +760,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
     // an ssh hub: one connection for the round's fetches and pushes, opened
     // now so that it is up by the time the local commit is made (git/ssh.ts)
-    let sshReady: Promise<void> | undefined;
+    let sshReady: Promise<string | null> | undefined;
     if (remoteUrl) {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome());
       if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && !rewritesUrls(ctx.config) && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
@@ -774,7 +774,9 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
     } else {
-      await sshReady;
+      // ssh could not reach the hub at all: the fetch would fail alike, after a second connect timeout (git/ssh.ts)
+      const unreachable = await sshReady;
+      if (unreachable) throw new GitError(`git fetch failed: ${firstLine(unreachable)}`, ['fetch'], 128, unreachable, false);
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out.held, t0);
       const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) });
       takeExchange(out, ex);

@@ -9,16 +9,18 @@
  * Only what is cheap and certain is read here: the repo's own config files
  * (git/config.ts reads them in-process; includes or config in the
  * environment make it give up), and only a repo whose `.git` is a
- * directory with an agentgit instance, not paused. Anything else: nothing
+ * directory with an agentgit instance, not paused, whose sync lock no
+ * other live process holds. Anything else: nothing
  * is opened, and the round does what it always did.
  */
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readConfigFiles } from '../git/config.js';
 import { shareSshConnection, useConfiguredSshCommand, warmSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/home.js';
 import { readPause } from './pause.js';
 import { wantIsoGit } from '../git/iso/choose.js';
+import { isAlive, type LockInfo } from './lock.js';
 
 /**
  * Whether agentgit may run this repo's `core.sshCommand` itself, before any
@@ -32,6 +34,21 @@ export function ownedByMe(gitDir: string): boolean {
     return lstatSync(gitDir).uid === uid && lstatSync(join(gitDir, '..')).uid === uid;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Whether another live process holds this repo's sync lock now (read as
+ * lock.ts reads it, never taken): the round would exit 75 without touching
+ * the hub, so nothing is opened for it. A lock taken just after this check
+ * is a race that costs one login, no more.
+ */
+export function syncLockBusy(gitDir: string): boolean {
+  try {
+    const info = JSON.parse(readFileSync(join(gitDir, 'agentgit', 'sync.lock'), 'utf8')) as LockInfo;
+    return typeof info.pid === 'number' && info.pid !== process.pid && isAlive(info);
+  } catch {
+    return false; // none, or unreadable: the round takes it over
   }
 }
 
@@ -53,7 +70,7 @@ export function openHubConnectionAhead(dir: string, maxMs: number): (() => void)
     const gitDir = join(resolve(dir), '.git');
     if (!lstatSync(gitDir, { throwIfNoEntry: false })?.isDirectory() || !ownedByMe(gitDir)) return null;
     const config = readConfigFiles(gitDir);
-    if (!config?.get('agentgit.instance') || rewritesUrls(config) || readPause(gitDir)) return null; // paused: the round does nothing
+    if (!config?.get('agentgit.instance') || rewritesUrls(config) || readPause(gitDir) || syncLockBusy(gitDir)) return null; // paused or busy: the round does nothing
     const url = config.get(`remote.${config.get('agentgit.remote') ?? 'origin'}.url`);
     if (!url) return null;
     useConfiguredSshCommand(config.get('core.sshcommand'));

@@ -5,11 +5,12 @@
  * AGENTGIT_SSH_MUX=0) is respected. Against a real sshd on 127.0.0.1.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand, sshDestination, warmSshConnection } from '../../src/git/ssh.js';
+import { processStart } from '../../src/sync/lock.js';
 import { openHubConnectionAhead } from '../../src/sync/ssh-ahead.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 import { hubsAvailable, startHungHub, startSshHub, type SshHub } from '../helpers/hubs.js';
@@ -94,6 +95,16 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     return { dir, env: testEnv(home, { ...hub.clientEnv }) };
   }
 
+  /** An instance on its own repo of the hub, initialized and synced once. */
+  async function syncedOnOwnRepo(repo: string, name: string): Promise<{ dir: string; env: NodeJS.ProcessEnv; own: { url: string } }> {
+    const { dir, env } = instance();
+    const own = await hub.createRepo(repo);
+    const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', name], { env });
+    expect(init.code, init.stderr).toBe(0);
+    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    return { dir, env, own };
+  }
+
   async function mastersOf(env: NodeJS.ProcessEnv): Promise<string[]> {
     const run = join(String(env.AGENTGIT_HOME), 'run');
     // the master is told to exit as the round ends; give it a moment
@@ -158,11 +169,7 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
   });
 
   it('opened by the CLI before the round loads: the round rides on it (one connection); a paused repo or a non-repo opens none', async () => {
-    const { dir, env } = instance();
-    const own = await hub.createRepo('ahead.git');
-    const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', 'e'], { env });
-    expect(init.code, init.stderr).toBe(0);
-    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+    const { dir, env, own } = await syncedOnOwnRepo('ahead.git', 'e');
     // in-process, as main.ts calls it: the master is up once the round's own warm-up (the same promise) settles
     await withSshEnv(env, async () => {
       const saved = process.env.AGENTGIT_HOME;
@@ -204,13 +211,15 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     const home = tempDir();
     try {
       await withSshEnv({ GIT_SSH_COMMAND: `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -F /dev/null` }, async () => {
-        for (const [url, maxMs] of [
-          [hung.sshUrl, 500], // accepts TCP, never speaks ssh: given up after maxMs
-          ['ssh://git@127.0.0.1:1/agent.git', 30_000], // refused at once
+        for (const [url, maxMs, verdict] of [
+          [hung.sshUrl, 500, null], // accepts TCP, never speaks ssh: given up after maxMs, left to the fetch
+          ['ssh://git@127.0.0.1:1/agent.git', 30_000, /^ssh: connect to host 127\.0\.0\.1 port 1: Connection refused\r?\nfatal: Could not read from remote repository\./], // refused at once: what git's fetch would print
         ] as const) {
           const close = shareSshConnection(url, home);
           try {
-            await expect(warmSshConnection(url, maxMs)).resolves.toBeUndefined();
+            const r = await warmSshConnection(url, maxMs);
+            if (verdict === null) expect(r).toBeNull();
+            else expect(r).toMatch(verdict);
           } finally {
             close?.();
           }
@@ -221,6 +230,69 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     } finally {
       await hung.stop();
     }
+  });
+
+  it('nothing is opened ahead for a usage error (--timeout 0) or a sync lock another live process holds', async () => {
+    const { dir, env } = await syncedOnOwnRepo('ahead-refused.git', 'f');
+    // every TCP connection sshd saw, logged in or not (a warm-up killed mid-login counts too)
+    const reached = (): number => (hub.log().match(/^Connection from /gm) ?? []).length;
+    writeFileSync(join(dir, 'memory', '2026-12-03.md'), '- 15:00 not yet\n');
+    let before = reached();
+    const u = await agentgit(['sync', '-C', dir, '--quiet', '--timeout', '0'], { env });
+    expect(u.code, u.stderr).toBe(2);
+    expect(u.stderr).toMatch(/--timeout must be a positive number/);
+    // the lock held by a live process (this test's): the round exits 75 at once
+    const lockFile = join(dir, '.git', 'agentgit', 'sync.lock');
+    writeFileSync(lockFile, JSON.stringify({ pid: process.pid, start: processStart(process.pid), host: hostname(), since: 0 }) + '\n');
+    try {
+      const b = await agentgit(['sync', '-C', dir], { env });
+      expect(b.code, b.stderr).toBe(75);
+      expect(b.stderr).toMatch(/lock/);
+    } finally {
+      rmSync(lockFile, { force: true });
+    }
+    await new Promise((r) => setTimeout(r, 300)); // sshd logs a connection as it accepts it: give a late one time to show
+    expect(reached() - before).toBe(0);
+    expect(await mastersOf(env)).toEqual([]);
+    // and the lock free again: the connection is opened ahead as before
+    before = hub.connectionCount();
+    const r = await agentgit(['sync', '-C', dir, '--quiet'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(hub.connectionCount() - before).toBe(1);
+  });
+
+  /** An ssh command whose `ssh` logs each run in `log` before running the real one (still OpenSSH's `ssh` to agentgit). */
+  function countingSsh(command: string): { env: Record<string, string>; runs: () => number } {
+    const dir = tempDir('agentgit-ssh-wrap-');
+    const log = join(dir, 'runs');
+    writeFileSync(log, '');
+    writeFileSync(join(dir, 'ssh'), `#!/bin/sh\necho run >> '${log}'\nexec ssh "$@"\n`, { mode: 0o755 });
+    return { env: { GIT_SSH_COMMAND: command.replace(/^ssh /, `${join(dir, 'ssh')} `) }, runs: () => readFileSync(log, 'utf8').split('\n').filter(Boolean).length };
+  }
+
+  it('a hub ssh cannot reach: one attempt (the warm-up), exit 75 with the fetch\'s own message; a key the hub refuses is left to git', async () => {
+    const { dir, env, own } = await syncedOnOwnRepo('dead.git', 'g');
+    writeFileSync(join(dir, 'memory', '2026-12-03.md'), '- 16:00 while the hub is away\n');
+    const dead = `ssh://${hub.serverUser}@127.0.0.1:1/dead.git`;
+    git(dir, ['remote', 'set-url', 'origin', dead], env);
+    const ssh = countingSsh('ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null');
+    const r = await agentgit(['sync', '-C', dir], { env: { ...env, ...ssh.env } });
+    expect(r.code, r.stderr).toBe(75);
+    expect(ssh.runs()).toBe(1); // not a second connect (and its timeout) by the fetch
+    expect(r.stderr).toMatch(/^agentgit: the hub is unreachable: connect to host 127\.0\.0\.1 port 1: Connection refused$/m);
+    expect(git(dir, ['status', '--porcelain'], env)).toBe(''); // the local work is committed
+    // the message is the one the fetch itself gives (no warm-up: AGENTGIT_SSH_MUX=0)
+    const f = await agentgit(['sync', '-C', dir], { env: { ...env, ...ssh.env, AGENTGIT_SSH_MUX: '0' } });
+    expect(f.code, f.stderr).toBe(75);
+    expect(f.stderr).toBe(r.stderr);
+    // a key the hub refuses: the warm-up fails, and git's fetch reports it (exit 1, never 75)
+    git(dir, ['remote', 'set-url', 'origin', own.url], env);
+    const stranger = countingSsh((await hub.clientEnvWithUnknownKey()).GIT_SSH_COMMAND!);
+    const a = await agentgit(['sync', '-C', dir], { env: { ...env, ...stranger.env } });
+    expect(a.code, a.stderr).toBe(1);
+    expect(a.stderr).toMatch(/the hub refused our credentials/);
+    expect(stranger.runs()).toBe(2);
+    expect(await mastersOf(env)).toEqual([]);
   });
 
   it("the repo's core.sshCommand is used when the environment sets no ssh command", async () => {

@@ -11,6 +11,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentgit, BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, tempDir, type Run } from '../helpers/agents.js';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 afterAll(() => cleanupTemp());
@@ -252,5 +253,66 @@ describe('an instance offline through two compactions', () => {
     for (const e of ['- 08:00 a one', '- 08:30 b offline', '- 09:00 a two', '- 10:00 a three']) expect(count(text, e), e).toBe(1);
     expect(git(hub, ['rev-list', '--max-parents=0', 'main']).trim().split('\n')).toHaveLength(1);
     expect(hubCount(hub)).toBe(3); // the second epoch, a's third entry, b's carried work
+  }, 120_000);
+});
+
+describe('a compaction whose push gets no answer', () => {
+  /** A hub hook that stalls the push past the compaction's --timeout: pre-receive before the hub moves, post-receive after. */
+  const stall = (hub: string, hook: 'pre-receive' | 'post-receive'): void => {
+    writeFileSync(join(hub, 'hooks', hook), '#!/bin/sh\nsleep 40\n', { mode: 0o755 });
+  };
+  const unstall = (hub: string): void => {
+    for (const h of ['pre-receive', 'post-receive']) rmSync(join(hub, 'hooks', h), { force: true });
+  };
+  const archives = (i: Instance): string[] => i.git(['for-each-ref', '--format=%(refname) %(objectname)', 'refs/agentgit/archive/']).split('\n').filter(Boolean);
+
+  it('the hub took it: the local archive ref is kept, the instance crosses, the next run settles it', async () => {
+    const { hub, a, b } = await twoInstances();
+    const oldHead = git(hub, ['rev-parse', 'main']).trim();
+    stall(hub, 'post-receive'); // the hub updates its refs, then the answer never comes within --timeout
+    const r = await a.run(['compact', 'history', '--timeout', '8']);
+    unstall(hub);
+    expect(r.code, r.stderr).toBe(75);
+    expect(r.stderr).toMatch(/no answer from the hub.*the local refs\/agentgit\/archive\/[0-9a-f]{40} is kept/);
+    const epoch = git(hub, ['rev-list', '--max-parents=0', 'main']).trim();
+    expect(git(hub, ['rev-parse', `refs/agentgit/archive/${epoch}`]).trim()).toBe(oldHead);
+    // the only local pointer to the archived history is still there
+    expect(archives(a)).toEqual([`refs/agentgit/archive/${epoch} ${oldHead}`]);
+    expect(existsSync(join(a.dir, '.git/agentgit/compact-pending.json'))).toBe(true);
+    a.append(day, '- 09:00 a after\n');
+    await ok(a.sync());
+    await ok(b.sync());
+    await ok(a.sync());
+    expect(expectSameSnapshots([a, b]).diff).toEqual([]);
+    expect(count(b.read(day), '- 09:00 a after')).toBe(1);
+    // the next compaction finds the epoch in its history: settled, the archive kept
+    await ok(a.run(['compact', 'history']));
+    expect(archives(a)).toContain(`refs/agentgit/archive/${epoch} ${oldHead}`);
+    expect(existsSync(join(a.dir, '.git/agentgit/compact-pending.json'))).toBe(false);
+  }, 120_000);
+
+  it('the hub never took it: the local archive ref is kept until the hub moved on, then removed', async () => {
+    const { hub, a, b } = await twoInstances();
+    const oldHead = git(hub, ['rev-parse', 'main']).trim();
+    stall(hub, 'pre-receive'); // the push stalls before the hub moves
+    const r = await a.run(['compact', 'history', '--timeout', '8']);
+    expect(r.code, r.stderr).toBe(75);
+    expect(git(hub, ['rev-parse', 'main']).trim()).toBe(oldHead);
+    const [pending] = archives(a);
+    expect(pending).toMatch(new RegExp(`^refs/agentgit/archive/[0-9a-f]{40} ${oldHead}$`));
+    const stale = pending!.split(' ')[0]!;
+    unstall(hub);
+    // another instance moves the hub: the old epoch's compare-and-swap can never succeed now
+    b.append(day, '- 09:30 b meanwhile\n');
+    await ok(b.sync());
+    await ok(a.sync());
+    const again = await ok(a.run(['compact', 'history']));
+    expect(again.stdout).toMatch(/never reached the hub: its local refs\/agentgit\/archive\/[0-9a-f]{40} is removed/);
+    const epoch = git(hub, ['rev-list', '--max-parents=0', 'main']).trim();
+    expect(archives(a).map((l) => l.split(' ')[0])).toEqual([`refs/agentgit/archive/${epoch}`]);
+    expect(archives(a)).not.toContain(stale);
+    expect(existsSync(join(a.dir, '.git/agentgit/compact-pending.json'))).toBe(false);
+    await ok(b.sync());
+    expect(count(b.read(day), '- 09:30 b meanwhile')).toBe(1);
   }, 120_000);
 });
