@@ -249,23 +249,27 @@ async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadl
 export { RejectedError };
 
 /**
- * A phase failed after part of its work was done: `partial` is that part
- * (the round reports and records it exactly as if the phase had returned
- * it), `error` why the phase stopped (its exit code is the round's).
+ * A phase failed after part of its work was done: `partial` is that part,
+ * tagged with its phase (the round reports and records it exactly as if
+ * the phase had returned it), `error` why the phase stopped (its exit code
+ * is the round's).
  */
-export class PhaseError<T> extends Error {
+export class PhaseError extends Error {
   constructor(
-    readonly partial: T,
+    readonly partial: PhasePartial,
     readonly error: unknown,
   ) {
     super(messageOf(error));
   }
 }
 
+/** What each phase had done when it stopped. */
+type PhasePartial = { phase: 'recover'; notes: string[] } | { phase: 'commit'; committed: Committed } | { phase: 'exchange'; exchanged: Exchanged } | { phase: 'attempt'; head: string | null };
+
 /** What a phase that throws stops with: its own error, unwrapped from a PhaseError (whose partial `keep` receives). */
-function unwrap<T>(e: unknown, keep: (partial: T) => void): unknown {
+function unwrap(e: unknown, keep: (partial: PhasePartial) => void): unknown {
   if (!(e instanceof PhaseError)) return e;
-  keep(e.partial as T);
+  keep(e.partial);
   return e.error;
 }
 
@@ -404,7 +408,12 @@ async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
       await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, x.dl.left() - 1000))));
     }
   } catch (e) {
-    throw new PhaseError(ex, unwrap<{ head: string | null }>(e, (p) => (ex.head = p.head)));
+    throw new PhaseError(
+      { phase: 'exchange', exchanged: ex },
+      unwrap(e, (p) => {
+        if (p.phase === 'attempt') ex.head = p.head;
+      }),
+    );
   }
 }
 
@@ -554,7 +563,7 @@ async function publish(x: Exchange, p: { head: string | null; theirs: string | n
     if (repo.readRef(track) !== head) await repo.setRef(track, head).catch(() => undefined);
     return { status: 'done', head, pushed: head, heartbeatAt: hb?.at };
   } catch (e) {
-    throw new PhaseError({ head }, e);
+    throw new PhaseError({ phase: 'attempt', head }, e);
   }
 }
 
@@ -645,7 +654,7 @@ async function lockAndRecover(ctx: Context, lock: SyncLock, waitSec: number): Pr
     if (fixed.length) notes.push(`repaired: ${fixed.join(', ')}`);
     return { notes };
   } catch (e) {
-    throw new PhaseError({ notes }, e);
+    throw new PhaseError({ phase: 'recover', notes }, e);
   }
 }
 
@@ -670,7 +679,7 @@ async function commitLocal(ctx: Context, clocks: ClockSource): Promise<Committed
       if (pub && !(await isAdmitted(repo, c.commit, pub))) await markUnadmitted(repo);
     }
   } catch (e) {
-    throw new PhaseError(done, e);
+    throw new PhaseError({ phase: 'commit', committed: done }, e);
   }
   return done;
 }
@@ -796,7 +805,11 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   } catch (e) {
     // a PhaseError comes only from a phase run under the lock; what it did is reported as if it had returned
     locked ||= e instanceof PhaseError;
-    const cause = unwrap<{ notes: string[] } | Committed | Exchanged>(e, (p) => ('startHead' in p ? takeExchange(out, p) : 'committed' in p ? takeCommitted(p) : out.notes.push(...p.notes)));
+    const cause = unwrap(e, (p) => {
+      if (p.phase === 'exchange') takeExchange(out, p.exchanged);
+      else if (p.phase === 'commit') takeCommitted(p.committed);
+      else if (p.phase === 'recover') out.notes.push(...p.notes);
+    });
     // the error's own exit code (src/errors.ts maps every class); a round ends temporary or failed
     out.exitCode = exitCodeOf(cause) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
     out.error = messageOf(cause);
