@@ -24,15 +24,16 @@ import { GitError } from '../exec.js';
 import { EMPTY_TREE, objectOid, writeObjectSync, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { parseCommitHeader } from '../objects.js';
-import { hubDataError } from './connected.js';
+import { hubDataError, localDataError } from './connected.js';
 import { IsoObjects } from './objects.js';
+import { BadObjectError, BoundedObjects, ObjectTooBigError, type InflateLimits } from './pack.js';
 import { casRef, listRefs, readRef } from './refs.js';
 
 const TREE_MODE = '40000';
 const GITLINK_MODE = '160000';
 
 /** Commits reachable from the destination's refs (what it is known to hold, with everything they reach). */
-async function reachable(objs: IsoObjects, tips: Iterable<string>): Promise<Set<string>> {
+async function reachable(objs: Pick<IsoObjects, 'read'>, tips: Iterable<string>): Promise<Set<string>> {
   const seen = new Set<string>();
   const stack = [...tips];
   while (stack.length > 0) {
@@ -47,23 +48,50 @@ async function reachable(objs: IsoObjects, tips: Iterable<string>): Promise<Set<
   return seen;
 }
 
+/** Which side of a copy is the hub (hostile until checked) and which is this repository. */
+export interface CopyOptions {
+  /** 'src': a fetch (the hub's objects come in); 'dst': a push (ours go to the hub). */
+  hub: 'src' | 'dst';
+  /** Every id written, when given. */
+  written?: Set<string>;
+  /** The caps on what is inflated from the hub (pack.ts). */
+  limits?: InflateLimits;
+}
+
 /**
  * Copy to `dst` every object reachable from `tips` in `src` that `dst` does
- * not hold. Returns how many objects were written.
+ * not hold. Returns how many objects were written. The hub's side is read
+ * with caps (pack.ts BoundedObjects: no zip bomb); a failure names the side
+ * at fault: the hub's data (hubDataError) or, on a push, this repository's
+ * own damaged objects (localDataError: run git fsck here, not on the hub).
  */
-export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: string[], written?: Set<string>): Promise<number> {
-  const hubObjects = new IsoObjects(srcGitDir);
-  // a loose object isomorphic-git finds damaged (its own hash check) fails as the hub's fault
-  const src = {
+export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: string[], o: CopyOptions = { hub: 'src' }): Promise<number> {
+  const written = o.written;
+  const op = o.hub === 'src' ? 'fetch' : 'push';
+  const hubDir = o.hub === 'src' ? srcGitDir : dstGitDir;
+  /** What is wrong with the source's objects, blamed on the side that holds them. */
+  const srcFault = (what: string): Error => (o.hub === 'src' ? hubDataError(srcGitDir, what) : localDataError(srcGitDir, what));
+  const reader = (dir: string, isHub: boolean): IsoObjects => (isHub ? new BoundedObjects(dir, o.limits) : new IsoObjects(dir));
+  const guarded = (objs: IsoObjects, isHub: boolean, fault: (what: string) => Error): Pick<IsoObjects, 'read' | 'has'> => ({
     read: async (oid: string) => {
       try {
-        return await hubObjects.read(oid);
+        return await objs.read(oid);
       } catch (e) {
-        throw hubDataError(srcGitDir, `object ${oid} cannot be read (${(e as Error).message.replace(/^[^]*error message: /, '')})`);
+        if (isHub && (e instanceof BadObjectError || e instanceof ObjectTooBigError)) throw hubDataError(hubDir, e.message, op);
+        throw fault(`object ${oid} cannot be read (${(e as Error).message.replace(/^[^]*error message: /, '')})`);
       }
     },
-  };
-  const dst = new IsoObjects(dstGitDir);
+    has: async (oid: string) => {
+      try {
+        return await objs.has(oid);
+      } catch (e) {
+        if (isHub && (e instanceof BadObjectError || e instanceof ObjectTooBigError)) throw hubDataError(hubDir, e.message, op);
+        throw fault(`its objects cannot be read (${(e as Error).message})`);
+      }
+    },
+  });
+  const src = guarded(reader(srcGitDir, o.hub === 'src'), o.hub === 'src', srcFault);
+  const dst = guarded(reader(dstGitDir, o.hub === 'dst'), o.hub === 'dst', (what) => (o.hub === 'dst' ? hubDataError(dstGitDir, what, op) : localDataError(dstGitDir, what)));
   const haves = await reachable(dst, listRefs(dstGitDir).values());
   // commits to send, parents before children
   const commits: Array<{ oid: string; body: Buffer; tree: string; parents: string[] }> = [];
@@ -80,9 +108,9 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
     if (visiting.has(top.oid) || haves.has(top.oid)) continue;
     visiting.add(top.oid);
     const o = await src.read(top.oid);
-    if (!o || o.type !== 'commit') throw new Error(`${srcGitDir}: commit ${top.oid} is missing or not a commit; run git fsck there`);
+    if (!o || o.type !== 'commit') throw srcFault(`commit ${top.oid} is missing or not a commit`);
     const h = parseCommitHeader(o.body);
-    if (!h) throw new Error(`${srcGitDir}: commit ${top.oid} cannot be read; run git fsck there`);
+    if (!h) throw srcFault(`commit ${top.oid} cannot be read`);
     byOid.set(top.oid, { body: o.body, tree: h.tree, parents: h.parents });
     stack.push({ oid: top.oid, expanded: true });
     for (const p of h.parents) if (!visiting.has(p) && !haves.has(p)) stack.push({ oid: p, expanded: false });
@@ -93,7 +121,7 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
   const done = new Set<string>();
   const write = (type: ObjectType, body: Buffer, oid: string): void => {
     const got = objectOid(type, body);
-    if (got !== oid) throw hubDataError(srcGitDir, `${type} ${oid} holds the content of ${got}`);
+    if (got !== oid) throw srcFault(`${type} ${oid} holds the content of ${got}`);
     writeObjectSync(dstGitDir, type, body);
     written?.add(oid);
     count++;
@@ -110,7 +138,7 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
       return;
     }
     const o = await src.read(oid);
-    if (!o || o.type !== 'tree') throw new Error(`${srcGitDir}: tree ${oid} is missing; run git fsck there`);
+    if (!o || o.type !== 'tree') throw srcFault(`tree ${oid} is missing or not a tree`);
     const knownEntries = new Map<string, string>();
     if (known) {
       const k = await dst.read(known);
@@ -124,7 +152,7 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
         done.add(e.oid);
         if (await dst.has(e.oid)) continue;
         const b = await src.read(e.oid);
-        if (!b || b.type !== 'blob') throw new Error(`${srcGitDir}: blob ${e.oid} is missing; run git fsck there`);
+        if (!b || b.type !== 'blob') throw srcFault(`blob ${e.oid} is missing or not a blob`);
         write('blob', b.body, e.oid);
       }
     }
@@ -156,7 +184,7 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
  */
 export async function fetchFromFileHub(localGitDir: string, remoteGitDir: string, remote = 'origin'): Promise<Map<string, string>> {
   const heads = listRefs(remoteGitDir, 'refs/heads/');
-  await copyObjects(remoteGitDir, localGitDir, [...heads.values()]);
+  await copyObjects(remoteGitDir, localGitDir, [...heads.values()], { hub: 'src' });
   for (const [name, oid] of heads) {
     const local = `refs/remotes/${remote}/${name.slice('refs/heads/'.length)}`;
     const before = readRef(localGitDir, local);
@@ -172,7 +200,7 @@ export async function fetchFromFileHub(localGitDir: string, remoteGitDir: string
  * when another writer holds the ref's lock.
  */
 export async function pushToFileHub(localGitDir: string, remoteGitDir: string, ref: string, expected: string | null, oid: string): Promise<void> {
-  await copyObjects(localGitDir, remoteGitDir, [oid]);
+  await copyObjects(localGitDir, remoteGitDir, [oid], { hub: 'dst' });
   casRef(remoteGitDir, ref, expected, oid);
 }
 

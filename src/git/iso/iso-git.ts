@@ -22,8 +22,9 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
-import { checkConnected, idxOids } from './connected.js';
-import { copyObjects, probeFileHub, pushToFileHub, runHubHooks } from './file-transport.js';
+import { checkConnected } from './connected.js';
+import { BoundedObjects, idxOids } from './pack.js';
+import { copyObjects, probeFileHub, runHubHooks } from './file-transport.js';
 import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
@@ -770,7 +771,7 @@ export class IsoGit implements Git.GitBackend {
         }
       missing = specs.filter((s) => !s.src.includes('*') && !found.has(s.src)).map((s) => s.src);
       const fresh = new Set<string>();
-      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], fresh);
+      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], { hub: 'src', written: fresh });
       await checkConnected(this.objs, updates.values(), fresh, hub);
       for (const [dst, oid] of updates) {
         const before = readRef(this.gitDir, dst);
@@ -830,18 +831,20 @@ export class IsoGit implements Git.GitBackend {
     }
     if (cur === src) return { flag: '=', from, to: dst, summary: '[up to date]' };
     if (expected !== undefined && cur !== expected) return { flag: '!', from, to: dst, summary: '[rejected] (stale info)' };
+    // the objects are copied once (the hub's history walked once), before the
+    // fast-forward check, the hooks and the ref's compare-and-swap
+    await copyObjects(this.gitDir, hub, [src], { hub: 'dst' });
     if (expected === undefined && !force && cur !== null) {
-      await copyObjects(this.gitDir, hub, [src]);
-      if (!(await new History(hub, new IsoObjects(hub)).isAncestor(cur, src))) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
+      if (!(await new History(hub, new BoundedObjects(hub)).isAncestor(cur, src))) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
     }
     // a file hub's hooks run as git's receive-pack runs them (here, without a
     // quarantine: objects of a refused push stay unreferenced in the hub, as
     // after any interrupted push); a refusal is the hub's word, as over https
-    if (!(await copyObjects(this.gitDir, hub, [src]).then(() => runHubHooks(hub, dst, cur, src, onMessage, this.deadline(timeoutMs), this.env)))) {
+    if (!(await runHubHooks(hub, dst, cur, src, onMessage, this.deadline(timeoutMs), this.env))) {
       return { flag: '!', from, to: dst, summary: '[remote rejected] (pre-receive hook declined)' };
     }
     try {
-      await pushToFileHub(this.gitDir, hub, dst, cur, src);
+      casRef(hub, dst, cur, src);
     } catch (e) {
       if (e instanceof RefMovedError) return { flag: '!', from, to: dst, summary: '[rejected] (stale info)' };
       if (e instanceof RefLockBusyError) return { flag: '!', from, to: dst, summary: '[remote rejected] (failed to update ref: cannot lock ref)' };

@@ -104,4 +104,24 @@ describe('fetch checks', () => {
     expect(git(dir, ['rev-parse', 'refs/remotes/origin/main'], env).trim()).toBe(head);
     git(dir, ['fsck', '--strict', '--no-dangling'], env);
   });
+
+  it("a damaged local object found while building a push is this repository's fault, not the hub's; the hub is unmoved", async () => {
+    const hub = makeBareHub();
+    const dir = local(hub);
+    writeFileSync(join(dir, 'f'), 'local entry\n');
+    git(dir, ['add', 'f'], env);
+    git(dir, [...ident, 'commit', '-q', '-m', 'c'], env);
+    const blob = git(dir, ['rev-parse', 'HEAD:f'], env).trim();
+    const file = join(dir, '.git', 'objects', blob.slice(0, 2), blob.slice(2));
+    chmodSync(file, 0o644);
+    writeFileSync(file, deflateSync(Buffer.from('blob 6\0forged')));
+    const iso = await open(dir);
+    const e = await iso.push({ remote: 'origin', refspecs: ['HEAD:refs/heads/main'] }).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e?.message).toMatch(new RegExp(`^push: ${join(dir, '.git')}: (blob|object) ${blob} (holds the content of|cannot be read).*; nothing was pushed \\(this repository is damaged: run git fsck in it, then agentgit doctor\\)$`));
+    expect(e?.message).not.toMatch(/hub's data/);
+    expect(git(hub, ['for-each-ref'], env)).toBe('');
+  });
 });
