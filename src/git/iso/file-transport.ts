@@ -20,8 +20,9 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { GitError } from '../exec.js';
-import { EMPTY_TREE, objectOid, writeObjectSync, type ObjectType } from '../objects.js';
+import { EMPTY_TREE, objectOid, writeObjectSync, ZERO_OID, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { parseCommitHeader } from '../objects.js';
 import { hubDataError, localDataError } from './connected.js';
@@ -204,49 +205,131 @@ export async function pushToFileHub(localGitDir: string, remoteGitDir: string, r
   casRef(remoteGitDir, ref, expected, oid);
 }
 
-const ZERO_OID = '0'.repeat(40);
+/** The most of a hook's output (stdout and stderr together) kept for the operator. */
+export const HOOK_OUTPUT_MAX = 64 * 1024;
+/** How long a hook that exited may leave its output pipes open (a background child) before its group is killed. */
+const HOOK_PIPE_GRACE_MS = 1000;
+
+/**
+ * Run one hook: its own process group (detached), so that at `deadlineAt`
+ * the hook and every child it started are killed together; when the hook
+ * exits but a background child keeps its stdout/stderr open, the group is
+ * killed after a short grace instead of waiting for the pipes. Output
+ * (decoded as UTF-8 across chunk boundaries, at most HOOK_OUTPUT_MAX bytes
+ * kept) goes to `onMessage` line by line. Resolves to the exit code, or
+ * null when it could not start or was killed at the deadline.
+ */
+function runHook(file: string, args: readonly string[], input: string, hub: string, env: NodeJS.ProcessEnv, deadlineAt: number | null, onMessage: (line: string) => void): Promise<number | null> {
+  return new Promise<number | null>((done) => {
+    const hookEnv: NodeJS.ProcessEnv = { ...env, GIT_DIR: '.' };
+    delete hookEnv.GIT_INDEX_FILE;
+    delete hookEnv.GIT_WORK_TREE;
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(file, [...args], { cwd: hub, env: hookEnv, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    } catch {
+      return done(null);
+    }
+    let text = '';
+    let kept = 0;
+    let cut = false;
+    const take = (decoder: StringDecoder, b?: Buffer): void => {
+      const s = b ? decoder.write(b) : decoder.end();
+      if (cut || !s) return;
+      const n = Buffer.byteLength(s);
+      if (kept + n > HOOK_OUTPUT_MAX) {
+        text += Buffer.from(s).subarray(0, HOOK_OUTPUT_MAX - kept).toString('utf8').replace(/\uFFFD$/, '');
+        text += `\n(the hook's output is cut here: more than ${HOOK_OUTPUT_MAX / 1024} KiB)\n`;
+        cut = true;
+        return;
+      }
+      kept += n;
+      text += s;
+    };
+    const out = new StringDecoder('utf8');
+    const err = new StringDecoder('utf8');
+    child.stdout!.on('data', (b: Buffer) => take(out, b));
+    child.stderr!.on('data', (b: Buffer) => take(err, b));
+    child.stdin!.on('error', () => undefined); // a hook that does not read its input
+    child.stdin!.end(input);
+    const killGroup = (): void => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    };
+    let finished = false;
+    let grace: NodeJS.Timeout | null = null;
+    const finish = (code: number | null): void => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      if (grace) clearTimeout(grace);
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      take(out);
+      take(err);
+      for (const line of text.split(/\r?\n/)) if (line.trim()) onMessage(line.trimEnd());
+      done(code);
+    };
+    const timer =
+      deadlineAt === null
+        ? null
+        : setTimeout(() => {
+            killGroup();
+            finish(null);
+          }, Math.max(0, deadlineAt - Date.now()));
+    child.on('error', () => finish(null));
+    child.on('exit', (code) => {
+      // the hook is done; a background child it left may hold the pipes: not waited for
+      const ms = deadlineAt === null ? HOOK_PIPE_GRACE_MS : Math.min(HOOK_PIPE_GRACE_MS, Math.max(0, deadlineAt - Date.now()));
+      grace = setTimeout(() => {
+        killGroup();
+        finish(code);
+      }, ms);
+    });
+    child.on('close', (code) => finish(code));
+  });
+}
+
+/** An executable hook of the hub, or null (git ignores a hook that is not executable). */
+function hookFile(hub: string, name: string): string | null {
+  const file = join(hub, 'hooks', name);
+  try {
+    accessSync(file, constants.X_OK);
+    return file;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The hub's `pre-receive` and `update` hooks (executable files in its hooks/),
- * run as git's receive-pack runs them for a push to a path: in the hub's
- * directory with GIT_DIR=., pre-receive with `OLD NEW REF` on stdin, update
- * with them as arguments. Their output goes to `onMessage` (git shows it as
- * `remote: …`). False when a hook refused (non-zero exit, killed, or still
- * running at `deadlineAt`): the ref must not move.
+ * run as git's receive-pack runs them for a push to a path, a ref update or
+ * a delete (`oid` null: the zero id): in the hub's directory with GIT_DIR=.,
+ * pre-receive with `OLD NEW REF` on stdin, update with them as arguments.
+ * Their output goes to `onMessage` (git shows it as `remote: …`). False
+ * when a hook refused (non-zero exit, killed, or still running at
+ * `deadlineAt`): the ref must not move.
  */
-export async function runHubHooks(hub: string, ref: string, old: string | null, oid: string, onMessage: (line: string) => void, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<boolean> {
+export async function runHubHooks(hub: string, ref: string, old: string | null, oid: string | null, onMessage: (line: string) => void, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<boolean> {
   const o = old ?? ZERO_OID;
+  const n = oid ?? ZERO_OID;
   for (const [name, args, input] of [
-    ['pre-receive', [], `${o} ${oid} ${ref}\n`],
-    ['update', [ref, o, oid], ''],
+    ['pre-receive', [], `${o} ${n} ${ref}\n`],
+    ['update', [ref, o, n], ''],
   ] as const) {
-    const file = join(hub, 'hooks', name);
-    try {
-      accessSync(file, constants.X_OK);
-    } catch {
-      continue; // no such hook (or not executable: git ignores it too)
-    }
-    const ok = await new Promise<boolean>((done) => {
-      const hookEnv: NodeJS.ProcessEnv = { ...env, GIT_DIR: '.' };
-      delete hookEnv.GIT_INDEX_FILE;
-      delete hookEnv.GIT_WORK_TREE;
-      const child = spawn(file, [...args], { cwd: hub, env: hookEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-      const timer = deadlineAt === null ? null : setTimeout(() => child.kill('SIGKILL'), Math.max(0, deadlineAt - Date.now()));
-      let text = '';
-      child.stdout.on('data', (b: Buffer) => (text += b.toString('utf8')));
-      child.stderr.on('data', (b: Buffer) => (text += b.toString('utf8')));
-      child.stdin.on('error', () => undefined); // a hook that does not read its input
-      child.stdin.end(input);
-      child.on('error', () => done(false));
-      child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
-        for (const line of text.split(/\r?\n/)) if (line.trim()) onMessage(line.trimEnd());
-        done(code === 0);
-      });
-    });
-    if (!ok) return false;
+    const file = hookFile(hub, name);
+    if (file && (await runHook(file, args, input, hub, env, deadlineAt, onMessage)) !== 0) return false;
   }
   return true;
+}
+
+/** The hub's `post-receive` hook, after the ref moved (or was deleted): its exit status is ignored, as git ignores it. */
+export async function runHubPostReceive(hub: string, ref: string, old: string | null, oid: string | null, onMessage: (line: string) => void, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<void> {
+  const file = hookFile(hub, 'post-receive');
+  if (file) await runHook(file, [], `${old ?? ZERO_OID} ${oid ?? ZERO_OID} ${ref}\n`, hub, env, deadlineAt, onMessage);
 }
 
 /** The deadline each file hub was last probed for: one probe per hub and round. */

@@ -24,7 +24,7 @@ import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from 
 import { configPairs, lowerKey } from './credentials.js';
 import { checkConnected } from './connected.js';
 import { BoundedObjects, idxOids } from './pack.js';
-import { copyObjects, probeFileHub, runHubHooks } from './file-transport.js';
+import { copyObjects, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
 import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
@@ -824,9 +824,15 @@ export class IsoGit implements Git.GitBackend {
   private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, onMessage: (line: string) => void, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
     const from = src ?? '';
     const cur = readRef(hub, dst);
+    const deadlineAt = this.deadline(timeoutMs);
     if (src === null) {
+      // a delete (agentgit removes an instance's heartbeat ref): the hub's hooks run as for an update, with the zero id as the new value
       if (cur === null) return { flag: '!', from, to: dst, summary: '[rejected] (remote ref does not exist)' };
-      await new IsoGit(hub, hub, this.caps, this.env).deleteRef(dst, expected ?? cur);
+      if (expected !== undefined && cur !== expected) return { flag: '!', from, to: dst, summary: '[rejected] (stale info)' };
+      if (!(await runHubHooks(hub, dst, cur, null, onMessage, deadlineAt, this.env))) return { flag: '!', from, to: dst, summary: '[remote rejected] (pre-receive hook declined)' };
+      const moved = this.moveHubRef(() => void deleteRefLocked(hub, dst, cur), from, dst);
+      if (moved) return moved;
+      await runHubPostReceive(hub, dst, cur, null, onMessage, deadlineAt, this.env);
       return { flag: '-', from, to: dst, summary: '[deleted]' };
     }
     if (cur === src) return { flag: '=', from, to: dst, summary: '[up to date]' };
@@ -840,17 +846,25 @@ export class IsoGit implements Git.GitBackend {
     // a file hub's hooks run as git's receive-pack runs them (here, without a
     // quarantine: objects of a refused push stay unreferenced in the hub, as
     // after any interrupted push); a refusal is the hub's word, as over https
-    if (!(await runHubHooks(hub, dst, cur, src, onMessage, this.deadline(timeoutMs), this.env))) {
+    if (!(await runHubHooks(hub, dst, cur, src, onMessage, deadlineAt, this.env))) {
       return { flag: '!', from, to: dst, summary: '[remote rejected] (pre-receive hook declined)' };
     }
+    const moved = this.moveHubRef(() => casRef(hub, dst, cur, src), from, dst);
+    if (moved) return moved;
+    await runHubPostReceive(hub, dst, cur, src, onMessage, deadlineAt, this.env);
+    return cur === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: force || expected !== undefined ? '+' : ' ', from, to: dst, summary: `${cur.slice(0, 7)}..${src.slice(0, 7)}` };
+  }
+
+  /** Move a file hub's ref (compare-and-swap); a lost race or a held lock as git's push reports it, else null. */
+  private moveHubRef(move: () => void, from: string, to: string): Git.PushResult['refs'][number] | null {
     try {
-      casRef(hub, dst, cur, src);
+      move();
+      return null;
     } catch (e) {
-      if (e instanceof RefMovedError) return { flag: '!', from, to: dst, summary: '[rejected] (stale info)' };
-      if (e instanceof RefLockBusyError) return { flag: '!', from, to: dst, summary: '[remote rejected] (failed to update ref: cannot lock ref)' };
+      if (e instanceof RefMovedError) return { flag: '!', from, to, summary: '[rejected] (stale info)' };
+      if (e instanceof RefLockBusyError) return { flag: '!', from, to, summary: '[remote rejected] (failed to update ref: cannot lock ref)' };
       throw e;
     }
-    return cur === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: force || expected !== undefined ? '+' : ' ', from, to: dst, summary: `${cur.slice(0, 7)}..${src.slice(0, 7)}` };
   }
 
   private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs: number | undefined, onMessage: (line: string) => void): Promise<Git.PushResult['refs'][number]> {
