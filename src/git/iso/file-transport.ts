@@ -252,13 +252,6 @@ function runHook(file: string, args: readonly string[], input: string, hub: stri
     child.stderr!.on('data', (b: Buffer) => take(err, b));
     child.stdin!.on('error', () => undefined); // a hook that does not read its input
     child.stdin!.end(input);
-    const killGroup = (): void => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    };
     let finished = false;
     let grace: NodeJS.Timeout | null = null;
     const finish = (code: number | null): void => {
@@ -277,7 +270,7 @@ function runHook(file: string, args: readonly string[], input: string, hub: stri
       deadlineAt === null
         ? null
         : setTimeout(() => {
-            killGroup();
+            killGroup(child);
             finish(null);
           }, Math.max(0, deadlineAt - Date.now()));
     child.on('error', () => finish(null));
@@ -285,7 +278,7 @@ function runHook(file: string, args: readonly string[], input: string, hub: stri
       // the hook is done; a background child it left may hold the pipes: not waited for
       const ms = deadlineAt === null ? HOOK_PIPE_GRACE_MS : Math.min(HOOK_PIPE_GRACE_MS, Math.max(0, deadlineAt - Date.now()));
       grace = setTimeout(() => {
-        killGroup();
+        killGroup(child);
         finish(code);
       }, ms);
     });
@@ -332,39 +325,62 @@ export async function runHubPostReceive(hub: string, ref: string, old: string | 
   if (file) await runHook(file, [], `${old ?? ZERO_OID} ${oid ?? ZERO_OID} ${ref}\n`, hub, env, deadlineAt, onMessage);
 }
 
-/** The deadline each file hub was last probed for: one probe per hub and round. */
-const probedFor = new Map<string, number>();
+/** A hub URL or path as the path it names on this machine (a `file://` URL decoded); not checked. */
+export function fileHubPath(url: string): string {
+  return url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
+}
+
+/** A hub URL or path as a local git dir (a file hub: bare, or a work tree's .git), or null. */
+export function fileHubDir(url: string): string | null {
+  const p = fileHubPath(url);
+  if (!p.startsWith('/')) return null;
+  if (existsSync(join(p, 'HEAD')) && existsSync(join(p, 'objects'))) return p;
+  if (existsSync(join(p, '.git', 'HEAD'))) return join(p, '.git');
+  return null;
+}
+
+/** Kill a detached child and every process of its group. */
+function killGroup(child: ReturnType<typeof spawn>): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+/** The round each file hub was last probed in (its round deadline): one probe per hub and round. */
+const probedIn = new Map<string, number>();
 
 /**
  * Before a round reads a file hub in-process (synchronous reads, which
  * nothing can interrupt), a child process reads what this engine reads
- * first (HEAD, packed-refs, every loose ref) and must finish by the round's
- * deadline: a hub whose filesystem does not answer (a hung network mount)
- * makes the round end at its deadline, exit 75, as with the git engine,
- * instead of blocking the process. Once per hub and deadline; skipped with
- * no deadline or no `sh` (a distroless image). A stall that begins later in
- * the round is not caught (docs/engines.md, Deadlines).
+ * first (HEAD, packed-refs, every loose ref, in the hub's git dir: the hub
+ * itself when bare, else its .git, found by the child as fileHubDir finds
+ * it) and must finish by `deadlineAt`: a hub whose filesystem does not
+ * answer (a hung network mount) makes the round end at its deadline, exit
+ * 75, as with the git engine, instead of blocking the process. Once per
+ * hub path and `round` (the round's deadline, the same for every call of
+ * one round; null: no round, probed each time); skipped with no deadline
+ * or no `sh` (a distroless image). A stall that begins later in the round
+ * is not caught (docs/engines.md, Deadlines).
  */
-export async function probeFileHub(url: string, deadlineAt: number | null, env: NodeJS.ProcessEnv): Promise<void> {
-  const dir = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
-  if (deadlineAt === null || !dir.startsWith('/') || probedFor.get(dir) === deadlineAt) return;
+export async function probeFileHub(url: string, deadlineAt: number | null, env: NodeJS.ProcessEnv, round: number | null = null): Promise<void> {
+  const dir = fileHubPath(url);
+  if (deadlineAt === null || !dir.startsWith('/') || (round !== null && probedIn.get(dir) === round)) return;
   const ms = deadlineAt - Date.now();
   const stalled = (): GitError =>
     new GitError(`${dir}: its files did not answer; is its filesystem stalled?`, ['fetch'], 128, `fatal: ${dir}: the hub's files did not answer in time\n`, true);
   if (ms <= 0) throw stalled();
   const answered = await new Promise<boolean | null>((done) => {
     let child: ReturnType<typeof spawn>;
+    const script = 'cd -- "$1" || exit 0; if [ -e HEAD ] && [ -e objects ]; then :; elif [ -e .git/HEAD ]; then cd .git || exit 0; fi; cat HEAD packed-refs >/dev/null 2>&1; find refs ! -type d -exec cat {} + >/dev/null 2>&1; exit 0';
     try {
-      child = spawn('sh', ['-c', 'cd -- "$1" || exit 0; cat HEAD packed-refs >/dev/null 2>&1; find refs ! -type d -exec cat {} + >/dev/null 2>&1; exit 0', 'sh', dir], { env, stdio: 'ignore', detached: true });
+      child = spawn('sh', ['-c', script, 'sh', dir], { env, stdio: 'ignore', detached: true });
     } catch {
       return done(null);
     }
     const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
+      killGroup(child);
       child.unref();
       done(false);
     }, ms);
@@ -378,5 +394,5 @@ export async function probeFileHub(url: string, deadlineAt: number | null, env: 
     });
   });
   if (answered === false) throw stalled();
-  probedFor.set(dir, deadlineAt);
+  if (round !== null) probedIn.set(dir, round);
 }

@@ -19,12 +19,12 @@ import { dirname, join, resolve } from 'node:path';
 import { capabilitiesFromFiles, choose } from '../backend.js';
 import type * as Git from '../backend.js';
 import { GitError } from '../exec.js';
-import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
+import { commitPayload, objectOid, withSignature, writeObjectSync, ZERO_OID as ZERO, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
 import { checkConnected } from './connected.js';
 import { BoundedObjects, idxOids } from './pack.js';
-import { copyObjects, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
+import { copyObjects, fileHubDir, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
 import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
@@ -36,7 +36,6 @@ import { fetchHttpsRefspecs, mapRef, parseRefspec, storePack } from './upload-pa
 import { isoStatus } from './worktree.js';
 import { logWithChanges as isoLog } from './log.js';
 
-const ZERO = '0'.repeat(40);
 
 function fail(op: string, message: string, code = 1): GitError {
   return new GitError(`${op}: ${message}`, [op], code, message, false);
@@ -65,15 +64,6 @@ export function envDate(name: string, value: string | undefined): string | undef
     if (!Number.isNaN(ms)) return `${Math.floor(ms / 1000)} ${iso[3] === 'Z' ? '+0000' : `${iso[4]}${iso[5]}${iso[6]}`}`;
   }
   throw fail('commit-tree', `${name}=${value}: not a date the isomorphic-git engine reads; use "SECONDS +HHMM" (git's internal form) or ISO 8601 with a zone`, 128);
-}
-
-/** A hub URL or path as a local git dir (a file hub), or null. */
-function fileHubDir(url: string): string | null {
-  const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
-  if (!p.startsWith('/')) return null;
-  if (existsSync(join(p, 'HEAD')) && existsSync(join(p, 'objects'))) return p;
-  if (existsSync(join(p, '.git', 'HEAD'))) return join(p, '.git');
-  return null;
 }
 
 export class IsoGit implements Git.GitBackend {
@@ -755,7 +745,7 @@ export class IsoGit implements Git.GitBackend {
         throw hubError('fetch', url, e);
       }
     } else {
-      await probeFileHub(url, deadlineAt, this.env);
+      await probeFileHub(url, deadlineAt, this.env, this.deadlineAt());
       const hub = fileHubDir(url);
       if (!hub) return { ok: false, code: 128, missingRemoteRef: false, stderr: `fatal: '${url}' does not appear to be a git repository\n` };
       const specs = refspecs.map(parseRefspec);
@@ -799,7 +789,7 @@ export class IsoGit implements Git.GitBackend {
     /** what the hub (or a file hub's hook) said, shown as git shows it: `remote: …` */
     const said: string[] = [];
     const onMessage = (line: string): void => void said.push(`remote: ${line}\n`);
-    if (kind === 'file') await probeFileHub(url, this.deadline(req.timeoutMs), this.env);
+    if (kind === 'file') await probeFileHub(url, this.deadline(req.timeoutMs), this.env, this.deadlineAt());
     const hub = kind === 'file' ? fileHubDir(url) : null;
     if (kind === 'file' && !hub) return { ok: false, code: 128, refs, stdout: '', stderr: `fatal: '${url}' does not appear to be a git repository\n` };
     for (const spec of req.refspecs) {
@@ -908,7 +898,7 @@ export class IsoGit implements Git.GitBackend {
       if (kind === 'https') {
         all = await lsRemoteHttps(url, { gitDir: this.gitDir, env: this.env, deadlineAt: this.deadline(opts.timeoutMs) }, '');
       } else {
-        await probeFileHub(url, this.deadline(opts.timeoutMs), this.env);
+        await probeFileHub(url, this.deadline(opts.timeoutMs), this.env, this.deadlineAt());
         const hub = fileHubDir(url);
         if (!hub) return { ok: false, code: 128, refs: new Map(), stderr: `fatal: '${url}' does not appear to be a git repository` };
         all = listRefFiles(hub);
