@@ -22,7 +22,6 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, ZERO_OID as ZERO, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
-import { checkConnected } from './connected.js';
 import { BoundedObjects, idxOids } from './pack.js';
 import { copyObjects, fileHubDir, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
 import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
@@ -760,9 +759,13 @@ export class IsoGit implements Git.GitBackend {
           if (dst) updates.set(dst, oid);
         }
       missing = specs.filter((s) => !s.src.includes('*') && !found.has(s.src)).map((s) => s.src);
-      const fresh = new Set<string>();
-      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], { hub: 'src', written: fresh });
-      await checkConnected(this.objs, updates.values(), fresh, hub);
+      // copyObjects is this fetch's connectivity check: it reads every object
+      // from the targets down to what this repository holds through its refs
+      // (a blob it has, a subtree equal to a held parent's), each typed as its
+      // referrer names it and hashed, and writes children first; anything
+      // missing or wrong throws before a ref moves (checkConnected would only
+      // read it all again)
+      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], { hub: 'src' });
       for (const [dst, oid] of updates) {
         const before = readRef(this.gitDir, dst);
         if (before !== oid) casRef(this.gitDir, dst, before, oid);
