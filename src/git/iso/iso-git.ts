@@ -24,7 +24,7 @@ import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from 
 import { configPairs, lowerKey } from './credentials.js';
 import { BoundedObjects, idxOids } from './pack.js';
 import { copyObjects, fileHubDir, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
-import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
+import { editIndex, isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, deleteRefLocked, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
@@ -340,6 +340,7 @@ export class IsoGit implements Git.GitBackend {
   async updateIndex(entries: Git.IndexChange[]): Promise<void> {
     const git = await loadIso();
     await this.readyIndex();
+    if (await editIndex(this.gitDir, entries)) return; // one locked write for all of them
     for (const e of entries) {
       if (e.mode === '0' || /^0+$/.test(e.oid)) await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, remove: true, force: true });
       else await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, oid: e.oid, mode: parseInt(e.mode, 8), add: true });
