@@ -42,6 +42,8 @@ export const MAX_OBJECT_BYTES = 100 * 1024 * 1024;
 /** The most one fetch inflates: four times the largest pack the engine holds (upload-pack.ts MAX_PACK_BYTES). */
 export const MAX_INFLATED_BYTES = 2 * 1024 * 1024 * 1024;
 export const HUB_LIMITS: InflateLimits = { object: MAX_OBJECT_BYTES, total: MAX_INFLATED_BYTES };
+/** What BoundedObjects keeps of resolved delta bases (a walk through a packed history reads the same bases again). */
+const BASE_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** Over a cap: what is too big, in words. */
 export class ObjectTooBigError extends Error {
@@ -370,13 +372,42 @@ export class BoundedObjects extends IsoObjects {
     return buf;
   }
 
+  /** Objects resolved at a pack offset (delta bases a walk reads again), up to BASE_CACHE_BYTES. */
+  private readonly bases = new Map<string, RawObject>();
+  private basesBytes = 0;
+
+  private remember(pack: OpenPack, offset: number, o: RawObject): void {
+    if (o.body.length > BASE_CACHE_BYTES / 8) return;
+    const key = `${pack.file}:${offset}`;
+    if (this.bases.has(key)) return;
+    this.bases.set(key, o);
+    this.basesBytes += o.body.length;
+    for (const [k, v] of this.bases) {
+      if (this.basesBytes <= BASE_CACHE_BYTES) break;
+      this.bases.delete(k);
+      this.basesBytes -= v.body.length;
+    }
+  }
+
   /** The object at `offset` of `pack`, its delta chain followed and applied. */
   private async packed(pack: OpenPack, offset: number, oid: string, depth: number): Promise<RawObject> {
     const what = `${pack.file}: ${oid}`;
-    const deltas: Buffer[] = [];
+    const deltas: Array<{ at: number; data: Buffer }> = [];
+    /** The chain applied on `base`, each result remembered as the object at its offset. */
+    const resolve = (base: RawObject): RawObject => {
+      let body = base.body;
+      for (let i = deltas.length - 1; i >= 0; i--) {
+        body = applyDelta(deltas[i]!.data, body, this.limits.object, what);
+        this.count(body.length);
+        this.remember(pack, deltas[i]!.at, { type: base.type, body });
+      }
+      return { type: base.type, body };
+    };
     let at = offset;
     for (;;) {
       if (deltas.length > 10000) throw new BadObjectError(`${what}: a delta chain longer than 10000`);
+      const known = this.bases.get(`${pack.file}:${at}`);
+      if (known) return resolve(known);
       const buf = this.entryBytes(pack, at);
       const e = entryAt(buf, 0, at, what);
       if (e.size > this.limits.object) throw new ObjectTooBigError(`${what} declares ${e.size} bytes, over ${mib(this.limits.object)}`);
@@ -384,14 +415,11 @@ export class BoundedObjects extends IsoObjects {
       if (out.length !== e.size) throw new BadObjectError(`${what} inflates to ${out.length} bytes, not the ${e.size} it declares`);
       this.count(out.length);
       if (e.kind < 6) {
-        let body = out;
-        for (let i = deltas.length - 1; i >= 0; i--) {
-          body = applyDelta(deltas[i]!, body, this.limits.object, what);
-          this.count(body.length);
-        }
-        return { type: TYPES[e.kind]!, body };
+        const base = { type: TYPES[e.kind]!, body: out };
+        if (deltas.length > 0) this.remember(pack, at, base);
+        return resolve(base);
       }
-      deltas.push(out);
+      deltas.push({ at, data: out });
       if (typeof e.base === 'number') {
         at = e.base;
         continue;
@@ -400,12 +428,7 @@ export class BoundedObjects extends IsoObjects {
       if (depth > 50) throw new BadObjectError(`${what}: ref-delta bases nested deeper than 50`);
       const base = await this.readAt(e.base!, depth + 1);
       if (!base) throw new BadObjectError(`${what}: its delta base ${e.base} is missing`);
-      let body = base.body;
-      for (let i = deltas.length - 1; i >= 0; i--) {
-        body = applyDelta(deltas[i]!, body, this.limits.object, what);
-        this.count(body.length);
-      }
-      return { type: base.type, body };
+      return resolve(base);
     }
   }
 
