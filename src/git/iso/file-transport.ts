@@ -275,6 +275,7 @@ function runHook(file: string, args: readonly string[], input: string, hub: stri
           }, Math.max(0, deadlineAt - Date.now()));
     child.on('error', () => finish(null));
     child.on('exit', (code) => {
+      if (finished) return; // killed at the deadline, or it never started
       // the hook is done; a background child it left may hold the pipes: not waited for
       const ms = deadlineAt === null ? HOOK_PIPE_GRACE_MS : Math.min(HOOK_PIPE_GRACE_MS, Math.max(0, deadlineAt - Date.now()));
       grace = setTimeout(() => {
