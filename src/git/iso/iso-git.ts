@@ -22,7 +22,7 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, ZERO_OID as ZERO, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
-import { BoundedObjects, idxOids } from './pack.js';
+import { BoundedObjects, idxOids, parseIdx } from './pack.js';
 import { copyObjects, fileHubDir, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
 import { editIndex, isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
@@ -183,7 +183,13 @@ export class IsoGit implements Git.GitBackend {
       if (f.endsWith('.pack')) {
         packs++;
         sizePack += statSync(join(packDir, f)).size;
-      } else if (f.endsWith('.idx')) inPack += readFileSync(join(packDir, f)).readUInt32BE(8 + 255 * 4);
+      } else if (f.endsWith('.idx')) {
+        try {
+          inPack += parseIdx(readFileSync(join(packDir, f)), join(packDir, f)).count;
+        } catch (e) {
+          throw fail('count-objects', (e as Error).message);
+        }
+      }
     }
     return { count, size: Math.ceil(size / 1024), 'in-pack': inPack, packs, 'size-pack': Math.ceil(sizePack / 1024), 'prune-packable': 0, garbage: 0, 'size-garbage': 0 };
   }

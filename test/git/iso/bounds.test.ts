@@ -13,6 +13,7 @@ import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyObjects } from '../../../src/git/iso/file-transport.js';
 import { BadObjectError, BoundedObjects, HUB_LIMITS, idxOids, ObjectTooBigError, parseIdx, scanPack } from '../../../src/git/iso/pack.js';
+import { IsoGitEngine } from '../../../src/git/iso/iso-git.js';
 import { fetchHttpsRefspecs } from '../../../src/git/iso/upload-pack.js';
 import { cleanupTemp, git, makeBareHub, tempDir, testEnv } from '../../helpers/agents.js';
 import { gitEnv, hubsAvailable, startHttpsHub, type HttpsHub } from '../../helpers/hubs.js';
@@ -211,7 +212,7 @@ describe('a file hub read with caps (BoundedObjects)', () => {
 });
 
 describe('parseIdx: a pack index checked against its length', () => {
-  it("git's index parses; a truncated one, a short one and a decreasing fan-out are refused naming the file", () => {
+  it("git's index parses; a truncated one, a short one and a decreasing fan-out are refused naming the file", async () => {
     const dir = join(tempDir(), 'r');
     git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
     writeFileSync(join(dir, 'f'), 'x\n');
@@ -229,5 +230,14 @@ describe('parseIdx: a pack index checked against its length', () => {
     const dec = Buffer.from(idx);
     dec.writeUInt32BE(0xffff, 8);
     expect(() => parseIdx(dec, 'd.idx')).toThrow(/fan-out table decreases/);
+    // count-objects reads the count through the same check
+    const engine = new IsoGitEngine(env);
+    const gitDir = join(dir, '.git');
+    const iso = engine.open(dir, gitDir, await engine.detect(gitDir, dir));
+    expect((await iso.countObjects())['in-pack']).toBe(Number(/in-pack: (\d+)/.exec(git(dir, ['count-objects', '-v'], env))![1]));
+    const idxFile = join(packDir, readdirSync(packDir).find((f) => f.endsWith('.idx'))!);
+    chmodSync(idxFile, 0o644);
+    writeFileSync(idxFile, idx.subarray(0, idx.length - 30));
+    await expect(iso.countObjects()).rejects.toThrow(/not a valid version 2 pack index/);
   });
 });
