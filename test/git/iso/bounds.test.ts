@@ -15,7 +15,7 @@ import { copyObjects } from '../../../src/git/iso/file-transport.js';
 import { BadObjectError, BoundedObjects, HUB_LIMITS, idxOids, ObjectTooBigError, parseIdx, scanPack } from '../../../src/git/iso/pack.js';
 import { IsoGitEngine } from '../../../src/git/iso/iso-git.js';
 import { fetchHttpsRefspecs } from '../../../src/git/iso/upload-pack.js';
-import { cleanupTemp, git, makeBareHub, tempDir, testEnv } from '../../helpers/agents.js';
+import { cleanupTemp, git, makeBareHub, plainRepo, tempDir, testEnv } from '../../helpers/agents.js';
 import { gitEnv, hubsAvailable, startHttpsHub, type HttpsHub } from '../../helpers/hubs.js';
 
 const avail = hubsAvailable();
@@ -71,14 +71,9 @@ describe('scanPack: every entry of a hub pack, before anything is written', () =
   it('a well-formed pack passes; git\'s own pack (with deltas) passes', () => {
     expect(() => scanPack(pack([blobEntry(Buffer.from('hello\n'))]), HUB_LIMITS)).not.toThrow();
     const dir = join(tempDir(), 'r');
-    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+    const commit = plainRepo(dir, env);
     let text = randomBytes(4096).toString('base64');
-    for (let i = 0; i < 5; i++) {
-      text += `line ${i}\n`;
-      writeFileSync(join(dir, 'f'), text);
-      git(dir, ['add', 'f'], env);
-      git(dir, [...ident, 'commit', '-qm', `c${i}`], env);
-    }
+    for (let i = 0; i < 5; i++) commit('f', (text += `line ${i}\n`));
     git(dir, ['repack', '-adq', '--depth=10'], env);
     const packDir = join(dir, '.git', 'objects', 'pack');
     const file = readdirSync(packDir).find((f) => f.endsWith('.pack'))!;
@@ -214,10 +209,7 @@ describe('a file hub read with caps (BoundedObjects)', () => {
 describe('parseIdx: a pack index checked against its length', () => {
   it("git's index parses; a truncated one, a short one and a decreasing fan-out are refused naming the file", async () => {
     const dir = join(tempDir(), 'r');
-    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
-    writeFileSync(join(dir, 'f'), 'x\n');
-    git(dir, ['add', 'f'], env);
-    git(dir, [...ident, 'commit', '-qm', 'c'], env);
+    plainRepo(dir, env)('f', 'x\n');
     git(dir, ['repack', '-adq'], env);
     const packDir = join(dir, '.git', 'objects', 'pack');
     const idx = readFileSync(join(packDir, readdirSync(packDir).find((f) => f.endsWith('.idx'))!));
