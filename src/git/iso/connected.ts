@@ -14,18 +14,15 @@ import { redactUrl } from '../url.js';
 import type { IsoObjects } from './objects.js';
 
 /** The hub sent something that does not hold together: fail closed, nothing moved. */
-export function hubDataError(hub: string, what: string): GitError {
+export function hubDataError(hub: string, what: string, op: 'fetch' | 'push' = 'fetch'): GitError {
   const message = `${redactUrl(hub)}: ${what}; no ref was moved (the hub's data is damaged or not trustworthy: check it with git fsck there)`;
-  return new GitError(`fetch: ${message}`, ['fetch'], 128, `fatal: ${message}\n`, false);
+  return new GitError(`${op}: ${message}`, [op], 128, `fatal: ${message}\n`, false);
 }
 
-/** Every id of a version 2 pack index. */
-export function idxOids(idx: Buffer, file: string): string[] {
-  if (idx.length < 8 + 256 * 4 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new Error(`${file}: not a version 2 pack index`);
-  const n = idx.readUInt32BE(8 + 255 * 4);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(idx.toString('hex', 8 + 256 * 4 + i * 20, 8 + 256 * 4 + (i + 1) * 20));
-  return out;
+/** This repository's own objects are damaged (found while building a push): not the hub's fault. */
+export function localDataError(repo: string, what: string): GitError {
+  const message = `${repo}: ${what}; nothing was pushed (this repository is damaged: run git fsck in it, then agentgit doctor)`;
+  return new GitError(`push: ${message}`, ['push'], 128, `fatal: ${message}\n`, false);
 }
 
 /** Throw hubDataError unless every target and its closure are here (see the file comment). */

@@ -19,12 +19,12 @@ import { dirname, join, resolve } from 'node:path';
 import { capabilitiesFromFiles, choose } from '../backend.js';
 import type * as Git from '../backend.js';
 import { GitError } from '../exec.js';
-import { commitPayload, objectOid, withSignature, writeObjectSync, type Ident } from '../objects.js';
+import { commitPayload, objectOid, withSignature, writeObjectSync, ZERO_OID as ZERO, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
-import { checkConnected, idxOids } from './connected.js';
-import { copyObjects, probeFileHub, pushToFileHub, runHubHooks } from './file-transport.js';
-import { isoFs, readyIndex, type IndexSeed } from './index-file.js';
+import { BoundedObjects, idxOids, parseIdx } from './pack.js';
+import { copyObjects, fileHubDir, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
+import { editIndex, isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
 import { casRef, deleteRefLocked, listRefs as listRefFiles, readRef, RefLockBusyError, RefMovedError } from './refs.js';
@@ -35,7 +35,6 @@ import { fetchHttpsRefspecs, mapRef, parseRefspec, storePack } from './upload-pa
 import { isoStatus } from './worktree.js';
 import { logWithChanges as isoLog } from './log.js';
 
-const ZERO = '0'.repeat(40);
 
 function fail(op: string, message: string, code = 1): GitError {
   return new GitError(`${op}: ${message}`, [op], code, message, false);
@@ -64,15 +63,6 @@ export function envDate(name: string, value: string | undefined): string | undef
     if (!Number.isNaN(ms)) return `${Math.floor(ms / 1000)} ${iso[3] === 'Z' ? '+0000' : `${iso[4]}${iso[5]}${iso[6]}`}`;
   }
   throw fail('commit-tree', `${name}=${value}: not a date the isomorphic-git engine reads; use "SECONDS +HHMM" (git's internal form) or ISO 8601 with a zone`, 128);
-}
-
-/** A hub URL or path as a local git dir (a file hub), or null. */
-function fileHubDir(url: string): string | null {
-  const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
-  if (!p.startsWith('/')) return null;
-  if (existsSync(join(p, 'HEAD')) && existsSync(join(p, 'objects'))) return p;
-  if (existsSync(join(p, '.git', 'HEAD'))) return join(p, '.git');
-  return null;
 }
 
 export class IsoGit implements Git.GitBackend {
@@ -193,7 +183,13 @@ export class IsoGit implements Git.GitBackend {
       if (f.endsWith('.pack')) {
         packs++;
         sizePack += statSync(join(packDir, f)).size;
-      } else if (f.endsWith('.idx')) inPack += readFileSync(join(packDir, f)).readUInt32BE(8 + 255 * 4);
+      } else if (f.endsWith('.idx')) {
+        try {
+          inPack += parseIdx(readFileSync(join(packDir, f)), join(packDir, f)).count;
+        } catch (e) {
+          throw fail('count-objects', (e as Error).message);
+        }
+      }
     }
     return { count, size: Math.ceil(size / 1024), 'in-pack': inPack, packs, 'size-pack': Math.ceil(sizePack / 1024), 'prune-packable': 0, garbage: 0, 'size-garbage': 0 };
   }
@@ -350,6 +346,7 @@ export class IsoGit implements Git.GitBackend {
   async updateIndex(entries: Git.IndexChange[]): Promise<void> {
     const git = await loadIso();
     await this.readyIndex();
+    if (await editIndex(this.gitDir, entries)) return; // one locked write for all of them
     for (const e of entries) {
       if (e.mode === '0' || /^0+$/.test(e.oid)) await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, remove: true, force: true });
       else await git.updateIndex({ fs: this.ifs, dir: this.root, gitdir: this.gitDir, cache: this.cache, filepath: e.path, oid: e.oid, mode: parseInt(e.mode, 8), add: true });
@@ -754,7 +751,7 @@ export class IsoGit implements Git.GitBackend {
         throw hubError('fetch', url, e);
       }
     } else {
-      await probeFileHub(url, deadlineAt, this.env);
+      await probeFileHub(url, deadlineAt, this.env, this.deadlineAt());
       const hub = fileHubDir(url);
       if (!hub) return { ok: false, code: 128, missingRemoteRef: false, stderr: `fatal: '${url}' does not appear to be a git repository\n` };
       const specs = refspecs.map(parseRefspec);
@@ -769,9 +766,13 @@ export class IsoGit implements Git.GitBackend {
           if (dst) updates.set(dst, oid);
         }
       missing = specs.filter((s) => !s.src.includes('*') && !found.has(s.src)).map((s) => s.src);
-      const fresh = new Set<string>();
-      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], fresh);
-      await checkConnected(this.objs, updates.values(), fresh, hub);
+      // copyObjects is this fetch's connectivity check: it reads every object
+      // from the targets down to what this repository holds through its refs
+      // (a blob it has, a subtree equal to a held parent's), each typed as its
+      // referrer names it and hashed, and writes children first; anything
+      // missing or wrong throws before a ref moves (checkConnected would only
+      // read it all again)
+      await copyObjects(hub, this.gitDir, [...new Set(updates.values())], { hub: 'src' });
       for (const [dst, oid] of updates) {
         const before = readRef(this.gitDir, dst);
         if (before !== oid) casRef(this.gitDir, dst, before, oid);
@@ -798,7 +799,7 @@ export class IsoGit implements Git.GitBackend {
     /** what the hub (or a file hub's hook) said, shown as git shows it: `remote: …` */
     const said: string[] = [];
     const onMessage = (line: string): void => void said.push(`remote: ${line}\n`);
-    if (kind === 'file') await probeFileHub(url, this.deadline(req.timeoutMs), this.env);
+    if (kind === 'file') await probeFileHub(url, this.deadline(req.timeoutMs), this.env, this.deadlineAt());
     const hub = kind === 'file' ? fileHubDir(url) : null;
     if (kind === 'file' && !hub) return { ok: false, code: 128, refs, stdout: '', stderr: `fatal: '${url}' does not appear to be a git repository\n` };
     for (const spec of req.refspecs) {
@@ -823,31 +824,47 @@ export class IsoGit implements Git.GitBackend {
   private async pushFile(hub: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, onMessage: (line: string) => void, timeoutMs?: number): Promise<Git.PushResult['refs'][number]> {
     const from = src ?? '';
     const cur = readRef(hub, dst);
+    const deadlineAt = this.deadline(timeoutMs);
     if (src === null) {
+      // a delete (agentgit removes an instance's heartbeat ref): the hub's hooks run as for an update, with the zero id as the new value
       if (cur === null) return { flag: '!', from, to: dst, summary: '[rejected] (remote ref does not exist)' };
-      await new IsoGit(hub, hub, this.caps, this.env).deleteRef(dst, expected ?? cur);
+      if (expected !== undefined && cur !== expected) return { flag: '!', from, to: dst, summary: '[rejected] (stale info)' };
+      if (!(await runHubHooks(hub, dst, cur, null, onMessage, deadlineAt, this.env))) return { flag: '!', from, to: dst, summary: '[remote rejected] (pre-receive hook declined)' };
+      const moved = this.moveHubRef(() => void deleteRefLocked(hub, dst, cur), from, dst);
+      if (moved) return moved;
+      await runHubPostReceive(hub, dst, cur, null, onMessage, deadlineAt, this.env);
       return { flag: '-', from, to: dst, summary: '[deleted]' };
     }
     if (cur === src) return { flag: '=', from, to: dst, summary: '[up to date]' };
     if (expected !== undefined && cur !== expected) return { flag: '!', from, to: dst, summary: '[rejected] (stale info)' };
+    // the objects are copied once (the hub's history walked once), before the
+    // fast-forward check, the hooks and the ref's compare-and-swap
+    await copyObjects(this.gitDir, hub, [src], { hub: 'dst' });
     if (expected === undefined && !force && cur !== null) {
-      await copyObjects(this.gitDir, hub, [src]);
-      if (!(await new History(hub, new IsoObjects(hub)).isAncestor(cur, src))) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
+      if (!(await new History(hub, new BoundedObjects(hub)).isAncestor(cur, src))) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
     }
     // a file hub's hooks run as git's receive-pack runs them (here, without a
     // quarantine: objects of a refused push stay unreferenced in the hub, as
     // after any interrupted push); a refusal is the hub's word, as over https
-    if (!(await copyObjects(this.gitDir, hub, [src]).then(() => runHubHooks(hub, dst, cur, src, onMessage, this.deadline(timeoutMs), this.env)))) {
+    if (!(await runHubHooks(hub, dst, cur, src, onMessage, deadlineAt, this.env))) {
       return { flag: '!', from, to: dst, summary: '[remote rejected] (pre-receive hook declined)' };
     }
+    const moved = this.moveHubRef(() => casRef(hub, dst, cur, src), from, dst);
+    if (moved) return moved;
+    await runHubPostReceive(hub, dst, cur, src, onMessage, deadlineAt, this.env);
+    return cur === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: force || expected !== undefined ? '+' : ' ', from, to: dst, summary: `${cur.slice(0, 7)}..${src.slice(0, 7)}` };
+  }
+
+  /** Move a file hub's ref (compare-and-swap); a lost race or a held lock as git's push reports it, else null. */
+  private moveHubRef(move: () => void, from: string, to: string): Git.PushResult['refs'][number] | null {
     try {
-      await pushToFileHub(this.gitDir, hub, dst, cur, src);
+      move();
+      return null;
     } catch (e) {
-      if (e instanceof RefMovedError) return { flag: '!', from, to: dst, summary: '[rejected] (stale info)' };
-      if (e instanceof RefLockBusyError) return { flag: '!', from, to: dst, summary: '[remote rejected] (failed to update ref: cannot lock ref)' };
+      if (e instanceof RefMovedError) return { flag: '!', from, to, summary: '[rejected] (stale info)' };
+      if (e instanceof RefLockBusyError) return { flag: '!', from, to, summary: '[remote rejected] (failed to update ref: cannot lock ref)' };
       throw e;
     }
-    return cur === null ? { flag: '*', from, to: dst, summary: '[new reference]' } : { flag: force || expected !== undefined ? '+' : ' ', from, to: dst, summary: `${cur.slice(0, 7)}..${src.slice(0, 7)}` };
   }
 
   private async pushHttp(url: string, dst: string, src: string | null, expected: string | null | undefined, force: boolean, timeoutMs: number | undefined, onMessage: (line: string) => void): Promise<Git.PushResult['refs'][number]> {
@@ -891,7 +908,7 @@ export class IsoGit implements Git.GitBackend {
       if (kind === 'https') {
         all = await lsRemoteHttps(url, { gitDir: this.gitDir, env: this.env, deadlineAt: this.deadline(opts.timeoutMs) }, '');
       } else {
-        await probeFileHub(url, this.deadline(opts.timeoutMs), this.env);
+        await probeFileHub(url, this.deadline(opts.timeoutMs), this.env, this.deadlineAt());
         const hub = fileHubDir(url);
         if (!hub) return { ok: false, code: 128, refs: new Map(), stderr: `fatal: '${url}' does not appear to be a git repository` };
         all = listRefFiles(hub);

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { GitError } from '../exec.js';
+import { ZERO_OID as ZERO } from '../objects.js';
 import { redactUrl } from '../url.js';
 import { caFileFor, credentialFor } from './credentials.js';
 import { makeHttpClient, type HttpOptions } from './http.js';
@@ -97,8 +98,6 @@ export async function fetchHttps(gitDir: string, url: string, branch: string, o:
 }
 
 export type PushOutcome = { ok: true; old: string | null } | { ok: false; reason: 'stale' | 'rejected'; actual: string | null; message: string };
-
-const ZERO = '0'.repeat(40);
 
 /**
  * Push local ref `localRef` (a full ref name) to the hub's `remoteRef`,

@@ -17,16 +17,20 @@
  * 6. the local refs move, forced as the refspecs say.
  *
  * The answer is held in memory up to MAX_PACK_BYTES; a bigger one is refused
- * with a line saying to use git.
+ * with a line saying to use git. Before step 4, every entry of the pack is
+ * inflated once with a cap (pack.ts scanPack): an object over
+ * MAX_OBJECT_BYTES, or a pack inflating to over MAX_INFLATED_BYTES (a zip
+ * bomb), is refused the same way, and nothing is written.
  */
 import * as fs from 'node:fs';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { redactUrl } from '../url.js';
-import { checkConnected, hubDataError, idxOids } from './connected.js';
+import { checkConnected, hubDataError } from './connected.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
+import { BadObjectError, HUB_LIMITS, idxOids, ObjectTooBigError, scanPack, type InflateLimits } from './pack.js';
 import { casRef, listRefs, readRef } from './refs.js';
 import { httpFor, type TransportOptions } from './remote.js';
 
@@ -105,7 +109,7 @@ export interface FetchedRefs {
 }
 
 /** Fetch `refspecs` from an https hub into the repository at `gitDir`. */
-export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean; maxPackBytes?: number } = {}): Promise<FetchedRefs> {
+export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean; maxPackBytes?: number; limits?: InflateLimits } = {}): Promise<FetchedRefs> {
   // Smart HTTP v1 is stateless: the refs are advertised by one request and
   // wanted by the next. When another instance pushes in between, the hub no
   // longer advertises the id we want and answers "not our ref" (git itself
@@ -121,7 +125,7 @@ export async function fetchHttpsRefspecs(gitDir: string, url: string, refspecs: 
   }
 }
 
-async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean; maxPackBytes?: number }): Promise<FetchedRefs> {
+async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omit<TransportOptions, 'gitDir'> & { prune?: boolean; maxPackBytes?: number; limits?: InflateLimits }): Promise<FetchedRefs> {
   const git = await loadIso();
   const http = httpFor(url, { ...o, gitDir });
   const specs = refspecs.map(parseRefspec);
@@ -162,6 +166,13 @@ async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omi
     if (res.statusCode !== 200) throw new Error(`${redactUrl(url)}: the hub answered HTTP ${res.statusCode} ${res.statusMessage} to git-upload-pack`);
     const pack = packFromResponse(answer, url);
     if (pack.length < 32 || pack.toString('latin1', 0, 4) !== 'PACK') throw new Error(`${redactUrl(url)}: the hub sent no pack`);
+    // every entry inflated once with a cap, before anything is written (isomorphic-git's indexer has none: a zip bomb)
+    try {
+      scanPack(pack, o.limits ?? HUB_LIMITS);
+    } catch (e) {
+      if (e instanceof BadObjectError || e instanceof ObjectTooBigError) throw hubDataError(url, e.message);
+      throw e;
+    }
     for (const oid of await storePack(gitDir, pack, { unchecked: true })) fresh.add(oid);
   }
   try {

@@ -5,7 +5,7 @@
  * everything it reaches (git's connectivity check), so an empty pack from
  * an https hub advertising ids it does not send fails closed.
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,5 +103,40 @@ describe('fetch checks', () => {
     await (await open(dir)).fetch('origin', ['+refs/heads/*:refs/remotes/origin/*']);
     expect(git(dir, ['rev-parse', 'refs/remotes/origin/main'], env).trim()).toBe(head);
     git(dir, ['fsck', '--strict', '--no-dangling'], env);
+  });
+
+  it("a damaged local object found while building a push is this repository's fault, not the hub's; the hub is unmoved", async () => {
+    const hub = makeBareHub();
+    const dir = local(hub);
+    writeFileSync(join(dir, 'f'), 'local entry\n');
+    git(dir, ['add', 'f'], env);
+    git(dir, [...ident, 'commit', '-q', '-m', 'c'], env);
+    const blob = git(dir, ['rev-parse', 'HEAD:f'], env).trim();
+    const file = join(dir, '.git', 'objects', blob.slice(0, 2), blob.slice(2));
+    chmodSync(file, 0o644);
+    writeFileSync(file, deflateSync(Buffer.from('blob 6\0forged')));
+    const iso = await open(dir);
+    const e = await iso.push({ remote: 'origin', refspecs: ['HEAD:refs/heads/main'] }).then(
+      () => null,
+      (x: Error) => x,
+    );
+    expect(e?.message).toMatch(new RegExp(`^push: ${join(dir, '.git')}: (blob|object) ${blob} (holds the content of|cannot be read).*; nothing was pushed \\(this repository is damaged: run git fsck in it, then agentgit doctor\\)$`));
+    expect(e?.message).not.toMatch(/hub's data/);
+    expect(git(hub, ['for-each-ref'], env)).toBe('');
+  });
+
+  it.each(['tree', 'blob', 'parent'] as const)('a file hub missing a %s fails the fetch naming the hub, no ref moves (copyObjects is the connectivity check)', async (what) => {
+    const { hub, head } = hubWithCommit();
+    const w = join(tempDir(), 'w2');
+    git(tempDir(), ['clone', '-q', hub, w], env);
+    writeFileSync(join(w, 'g'), 'second\n');
+    git(w, ['add', 'g'], env);
+    git(w, [...ident, 'commit', '-q', '-m', 'c2'], env);
+    git(w, ['push', '-q', 'origin', 'main'], env);
+    const victim = what === 'tree' ? git(w, ['rev-parse', 'HEAD^{tree}'], env).trim() : what === 'blob' ? git(w, ['rev-parse', 'HEAD:g'], env).trim() : head;
+    rmSync(join(hub, 'objects', victim.slice(0, 2), victim.slice(2)));
+    const dir = local(hub);
+    await expect((await open(dir)).fetch('origin', ['+refs/heads/*:refs/remotes/origin/*'])).rejects.toThrow(new RegExp(`^fetch: ${hub}: (tree|blob|commit) ${victim} is missing.*; no ref was moved`));
+    expect(git(dir, ['for-each-ref'], env)).toBe('');
   });
 });

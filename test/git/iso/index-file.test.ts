@@ -4,10 +4,12 @@
  * kill -9 inside an in-place rewrite leaves) rebuilt from HEAD so status
  * works and reports the work tree as git does.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readyIndex } from '../../../src/git/iso/index-file.js';
 import { IsoGitEngine, type IsoGit } from '../../../src/git/iso/iso-git.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../../helpers/agents.js';
 
@@ -73,7 +75,8 @@ describe('the index with the isomorphic-git engine', () => {
     const st = lstatSync(file);
     const idx = join(dir, '.git', 'index');
     const buf = readFileSync(idx);
-    const o = buf.indexOf(Buffer.from('f\0'), 12) - 62; // the only entry
+    const o = 12; // the only entry, right after the header (searching for its name could match bytes of its stat data)
+    expect(buf.toString('latin1', o + 62, o + 64)).toBe('f\0');
     // the stat data as isomorphic-git records it (seconds and nanoseconds from the ms float)
     const time = (ms: number, at: number): void => {
       const sec = Math.floor(ms / 1000);
@@ -89,5 +92,64 @@ describe('the index with the isomorphic-git engine', () => {
     utimesSync(idx, 1700000000, 1700000000); // the index written in that same tick
     expect(await iso.status()).toEqual([{ path: 'f', xy: ' M' }]);
     expect(await iso.status()).toEqual([{ path: 'f', xy: ' M' }]);
+  });
+
+  it('an index readyIndex must rewrite is read again and rebuilt under index.lock (another git cannot write in between)', async () => {
+    const { dir } = await repo({ a: 'a\n', b: 'b\n' });
+    const idx = join(dir, '.git', 'index');
+    truncateSync(idx, 0);
+    let lockedDuringRebuild: boolean | null = null;
+    await readyIndex(join(dir, '.git'), async () => {
+      lockedDuringRebuild = existsSync(`${idx}.lock`);
+      return [];
+    });
+    expect(lockedDuringRebuild).toBe(true);
+    expect(existsSync(`${idx}.lock`)).toBe(false);
+    // a readable index with nothing racy is left alone, without the lock
+    writeFileSync(`${idx}.lock`, '');
+    const before = readFileSync(idx);
+    await readyIndex(join(dir, '.git'), async () => {
+      throw new Error('not rebuilt');
+    });
+    expect(readFileSync(idx)).toEqual(before);
+  });
+
+  it('updateIndex edits the index in one locked write, entry for entry what git update-index --index-info makes', async () => {
+    const twin = async (): Promise<{ dir: string; iso: IsoGit }> => {
+      const t = await repo({ a: 'a\n', f: 'f\n', 'é': 'e\n' });
+      mkdirSync(join(t.dir, 'd'));
+      writeFileSync(join(t.dir, 'd', 'x'), 'x\n');
+      writeFileSync(join(t.dir, 'd', 'y'), 'y\n');
+      git(t.dir, ['add', 'd'], env);
+      git(t.dir, [...ident, 'commit', '-q', '-m', 'd'], env);
+      return t;
+    };
+    const [ours, theirs] = [await twin(), await twin()];
+    const b1 = spawnSync('git', ['hash-object', '-w', '--stdin'], { cwd: ours.dir, env, input: 'one\n' }).stdout.toString().trim();
+    spawnSync('git', ['hash-object', '-w', '--stdin'], { cwd: theirs.dir, env, input: 'one\n' });
+    const Z = '0'.repeat(40);
+    const changes = [
+      { path: 'a', mode: '100755', oid: b1 }, // a mode change
+      { path: 'n/e/w', mode: '100644', oid: b1 }, // a new file in new directories
+      { path: 'd', mode: '100644', oid: b1 }, // a file where a directory was: d/x and d/y go
+      { path: 'f/g', mode: '100644', oid: b1 }, // a file beneath a file: f goes
+      { path: 'é', mode: '0', oid: Z }, // a removal
+      { path: 'gone', mode: '0', oid: Z }, // a removal of nothing
+      { path: 'l', mode: '120000', oid: b1 },
+      { path: 'l', mode: '100644', oid: b1 }, // a later change wins
+    ];
+    await ours.iso.updateIndex(changes);
+    const info = changes.map((c) => `${c.mode} ${c.oid}\t${c.path}\0`).join('');
+    expect(spawnSync('git', ['update-index', '-z', '--index-info'], { cwd: theirs.dir, env, input: info }).status).toBe(0);
+    expect(git(ours.dir, ['ls-files', '-s'], env)).toBe(git(theirs.dir, ['ls-files', '-s'], env));
+    expect(git(ours.dir, ['ls-files', '-s'], env)).toMatch(/^100755 [0-9a-f]{40} 0\ta\n100644 [0-9a-f]{40} 0\td\n/);
+    expect(existsSync(join(ours.dir, '.git', 'index.lock'))).toBe(false);
+    // the index git reads is whole: its checksum holds, and a tree written from it is git's
+    expect(git(ours.dir, ['write-tree'], env)).toBe(git(theirs.dir, ['write-tree'], env));
+    // index.lock held by another git: the edit fails and the index is as it was
+    const before = readFileSync(join(ours.dir, '.git', 'index'));
+    writeFileSync(join(ours.dir, '.git', 'index.lock'), '');
+    await expect(ours.iso.updateIndex([{ path: 'z', mode: '100644', oid: b1 }])).rejects.toThrow(/index\.lock': File exists/);
+    expect(readFileSync(join(ours.dir, '.git', 'index'))).toEqual(before);
   });
 });
