@@ -38,7 +38,7 @@ afterAll(() => cleanupTemp());
 /** The pack with `flips` applied (then cut to `cut` bytes, when given) and a trailer that matches, so git looks at the content. */
 function mutated(flips: { at: number; xor: number }[], cut: number | null): Buffer {
   const body = Buffer.from(pack.subarray(0, pack.length - 20));
-  for (const f of flips) body[f.at % body.length] ^= f.xor;
+  for (const f of flips) body[f.at % body.length] = body[f.at % body.length]! ^ f.xor;
   const b = cut === null ? body : body.subarray(0, Math.max(12, cut % body.length));
   return Buffer.concat([b, createHash('sha1').update(b).digest()]);
 }
@@ -98,7 +98,7 @@ describe('iso/pack.ts against git', () => {
     fc.assert(
       fc.property(flips, fc.option(fc.nat()), (f, cut) => {
         const b = Buffer.from(idx);
-        for (const fl of f) b[fl.at % b.length] ^= fl.xor;
+        for (const fl of f) b[fl.at % b.length] = b[fl.at % b.length]! ^ fl.xor;
         const m = cut === null ? b : b.subarray(0, cut % b.length);
         try {
           const y = parseIdx(m, 'fuzzed.idx');
