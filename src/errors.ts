@@ -128,6 +128,25 @@ export class SecretsInPushError extends Error {
   }
 }
 
+/**
+ * A phase of a sync round stopped after part of its work was done:
+ * `partial` is that part, tagged with its phase (sync/round.ts reports and
+ * records it as if the phase had returned it); `error` is why it stopped,
+ * and its exit code is the phase's.
+ */
+export class PhaseError extends Error {
+  constructor(
+    readonly partial: unknown,
+    readonly error: unknown,
+  ) {
+    super(messageOf(error));
+  }
+
+  get exitCode(): ExitCode {
+    return exitCodeOf(this.error);
+  }
+}
+
 /** The exit code an error thrown out of a command means. */
 export function exitCodeOf(e: unknown): ExitCode {
   const own = (e as { exitCode?: unknown } | null)?.exitCode;

@@ -8,7 +8,7 @@
 import { POLICY_PATH } from '../policy/policy.js';
 import type { PolicyChange } from '../policy/consent.js';
 import { blobId, openContext, writeAccepted, type Context } from '../sync/context.js';
-import { SyncLock } from '../sync/lock.js';
+import { SyncLock } from '../lock.js';
 import { printJson } from './output.js';
 
 export interface PendingPolicy {

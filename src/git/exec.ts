@@ -25,6 +25,26 @@ export class GitError extends Error {
   }
 }
 
+/**
+ * An object or pack from a hub the isomorphic-git engine refuses to
+ * inflate: over its caps (git/iso/pack.ts). Wrapped into the hub's error
+ * (exit 1, naming the hub) before it leaves the engine.
+ */
+export class ObjectTooBigError extends Error {
+  constructor(what: string) {
+    super(`${what}, more than the isomorphic-git engine inflates from a hub; fetch once with git (AGENTGIT_ENGINE=git)`);
+    this.name = 'ObjectTooBigError';
+  }
+}
+
+/** An object, pack or pack index the isomorphic-git engine finds damaged or malformed: what is wrong, in words (wrapped like ObjectTooBigError). */
+export class BadObjectError extends Error {
+  constructor(what: string) {
+    super(what);
+    this.name = 'BadObjectError';
+  }
+}
+
 export interface RunOptions {
   cwd: string;
   input?: string | Uint8Array;

@@ -76,7 +76,7 @@ async function exists(path: string): Promise<boolean> {
 async function createKey(priv: string, principal: string): Promise<void> {
   const dir = dirname(priv);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { SyncLock } = await import('../sync/lock.js');
+  const { SyncLock } = await import('../lock.js');
   const lock = new SyncLock(`${priv}.lock`);
   await lock.acquire(60_000);
   try {

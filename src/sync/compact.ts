@@ -493,7 +493,7 @@ export interface CompactHistoryResult {
 export async function compactHistory(o: { dir: string; exportFile?: string; timeoutSec: number; waitSec: number; before?: number }): Promise<CompactHistoryResult> {
   const [{ openContext }, { SyncLock }, { Deadline, fetchHub }, { failpoint, armFailpoints }] = await Promise.all([
     import('./context.js'),
-    import('./lock.js'),
+    import('../lock.js'),
     import('./round.js'),
     import('./failpoint.js'),
   ]);
@@ -742,7 +742,7 @@ export interface CompactLogsResult {
  * publishes it. A daily log with uncommitted writes is left for next time.
  */
 export async function compactLogs(o: { dir: string; olderThanDays: number; today?: string }): Promise<CompactLogsResult> {
-  const [{ openContext }, { SyncLock }] = await Promise.all([import('./context.js'), import('./lock.js')]);
+  const [{ openContext }, { SyncLock }] = await Promise.all([import('./context.js'), import('../lock.js')]);
   const ctx = await openContext(o.dir);
   const { repo, policy, settings } = ctx;
   const today = o.today ?? new Date().toISOString().slice(0, 10);

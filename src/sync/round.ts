@@ -23,14 +23,14 @@ import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from './heartbeat.js';
 import { join } from 'node:path';
 import { GitError, gitFailure, setChildDeadline } from '../git/exec.js';
-import { exitCodeOf, EXIT, firstLine, messageOf, TemporaryError } from '../errors.js';
+import { exitCodeOf, EXIT, firstLine, messageOf, PhaseError, TemporaryError } from '../errors.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, settleAccepted, type Context } from './context.js';
 import { Policy } from '../policy/policy.js';
 import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
-import { SyncLock } from './lock.js';
+import { SyncLock } from '../lock.js';
 import { pauseLine, readPause } from './pause.js';
 import { shareSshConnection, warmSshConnection } from '../git/ssh.js';
 import { ownedByMe, rewritesUrls } from './ssh-ahead.js';
@@ -248,28 +248,13 @@ async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadl
 
 export { RejectedError };
 
-/**
- * A phase failed after part of its work was done: `partial` is that part,
- * tagged with its phase (the round reports and records it exactly as if
- * the phase had returned it), `error` why the phase stopped (its exit code
- * is the round's).
- */
-export class PhaseError extends Error {
-  constructor(
-    readonly partial: PhasePartial,
-    readonly error: unknown,
-  ) {
-    super(messageOf(error));
-  }
-}
-
 /** What each phase had done when it stopped. */
 type PhasePartial = { phase: 'recover'; notes: string[] } | { phase: 'commit'; committed: Committed } | { phase: 'exchange'; exchanged: Exchanged } | { phase: 'attempt'; head: string | null };
 
 /** What a phase that throws stops with: its own error, unwrapped from a PhaseError (whose partial `keep` receives). */
 function unwrap(e: unknown, keep: (partial: PhasePartial) => void): unknown {
   if (!(e instanceof PhaseError)) return e;
-  keep(e.partial);
+  keep(e.partial as PhasePartial); // only the round's phases throw PhaseErrors, each with its tag
   return e.error;
 }
 

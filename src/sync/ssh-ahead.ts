@@ -20,7 +20,7 @@ import { shareSshConnection, useConfiguredSshCommand, warmSshConnection } from '
 import { agentgitHome } from '../identity/home.js';
 import { readPause } from './pause.js';
 import { wantIsoGit } from '../git/iso/choose.js';
-import { isAlive, type LockInfo } from './lock.js';
+import { isAlive, type LockInfo } from '../lock.js';
 
 /**
  * Whether agentgit may run this repo's `core.sshCommand` itself, before any

@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { openContext, type Context } from './context.js';
 import { syncRound, type SyncOutcome } from './round.js';
 import { readPause, type PauseInfo } from './pause.js';
-import { processStart, isAlive } from './lock.js';
+import { processStart, isAlive } from '../lock.js';
 import { isSshUrl, shareSshConnection } from '../git/ssh.js';
 import { Repo } from '../git/repo.js';
 import { forgetWrittenObjects } from '../git/objects.js';

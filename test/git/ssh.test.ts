@@ -10,7 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand, sshDestination, warmSshConnection } from '../../src/git/ssh.js';
-import { processStart } from '../../src/sync/lock.js';
+import { processStart } from '../../src/lock.js';
 import { openHubConnectionAhead } from '../../src/sync/ssh-ahead.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 import { hubsAvailable, startHungHub, startSshHub, type SshHub } from '../helpers/hubs.js';

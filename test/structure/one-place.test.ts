@@ -54,6 +54,8 @@ describe('one place for each', () => {
       [new errors.MissingKeyError('/k', 'a/b'), 1],
       [new errors.RejectedError('x'), 1],
       [new errors.SecretsInPushError('x', []), 1],
+      [new errors.PhaseError({ phase: 'commit' }, new errors.TemporaryError('x')), 75],
+      [new errors.PhaseError({ phase: 'commit' }, new errors.UsageError('x')), 2],
       [new Error('anything else'), 1],
     ];
     for (const [e, code] of cases) expect(errors.exitCodeOf(e), e.constructor.name).toBe(code);

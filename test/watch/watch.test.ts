@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { processStart } from '../../src/sync/lock.js';
+import { processStart } from '../../src/lock.js';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub, MARKERS, ROOT, tempDir } from '../helpers/agents.js';

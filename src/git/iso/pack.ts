@@ -25,6 +25,9 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { EMPTY_TREE } from '../objects.js';
 import { IsoObjects, type RawObject } from './objects.js';
+import { BadObjectError, ObjectTooBigError } from '../exec.js';
+
+export { BadObjectError, ObjectTooBigError };
 
 export interface InflateLimits {
   /** Largest object (inflated): a blob, tree, commit, tag or a delta's result. */
@@ -44,22 +47,6 @@ export const MAX_INFLATED_BYTES = 2 * 1024 * 1024 * 1024;
 export const HUB_LIMITS: InflateLimits = { object: MAX_OBJECT_BYTES, total: MAX_INFLATED_BYTES };
 /** What BoundedObjects keeps of resolved delta bases (a walk through a packed history reads the same bases again). */
 const BASE_CACHE_BYTES = 32 * 1024 * 1024;
-
-/** Over a cap: what is too big, in words. */
-export class ObjectTooBigError extends Error {
-  constructor(what: string) {
-    super(`${what}, more than the isomorphic-git engine inflates from a hub; fetch once with git (AGENTGIT_ENGINE=git)`);
-    this.name = 'ObjectTooBigError';
-  }
-}
-
-/** Damaged or malformed: what is wrong, in words. */
-export class BadObjectError extends Error {
-  constructor(what: string) {
-    super(what);
-    this.name = 'BadObjectError';
-  }
-}
 
 function mib(n: number): string {
   return n >= 1048576 ? `${Math.floor(n / 1048576)} MiB` : `${n} bytes`;

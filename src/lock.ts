@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
-import { LockBusyError } from '../errors.js';
+import { LockBusyError } from './errors.js';
 
 export interface LockInfo {
   pid: number;
