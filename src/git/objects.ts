@@ -43,7 +43,11 @@ export function writeBlob(gitDir: string, bytes: Uint8Array): Promise<string> {
  */
 export async function writeObject(gitDir: string, type: ObjectType, bytes: Uint8Array): Promise<string> {
   const batch = batches.get(gitDir);
-  if (!batch || bytes.length > BATCH_MAX_BYTES / 4) return writeObjectSync(gitDir, type, bytes);
+  if (!batch) return writeObjectSync(gitDir, type, bytes);
+  if (bytes.length > BATCH_MAX_BYTES / 4) {
+    flushObjects(gitDir); // what a large tree or commit names is on disk before it is
+    return writeObjectSync(gitDir, type, bytes);
+  }
   const oid = objectOid(type, bytes);
   if (!batch.objects.has(oid)) {
     batch.objects.set(oid, { oid, type, bytes: Buffer.from(bytes) });
@@ -81,7 +85,7 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
       fd = openSync(tmp, 'wx', 0o444);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      mkdirSync(dir, { recursive: true }); // not there yet (or a gc emptied it): create it, once more
+      mkdirSync(dir); // not there yet (or a gc emptied it): create it (not its parents: a repository whose objects/ is gone is not made again), once more
       fd = openSync(tmp, 'wx', 0o444);
     }
     try {
@@ -124,8 +128,13 @@ interface Batch {
   bytes: number;
 }
 const batches = new Map<string, Batch>();
-/** Fewer objects than this are written loose: as cheap, and git's housekeeping counts them as it always did. */
-export const BATCH_MIN_PACK = 32;
+/**
+ * Fewer objects than this are written loose: git's own rule for what a
+ * fetch brings (transfer.unpackLimit, 100), so packs pile up no faster
+ * than a fetching git's and its housekeeping (a full repack past
+ * gc.autoPackLimit packs) comes as often as it would for git.
+ */
+export const BATCH_MIN_PACK = 100;
 /** A batch is written once it holds this many bytes (memory stays bounded); an object of a quarter of it is written loose at once. */
 const BATCH_MAX_BYTES = 32 << 20;
 
@@ -135,15 +144,34 @@ export function batchObjects(gitDir: string): void {
   setBeforeSpawn(flushAllObjects);
 }
 
-/** Write `gitDir`'s batched objects now: one pack, or loose ones when few. */
+/**
+ * Write `gitDir`'s batched objects now: one pack, or loose ones when few.
+ * The batch is emptied only once they are written: a write that fails (a
+ * full disk) leaves them batched, so every later git process, read or
+ * close tries again and fails with the same error instead of going on with
+ * ids that name nothing.
+ */
 export function flushObjects(gitDir: string): void {
   const batch = batches.get(gitDir);
   if (!batch || batch.objects.size === 0) return;
   const objects = [...batch.objects.values()];
+  try {
+    if (objects.length >= BATCH_MIN_PACK) writePackSync(gitDir, objects);
+    else for (const o of objects) writeObjectSync(gitDir, o.type, o.bytes, o.oid);
+  } catch (e) {
+    throw new Error(`cannot write ${objects.length} objects into ${join(gitDir, 'objects')} (${(e as Error).message}); fix that (disk space, permissions) and sync again: no ref or index names them yet, nothing is lost`);
+  }
   batch.objects = new Map();
   batch.bytes = 0;
-  if (objects.length >= BATCH_MIN_PACK) writePackSync(gitDir, objects);
-  else for (const o of objects) writeObjectSync(gitDir, o.type, o.bytes, o.oid);
+}
+
+/** Write `gitDir`'s batched objects and stop batching for it (its Repo is closed; later writes are loose). */
+export function endBatch(gitDir: string): void {
+  try {
+    flushObjects(gitDir);
+  } finally {
+    batches.delete(gitDir);
+  }
 }
 
 /** Write every repository's batched objects (before a git process starts). */

@@ -148,7 +148,11 @@ function writeDurably(file: string, parts: Uint8Array[]): void {
 export function writePackSync(gitDir: string, objects: PackObject[]): string {
   const { name, pack, idx } = buildPack(objects);
   const dir = join(gitDir, 'objects', 'pack');
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir); // not recursive: a repository whose objects/ is gone is not made again
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
   const tag = `${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   const tmpPack = join(dir, `tmp_pack_${tag}`);
   const tmpIdx = join(dir, `tmp_idx_${tag}`);

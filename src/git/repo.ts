@@ -11,7 +11,7 @@ import { wantIsoGit } from './iso/choose.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError } from './exec.js';
-import { batchObjects, blobOid, commitPayload, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
+import { batchObjects, blobOid, commitPayload, endBatch, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /**
  * The engine every repository opened in this process goes through: chosen
@@ -136,9 +136,20 @@ export class Repo {
     return r;
   }
 
+  /**
+   * Write what is batched and stop the object reader. Never throws: objects
+   * still batched here were named by nothing yet (git/objects.ts), so a
+   * failed write loses nothing a ref or the index holds; the round's own
+   * error stands.
+   */
   close(): void {
-    flushObjects(this.gitDir);
-    this.backend.close();
+    try {
+      endBatch(this.gitDir);
+    } catch {
+      /* see above */
+    } finally {
+      this.backend.close();
+    }
   }
 
   /** Write the objects this process holds in memory for this repository (git/objects.ts): before a file outside git names one. */

@@ -549,6 +549,7 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     const archiveRef = `${ARCHIVE_PREFIX}${epoch}`;
     // pending from before the archive ref exists until the hub's answer is known: a push that throws (the deadline,
     // a dropped connection) or a kill -9 may have moved the hub, so the local archive ref stays (settlePending decides)
+    repo.flushObjects(); // the pending file names the epoch: it is on disk first (git/objects.ts)
     await markPending(repo, { add: { epoch, archived: hubHead } });
     await repo.updateRef(archiveRef, hubHead, null, 'agentgit: archive of the history before an epoch');
     let exported: string | null = null;

@@ -10,7 +10,7 @@
  *   objects when few, as one pack when many.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -182,5 +182,51 @@ describe('kill -9 while packs are written', () => {
       expect(files).toContain(`pack-${name}.idx`);
       expect(spawnSync('git', ['cat-file', '-e', last], { cwd: gitDir, env }).status).toBe(0);
     }
+  });
+});
+
+describe('a batch that cannot be written', () => {
+  it('fails the git process that needed it with one line naming the directory, keeps the objects, and writes them once it can', async () => {
+    const env = testEnv(tempDir());
+    const dir = join(tempDir(), 'repo');
+    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+    mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
+    const r = (await Repo.openAt(dir))!;
+    const packDir = join(r.gitDir, 'objects', 'pack');
+    try {
+      const oids: string[] = [];
+      for (let i = 0; i < BATCH_MIN_PACK + 10; i++) oids.push(await writeObject(r.gitDir, 'blob', Buffer.from(`entry ${i}\n`)));
+      // objects/pack made a file: the pack cannot be written there (as root too, unlike a permission)
+      rmSync(packDir, { recursive: true, force: true });
+      writeFileSync(packDir, 'not a directory\n');
+      const failed = await r.objectInfo([oids[0]!]).then(() => null, (e: Error) => e.message);
+      const line = new RegExp(`^cannot write ${BATCH_MIN_PACK + 10} objects into ${r.gitDir}/objects \\(ENOTDIR.*\\); fix that \\(disk space, permissions\\) and sync again`);
+      expect(failed).toMatch(line);
+      // still batched: the next git process tries again (and fails the same way), nothing is taken for written
+      expect(await r.objectInfo([oids[0]!]).then(() => null, (e: Error) => e.message)).toMatch(line);
+      rmSync(packDir);
+      mkdirSync(packDir);
+      expect((await r.objectInfo(oids)).size).toBe(oids.length);
+      for (const [i, oid] of oids.entries()) expect(git(dir, ['cat-file', 'blob', oid], env)).toBe(`entry ${i}\n`);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('close never throws, and stops batching: later writes are loose', async () => {
+    const env = testEnv(tempDir());
+    const dir = join(tempDir(), 'repo');
+    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+    mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
+    const r = (await Repo.openAt(dir))!;
+    for (let i = 0; i < BATCH_MIN_PACK; i++) await writeObject(r.gitDir, 'blob', Buffer.from(`x ${i}\n`));
+    const packDir = join(r.gitDir, 'objects', 'pack');
+    rmSync(packDir, { recursive: true, force: true });
+    writeFileSync(packDir, 'not a directory\n');
+    expect(() => r.close()).not.toThrow();
+    rmSync(packDir);
+    mkdirSync(packDir);
+    const oid = await writeObject(r.gitDir, 'blob', Buffer.from('after close\n'));
+    expect(existsSync(join(r.gitDir, 'objects', oid.slice(0, 2), oid.slice(2)))).toBe(true);
   });
 });
