@@ -185,13 +185,19 @@ export function scanPack(pack: Buffer, limits: InflateLimits): void {
   const body = pack.subarray(0, end);
   let p = 12;
   let total = 0;
+  // where each entry starts: an offset delta must name one of these (git's index-pack refuses any other
+  // base; isomorphic-git would read an entry header wherever it points, inside another entry's data too)
+  const starts = new Set<number>();
   for (let i = 0; i < count; i++) {
     const what = `pack entry ${i + 1} of ${count}`;
     const e = entryAt(body, p, 0, what);
+    if (e.kind === 6 && !starts.has(e.base as number)) throw new BadObjectError(`${what}: a delta whose base is not an entry of the pack`);
+    starts.add(p);
     if (e.size > limits.object) throw new ObjectTooBigError(`${what} declares ${e.size} bytes, over ${mib(limits.object)}`);
     const { out, used } = inflateAtMost(body.subarray(e.data), e.size, what, true);
     if (out.length !== e.size) throw new BadObjectError(`${what} inflates to ${out.length} bytes, not the ${e.size} it declares`);
-    const size = e.kind >= 6 ? deltaTarget(out, limits.object, what) : e.size;
+    // a delta costs its own inflated bytes and its result: both count towards the total
+    const size = e.kind >= 6 ? out.length + deltaTarget(out, limits.object, what) : e.size;
     total += size;
     if (total > limits.total) throw new ObjectTooBigError(`the pack's objects inflate to more than ${mib(limits.total)}`);
     p = e.data + used;

@@ -52,6 +52,18 @@ function varint(n: number): Buffer {
 }
 
 /** A whole pack (header, entries, SHA-1 trailer). */
+/** An offset delta's base offset as git encodes it. */
+function ofsBytes(n: number): Buffer {
+  const out = [n & 0x7f];
+  let rest = Math.floor(n / 128);
+  while (rest > 0) {
+    rest -= 1;
+    out.unshift(0x80 | (rest & 0x7f));
+    rest = Math.floor(rest / 128);
+  }
+  return Buffer.from(out);
+}
+
 function pack(entries: Buffer[], count = entries.length): Buffer {
   const head = Buffer.alloc(12);
   head.write('PACK', 0, 'latin1');
@@ -98,6 +110,36 @@ describe('scanPack: every entry of a hub pack, before anything is written', () =
     expect(() => scanPack(pack([base, deltaEntry]), HUB_LIMITS)).toThrow(/is a delta to 1073741824 bytes, over 100 MiB/);
     const five = Array.from({ length: 5 }, (_, i) => blobEntry(Buffer.alloc(60 * 1024, i)));
     expect(() => scanPack(pack(five), small)).toThrow(/the pack's objects inflate to more than 262144 bytes/);
+  });
+
+  it('an offset delta whose base is not where an entry starts (inside a stored blob that holds a fake entry and a bomb) is refused', () => {
+    // a blob stored without compression carries an entry header and a bomb in its bytes; a delta points into it
+    const inner = Buffer.concat([entryHeader(3, 10), deflateSync(Buffer.alloc(1024 * 1024))]);
+    const stored = deflateSync(inner, { level: 0 });
+    const base = Buffer.concat([entryHeader(3, inner.length), stored]);
+    const innerAt = 12 + base.indexOf(inner); // where the fake entry starts in the pack
+    const delta = Buffer.concat([varint(10), varint(4), Buffer.from([0x90, 0x04])]);
+    const deltaAt = 12 + base.length;
+    const deltaEntry = Buffer.concat([entryHeader(6, delta.length), ofsBytes(deltaAt - innerAt), deflateSync(delta)]);
+    expect(() => scanPack(pack([base, deltaEntry]), HUB_LIMITS)).toThrow(/pack entry 2 of 2: a delta whose base is not an entry of the pack/);
+    // the same delta against the entry's real start passes the scan
+    const good = Buffer.concat([entryHeader(6, delta.length), ofsBytes(deltaAt - 12), deflateSync(delta)]);
+    expect(() => scanPack(pack([base, good]), HUB_LIMITS)).not.toThrow();
+  });
+
+  it('a delta counts its own inflated bytes towards the total, not only its result', () => {
+    const base = blobEntry(Buffer.from('base'));
+    const entries = [base];
+    let at = 12 + base.length;
+    for (let i = 0; i < 5; i++) {
+      // a 4-byte result, 60 KiB of delta data (nothing reads past the copy: the scan reads the header)
+      const delta = Buffer.concat([varint(4), varint(4), Buffer.from([0x90, 0x04]), Buffer.alloc(60 * 1024)]);
+      const e = Buffer.concat([entryHeader(6, delta.length), ofsBytes(at - 12), deflateSync(delta)]);
+      entries.push(e);
+      at += e.length;
+    }
+    expect(() => scanPack(pack(entries), small)).toThrow(/the pack's objects inflate to more than 262144 bytes/);
+    expect(() => scanPack(pack(entries.slice(0, 4)), small)).not.toThrow();
   });
 
   it('malformed: a size that disagrees, a truncated entry, bytes after the last entry', () => {
