@@ -30,7 +30,8 @@ import type { ClockSource } from './hlc.js';
 import { isClockPath } from './clocks.js';
 import type { Context } from './context.js';
 import type { PathPlan } from './integrate.js';
-import { TemporaryError } from '../errors.js';
+import { classifyGitError, TemporaryError } from '../errors.js';
+import { GitError, gitFailure } from '../git/exec.js';
 
 export const EPOCH_TRAILER = 'Agentgit-Epoch-Of';
 /** On an epoch made with `--before`: the archived commit whose tree the epoch carries (the cut). */
@@ -198,7 +199,6 @@ async function epochChain(x: Crossing): Promise<{ levels: Level[]; bases: string
     if (repo.readRef(local) !== archived) {
       const r = await repo.fetch(x.settings.remote, [`+${local}:${local}`], { timeoutMs: x.timeoutMs() });
       if (!r.ok && !r.missingRemoteRef) {
-        const { GitError, gitFailure } = await import('../git/exec.js');
         if (r.code !== 128) throw gitFailure(['fetch'], r.code, r.stderr);
         throw new GitError(`git fetch of ${local} failed: ${r.stderr.split('\n')[0]}`, ['fetch'], 128, r.stderr, false);
       }
@@ -558,10 +558,18 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
       exported = o.exportFile;
     }
     const branch = `refs/heads/${settings.branch}`;
-    const r = await repo.push({ remote: settings.remote, refspecs: [`${tip}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() }).catch((e: unknown) => {
-      throw outcomeUnknown(e, archiveRef);
-    });
-    if (r.code !== 0 && !refusedByHub(r)) throw outcomeUnknown((await import('../git/exec.js')).gitFailure(['push'], r.code, r.stderr), archiveRef);
+    // a push that failed in a way that says the hub took nothing (credentials refused, no such repository, an
+    // engine that sends nothing) is settled now, as a refusal; any other failure leaves the outcome unknown
+    const failed = async (cause: unknown): Promise<never> => {
+      if (cause instanceof GitError && tookNothing(cause)) {
+        await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);
+        await markPending(repo, { remove: epoch });
+        throw cause;
+      }
+      throw outcomeUnknown(cause, archiveRef);
+    };
+    const r = await repo.push({ remote: settings.remote, refspecs: [`${tip}:${branch}`, `${hubHead}:${archiveRef}`], leases: [{ ref: branch, expected: hubHead }], atomic: true, timeoutMs: dl.left() }).catch(failed);
+    if (r.code !== 0 && !refusedByHub(r)) await failed(gitFailure(['push'], r.code, r.stderr));
     if (r.code !== 0) {
       await repo.deleteRef(archiveRef, hubHead).catch(() => undefined);
       await markPending(repo, { remove: epoch });
@@ -619,6 +627,17 @@ function refusedByHub(r: { refs: Array<{ flag: string; summary: string }>; stdou
 }
 
 /** The error of a push whose outcome is unknown (the hub may have taken it): temporary, the next run finds out. */
+/**
+ * Whether a failed push certainly moved nothing on the hub: a failure git's
+ * classification calls permanent (credentials refused, no such repository,
+ * an unknown host alias, an engine that cannot push atomically), with no
+ * sign the hub got as far as updating refs (`[remote failure]`, a
+ * connection that dropped).
+ */
+function tookNothing(e: GitError): boolean {
+  return !classifyGitError(e).temporary && !e.timedOut && !/\[remote failure\]|hung up|connection reset|broken pipe/i.test(e.stderr);
+}
+
 function outcomeUnknown(cause: unknown, archiveRef: string): TemporaryError {
   const why = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
   return new TemporaryError(`the push of the new epoch got no answer from the hub (${why}): the hub may or may not have taken it; the local ${archiveRef} is kept, and the next \`agentgit compact history\` asks the hub which`);

@@ -291,6 +291,22 @@ describe('a compaction whose push gets no answer', () => {
     expect(existsSync(join(a.dir, '.git/agentgit/compact-pending.json'))).toBe(false);
   }, 120_000);
 
+  it('a push that certainly moved nothing (the push URL names no repository): exit 1 with git\'s reason, no archive ref or pending epoch left', async () => {
+    const { hub, a } = await twoInstances();
+    const oldHead = git(hub, ['rev-parse', 'main']).trim();
+    a.git(['config', 'remote.origin.pushurl', join(tempDir(), 'no-such-hub.git')]); // the fetch still reaches the hub
+    const r = await a.run(['compact', 'history']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(/no answer from the hub/);
+    expect(r.stderr).toMatch(/no-such-hub\.git/);
+    expect(git(hub, ['rev-parse', 'main']).trim()).toBe(oldHead);
+    expect(archives(a)).toEqual([]);
+    expect(existsSync(join(a.dir, '.git/agentgit/compact-pending.json'))).toBe(false);
+    a.git(['config', '--unset', 'remote.origin.pushurl']);
+    await ok(a.run(['compact', 'history']));
+    expect(archives(a)).toHaveLength(1);
+  }, 120_000);
+
   it('the hub never took it: the local archive ref is kept until the hub moved on, then removed', async () => {
     const { hub, a, b } = await twoInstances();
     const oldHead = git(hub, ['rev-parse', 'main']).trim();
