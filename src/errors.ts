@@ -97,8 +97,10 @@ export class LockBusyError extends Error {
   constructor(
     readonly holder: { pid: number; since: number },
     file: string,
+    /** What holds it, for the message (a sync unless said). */
+    who = 'agentgit sync',
   ) {
-    super(`another agentgit sync (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}) holds ${file}; this run did nothing and will retry next time`);
+    super(`another ${who} (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}) holds ${file}; this run did nothing and will retry next time`);
     this.name = 'LockBusyError';
   }
 }

@@ -210,6 +210,9 @@ export function warmSshConnection(url: string, maxMs: number): Promise<string | 
     const settle = (verdict: string | null): void => {
       clearTimeout(timer);
       if (warming === child) warming = null;
+      // a master in the background (or a ProxyCommand, `-v` in a configured ssh command) may hold the pipe's
+      // other end: let go of ours, or it keeps this process from ever exiting
+      child.stderr?.destroy();
       done(verdict);
     };
     const timer = setTimeout(() => {

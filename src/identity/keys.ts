@@ -76,9 +76,11 @@ async function exists(path: string): Promise<boolean> {
 async function createKey(priv: string, principal: string): Promise<void> {
   const dir = dirname(priv);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { SyncLock } = await import('../lock.js');
+  const { SyncLock, LockBusyError } = await import('../lock.js');
   const lock = new SyncLock(`${priv}.lock`);
-  await lock.acquire(60_000);
+  await lock.acquire(60_000).catch((e: unknown) => {
+    throw e instanceof LockBusyError ? new LockBusyError(e.holder, `${priv}.lock`, 'agentgit process creating this signing key') : e;
+  });
   try {
     if (await exists(priv)) return; // made by another process while this one waited
     const name = basename(priv);

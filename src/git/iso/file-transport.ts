@@ -219,8 +219,8 @@ const HOOK_PIPE_GRACE_MS = 1000;
  * kept) goes to `onMessage` line by line. Resolves to the exit code, or
  * null when it could not start or was killed at the deadline.
  */
-function runHook(file: string, args: readonly string[], input: string, hub: string, env: NodeJS.ProcessEnv, deadlineAt: number | null, onMessage: (line: string) => void): Promise<number | null> {
-  return new Promise<number | null>((done) => {
+function runHook(file: string, args: readonly string[], input: string, hub: string, env: NodeJS.ProcessEnv, deadlineAt: number | null, onMessage: (line: string) => void): Promise<number | null | 'deadline'> {
+  return new Promise<number | null | 'deadline'>((done) => {
     const hookEnv: NodeJS.ProcessEnv = { ...env, GIT_DIR: '.' };
     delete hookEnv.GIT_INDEX_FILE;
     delete hookEnv.GIT_WORK_TREE;
@@ -254,7 +254,7 @@ function runHook(file: string, args: readonly string[], input: string, hub: stri
     child.stdin!.end(input);
     let finished = false;
     let grace: NodeJS.Timeout | null = null;
-    const finish = (code: number | null): void => {
+    const finish = (code: number | null | 'deadline'): void => {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
@@ -271,7 +271,7 @@ function runHook(file: string, args: readonly string[], input: string, hub: stri
         ? null
         : setTimeout(() => {
             killGroup(child);
-            finish(null);
+            finish('deadline');
           }, Math.max(0, deadlineAt - Date.now()));
     child.on('error', () => finish(null));
     child.on('exit', (code) => {
@@ -315,7 +315,10 @@ export async function runHubHooks(hub: string, ref: string, old: string | null, 
     ['update', [ref, o, n], ''],
   ] as const) {
     const file = hookFile(hub, name);
-    if (file && (await runHook(file, args, input, hub, env, deadlineAt, onMessage)) !== 0) return false;
+    const r = file ? await runHook(file, args, input, hub, env, deadlineAt, onMessage) : 0;
+    // stopped at the round's deadline: a hub too slow to answer (temporary, as git's push timing out), not its refusal
+    if (r === 'deadline') throw new GitError(`git push: the hub's ${name} hook did not finish by the round's deadline; nothing was moved there`, ['push'], null, '', true);
+    if (r !== 0) return false;
   }
   return true;
 }

@@ -47,6 +47,8 @@ export const MAX_INFLATED_BYTES = 2 * 1024 * 1024 * 1024;
 export const HUB_LIMITS: InflateLimits = { object: MAX_OBJECT_BYTES, total: MAX_INFLATED_BYTES };
 /** What BoundedObjects keeps of resolved delta bases (a walk through a packed history reads the same bases again). */
 const BASE_CACHE_BYTES = 32 * 1024 * 1024;
+/** How many times its total a BoundedObjects may inflate and apply deltas, counting data read again (see countOnce). */
+const WORK_FACTOR = 8;
 
 function mib(n: number): string {
   return n >= 1048576 ? `${Math.floor(n / 1048576)} MiB` : `${n} bytes`;
@@ -305,6 +307,25 @@ export class BoundedObjects extends IsoObjects {
     if (this.inflated > this.limits.total) throw new ObjectTooBigError(`the objects read from it inflate to more than ${mib(this.limits.total)}`);
   }
 
+  /** Pack entries (and delta results) already counted towards the total: read again, they cost work, not total. */
+  private readonly counted = new Set<string>();
+  private work = 0;
+
+  /**
+   * Count what an entry at `key` inflated to: towards the total the first
+   * time only (a history's delta chain read again for each version is the
+   * same data), towards the work always, which may reach WORK_FACTOR times
+   * the total (a hub that orders its history to re-derive long chains
+   * without end is refused, not waited for).
+   */
+  private countOnce(key: string, n: number): void {
+    this.work += n;
+    if (this.work > this.limits.total * WORK_FACTOR) throw new ObjectTooBigError(`reading its objects takes more than ${WORK_FACTOR} times ${mib(this.limits.total)} of inflating and delta application`);
+    if (this.counted.has(key)) return;
+    this.counted.add(key);
+    this.count(n);
+  }
+
   private openPacks(): OpenPack[] {
     if (this.packs) return this.packs;
     const dir = join(this.gitDir, 'objects', 'pack');
@@ -369,9 +390,15 @@ export class BoundedObjects extends IsoObjects {
   private readonly bases = new Map<string, RawObject>();
   private basesBytes = 0;
 
+  /** The last large object resolved (over the cache's share): the base the next version of the same file is most likely a delta of. */
+  private lastLarge: { key: string; o: RawObject } | null = null;
+
   private remember(pack: OpenPack, offset: number, o: RawObject): void {
-    if (o.body.length > BASE_CACHE_BYTES / 8) return;
     const key = `${pack.file}:${offset}`;
+    if (o.body.length > BASE_CACHE_BYTES / 8) {
+      this.lastLarge = { key, o };
+      return;
+    }
     if (this.bases.has(key)) return;
     this.bases.set(key, o);
     this.basesBytes += o.body.length;
@@ -391,7 +418,7 @@ export class BoundedObjects extends IsoObjects {
       let body = base.body;
       for (let i = deltas.length - 1; i >= 0; i--) {
         body = applyDelta(deltas[i]!.data, body, this.limits.object, what);
-        this.count(body.length);
+        this.countOnce(`${pack.file}:${deltas[i]!.at}:result`, body.length);
         this.remember(pack, deltas[i]!.at, { type: base.type, body });
       }
       return { type: base.type, body };
@@ -399,14 +426,15 @@ export class BoundedObjects extends IsoObjects {
     let at = offset;
     for (;;) {
       if (deltas.length > 10000) throw new BadObjectError(`${what}: a delta chain longer than 10000`);
-      const known = this.bases.get(`${pack.file}:${at}`);
+      const key = `${pack.file}:${at}`;
+      const known = this.bases.get(key) ?? (this.lastLarge?.key === key ? this.lastLarge.o : undefined);
       if (known) return resolve(known);
       const buf = this.entryBytes(pack, at);
       const e = entryAt(buf, 0, at, what);
       if (e.size > this.limits.object) throw new ObjectTooBigError(`${what} declares ${e.size} bytes, over ${mib(this.limits.object)}`);
       const { out } = inflateAtMost(buf.subarray(e.data), e.size, what, true);
       if (out.length !== e.size) throw new BadObjectError(`${what} inflates to ${out.length} bytes, not the ${e.size} it declares`);
-      this.count(out.length);
+      this.countOnce(`${pack.file}:${at}`, out.length);
       if (e.kind < 6) {
         const base = { type: TYPES[e.kind]!, body: out };
         if (deltas.length > 0) this.remember(pack, at, base);

@@ -211,6 +211,28 @@ describe('a file hub read with caps (BoundedObjects)', () => {
     expect(loose(dst)).toEqual([]);
   });
 
+  it('every version of a large file in a deep delta chain is read, each entry counted once towards the total (a repacked hub is not refused)', async () => {
+    let text = randomBytes(2 * 1024 * 1024).toString('hex'); // 4 MiB: over the base cache's share, as a real large file would be
+    const { hub: h } = hubWithBlob(text);
+    const w = join(tempDir(), 'deep');
+    git(tempDir(), ['clone', '-q', h, w], env);
+    for (let i = 0; i < 8; i++) {
+      text += `line ${i}\n`;
+      writeFileSync(join(w, 'f'), text);
+      git(w, [...ident, 'commit', '-qam', `c${i}`], env);
+    }
+    git(w, ['push', '-q', 'origin', 'main'], env);
+    git(h, ['repack', '-adfq', '--depth=50', '--window=10'], env);
+    const blobs = git(h, ['rev-list', '--objects', 'main'], env).split('\n').filter((l) => l.endsWith(' f')).map((l) => l.split(' ')[0]!);
+    expect(blobs).toHaveLength(9);
+    // 9 versions of 4 MiB: 36 MiB of distinct data; re-deriving each version's chain would be 9 × 4 + 8 × 7 / 2 × 4 = 148 MiB
+    const objs = new BoundedObjects(h, { object: 8 * 1024 * 1024, total: 64 * 1024 * 1024 });
+    for (const b of blobs) {
+      const o = (await objs.read(b))!;
+      expect(createHash('sha1').update(`blob ${o.body.length}\0`).update(o.body).digest('hex')).toBe(b);
+    }
+  }, 60_000);
+
   it('packed objects with deltas read as git reads them; a packed object over the cap is refused', async () => {
     let text = randomBytes(30 * 1024).toString('hex');
     const { hub: h } = hubWithBlob(text);

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOK_OUTPUT_MAX, runHubHooks } from '../../../src/git/iso/file-transport.js';
 import { IsoGitEngine, type IsoGit } from '../../../src/git/iso/iso-git.js';
+import { GitError } from '../../../src/git/exec.js';
+import { exitCodeOf } from '../../../src/errors.js';
 import { cleanupTemp, git, Instance, makeBareHub, plainRepo, tempDir, testEnv } from '../../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
@@ -71,11 +73,15 @@ describe('the hook runner (file-transport.ts runHubHooks)', () => {
     await gone(Number(readFileSync(join(hub, 'bg.pid'), 'utf8')));
   }, 30_000);
 
-  it('at the deadline the hook and its children are killed and the push refused', async () => {
+  it('at the deadline the hook and its children are killed, and the push fails as timed out (temporary, not the hook\'s refusal)', async () => {
     const hub = hubWithHook('update', 'sleep 600 &\necho $! > bg.pid\necho $$ > hook.pid\nwait');
     const lines: string[] = [];
     const pending = runHubHooks(hub, 'refs/heads/main', OLD, NEW, (l) => lines.push(l), Date.now() + 500, env);
-    expect(await pending).toBe(false);
+    const e = await pending.then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(GitError);
+    expect((e as GitError).timedOut).toBe(true);
+    expect((e as GitError).message).toMatch(/the hub's update hook did not finish by the round's deadline; nothing was moved there/);
+    expect(exitCodeOf(e)).toBe(75);
     await gone(Number(readFileSync(join(hub, 'bg.pid'), 'utf8')));
     await gone(Number(readFileSync(join(hub, 'hook.pid'), 'utf8')));
   }, 30_000);
