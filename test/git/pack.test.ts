@@ -37,6 +37,15 @@ function treeAndCommit(blob: string): PackObject[] {
   return [tree, commit];
 }
 
+/** A fresh work tree opened as agentgit opens one (the git CLI engine: its objects are batched). */
+async function repo(): Promise<{ repo: Repo; dir: string; env: NodeJS.ProcessEnv }> {
+  const env = testEnv(tempDir());
+  const dir = join(tempDir(), 'repo');
+  git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+  mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
+  return { repo: (await Repo.openAt(dir))!, dir, env };
+}
+
 function packsIn(gitDir: string): string[] {
   return readdirSync(join(gitDir, 'objects', 'pack')).sort();
 }
@@ -91,13 +100,6 @@ describe('in-process packs', () => {
 });
 
 describe('a round\'s object batch', () => {
-  async function repo(): Promise<{ repo: Repo; dir: string; env: NodeJS.ProcessEnv }> {
-    const env = testEnv(tempDir());
-    const dir = join(tempDir(), 'repo');
-    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
-    mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
-    return { repo: (await Repo.openAt(dir))!, dir, env };
-  }
   const loose = (gitDir: string, oid: string): boolean => existsSync(join(gitDir, 'objects', oid.slice(0, 2), oid.slice(2)));
 
   it('many objects: nothing on disk until git is run, then one pack git reads', async () => {
@@ -164,9 +166,11 @@ describe('kill -9 while packs are written', () => {
     for (let trial = 0; trial < 6; trial++) {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script, gitDir], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
+      // once it has written its first pack (however slow the machine), kill it at a random moment of a later one
+      const first = new Promise<void>((r) => child.stdout.once('data', () => r()));
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      // let it write a few packs, then kill it at a random moment of a later one
-      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+      await first;
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 200)));
       child.kill('SIGKILL');
       await new Promise((r) => child.on('close', r));
       reported.push(...out.split('\n').filter((l) => /^[0-9a-f]{40} [0-9a-f]{40}$/.test(l)));
@@ -187,11 +191,7 @@ describe('kill -9 while packs are written', () => {
 
 describe('a batch that cannot be written', () => {
   it('fails the git process that needed it with one line naming the directory, keeps the objects, and writes them once it can', async () => {
-    const env = testEnv(tempDir());
-    const dir = join(tempDir(), 'repo');
-    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
-    mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
-    const r = (await Repo.openAt(dir))!;
+    const { repo: r, dir, env } = await repo();
     const packDir = join(r.gitDir, 'objects', 'pack');
     try {
       const oids: string[] = [];
@@ -214,11 +214,7 @@ describe('a batch that cannot be written', () => {
   });
 
   it('close never throws, and stops batching: later writes are loose', async () => {
-    const env = testEnv(tempDir());
-    const dir = join(tempDir(), 'repo');
-    git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
-    mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
-    const r = (await Repo.openAt(dir))!;
+    const { repo: r } = await repo();
     for (let i = 0; i < BATCH_MIN_PACK; i++) await writeObject(r.gitDir, 'blob', Buffer.from(`x ${i}\n`));
     const packDir = join(r.gitDir, 'objects', 'pack');
     rmSync(packDir, { recursive: true, force: true });
