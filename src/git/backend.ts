@@ -287,8 +287,6 @@ export interface GitBackend {
   writeObject(type: 'blob' | 'tree', bytes: Uint8Array): Promise<string>;
   /** An object's id without storing it. */
   hashObject(type: 'blob', bytes: Uint8Array): Promise<string>;
-  /** Store a complete pack stream (header, entries, trailer) with its index (`index-pack --stdin`). */
-  indexPack(pack: Uint8Array): Promise<void>;
   /** `count-objects -v` as key -> number (`count`, `size`, `in-pack`, `packs`, `size-pack`, ...; sizes in KiB). */
   countObjects(): Promise<Record<string, number>>;
   /** Stop the object session (Repo.close). */

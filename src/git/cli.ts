@@ -93,10 +93,6 @@ export class GitCli implements GitBackend {
     return this.text(['hash-object', '-t', type, '--no-filters', '--stdin'], { input: bytes });
   }
 
-  async indexPack(pack: Uint8Array): Promise<void> {
-    await this.run(['index-pack', '--stdin'], { input: pack });
-  }
-
   async countObjects(): Promise<Record<string, number>> {
     const out = await this.text(['count-objects', '-v']);
     const m: Record<string, number> = {};

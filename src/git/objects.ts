@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { gitEnv, setBeforeSpawn, trackChild } from './exec.js';
 import { deflateLevel1, writePackSync, type PackObject } from './pack.js';
 
-export { deflateLevel1 };
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 /** The empty tree's id (git knows it whether or not it is stored). */
@@ -21,7 +20,7 @@ export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 export type ObjectType = 'blob' | 'tree' | 'commit';
 
 /** The git object id of an object with these bytes (sha1 object format). */
-export function objectOid(type: ObjectType, bytes: Uint8Array): string {
+export function objectOid(type: ObjectType | 'tag', bytes: Uint8Array): string {
   const h = createHash('sha1');
   h.update(`${type} ${bytes.length}\0`);
   h.update(bytes);
@@ -85,7 +84,12 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
       fd = openSync(tmp, 'wx', 0o444);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      mkdirSync(dir); // not there yet (or a gc emptied it): create it (not its parents: a repository whose objects/ is gone is not made again), once more
+      // not there yet (or a gc emptied it): create it (not its parents: a repository whose objects/ is gone is not made again), once more
+      try {
+        mkdirSync(dir);
+      } catch (m) {
+        if ((m as NodeJS.ErrnoException).code !== 'EEXIST') throw m; // made meanwhile by another process
+      }
       fd = openSync(tmp, 'wx', 0o444);
     }
     try {

@@ -431,11 +431,6 @@ export class Repo {
     return this.backend.objectInfo(oids, opts);
   }
 
-  /** Store a complete pack stream with its index. */
-  indexPack(pack: Uint8Array): Promise<void> {
-    return this.backend.indexPack(pack);
-  }
-
   /** `count-objects -v`'s numbers (sizes in KiB). */
   countObjects(): Promise<Record<string, number>> {
     return this.backend.countObjects();

@@ -32,7 +32,7 @@ import { casRef, deleteRefLocked, listRefs as listRefFiles, readRef, RefLockBusy
 import { dateOrder, History, topoOrder } from './revs.js';
 import { hubError, hubKind, httpFor, lsRemoteHttps, pushHttps, UnsupportedHubError } from './remote.js';
 import { signatureStatusOfRaw, signCommitPayload } from './signatures.js';
-import { fetchHttpsRefspecs, mapRef, parseRefspec, storePack } from './upload-pack.js';
+import { fetchHttpsRefspecs, mapRef, parseRefspec } from './upload-pack.js';
 import { isoStatus } from './worktree.js';
 import { logWithChanges as isoLog } from './log.js';
 
@@ -159,10 +159,6 @@ export class IsoGit implements Git.GitBackend {
 
   async hashObject(type: 'blob', bytes: Uint8Array): Promise<string> {
     return objectOid(type, bytes);
-  }
-
-  async indexPack(pack: Uint8Array): Promise<void> {
-    await storePack(this.gitDir, Buffer.from(pack));
   }
 
   async countObjects(): Promise<Record<string, number>> {

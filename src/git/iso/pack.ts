@@ -19,11 +19,10 @@
  * Over a cap: `ObjectTooBigError`; damaged or malformed: `BadObjectError`.
  * Callers turn both into one line naming the hub (connected.ts, hubDataError).
  */
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { EMPTY_TREE } from '../objects.js';
+import { EMPTY_TREE, objectOid } from '../objects.js';
 import { IsoObjects, type RawObject } from './objects.js';
 import { BadObjectError, ObjectTooBigError } from '../exec.js';
 
@@ -93,7 +92,7 @@ function deltaTarget(delta: Buffer, max: number, what: string): number {
 }
 
 /** git's delta applied to `base`, every copy checked against both buffers. */
-export function applyDelta(delta: Buffer, base: Buffer, max: number, what: string): Buffer {
+function applyDelta(delta: Buffer, base: Buffer, max: number, what: string): Buffer {
   const at = { p: 0 };
   if (deltaSize(delta, at) !== base.length) throw new BadObjectError(`${what}: a delta against a base of another size`);
   const size = deltaSize(delta, at);
@@ -278,10 +277,6 @@ interface OpenPack {
   /** Entry starts, sorted: an entry ends where the next one starts. */
   starts: number[];
   size: number;
-}
-
-function hashOf(type: string, body: Buffer): string {
-  return createHash('sha1').update(`${type} ${body.length}\0`).update(body).digest('hex');
 }
 
 /**
@@ -483,7 +478,7 @@ export class BoundedObjects extends IsoObjects {
       }
     }
     if (!got) return oid === EMPTY_TREE ? { type: 'tree', body: Buffer.alloc(0) } : null;
-    const h = hashOf(got.type, got.body);
+    const h = objectOid(got.type, got.body);
     if (h !== oid) throw new BadObjectError(`${got.type} ${oid} holds the content of ${h}`);
     return got;
   }

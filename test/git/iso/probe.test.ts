@@ -32,7 +32,7 @@ describe('probeFileHub', () => {
   it('one probe per hub and round, whatever the deadline of each call; a new round probes again', async () => {
     const hub = makeBareHub();
     const round = Date.now() + 60_000;
-    await probeFileHub(hub, Date.now() + 5_000, env, round);
+    await probeFileHub(hub, Date.now() + 30_000, env, round);
     stall(join(hub, 'HEAD'));
     // same round, another call's deadline: not probed again (the old cache, keyed on this deadline, probed and failed)
     await probeFileHub(hub, Date.now() + 400, env, round);
