@@ -142,22 +142,20 @@ export async function mergeCommits(ctx: Ctx, o: MergeOptions): Promise<Integrate
   const read = (spec: string | null): Promise<Buffer | null> => (spec ? repo.objects.read(spec) : Promise.resolve(null));
 
   // Clocks the hub side wrote: fed to our HLC so our next writes sort after them.
-  for (const [path, t] of theirsCh) {
-    if (isClockPath(path) && t.status !== 'D') {
-      for (const c of Object.values(parseClockFile(await read(t.newOid)))) seenClocks.push(c);
-    }
-  }
+  // Asked for all at once: one round trip to cat-file, not one per clock file.
+  const hubClocks = [...theirsCh].filter(([path, t]) => isClockPath(path) && t.status !== 'D').map(([, t]) => read(t.newOid));
+  for (const bytes of await Promise.all(hubClocks)) for (const c of Object.values(parseClockFile(bytes))) seenClocks.push(c);
 
   const merged = await mapInOrder(plans, async (p) => {
     if (p.action === 'take') return { entry: { path: p.path, mode: p.mode, oid: p.oid } };
     if (p.action === 'keep-edit') return { entry: { path: p.path, mode: p.mode, oid: p.oid }, note: p.note };
-    const [b, o, t] = await Promise.all([read(p.baseOid), read(p.oursOid), read(p.theirsOid)]);
+    // the three versions and both sides' clocks of the file: asked for together (one round trip)
+    const clocksOf = (commit: string): Promise<Buffer | null> => (isClockPath(p.path) ? Promise.resolve(null) : read(`${commit}:${clockPathFor(p.path)}`));
+    const [b, o, t, ockBytes, tckBytes] = await Promise.all([read(p.baseOid), read(p.oursOid), read(p.theirsOid), clocksOf(ours), clocksOf(theirs)]);
     if (!o || !t) throw new Error(`object missing while merging ${p.path}; run \`git fsck\``);
     const c = policy.classify(p.path);
     const kind = c.kind === 'local' ? 'binary' : c.kind;
-    const clocksOf = async (commit: string): Promise<Record<string, string>> =>
-      isClockPath(p.path) ? {} : parseClockFile(await read(`${commit}:${clockPathFor(p.path)}`));
-    const [ock, tck] = await Promise.all([clocksOf(ours), clocksOf(theirs)]);
+    const [ock, tck] = [parseClockFile(ockBytes), parseClockFile(tckBytes)];
     const result = mergeFile(
       {
         path: p.path,
