@@ -415,7 +415,8 @@ export class GitCli implements GitBackend {
 
   async fetch(remote: string, refspecs: string[], opts: { timeoutMs?: number; prune?: boolean } = {}): Promise<FetchResult> {
     const args = ['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', '--no-recurse-submodules', ...(opts.prune ? ['--prune'] : []), remote, ...refspecs];
-    const r = await this.run(args, { timeoutMs: opts.timeoutMs, okCodes: [1, 128] });
+    // a fetch reads refs only (their objects are on disk): it may run while the local commit batches objects
+    const r = await this.run(args, { timeoutMs: opts.timeoutMs, okCodes: [1, 128], noFlush: true });
     return { ok: r.code === 0, code: r.code, missingRemoteRef: r.code !== 0 && /couldn't find remote ref/i.test(r.stderr), stderr: r.stderr };
   }
 

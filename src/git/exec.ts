@@ -53,6 +53,12 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Exit codes that are not errors (e.g. 1 for `merge-base --is-ancestor`). */
   okCodes?: number[];
+  /**
+   * The process reads no object that only this process's unwritten batch
+   * holds (a fetch: it reads refs, and every ref names objects already on
+   * disk), so the batch is not written before it starts (git/objects.ts).
+   */
+  noFlush?: boolean;
 }
 
 export interface RunResult {
@@ -157,7 +163,7 @@ export function runGit(args: string[], opts: RunOptions): Promise<RunResult> {
 
 function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    beforeSpawn?.(); // a throw (a full disk) rejects: git is not run
+    if (!opts.noFlush) beforeSpawn?.(); // a throw (a full disk) rejects: git is not run
     const child = spawn('git', args, {
       cwd: opts.cwd,
       env: gitEnv(opts.env),

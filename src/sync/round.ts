@@ -220,6 +220,12 @@ async function ancestors(): Promise<Set<string>> {
 
 /** Fetch the hub's branch into its remote-tracking ref; false when the hub has no such branch yet. */
 export async function fetchHub(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
+  const found = await fetchOnly(repo, remote, branch, dl);
+  if (found) await failpoint('fetch'); // fetched, nothing has used it yet (docs/reliability.md)
+  return found;
+}
+
+async function fetchOnly(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
   const r = await repo.fetch(remote, [`+refs/heads/${branch}:${track}`, fetchRefspec()], { timeoutMs: dl.left() });
   if (r.code === 1) throw gitFailure(['fetch'], r.code, r.stderr);
@@ -227,8 +233,35 @@ export async function fetchHub(repo: Repo, remote: string, branch: string, dl: D
     if (r.missingRemoteRef) return false; // empty hub: nothing to merge
     throw new GitError(`git fetch failed: ${firstLine(r.stderr)}`, ['fetch'], 128, r.stderr, false);
   }
-  await failpoint('fetch'); // fetched, nothing has used it yet (docs/reliability.md)
   return true;
+}
+
+/** The round's first fetch, run beside the local commit; settled, so that a failure waits for the commit to finish. */
+type Prefetch = Promise<{ found: boolean } | { error: unknown }>;
+
+/**
+ * Start the round's first fetch while the local commit is being made (git
+ * CLI engine): the fetch reads only refs that point at objects already on
+ * disk and writes only the remote-tracking ref, so it needs nothing the
+ * commit writes, and the commit nothing it fetches. Not started when the
+ * hub on disk shows its head unmoved (the round then fetches nothing), nor
+ * when ssh cannot reach the hub (the round reports that after the commit).
+ */
+function startPrefetch(repo: Repo, settings: Context['settings'], dl: Deadline, sshReady: Promise<string | null> | undefined): Prefetch {
+  const fetched = async (): Promise<{ found: boolean }> => {
+    const unreachable = await sshReady;
+    if (unreachable) throw new GitError(`git fetch failed: ${firstLine(unreachable)}`, ['fetch'], 128, unreachable, false);
+    return { found: await fetchOnly(repo, settings.remote, settings.branch, dl) };
+  };
+  return fetched().catch((error: unknown) => ({ error }));
+}
+
+/** The prefetch's outcome, taken once the local commit is made: its error thrown now, or the fetch's failpoint passed. */
+async function takePrefetch(pre: Prefetch): Promise<boolean> {
+  const r = await pre;
+  if ('error' in r) throw r.error;
+  if (r.found) await failpoint('fetch');
+  return r.found;
 }
 
 type PushResult = 'ok' | 'rejected';
@@ -271,6 +304,10 @@ interface Exchange {
   /** The heartbeat commit to publish with this push; `due` false: only if one is due anyway. */
   heartbeat: Heartbeat;
   hubHead?: SyncOptions['hubHead'];
+  /** The remote-tracking ref as the round found it, read before any fetch (`undefined`: read it at the exchange's start). */
+  trackBefore?: string | null;
+  /** The first fetch, started beside the local commit (startPrefetch). */
+  prefetched?: Prefetch;
 }
 
 /** What the hub's commits changed here: added up over the exchange's attempts. */
@@ -370,7 +407,8 @@ const unrelated = (f: Fetched): boolean => f.theirs !== null && f.ours !== null 
 async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
   const { repo, settings, ref } = x;
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
-  const before = await repo.exactRefs([ref, track]);
+  const before = await repo.exactRefs(x.trackBefore === undefined ? [ref, track] : [ref]);
+  if (x.trackBefore) before.set(track, x.trackBefore);
   const firstContact = !before.has(track);
   const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
   const ex: Exchanged = { startHead: before.get(ref) ?? null, mergedFromHub: 0, mergedByKind: {}, conflicts: 0, collisions: 0, fastForward: false, notes: [], head: null, pushed: null, heartbeatAt: null };
@@ -415,8 +453,9 @@ function addTally(t: Tally, add: Partial<Tally>): void {
 async function fetchAndVerify(x: Exchange, at: { lastSeen: string | null; attempt: number; firstContact: boolean }): Promise<Fetched> {
   const { repo, settings, ref, dl } = x;
   const track = `refs/remotes/${settings.remote}/${settings.branch}`;
-  const known = at.attempt === 1 && at.lastSeen !== null ? x.hubHead?.() : undefined;
-  const found = known === at.lastSeen || (await fetchHub(repo, settings.remote, settings.branch, dl));
+  const pre = at.attempt === 1 ? x.prefetched : undefined;
+  const known = at.attempt === 1 && at.lastSeen !== null && !pre ? x.hubHead?.() : undefined;
+  const found = pre ? await takePrefetch(pre) : known === at.lastSeen || (await fetchHub(repo, settings.remote, settings.branch, dl));
   const now = await repo.exactRefs(found ? [ref, track] : [ref]);
   const theirs = found ? now.get(track) ?? null : null;
   const ours = now.get(ref) ?? null;
@@ -740,6 +779,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   let exchanged = false;
   let heartbeatAt: number | null = null;
   let closeSsh: (() => void) | null = null;
+  let prefetched: Prefetch | undefined;
   const takeCommitted = (c: Committed): void => {
     out.committed = c.committed;
     out.held = c.held;
@@ -760,6 +800,15 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && !rewritesUrls(ctx.config) && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
     }
 
+    // the first fetch runs beside the local commit (startPrefetch); the tracking ref is read before it
+    const track = `refs/remotes/${settings.remote}/${settings.branch}`;
+    const hubHead = remoteUrl ? o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) : undefined;
+    let trackBefore: string | null | undefined;
+    if (remoteUrl && repo.caps.engine === 'git CLI') {
+      trackBefore = (await repo.exactRefs([track])).get(track) ?? null;
+      if (trackBefore === null || hubHead?.() !== trackBefore) prefetched = startPrefetch(repo, settings, dl, sshReady);
+    }
+
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
     await clocks.load();
     const ref = await localBranchRef(repo, settings);
@@ -772,7 +821,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       const unreachable = await sshReady;
       if (unreachable) throw new GitError(`git fetch failed: ${firstLine(unreachable)}`, ['fetch'], 128, unreachable, false);
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out.held, t0);
-      const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead: o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) });
+      const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead, trackBefore, prefetched });
       takeExchange(out, ex);
       heartbeatAt = ex.heartbeatAt;
       out.rebuild = await rebuildDerived(repo, policy, ex.startHead, out.head);
@@ -799,6 +848,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     out.exitCode = exitCodeOf(cause) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
     out.error = messageOf(cause);
   } finally {
+    // a round that failed before taking its prefetch: the fetch ends (bounded by the deadline) before the lock goes
+    await prefetched;
     setChildDeadline(null);
     if (!o.keepSsh) closeSsh?.();
     out.durationMs = Date.now() - t0;
