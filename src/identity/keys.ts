@@ -86,7 +86,7 @@ async function readPair(priv: string): Promise<string> {
  * order, a file already moved is skipped, and only an empty directory is
  * removed.
  */
-async function finishKeySwap(priv: string, between?: () => Promise<void>): Promise<void> {
+export async function finishKeySwap(priv: string, between?: () => Promise<void>): Promise<void> {
   const swap = `${priv}.swap`;
   if (!(await exists(swap))) return;
   const move = (from: string, to: string): Promise<void> =>

@@ -183,7 +183,7 @@ describe.each(ENGINES)('identity and trust (%s)', (engine) => {
     expect(a.read('y.md')).toBe('from the new machine\n');
   });
 
-  it('an import killed between the moves of the pair (kill -9) is finished by the next load; a mismatched pair is refused naming the file until imported again', async () => {
+  it('an import killed between the moves of the pair (kill -9) is finished by the next sync or load; a mismatched pair is refused naming the file until imported again', async () => {
     const hub = makeBareHub();
     const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
     const file = join(tempDir(), 'a.key');
@@ -200,7 +200,13 @@ describe.each(ENGINES)('identity and trust (%s)', (engine) => {
     expect(killed.code).not.toBe(0);
     expect(derived()).not.toBe(published());
     expect(readdirSync(join(priv, '..'))).toContain(`${basename(priv)}.swap`);
-    // the next load finishes the pair
+    // the next sync finishes the pair before it signs: its commit is the imported key's, which every instance accepts
+    moved.write('y.md', 'after the cut-short import\n');
+    const r = await moved.sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(derived()).toBe(published());
+    expect((await a.sync()).code).toBe(0);
+    expect(a.read('y.md')).toBe('after the cut-short import\n');
     const show = await moved.run(['identity', 'show', '--json']);
     expect(show.code, show.stderr).toBe(0);
     expect((JSON.parse(show.stdout) as { fingerprint: string }).fingerprint).toBe(want);
