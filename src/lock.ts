@@ -75,7 +75,9 @@ export function lockAlive(info: LockInfo, mtimeMs: number, fsNowMs: number): boo
   if (info.pid <= 0) return false;
   if (info.host === hostname()) return isAlive(info);
   const bound = foreignLockBound(info);
-  return !(Date.now() - info.since > bound && fsNowMs - mtimeMs > bound);
+  // a lock with no `since` (not written by agentgit) is judged by its mtime alone
+  const bySince = typeof info.since === 'number' ? Date.now() - info.since : Infinity;
+  return !(bySince > bound && fsNowMs - mtimeMs > bound);
 }
 
 /** The content of a lock file, or null when it is not one this version wrote (stale). */

@@ -15,7 +15,7 @@ afterAll(() => cleanupTemp());
 
 const HOUR = 3_600_000;
 
-/** A lock file as another host's agentgit writes it, its `since` and its mtime `sinceMs` and `mtimeMs` ago. */
+/** A lock file as another host's agentgit writes it, its `since` `sinceAgo` ms ago and its mtime `mtimeAgo` ms ago. */
 function writeForeignLock(file: string, o: { sinceAgo: number; mtimeAgo: number; holdMs?: number; pid?: number }): void {
   const now = Date.now();
   writeFileSync(file, JSON.stringify({ pid: o.pid ?? 4242, start: '77', host: 'gone-container-1f3a', since: now - o.sinceAgo, ...(o.holdMs ? { holdMs: o.holdMs } : {}) }) + '\n');
@@ -42,6 +42,12 @@ describe('a sync lock from another host', () => {
       writeForeignLock(file, c);
       expect(lockHeld(file), what).toBe(held);
       expect(syncLockBusy(dir), what).toBe(held); // the ssh-ahead check agrees
+    }
+    // no since (not written by agentgit): its mtime alone decides
+    for (const [ago, held] of [[0, true], [2 * HOUR, false]] as const) {
+      writeFileSync(file, JSON.stringify({ pid: 4242, host: 'gone-container-1f3a' }) + '\n');
+      utimesSync(file, (Date.now() - ago) / 1000, (Date.now() - ago) / 1000);
+      expect(lockHeld(file), `no since, ${ago} ms old`).toBe(held);
     }
   });
 
