@@ -95,12 +95,16 @@ export class LockBusyError extends Error {
   readonly code = 'ELOCKED';
   readonly exitCode = EXIT.TEMPORARY;
   constructor(
-    readonly holder: { pid: number; since: number },
+    /** `staleAt`: a lock from another host (`host`), taken over from then on. */
+    readonly holder: { pid: number; since: number; host?: string; staleAt?: number },
     file: string,
     /** What holds it, for the message (a sync unless said). */
     who = 'agentgit sync',
   ) {
-    super(`another ${who} (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}) holds ${file}; this run did nothing and will retry next time`);
+    const at = (ms: number): string => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
+    const foreign = holder.staleAt === undefined ? '' : ` on host ${holder.host}`;
+    const takeOver = holder.staleAt === undefined ? '' : `; if that host is gone, the lock is taken over from ${at(holder.staleAt)}`;
+    super(`another ${who} (pid ${holder.pid}${foreign}, since ${at(holder.since)}) holds ${file}; this run did nothing and will retry next time${takeOver}`);
     this.name = 'LockBusyError';
   }
 }

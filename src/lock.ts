@@ -2,9 +2,18 @@
  * The per-repo sync lock: `.git/agentgit/sync.lock` holding the owner's pid
  * and process start time. A lock whose process is gone (kill -9) or whose
  * pid now belongs to another process is stale and is taken over.
+ *
+ * A lock written on another host (a container recreated on a shared volume
+ * gets a new hostname) cannot be checked that way: it counts as held while
+ * it is younger than foreignLockBound (far above the longest its holder may
+ * hold it), and is stale past that. Its age is read twice, and both must be
+ * past the bound: by its `since` (the holder's clock) against this host's
+ * clock, and by the file's mtime against a file this process has just
+ * written (the file system's clock alone), so a skewed clock on either side
+ * never makes a young lock look old.
  */
-import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { LockBusyError } from './errors.js';
@@ -15,6 +24,19 @@ export interface LockInfo {
   start: string;
   host: string;
   since: number;
+  /** The longest the holder may hold it (ms), for a reader on another host; absent: FOREIGN_UNKNOWN_HOLD_MS. */
+  holdMs?: number;
+}
+
+/** A lock from another host counts as held for at least this long. */
+export const FOREIGN_LOCK_MIN_MS = 15 * 60_000;
+/** The hold assumed for a lock that does not say (written by an older version): its bound is then one hour. */
+export const FOREIGN_UNKNOWN_HOLD_MS = 20 * 60_000;
+
+/** How long after its `since` a lock written on another host counts as held: three times the holder's own bound, at least 15 min. */
+export function foreignLockBound(info: LockInfo): number {
+  const hold = typeof info.holdMs === 'number' && info.holdMs > 0 ? info.holdMs : FOREIGN_UNKNOWN_HOLD_MS;
+  return Math.max(FOREIGN_LOCK_MIN_MS, 3 * hold);
 }
 
 export { LockBusyError };
@@ -43,34 +65,93 @@ export function isAlive(info: LockInfo): boolean {
   return !(info.start && start && start !== info.start);
 }
 
+/**
+ * Whether the lock `info` (its file's mtime `mtimeMs`) is held: by a live
+ * process on this host (isAlive), or, written on another host, while it is
+ * younger than foreignLockBound by either reading of its age (`fsNowMs`: the
+ * mtime of a file just written, or this host's clock when none was).
+ */
+export function lockAlive(info: LockInfo, mtimeMs: number, fsNowMs: number): boolean {
+  if (info.pid <= 0) return false;
+  if (info.host === hostname()) return isAlive(info);
+  const bound = foreignLockBound(info);
+  // a lock with no `since` (not written by agentgit) is judged by its mtime alone
+  const bySince = typeof info.since === 'number' ? Date.now() - info.since : Infinity;
+  return !(bySince > bound && fsNowMs - mtimeMs > bound);
+}
+
+/** The content of a lock file, or null when it is not one this version wrote (stale). */
+function parseLock(text: string): LockInfo | null {
+  try {
+    const info = JSON.parse(text) as LockInfo;
+    return typeof info?.pid === 'number' ? info : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether another process holds the lock `file` now, read as SyncLock reads
+ * it (never taken). No file, or an unreadable one: false.
+ */
+export function lockHeld(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const info = parseLock(readFileSync(fd, 'utf8'));
+    return !!info && info.pid !== process.pid && lockAlive(info, fstatSync(fd).mtimeMs, Date.now());
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Same lock: the same holder's same taking of it. */
+function sameLock(a: LockInfo, b: LockInfo): boolean {
+  return a.pid === b.pid && a.host === b.host && a.since === b.since && a.start === b.start;
+}
+
 export class SyncLock {
   private held = false;
-  constructor(readonly file: string) {}
+  /** `holdMs`: the longest this process may hold it (written in the lock, for readers on other hosts). */
+  constructor(
+    readonly file: string,
+    private readonly opts: { holdMs?: number } = {},
+  ) {}
 
   /** Take the lock, taking over a stale one; waits up to waitMs for a live one. */
   async acquire(waitMs = 0): Promise<void> {
     const deadline = Date.now() + waitMs;
     await mkdir(dirname(this.file), { recursive: true });
     for (;;) {
-      const holder = await this.tryCreate();
-      if (holder === null) {
+      const found = await this.tryCreate();
+      if (found === null) {
         this.held = true;
         return;
       }
-      if (!isAlive(holder)) {
+      const { info: holder, mtimeMs, fsNowMs } = found;
+      if (!lockAlive(holder, mtimeMs, fsNowMs)) {
         await this.takeOver(holder);
         continue;
       }
-      if (Date.now() >= deadline) throw new LockBusyError(holder, this.file);
+      if (Date.now() >= deadline) throw new LockBusyError(holder.host === hostname() ? holder : { ...holder, staleAt: holder.since + foreignLockBound(holder) }, this.file);
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
     }
   }
 
-  private async tryCreate(): Promise<LockInfo | null> {
+  /** null when the lock was made; else what holds it, its file's mtime and the file system's time now (the temp file's mtime). */
+  private async tryCreate(): Promise<{ info: LockInfo; mtimeMs: number; fsNowMs: number } | null> {
     const me: LockInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now() };
+    if (this.opts.holdMs !== undefined) me.holdMs = this.opts.holdMs;
     // write the content first, then link it into place: the lock never exists half-written
     const tmp = `${this.file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(me) + '\n');
+    const fsNowMs = (await stat(tmp)).mtimeMs;
     try {
       await link(tmp, this.file);
       return null;
@@ -79,13 +160,16 @@ export class SyncLock {
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
+    const stale = { info: { pid: -1, start: '', host: hostname(), since: 0 }, mtimeMs: 0, fsNowMs };
+    // content and mtime from one open file: the same lock
+    const f = await open(this.file, 'r').catch(() => null);
+    if (!f) return stale; // gone meanwhile: the next try makes it
     try {
-      const info = JSON.parse(await readFile(this.file, 'utf8')) as LockInfo;
-      if (typeof info.pid === 'number') return info;
-    } catch {
-      /* unreadable: not written by this version; treat as stale */
+      const info = parseLock(await f.readFile('utf8'));
+      return info ? { info, mtimeMs: (await f.stat()).mtimeMs, fsNowMs } : stale; // unreadable: not written by this version
+    } finally {
+      await f.close();
     }
-    return { pid: -1, start: '', host: hostname(), since: 0 };
   }
 
   /** Move the stale lock aside; if what we moved was a fresh lock, put it back. */
@@ -96,13 +180,9 @@ export class SyncLock {
     } catch {
       return; // someone else took it over first
     }
-    let moved: LockInfo | null = null;
-    try {
-      moved = JSON.parse(await readFile(aside, 'utf8')) as LockInfo;
-    } catch {
-      moved = null;
-    }
-    if (moved && moved.pid !== stale.pid && isAlive(moved)) {
+    const moved = parseLock(await readFile(aside, 'utf8').catch(() => ''));
+    // another lock than the one found stale (taken over and taken again meanwhile): put back, judged on the next try
+    if (moved && !sameLock(moved, stale)) {
       await link(aside, this.file).catch(() => undefined);
       await unlink(aside).catch(() => undefined);
       return;

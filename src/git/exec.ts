@@ -28,11 +28,16 @@ export class GitError extends Error {
 /**
  * An object or pack from a hub the isomorphic-git engine refuses to
  * inflate: over its caps (git/iso/pack.ts). Wrapped into the hub's error
- * (exit 1, naming the hub) before it leaves the engine.
+ * (exit 1, naming the hub) before it leaves the engine, its advice fitting
+ * the direction (iso/connected.ts hubObjectError: a push reads the hub's
+ * history too).
  */
 export class ObjectTooBigError extends Error {
-  constructor(what: string) {
-    super(`${what}, more than the isomorphic-git engine inflates from a hub; fetch once with git (AGENTGIT_ENGINE=git)`);
+  constructor(
+    readonly what: string,
+    op: 'fetch' | 'push' = 'fetch',
+  ) {
+    super(`${what}, more than the isomorphic-git engine inflates from a hub; ${op} once with git (AGENTGIT_ENGINE=git)`);
     this.name = 'ObjectTooBigError';
   }
 }

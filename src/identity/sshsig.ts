@@ -60,18 +60,39 @@ export interface SigningKey {
   publicBlob: Buffer;
 }
 
+/**
+ * What an OpenSSH private key file (one key, any type) holds in the clear:
+ * whether the rest is encrypted, the public key, and a reader at the
+ * private section. null when it is not such a file. Throws when truncated.
+ */
+function openPrivateKey(text: string): { encrypted: boolean; publicBlob: Buffer; rest: Reader } | null {
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
+  if (!m) return null;
+  const r = new Reader(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  if (!r.raw(15).equals(Buffer.from('openssh-key-v1\0'))) return null;
+  const cipher = r.bytes().toString();
+  const kdf = r.bytes().toString();
+  r.bytes(); // kdf options
+  if (r.u32() !== 1) return null;
+  return { encrypted: cipher !== 'none' || kdf !== 'none', publicBlob: Buffer.from(r.bytes()), rest: r };
+}
+
+/** The public key (SSH wire format) an OpenSSH private key file names, encrypted or not, any type; null when it is not one. */
+export function privateKeyPublicBlob(text: string): Buffer | null {
+  try {
+    return openPrivateKey(text)?.publicBlob ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Parse an unencrypted OpenSSH ed25519 private key; null for anything else. */
 export function parseSigningKey(text: string): SigningKey | null {
   try {
-    const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
-    if (!m) return null;
-    const r = new Reader(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
-    if (!r.raw(15).equals(Buffer.from('openssh-key-v1\0'))) return null;
-    if (r.bytes().toString() !== 'none' || r.bytes().toString() !== 'none') return null; // encrypted
-    r.bytes(); // kdf options
-    if (r.u32() !== 1) return null;
-    const publicBlob = Buffer.from(r.bytes());
-    const p = new Reader(r.bytes());
+    const f = openPrivateKey(text);
+    if (!f || f.encrypted) return null;
+    const publicBlob = f.publicBlob;
+    const p = new Reader(f.rest.bytes());
     if (p.u32() !== p.u32()) return null; // check ints differ: wrong passphrase / corrupt
     if (p.bytes().toString() !== ED25519) return null;
     const pub = p.bytes();

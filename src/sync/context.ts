@@ -177,6 +177,8 @@ export async function openContext(dir: string): Promise<Context> {
     sign: (config.get('commit.gpgsign') ?? 'false') === 'true',
     signingKey: config.get('user.signingkey') ?? '',
   };
+  // a key replacement a kill -9 cut short (identity/keys.ts): finished before anything signs with the pair
+  if (settings.signingKey && existsSync(`${settings.signingKey}.swap`)) await (await import('../identity/keys.js')).finishKeySwap(settings.signingKey);
   useInProcessCommits(repo, config, settings);
   useConfiguredSshCommand(config.get('core.sshcommand'));
   return { repo, policy, consent, settings, config };

@@ -16,8 +16,11 @@
 
 /** The named points, in the order a round passes them (docs/sync.md). */
 export const FAILPOINTS = ['commit', 'fetch', 'verify', 'merge', 'checkout', 'push', 'record'] as const;
-/** Points outside a round: `compact` (`agentgit compact history`: the hub has the new epoch, this instance has not crossed into it). */
-export const OTHER_FAILPOINTS = ['compact'] as const;
+/**
+ * Points outside a round: `compact` (`agentgit compact history`: the hub has the new epoch, this instance has not crossed into it);
+ * `key-swap` (a key pair being put in place, identity/keys.ts: the new public key is in place, the private key is not yet).
+ */
+export const OTHER_FAILPOINTS = ['compact', 'key-swap'] as const;
 export type FailpointName = (typeof FAILPOINTS)[number] | (typeof OTHER_FAILPOINTS)[number];
 
 type Action = { kind: 'kill' } | { kind: 'exit'; code: number } | { kind: 'sleep'; ms: number };

@@ -771,7 +771,9 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     repo.close();
     return out;
   }
-  const lock = new SyncLock(repo.stateFile('sync.lock'));
+  /** The backstop below: the lock is held no longer (written in it for a reader on another host, lock.ts). */
+  const holdMs = Math.max(2 * o.timeoutSec, o.timeoutSec + 60) * 1000;
+  const lock = new SyncLock(repo.stateFile('sync.lock'), { holdMs });
   const stateFile = repo.stateFile('state.json');
   const dl = new Deadline(o.timeoutSec);
   let locked = false;
@@ -786,7 +788,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     out.notes.push(...c.notes);
   };
   // backstop: whatever a step waits on, every git child is stopped by then (git/exec.ts)
-  setChildDeadline(Math.max(2 * o.timeoutSec, o.timeoutSec + 60) * 1000 + o.waitSec * 1000);
+  setChildDeadline(holdMs + o.waitSec * 1000);
   try {
     out.notes.push(...(await lockAndRecover(ctx, lock, o.waitSec)).notes);
     locked = true;

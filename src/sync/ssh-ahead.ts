@@ -13,14 +13,14 @@
  * other live process holds. Anything else: nothing
  * is opened, and the round does what it always did.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readConfigFiles } from '../git/config.js';
 import { shareSshConnection, useConfiguredSshCommand, warmSshConnection } from '../git/ssh.js';
 import { agentgitHome } from '../identity/home.js';
 import { readPause } from './pause.js';
 import { wantIsoGit } from '../git/iso/choose.js';
-import { isAlive, type LockInfo } from '../lock.js';
+import { lockHeld } from '../lock.js';
 
 /**
  * Whether agentgit may run this repo's `core.sshCommand` itself, before any
@@ -38,18 +38,13 @@ export function ownedByMe(gitDir: string): boolean {
 }
 
 /**
- * Whether another live process holds this repo's sync lock now (read as
- * lock.ts reads it, never taken): the round would exit 75 without touching
+ * Whether another live process holds this repo's sync lock now (lock.ts
+ * lockHeld: read as the round reads it, never taken): the round would exit 75 without touching
  * the hub, so nothing is opened for it. A lock taken just after this check
  * is a race that costs one login, no more.
  */
 export function syncLockBusy(gitDir: string): boolean {
-  try {
-    const info = JSON.parse(readFileSync(join(gitDir, 'agentgit', 'sync.lock'), 'utf8')) as LockInfo;
-    return typeof info.pid === 'number' && info.pid !== process.pid && isAlive(info);
-  } catch {
-    return false; // none, or unreadable: the round takes it over
-  }
+  return lockHeld(join(gitDir, 'agentgit', 'sync.lock')); // none, or unreadable: the round takes it over
 }
 
 /** `url.<base>.insteadOf` in the config: git may reach another host than the URL names, so nothing is opened ahead for it. */

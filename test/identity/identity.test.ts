@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentgit, cleanupTemp, git, Instance, makeBareHub, tempDir, testEnv } from '../helpers/agents.js';
 
@@ -181,6 +181,49 @@ describe.each(ENGINES)('identity and trust (%s)', (engine) => {
     expect(git(hub, ['log', '-1', '--format=%an', 'main'])).toContain('kevin/a');
     expect((await a.sync()).code).toBe(0);
     expect(a.read('y.md')).toBe('from the new machine\n');
+  });
+
+  it('an import killed between the moves of the pair (kill -9) is finished by the next sync or load; a mismatched pair is refused naming the file until imported again', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
+    const file = join(tempDir(), 'a.key');
+    expect((await a.run(['identity', 'export', file])).code).toBe(0);
+    const want = (JSON.parse((await a.run(['identity', 'show', '--json'])).stdout) as { fingerprint: string }).fingerprint;
+    const moved = await Instance.clone(hub, 'a', { admitBy: null });
+    const priv = git(moved.dir, ['config', 'user.signingkey'], moved.env).trim();
+    const derived = (): string => spawnSync('ssh-keygen', ['-y', '-f', priv], { encoding: 'utf8' }).stdout.trim().split(' ').slice(0, 2).join(' ');
+    const published = (): string => readFileSync(`${priv}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    const ownPub = published();
+    // killed with the new public key in place and the new private key not yet: the old private key is still there
+    const killed = await agentgit(['identity', 'import', file], { env: { ...moved.env, AGENTGIT_FAILPOINT: 'key-swap' }, cwd: moved.dir });
+    expect(killed.stderr).toMatch(/agentgit: failpoint key-swap: kill/);
+    expect(killed.code).not.toBe(0);
+    expect(derived()).not.toBe(published());
+    expect(readdirSync(join(priv, '..'))).toContain(`${basename(priv)}.swap`);
+    // the next sync finishes the pair before it signs: its commit is the imported key's, which every instance accepts
+    moved.write('y.md', 'after the cut-short import\n');
+    const r = await moved.sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(derived()).toBe(published());
+    expect((await a.sync()).code).toBe(0);
+    expect(a.read('y.md')).toBe('after the cut-short import\n');
+    const show = await moved.run(['identity', 'show', '--json']);
+    expect(show.code, show.stderr).toBe(0);
+    expect((JSON.parse(show.stdout) as { fingerprint: string }).fingerprint).toBe(want);
+    expect(derived()).toBe(published());
+    // the killed import's lock is left (a dead holder's: taken over by the next writer)
+    expect(readdirSync(join(priv, '..')).filter((f) => f.startsWith(basename(priv)) && !f.endsWith('.lock')).sort()).toEqual([basename(priv), `${basename(priv)}.pub`]);
+    // a pair that does not match (an older version's import cut short, a hand edit): one line naming the file and the fix
+    writeFileSync(`${priv}.pub`, `${ownPub} kevin/a\n`);
+    const bad = await moved.run(['identity', 'show']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain(`${priv}.pub is not the public half of ${priv} (a key replacement cut short?); run \`agentgit identity import ${priv}\` to write its public half again`);
+    // importing the private key again writes its public half
+    const fixed = await moved.run(['identity', 'import', priv]);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(derived()).toBe(published());
+    expect((JSON.parse((await moved.run(['identity', 'show', '--json'])).stdout) as { fingerprint: string }).fingerprint).toBe(want);
   });
 
   it('open enrollment: --trust-self is refused unless the policy allows it, then admits exactly its own key', async () => {

@@ -138,7 +138,7 @@ describe('failpoints: kill -9 at every named phase, one plain sync recovers', ()
     const head = a.git(['rev-parse', 'HEAD']).trim();
     const r = await syncWith(a, 'comit');
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr.trim()).toBe('agentgit: AGENTGIT_FAILPOINT: unknown point "comit" (known: commit, fetch, verify, merge, checkout, push, record, compact); fix or unset AGENTGIT_FAILPOINT (a testing aid, docs/reliability.md)');
+    expect(r.stderr.trim()).toBe('agentgit: AGENTGIT_FAILPOINT: unknown point "comit" (known: commit, fetch, verify, merge, checkout, push, record, compact, key-swap); fix or unset AGENTGIT_FAILPOINT (a testing aid, docs/reliability.md)');
     expect(a.git(['rev-parse', 'HEAD']).trim()).toBe(head);
     await recovered('after a malformed AGENTGIT_FAILPOINT');
   }, 60_000);

@@ -7,7 +7,7 @@
  * the same check), so the walk stops at it: the cost is the size of what
  * came in, not of the history.
  */
-import { GitError } from '../exec.js';
+import { BadObjectError, GitError, ObjectTooBigError } from '../exec.js';
 import { parseCommitHeader } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { redactUrl } from '../url.js';
@@ -17,6 +17,16 @@ import type { IsoObjects } from './objects.js';
 export function hubDataError(hub: string, what: string, op: 'fetch' | 'push' = 'fetch'): GitError {
   const message = `${redactUrl(hub)}: ${what}; no ref was moved (the hub's data is damaged or not trustworthy: check it with git fsck there)`;
   return new GitError(`${op}: ${message}`, [op], 128, `fatal: ${message}\n`, false);
+}
+
+/**
+ * A refusal of the hub's data by BoundedObjects (over a cap, or malformed)
+ * as the hub's error for `op` (an over-the-cap one advising to `op` once
+ * with git); null for any other error.
+ */
+export function hubObjectError(hub: string, e: unknown, op: 'fetch' | 'push' = 'fetch'): GitError | null {
+  if (e instanceof ObjectTooBigError) return hubDataError(hub, new ObjectTooBigError(e.what, op).message, op);
+  return e instanceof BadObjectError ? hubDataError(hub, e.message, op) : null;
 }
 
 /** This repository's own objects are damaged (found while building a push): not the hub's fault. */

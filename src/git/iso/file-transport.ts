@@ -25,9 +25,9 @@ import { GitError } from '../exec.js';
 import { EMPTY_TREE, objectOid, writeObjectSync, ZERO_OID, type ObjectType } from '../objects.js';
 import { parseTree } from '../tree.js';
 import { parseCommitHeader } from '../objects.js';
-import { hubDataError, localDataError } from './connected.js';
+import { hubDataError, hubObjectError, localDataError } from './connected.js';
 import { IsoObjects } from './objects.js';
-import { BadObjectError, BoundedObjects, ObjectTooBigError, type InflateLimits } from './pack.js';
+import { BoundedObjects, type InflateLimits } from './pack.js';
 import { casRef, listRefs, readRef } from './refs.js';
 
 const TREE_MODE = '40000';
@@ -78,16 +78,14 @@ export async function copyObjects(srcGitDir: string, dstGitDir: string, tips: st
       try {
         return await objs.read(oid);
       } catch (e) {
-        if (isHub && (e instanceof BadObjectError || e instanceof ObjectTooBigError)) throw hubDataError(hubDir, e.message, op);
-        throw fault(`object ${oid} cannot be read (${(e as Error).message.replace(/^[^]*error message: /, '')})`);
+        throw (isHub ? hubObjectError(hubDir, e, op) : null) ?? fault(`object ${oid} cannot be read (${(e as Error).message.replace(/^[^]*error message: /, '')})`);
       }
     },
     has: async (oid: string) => {
       try {
         return await objs.has(oid);
       } catch (e) {
-        if (isHub && (e instanceof BadObjectError || e instanceof ObjectTooBigError)) throw hubDataError(hubDir, e.message, op);
-        throw fault(`its objects cannot be read (${(e as Error).message})`);
+        throw (isHub ? hubObjectError(hubDir, e, op) : null) ?? fault(`its objects cannot be read (${(e as Error).message})`);
       }
     },
   });

@@ -22,8 +22,8 @@ import { GitError } from '../exec.js';
 import { commitPayload, objectOid, withSignature, writeObjectSync, ZERO_OID as ZERO, type Ident } from '../objects.js';
 import { buildTreeInProcess, diffTreesInProcess, parseTree, TreeConflict } from '../tree.js';
 import { configPairs, lowerKey } from './credentials.js';
-import { hubDataError } from './connected.js';
-import { BadObjectError, BoundedObjects, idxOids, ObjectTooBigError, parseIdx } from './pack.js';
+import { hubObjectError } from './connected.js';
+import { BoundedObjects, idxOids, parseIdx } from './pack.js';
 import { copyObjects, fileHubDir, probeFileHub, runHubHooks, runHubPostReceive } from './file-transport.js';
 import { editIndex, isoFs, readyIndex, type IndexSeed } from './index-file.js';
 import { loadIso } from './load.js';
@@ -840,7 +840,7 @@ export class IsoGit implements Git.GitBackend {
     if (expected === undefined && !force && cur !== null) {
       // the hub's history read with caps; what they refuse is the hub's data, named as such
       const ff = await new History(hub, new BoundedObjects(hub)).isAncestor(cur, src).catch((e: unknown) => {
-        throw e instanceof BadObjectError || e instanceof ObjectTooBigError ? hubDataError(hub, e.message, 'push') : e;
+        throw hubObjectError(hub, e, 'push') ?? e;
       });
       if (!ff) return { flag: '!', from, to: dst, summary: '[rejected] (fetch first)' };
     }

@@ -27,10 +27,10 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { redactUrl } from '../url.js';
-import { checkConnected, hubDataError } from './connected.js';
+import { checkConnected, hubDataError, hubObjectError } from './connected.js';
 import { loadIso } from './load.js';
 import { IsoObjects } from './objects.js';
-import { BadObjectError, HUB_LIMITS, idxOids, ObjectTooBigError, scanPack, type InflateLimits } from './pack.js';
+import { HUB_LIMITS, idxOids, scanPack, type InflateLimits } from './pack.js';
 import { casRef, listRefs, readRef } from './refs.js';
 import { httpFor, type TransportOptions } from './remote.js';
 
@@ -170,8 +170,7 @@ async function fetchOnce(gitDir: string, url: string, refspecs: string[], o: Omi
     try {
       scanPack(pack, o.limits ?? HUB_LIMITS);
     } catch (e) {
-      if (e instanceof BadObjectError || e instanceof ObjectTooBigError) throw hubDataError(url, e.message);
-      throw e;
+      throw hubObjectError(url, e) ?? e;
     }
     for (const oid of await storePack(gitDir, pack, { unchecked: true })) fresh.add(oid);
   }

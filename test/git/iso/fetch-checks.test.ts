@@ -5,8 +5,8 @@
  * everything it reaches (git's connectivity check), so an empty pack from
  * an https hub advertising ids it does not send fails closed.
  */
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkConnected } from '../../../src/git/iso/connected.js';
@@ -138,5 +138,61 @@ describe('fetch checks', () => {
     const dir = local(hub);
     await expect((await open(dir)).fetch('origin', ['+refs/heads/*:refs/remotes/origin/*'])).rejects.toThrow(new RegExp(`^fetch: ${hub}: (tree|blob|commit) ${victim} is missing.*; no ref was moved`));
     expect(git(dir, ['for-each-ref'], env)).toBe('');
+  });
+});
+
+/**
+ * A push reads the hub's history too (with BoundedObjects' caps): its
+ * refs' history before copying (what the hub holds), then the new tip's
+ * history in the hub for the fast-forward check. A refusal there is the
+ * hub's data, named as such, its advice fitting a push.
+ */
+describe('push checks', () => {
+  /** A hub whose main is a commit of its own, and a local repo with two commits unrelated to it. */
+  function pushSetup(): { hub: string; hubHead: string; dir: string; tip: string } {
+    const { hub, head: hubHead } = hubWithCommit();
+    const dir = local(hub);
+    for (const n of ['1', '2']) {
+      writeFileSync(join(dir, 'f'), `local ${n}\n`);
+      git(dir, ['add', 'f'], env);
+      git(dir, [...ident, 'commit', '-q', '-m', n], env);
+    }
+    return { hub, hubHead, dir, tip: git(dir, ['rev-parse', 'HEAD'], env).trim() };
+  }
+  /** Put `content` (already deflated, or not) in place of the hub's loose object `oid`. */
+  function plant(hub: string, oid: string, content: Buffer): void {
+    const file = join(hub, 'objects', oid.slice(0, 2), oid.slice(2));
+    mkdirSync(dirname(file), { recursive: true });
+    if (existsSync(file)) chmodSync(file, 0o644);
+    writeFileSync(file, content);
+  }
+  const tooBig = deflateSync(Buffer.from('commit 200000000\0tree x\n'));
+  async function pushError(dir: string): Promise<Error | null> {
+    return (await open(dir)).push({ remote: 'origin', refspecs: ['HEAD:refs/heads/main'] }).then(
+      () => null,
+      (x: Error) => x,
+    );
+  }
+
+  it("an object over the cap in the hub's history says to push once with git, not fetch; the hub is unmoved", async () => {
+    const { hub, hubHead, dir } = pushSetup();
+    plant(hub, hubHead, tooBig);
+    const e = await pushError(dir);
+    expect(e?.message).toBe(
+      `push: ${hub}: object ${hubHead} declares 200000000 bytes, over 100 MiB, more than the isomorphic-git engine inflates from a hub; push once with git (AGENTGIT_ENGINE=git); no ref was moved (the hub's data is damaged or not trustworthy: check it with git fsck there)`,
+    );
+    expect(git(hub, ['rev-parse', 'main'], env).trim()).toBe(hubHead);
+  });
+
+  it.each([
+    ['over the cap', tooBig, 'declares 200000000 bytes, over 100 MiB, more than the isomorphic-git engine inflates from a hub; push once with git \\(AGENTGIT_ENGINE=git\\)'],
+    ['damaged', Buffer.from('not zlib at all'), 'cannot be inflated \\(.*\\)'],
+  ])("the fast-forward check's read of the hub's history: an object %s is the hub's error; the hub is unmoved", async (_what, content, said) => {
+    const { hub, hubHead, dir, tip } = pushSetup();
+    // the hub holds the local tip's id as an object of its own (unreferenced: the copy skips what the hub has, the check reads it)
+    plant(hub, tip, content);
+    const e = await pushError(dir);
+    expect(e?.message).toMatch(new RegExp(`^push: ${hub}: object ${tip} ${said}; no ref was moved \\(the hub's data is damaged or not trustworthy: check it with git fsck there\\)$`));
+    expect(git(hub, ['rev-parse', 'main'], env).trim()).toBe(hubHead);
   });
 });

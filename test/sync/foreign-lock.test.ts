@@ -1,0 +1,86 @@
+/**
+ * A sync lock written on another host (a container recreated on a shared
+ * volume gets a new hostname): held while young, taken over once older than
+ * its bound by both readings of its age (src/lock.ts), by the round and by
+ * the ssh-ahead check alike.
+ */
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupTemp, Instance, makeBareHub, tempDir } from '../helpers/agents.js';
+import { FOREIGN_LOCK_MIN_MS, lockHeld, SyncLock } from '../../src/lock.js';
+import { syncLockBusy } from '../../src/sync/ssh-ahead.js';
+
+afterAll(() => cleanupTemp());
+
+const HOUR = 3_600_000;
+
+/** A lock file as another host's agentgit writes it, its `since` `sinceAgo` ms ago and its mtime `mtimeAgo` ms ago. */
+function writeForeignLock(file: string, o: { sinceAgo: number; mtimeAgo: number; holdMs?: number; pid?: number }): void {
+  const now = Date.now();
+  writeFileSync(file, JSON.stringify({ pid: o.pid ?? 4242, start: '77', host: 'gone-container-1f3a', since: now - o.sinceAgo, ...(o.holdMs ? { holdMs: o.holdMs } : {}) }) + '\n');
+  const t = (now - o.mtimeAgo) / 1000;
+  utimesSync(file, t, t);
+}
+
+describe('a sync lock from another host', () => {
+  it('is held while young by either reading of its age (its since, its mtime), stale once both are past the bound', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'agentgit'));
+    const file = join(dir, 'agentgit', 'sync.lock');
+    const cases: [string, { sinceAgo: number; mtimeAgo: number; holdMs?: number }, boolean][] = [
+      ['fresh', { sinceAgo: 0, mtimeAgo: 0 }, true],
+      ['written by an older version, half an hour old', { sinceAgo: HOUR / 2, mtimeAgo: HOUR / 2 }, true],
+      ['written by an older version, two hours old', { sinceAgo: 2 * HOUR, mtimeAgo: 2 * HOUR }, false],
+      ['old by its since only (the holder clock behind)', { sinceAgo: 2 * HOUR, mtimeAgo: 0 }, true],
+      ['old by its mtime only', { sinceAgo: 0, mtimeAgo: 2 * HOUR }, true],
+      ['a default round (hold 240 s) 20 min old', { sinceAgo: FOREIGN_LOCK_MIN_MS + 5 * 60_000, mtimeAgo: FOREIGN_LOCK_MIN_MS + 5 * 60_000, holdMs: 240_000 }, false],
+      ['a round with --timeout 3600 (hold 2 h) 5 h old', { sinceAgo: 5 * HOUR, mtimeAgo: 5 * HOUR, holdMs: 2 * HOUR }, true],
+      ['a round with --timeout 3600 (hold 2 h) 7 h old', { sinceAgo: 7 * HOUR, mtimeAgo: 7 * HOUR, holdMs: 2 * HOUR }, false],
+    ];
+    for (const [what, c, held] of cases) {
+      writeForeignLock(file, c);
+      expect(lockHeld(file), what).toBe(held);
+      expect(syncLockBusy(dir), what).toBe(held); // the ssh-ahead check agrees
+    }
+    // no since (not written by agentgit): its mtime alone decides
+    for (const [ago, held] of [[0, true], [2 * HOUR, false]] as const) {
+      writeFileSync(file, JSON.stringify({ pid: 4242, host: 'gone-container-1f3a' }) + '\n');
+      utimesSync(file, (Date.now() - ago) / 1000, (Date.now() - ago) / 1000);
+      expect(lockHeld(file), `no since, ${ago} ms old`).toBe(held);
+    }
+  });
+
+  it('a busy one names the other host and when it will be taken over; an old one is taken over', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'x.lock');
+    writeForeignLock(file, { sinceAgo: 0, mtimeAgo: 0, pid: process.pid });
+    const err = await new SyncLock(file).acquire(0).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/^another agentgit sync \(pid \d+ on host gone-container-1f3a, since [0-9T:.-]+Z\) holds .*x\.lock; this run did nothing and will retry next time; if that host is gone, the lock is taken over from [0-9T:.-]+Z$/);
+    writeForeignLock(file, { sinceAgo: 2 * HOUR, mtimeAgo: 2 * HOUR, pid: process.pid });
+    const lock = new SyncLock(file, { holdMs: 1000 });
+    await lock.acquire(0);
+    expect(lockHeld(file)).toBe(false); // this process's own
+    await lock.release();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('agentgit sync: a fresh one is busy (exit 75, naming the host); an old one (a killed container) is taken over and the round runs', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'x.md': 'x\n' } });
+    const lock = a.path('.git/agentgit/sync.lock');
+    writeForeignLock(lock, { sinceAgo: 60_000, mtimeAgo: 60_000, holdMs: 240_000 });
+    const busy = await a.sync();
+    expect(busy.code, busy.stderr).toBe(75);
+    expect(busy.stderr).toMatch(/pid 4242 on host gone-container-1f3a.*taken over from/);
+    writeForeignLock(lock, { sinceAgo: 2 * HOUR, mtimeAgo: 2 * HOUR });
+    a.write('x.md', 'x\ny\n');
+    const r = await a.sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+    expect((await a.sync()).code).toBe(0);
+  });
+});
