@@ -7,7 +7,7 @@
  * outside the state directory. A link is refused with a message that names
  * it and says what to do (docs/security.md, "Hostile trees").
  */
-import { closeSync, constants, lstatSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -142,13 +142,18 @@ export function writeWorkTreeFilesSync(root: string, files: Iterable<[string, Ui
     }
     let fd;
     try {
-      fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+      // No O_TRUNC: written over from the start, then cut to length. On ext4 a
+      // truncate to zero makes close() push the file to disk (auto_da_alloc):
+      // 0.1 to 0.4 ms a file, for files that mostly only grow. A kill -9 leaves
+      // either version whole when the new one is not shorter (one write).
+      fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refused(abs);
       throw e;
     }
     try {
-      writeFileSync(fd, data);
+      for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at, at);
+      ftruncateSync(fd, data.length);
     } finally {
       closeSync(fd);
     }
