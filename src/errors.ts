@@ -104,7 +104,8 @@ export class LockBusyError extends Error {
     const at = (ms: number): string => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
     const foreign = holder.staleAt === undefined ? '' : ` on host ${holder.host}`;
     const takeOver = holder.staleAt === undefined ? '' : `; if that host is gone, the lock is taken over from ${at(holder.staleAt)}`;
-    super(`another ${who} (pid ${holder.pid}${foreign}, since ${at(holder.since)}) holds ${file}; this run did nothing and will retry next time${takeOver}`);
+    const since = Number.isFinite(holder.since) ? `, since ${at(holder.since)}` : '';
+    super(`another ${who} (pid ${holder.pid}${foreign}${since}) holds ${file}; this run did nothing and will retry next time${takeOver}`);
     this.name = 'LockBusyError';
   }
 }

@@ -116,8 +116,24 @@ function sameLock(a: LockInfo, b: LockInfo): boolean {
   return a.pid === b.pid && a.host === b.host && a.since === b.since && a.start === b.start;
 }
 
+/** A name beside the lock no other process uses, on this host or another sharing the volume (pids repeat across containers). */
+function besideLock(file: string, what: string): string {
+  return `${file}.${what}.${process.pid}.${Math.random().toString(36).slice(2, 10)}`; // not a secret: only distinct
+}
+
+/**
+ * When a lock from another host held now may be taken over, on this host's
+ * clock: once both of its ages (lockAlive) are past the bound.
+ */
+function takeOverAt(info: LockInfo, mtimeMs: number, fsNowMs: number): number {
+  const bySince = typeof info.since === 'number' ? Date.now() - info.since : Infinity;
+  const youngest = Math.min(bySince, fsNowMs - mtimeMs);
+  return Date.now() + Math.max(0, foreignLockBound(info) - youngest);
+}
+
 export class SyncLock {
-  private held = false;
+  /** What this process wrote in the lock while it holds it (release checks that it is still the one there). */
+  private mine: LockInfo | null = null;
   /** `holdMs`: the longest this process may hold it (written in the lock, for readers on other hosts). */
   constructor(
     readonly file: string,
@@ -130,8 +146,8 @@ export class SyncLock {
     await mkdir(dirname(this.file), { recursive: true });
     for (;;) {
       const found = await this.tryCreate();
-      if (found === null) {
-        this.held = true;
+      if ('made' in found) {
+        this.mine = found.made;
         return;
       }
       const { info: holder, mtimeMs, fsNowMs } = found;
@@ -139,22 +155,22 @@ export class SyncLock {
         await this.takeOver(holder);
         continue;
       }
-      if (Date.now() >= deadline) throw new LockBusyError(holder.host === hostname() ? holder : { ...holder, staleAt: holder.since + foreignLockBound(holder) }, this.file);
+      if (Date.now() >= deadline) throw new LockBusyError(holder.host === hostname() ? holder : { ...holder, staleAt: takeOverAt(holder, mtimeMs, fsNowMs) }, this.file);
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
     }
   }
 
-  /** null when the lock was made; else what holds it, its file's mtime and the file system's time now (the temp file's mtime). */
-  private async tryCreate(): Promise<{ info: LockInfo; mtimeMs: number; fsNowMs: number } | null> {
+  /** `made`: the lock was made with this content; else what holds it, its file's mtime and the file system's time now (the temp file's mtime). */
+  private async tryCreate(): Promise<{ made: LockInfo } | { info: LockInfo; mtimeMs: number; fsNowMs: number }> {
     const me: LockInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now() };
     if (this.opts.holdMs !== undefined) me.holdMs = this.opts.holdMs;
     // write the content first, then link it into place: the lock never exists half-written
-    const tmp = `${this.file}.${process.pid}.tmp`;
+    const tmp = `${besideLock(this.file, 'new')}.tmp`;
     await writeFile(tmp, JSON.stringify(me) + '\n');
     const fsNowMs = (await stat(tmp)).mtimeMs;
     try {
       await link(tmp, this.file);
-      return null;
+      return { made: me };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     } finally {
@@ -174,7 +190,7 @@ export class SyncLock {
 
   /** Move the stale lock aside; if what we moved was a fresh lock, put it back. */
   private async takeOver(stale: LockInfo): Promise<void> {
-    const aside = `${this.file}.stale.${process.pid}`;
+    const aside = besideLock(this.file, 'stale');
     try {
       await rename(this.file, aside);
     } catch {
@@ -190,9 +206,23 @@ export class SyncLock {
     await unlink(aside).catch(() => undefined);
   }
 
+  /**
+   * Remove the lock if it is still the one this process made: a holder that
+   * was stopped past the bound (a paused container) may find its lock taken
+   * over by another host, and must not remove that one.
+   */
   async release(): Promise<void> {
-    if (!this.held) return;
-    this.held = false;
-    await unlink(this.file).catch(() => undefined);
+    const mine = this.mine;
+    if (!mine) return;
+    this.mine = null;
+    const aside = besideLock(this.file, 'done');
+    try {
+      await rename(this.file, aside);
+    } catch {
+      return; // gone: taken over and released meanwhile
+    }
+    const moved = parseLock(await readFile(aside, 'utf8').catch(() => ''));
+    if (moved && !sameLock(moved, mine)) await link(aside, this.file).catch(() => undefined); // another's: put back
+    await unlink(aside).catch(() => undefined);
   }
 }

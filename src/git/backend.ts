@@ -405,7 +405,8 @@ export interface GitBackend {
 
   // --- remotes ----------------------------------------------------------------
   /** Fetch `refspecs` (`+src:dst`) from a remote name or URL: no tags, no FETCH_HEAD, no auto gc; `prune` local refs under the dst patterns. */
-  fetch(remote: string, refspecs: string[], opts?: { timeoutMs?: number; prune?: boolean }): Promise<FetchResult>;
+  /** `signal`: stop the fetch (the git CLI engine; the isomorphic-git engine runs it to its end or its timeout). */
+  fetch(remote: string, refspecs: string[], opts?: { timeoutMs?: number; prune?: boolean; signal?: AbortSignal }): Promise<FetchResult>;
   /** Push (porcelain, no hooks). */
   push(req: PushRequest): Promise<PushResult>;
   /** The remote's refs (`ls-remote`): those named, or all branches when `patterns` is 'heads'. */

@@ -413,10 +413,10 @@ export class GitCli implements GitBackend {
 
   // --- remotes ----------------------------------------------------------------
 
-  async fetch(remote: string, refspecs: string[], opts: { timeoutMs?: number; prune?: boolean } = {}): Promise<FetchResult> {
+  async fetch(remote: string, refspecs: string[], opts: { timeoutMs?: number; prune?: boolean; signal?: AbortSignal } = {}): Promise<FetchResult> {
     const args = ['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', '--no-recurse-submodules', ...(opts.prune ? ['--prune'] : []), remote, ...refspecs];
     // a fetch reads refs only (their objects are on disk): it may run while the local commit batches objects
-    const r = await this.run(args, { timeoutMs: opts.timeoutMs, okCodes: [1, 128], noFlush: true });
+    const r = await this.run(args, { timeoutMs: opts.timeoutMs, okCodes: [1, 128], noFlush: true, ...(opts.signal ? { signal: opts.signal } : {}) });
     return { ok: r.code === 0, code: r.code, missingRemoteRef: r.code !== 0 && /couldn't find remote ref/i.test(r.stderr), stderr: r.stderr };
   }
 

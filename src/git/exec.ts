@@ -64,6 +64,8 @@ export interface RunOptions {
    * disk), so the batch is not written before it starts (git/objects.ts).
    */
   noFlush?: boolean;
+  /** Stop git (and ssh under it) when this fires: the call then fails as stopped. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -178,6 +180,13 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
+    let stopped = false;
+    const stop = (): void => {
+      stopped = true;
+      killTree(child.pid);
+    };
+    if (opts.signal?.aborted) stop();
+    else opts.signal?.addEventListener('abort', stop, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const left = deadlineAt === null ? undefined : Math.max(0, deadlineAt - Date.now());
     const timeoutMs = opts.timeoutMs === undefined ? left : left === undefined ? opts.timeoutMs : Math.min(opts.timeoutMs, left);
@@ -196,10 +205,13 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
     });
     child.on('close', (code) => {
       if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', stop);
       const stderr = Buffer.concat(err).toString('utf8');
       const stdout = Buffer.concat(out);
       const c = code ?? -1;
-      if (timedOut) {
+      if (stopped && code !== 0) {
+        reject(new GitError(`git ${subcommand(args)} was stopped: the round no longer needed it`, args, c, stderr, false));
+      } else if (timedOut) {
         reject(new GitError(`git ${subcommand(args)} did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`, args, c, stderr, true));
       } else if (deadlinePassed && code === null) {
         reject(new GitError(`git ${subcommand(args)} was stopped: the round passed its deadline`, args, c, stderr, true));

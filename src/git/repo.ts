@@ -437,7 +437,7 @@ export class Repo {
   }
 
   /** Fetch refspecs from a remote (name or URL); see GitBackend.fetch. */
-  fetch(remote: string, refspecs: string[], opts?: { timeoutMs?: number; prune?: boolean }): Promise<Git.FetchResult> {
+  fetch(remote: string, refspecs: string[], opts?: { timeoutMs?: number; prune?: boolean; signal?: AbortSignal }): Promise<Git.FetchResult> {
     return this.backend.fetch(remote, refspecs, opts);
   }
 

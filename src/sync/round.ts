@@ -225,9 +225,9 @@ export async function fetchHub(repo: Repo, remote: string, branch: string, dl: D
   return found;
 }
 
-async function fetchOnly(repo: Repo, remote: string, branch: string, dl: Deadline): Promise<boolean> {
+async function fetchOnly(repo: Repo, remote: string, branch: string, dl: Deadline, signal?: AbortSignal): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
-  const r = await repo.fetch(remote, [`+refs/heads/${branch}:${track}`, fetchRefspec()], { timeoutMs: dl.left() });
+  const r = await repo.fetch(remote, [`+refs/heads/${branch}:${track}`, fetchRefspec()], { timeoutMs: dl.left(), ...(signal ? { signal } : {}) });
   if (r.code === 1) throw gitFailure(['fetch'], r.code, r.stderr);
   if (r.code === 128) {
     if (r.missingRemoteRef) return false; // empty hub: nothing to merge
@@ -245,13 +245,18 @@ type Prefetch = Promise<{ found: boolean } | { error: unknown }>;
  * disk and writes only the remote-tracking ref, so it needs nothing the
  * commit writes, and the commit nothing it fetches. Not started when the
  * hub on disk shows its head unmoved (the round then fetches nothing), nor
- * when ssh cannot reach the hub (the round reports that after the commit).
+ * when ssh cannot reach the hub (the round reports that after the commit),
+ * nor on first contact: the remote-tracking ref it writes would outlive a
+ * round whose commit failed, and the next round would no longer see a first
+ * contact (verifyRange's allowBootstrap). A round that ends before using it
+ * stops it (`signal`).
  */
-function startPrefetch(repo: Repo, settings: Context['settings'], dl: Deadline, sshReady: Promise<string | null> | undefined): Prefetch {
+function startPrefetch(repo: Repo, settings: Context['settings'], dl: Deadline, sshReady: Promise<string | null> | undefined, signal: AbortSignal): Prefetch {
   const fetched = async (): Promise<{ found: boolean }> => {
     const unreachable = await sshReady;
     if (unreachable) throw new GitError(`git fetch failed: ${firstLine(unreachable)}`, ['fetch'], 128, unreachable, false);
-    return { found: await fetchOnly(repo, settings.remote, settings.branch, dl) };
+    if (signal.aborted) throw new Error('not needed');
+    return { found: await fetchOnly(repo, settings.remote, settings.branch, dl, signal) };
   };
   return fetched().catch((error: unknown) => ({ error }));
 }
@@ -782,6 +787,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   let heartbeatAt: number | null = null;
   let closeSsh: (() => void) | null = null;
   let prefetched: Prefetch | undefined;
+  const prefetchStop = new AbortController();
   const takeCommitted = (c: Committed): void => {
     out.committed = c.committed;
     out.held = c.held;
@@ -806,9 +812,10 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     const track = `refs/remotes/${settings.remote}/${settings.branch}`;
     const hubHead = remoteUrl ? o.hubHead ?? (o.quietHub ? await (await import('./hub-files.js')).quietHubHead(repo, remoteUrl, ctx.config, settings.branch) : undefined) : undefined;
     let trackBefore: string | null | undefined;
-    if (remoteUrl && repo.caps.engine === 'git CLI') {
+    // (refs in files: with reftable, the fetch and the commit's update-ref would contend for its one table lock)
+    if (remoteUrl && repo.caps.engine === 'git CLI' && repo.caps.refStorage === 'files') {
       trackBefore = (await repo.exactRefs([track])).get(track) ?? null;
-      if (trackBefore === null || hubHead?.() !== trackBefore) prefetched = startPrefetch(repo, settings, dl, sshReady);
+      if (trackBefore !== null && hubHead?.() !== trackBefore) prefetched = startPrefetch(repo, settings, dl, sshReady, prefetchStop.signal);
     }
 
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
@@ -850,7 +857,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     out.exitCode = exitCodeOf(cause) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
     out.error = messageOf(cause);
   } finally {
-    // a round that failed before taking its prefetch: the fetch ends (bounded by the deadline) before the lock goes
+    // a round that failed before taking its prefetch: the fetch is stopped, and gone before the lock goes
+    prefetchStop.abort();
     await prefetched;
     setChildDeadline(null);
     if (!o.keepSsh) closeSsh?.();

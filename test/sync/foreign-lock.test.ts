@@ -4,7 +4,7 @@
  * its bound by both readings of its age (src/lock.ts), by the round and by
  * the ssh-ahead check alike.
  */
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, Instance, makeBareHub, tempDir } from '../helpers/agents.js';
@@ -66,6 +66,34 @@ describe('a sync lock from another host', () => {
     expect(lockHeld(file)).toBe(false); // this process's own
     await lock.release();
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('a holder whose lock was taken over meanwhile (paused past the bound) leaves the new holder\'s lock in place on release', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'y.lock');
+    const lock = new SyncLock(file, { holdMs: 1000 });
+    await lock.acquire(0);
+    // another host took it over while this holder was stopped
+    writeForeignLock(file, { sinceAgo: 0, mtimeAgo: 0, pid: 99 });
+    const theirs = readFileSync(file, 'utf8');
+    await lock.release();
+    expect(readFileSync(file, 'utf8')).toBe(theirs);
+    expect(readdirSync(dir), 'nothing left beside it').toEqual(['y.lock']);
+  });
+
+  it('the busy message: the take-over time on this host\'s clock, by the younger of the two ages; no "since" when the lock has none', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'z.lock');
+    // old by its since, young by its mtime (the holder's clock far behind): not taken over for about the bound from now
+    writeForeignLock(file, { sinceAgo: 5 * HOUR, mtimeAgo: 0, holdMs: 240_000 });
+    const before = Date.now();
+    const e1 = await new SyncLock(file).acquire(0).then(() => null, (e: Error) => e);
+    const at = Date.parse(/taken over from (\S+)$/.exec(e1?.message ?? '')?.[1] ?? '');
+    expect(at - before).toBeGreaterThanOrEqual(FOREIGN_LOCK_MIN_MS - 5_000);
+    writeFileSync(file, JSON.stringify({ pid: 5, start: '', host: 'old-ctr' }) + '\n');
+    const e2 = await new SyncLock(file).acquire(0).then(() => null, (e: Error) => e);
+    expect(e2?.message).toMatch(/^another agentgit sync \(pid 5 on host old-ctr\) holds .*z\.lock; .*taken over from \d{4}-/);
+    expect(e2?.message).not.toMatch(/NaN|undefined/);
   });
 
   it('agentgit sync: a fresh one is busy (exit 75, naming the host); an old one (a killed container) is taken over and the round runs', async () => {

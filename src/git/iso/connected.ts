@@ -13,9 +13,13 @@ import { parseTree } from '../tree.js';
 import { redactUrl } from '../url.js';
 import type { IsoObjects } from './objects.js';
 
-/** The hub sent something that does not hold together: fail closed, nothing moved. */
-export function hubDataError(hub: string, what: string, op: 'fetch' | 'push' = 'fetch'): GitError {
-  const message = `${redactUrl(hub)}: ${what}; no ref was moved (the hub's data is damaged or not trustworthy: check it with git fsck there)`;
+const DAMAGED = "the hub's data is damaged or not trustworthy: check it with git fsck there";
+/** For an object over the engine's caps: nothing says the hub is damaged. */
+const TOO_LARGE = 'too large for this engine, not a sign of damage';
+
+/** The hub sent something that does not hold together (or, `why` TOO_LARGE, more than this engine holds): fail closed, nothing moved. */
+export function hubDataError(hub: string, what: string, op: 'fetch' | 'push' = 'fetch', why = DAMAGED): GitError {
+  const message = `${redactUrl(hub)}: ${what}; no ref was moved (${why})`;
   return new GitError(`${op}: ${message}`, [op], 128, `fatal: ${message}\n`, false);
 }
 
@@ -25,7 +29,7 @@ export function hubDataError(hub: string, what: string, op: 'fetch' | 'push' = '
  * with git); null for any other error.
  */
 export function hubObjectError(hub: string, e: unknown, op: 'fetch' | 'push' = 'fetch'): GitError | null {
-  if (e instanceof ObjectTooBigError) return hubDataError(hub, new ObjectTooBigError(e.what, op).message, op);
+  if (e instanceof ObjectTooBigError) return hubDataError(hub, new ObjectTooBigError(e.what, op).message, op, TOO_LARGE);
   return e instanceof BadObjectError ? hubDataError(hub, e.message, op) : null;
 }
 

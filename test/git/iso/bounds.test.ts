@@ -206,7 +206,7 @@ describe('a file hub read with caps (BoundedObjects)', () => {
       (x: Error) => x,
     );
     expect(e?.message).toBe(
-      `fetch: ${h}: object ${blob} inflates to more than 65568 bytes, more than the isomorphic-git engine inflates from a hub; fetch once with git (AGENTGIT_ENGINE=git); no ref was moved (the hub's data is damaged or not trustworthy: check it with git fsck there)`,
+      `fetch: ${h}: object ${blob} inflates to more than 65568 bytes, more than the isomorphic-git engine inflates from a hub; fetch once with git (AGENTGIT_ENGINE=git); no ref was moved (too large for this engine, not a sign of damage)`,
     );
     expect(loose(dst)).toEqual([]);
   });

@@ -179,20 +179,20 @@ describe('push checks', () => {
     plant(hub, hubHead, tooBig);
     const e = await pushError(dir);
     expect(e?.message).toBe(
-      `push: ${hub}: object ${hubHead} declares 200000000 bytes, over 100 MiB, more than the isomorphic-git engine inflates from a hub; push once with git (AGENTGIT_ENGINE=git); no ref was moved (the hub's data is damaged or not trustworthy: check it with git fsck there)`,
+      `push: ${hub}: object ${hubHead} declares 200000000 bytes, over 100 MiB, more than the isomorphic-git engine inflates from a hub; push once with git (AGENTGIT_ENGINE=git); no ref was moved (too large for this engine, not a sign of damage)`,
     );
     expect(git(hub, ['rev-parse', 'main'], env).trim()).toBe(hubHead);
   });
 
   it.each([
-    ['over the cap', tooBig, 'declares 200000000 bytes, over 100 MiB, more than the isomorphic-git engine inflates from a hub; push once with git \\(AGENTGIT_ENGINE=git\\)'],
-    ['damaged', Buffer.from('not zlib at all'), 'cannot be inflated \\(.*\\)'],
-  ])("the fast-forward check's read of the hub's history: an object %s is the hub's error; the hub is unmoved", async (_what, content, said) => {
+    ['over the cap', tooBig, 'declares 200000000 bytes, over 100 MiB, more than the isomorphic-git engine inflates from a hub; push once with git \\(AGENTGIT_ENGINE=git\\)', 'too large for this engine, not a sign of damage'],
+    ['damaged', Buffer.from('not zlib at all'), 'cannot be inflated \\(.*\\)', "the hub's data is damaged or not trustworthy: check it with git fsck there"],
+  ])("the fast-forward check's read of the hub's history: an object %s is the hub's error; the hub is unmoved", async (_what, content, said, why) => {
     const { hub, hubHead, dir, tip } = pushSetup();
     // the hub holds the local tip's id as an object of its own (unreferenced: the copy skips what the hub has, the check reads it)
     plant(hub, tip, content);
     const e = await pushError(dir);
-    expect(e?.message).toMatch(new RegExp(`^push: ${hub}: object ${tip} ${said}; no ref was moved \\(the hub's data is damaged or not trustworthy: check it with git fsck there\\)$`));
+    expect(e?.message).toMatch(new RegExp(`^push: ${hub}: object ${tip} ${said}; no ref was moved \\(${why}\\)$`));
     expect(git(hub, ['rev-parse', 'main'], env).trim()).toBe(hubHead);
   });
 });
