@@ -121,7 +121,7 @@ async function placePair(priv: string, who: string, make: (t: string) => Promise
     try {
       if (!(await make(join(tmp, 'key')))) return;
       await rename(tmp, `${priv}.swap`);
-      const { failpoint } = await import('../sync/failpoint.js');
+      const { failpoint } = await import('../failpoint.js');
       await finishKeySwap(priv, () => failpoint('key-swap')); // a test's kill -9 between the two moves
     } finally {
       await rm(tmp, { recursive: true, force: true });

@@ -21,7 +21,7 @@ import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { FILES_IN_FLIGHT, mapInOrder } from './pool.js';
 import { checkPath } from '../git/paths.js';
 import { replaceNoFollow, symlinkedParent } from './safe-write.js';
-import { failpoint } from './failpoint.js';
+import { failpoint } from '../failpoint.js';
 
 interface Journal {
   from: string;

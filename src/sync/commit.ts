@@ -14,7 +14,7 @@ import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } 
 import type { Held } from './guard.js';
 import { foldPendingConflicts, PENDING_CONFLICTS } from './conflict-record.js';
 import type { ClockSource } from './hlc.js';
-import { failpoint } from './failpoint.js';
+import { failpoint } from '../failpoint.js';
 import { rememberCleanBlob } from './secrets.js';
 
 export interface CommitResult {

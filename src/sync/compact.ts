@@ -495,7 +495,7 @@ export async function compactHistory(o: { dir: string; exportFile?: string; time
     import('./context.js'),
     import('../lock.js'),
     import('./round.js'),
-    import('./failpoint.js'),
+    import('../failpoint.js'),
   ]);
   armFailpoints();
   const ctx = await openContext(o.dir);

@@ -18,7 +18,7 @@ import { mergeFile } from '../merge/index.js';
 import type { Conflict, MergeReport } from '../merge/types.js';
 import type { Policy } from '../policy/policy.js';
 import { isZeroOid } from '../git/backend.js';
-import { failpoint } from './failpoint.js';
+import { failpoint } from '../failpoint.js';
 import { mapInOrder } from './pool.js';
 import type { IndexEntry, Repo, TreeChange } from '../git/repo.js';
 import { clockPathFor, isClockPath, parseClockFile, sideClocks } from './clocks.js';

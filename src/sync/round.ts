@@ -37,7 +37,7 @@ import { ownedByMe, rewritesUrls } from './ssh-ahead.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
-import { armFailpoints, failpoint } from './failpoint.js';
+import { armFailpoints, failpoint } from '../failpoint.js';
 import { withInstanceTrailer } from '../git/trailers.js';
 import { RejectedError } from '../errors.js';
 import type { CrossingOutcome } from './compact.js';

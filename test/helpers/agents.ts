@@ -175,6 +175,17 @@ export class Instance {
   }
 }
 
+/** Instance `a` founds `hub` with `files`, `b` joins it, and each has synced once after (a, b, a): a pair at rest. */
+export async function syncedPair(hub: string, files: Record<string, string>): Promise<{ a: Instance; b: Instance }> {
+  const a = await Instance.init(hub, 'a', { files });
+  const b = await Instance.clone(hub, 'b');
+  for (const i of [a, b, a]) {
+    const r = await i.sync();
+    if (r.code !== 0) throw new Error(`${i.name}'s sync: exit ${r.code}: ${r.stderr}`);
+  }
+  return { a, b };
+}
+
 export function expectSameSnapshots(insts: Instance[]): { same: boolean; diff: string[] } {
   const [first, ...rest] = insts.map((i) => i.snapshot());
   const diff: string[] = [];

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAILPOINTS, parseFailpoints } from '../../src/sync/failpoint.js';
+import { FAILPOINTS, parseFailpoints } from '../../src/failpoint.js';
 import { BIN, cleanupTemp, expectSameSnapshots, git, Instance, makeBareHub } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());

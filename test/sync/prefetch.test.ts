@@ -7,7 +7,7 @@
  */
 import { renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentgit, cleanupTemp, Instance, makeBareHub } from '../helpers/agents.js';
+import { agentgit, cleanupTemp, Instance, makeBareHub, syncedPair } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
@@ -20,12 +20,7 @@ function calls(stderr: string): { at: number; cmd: string }[] {
 
 describe("a round's first fetch beside its local commit", () => {
   const hub = makeBareHub();
-  const pair = (async () => {
-    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
-    const b = await Instance.clone(hub, 'b');
-    for (const i of [a, b, a]) expect((await i.sync()).code).toBe(0);
-    return { a, b };
-  })();
+  const pair = syncedPair(hub, { [day]: '# log\n' });
   let a: Instance;
   let b: Instance;
   beforeAll(async () => void ({ a, b } = await pair), 120_000);

@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentgit, cleanupTemp, git, Instance, makeBareHub } from '../helpers/agents.js';
+import { agentgit, cleanupTemp, git, Instance, makeBareHub, syncedPair } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
@@ -31,12 +31,7 @@ async function settle(inst: Instance): Promise<{ code: number; fetches: number; 
 describe('a cron round on a hub on disk', () => {
   const hub = makeBareHub();
   // a founds the hub, b joins it (admitted by a); each has synced once after
-  const pair = (async () => {
-    const a = await Instance.init(hub, 'a', { files: { [day]: '# log\n' } });
-    const b = await Instance.clone(hub, 'b');
-    for (const i of [a, b, a]) expect((await i.sync()).code).toBe(0);
-    return { a, b };
-  })();
+  const pair = syncedPair(hub, { [day]: '# log\n' });
   let a: Instance;
   let b: Instance;
   beforeAll(async () => void ({ a, b } = await pair), 120_000);

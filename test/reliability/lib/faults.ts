@@ -3,7 +3,7 @@
  * full or refusing, a partition, a full local disk, skewed clocks.
  */
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
-import { FAILPOINTS } from '../../../src/sync/failpoint.js';
+import { FAILPOINTS } from '../../../src/failpoint.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { canRun, kill9, readProc, sh, shOk, waitGone } from './proc.js';
