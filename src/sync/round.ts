@@ -225,9 +225,22 @@ export async function fetchHub(repo: Repo, remote: string, branch: string, dl: D
   return found;
 }
 
+/** git's words when a ref the fetch updates is locked or moved by another git process at that moment. */
+const REF_BUSY = /cannot lock ref|Unable to create '[^']*\.lock'/i;
+
 async function fetchOnly(repo: Repo, remote: string, branch: string, dl: Deadline, signal?: AbortSignal): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
-  const r = await repo.fetch(remote, [`+refs/heads/${branch}:${track}`, fetchRefspec()], { timeoutMs: dl.left(), ...(signal ? { signal } : {}) });
+  const fetch = () => repo.fetch(remote, [`+refs/heads/${branch}:${track}`, fetchRefspec()], { timeoutMs: dl.left(), ...(signal ? { signal } : {}) });
+  let r = await fetch();
+  // Another git updates the same ref (a fetch a kill -9 of agentgit alone left
+  // running, the operator's own fetch): once more after it had a moment, then
+  // temporary, never "failed". A lock no process holds is removed at the
+  // round's start (recover).
+  if (r.code !== 0 && REF_BUSY.test(r.stderr)) {
+    await new Promise((done) => setTimeout(done, Math.min(1000, Math.max(0, dl.left() - 1000))));
+    r = await fetch();
+    if (r.code !== 0 && REF_BUSY.test(r.stderr)) throw new TemporaryError(`git fetch: another git process is updating the remote-tracking refs in ${repo.root} (${firstLine(r.stderr.split('\n').find((l) => REF_BUSY.test(l)) ?? r.stderr)}); local work is committed, the next run goes on`);
+  }
   if (r.code === 1) throw gitFailure(['fetch'], r.code, r.stderr);
   if (r.code === 128) {
     if (r.missingRemoteRef) return false; // empty hub: nothing to merge

@@ -5,7 +5,8 @@
  * it fetched, and a hub that cannot be reached still leaves the local work
  * committed, with the next round bringing everything together.
  */
-import { renameSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentgit, cleanupTemp, Instance, makeBareHub, syncedPair } from '../helpers/agents.js';
 
@@ -41,6 +42,31 @@ describe("a round's first fetch beside its local commit", () => {
     expect(a.read(day)).toContain('- from a');
     expect((await b.sync()).code).toBe(0);
     expect(b.read(day)).toBe(a.read(day));
+  });
+
+  it('another git holding the tracking ref (a fetch left running by a kill -9 of agentgit alone): exit 75, not 1, the work committed; once it is gone the next round goes on', async () => {
+    b.append(day, '\n- from b, while a git ran in a\n');
+    expect((await b.sync()).code).toBe(0);
+    const head = a.git(['rev-parse', 'HEAD']).trim();
+    a.append(day, '\n- from a, while a git ran in a\n');
+    // a git at work in a's repo (so the round's recovery keeps its lock), holding the tracking ref's lock
+    const lock = a.path('.git/refs/remotes/origin/main.lock');
+    writeFileSync(lock, '');
+    const busy = spawn('git', ['-c', 'alias.hold=!sleep 600', 'hold'], { cwd: a.dir, stdio: 'ignore', detached: true });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await a.sync();
+      expect(r.code, r.stderr).toBe(75);
+      expect(r.stderr).toMatch(/another git process is updating the remote-tracking refs in .*main\.lock/);
+      expect(a.git(['rev-parse', 'HEAD']).trim(), 'the local commit was made').not.toBe(head);
+    } finally {
+      process.kill(-busy.pid!, 'SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await a.sync(); // its lock is stale now: removed at the round's start
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+    expect(a.read(day)).toContain('- from b, while a git ran in a');
   });
 
   it('a fetch that fails: the local work is committed all the same, and the next round sends it', async () => {
