@@ -226,7 +226,7 @@ export async function fetchHub(repo: Repo, remote: string, branch: string, dl: D
 }
 
 /** git's words when a ref the fetch updates is locked or moved by another git process at that moment. */
-const REF_BUSY = /cannot lock ref|Unable to create '[^']*\.lock'/i;
+const REF_BUSY = /cannot lock ref '[^']+': (?:is at [0-9a-f]+ but expected [0-9a-f]+|Unable to create '[^']*\.lock': File exists)/;
 
 async function fetchOnly(repo: Repo, remote: string, branch: string, dl: Deadline, signal?: AbortSignal): Promise<boolean> {
   const track = `refs/remotes/${remote}/${branch}`;
@@ -236,10 +236,10 @@ async function fetchOnly(repo: Repo, remote: string, branch: string, dl: Deadlin
   // running, the operator's own fetch): once more after it had a moment, then
   // temporary, never "failed". A lock no process holds is removed at the
   // round's start (recover).
-  if (r.code !== 0 && REF_BUSY.test(r.stderr)) {
+  if (r.code !== 0 && REF_BUSY.test(r.stderr) && !signal?.aborted) {
     await new Promise((done) => setTimeout(done, Math.min(1000, Math.max(0, dl.left() - 1000))));
-    r = await fetch();
-    if (r.code !== 0 && REF_BUSY.test(r.stderr)) throw new TemporaryError(`git fetch: another git process is updating the remote-tracking refs in ${repo.root} (${firstLine(r.stderr.split('\n').find((l) => REF_BUSY.test(l)) ?? r.stderr)}); local work is committed, the next run goes on`);
+    if (!signal?.aborted) r = await fetch();
+    if (r.code !== 0 && REF_BUSY.test(r.stderr)) throw new TemporaryError(`git fetch: another git process is updating the remote-tracking refs in ${repo.root} (${firstLine(r.stderr.split('\n').find((l) => REF_BUSY.test(l)) ?? r.stderr)}); retry later (a lock no git process holds is removed by the next sync)`);
   }
   if (r.code === 1) throw gitFailure(['fetch'], r.code, r.stderr);
   if (r.code === 128) {

@@ -1,5 +1,5 @@
 /**
- * Issue #17: every named failpoint (src/sync/failpoint.ts) kills a real
+ * Issue #17: every named failpoint (src/failpoint.ts) kills a real
  * `agentgit sync` at its phase, and one plain sync recovers: every entry
  * exactly once, both instances byte-identical, fsck clean, no journal, a
  * clean work tree. Each round is divergent (both instances wrote, the other

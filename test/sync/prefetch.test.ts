@@ -5,9 +5,9 @@
  * it fetched, and a hub that cannot be reached still leaves the local work
  * committed, with the next round bringing everything together.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { agentgit, cleanupTemp, Instance, makeBareHub, syncedPair } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
@@ -18,6 +18,14 @@ const day = 'memory/2026-12-03.md';
 function calls(stderr: string): { at: number; cmd: string }[] {
   return [...stderr.matchAll(/^\[trace \+(\d+)ms \d+ms\] git (\S+)/gm)].map((m) => ({ at: Number(m[1]), cmd: m[2]! }));
 }
+
+/** The git process a test holds a lock with: always stopped, also when the test fails or times out. */
+let busy: ChildProcess | null = null;
+function stopBusy(): void {
+  if (busy?.pid) process.kill(-busy.pid, 'SIGKILL');
+  busy = null;
+}
+afterEach(stopBusy);
 
 describe("a round's first fetch beside its local commit", () => {
   const hub = makeBareHub();
@@ -52,16 +60,16 @@ describe("a round's first fetch beside its local commit", () => {
     // a git at work in a's repo (so the round's recovery keeps its lock), holding the tracking ref's lock
     const lock = a.path('.git/refs/remotes/origin/main.lock');
     writeFileSync(lock, '');
-    const busy = spawn('git', ['-c', 'alias.hold=!sleep 600', 'hold'], { cwd: a.dir, stdio: 'ignore', detached: true });
-    try {
-      await new Promise((r) => setTimeout(r, 300));
-      const r = await a.sync();
-      expect(r.code, r.stderr).toBe(75);
-      expect(r.stderr).toMatch(/another git process is updating the remote-tracking refs in .*main\.lock/);
-      expect(a.git(['rev-parse', 'HEAD']).trim(), 'the local commit was made').not.toBe(head);
-    } finally {
-      process.kill(-busy.pid!, 'SIGKILL');
-    }
+    const held = a.path('.git/held-by-test');
+    busy = spawn('git', ['-c', `alias.hold=!touch '${held}'; sleep 120`, 'hold'], { cwd: a.dir, stdio: 'ignore', detached: true });
+    for (let i = 0; i < 600 && !existsSync(held); i++) await new Promise((r) => setTimeout(r, 50)); // git and its shell are running
+    expect(existsSync(held), 'the holding git started').toBe(true);
+    const r1 = await a.sync();
+    expect(r1.code, r1.stderr).toBe(75);
+    expect(r1.stderr).toMatch(/another git process is updating the remote-tracking refs in .*main\.lock': File exists\.?\); retry later/);
+    expect(a.git(['rev-parse', 'HEAD']).trim(), 'the local commit was made').not.toBe(head);
+    stopBusy();
+    rmSync(held);
     await new Promise((r) => setTimeout(r, 200));
     const r = await a.sync(); // its lock is stale now: removed at the round's start
     expect(r.code, r.stderr).toBe(0);
@@ -87,5 +95,22 @@ describe("a round's first fetch beside its local commit", () => {
     expect((await a.sync()).code).toBe(0);
     expect((await b.sync()).code).toBe(0);
     expect(b.read(day)).toContain('- while the hub was gone');
+  });
+  it('a ref failure a retry cannot fix (a file/directory clash under the tracking ref) stays exit 1, with git\'s words', async () => {
+    b.append(day, '\n- from b, before the clash\n');
+    expect((await b.sync()).code).toBe(0);
+    const track = a.git(['rev-parse', 'refs/remotes/origin/main']).trim();
+    a.git(['update-ref', '-d', 'refs/remotes/origin/main']);
+    a.git(['update-ref', 'refs/remotes/origin/main/x', track]); // refs/remotes/origin/main is now a directory
+    try {
+      const r = await a.sync();
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/cannot lock ref 'refs\/remotes\/origin\/main'/);
+      expect(r.stderr).not.toMatch(/retry later/);
+    } finally {
+      a.git(['update-ref', '-d', 'refs/remotes/origin/main/x']);
+      a.git(['update-ref', 'refs/remotes/origin/main', track]);
+    }
+    expect((await a.sync()).code).toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { trackMount, untrackMount, type Agent, type Rng, type World } from './wo
 // ------------------------------------------------------------------ kill -9
 
 /**
- * 'random' plus every failpoint of the product (src/sync/failpoint.ts,
+ * 'random' plus every failpoint of the product (src/failpoint.ts,
  * docs/reliability.md), in the order a round passes them.
  */
 export const KILL_POINTS = ['random', ...FAILPOINTS] as const;
