@@ -169,6 +169,8 @@ export interface WatchInfo {
   failures: number;
   backoffUntil: number | null;
   stoppedAt: number | null;
+  /** `--interval`: a round at least this often, so the file is rewritten at least this often (read for a watcher on another host). */
+  intervalSec?: number;
 }
 
 export async function readWatchInfo(file: string): Promise<WatchInfo | null> {
@@ -181,8 +183,19 @@ export async function readWatchInfo(file: string): Promise<WatchInfo | null> {
 }
 
 /** Running: the file names a live process (same pid and start time) that has not said it stopped. */
-export function watcherRunning(w: WatchInfo | null): boolean {
-  return !!w && w.stoppedAt === null && isAlive({ pid: w.pid, start: w.start, host: w.host, since: w.startedAt });
+/**
+ * Whether the watcher that wrote `w` runs. On this host: its process lives.
+ * On another (a container on a shared volume; its process cannot be checked
+ * from here): while it wrote the file within three of its intervals (a
+ * round at least every `--interval`, never counted below 10 min) plus a
+ * minute, by its clock; a file that does not say its interval (an older
+ * version): within an hour. `now`: for tests.
+ */
+export function watcherRunning(w: WatchInfo | null, now = Date.now()): boolean {
+  if (!w || w.stoppedAt !== null) return false;
+  if (w.host === hostname()) return isAlive({ pid: w.pid, start: w.start, host: w.host, since: w.startedAt });
+  const every = typeof w.intervalSec === 'number' && w.intervalSec > 0 ? Math.max(w.intervalSec, 600) : 1200;
+  return now - (w.lastRoundAt ?? w.startedAt) < (3 * every + 60) * 1000;
 }
 
 async function writeWatchInfo(file: string, w: WatchInfo): Promise<void> {
@@ -242,7 +255,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   let lastRoundEnd = 0;
   const ssh: { close: (() => void) | null } = { close: null };
 
-  const w: WatchInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), startedAt: Date.now(), lastRoundAt: null, lastTrigger: null, lastExitCode: null, rounds: 0, failures: 0, backoffUntil: null, stoppedAt: null };
+  const w: WatchInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), startedAt: Date.now(), lastRoundAt: null, lastTrigger: null, lastExitCode: null, rounds: 0, failures: 0, backoffUntil: null, stoppedAt: null, intervalSec: o.intervalSec };
   await writeWatchInfo(watchFile, w);
 
   // local changes
