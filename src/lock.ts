@@ -53,9 +53,9 @@ export function processStart(pid: number): string {
   }
 }
 
-export function isAlive(info: LockInfo): boolean {
+/** Whether the process a lock or watcher file names on this host still runs (the callers judge another host's by age). */
+export function isAlive(info: Pick<LockInfo, 'pid' | 'start'>): boolean {
   if (info.pid <= 0) return false;
-  if (info.host !== hostname()) return true; // cannot tell: assume alive
   try {
     process.kill(info.pid, 0);
   } catch (e) {
@@ -74,10 +74,13 @@ export function isAlive(info: LockInfo): boolean {
 export function lockAlive(info: LockInfo, mtimeMs: number, fsNowMs: number): boolean {
   if (info.pid <= 0) return false;
   if (info.host === hostname()) return isAlive(info);
-  const bound = foreignLockBound(info);
-  // a lock with no `since` (not written by agentgit) is judged by its mtime alone
+  return youngestAge(info, mtimeMs, fsNowMs) <= foreignLockBound(info);
+}
+
+/** The younger of a foreign lock's two ages: by its `since` on this host's clock (none: not written by agentgit, its mtime alone), by its mtime on the file system's. */
+function youngestAge(info: LockInfo, mtimeMs: number, fsNowMs: number): number {
   const bySince = typeof info.since === 'number' ? Date.now() - info.since : Infinity;
-  return !(bySince > bound && fsNowMs - mtimeMs > bound);
+  return Math.min(bySince, fsNowMs - mtimeMs);
 }
 
 /** The content of a lock file, or null when it is not one this version wrote (stale). */
@@ -126,9 +129,7 @@ function besideLock(file: string, what: string): string {
  * clock: once both of its ages (lockAlive) are past the bound.
  */
 function takeOverAt(info: LockInfo, mtimeMs: number, fsNowMs: number): number {
-  const bySince = typeof info.since === 'number' ? Date.now() - info.since : Infinity;
-  const youngest = Math.min(bySince, fsNowMs - mtimeMs);
-  return Date.now() + Math.max(0, foreignLockBound(info) - youngest);
+  return Date.now() + Math.max(0, foreignLockBound(info) - youngestAge(info, mtimeMs, fsNowMs));
 }
 
 export class SyncLock {

@@ -626,7 +626,6 @@ function refusedByHub(r: { refs: Array<{ flag: string; summary: string }>; stdou
   return /\[(remote )?rejected\]|stale info|fetch first|non-fast-forward/i.test(r.stdout + r.stderr);
 }
 
-/** The error of a push whose outcome is unknown (the hub may have taken it): temporary, the next run finds out. */
 /**
  * Whether a failed push certainly moved nothing on the hub: a failure git's
  * classification calls permanent (credentials refused, no such repository,
@@ -638,6 +637,7 @@ function tookNothing(e: GitError): boolean {
   return !classifyGitError(e).temporary && !e.timedOut && !/\[remote failure\]|hung up|connection reset|broken pipe/i.test(e.stderr);
 }
 
+/** The error of a push whose outcome is unknown (the hub may have taken it): temporary, the next run finds out. */
 function outcomeUnknown(cause: unknown, archiveRef: string): TemporaryError {
   const why = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
   return new TemporaryError(`the push of the new epoch got no answer from the hub (${why}): the hub may or may not have taken it; the local ${archiveRef} is kept, and the next \`agentgit compact history\` asks the hub which`);

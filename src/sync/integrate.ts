@@ -142,9 +142,11 @@ export async function mergeCommits(ctx: Ctx, o: MergeOptions): Promise<Integrate
   const read = (spec: string | null): Promise<Buffer | null> => (spec ? repo.objects.read(spec) : Promise.resolve(null));
 
   // Clocks the hub side wrote: fed to our HLC so our next writes sort after them.
-  // Asked for all at once: one round trip to cat-file, not one per clock file.
-  const hubClocks = [...theirsCh].filter(([path, t]) => isClockPath(path) && t.status !== 'D').map(([, t]) => read(t.newOid));
-  for (const bytes of await Promise.all(hubClocks)) for (const c of Object.values(parseClockFile(bytes))) seenClocks.push(c);
+  // Asked for 64 at a time: one round trip to cat-file per 64 clock files, not one each, and a bounded
+  // number of the hub's blobs in memory at once (a clock file from the hub may be any size).
+  const hubClocks = [...theirsCh].filter(([path, t]) => isClockPath(path) && t.status !== 'D');
+  const clockValues = await mapInOrder(hubClocks, async ([, t]) => Object.values(parseClockFile(await read(t.newOid))), 64);
+  for (const values of clockValues) seenClocks.push(...values);
 
   const merged = await mapInOrder(plans, async (p) => {
     if (p.action === 'take') return { entry: { path: p.path, mode: p.mode, oid: p.oid } };

@@ -193,7 +193,7 @@ export async function readWatchInfo(file: string): Promise<WatchInfo | null> {
  */
 export function watcherRunning(w: WatchInfo | null, now = Date.now()): boolean {
   if (!w || w.stoppedAt !== null) return false;
-  if (w.host === hostname()) return isAlive({ pid: w.pid, start: w.start, host: w.host, since: w.startedAt });
+  if (w.host === hostname()) return isAlive(w);
   const every = typeof w.intervalSec === 'number' && w.intervalSec > 0 ? Math.max(w.intervalSec, 600) : 1200;
   return now - (w.lastRoundAt ?? w.startedAt) < (3 * every + 60) * 1000;
 }

@@ -43,7 +43,8 @@ describe("a round's first fetch beside its local commit", () => {
     const c = calls(r.stderr);
     const fetch = c.find((x) => x.cmd === 'fetch');
     const commitIndex = c.find((x) => x.cmd === 'update-index');
-    expect(fetch && commitIndex, r.stderr).toBeTruthy();
+    expect(fetch, `no traced fetch: ${r.stderr}`).toBeDefined();
+    expect(commitIndex, `no traced update-index: ${r.stderr}`).toBeDefined();
     expect(fetch!.at, `the fetch started after the commit's index (${r.stderr})`).toBeLessThanOrEqual(commitIndex!.at);
     expect(c.filter((x) => x.cmd === 'fetch'), 'one fetch').toHaveLength(1);
     expect(a.read(day)).toContain('- from b');
