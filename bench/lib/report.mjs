@@ -204,6 +204,11 @@ export function renderDoc(R, previousText = '') {
       L.push('');
       L.push(roundsTable(r.base, hub));
       L.push('');
+      const cold = r.base.find((w) => w.stats.agentgitCold);
+      if (cold) {
+        L.push(`A cron round finds the ssh master an earlier round left up (docs/sync.md): every row above but the first round's. Without it (\`AGENTGIT_SSH_PERSIST=0\`: each round logs in and closes its connection, as the first round after more than 5 idle minutes does), the no-op round took ${ms(med(cold.stats.agentgitCold))}${iqr(cold.stats.agentgitCold)}, **${x2(med(cold.ratios.coldGitsync))}** git-sync's (paired, same repetitions).`);
+        L.push('');
+      }
       if (r.base.some((w) => w.stats.isogit)) {
         L.push('The same rounds on the isomorphic-git engine (`AGENTGIT_ENGINE=isomorphic-git`, its own pair of instances and hub repo, timed in the same shuffled repetitions; docs/engines.md):');
         L.push('');

@@ -149,7 +149,8 @@ function workloads(v, reps) {
         A.setHeartbeat(false);
         I?.setHeartbeat(false);
       },
-      timed: withGs({ agentgit: () => A.sync(), plain: () => P.round(), floor: () => F.floor(), node: nodeZero }),
+      // ssh: the same round with no master left by an earlier one (each round logs in), beside the default
+      timed: withGs({ agentgit: () => A.sync(), plain: () => P.round(), floor: () => F.floor(), node: nodeZero, ...(v.hub.kind === 'ssh' ? { agentgitCold: () => A.sync(['--quiet'], { AGENTGIT_SSH_PERSIST: '0' }) } : {}) }),
     },
     {
       id: 'small',
@@ -207,6 +208,7 @@ function summarise(w, samples, memory) {
     plain: ratio((s) => (ok(s, 'agentgit') && ok(s, 'plain') ? s.agentgit.ms / s.plain.ms : NaN)),
   };
   if (keys.includes('gitsync')) ratios.gitsync = ratio((s) => (ok(s, 'agentgit') && ok(s, 'gitsync') ? s.agentgit.ms / s.gitsync.ms : NaN));
+  if (keys.includes('gitsync') && keys.includes('agentgitCold')) ratios.coldGitsync = ratio((s) => (ok(s, 'agentgitCold') && ok(s, 'gitsync') ? s.agentgitCold.ms / s.gitsync.ms : NaN));
   // IsoGit's round over the git engine's round (same workload, same repetition)
   if (keys.includes('isogit')) {
     ratios.isogit = ratio((s) => (ok(s, 'agentgit') && ok(s, 'isogit') ? s.isogit.ms / s.agentgit.ms : NaN));

@@ -1,40 +1,57 @@
 /**
- * The ssh command git runs for an ssh hub, and one ssh connection per round.
+ * The ssh command git runs for an ssh hub, and the connection rounds share.
  *
  * A round fetches, then pushes (and may fetch and push again on a race):
  * each is a new ssh connection, and on a loopback sshd the key exchange and
  * authentication alone cost about 150 ms, more than the rest of a small
- * round's git work (docs/performance.md). While a round runs, agentgit adds
- * OpenSSH connection sharing to the ssh command: the first ssh becomes the
- * master, the next ones ride on its connection, and the round closes the
- * master when it ends (`ssh -O exit`). The socket is private to this
- * process (its pid is in the name) and lives in a 0700 directory; a master
- * left by a killed round exits after CONTROL_PERSIST idle seconds, and a
- * stale socket is replaced by ssh itself.
+ * round's git work (docs/performance.md). agentgit adds OpenSSH connection
+ * sharing to the ssh command: the first ssh becomes the master, the next
+ * ones ride on its connection.
  *
- * Left alone: an ssh command that is not OpenSSH's `ssh`, one that sets its
- * own Control* options, GIT_SSH (a program, no options), and
+ * The master outlives the round (ControlPersist, AGENTGIT_SSH_PERSIST
+ * idle seconds, 300 unless set): the next cron round, a minute later, rides
+ * it instead of logging in again. Its socket is named by a hash of the ssh
+ * command and the hub URL (and %C: the host, port and user ssh resolved),
+ * so only a round that would open the very same connection shares it: a
+ * repo with its own deploy key (core.sshCommand), or another host alias,
+ * gets its own. A master older than MAX_MASTER_AGE_MS is told to stop at
+ * the end of the round that finds it (`ssh -O stop`: sessions still on it
+ * finish), so a changed ssh config or key takes effect within that time.
+ * AGENTGIT_SSH_PERSIST=0: the master is this process's own (its pid in the
+ * socket's name) and is closed when the round ends (`ssh -O exit`).
+ *
+ * Sockets live in a 0700 directory; a stale socket is replaced by ssh
+ * itself. Left alone: an ssh command that is not OpenSSH's `ssh`, one that
+ * sets its own Control* options, GIT_SSH (a program, no options), and
  * AGENTGIT_SSH_MUX=0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 
 /** agentgit's ssh command when the operator configured none: never prompts, gives up on a dead hub. */
 export const DEFAULT_SSH_COMMAND = 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=2';
 
-/** Idle seconds after which a master outlives its round only if the round was killed. */
-const CONTROL_PERSIST = 60;
+/** Idle seconds a master stays up after its last session, unless AGENTGIT_SSH_PERSIST says otherwise: covers cron every 1 to 5 minutes. */
+const DEFAULT_PERSIST = 300;
+/** With AGENTGIT_SSH_PERSIST=0: idle seconds after which a killed round's master exits (a round that ends closes its own). */
+const KILLED_ROUND_PERSIST = 60;
+/** A shared master older than this is told to stop by the round that finds it: the next round logs in afresh, with the ssh config and keys of then. */
+export const MAX_MASTER_AGE_MS = 15 * 60_000;
 /** Longest socket path: sun_path is 108 bytes, and ssh binds `<path>.<16 random chars>` first. */
 const MAX_SOCKET_PATH = 107 - 17;
-/** `<pid>-` and %C (40 hex digits) after the directory. */
-const NAME_LENGTH = 1 + 10 + 1 + 40;
+/** `s<16 hex>-` (or `<pid>-`) and %C (40 hex digits) after the directory. */
+const NAME_LENGTH = 1 + 17 + 1 + 40;
 
 /** core.sshCommand of the repo being synced (git lets GIT_SSH_COMMAND override it, so agentgit must pass it on). */
 let configured: string | undefined;
-/** The directory of this process's control sockets while a round shares its connection. */
+/** The directory of the control sockets while a round shares its connection. */
 let muxDir: string | null = null;
+/** The hub URL being shared (part of a shared master's name), and the idle seconds its master persists (0: this process's own master). */
+let muxUrl = '';
+let persist = DEFAULT_PERSIST;
 /** The ssh opening the shared connection ahead of the round's first fetch (warmSshConnection), until it is up or gave up. */
 let warming: ChildProcess | null = null;
 /** The connection opened ahead while sharing lasts: its URL, and when it is up (or gave up). */
@@ -68,7 +85,23 @@ function baseCommand(env: NodeJS.ProcessEnv): string | undefined {
 export function sshCommand(env: NodeJS.ProcessEnv): string | undefined {
   const base = baseCommand(env);
   if (base === undefined || muxDir === null || !shareable(base, env)) return base;
-  return `${base} -o ControlMaster=auto -o ${shQuote(`ControlPath=${join(muxDir, `${process.pid}-%C`)}`)} -o ControlPersist=${CONTROL_PERSIST}`;
+  return `${base} -o ControlMaster=auto -o ${shQuote(`ControlPath=${controlPath(muxDir, base)}`)} -o ControlPersist=${persist || KILLED_ROUND_PERSIST}`;
+}
+
+/** The start of the socket names of the masters this ssh command opens to the shared hub: its own, or this process's with AGENTGIT_SSH_PERSIST=0. */
+function socketPrefix(base: string): string {
+  if (persist === 0) return `${process.pid}-`;
+  return `s${createHash('sha256').update(`${base}\n${muxUrl}`).digest('hex').slice(0, 16)}-`;
+}
+
+function controlPath(dir: string, base: string): string {
+  return join(dir, `${socketPrefix(base)}%C`);
+}
+
+/** AGENTGIT_SSH_PERSIST: whole seconds a master stays up idle (0: closed with the round); anything else, the default. */
+export function persistSeconds(env: NodeJS.ProcessEnv): number {
+  const v = env.AGENTGIT_SSH_PERSIST?.trim();
+  return v !== undefined && /^\d{1,6}$/.test(v) ? Number(v) : DEFAULT_PERSIST;
 }
 
 /** OpenSSH's own ssh, with no connection-sharing options of the operator's. */
@@ -102,20 +135,21 @@ export function isSshUrl(url: string): boolean {
 
 /**
  * Share one ssh connection among this round's fetches and pushes to the
- * hub at `url`. `home`: $AGENTGIT_HOME (sockets in `home/run`, or in a
- * private dir under the temp dir when that path is too long for a socket).
- * Returns the function that closes the connection (call it when the round
- * ends), or null when nothing is shared.
+ * hub at `url`, and with the rounds after it (the module comment).
+ * `home`: $AGENTGIT_HOME (sockets in `home/run`, or in a private dir under
+ * the temp dir when that path is too long for a socket). Returns the
+ * function to call when the round ends, or null when nothing is shared: it
+ * closes this process's own master (AGENTGIT_SSH_PERSIST=0), or else tells
+ * a shared master older than MAX_MASTER_AGE_MS to stop.
  */
 export function shareSshConnection(url: string, home: string): (() => void) | null {
   const base = baseCommand(process.env);
   if (!isSshUrl(url) || base === undefined || !shareable(base, process.env)) return null;
-  const uid = process.getuid?.() ?? 'user';
-  const candidates = [resolve(home, 'run'), resolve(tmpdir(), `agentgit-${uid}`)].filter(usableSocketDir);
-  let dir: string | null = null;
-  for (const c of candidates) if ((dir = privateDir(c))) break;
+  const dir = sshSocketDir(home);
   if (!dir) return null;
   muxDir = dir;
+  muxUrl = url;
+  persist = persistSeconds(process.env);
   const opened = dir;
   return () => {
     if (muxDir !== opened) return; // closed already (the CLI and the round both hold a closer)
@@ -123,21 +157,54 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
     warming?.kill(); // still connecting: it never becomes a master nobody closes
     warming = null;
     warmed = null;
+    const prefix = socketPrefix(base);
     let mine: string[] = [];
     try {
-      mine = readdirSync(opened).filter((f) => f.startsWith(`${process.pid}-`));
+      mine = readdirSync(opened).filter((f) => f.startsWith(prefix));
     } catch {
       /* nothing to close */
     }
     // Each master by its socket, whatever host it went to (a pushurl, an
     // insteadOf): the destination is then only a placeholder. Not waited
     // for: the master answers at once, and the round is over.
+    const now = Date.now();
     for (const f of mine) {
-      const child = spawn('/bin/sh', ['-c', `${base} "$@"`, 'ssh', '-o', `ControlPath=${join(opened, f)}`, '-O', 'exit', 'agentgit-hub'], { stdio: 'ignore', detached: true });
+      if (persist !== 0 && !masterTooOld(join(opened, f), now)) continue;
+      const child = spawn('/bin/sh', ['-c', `${base} "$@"`, 'ssh', '-o', `ControlPath=${join(opened, f)}`, '-O', persist === 0 ? 'exit' : 'stop', 'agentgit-hub'], { stdio: 'ignore', detached: true });
       child.on('error', () => undefined);
       child.unref();
     }
   };
+}
+
+/**
+ * The directory of the control sockets for $AGENTGIT_HOME `home` (made
+ * 0700 if need be): `home/run`, or a private dir under the temp dir when
+ * ssh could not take that path (too long for a socket, odd characters);
+ * null when neither is private to this user.
+ */
+export function sshSocketDir(home: string): string | null {
+  const uid = process.getuid?.() ?? 'user';
+  for (const c of [resolve(home, 'run'), resolve(tmpdir(), `agentgit-${uid}`)].filter(usableSocketDir)) {
+    const dir = privateDir(c);
+    if (dir) return dir;
+  }
+  return null;
+}
+
+/**
+ * Whether the master listening on `socket` has been up longer than
+ * MAX_MASTER_AGE_MS (the socket is made once, when the master logs in), or
+ * claims to be from the future (a clock set back): either way, time for a
+ * fresh login.
+ */
+function masterTooOld(socket: string, now: number): boolean {
+  try {
+    const made = lstatSync(socket).mtimeMs;
+    return now - made > MAX_MASTER_AGE_MS || made - now > 60_000;
+  } catch {
+    return false; // gone already
+  }
 }
 
 /**
@@ -186,6 +253,8 @@ export function sshDestination(url: string): { dest: string; port: string | null
  * "Could not read from remote repository"), so the round reports the hub
  * unreachable at once instead of waiting out a second connect timeout.
  * Never prompts (BatchMode); nothing runs on the hub (`-N`: no session).
+ * A shared master still up from an earlier round (`ssh -O check`, about
+ * 10 ms, no network) is ridden as it is: null at once, no login.
  * Skipped (null at once) when the round shares nothing or the URL's
  * destination is not plain. Called again for the same URL while sharing
  * lasts (the CLI opens it before the round's modules load, then the round
@@ -196,17 +265,63 @@ export function warmSshConnection(url: string, maxMs: number): Promise<string | 
   const base = baseCommand(process.env);
   const to = sshDestination(url);
   if (muxDir === null || base === undefined || !shareable(base, process.env) || to === null || warming !== null) return Promise.resolve(null);
-  const controlPath = join(muxDir, `${process.pid}-%C`);
-  const args = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-o', `ControlPersist=${CONTROL_PERSIST}`, '-N', ...(to.port ? ['-p', to.port] : []), to.dest];
-  // with ControlPersist, ssh puts the master in the background once it is logged in (its stderr then /dev/null), and the command exits 0;
-  // `exec` (the command starts with ssh: shareable): a kill while it connects reaches ssh, not only the shell
+  const dir = muxDir;
+  const socket = controlPath(dir, base);
+  const dest = [...(to.port ? ['-p', to.port] : []), to.dest];
+  const until = Date.now() + Math.max(0, maxMs);
+  // a shared master may be up from an earlier round: ride it; else (or when it does not answer) open one
+  const ready = (persist === 0 ? Promise.resolve(false) : masterAnswers(base, dir, socket, dest, maxMs)).then((up) => (up || muxDir !== dir ? null : openMaster(base, socket, dest, until - Date.now())));
+  warmed = { url, ready };
+  return ready;
+}
+
+/** One ssh run for the warm-up (`exec`: a kill reaches ssh, not only the shell), its stderr kept; `warming` while it runs. */
+function sshRun(base: string, args: string[]): { child: ChildProcess; stderr: () => string } {
   const child = spawn('/bin/sh', ['-c', `exec ${base} "$@"`, 'ssh', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   warming = child;
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 4096) stderr += d.toString('utf8');
   });
-  const ready = new Promise<string | null>((done) => {
+  return { child, stderr: () => stderr };
+}
+
+/**
+ * Whether a master already listens on the shared socket (`ssh -O check`,
+ * no network). A socket nobody listens on (its master was killed) is
+ * removed, so that the master opened next can take its place; only a
+ * socket of this hub's in agentgit's own directory.
+ */
+function masterAnswers(base: string, dir: string, socket: string, dest: string[], maxMs: number): Promise<boolean> {
+  const { child, stderr } = sshRun(base, ['-o', 'BatchMode=yes', '-o', `ControlPath=${socket}`, '-O', 'check', ...dest]);
+  return new Promise<boolean>((done) => {
+    const timer = setTimeout(() => child.kill(), Math.max(0, maxMs));
+    const settle = (up: boolean): void => {
+      clearTimeout(timer);
+      if (warming === child) warming = null;
+      done(up);
+    };
+    child.on('error', () => settle(false));
+    child.on('close', (code) => {
+      const stale = /^Control socket connect\((.*)\): Connection refused\r?$/m.exec(stderr())?.[1];
+      if (code !== 0 && stale !== undefined && stale.startsWith(`${dir}/`) && basename(stale).startsWith(socketPrefix(base)) && !stale.slice(dir.length + 1).includes('/')) {
+        try {
+          unlinkSync(stale);
+        } catch {
+          /* gone already, or not ours to remove: ssh's own master says so */
+        }
+      }
+      settle(code === 0);
+    });
+  });
+}
+
+/** Open the master (`-N`: no session); settles as warmSshConnection says. */
+function openMaster(base: string, socket: string, dest: string[], maxMs: number): Promise<string | null> {
+  const args = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=yes', '-o', `ControlPath=${socket}`, '-o', `ControlPersist=${persist || KILLED_ROUND_PERSIST}`, '-N', ...dest];
+  // with ControlPersist, ssh puts the master in the background once it is logged in (its stderr then /dev/null), and the command exits 0
+  const { child, stderr } = sshRun(base, args);
+  return new Promise<string | null>((done) => {
     const settle = (verdict: string | null): void => {
       clearTimeout(timer);
       if (warming === child) warming = null;
@@ -219,11 +334,16 @@ export function warmSshConnection(url: string, maxMs: number): Promise<string | 
       child.kill();
       settle(null);
     }, Math.max(0, maxMs));
+    // another round's master took the socket first: ssh would go on as a plain connection doing nothing; git's ssh rides that master
+    child.stderr?.on('data', () => {
+      if (/^ControlSocket .* already exists, disabling multiplexing\r?$/m.test(stderr())) {
+        child.kill();
+        settle(null);
+      }
+    });
     child.on('error', () => settle(null));
     // exit 255 (ssh's own failure): wait for the whole of its stderr (no master holds it); anything else settles now
     child.on('exit', (code) => code !== 255 && settle(null));
-    child.on('close', (code) => settle(code === 255 && CONNECT_ERROR.test(stderr) ? `${stderr}${stderr.endsWith('\n') ? '' : '\n'}${GIT_SSH_FAILED}` : null));
+    child.on('close', (code) => settle(code === 255 && CONNECT_ERROR.test(stderr()) ? `${stderr()}${stderr().endsWith('\n') ? '' : '\n'}${GIT_SSH_FAILED}` : null));
   });
-  warmed = { url, ready };
-  return ready;
 }

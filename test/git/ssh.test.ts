@@ -1,15 +1,18 @@
 /**
  * One ssh connection per sync round (git/ssh.ts, issue #7): the round's
- * fetch and push share it, the master is closed when the round ends, and
- * the operator's own ssh setup (GIT_SSH, Control options, core.sshCommand,
- * AGENTGIT_SSH_MUX=0) is respected. Against a real sshd on 127.0.0.1.
+ * fetch and push share it; the master outlives the round so that the next
+ * round rides it (unless AGENTGIT_SSH_PERSIST=0: then it is closed when the
+ * round ends), only for the same ssh command and hub URL, and only until it
+ * is MAX_MASTER_AGE_MS old; the operator's own ssh setup (GIT_SSH, Control
+ * options, core.sshCommand, AGENTGIT_SSH_MUX=0) is respected. Against a
+ * real sshd on 127.0.0.1.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SSH_COMMAND, isSshUrl, shareSshConnection, sshCommand, sshDestination, warmSshConnection } from '../../src/git/ssh.js';
+import { DEFAULT_SSH_COMMAND, isSshUrl, MAX_MASTER_AGE_MS, persistSeconds, shareSshConnection, sshCommand, sshDestination, sshSocketDir, warmSshConnection } from '../../src/git/ssh.js';
 import { processStart } from '../../src/lock.js';
 import { openHubConnectionAhead } from '../../src/sync/ssh-ahead.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
@@ -49,8 +52,12 @@ describe('ssh destination and command', () => {
       const shared = sshCommand(env({}))!;
       expect(shared.startsWith(DEFAULT_SSH_COMMAND)).toBe(true);
       expect(shared).toContain('ControlMaster=auto');
-      expect(shared).toContain(`ControlPath=${join(home, 'run', `${process.pid}-%C`)}`);
+      expect(shared).toContain('ControlPersist=300');
+      // a shared master: named by the ssh command and the hub URL, not by this process
+      const path = /ControlPath=([^']*)'/.exec(shared)?.[1];
+      expect(path).toMatch(new RegExp(`^${join(home, 'run')}/s[0-9a-f]{16}-%C$`));
       expect(sshCommand(env({ GIT_SSH_COMMAND: 'ssh -F /x/cfg -l git' }))).toMatch(/^ssh -F \/x\/cfg -l git -o ControlMaster=auto /);
+      expect(sshCommand(env({ GIT_SSH_COMMAND: 'ssh -F /x/cfg -l git' }))).not.toContain(path); // another command (a deploy key): another master
       expect(sshCommand(env({ GIT_SSH_COMMAND: '/usr/bin/ssh -i key' }))).toContain('ControlMaster=auto');
       // the operator's own sharing, another program, GIT_SSH, or switched off: left alone
       expect(sshCommand(env({ GIT_SSH_COMMAND: 'ssh -o ControlPath=/mine/%C' }))).toBe('ssh -o ControlPath=/mine/%C');
@@ -58,9 +65,30 @@ describe('ssh destination and command', () => {
       expect(sshCommand(env({ GIT_SSH: '/usr/local/bin/myssh' }))).toBeUndefined();
       expect(sshCommand(env({ AGENTGIT_SSH_MUX: '0' }))).toBe(DEFAULT_SSH_COMMAND);
       expect((readdirSync(home).includes('run') ? spawnSync('stat', ['-c', '%a', join(home, 'run')], { encoding: 'utf8' }).stdout.trim() : '')).toBe('700');
+      // another hub URL: another master
+      const other = shareSshConnection('git@hub:other.git', home);
+      try {
+        expect(sshCommand(env({}))).not.toContain(path);
+        expect(sshCommand(env({}))).toMatch(/ControlPath=[^']*\/s[0-9a-f]{16}-%C'/);
+      } finally {
+        other?.();
+      }
     } finally {
       close?.();
     }
+    // AGENTGIT_SSH_PERSIST=0: this process's own master, closed with the round
+    const saved = process.env.AGENTGIT_SSH_PERSIST;
+    process.env.AGENTGIT_SSH_PERSIST = '0';
+    const own = shareSshConnection('git@hub:agent.git', home);
+    try {
+      expect(sshCommand(env({}))).toContain(`ControlPath=${join(home, 'run', `${process.pid}-%C`)}`);
+      expect(sshCommand(env({}))).toContain('ControlPersist=60');
+    } finally {
+      own?.();
+      if (saved === undefined) delete process.env.AGENTGIT_SSH_PERSIST;
+      else process.env.AGENTGIT_SSH_PERSIST = saved;
+    }
+    expect([persistSeconds({}), persistSeconds({ AGENTGIT_SSH_PERSIST: '0' }), persistSeconds({ AGENTGIT_SSH_PERSIST: ' 90 ' }), persistSeconds({ AGENTGIT_SSH_PERSIST: 'soon' }), persistSeconds({ AGENTGIT_SSH_PERSIST: '-5' })]).toEqual([300, 0, 90, 300, 300]);
     expect(sshCommand(env({}))).toBe(DEFAULT_SSH_COMMAND);
     // a home ssh could not take in ControlPath (a space, a %, too long in bytes): the private temp dir instead
     for (const odd of [join(home, 'with space'), join(home, '50%'), join(home, 'é'.repeat(30))]) {
@@ -92,11 +120,13 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     const dir = join(home, 'agent');
     mkdirSync(join(dir, 'memory'), { recursive: true });
     writeFileSync(join(dir, 'SOUL.md'), '# soul\n');
-    return { dir, env: testEnv(home, { ...hub.clientEnv }) };
+    // these tests are about one round's connection: its master closed with it (the shared master: its own test);
+    // a home short enough for the sockets to be in its own run/ (a long one: /tmp/agentgit-UID, shared by every test)
+    return { dir, env: testEnv(home, { ...hub.clientEnv, AGENTGIT_SSH_PERSIST: '0', AGENTGIT_HOME: tempDir('ag-') }) };
   }
 
   /** An instance on its own repo of the hub, initialized and synced once. */
-  async function syncedOnOwnRepo(repo: string, name: string): Promise<{ dir: string; env: NodeJS.ProcessEnv; own: { url: string } }> {
+  async function syncedOnOwnRepo(repo: string, name: string): Promise<{ dir: string; env: NodeJS.ProcessEnv; own: { url: string; repoPath: string } }> {
     const { dir, env } = instance();
     const own = await hub.createRepo(repo);
     const init = await agentgit(['init', '-C', dir, '--remote', own.url, '--agent', 'bot', '--instance', name], { env });
@@ -107,6 +137,7 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
 
   async function mastersOf(env: NodeJS.ProcessEnv): Promise<string[]> {
     const run = join(String(env.AGENTGIT_HOME), 'run');
+    expect(sshSocketDir(String(env.AGENTGIT_HOME))).toBe(run); // the sockets are where this looks
     // the master is told to exit as the round ends; give it a moment
     for (let i = 0; i < 40; i++) {
       const left = spawnSync('pgrep', ['-f', `ControlPath=${run}`], { encoding: 'utf8' }).stdout.trim();
@@ -135,8 +166,9 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
 
   /** Run `fn` with the hub's ssh command as this process's own (warmSshConnection reads process.env, as a round does). */
   async function withSshEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-    const saved = { GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND, GIT_SSH: process.env.GIT_SSH };
+    const saved = { GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND, GIT_SSH: process.env.GIT_SSH, AGENTGIT_SSH_PERSIST: process.env.AGENTGIT_SSH_PERSIST };
     process.env.GIT_SSH_COMMAND = env.GIT_SSH_COMMAND;
+    process.env.AGENTGIT_SSH_PERSIST = env.AGENTGIT_SSH_PERSIST ?? '0';
     delete process.env.GIT_SSH;
     try {
       return await fn();
@@ -293,6 +325,54 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     expect(a.stderr).toMatch(/the hub refused our credentials/);
     expect(stranger.runs()).toBe(2);
     expect(await mastersOf(env)).toEqual([]);
+  });
+
+  it('the master outlives the round: the next rounds log in no more; one past its age is stopped and replaced, and so is one killed', async () => {
+    const { dir, env: perRound, own } = await syncedOnOwnRepo('shared.git', 'h');
+    const env = { ...perRound };
+    delete env.AGENTGIT_SSH_PERSIST; // the default: shared
+    const run = join(String(env.AGENTGIT_HOME), 'run');
+    expect(sshSocketDir(String(env.AGENTGIT_HOME))).toBe(run);
+    const sockets = (): string[] => (existsSync(run) ? readdirSync(run).filter((f) => f.startsWith('s')) : []);
+    const control = (socket: string, op: string) => spawnSync('/bin/sh', ['-c', `${env.GIT_SSH_COMMAND} "$@"`, 'ssh', '-o', `ControlPath=${join(run, socket)}`, '-O', op, 'agentgit-hub'], { encoding: 'utf8' });
+    const day = join(dir, 'memory', '2026-12-04.md');
+    const round = async (line: string, expectLogins: number): Promise<void> => {
+      writeFileSync(day, `${line}\n`, { flag: 'a' });
+      const before = hub.connectionCount();
+      const r = await agentgit(['sync', '-C', dir, '--quiet'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(hub.connectionCount() - before, line).toBe(expectLogins);
+      expect(git(own.repoPath, ['show', 'main:memory/2026-12-04.md'])).toContain(line);
+    };
+    try {
+      await round('- 17:00 opens the shared master', 1);
+      expect(sockets()).toHaveLength(1);
+      const first = sockets()[0]!;
+      expect(control(first, 'check').status).toBe(0); // up after the round ended
+      await round('- 17:01 rides it', 0);
+      const noop = hub.connectionCount();
+      expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0);
+      expect(hub.connectionCount() - noop).toBe(0);
+      // past its age: the round still rides it, then tells it to stop; the next round logs in afresh
+      const old = (Date.now() - MAX_MASTER_AGE_MS - 60_000) / 1000;
+      utimesSync(join(run, first), old, old);
+      await round('- 17:02 the last on the old master', 0);
+      for (let i = 0; i < 100 && existsSync(join(run, first)); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(join(run, first))).toBe(false);
+      await round('- 17:03 a fresh login', 1);
+      expect(sockets()).toHaveLength(1);
+      expect(Date.now() - lstatSync(join(run, sockets()[0]!)).mtimeMs).toBeLessThan(MAX_MASTER_AGE_MS);
+      // a master killed (kill -9) leaves its socket: the next round logs in once and leaves a master that answers
+      const pid = /pid=(\d+)/.exec(control(sockets()[0]!, 'check').stderr)?.[1];
+      expect(pid).toBeDefined();
+      process.kill(Number(pid), 'SIGKILL');
+      for (let i = 0; i < 100 && control(sockets()[0]!, 'check').status === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await round('- 17:04 after the master was killed', 1);
+      expect(sockets()).toHaveLength(1);
+      expect(control(sockets()[0]!, 'check').status).toBe(0);
+    } finally {
+      for (const f of sockets()) control(f, 'exit');
+    }
   });
 
   it("the repo's core.sshCommand is used when the environment sets no ssh command", async () => {
