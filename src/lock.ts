@@ -16,7 +16,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
-import { LockBusyError } from './errors.js';
+import { LockBusyError, TemporaryError } from './errors.js';
 
 export interface LockInfo {
   pid: number;
@@ -205,6 +205,28 @@ export class SyncLock {
       return;
     }
     await unlink(aside).catch(() => undefined);
+  }
+
+  /**
+   * Throw (TemporaryError, exit 75) unless the lock is still the one this
+   * process made. A holder stopped past the bound (a paused container, a
+   * suspended VM) may find it taken over by another round when it runs
+   * again: the round asks before each step that writes the work tree, refs
+   * or the hub, and stops there, leaving those steps to the round that holds
+   * it now. Unreadable or gone: not ours either.
+   */
+  assertHeld(): void {
+    const mine = this.mine;
+    if (!mine) return; // never taken (or released): nothing to check
+    let now: LockInfo | null = null;
+    try {
+      now = parseLock(readFileSync(this.file, 'utf8'));
+    } catch {
+      now = null;
+    }
+    if (now && sameLock(now, mine)) return;
+    const by = now ? ` by ${now.host === hostname() ? `pid ${now.pid}` : `${now.host} (pid ${now.pid})`}` : '';
+    throw new TemporaryError(`${this.file} was taken over${by} while this round was stopped past its time limit: this round stopped before its next write, and the round that holds the lock now goes on (nothing is lost)`);
   }
 
   /**

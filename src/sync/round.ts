@@ -326,6 +326,8 @@ interface Exchange {
   trackBefore?: string | null;
   /** The first fetch, started beside the local commit (startPrefetch). */
   prefetched?: Prefetch;
+  /** Throws unless the round still holds its sync lock (SyncLock.assertHeld): asked before each step that writes. */
+  stillHeld: () => void;
 }
 
 /** What the hub's commits changed here: added up over the exchange's attempts. */
@@ -435,9 +437,12 @@ async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
     for (let attempt = 1; ; attempt++) {
       const f = await fetchAndVerify(x, { lastSeen, attempt, firstContact });
       lastSeen = f.theirs;
-      const c = await checkoutMerged(x, f, await integrate(x, f));
+      const merged = await integrate(x, f);
+      x.stillHeld(); // stopped past the lock's bound meanwhile (a paused container): leave the work tree to the round that holds it now
+      const c = await checkoutMerged(x, f, merged);
       addTally(ex, c.tally);
       ex.head = c.head;
+      x.stillHeld();
       const p = await publish(x, { head: c.head, theirs: f.theirs, conflicts: ex.conflicts, publicKey });
       ex.head = p.head;
       ex.heartbeatAt = p.heartbeatAt ?? ex.heartbeatAt;
@@ -834,6 +839,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
     await clocks.load();
     const ref = await localBranchRef(repo, settings);
+    lock.assertHeld();
     takeCommitted(await commitLocal(ctx, clocks));
 
     if (!remoteUrl) {
@@ -843,7 +849,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       const unreachable = await sshReady;
       if (unreachable) throw new GitError(`git fetch failed: ${firstLine(unreachable)}`, ['fetch'], 128, unreachable, false);
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out.held, t0);
-      const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead, trackBefore, prefetched });
+      const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead, trackBefore, prefetched, stillHeld: () => lock.assertHeld() });
       takeExchange(out, ex);
       heartbeatAt = ex.heartbeatAt;
       out.rebuild = await rebuildDerived(repo, policy, ex.startHead, out.head);

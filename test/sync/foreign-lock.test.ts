@@ -4,11 +4,13 @@
  * its bound by both readings of its age (src/lock.ts), by the round and by
  * the ssh-ahead check alike.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupTemp, Instance, makeBareHub, tempDir } from '../helpers/agents.js';
+import { BIN, cleanupTemp, git, Instance, makeBareHub, syncedPair, tempDir } from '../helpers/agents.js';
 import { FOREIGN_LOCK_MIN_MS, lockHeld, SyncLock } from '../../src/lock.js';
+import { TemporaryError } from '../../src/errors.js';
 import { syncLockBusy } from '../../src/sync/ssh-ahead.js';
 
 afterAll(() => cleanupTemp());
@@ -79,6 +81,54 @@ describe('a sync lock from another host', () => {
     await lock.release();
     expect(readFileSync(file, 'utf8')).toBe(theirs);
     expect(readdirSync(dir), 'nothing left beside it').toEqual(['y.lock']);
+  });
+
+  it('a holder asks before each write whether the lock is still its own: taken over, it stops (temporary)', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'w.lock');
+    const lock = new SyncLock(file, { holdMs: 1000 });
+    lock.assertHeld(); // not taken yet: nothing to check
+    await lock.acquire(0);
+    lock.assertHeld();
+    writeForeignLock(file, { sinceAgo: 0, mtimeAgo: 0, pid: 99 });
+    expect(() => lock.assertHeld()).toThrow(TemporaryError);
+    expect(() => lock.assertHeld()).toThrow(/w\.lock was taken over by gone-container-1f3a \(pid 99\) while this round was stopped/);
+    rmSync(file);
+    expect(() => lock.assertHeld()).toThrow(/w\.lock was taken over while this round was stopped/);
+  });
+
+  it('agentgit sync: a round whose lock is taken over while it merges writes nothing more (exit 75); the next round finishes the work', async () => {
+    const hub = makeBareHub();
+    const { a, b } = await syncedPair(hub, { 'memory/2026-12-03.md': '# log\n\n' });
+    b.append('memory/2026-12-03.md', '- from b\n');
+    expect((await b.sync()).code).toBe(0);
+    a.append('memory/2026-12-03.md', '- from a\n');
+    const headBefore = a.git(['rev-parse', 'HEAD']).trim();
+    // stalled at the merge (the merge commit made, no ref or file moved yet); meanwhile another host takes the lock over
+    const child = spawn(process.execPath, [BIN, 'sync', '-C', a.dir], { env: { ...a.env, AGENTGIT_FAILPOINT: 'merge:sleep=1500' } });
+    let stderr = '';
+    const exited = new Promise<number | null>((done) => child.on('close', done));
+    await new Promise<void>((fired) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/failpoint merge/.test(stderr)) fired();
+      });
+      void exited.then(() => fired());
+    });
+    const lockFile = a.path('.git/agentgit/sync.lock');
+    writeForeignLock(lockFile, { sinceAgo: 0, mtimeAgo: 0, pid: 77 });
+    expect(await exited, stderr).toBe(75);
+    expect(stderr).toMatch(/sync\.lock was taken over by gone-container-1f3a \(pid 77\)/);
+    // nothing written past the merge: the branch is the local commit (b's entry not merged in), the file as the agent left it
+    expect(a.read('memory/2026-12-03.md')).toBe('# log\n\n- from a\n');
+    expect(a.git(['log', '-1', '--format=%s']).trim()).toMatch(/from a/);
+    expect(a.git(['rev-parse', 'HEAD~1']).trim()).toBe(headBefore);
+    expect(git(hub, ['log', '-1', '--format=%s', 'main'])).toMatch(/from b/);
+    // the other holder done: the next round merges and pushes, each entry once
+    rmSync(lockFile);
+    expect((await a.sync()).code).toBe(0);
+    expect((await b.sync()).code).toBe(0);
+    for (const i of [a, b]) expect(i.read('memory/2026-12-03.md').split('\n').filter((l) => l.startsWith('- ')).sort()).toEqual(['- from a', '- from b']);
   });
 
   it('the busy message: the take-over time on this host\'s clock, by the younger of the two ages; no "since" when the lock has none', async () => {
