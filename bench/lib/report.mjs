@@ -206,7 +206,7 @@ export function renderDoc(R, previousText = '') {
       L.push('');
       const cold = r.base.find((w) => w.stats.agentgitCold);
       if (cold) {
-        L.push(`A cron round finds the ssh master an earlier round left up (docs/sync.md): every row above but the first round's. Without it (\`AGENTGIT_SSH_PERSIST=0\`: each round logs in and closes its connection, as the first round after more than 5 idle minutes does), the no-op round took ${ms(med(cold.stats.agentgitCold))}${iqr(cold.stats.agentgitCold)}, **${x2(med(cold.ratios.coldGitsync))}** git-sync's (paired, same repetitions).`);
+        L.push(`The rounds above ride the ssh master that the round before them left up (docs/sync.md; the connections column counts new logins). Without it (\`AGENTGIT_SSH_PERSIST=0\`: each round logs in and closes its connection, as the first round after more than 5 idle minutes does), the no-op round took ${ms(med(cold.stats.agentgitCold))}${iqr(cold.stats.agentgitCold)}, **${x2(med(cold.ratios.coldGitsync))}** git-sync's (paired, same repetitions).`);
         L.push('');
       }
       if (r.base.some((w) => w.stats.isogit)) {
