@@ -41,6 +41,24 @@ export function foreignLockBound(info: LockInfo): number {
 
 export { LockBusyError };
 
+/** The sync lock this round held was taken over while the round was stopped (SyncLock.assertHeld): temporary, nothing lost. */
+export class LockLostError extends TemporaryError {
+  constructor(file: string, now: LockInfo | null) {
+    const by = now ? ` by ${now.host === hostname() ? `pid ${now.pid}` : `${now.host} (pid ${now.pid})`}` : '';
+    super(`${file} was taken over${by} while this round was stopped past its time limit: this round stopped before its next write, and the round that holds the lock now goes on (nothing is lost)`);
+    this.name = 'LockLostError';
+  }
+}
+
+/** The lock in `file` now, or null (none, unreadable, not one this version wrote). */
+function readLockFile(file: string): LockInfo | null {
+  try {
+    return parseLock(readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 /** Start time of a process, to tell a live owner from a reused pid. */
 export function processStart(pid: number): string {
   try {
@@ -191,6 +209,8 @@ export class SyncLock {
 
   /** Move the stale lock aside; if what we moved was a fresh lock, put it back. */
   private async takeOver(stale: LockInfo): Promise<void> {
+    const found = readLockFile(this.file);
+    if (found && !sameLock(found, stale)) return; // another lock since: judged on the next try, never moved
     const aside = besideLock(this.file, 'stale');
     try {
       await rename(this.file, aside);
@@ -208,25 +228,25 @@ export class SyncLock {
   }
 
   /**
-   * Throw (TemporaryError, exit 75) unless the lock is still the one this
+   * Throw LockLostError (exit 75) unless the lock is still the one this
    * process made. A holder stopped past the bound (a paused container, a
    * suspended VM) may find it taken over by another round when it runs
    * again: the round asks before each step that writes the work tree, refs
-   * or the hub, and stops there, leaving those steps to the round that holds
-   * it now. Unreadable or gone: not ours either.
+   * or the hub, and stops there, leaving those steps (and the lock, and the
+   * round's record) to the round that holds it now. A lock found missing or
+   * another's is read once more 50 ms later: a stale holder's release or a
+   * take-over puts a lock aside for a moment before putting it back.
    */
-  assertHeld(): void {
+  async assertHeld(): Promise<void> {
     const mine = this.mine;
     if (!mine) return; // never taken (or released): nothing to check
-    let now: LockInfo | null = null;
-    try {
-      now = parseLock(readFileSync(this.file, 'utf8'));
-    } catch {
-      now = null;
-    }
+    let now = readLockFile(this.file);
     if (now && sameLock(now, mine)) return;
-    const by = now ? ` by ${now.host === hostname() ? `pid ${now.pid}` : `${now.host} (pid ${now.pid})`}` : '';
-    throw new TemporaryError(`${this.file} was taken over${by} while this round was stopped past its time limit: this round stopped before its next write, and the round that holds the lock now goes on (nothing is lost)`);
+    await new Promise((r) => setTimeout(r, 50));
+    now = readLockFile(this.file);
+    if (now && sameLock(now, mine)) return;
+    this.mine = null; // not ours to release
+    throw new LockLostError(this.file, now);
   }
 
   /**
@@ -238,6 +258,8 @@ export class SyncLock {
     const mine = this.mine;
     if (!mine) return;
     this.mine = null;
+    const found = readLockFile(this.file);
+    if (!found || !sameLock(found, mine)) return; // taken over meanwhile: never moved, not even for a moment
     const aside = besideLock(this.file, 'done');
     try {
       await rename(this.file, aside);

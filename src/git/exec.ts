@@ -151,6 +151,8 @@ export function childDeadlineAt(): number | null {
 
 const TRACE = process.env.AGENTGIT_TRACE === '1';
 const T0 = Date.now();
+/** How long a git's pipes may stay open after it exited (see runGitInner). */
+const EXIT_GRACE_MS = 1000;
 
 let beforeSpawn: (() => void) | null = null;
 /**
@@ -197,6 +199,13 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
       }, timeoutMs);
     }
     trackChild(child);
+    // An ssh master that git's ssh rode holds the stderr it was handed (OpenSSH passes a session's descriptors
+    // to the master) for as long as that session lasts, which a frozen hub makes forever. git's stdout is its
+    // own (ssh talks to git through git's pipes). So once git has exited, its stderr gets a moment more and
+    // then, after a poll of the event loop has read what is already in the pipe (setImmediate), is let go.
+    child.once('exit', () => {
+      setTimeout(() => setImmediate(() => child.stderr.destroy()), EXIT_GRACE_MS).unref();
+    });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => {

@@ -28,8 +28,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 
 /** agentgit's ssh command when the operator configured none: never prompts, gives up on a dead hub. */
 export const DEFAULT_SSH_COMMAND = 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=2';
@@ -49,8 +50,8 @@ const NAME_LENGTH = 1 + 17 + 1 + 40;
 let configured: string | undefined;
 /** The directory of the control sockets while a round shares its connection. */
 let muxDir: string | null = null;
-/** The hub URL being shared (part of a shared master's name), and the idle seconds its master persists (0: this process's own master). */
-let muxUrl = '';
+/** What names a shared master besides the ssh command (socketPrefix): the hub URL, $AGENTGIT_HOME and the ssh agent. */
+let muxScope = '';
 let persist = DEFAULT_PERSIST;
 /** The ssh opening the shared connection ahead of the round's first fetch (warmSshConnection), until it is up or gave up. */
 let warming: ChildProcess | null = null;
@@ -85,13 +86,21 @@ function baseCommand(env: NodeJS.ProcessEnv): string | undefined {
 export function sshCommand(env: NodeJS.ProcessEnv): string | undefined {
   const base = baseCommand(env);
   if (base === undefined || muxDir === null || !shareable(base, env)) return base;
-  return `${base} -o ControlMaster=auto -o ${shQuote(`ControlPath=${controlPath(muxDir, base)}`)} -o ControlPersist=${persist || KILLED_ROUND_PERSIST}`;
+  return `${base} -o ControlMaster=auto -o ${shQuote(`ControlPath=${controlPath(muxDir, base)}`)} -o ControlPersist=${persist || KILLED_ROUND_PERSIST} ${KEEPALIVE}`;
 }
+
+/**
+ * A shared master finds out that its connection died (a network change, a
+ * hub that froze) within about 30 s instead of riding it until TCP gives
+ * up, whatever ssh command it was started with. After the operator's own
+ * options: ssh takes the first value it is given, so theirs still win.
+ */
+const KEEPALIVE = '-o ServerAliveInterval=10 -o ServerAliveCountMax=2';
 
 /** The start of the socket names of the masters this ssh command opens to the shared hub: its own, or this process's with AGENTGIT_SSH_PERSIST=0. */
 function socketPrefix(base: string): string {
   if (persist === 0) return `${process.pid}-`;
-  return `s${createHash('sha256').update(`${base}\n${muxUrl}`).digest('hex').slice(0, 16)}-`;
+  return `s${createHash('sha256').update(`${base}\n${muxScope}`).digest('hex').slice(0, 16)}-`;
 }
 
 function controlPath(dir: string, base: string): string {
@@ -104,11 +113,16 @@ export function persistSeconds(env: NodeJS.ProcessEnv): number {
   return v !== undefined && /^\d{1,6}$/.test(v) ? Number(v) : DEFAULT_PERSIST;
 }
 
-/** OpenSSH's own ssh, with no connection-sharing options of the operator's. */
+/**
+ * OpenSSH's own ssh, with no connection-sharing options of the operator's,
+ * and not verbose: a verbose master keeps the stderr of the git that
+ * started it open for as long as it lives.
+ */
 function shareable(command: string, env: NodeJS.ProcessEnv): boolean {
   if (env.AGENTGIT_SSH_MUX === '0') return false;
   const program = command.trim().split(/\s+/)[0] ?? '';
   if (program !== 'ssh' && !program.endsWith('/ssh')) return false;
+  if (/(^|\s)-[A-Za-z]*v/.test(command) || /loglevel[= ]+["']?debug/i.test(command)) return false;
   return !/control(master|path|persist)/i.test(command);
 }
 
@@ -148,7 +162,8 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
   const dir = sshSocketDir(home);
   if (!dir) return null;
   muxDir = dir;
-  muxUrl = url;
+  // the same connection only: the same hub URL, the same per-machine settings, the same ssh agent (a person's forwarded one is not cron's)
+  muxScope = `${url}\n${resolve(home)}\n${process.env.SSH_AUTH_SOCK ?? ''}`;
   persist = persistSeconds(process.env);
   const opened = dir;
   return () => {
@@ -157,24 +172,43 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
     warming?.kill(); // still connecting: it never becomes a master nobody closes
     warming = null;
     warmed = null;
-    const prefix = socketPrefix(base);
-    let mine: string[] = [];
-    try {
-      mine = readdirSync(opened).filter((f) => f.startsWith(prefix));
-    } catch {
-      /* nothing to close */
-    }
-    // Each master by its socket, whatever host it went to (a pushurl, an
-    // insteadOf): the destination is then only a placeholder. Not waited
-    // for: the master answers at once, and the round is over.
-    const now = Date.now();
-    for (const f of mine) {
-      if (persist !== 0 && !masterTooOld(join(opened, f), now)) continue;
-      const child = spawn('/bin/sh', ['-c', `${base} "$@"`, 'ssh', '-o', `ControlPath=${join(opened, f)}`, '-O', persist === 0 ? 'exit' : 'stop', 'agentgit-hub'], { stdio: 'ignore', detached: true });
-      child.on('error', () => undefined);
-      child.unref();
-    }
+    endMasters(opened, base, persist === 0 ? 'exit' : 'stop');
   };
+}
+
+/**
+ * Tell the masters of this ssh command in `dir` to go: `exit` (this
+ * process's own, AGENTGIT_SSH_PERSIST=0) or `stop` (shared ones older than
+ * MAX_MASTER_AGE_MS: sessions on them finish first). Each by its socket,
+ * whatever host it went to: the destination is only a placeholder. Not
+ * waited for: the master answers at once.
+ */
+function endMasters(dir: string, base: string, how: 'exit' | 'stop'): void {
+  const prefix = socketPrefix(base);
+  let mine: string[] = [];
+  try {
+    mine = readdirSync(dir).filter((f) => f.startsWith(prefix));
+  } catch {
+    /* nothing to end */
+  }
+  const now = Date.now();
+  for (const f of mine) {
+    if (how === 'stop' && !masterTooOld(join(dir, f), now)) continue;
+    const child = spawn('/bin/sh', ['-c', `${base} "$@"`, 'ssh', '-o', `ControlPath=${join(dir, f)}`, '-O', how, 'agentgit-hub'], { stdio: 'ignore', detached: true });
+    child.on('error', () => undefined);
+    child.unref();
+  }
+}
+
+/**
+ * While sharing lasts (a watcher keeps its connection for days): tell the
+ * shared masters older than MAX_MASTER_AGE_MS to stop, as a round's end
+ * does, so that the next round logs in afresh.
+ */
+export function retireOldMasters(): void {
+  const base = baseCommand(process.env);
+  if (muxDir === null || persist === 0 || base === undefined || !shareable(base, process.env)) return;
+  endMasters(muxDir, base, 'stop');
 }
 
 /**
@@ -281,19 +315,20 @@ function sshRun(base: string, args: string[]): { child: ChildProcess; stderr: ()
   warming = child;
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString('utf8');
+    stderr = (stderr + d.toString('utf8')).slice(-4096); // the end: ssh's own last words come after any banner
   });
   return { child, stderr: () => stderr };
 }
 
 /**
  * Whether a master already listens on the shared socket (`ssh -O check`,
- * no network). A socket nobody listens on (its master was killed) is
- * removed, so that the master opened next can take its place; only a
- * socket of this hub's in agentgit's own directory.
+ * no network). When none answers, the sockets of this command's masters in
+ * agentgit's own directory that nobody listens on (their master was
+ * killed) are removed, so that the master opened next can take the place:
+ * found by connecting to them, not by ssh's words (a quiet ssh says none).
  */
 function masterAnswers(base: string, dir: string, socket: string, dest: string[], maxMs: number): Promise<boolean> {
-  const { child, stderr } = sshRun(base, ['-o', 'BatchMode=yes', '-o', `ControlPath=${socket}`, '-O', 'check', ...dest]);
+  const { child } = sshRun(base, ['-o', 'BatchMode=yes', '-o', `ControlPath=${socket}`, '-O', 'check', ...dest]);
   return new Promise<boolean>((done) => {
     const timer = setTimeout(() => child.kill(), Math.max(0, maxMs));
     const settle = (up: boolean): void => {
@@ -303,22 +338,48 @@ function masterAnswers(base: string, dir: string, socket: string, dest: string[]
     };
     child.on('error', () => settle(false));
     child.on('close', (code) => {
-      const stale = /^Control socket connect\((.*)\): Connection refused\r?$/m.exec(stderr())?.[1];
-      if (code !== 0 && stale !== undefined && stale.startsWith(`${dir}/`) && basename(stale).startsWith(socketPrefix(base)) && !stale.slice(dir.length + 1).includes('/')) {
-        try {
-          unlinkSync(stale);
-        } catch {
-          /* gone already, or not ours to remove: ssh's own master says so */
-        }
-      }
-      settle(code === 0);
+      if (code === 0) return settle(true);
+      void removeStaleSockets(dir, socketPrefix(base)).then(() => settle(false));
     });
   });
 }
 
+/** Remove the sockets `dir/<prefix>*` that refuse a connection (no master behind them); never throws. */
+async function removeStaleSockets(dir: string, prefix: string): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((f) => f.startsWith(prefix));
+  } catch {
+    return;
+  }
+  await Promise.all(
+    names.map(
+      (f) =>
+        new Promise<void>((done) => {
+          const path = join(dir, f);
+          const sock = connect(path);
+          sock.on('connect', () => {
+            sock.destroy();
+            done();
+          });
+          sock.on('error', (e: NodeJS.ErrnoException) => {
+            if (e.code === 'ECONNREFUSED') {
+              try {
+                unlinkSync(path);
+              } catch {
+                /* gone already */
+              }
+            }
+            done();
+          });
+        }),
+    ),
+  );
+}
+
 /** Open the master (`-N`: no session); settles as warmSshConnection says. */
 function openMaster(base: string, socket: string, dest: string[], maxMs: number): Promise<string | null> {
-  const args = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=yes', '-o', `ControlPath=${socket}`, '-o', `ControlPersist=${persist || KILLED_ROUND_PERSIST}`, '-N', ...dest];
+  const args = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=yes', '-o', `ControlPath=${socket}`, '-o', `ControlPersist=${persist || KILLED_ROUND_PERSIST}`, ...KEEPALIVE.split(' '), '-N', ...dest];
   // with ControlPersist, ssh puts the master in the background once it is logged in (its stderr then /dev/null), and the command exits 0
   const { child, stderr } = sshRun(base, args);
   return new Promise<string | null>((done) => {
@@ -335,6 +396,7 @@ function openMaster(base: string, socket: string, dest: string[], maxMs: number)
       settle(null);
     }, Math.max(0, maxMs));
     // another round's master took the socket first: ssh would go on as a plain connection doing nothing; git's ssh rides that master
+    // (an ssh made quiet, `-q` or LogLevel QUIET, does not say so: that race then costs the wait up to maxMs, no more)
     child.stderr?.on('data', () => {
       if (/^ControlSocket .* already exists, disabling multiplexing\r?$/m.test(stderr())) {
         child.kill();

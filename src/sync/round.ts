@@ -30,7 +30,7 @@ import { openContext, settleAccepted, type Context } from './context.js';
 import { Policy } from '../policy/policy.js';
 import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
-import { SyncLock } from '../lock.js';
+import { LockLostError, SyncLock } from '../lock.js';
 import { pauseLine, readPause } from './pause.js';
 import { shareSshConnection, warmSshConnection } from '../git/ssh.js';
 import { ownedByMe, rewritesUrls } from './ssh-ahead.js';
@@ -75,6 +75,8 @@ export interface SyncOptions {
 
 export interface SyncOutcome {
   exitCode: 0 | 1 | 75;
+  /** The round stopped because its sync lock was taken over while it was stopped (lock.ts LockLostError). */
+  lockLost?: boolean;
   committed: number;
   mergedFromHub: number;
   mergedByKind: Record<string, number>;
@@ -327,7 +329,7 @@ interface Exchange {
   /** The first fetch, started beside the local commit (startPrefetch). */
   prefetched?: Prefetch;
   /** Throws unless the round still holds its sync lock (SyncLock.assertHeld): asked before each step that writes. */
-  stillHeld: () => void;
+  stillHeld: () => Promise<void>;
 }
 
 /** What the hub's commits changed here: added up over the exchange's attempts. */
@@ -438,11 +440,11 @@ async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
       const f = await fetchAndVerify(x, { lastSeen, attempt, firstContact });
       lastSeen = f.theirs;
       const merged = await integrate(x, f);
-      x.stillHeld(); // stopped past the lock's bound meanwhile (a paused container): leave the work tree to the round that holds it now
+      await x.stillHeld(); // stopped past the lock's bound meanwhile (a paused container): leave the work tree to the round that holds it now
       const c = await checkoutMerged(x, f, merged);
       addTally(ex, c.tally);
       ex.head = c.head;
-      x.stillHeld();
+      await x.stillHeld();
       const p = await publish(x, { head: c.head, theirs: f.theirs, conflicts: ex.conflicts, publicKey });
       ex.head = p.head;
       ex.heartbeatAt = p.heartbeatAt ?? ex.heartbeatAt;
@@ -821,9 +823,9 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     // an ssh hub: one connection for the round's fetches and pushes, opened
     // now so that it is up by the time the local commit is made (git/ssh.ts)
     let sshReady: Promise<string | null> | undefined;
-    if (remoteUrl) {
+    if (remoteUrl && !rewritesUrls(ctx.config)) {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome());
-      if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && !rewritesUrls(ctx.config) && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
+      if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
     }
 
     // the first fetch runs beside the local commit (startPrefetch); the tracking ref is read before it
@@ -839,7 +841,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     const clocks = new ClockSource(repo.stateFile('hlc'), settings.instance);
     await clocks.load();
     const ref = await localBranchRef(repo, settings);
-    lock.assertHeld();
+    await lock.assertHeld();
     takeCommitted(await commitLocal(ctx, clocks));
 
     if (!remoteUrl) {
@@ -875,6 +877,11 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     // the error's own exit code (src/errors.ts maps every class); a round ends temporary or failed
     out.exitCode = exitCodeOf(cause) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
     out.error = messageOf(cause);
+    if (cause instanceof LockLostError) {
+      // the lock is another round's now: that round records and releases, this one touches neither
+      locked = false;
+      out.lockLost = true;
+    }
   } finally {
     // a round that failed before taking its prefetch: the fetch is stopped, and gone before the lock goes
     prefetchStop.abort();

@@ -47,9 +47,15 @@ export function syncLockBusy(gitDir: string): boolean {
   return lockHeld(join(gitDir, 'agentgit', 'sync.lock')); // none, or unreadable: the round takes it over
 }
 
-/** `url.<base>.insteadOf` in the config: git may reach another host than the URL names, so nothing is opened ahead for it. */
+/**
+ * `url.<base>.insteadOf`, `url.<base>.pushInsteadOf` or a `remote.<name>.pushurl`
+ * in the config: git may reach another host alias than the URL names, with
+ * another key, which ssh's %C would not tell apart (it hashes the resolved
+ * host name). Such a repo's ssh connections are not shared at all, nor
+ * opened ahead.
+ */
 export function rewritesUrls(config: Map<string, string>): boolean {
-  for (const k of config.keys()) if (k.startsWith('url.') && k.endsWith('.insteadof')) return true;
+  for (const k of config.keys()) if ((k.startsWith('url.') && (k.endsWith('.insteadof') || k.endsWith('.pushinsteadof'))) || (k.startsWith('remote.') && k.endsWith('.pushurl'))) return true;
   return false;
 }
 

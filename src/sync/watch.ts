@@ -32,7 +32,8 @@ import { openContext, type Context } from './context.js';
 import { syncRound, type SyncOutcome } from './round.js';
 import { readPause, type PauseInfo } from './pause.js';
 import { processStart, isAlive } from '../lock.js';
-import { isSshUrl, shareSshConnection } from '../git/ssh.js';
+import { isSshUrl, retireOldMasters, shareSshConnection } from '../git/ssh.js';
+import { rewritesUrls } from './ssh-ahead.js';
 import { Repo } from '../git/repo.js';
 import { forgetWrittenObjects } from '../git/objects.js';
 import { agentgitHome } from '../identity/keys.js';
@@ -236,6 +237,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   let branch = ctx.settings.branch;
   let remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
   let hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
+  let shareSsh = !rewritesUrls(ctx.config); // as the round decides (sync/ssh-ahead.ts)
   ctx.repo.close();
   const watchFile = ctx.repo.stateFile('watch.json');
   const repo = ctx.repo; // kept for ls-remote and ref reads; no cat-file session is opened by those
@@ -311,6 +313,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
           branch = ctx.settings.branch;
           remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
           hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
+          shareSsh = !rewritesUrls(ctx.config);
           hubWatch.watch(hubDir, branch);
           ctx.repo.close();
           info('SIGHUP: re-read the policy');
@@ -337,7 +340,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
         s.nextPollAt = now + o.pollSec * 1000;
         lastPollAt = now;
         const t = performance.now();
-        const p = await hubMoved(repo, remote, branch, remoteUrl, hubDir, o.pollSec, (c) => (ssh.close = c ?? ssh.close));
+        const p = await hubMoved(repo, remote, branch, remoteUrl, hubDir, o.pollSec, shareSsh, (c) => (ssh.close = c ?? ssh.close));
         s.hubMoved = p.moved;
         if (TRACE) process.stderr.write(`[trace poll ${p.how} ${Math.round((performance.now() - t) * 1000)}us]\n`);
         continue;
@@ -364,9 +367,10 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       const hub = hubDir;
       const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0, keepSsh: true, hubHead: trigger === 'local' && hub !== null ? () => readHubRef(hub, branch) : undefined });
       forgetWrittenObjects(); // a cache for the round's own reads: nothing to keep for days
+      retireOldMasters(); // the connection kept across rounds is renewed as a cron round's is (git/ssh.ts)
       const end = Date.now();
       lastRoundEnd = end;
-      const lockBusy = r.exitCode === 75 && /another agentgit sync/.test(r.error ?? '');
+      const lockBusy = r.exitCode === 75 && (/another agentgit sync/.test(r.error ?? '') || r.lockLost === true);
       const failedBefore = s.failures;
       const a = afterRound(s, trigger, startedAt, end, r.paused ? 0 : r.exitCode, lockBusy, o);
       // events that arrived during the round were written into s by the watcher callback: keep them
@@ -403,7 +407,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
     // the rounds left the shared ssh connection up (keepSsh): close it, polled over or not
-    (ssh.close ?? (remoteUrl ? shareSshConnection(remoteUrl, agentgitHome()) : null))?.();
+    (ssh.close ?? (remoteUrl && shareSsh ? shareSshConnection(remoteUrl, agentgitHome()) : null))?.();
     w.stoppedAt = Date.now();
     await writeWatchInfo(watchFile, w).catch(() => undefined);
     info(`stopped after ${w.rounds} round${w.rounds === 1 ? '' : 's'}`);
@@ -485,7 +489,7 @@ export function readHubRef(hubDir: string, branch: string): string | null | unde
  * up between polls). Moved when they differ or the hub could not be asked
  * (the round then finds out and backs off).
  */
-async function hubMoved(repo: Context['repo'], remote: string, branch: string, url: string | null, hubDir: string | null, pollSec: number, keepCloser: (c: (() => void) | null) => void): Promise<{ moved: boolean; how: 'file' | 'ls-remote' | 'none' }> {
+async function hubMoved(repo: Context['repo'], remote: string, branch: string, url: string | null, hubDir: string | null, pollSec: number, share: boolean, keepCloser: (c: (() => void) | null) => void): Promise<{ moved: boolean; how: 'file' | 'ls-remote' | 'none' }> {
   if (!url) return { moved: false, how: 'none' };
   const track = `refs/remotes/${remote}/${branch}`;
   const inProcess = hubDir !== null ? readHubRef(hubDir, branch) : undefined;
@@ -493,7 +497,7 @@ async function hubMoved(repo: Context['repo'], remote: string, branch: string, u
     const local = repo.readRef(track);
     if (local !== undefined) return { moved: inProcess !== local, how: 'file' };
   }
-  keepCloser(shareSshConnection(url, agentgitHome()));
+  if (share) keepCloser(shareSshConnection(url, agentgitHome()));
   try {
     const r = await repo.lsRemote(remote, [`refs/heads/${branch}`], { timeoutMs: Math.max(10_000, pollSec * 1000) });
     if (r.code !== 0 && r.code !== 2) return { moved: true, how: 'ls-remote' }; // unreachable: as when git fails

@@ -53,6 +53,7 @@ describe('ssh destination and command', () => {
       expect(shared.startsWith(DEFAULT_SSH_COMMAND)).toBe(true);
       expect(shared).toContain('ControlMaster=auto');
       expect(shared).toContain('ControlPersist=300');
+      expect(shared).toMatch(/ControlPersist=300 -o ServerAliveInterval=10 -o ServerAliveCountMax=2$/); // a dead connection is found out, after the operator's own options
       // a shared master: named by the ssh command and the hub URL, not by this process
       const path = /ControlPath=([^']*)'/.exec(shared)?.[1];
       expect(path).toMatch(new RegExp(`^${join(home, 'run')}/s[0-9a-f]{16}-%C$`));
@@ -64,15 +65,32 @@ describe('ssh destination and command', () => {
       expect(sshCommand(env({ GIT_SSH_COMMAND: 'plink -batch' }))).toBe('plink -batch');
       expect(sshCommand(env({ GIT_SSH: '/usr/local/bin/myssh' }))).toBeUndefined();
       expect(sshCommand(env({ AGENTGIT_SSH_MUX: '0' }))).toBe(DEFAULT_SSH_COMMAND);
+      // verbose: a master would keep git's stderr open for its whole life
+      for (const verbose of ['ssh -v', 'ssh -vvv -i key', 'ssh -qv', 'ssh -o LogLevel=DEBUG3']) expect(sshCommand(env({ GIT_SSH_COMMAND: verbose })), verbose).toBe(verbose);
+      expect(sshCommand(env({ GIT_SSH_COMMAND: 'ssh -i /keys/dev-v1' }))).toContain('ControlMaster=auto');
       expect((readdirSync(home).includes('run') ? spawnSync('stat', ['-c', '%a', join(home, 'run')], { encoding: 'utf8' }).stdout.trim() : '')).toBe('700');
-      // another hub URL: another master
+      // another hub URL, another AGENTGIT_HOME (another machine's settings), another ssh agent: another master
+      const prefixOf = (c: string | undefined): string => /\/(s[0-9a-f]{16})-%C'/.exec(c ?? '')?.[1] ?? '';
+      const mine = prefixOf(shared);
+      expect(mine).not.toBe('');
       const other = shareSshConnection('git@hub:other.git', home);
-      try {
-        expect(sshCommand(env({}))).not.toContain(path);
-        expect(sshCommand(env({}))).toMatch(/ControlPath=[^']*\/s[0-9a-f]{16}-%C'/);
-      } finally {
-        other?.();
-      }
+      expect(prefixOf(sshCommand(env({})))).not.toBe(mine);
+      other?.();
+      const elsewhere = tempDir();
+      shareSshConnection('git@hub:agent.git', elsewhere)?.();
+      const again = shareSshConnection('git@hub:agent.git', elsewhere);
+      expect(prefixOf(sshCommand(env({})))).not.toBe(mine);
+      again?.();
+      const savedAgent = process.env.SSH_AUTH_SOCK;
+      process.env.SSH_AUTH_SOCK = '/tmp/ssh-someone/agent.1';
+      const agent = shareSshConnection('git@hub:agent.git', home);
+      expect(prefixOf(sshCommand(env({})))).not.toBe(mine);
+      agent?.();
+      if (savedAgent === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = savedAgent;
+      const same = shareSshConnection('git@hub:agent.git', home);
+      expect(prefixOf(sshCommand(env({})))).toBe(mine);
+      same?.();
     } finally {
       close?.();
     }
@@ -373,6 +391,42 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     } finally {
       for (const f of sockets()) control(f, 'exit');
     }
+  });
+
+  it('a hub that froze under a kept master: the round still ends with its --timeout (exit 75), and the next one after the hub is back goes on', async () => {
+    const { dir, env: perRound, own } = await syncedOnOwnRepo('frozen.git', 'i');
+    const env = { ...perRound };
+    delete env.AGENTGIT_SSH_PERSIST;
+    expect((await agentgit(['sync', '-C', dir, '--quiet'], { env })).code).toBe(0); // the master is up now
+    writeFileSync(join(dir, 'memory', '2026-12-04.md'), '- 18:00 while the hub is frozen\n');
+    await hub.pause!();
+    let r: Awaited<ReturnType<typeof agentgit>>;
+    try {
+      // riding the master, git's ssh hands its stderr to the master, which holds it while the hub never answers
+      // (a kill at 15 s: the master itself finds the hub dead only after 20 to 30 s of ServerAlive; the round must not wait for that)
+      r = await agentgit(['sync', '-C', dir, '--timeout', '4'], { env, timeoutMs: 15_000 });
+    } finally {
+      await hub.resume!();
+    }
+    expect(r.code, r.stderr).toBe(75);
+    expect(git(dir, ['status', '--porcelain'], env)).toBe(''); // committed locally
+    const after = await agentgit(['sync', '-C', dir, '--quiet'], { env, timeoutMs: 90_000 });
+    expect(after.code, after.stderr).toBe(0);
+    expect(git(own.repoPath, ['show', 'main:memory/2026-12-04.md'])).toContain('while the hub is frozen');
+  }, 120_000);
+
+  it('a repo with a pushurl (another host alias, maybe another key) shares no connection', async () => {
+    const { dir, env: perRound, own } = await syncedOnOwnRepo('pushurl.git', 'j');
+    const env = { ...perRound };
+    delete env.AGENTGIT_SSH_PERSIST;
+    git(dir, ['config', 'remote.origin.pushurl', own.url], env);
+    const run = join(String(env.AGENTGIT_HOME), 'run');
+    const before = hub.connectionCount();
+    writeFileSync(join(dir, 'memory', '2026-12-04.md'), '- 19:00 pushed by its pushurl\n');
+    const r = await agentgit(['sync', '-C', dir, '--quiet'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(hub.connectionCount() - before).toBe(2); // the fetch and the push, each its own
+    expect(existsSync(run) ? readdirSync(run) : []).toEqual([]);
   });
 
   it("the repo's core.sshCommand is used when the environment sets no ssh command", async () => {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, w
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupTemp, git, Instance, makeBareHub, syncedPair, tempDir } from '../helpers/agents.js';
-import { FOREIGN_LOCK_MIN_MS, lockHeld, SyncLock } from '../../src/lock.js';
+import { FOREIGN_LOCK_MIN_MS, lockHeld, LockLostError, SyncLock } from '../../src/lock.js';
 import { TemporaryError } from '../../src/errors.js';
 import { syncLockBusy } from '../../src/sync/ssh-ahead.js';
 
@@ -83,18 +83,46 @@ describe('a sync lock from another host', () => {
     expect(readdirSync(dir), 'nothing left beside it').toEqual(['y.lock']);
   });
 
-  it('a holder asks before each write whether the lock is still its own: taken over, it stops (temporary)', async () => {
+  it('a holder asks before each write whether the lock is still its own: taken over, it stops (temporary) and lets go of nothing', async () => {
     const dir = tempDir();
     const file = join(dir, 'w.lock');
     const lock = new SyncLock(file, { holdMs: 1000 });
-    lock.assertHeld(); // not taken yet: nothing to check
+    await lock.assertHeld(); // not taken yet: nothing to check
     await lock.acquire(0);
-    lock.assertHeld();
+    await lock.assertHeld();
     writeForeignLock(file, { sinceAgo: 0, mtimeAgo: 0, pid: 99 });
-    expect(() => lock.assertHeld()).toThrow(TemporaryError);
-    expect(() => lock.assertHeld()).toThrow(/w\.lock was taken over by gone-container-1f3a \(pid 99\) while this round was stopped/);
+    const theirs = readFileSync(file, 'utf8');
+    const e = await lock.assertHeld().then(() => null, (x: Error) => x);
+    expect(e).toBeInstanceOf(LockLostError);
+    expect(e).toBeInstanceOf(TemporaryError);
+    expect(e?.message).toMatch(/w\.lock was taken over by gone-container-1f3a \(pid 99\) while this round was stopped/);
+    await lock.release(); // no longer its own: the new holder's lock stays
+    expect(readFileSync(file, 'utf8')).toBe(theirs);
+    // gone: the same
+    const other = new SyncLock(join(dir, 'v.lock'), { holdMs: 1000 });
+    await other.acquire(0);
+    rmSync(join(dir, 'v.lock'));
+    await expect(other.assertHeld()).rejects.toThrow(/v\.lock was taken over while this round was stopped/);
+  });
+
+  it("a stale holder's release never moves the new holder's lock, so the new holder's own check never misses it", async () => {
+    const dir = tempDir();
+    const file = join(dir, 'u.lock');
+    const stale = new SyncLock(file, { holdMs: 1000 });
+    await stale.acquire(0);
+    // taken over by another process on this host (as after a pause past the bound), then the stale holder comes back and releases
     rmSync(file);
-    expect(() => lock.assertHeld()).toThrow(/w\.lock was taken over while this round was stopped/);
+    const fresh = new SyncLock(file, { holdMs: 1000 });
+    await fresh.acquire(0);
+    let misses = 0;
+    const checking = (async () => {
+      for (let i = 0; i < 200; i++) await fresh.assertHeld().catch(() => misses++);
+    })();
+    await stale.release();
+    await checking;
+    expect(misses).toBe(0);
+    await fresh.release();
+    expect(existsSync(file)).toBe(false);
   });
 
   it('agentgit sync: a round whose lock is taken over while it merges writes nothing more (exit 75); the next round finishes the work', async () => {
