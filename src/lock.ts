@@ -52,11 +52,21 @@ export class LockLostError extends TemporaryError {
 
 /** The lock in `file` now, or null (none, unreadable, not one this version wrote). */
 function readLockFile(file: string): LockInfo | null {
+  const st = readLockState(file);
+  return st.kind === 'lock' ? st.info : null;
+}
+
+/** What `file` holds: a lock (parsed), none, something not a lock of this version, or a read that failed (EIO, ESTALE…). */
+function readLockState(file: string): { kind: 'lock'; info: LockInfo } | { kind: 'gone' } | { kind: 'other' } | { kind: 'unreadable'; why: string } {
+  let text: string;
   try {
-    return parseLock(readFileSync(file, 'utf8'));
-  } catch {
-    return null;
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { kind: 'gone' } : { kind: 'unreadable', why: code ?? String(e) };
   }
+  const info = parseLock(text);
+  return info ? { kind: 'lock', info } : { kind: 'other' };
 }
 
 /** Start time of a process, to tell a live owner from a reused pid. */
@@ -232,21 +242,23 @@ export class SyncLock {
    * process made. A holder stopped past the bound (a paused container, a
    * suspended VM) may find it taken over by another round when it runs
    * again: the round asks before each step that writes the work tree, refs
-   * or the hub, and stops there, leaving those steps (and the lock, and the
-   * round's record) to the round that holds it now. A lock found missing or
+   * or the hub, and stops there, leaving those steps (and the round's
+   * record) to the round that holds it now; its release() still removes
+   * only a lock it made. A lock found missing or
    * another's is read once more 50 ms later: a stale holder's release or a
    * take-over puts a lock aside for a moment before putting it back.
    */
   async assertHeld(): Promise<void> {
     const mine = this.mine;
     if (!mine) return; // never taken (or released): nothing to check
-    let now = readLockFile(this.file);
-    if (now && sameLock(now, mine)) return;
+    let now = readLockState(this.file);
+    if (now.kind === 'lock' && sameLock(now.info, mine)) return;
     await new Promise((r) => setTimeout(r, 50));
-    now = readLockFile(this.file);
-    if (now && sameLock(now, mine)) return;
-    this.mine = null; // not ours to release
-    throw new LockLostError(this.file, now);
+    now = readLockState(this.file);
+    if (now.kind === 'lock' && sameLock(now.info, mine)) return;
+    if (now.kind === 'unreadable') throw new TemporaryError(`${this.file} could not be read (${now.why}): this round stopped before its next write, to be safe; the next round goes on`);
+    // gone, or another's: release() still removes only a lock this round made
+    throw new LockLostError(this.file, now.kind === 'lock' ? now.info : null);
   }
 
   /**

@@ -152,7 +152,7 @@ export function childDeadlineAt(): number | null {
 const TRACE = process.env.AGENTGIT_TRACE === '1';
 const T0 = Date.now();
 /** How long a git's pipes may stay open after it exited (see runGitInner). */
-const EXIT_GRACE_MS = 1000;
+const EXIT_GRACE_MS = 250;
 
 let beforeSpawn: (() => void) | null = null;
 /**

@@ -27,9 +27,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** agentgit's ssh command when the operator configured none: never prompts, gives up on a dead hub. */
@@ -93,7 +93,9 @@ export function sshCommand(env: NodeJS.ProcessEnv): string | undefined {
  * A shared master finds out that its connection died (a network change, a
  * hub that froze) within about 30 s instead of riding it until TCP gives
  * up, whatever ssh command it was started with. After the operator's own
- * options: ssh takes the first value it is given, so theirs still win.
+ * options: ssh takes the first value it is given, so an `-o` of theirs
+ * still wins (one in an ssh config file does not: the command line beats
+ * any file).
  */
 const KEEPALIVE = '-o ServerAliveInterval=10 -o ServerAliveCountMax=2';
 
@@ -122,8 +124,29 @@ function shareable(command: string, env: NodeJS.ProcessEnv): boolean {
   if (env.AGENTGIT_SSH_MUX === '0') return false;
   const program = command.trim().split(/\s+/)[0] ?? '';
   if (program !== 'ssh' && !program.endsWith('/ssh')) return false;
-  if (/(^|\s)-[A-Za-z]*v/.test(command) || /loglevel[= ]+["']?debug/i.test(command)) return false;
+  if (verbose(command)) return false;
   return !/control(master|path|persist)/i.test(command);
+}
+
+/** ssh's options that take a value (`ssh -p 22`, `-p22`): the rest of a cluster after one of them is that value. */
+const WITH_VALUE = new Set('BbcDEeFIiJLlmOoPpQRSWw');
+
+/** Whether an ssh command line asks for debug output (`-v` in a cluster of flags, `-o LogLevel=DEBUG…`). */
+function verbose(command: string): boolean {
+  const words = command.trim().split(/\s+/).slice(1);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (!/^-[A-Za-z]/.test(w)) continue;
+    for (let j = 1; j < w.length; j++) {
+      const c = w[j]!;
+      if (c === 'v') return true;
+      if (!WITH_VALUE.has(c)) continue;
+      const value = j + 1 < w.length ? w.slice(j + 1) : (words[++i] ?? '');
+      if (c === 'o' && /^["']?loglevel[= ]*["']?debug/i.test(value)) return true;
+      break;
+    }
+  }
+  return false;
 }
 
 /** A private (0700, ours, not a symlink) directory for the sockets, or null. */
@@ -163,7 +186,8 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
   if (!dir) return null;
   muxDir = dir;
   // the same connection only: the same hub URL, the same per-machine settings, the same ssh agent (a person's forwarded one is not cron's)
-  muxScope = `${url}\n${resolve(home)}\n${process.env.SSH_AUTH_SOCK ?? ''}`;
+  // and this host and network namespace: a socket on a shared volume reaches a master whose network may not be this one's
+  muxScope = `${url}\n${resolve(home)}\n${process.env.SSH_AUTH_SOCK ?? ''}\n${hostname()}\n${netNamespace()}`;
   persist = persistSeconds(process.env);
   const opened = dir;
   return () => {
@@ -224,6 +248,27 @@ export function sshSocketDir(home: string): string | null {
     if (dir) return dir;
   }
   return null;
+}
+
+/** This process's network namespace ('' where there is none to read). */
+function netNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/net');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Stop sharing without touching any master: a round of a repo whose pushes
+ * may go elsewhere (sync/ssh-ahead.ts rewritesUrls) after a watcher's
+ * rounds shared a connection.
+ */
+export function stopSharing(): void {
+  muxDir = null;
+  warming?.kill();
+  warming = null;
+  warmed = null;
 }
 
 /**
@@ -348,7 +393,8 @@ function masterAnswers(base: string, dir: string, socket: string, dest: string[]
 async function removeStaleSockets(dir: string, prefix: string): Promise<void> {
   let names: string[] = [];
   try {
-    names = readdirSync(dir).filter((f) => f.startsWith(prefix));
+    // the final names only (prefix and %C), never ssh's `<name>.<random>` a master is binding right now
+    names = readdirSync(dir).filter((f) => f.startsWith(prefix) && /^[0-9a-f]{40}$/.test(f.slice(prefix.length)));
   } catch {
     return;
   }

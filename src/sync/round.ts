@@ -32,7 +32,7 @@ import type { Held } from './guard.js';
 import { ClockSource } from './hlc.js';
 import { LockLostError, SyncLock } from '../lock.js';
 import { pauseLine, readPause } from './pause.js';
-import { shareSshConnection, warmSshConnection } from '../git/ssh.js';
+import { shareSshConnection, stopSharing, warmSshConnection } from '../git/ssh.js';
 import { ownedByMe, rewritesUrls } from './ssh-ahead.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
@@ -823,7 +823,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     // an ssh hub: one connection for the round's fetches and pushes, opened
     // now so that it is up by the time the local commit is made (git/ssh.ts)
     let sshReady: Promise<string | null> | undefined;
-    if (remoteUrl && !rewritesUrls(ctx.config)) {
+    if (remoteUrl && rewritesUrls(ctx.config)) stopSharing(); // a watcher's earlier rounds may have shared one
+    else if (remoteUrl) {
       closeSsh = shareSshConnection(remoteUrl, agentgitHome());
       if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
     }
@@ -877,11 +878,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     // the error's own exit code (src/errors.ts maps every class); a round ends temporary or failed
     out.exitCode = exitCodeOf(cause) === EXIT.TEMPORARY ? EXIT.TEMPORARY : EXIT.FAILED;
     out.error = messageOf(cause);
-    if (cause instanceof LockLostError) {
-      // the lock is another round's now: that round records and releases, this one touches neither
-      locked = false;
-      out.lockLost = true;
-    }
+    // the lock is another round's now: that round records; this one only lets go of its own lock, if it is still there (release checks)
+    if (cause instanceof LockLostError) out.lockLost = true;
   } finally {
     // a round that failed before taking its prefetch: the fetch is stopped, and gone before the lock goes
     prefetchStop.abort();
@@ -890,10 +888,12 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     if (!o.keepSsh) closeSsh?.();
     out.durationMs = Date.now() - t0;
     if (locked) {
-      const r = await record(stateFile, out, t0, exchanged, heartbeatAt, policy.config.health.lagFailSeconds);
-      if (r.outage) out.outage = r.outage;
-      out.notes.push(...r.notes);
-      await lock.release();
+      if (!out.lockLost) {
+        const r = await record(stateFile, out, t0, exchanged, heartbeatAt, policy.config.health.lagFailSeconds);
+        if (r.outage) out.outage = r.outage;
+        out.notes.push(...r.notes);
+      }
+      await lock.release(); // removes only the lock this round made
     }
     repo.close();
   }

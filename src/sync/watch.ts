@@ -32,7 +32,7 @@ import { openContext, type Context } from './context.js';
 import { syncRound, type SyncOutcome } from './round.js';
 import { readPause, type PauseInfo } from './pause.js';
 import { processStart, isAlive } from '../lock.js';
-import { isSshUrl, retireOldMasters, shareSshConnection } from '../git/ssh.js';
+import { isSshUrl, retireOldMasters, shareSshConnection, stopSharing } from '../git/ssh.js';
 import { rewritesUrls } from './ssh-ahead.js';
 import { Repo } from '../git/repo.js';
 import { forgetWrittenObjects } from '../git/objects.js';
@@ -314,6 +314,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
           remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
           hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
           shareSsh = !rewritesUrls(ctx.config);
+          if (!shareSsh) stopSharing(); // the connection shared so far is not this config's to use
           hubWatch.watch(hubDir, branch);
           ctx.repo.close();
           info('SIGHUP: re-read the policy');

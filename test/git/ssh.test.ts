@@ -67,7 +67,8 @@ describe('ssh destination and command', () => {
       expect(sshCommand(env({ AGENTGIT_SSH_MUX: '0' }))).toBe(DEFAULT_SSH_COMMAND);
       // verbose: a master would keep git's stderr open for its whole life
       for (const verbose of ['ssh -v', 'ssh -vvv -i key', 'ssh -qv', 'ssh -o LogLevel=DEBUG3']) expect(sshCommand(env({ GIT_SSH_COMMAND: verbose })), verbose).toBe(verbose);
-      expect(sshCommand(env({ GIT_SSH_COMMAND: 'ssh -i /keys/dev-v1' }))).toContain('ControlMaster=auto');
+      for (const quiet of ['ssh -i /keys/dev-v1', 'ssh -oServerAliveInterval=5', 'ssh -lvictor', 'ssh -J dev@bastion', 'ssh -o LogLevel=ERROR', 'ssh -p 2222 -o User=v'])
+        expect(sshCommand(env({ GIT_SSH_COMMAND: quiet })), quiet).toContain('ControlMaster=auto');
       expect((readdirSync(home).includes('run') ? spawnSync('stat', ['-c', '%a', join(home, 'run')], { encoding: 'utf8' }).stdout.trim() : '')).toBe('700');
       // another hub URL, another AGENTGIT_HOME (another machine's settings), another ssh agent: another master
       const prefixOf = (c: string | undefined): string => /\/(s[0-9a-f]{16})-%C'/.exec(c ?? '')?.[1] ?? '';

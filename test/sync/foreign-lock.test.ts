@@ -5,7 +5,7 @@
  * the ssh-ahead check alike.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, cleanupTemp, git, Instance, makeBareHub, syncedPair, tempDir } from '../helpers/agents.js';
@@ -105,6 +105,24 @@ describe('a sync lock from another host', () => {
     await expect(other.assertHeld()).rejects.toThrow(/v\.lock was taken over while this round was stopped/);
   });
 
+  it('a holder that reads its own lock as gone (moved aside a moment too long) stops, yet still lets go of it: the next round can take it', async () => {
+    const dir = tempDir();
+    const file = join(dir, 't.lock');
+    const lock = new SyncLock(file, { holdMs: 1000 });
+    await lock.acquire(0);
+    const aside = `${file}.aside`;
+    renameSync(file, aside);
+    const check = lock.assertHeld().then(() => null, (x: Error) => x);
+    await new Promise((r) => setTimeout(r, 120)); // back only after both reads
+    renameSync(aside, file);
+    expect(await check).toBeInstanceOf(LockLostError);
+    await lock.release(); // still its own: removed
+    expect(existsSync(file)).toBe(false);
+    const next = new SyncLock(file, { holdMs: 1000 });
+    await next.acquire(0);
+    await next.release();
+  });
+
   it("a stale holder's release never moves the new holder's lock, so the new holder's own check never misses it", async () => {
     const dir = tempDir();
     const file = join(dir, 'u.lock');
@@ -118,9 +136,13 @@ describe('a sync lock from another host', () => {
     const checking = (async () => {
       for (let i = 0; i < 200; i++) await fresh.assertHeld().catch(() => misses++);
     })();
+    const before = statSync(file);
     await stale.release();
     await checking;
     expect(misses).toBe(0);
+    // never moved, not even for a moment (a rename aside and back would change its ctime and leave no trace otherwise)
+    expect(statSync(file).ctimeMs).toBe(before.ctimeMs);
+    expect(statSync(file).ino).toBe(before.ino);
     await fresh.release();
     expect(existsSync(file)).toBe(false);
   });

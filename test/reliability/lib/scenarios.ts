@@ -399,12 +399,9 @@ const partition: ScenarioDef = {
     const group = world.agents.slice(-g);
     const rest = world.agents.slice(0, -g);
     const wrap = cutOff(world);
-    // a real cut takes a kept ssh master's connection with it; here a master started before the cut, outside the
-    // network namespace, would still answer on its socket: the cut-off agents use one master per round instead
-    const cutEnv = { AGENTGIT_SSH_PERSIST: '0' };
     for (let r = 0; r < SCALE.partitionRounds; r++) {
       for (const a of world.agents) a.burst(SCALE.burst);
-      const outs = await Promise.all([...rest.map((a) => a.sync(['--wait', '60'])), ...group.map((a) => a.sync(['--timeout', '30'], { wrapper: wrap, extraEnv: cutEnv }))]);
+      const outs = await Promise.all([...rest.map((a) => a.sync(['--wait', '60'])), ...group.map((a) => a.sync(['--timeout', '30'], { wrapper: wrap }))]);
       outs.forEach((o, i) => {
         const a = [...rest, ...group][i]!;
         if (i < rest.length) codeIs(v, o, [0], `partition round ${r}: ${a.name} (connected)`);
