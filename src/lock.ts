@@ -24,6 +24,8 @@ export interface LockInfo {
   start: string;
   host: string;
   since: number;
+  /** Tells apart two takings by one process in one millisecond (absent in locks of older versions). */
+  nonce?: string;
   /** The longest the holder may hold it (ms), for a reader on another host; absent: FOREIGN_UNKNOWN_HOLD_MS. */
   holdMs?: number;
 }
@@ -144,7 +146,7 @@ export function lockHeld(file: string): boolean {
 
 /** Same lock: the same holder's same taking of it. */
 function sameLock(a: LockInfo, b: LockInfo): boolean {
-  return a.pid === b.pid && a.host === b.host && a.since === b.since && a.start === b.start;
+  return a.pid === b.pid && a.host === b.host && a.since === b.since && a.start === b.start && a.nonce === b.nonce;
 }
 
 /** A name beside the lock no other process uses, on this host or another sharing the volume (pids repeat across containers). */
@@ -159,6 +161,9 @@ function besideLock(file: string, what: string): string {
 function takeOverAt(info: LockInfo, mtimeMs: number, fsNowMs: number): number {
   return Date.now() + Math.max(0, foreignLockBound(info) - youngestAge(info, mtimeMs, fsNowMs));
 }
+
+/** The lock files some SyncLock of this process holds now. */
+const heldHere = new Set<string>();
 
 export class SyncLock {
   /** What this process wrote in the lock while it holds it (release checks that it is still the one there). */
@@ -177,10 +182,12 @@ export class SyncLock {
       const found = await this.tryCreate();
       if ('made' in found) {
         this.mine = found.made;
+        heldHere.add(this.file);
         return;
       }
       const { info: holder, mtimeMs, fsNowMs } = found;
-      if (!lockAlive(holder, mtimeMs, fsNowMs)) {
+      // a lock of this very process that no SyncLock of it holds (its release could not read it): left over, taken over
+      if (!lockAlive(holder, mtimeMs, fsNowMs) || (holder.host === hostname() && holder.pid === process.pid && holder.start === processStart(process.pid) && !heldHere.has(this.file))) {
         await this.takeOver(holder);
         continue;
       }
@@ -191,7 +198,7 @@ export class SyncLock {
 
   /** `made`: the lock was made with this content; else what holds it, its file's mtime and the file system's time now (the temp file's mtime). */
   private async tryCreate(): Promise<{ made: LockInfo } | { info: LockInfo; mtimeMs: number; fsNowMs: number }> {
-    const me: LockInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now() };
+    const me: LockInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now(), nonce: Math.random().toString(36).slice(2, 10) };
     if (this.opts.holdMs !== undefined) me.holdMs = this.opts.holdMs;
     // write the content first, then link it into place: the lock never exists half-written
     const tmp = `${besideLock(this.file, 'new')}.tmp`;
@@ -270,8 +277,13 @@ export class SyncLock {
     const mine = this.mine;
     if (!mine) return;
     this.mine = null;
-    const found = readLockFile(this.file);
-    if (!found || !sameLock(found, mine)) return; // taken over meanwhile: never moved, not even for a moment
+    heldHere.delete(this.file);
+    let found = readLockFile(this.file);
+    if (!found) {
+      await new Promise((r) => setTimeout(r, 50)); // put aside for a moment by a take-over that puts it back
+      found = readLockFile(this.file);
+    }
+    if (!found || !sameLock(found, mine)) return; // another's: not moved (a take-over may still put one aside for a moment)
     const aside = besideLock(this.file, 'done');
     try {
       await rename(this.file, aside);

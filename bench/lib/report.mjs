@@ -34,8 +34,8 @@ export function evaluateGoals(R) {
     }
     if (small) {
       const conns = small.roundTrips.connsSeen;
-      const ok = small.roundTrips.fetchesSeen.every((f) => (hub === 'ssh' ? f === 1 : f <= 1)) && small.roundTrips.pushesSeen.every((p) => p === 1) && (hub !== 'ssh' || conns.every((c) => c <= 2));
-      add('round trips', `small round (${hub} hub): ${hub === 'ssh' ? 'one fetch' : 'at most one fetch'}, one push`, `${hub === 'ssh' ? `connections ${conns.join('/')}, ` : ''}fetches ${small.roundTrips.fetchesSeen.join('/')}, pushes ${small.roundTrips.pushesSeen.join('/')}`, hub === 'ssh' ? '1 fetch + 1 push, over at most 2 new connections (agentgit shares one, and keeps it for the next round: git/ssh.ts)' : '≤ 1 fetch, 1 push', ok);
+      const ok = small.roundTrips.fetchesSeen.every((f) => (hub === 'ssh' ? f === 1 : f <= 1)) && small.roundTrips.pushesSeen.every((p) => p === 1) && (hub !== 'ssh' || conns.every((c) => c <= 1));
+      add('round trips', `small round (${hub} hub): ${hub === 'ssh' ? 'one fetch' : 'at most one fetch'}, one push`, `${hub === 'ssh' ? `connections ${conns.join('/')}, ` : ''}fetches ${small.roundTrips.fetchesSeen.join('/')}, pushes ${small.roundTrips.pushesSeen.join('/')}`, hub === 'ssh' ? '1 fetch + 1 push, over at most 1 new connection (agentgit shares one, and keeps it for the next round: git/ssh.ts)' : '≤ 1 fetch, 1 push', ok);
     }
   }
   for (const variant of ['base', 'scale']) {
@@ -205,7 +205,7 @@ export function renderDoc(R, previousText = '') {
       L.push(roundsTable(r.base, hub));
       L.push('');
       const cold = r.base.find((w) => w.stats.agentgitCold);
-      if (cold) {
+      if (cold && cold.ratios.coldGitsync) {
         L.push(`The rounds above ride the ssh master that the round before them left up (docs/sync.md; the connections column counts new logins). Without it (\`AGENTGIT_SSH_PERSIST=0\`: each round logs in and closes its connection, as the first round after more than 5 idle minutes does), the no-op round took ${ms(med(cold.stats.agentgitCold))}${iqr(cold.stats.agentgitCold)}, **${x2(med(cold.ratios.coldGitsync))}** git-sync's (paired, same repetitions).`);
         L.push('');
       }

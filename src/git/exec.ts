@@ -204,6 +204,7 @@ function runGitInner(args: string[], opts: RunOptions): Promise<RunResult> {
     // own (ssh talks to git through git's pipes). So once git has exited, its stderr gets a moment more and
     // then, after a poll of the event loop has read what is already in the pipe (setImmediate), is let go.
     child.once('exit', () => {
+      if (timer) clearTimeout(timer); // exited in time: never "did not finish", whatever its pipes do
       setTimeout(() => setImmediate(() => child.stderr.destroy()), EXIT_GRACE_MS).unref();
     });
     child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -9,7 +9,7 @@
  * ones ride on its connection.
  *
  * The master outlives the round (ControlPersist, AGENTGIT_SSH_PERSIST
- * idle seconds, 300 unless set): the next cron round, a minute later, rides
+ * idle seconds, 360 unless set): the next cron round, a minute later, rides
  * it instead of logging in again. Its socket is named by a hash of the ssh
  * command and the hub URL (and %C: the host, port and user ssh resolved),
  * so only a round that would open the very same connection shares it: a
@@ -35,8 +35,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 /** agentgit's ssh command when the operator configured none: never prompts, gives up on a dead hub. */
 export const DEFAULT_SSH_COMMAND = 'ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=2';
 
-/** Idle seconds a master stays up after its last session, unless AGENTGIT_SSH_PERSIST says otherwise: covers cron every 1 to 5 minutes. */
-const DEFAULT_PERSIST = 300;
+/** Idle seconds a master stays up after its last session, unless AGENTGIT_SSH_PERSIST says otherwise: covers cron every 1 to 5 minutes, with a minute to spare (the idle time starts when a round's push ends). */
+const DEFAULT_PERSIST = 360;
 /** With AGENTGIT_SSH_PERSIST=0: idle seconds after which a killed round's master exits (a round that ends closes its own). */
 const KILLED_ROUND_PERSIST = 60;
 /** A shared master older than this is told to stop by the round that finds it: the next round logs in afresh, with the ssh config and keys of then. */
@@ -179,7 +179,7 @@ export function isSshUrl(url: string): boolean {
  * closes this process's own master (AGENTGIT_SSH_PERSIST=0), or else tells
  * a shared master older than MAX_MASTER_AGE_MS to stop.
  */
-export function shareSshConnection(url: string, home: string): (() => void) | null {
+export function shareSshConnection(url: string, home: string, rules = ''): (() => void) | null {
   const base = baseCommand(process.env);
   if (!isSshUrl(url) || base === undefined || !shareable(base, process.env)) return null;
   const dir = sshSocketDir(home);
@@ -187,7 +187,7 @@ export function shareSshConnection(url: string, home: string): (() => void) | nu
   muxDir = dir;
   // the same connection only: the same hub URL, the same per-machine settings, the same ssh agent (a person's forwarded one is not cron's)
   // and this host and network namespace: a socket on a shared volume reaches a master whose network may not be this one's
-  muxScope = `${url}\n${resolve(home)}\n${process.env.SSH_AUTH_SOCK ?? ''}\n${hostname()}\n${netNamespace()}`;
+  muxScope = `${url}\n${resolve(home)}\n${process.env.SSH_AUTH_SOCK ?? ''}\n${hostname()}\n${netNamespace()}\n${rules}`;
   persist = persistSeconds(process.env);
   const opened = dir;
   return () => {
@@ -261,7 +261,7 @@ function netNamespace(): string {
 
 /**
  * Stop sharing without touching any master: a round of a repo whose pushes
- * may go elsewhere (sync/ssh-ahead.ts rewritesUrls) after a watcher's
+ * may go elsewhere (sync/ssh-ahead.ts pushGoesElsewhere) after a watcher's
  * rounds shared a connection.
  */
 export function stopSharing(): void {

@@ -33,7 +33,7 @@ import { ClockSource } from './hlc.js';
 import { LockLostError, SyncLock } from '../lock.js';
 import { pauseLine, readPause } from './pause.js';
 import { shareSshConnection, stopSharing, warmSshConnection } from '../git/ssh.js';
-import { ownedByMe, rewritesUrls } from './ssh-ahead.js';
+import { ownedByMe, pushGoesElsewhere, rewritesUrls, urlRules } from './ssh-ahead.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
@@ -823,10 +823,10 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     // an ssh hub: one connection for the round's fetches and pushes, opened
     // now so that it is up by the time the local commit is made (git/ssh.ts)
     let sshReady: Promise<string | null> | undefined;
-    if (remoteUrl && rewritesUrls(ctx.config)) stopSharing(); // a watcher's earlier rounds may have shared one
+    if (remoteUrl && pushGoesElsewhere(ctx.config, settings.remote)) stopSharing(); // a watcher's earlier rounds may have shared one
     else if (remoteUrl) {
-      closeSsh = shareSshConnection(remoteUrl, agentgitHome());
-      if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
+      closeSsh = shareSshConnection(remoteUrl, agentgitHome(), urlRules(ctx.config));
+      if (closeSsh && !o.keepSsh && repo.caps.engine === 'git CLI' && !rewritesUrls(ctx.config) && ownedByMe(repo.gitDir)) sshReady = warmSshConnection(remoteUrl, Math.min(dl.left(), 20_000));
     }
 
     // the first fetch runs beside the local commit (startPrefetch); the tracking ref is read before it

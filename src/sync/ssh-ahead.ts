@@ -48,15 +48,32 @@ export function syncLockBusy(gitDir: string): boolean {
 }
 
 /**
- * `url.<base>.insteadOf`, `url.<base>.pushInsteadOf` or a `remote.<name>.pushurl`
- * in the config: git may reach another host alias than the URL names, with
- * another key, which ssh's %C would not tell apart (it hashes the resolved
- * host name). Such a repo's ssh connections are not shared at all, nor
- * opened ahead.
+ * `url.<base>.insteadOf` (or pushInsteadOf, or a `remote.<name>.pushurl`) in
+ * the config: git may reach another host than the URL names, so the
+ * connection is not opened ahead (agentgit would have to guess where).
  */
 export function rewritesUrls(config: Map<string, string>): boolean {
   for (const k of config.keys()) if ((k.startsWith('url.') && (k.endsWith('.insteadof') || k.endsWith('.pushinsteadof'))) || (k.startsWith('remote.') && k.endsWith('.pushurl'))) return true;
   return false;
+}
+
+/**
+ * Whether this remote's pushes may go to another host alias than its
+ * fetches (`remote.<name>.pushurl`, `url.<base>.pushInsteadOf`), perhaps
+ * with another key, which ssh's %C would not tell apart (it hashes the
+ * resolved host name): such a repo shares no ssh connection at all. A plain
+ * `insteadOf` rewrites fetches and pushes alike; its rules are part of the
+ * shared master's name instead (urlRules).
+ */
+export function pushGoesElsewhere(config: Map<string, string>, remote: string): boolean {
+  if (config.has(`remote.${remote}.pushurl`)) return true;
+  for (const k of config.keys()) if (k.startsWith('url.') && k.endsWith('.pushinsteadof')) return true;
+  return false;
+}
+
+/** The config's URL rewriting rules, as one string (part of a shared master's name: two repos that rewrite the same URL differently never share). */
+export function urlRules(config: Map<string, string>): string {
+  return [...config].filter(([k]) => k.startsWith('url.')).map(([k, v]) => `${k}=${v}`).sort().join('\n');
 }
 
 /**

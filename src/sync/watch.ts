@@ -33,7 +33,7 @@ import { syncRound, type SyncOutcome } from './round.js';
 import { readPause, type PauseInfo } from './pause.js';
 import { processStart, isAlive } from '../lock.js';
 import { isSshUrl, retireOldMasters, shareSshConnection, stopSharing } from '../git/ssh.js';
-import { rewritesUrls } from './ssh-ahead.js';
+import { pushGoesElsewhere, urlRules } from './ssh-ahead.js';
 import { Repo } from '../git/repo.js';
 import { forgetWrittenObjects } from '../git/objects.js';
 import { agentgitHome } from '../identity/keys.js';
@@ -237,7 +237,8 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   let branch = ctx.settings.branch;
   let remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
   let hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
-  let shareSsh = !rewritesUrls(ctx.config); // as the round decides (sync/ssh-ahead.ts)
+  let shareSsh = !pushGoesElsewhere(ctx.config, remote); // as the round decides (sync/ssh-ahead.ts)
+  let sshRules = urlRules(ctx.config);
   ctx.repo.close();
   const watchFile = ctx.repo.stateFile('watch.json');
   const repo = ctx.repo; // kept for ls-remote and ref reads; no cat-file session is opened by those
@@ -313,7 +314,8 @@ export async function runWatch(o: WatchOptions): Promise<number> {
           branch = ctx.settings.branch;
           remoteUrl = ctx.config.get(`remote.${remote}.url`) ?? null;
           hubDir = localHubDir(remoteUrl, ctx.repo.root, ctx.config);
-          shareSsh = !rewritesUrls(ctx.config);
+          shareSsh = !pushGoesElsewhere(ctx.config, remote);
+          sshRules = urlRules(ctx.config);
           if (!shareSsh) stopSharing(); // the connection shared so far is not this config's to use
           hubWatch.watch(hubDir, branch);
           ctx.repo.close();
@@ -341,7 +343,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
         s.nextPollAt = now + o.pollSec * 1000;
         lastPollAt = now;
         const t = performance.now();
-        const p = await hubMoved(repo, remote, branch, remoteUrl, hubDir, o.pollSec, shareSsh, (c) => (ssh.close = c ?? ssh.close));
+        const p = await hubMoved(repo, remote, branch, remoteUrl, hubDir, o.pollSec, shareSsh ? sshRules : null, (c) => (ssh.close = c ?? ssh.close));
         s.hubMoved = p.moved;
         if (TRACE) process.stderr.write(`[trace poll ${p.how} ${Math.round((performance.now() - t) * 1000)}us]\n`);
         continue;
@@ -407,8 +409,8 @@ export async function runWatch(o: WatchOptions): Promise<number> {
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
-    // the rounds left the shared ssh connection up (keepSsh): close it, polled over or not
-    (ssh.close ?? (remoteUrl && shareSsh ? shareSshConnection(remoteUrl, agentgitHome()) : null))?.();
+    // the rounds kept the shared ssh connection (keepSsh): let it go as a round's end does (a master older than 15 min is stopped), polled over or not
+    (ssh.close ?? (remoteUrl && shareSsh ? shareSshConnection(remoteUrl, agentgitHome(), sshRules) : null))?.();
     w.stoppedAt = Date.now();
     await writeWatchInfo(watchFile, w).catch(() => undefined);
     info(`stopped after ${w.rounds} round${w.rounds === 1 ? '' : 's'}`);
@@ -490,7 +492,7 @@ export function readHubRef(hubDir: string, branch: string): string | null | unde
  * up between polls). Moved when they differ or the hub could not be asked
  * (the round then finds out and backs off).
  */
-async function hubMoved(repo: Context['repo'], remote: string, branch: string, url: string | null, hubDir: string | null, pollSec: number, share: boolean, keepCloser: (c: (() => void) | null) => void): Promise<{ moved: boolean; how: 'file' | 'ls-remote' | 'none' }> {
+async function hubMoved(repo: Context['repo'], remote: string, branch: string, url: string | null, hubDir: string | null, pollSec: number, share: string | null, keepCloser: (c: (() => void) | null) => void): Promise<{ moved: boolean; how: 'file' | 'ls-remote' | 'none' }> {
   if (!url) return { moved: false, how: 'none' };
   const track = `refs/remotes/${remote}/${branch}`;
   const inProcess = hubDir !== null ? readHubRef(hubDir, branch) : undefined;
@@ -498,7 +500,7 @@ async function hubMoved(repo: Context['repo'], remote: string, branch: string, u
     const local = repo.readRef(track);
     if (local !== undefined) return { moved: inProcess !== local, how: 'file' };
   }
-  if (share) keepCloser(shareSshConnection(url, agentgitHome()));
+  if (share !== null) keepCloser(shareSshConnection(url, agentgitHome(), share)); // share: the repo's URL rules (urlRules)
   try {
     const r = await repo.lsRemote(remote, [`refs/heads/${branch}`], { timeoutMs: Math.max(10_000, pollSec * 1000) });
     if (r.code !== 0 && r.code !== 2) return { moved: true, how: 'ls-remote' }; // unreachable: as when git fails

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SSH_COMMAND, isSshUrl, MAX_MASTER_AGE_MS, persistSeconds, shareSshConnection, sshCommand, sshDestination, sshSocketDir, warmSshConnection } from '../../src/git/ssh.js';
 import { processStart } from '../../src/lock.js';
-import { openHubConnectionAhead } from '../../src/sync/ssh-ahead.js';
+import { openHubConnectionAhead, pushGoesElsewhere, urlRules } from '../../src/sync/ssh-ahead.js';
 import { agentgit, cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 import { hubsAvailable, startHungHub, startSshHub, type SshHub } from '../helpers/hubs.js';
 
@@ -52,8 +52,8 @@ describe('ssh destination and command', () => {
       const shared = sshCommand(env({}))!;
       expect(shared.startsWith(DEFAULT_SSH_COMMAND)).toBe(true);
       expect(shared).toContain('ControlMaster=auto');
-      expect(shared).toContain('ControlPersist=300');
-      expect(shared).toMatch(/ControlPersist=300 -o ServerAliveInterval=10 -o ServerAliveCountMax=2$/); // a dead connection is found out, after the operator's own options
+      expect(shared).toContain('ControlPersist=360');
+      expect(shared).toMatch(/ControlPersist=360 -o ServerAliveInterval=10 -o ServerAliveCountMax=2$/); // a dead connection is found out, after the operator's own options
       // a shared master: named by the ssh command and the hub URL, not by this process
       const path = /ControlPath=([^']*)'/.exec(shared)?.[1];
       expect(path).toMatch(new RegExp(`^${join(home, 'run')}/s[0-9a-f]{16}-%C$`));
@@ -107,7 +107,7 @@ describe('ssh destination and command', () => {
       if (saved === undefined) delete process.env.AGENTGIT_SSH_PERSIST;
       else process.env.AGENTGIT_SSH_PERSIST = saved;
     }
-    expect([persistSeconds({}), persistSeconds({ AGENTGIT_SSH_PERSIST: '0' }), persistSeconds({ AGENTGIT_SSH_PERSIST: ' 90 ' }), persistSeconds({ AGENTGIT_SSH_PERSIST: 'soon' }), persistSeconds({ AGENTGIT_SSH_PERSIST: '-5' })]).toEqual([300, 0, 90, 300, 300]);
+    expect([persistSeconds({}), persistSeconds({ AGENTGIT_SSH_PERSIST: '0' }), persistSeconds({ AGENTGIT_SSH_PERSIST: ' 90 ' }), persistSeconds({ AGENTGIT_SSH_PERSIST: 'soon' }), persistSeconds({ AGENTGIT_SSH_PERSIST: '-5' })]).toEqual([360, 0, 90, 360, 360]);
     expect(sshCommand(env({}))).toBe(DEFAULT_SSH_COMMAND);
     // a home ssh could not take in ControlPath (a space, a %, too long in bytes): the private temp dir instead
     for (const odd of [join(home, 'with space'), join(home, '50%'), join(home, 'é'.repeat(30))]) {
@@ -415,6 +415,26 @@ describe.skipIf(!avail.ssh)('one connection per round, against sshd', () => {
     expect(after.code, after.stderr).toBe(0);
     expect(git(own.repoPath, ['show', 'main:memory/2026-12-04.md'])).toContain('while the hub is frozen');
   }, 120_000);
+
+  it('which URL rules stop sharing: a pushurl or pushInsteadOf (pushes may go to another alias), not a plain insteadOf (its rules name the master)', () => {
+    const cfg = (o: Record<string, string>): Map<string, string> => new Map(Object.entries(o));
+    expect(pushGoesElsewhere(cfg({}), 'origin')).toBe(false);
+    expect(pushGoesElsewhere(cfg({ 'url.git@github.com:.insteadof': 'https://github.com/' }), 'origin')).toBe(false);
+    expect(pushGoesElsewhere(cfg({ 'remote.origin.pushurl': 'git@other:agent.git' }), 'origin')).toBe(true);
+    expect(pushGoesElsewhere(cfg({ 'remote.backup.pushurl': 'git@other:agent.git' }), 'origin')).toBe(false);
+    expect(pushGoesElsewhere(cfg({ 'url.git@push-alias:.pushinsteadof': 'git@hub:' }), 'origin')).toBe(true);
+    const home = tempDir();
+    const prefixOf = (): string => /\/(s[0-9a-f]{16})-%C'/.exec(sshCommand({}) ?? '')?.[1] ?? '';
+    const names = ['', urlRules(cfg({ 'url.git@a:.insteadof': 'hub:' })), urlRules(cfg({ 'url.git@b:.insteadof': 'hub:' }))].map((rules) => {
+      const close = shareSshConnection('hub:agent.git', home, rules);
+      try {
+        return prefixOf();
+      } finally {
+        close?.();
+      }
+    });
+    expect(new Set(names).size).toBe(3);
+  });
 
   it('a repo with a pushurl (another host alias, maybe another key) shares no connection', async () => {
     const { dir, env: perRound, own } = await syncedOnOwnRepo('pushurl.git', 'j');

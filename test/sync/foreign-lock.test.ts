@@ -123,6 +123,22 @@ describe('a sync lock from another host', () => {
     await next.release();
   });
 
+  it('a lock of this very process that none of its SyncLocks holds (a release that could not read it) is taken over, not waited for', async () => {
+    const dir = tempDir();
+    const file = join(dir, 's.lock');
+    const first = new SyncLock(file, { holdMs: 1000 });
+    await first.acquire(0);
+    const left = readFileSync(file, 'utf8');
+    await first.release();
+    writeFileSync(file, left); // as if that release had not found it
+    const next = new SyncLock(file, { holdMs: 1000 });
+    await next.acquire(0);
+    expect(readFileSync(file, 'utf8')).not.toBe(left);
+    // while one of this process's SyncLocks holds it, another is refused as before
+    await expect(new SyncLock(file).acquire(0)).rejects.toThrow(/another agentgit sync/);
+    await next.release();
+  });
+
   it("a stale holder's release never moves the new holder's lock, so the new holder's own check never misses it", async () => {
     const dir = tempDir();
     const file = join(dir, 'u.lock');
