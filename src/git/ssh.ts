@@ -11,10 +11,12 @@
  * The master outlives the round (ControlPersist, AGENTGIT_SSH_PERSIST
  * idle seconds, 360 unless set): the next cron round, a minute later, rides
  * it instead of logging in again. Its socket is named by a hash of the ssh
- * command and the hub URL (and %C: the host, port and user ssh resolved),
- * so only a round that would open the very same connection shares it: a
- * repo with its own deploy key (core.sshCommand), or another host alias,
- * gets its own. A master older than MAX_MASTER_AGE_MS is told to stop at
+ * command, the hub URL, the repo's URL rules, $AGENTGIT_HOME, the ssh
+ * agent, the host and the network namespace (and %C: the host, port and
+ * user ssh resolved), so only a round that would open the very same
+ * connection shares it: a repo with its own deploy key (core.sshCommand),
+ * or another host alias, gets its own; a repo whose pushes may go to
+ * another alias (a pushurl, pushInsteadOf) shares none (sync/round.ts). A master older than MAX_MASTER_AGE_MS is told to stop at
  * the end of the round that finds it (`ssh -O stop`: sessions still on it
  * finish), so a changed ssh config or key takes effect within that time.
  * AGENTGIT_SSH_PERSIST=0: the master is this process's own (its pid in the
@@ -50,7 +52,7 @@ const NAME_LENGTH = 1 + 17 + 1 + 40;
 let configured: string | undefined;
 /** The directory of the control sockets while a round shares its connection. */
 let muxDir: string | null = null;
-/** What names a shared master besides the ssh command (socketPrefix): the hub URL, $AGENTGIT_HOME and the ssh agent. */
+/** What names a shared master besides the ssh command (socketPrefix): the hub URL, $AGENTGIT_HOME, the ssh agent, the host, the network namespace, the URL rules. */
 let muxScope = '';
 let persist = DEFAULT_PERSIST;
 /** The ssh opening the shared connection ahead of the round's first fetch (warmSshConnection), until it is up or gave up. */

@@ -17,6 +17,15 @@ afterAll(() => cleanupTemp());
 
 const HOUR = 3_600_000;
 
+/** A lock file in a fresh temp dir, taken by a SyncLock of this process. */
+async function takenLock(name: string): Promise<{ dir: string; file: string; lock: SyncLock }> {
+  const dir = tempDir();
+  const file = join(dir, name);
+  const lock = new SyncLock(file, { holdMs: 1000 });
+  await lock.acquire(0);
+  return { dir, file, lock };
+}
+
 /** A lock file as another host's agentgit writes it, its `since` `sinceAgo` ms ago and its mtime `mtimeAgo` ms ago. */
 function writeForeignLock(file: string, o: { sinceAgo: number; mtimeAgo: number; holdMs?: number; pid?: number }): void {
   const now = Date.now();
@@ -106,10 +115,7 @@ describe('a sync lock from another host', () => {
   });
 
   it('a holder that reads its own lock as gone (moved aside a moment too long) stops, yet still lets go of it: the next round can take it', async () => {
-    const dir = tempDir();
-    const file = join(dir, 't.lock');
-    const lock = new SyncLock(file, { holdMs: 1000 });
-    await lock.acquire(0);
+    const { file, lock } = await takenLock('t.lock');
     const aside = `${file}.aside`;
     renameSync(file, aside);
     const check = lock.assertHeld().then(() => null, (x: Error) => x);
@@ -124,10 +130,7 @@ describe('a sync lock from another host', () => {
   });
 
   it('a lock of this very process that none of its SyncLocks holds (a release that could not read it) is taken over, not waited for', async () => {
-    const dir = tempDir();
-    const file = join(dir, 's.lock');
-    const first = new SyncLock(file, { holdMs: 1000 });
-    await first.acquire(0);
+    const { file, lock: first } = await takenLock('s.lock');
     const left = readFileSync(file, 'utf8');
     await first.release();
     writeFileSync(file, left); // as if that release had not found it
@@ -140,10 +143,7 @@ describe('a sync lock from another host', () => {
   });
 
   it("a stale holder's release never moves the new holder's lock, so the new holder's own check never misses it", async () => {
-    const dir = tempDir();
-    const file = join(dir, 'u.lock');
-    const stale = new SyncLock(file, { holdMs: 1000 });
-    await stale.acquire(0);
+    const { file, lock: stale } = await takenLock('u.lock');
     // taken over by another process on this host (as after a pause past the bound), then the stale holder comes back and releases
     rmSync(file);
     const fresh = new SyncLock(file, { holdMs: 1000 });
