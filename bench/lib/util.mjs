@@ -209,17 +209,21 @@ export function writeJson(file, v) {
 /** Parse AGENTGIT_TRACE=1 lines: `[trace +Tms Dms] git ARGS`. */
 export function parseTrace(stderr) {
   const calls = [];
+  // a push to a hub on disk made in-process (git/hub-push.ts) is traced as `in-process push …`: a push, not a git call
+  const inProcess = [];
   for (const l of stderr.split('\n')) {
-    const m = /^\[trace \+(\d+)ms (\d+)ms\] git (.*)$/.exec(l);
-    if (m) calls.push({ at: Number(m[1]), ms: Number(m[2]), args: m[3] });
+    const m = /^\[trace \+(\d+)ms (\d+)ms\] (git|in-process) (.*)$/.exec(l);
+    if (m) (m[3] === 'git' ? calls : inProcess).push({ at: Number(m[1]), ms: Number(m[2]), args: m[4] });
   }
   const count = (re) => calls.filter((c) => re.test(c.args)).length;
+  const pushes = [...calls, ...inProcess].filter((c) => /^push\b/.test(c.args));
   return {
     calls,
     gitCalls: calls.length,
     gitMs: calls.reduce((s, c) => s + c.ms, 0),
     fetches: count(/^fetch\b/),
-    pushes: count(/^push\b/),
-    branchPushes: calls.filter((c) => /^push\b/.test(c.args) && /refs\/heads\//.test(c.args)).length,
+    pushes: pushes.length,
+    inProcessPushes: inProcess.filter((c) => /^push\b/.test(c.args)).length,
+    branchPushes: pushes.filter((c) => /refs\/heads\//.test(c.args)).length,
   };
 }

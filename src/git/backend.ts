@@ -274,6 +274,8 @@ export type CheckoutMode =
  * by GitEngine.open with the capabilities detected for it.
  */
 export interface GitBackend {
+  /** The committer identity git would write (user.name, user.email, nothing in the environment): an engine may then move refs in-process with git's reflog. */
+  useIdentity?(ident: { name: string; email: string }): void;
   readonly caps: Capabilities;
 
   // --- objects ------------------------------------------------------------

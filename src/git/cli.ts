@@ -32,8 +32,10 @@ import {
   type WalkedCommit,
   type WalkOrder,
 } from './backend.js';
-import { gitText, runGit, type RunOptions, type RunResult } from './exec.js';
-import { ObjectReader } from './objects.js';
+import { gitText, runGit, traceInProcess, type RunOptions, type RunResult } from './exec.js';
+import { pushToHubInProcess, type HubPushDone } from './hub-push.js';
+import { flushAllObjects, ObjectReader, type Ident } from './objects.js';
+import { moveRefInProcess } from './ref-move.js';
 
 export class GitCli implements GitBackend {
   private readonly reader: ObjectReader;
@@ -129,7 +131,19 @@ export class GitCli implements GitBackend {
     return m;
   }
 
+  /** The committer git would write (user.name, user.email), when known: refs then move in-process with their reflog (git/ref-move.ts). */
+  private ident: Ident | null = null;
+
+  useIdentity(ident: Ident): void {
+    this.ident = ident;
+  }
+
   async updateRef(ref: string, next: string, expected?: string | null, reason?: string): Promise<void> {
+    if (this.ident && reason !== undefined && this.caps.fastPaths) {
+      // a ref names its objects to every git that reads it: they are on disk first, as before a git process starts (git/objects.ts)
+      flushAllObjects();
+      if (moveRefInProcess({ gitDir: this.gitDir, ref, next, expected, reason, ident: this.ident, when: Date.now() })) return;
+    }
     const args = ['update-ref', ...(reason !== undefined ? ['-m', reason] : []), ref, next];
     if (expected !== undefined) args.push(expected ?? this.zero());
     await this.run(args);
@@ -421,6 +435,14 @@ export class GitCli implements GitBackend {
   }
 
   async push(req: PushRequest): Promise<PushResult> {
+    if (this.caps.fastPaths && !req.atomic && !req.leases?.length) {
+      const t = Date.now();
+      const done = await pushToHubInProcess(this.gitDir, req.remote, req.refspecs, (oid) => this.reader.read(oid));
+      if (done) {
+        traceInProcess(`push ${req.remote} ${req.refspecs.join(' ')}`, t);
+        return this.afterHubPush(done, req);
+      }
+    }
     const args = req.quiet
       ? ['push', '--quiet', req.remote, ...req.refspecs]
       : ['push', '--porcelain', ...(req.atomic ? ['--atomic'] : []), '--no-verify', ...(req.leases ?? []).map((l) => `--force-with-lease=${l.ref}:${l.expected}`), req.remote, ...req.refspecs];
@@ -432,6 +454,17 @@ export class GitCli implements GitBackend {
       if (m) refs.push({ flag: m[1] as PushedRef['flag'], from: m[2]!, to: m[3]!, summary: m[4]! });
     }
     return { ok: r.code === 0, code: r.code, refs, stdout, stderr: r.stderr };
+  }
+
+  /** What `git push` does after the hub took a push made in-process (git/hub-push.ts): its housekeeping, the tracking refs, its report. */
+  private async afterHubPush(done: HubPushDone, req: PushRequest): Promise<PushResult> {
+    if (done.housekeeping) await runGit(['maintenance', 'run', '--auto', '--quiet'], { cwd: done.hub, timeoutMs: req.timeoutMs, okCodes: [1, 128] });
+    for (const [ref, oid] of done.tracking) await this.updateRef(ref, oid, undefined, 'update by push');
+    const ok = done.refs.every((r) => r.flag !== '!');
+    const stderr = done.notes.map((n) => `remote: ${n}\n`).join('') + (ok ? '' : `error: failed to push some refs to '${done.url}'\n`);
+    if (req.quiet) return { ok, code: ok ? 0 : 1, refs: [], stdout: '', stderr };
+    const stdout = `To ${done.url}\n${done.refs.map((r) => `${r.flag}\t${r.from}:${r.to}\t${r.summary}`).join('\n')}\nDone\n`;
+    return { ok, code: ok ? 0 : 1, refs: done.refs, stdout, stderr };
   }
 
   async lsRemote(remote: string, patterns: string[] | 'heads', opts: { timeoutMs?: number } = {}): Promise<RemoteRefs> {

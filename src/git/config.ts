@@ -129,6 +129,16 @@ export function parseGitConfig(text: string): Array<[string, string]> | null {
  * only git can tell (includes, config in the environment, odd syntax).
  */
 export function readConfigFiles(gitDir: string, env: NodeJS.ProcessEnv = process.env): Map<string, string> | null {
+  const pairs = readConfigPairs(gitDir, env);
+  return pairs ? new Map(pairs) : null;
+}
+
+/**
+ * Every config entry git would see for a repo, in git's order (system,
+ * global, local; file order within each): what a multi-valued key (a
+ * remote's fetch refspecs) needs. Null when only git can tell.
+ */
+export function readConfigPairs(gitDir: string, env: NodeJS.ProcessEnv = process.env): Array<[string, string]> | null {
   if (env.GIT_CONFIG_PARAMETERS || env.GIT_CONFIG_COUNT || env.GIT_CONFIG || env.GIT_CONFIG_SYSTEM || env.GIT_DIR) return null;
   const files: string[] = [];
   if (!env.GIT_CONFIG_NOSYSTEM) files.push('/etc/gitconfig');
@@ -138,7 +148,7 @@ export function readConfigFiles(gitDir: string, env: NodeJS.ProcessEnv = process
     files.push(join(env.XDG_CONFIG_HOME || join(home, '.config'), 'git', 'config'), join(home, '.gitconfig'));
   }
   files.push(join(gitDir, 'config'));
-  const m = new Map<string, string>();
+  const all: Array<[string, string]> = [];
   for (const f of files) {
     if (!f || f === '/dev/null') continue;
     let text: string;
@@ -151,8 +161,13 @@ export function readConfigFiles(gitDir: string, env: NodeJS.ProcessEnv = process
     }
     const pairs = parseGitConfig(text);
     if (!pairs) return null;
-    for (const [k, v] of pairs) m.set(k, v);
-    if (f === join(gitDir, 'config') && m.get('extensions.worktreeconfig') === 'true') return null;
+    all.push(...pairs);
+    if (f === join(gitDir, 'config') && lastValue(all, 'extensions.worktreeconfig') === 'true') return null;
   }
-  return m;
+  return all;
+}
+
+function lastValue(pairs: Array<[string, string]>, key: string): string | undefined {
+  for (let i = pairs.length - 1; i >= 0; i--) if (pairs[i]![0] === key) return pairs[i]![1];
+  return undefined;
 }

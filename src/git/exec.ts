@@ -164,6 +164,11 @@ export function setBeforeSpawn(f: () => void): void {
   beforeSpawn = f;
 }
 
+/** With AGENTGIT_TRACE=1: a step done in-process in place of a git command, started at `startedAt` (`[trace +Tms Dms] in-process push …`, beside the git calls). */
+export function traceInProcess(what: string, startedAt: number): void {
+  if (TRACE) process.stderr.write(`[trace +${startedAt - T0}ms ${Date.now() - startedAt}ms] in-process ${what.slice(0, 100)}\n`);
+}
+
 export function runGit(args: string[], opts: RunOptions): Promise<RunResult> {
   if (!TRACE) return runGitInner(args, opts);
   const t = Date.now();

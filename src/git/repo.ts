@@ -2,7 +2,7 @@
  * A Git work tree as agentgit sees it: the plumbing calls the sync round
  * needs, each one process at most, none per file.
  */
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { capabilitiesFromFiles, emptyTreeOf, zeroOidOf, type Capabilities, type GitBackend, type GitEngine } from './backend.js';
 import type * as Git from './backend.js';
@@ -11,6 +11,7 @@ import { wantIsoGit } from './iso/choose.js';
 import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError } from './exec.js';
+import { gitInt, housekeepingDueAt } from './housekeeping.js';
 import { batchObjects, blobOid, commitPayload, endBatch, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /**
@@ -520,6 +521,7 @@ export class Repo {
     const env = process.env;
     if (!this.caps.fastPaths || !plainIdent(ident) || env.GIT_AUTHOR_NAME || env.GIT_COMMITTER_NAME || env.GIT_AUTHOR_DATE || env.GIT_COMMITTER_DATE) return false;
     this.commitWriter = { ident, sign };
+    this.backend.useIdentity?.(ident);
     return true;
   }
 
@@ -640,7 +642,7 @@ export class Repo {
    * the nearby stops miss: harmless to verify twice). Null when a path
    * reaches a root or the limit: ask git. `reached`: the stops met.
    */
-  async commitsSince(tip: string, stops: ReadonlySet<string>, limit = 256): Promise<{ commits: CommitInfo[]; reached: Set<string> } | null> {
+  async commitsSince(tip: string, stops: Pick<ReadonlySet<string>, 'has'>, limit = 256): Promise<{ commits: CommitInfo[]; reached: Set<string> } | null> {
     const seen = new Map<string, CommitInfo>();
     const reached = new Set<string>();
     const todo = [tip];
@@ -684,36 +686,13 @@ export class Repo {
   }
 
   /**
-   * Whether git's automatic housekeeping is due, by git's own test: more
-   * than gc.auto/256 loose objects in objects/17 (gc.auto: 6700), or more
-   * than gc.autoPackLimit packs (50). `git commit` ran `git maintenance run
-   * --auto` after every commit; agentgit writes its objects in-process and
-   * asks git only when this says so (`housekeeping`).
+   * Whether git's automatic housekeeping is due (git/housekeeping.ts).
+   * `git commit` ran `git maintenance run --auto` after every commit;
+   * agentgit writes its objects in-process and asks git only when this
+   * says so (`housekeeping`).
    */
   housekeepingDue(config: Map<string, string>): boolean {
-    if ((config.get('maintenance.auto') ?? 'true') === 'false') return false;
-    const auto = gitInt(config.get('gc.auto'), 6700);
-    const packLimit = gitInt(config.get('gc.autopacklimit'), 50);
-    const objects = join(this.gitDir, 'objects');
-    if (auto > 0) {
-      const threshold = Math.ceil(auto / 256);
-      let loose = 0;
-      try {
-        for (const f of readdirSync(join(objects, '17'))) if (/^[0-9a-f]{38}$|^[0-9a-f]{62}$/.test(f) && ++loose > threshold) return true;
-      } catch {
-        /* no objects/17: none loose there */
-      }
-    }
-    if (auto > 0 && packLimit > 0) {
-      try {
-        const packs = readdirSync(join(objects, 'pack'));
-        const kept = new Set(packs.filter((f) => f.endsWith('.keep')).map((f) => f.slice(0, -5)));
-        if (packs.filter((f) => f.endsWith('.pack') && !kept.has(f.slice(0, -5))).length > packLimit) return true;
-      } catch {
-        /* no packs */
-      }
-    }
-    return false;
+    return housekeepingDueAt(this.gitDir, config);
   }
 
   /** git's automatic housekeeping, when due: gc packs in the background (gc.autoDetach) and returns. */
@@ -725,12 +704,7 @@ export class Repo {
 
 }
 
-/** A git config integer (`10k`, `1m`, `2g` allowed); `fallback` when absent or not a number. */
-export function gitInt(value: string | undefined, fallback: number): number {
-  const m = value === undefined ? null : /^\s*(-?\d+)\s*([kmg]?)\s*$/i.exec(value);
-  if (!m) return fallback;
-  return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
-}
+export { gitInt };
 
 /** One commit of a log with changes: the format fields asked for, in order, and its changes. */
 export type LoggedCommit = Git.LoggedCommitEntry;

@@ -17,7 +17,7 @@
  * clean), the walk stops at them and at the hub's head, in-process through
  * the cat-file session; `git rev-list` only when that walk cannot decide.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import type { Repo, TreeChange } from '../git/repo.js';
 import { splitSignature } from '../git/objects.js';
 import type { Policy } from '../policy/policy.js';
@@ -30,24 +30,55 @@ const GITLINK = '160000';
 
 export { SecretsInPushError, type SecretFinding };
 
-async function readCache(file: string): Promise<string[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(l));
+/**
+ * The cache as this process last read or wrote it, with the file's identity
+ * then: a watcher reads and parses it once, not in every round (a few ms at
+ * 4,096 ids). Any other writer changes its size, time or inode: read again.
+ */
+let memo: { file: string; ino: number; size: number; mtimeMs: number; ids: string[]; set: Set<string> } | null = null;
+
+async function remember(file: string, ids: string[]): Promise<void> {
+  const st = await stat(file).catch(() => null);
+  memo = st ? { file, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ids, set: new Set(ids) } : null;
 }
 
-async function writeCache(file: string, ids: string[]): Promise<void> {
-  const keep = ids.slice(-CACHE_LIMIT);
+async function readCache(file: string): Promise<{ ids: string[]; set: Set<string> }> {
+  const st = await stat(file).catch(() => null);
+  if (!st) return { ids: [], set: new Set() };
+  if (memo && memo.file === file && memo.ino === st.ino && memo.size === st.size && memo.mtimeMs === st.mtimeMs) return memo;
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const ids = text.split('\n').filter((l) => /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(l));
+  // the identity taken before the read: a write in between makes the next read see another one and read again
+  memo = { file, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ids, set: new Set(ids) };
+  return memo;
+}
+
+/**
+ * Add `added` to the cache: appended (a line each; a torn last line of a
+ * killed process is dropped by the read), rewritten with the newest
+ * CACHE_LIMIT once it holds twice as many.
+ */
+async function writeCache(file: string, cached: string[], added: string[]): Promise<void> {
+  if (added.length === 0) return;
+  const all = [...cached, ...added];
+  if (cached.length > 0 && all.length <= 2 * CACHE_LIMIT) {
+    await appendFile(file, added.join('\n') + '\n');
+    await remember(file, all);
+    return;
+  }
+  const keep = all.slice(-CACHE_LIMIT);
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, keep.join('\n') + '\n');
   await rename(tmp, file);
+  await remember(file, keep);
 }
 
 /** The commits `head` would bring to a hub at `hub` (null: an empty hub), minus those scanned before. */
-async function newCommits(repo: Repo, head: string, hub: string | null, scanned: Set<string>): Promise<{ oid: string; parents: string[] }[]> {
-  const stops = new Set(scanned);
-  if (hub) stops.add(hub);
+async function newCommits(repo: Repo, head: string, hub: string | null, scanned: ReadonlySet<string>): Promise<{ oid: string; parents: string[] }[]> {
+  // the cache and the hub's head, without copying the cache
+  const stops = { has: (oid: string): boolean => oid === hub || scanned.has(oid) };
   if (stops.has(head)) return [];
-  const walk = stops.size > 0 ? await repo.commitsSince(head, stops) : null;
+  const walk = hub || scanned.size > 0 ? await repo.commitsSince(head, stops) : null;
   if (walk) return walk.commits;
   // a root on the way (first push, adopted history) or a long way back: git lists them
   // oldest first, like the walk: the cache keeps the newest when it trims
@@ -76,7 +107,7 @@ async function newEntries(repo: Repo, oid: string, parents: string[]): Promise<T
 export async function scanBeforePush(repo: Repo, policy: Policy, head: string, hub: string | null): Promise<void> {
   const cacheFile = repo.stateFile('scanned');
   const cached = await readCache(cacheFile);
-  const commits = await newCommits(repo, head, hub, new Set(cached));
+  const commits = await newCommits(repo, head, hub, cached.set);
   if (commits.length === 0) return;
   const findings: SecretFinding[] = [];
   const blobs = new Map<string, { commit: string; path: string }>();
@@ -116,7 +147,7 @@ export async function scanBeforePush(repo: Repo, policy: Policy, head: string, h
     });
   }
   if (findings.length > 0) throw new SecretsInPushError(refusal(findings, hub), findings);
-  await writeCache(cacheFile, [...cached, ...commits.map((c) => c.oid)]).catch(() => undefined);
+  await writeCache(cacheFile, cached.ids, commits.map((c) => c.oid)).catch(() => undefined);
 }
 
 function refusal(f: SecretFinding[], hub: string | null): string {

@@ -442,8 +442,8 @@ async function cleanPaths(repo: Context['repo'], paths: string[]): Promise<boole
 }
 
 const TRACE = process.env.AGENTGIT_TRACE === '1';
-/** How long after a round the events of its own writes may still arrive. */
-const SELF_WRITE_MS = 2000;
+/** How long after a round the events of its own writes may still arrive (inotify delivers them within milliseconds; a later one costs a round that finds nothing and writes nothing). */
+const SELF_WRITE_MS = 1000;
 
 /**
  * The bare repository a hub URL names on this machine (a path, relative to

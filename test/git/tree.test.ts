@@ -12,21 +12,9 @@ import { writeBlob } from '../../src/git/objects.js';
 import { Repo } from '../../src/git/repo.js';
 import { buildTreeInProcess, TreeConflict } from '../../src/git/tree.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
+import { rng } from '../helpers/rng.js';
 
 afterAll(() => cleanupTemp());
-
-/** A small deterministic PRNG, so a failure can be replayed from its seed. */
-function rng(seed: number): { int: (n: number) => number; pick: <T>(a: readonly T[]) => T } {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { int: (n) => Math.floor(next() * n), pick: (a) => a[Math.floor(next() * a.length)]! };
-}
 
 const NAMES = ['a', 'a-b', 'a.b', 'a0', 'b', 'memory', 'x y', 'é', 'z', 'a_b', 'A'];
 

@@ -115,9 +115,11 @@ function readdirSafe(dir: string): string[] {
 /**
  * Move `name` from `expected` (null: must not exist) to `next`, atomically
  * against git and other agentgit processes. Throws RefLockBusyError or
- * RefMovedError and leaves the ref as it was.
+ * RefMovedError and leaves the ref as it was. `fsync: false`: as git's own
+ * ref writes (core.fsync leaves refs out by default), the lock held for
+ * the fewest instants.
  */
-export function casRef(gitDir: string, name: string, expected: string | null, next: string): void {
+export function casRef(gitDir: string, name: string, expected: string | null, next: string, opts: { fsync?: boolean } = {}): void {
   if (!OID_RE.test(next)) throw new Error(`${name}: refusing to write "${next}" (not a SHA-1 object id)`);
   checkRefName(name);
   const path = join(gitDir, name);
@@ -129,7 +131,7 @@ export function casRef(gitDir: string, name: string, expected: string | null, ne
     const actual = readRef(gitDir, name);
     if (actual !== expected) throw new RefMovedError(name, expected, actual);
     writeSync(fd, `${next}\n`);
-    fsyncSync(fd);
+    if (opts.fsync !== false) fsyncSync(fd);
     closeSync(fd);
     fd = -1;
     renameSync(lock, path);
