@@ -36,6 +36,7 @@ import { gitText, runGit, traceInProcess, type RunOptions, type RunResult } from
 import { pushToHubInProcess, type HubPushDone } from './hub-push.js';
 import { flushAllObjects, ObjectReader, type Ident } from './objects.js';
 import { moveRefInProcess } from './ref-move.js';
+import { readRef as readLooseOrPacked } from './iso/refs.js';
 
 export class GitCli implements GitBackend {
   private readonly reader: ObjectReader;
@@ -459,9 +460,13 @@ export class GitCli implements GitBackend {
   /** What `git push` does after the hub took a push made in-process (git/hub-push.ts): its housekeeping, the tracking refs, its report. */
   private async afterHubPush(done: HubPushDone, req: PushRequest): Promise<PushResult> {
     if (done.housekeeping) await runGit(['maintenance', 'run', '--auto', '--quiet'], { cwd: done.hub, timeoutMs: req.timeoutMs, okCodes: [1, 128] });
-    for (const [ref, oid] of done.tracking) await this.updateRef(ref, oid, undefined, 'update by push');
+    for (const [ref, oid] of done.tracking) {
+      // as git's push: a tracking ref already there is left alone (no reflog line); one it cannot move does not undo the push
+      if (trackingAt(this.gitDir, ref) === oid) continue;
+      await this.updateRef(ref, oid, undefined, 'update by push').catch(() => undefined);
+    }
     const ok = done.refs.every((r) => r.flag !== '!');
-    const stderr = done.notes.map((n) => `remote: ${n}\n`).join('') + (ok ? '' : `error: failed to push some refs to '${done.url}'\n`);
+    const stderr = ok ? '' : `error: failed to push some refs to '${done.url}'\n`;
     if (req.quiet) return { ok, code: ok ? 0 : 1, refs: [], stdout: '', stderr };
     const stdout = `To ${done.url}\n${done.refs.map((r) => `${r.flag}\t${r.from}:${r.to}\t${r.summary}`).join('\n')}\nDone\n`;
     return { ok, code: ok ? 0 : 1, refs: done.refs, stdout, stderr };
@@ -486,6 +491,15 @@ export class GitCli implements GitBackend {
 
   async housekeeping(): Promise<void> {
     await this.run(['maintenance', 'run', '--auto', '--quiet']);
+  }
+}
+
+/** A local ref's value from its files; null when it cannot be read so (git is then asked to move it). */
+function trackingAt(gitDir: string, ref: string): string | null {
+  try {
+    return readLooseOrPacked(gitDir, ref);
+  } catch {
+    return null;
   }
 }
 

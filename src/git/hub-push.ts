@@ -9,21 +9,25 @@
  * (test/git/hub-push.test.ts pushes the same commits both ways and
  * compares), and anything else is left to git (`null`):
  *
- * - the remote is a named remote whose URL is an absolute path or a
+ * - the remote is a named remote with one URL, an absolute path or a
  *   `file://` URL to a bare repository owned by this user (git refuses
  *   another user's: safe.directory), with no pushurl, push refspecs,
- *   receivepack, URL rewriting or push.* setting that changes a push;
+ *   receivepack, URL rewriting, submodule.* or push.* setting that changes
+ *   a push;
  * - the hub: sha1 objects, refs in files (no reftable, no extensions), not
- *   shallow, no hooks (any file in hooks/ but git's `.sample`s), no reflogs
- *   (logs/refs), and no config git's receive-pack reads to do more
- *   (receive.*, transfer.*, fsck.*, hook.*, maintenance.*, gc.* past its
- *   two thresholds, core.hooksPath, core.logAllRefUpdates,
- *   core.sharedRepository);
+ *   shallow, no hooks (any file in hooks/ but git's `.sample`s), no
+ *   reflogs (logs/), no linked worktrees (a branch checked out there is
+ *   refused by git), and no config git's receive-pack reads to do more or
+ *   to write otherwise (receive.*, transfer.*, fsck.*, hook.*,
+ *   maintenance.*, gc.* past its two thresholds, core.hooksPath,
+ *   core.logAllRefUpdates, core.sharedRepository, core.fsync*);
+ * - each destination ref a plain id in a regular file or packed-refs (a
+ *   symbolic ref, whose target git would move, goes to git);
  * - each refspec `SRC:DST` a commit id onto a full ref name: a plain one
  *   only when the commit's one parent is DST's value on the hub (a
  *   fast-forward by one commit), a forced one (`+`) only for a root commit
  *   (a heartbeat); fewer than 100 objects in all (git's unpackLimit: past
- *   it git writes a pack);
+ *   it git writes a pack), at most 16 MiB of them;
  * - every object read here hashes to its id (a damaged local object is
  *   left to git, which reports it).
  *
@@ -35,24 +39,26 @@
  * compare-and-swap under git's own lock (iso/refs.ts casRef), so a
  * concurrent git push or agentgit makes one of them lose, never both win.
  * The hub's automatic housekeeping is asked as receive-pack asks it
- * (`housekeeping` in the result: the caller runs git's). A hub's ref lock
- * older than ten minutes is stale (a push killed between taking and
- * releasing it: git holds one for milliseconds) and removed, as the
- * round's recovery removes a local one.
+ * (`housekeeping` in the result: the caller runs git's). A ref lock held
+ * on the hub (another push at work, or one killed there) is left to git's
+ * push, which waits for it as git does and refuses; nothing here removes a
+ * lock on the hub.
+ *
+ * Only on a local filesystem (ext4, xfs, btrfs, tmpfs, overlayfs, zfs,
+ * f2fs): these calls are synchronous, and a network mount that stalls
+ * would block the process past the round's deadline, where git's push is
+ * a process the deadline stops. Every hub file read is checked to be a
+ * regular file first (a FIFO would block the read).
  *
  * `AGENTGIT_HUB_PUSH=git` leaves every push to git (a comparison, a doubt).
- *
- * Not covered: a hub whose filesystem stalls after the round's fetch
- * answered blocks these synchronous calls (git's push would be killed at
- * the round's deadline instead).
  */
-import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { PushedRef } from './backend.js';
 import { readConfigPairs } from './config.js';
 import { housekeepingDueAt } from './housekeeping.js';
-import { casRef, readRef, RefLockBusyError, RefMovedError } from './iso/refs.js';
+import { casRef, packedRefs, RefLockBusyError, RefMovedError } from './iso/refs.js';
 import { objectOid, parseCommitHeader, writeObjectSync, type ObjectType } from './objects.js';
 import { parseTree } from './tree.js';
 
@@ -65,8 +71,6 @@ export interface HubPushDone {
   tracking: Map<string, string>;
   /** The hub's automatic housekeeping is due: receive-pack would run `git maintenance run --auto` now. */
   housekeeping: boolean;
-  /** Lines for the operator (a stale lock removed). */
-  notes: string[];
 }
 
 /** Where a push to `remote` would go and what it moves; null: git must do it. */
@@ -82,41 +86,58 @@ const TREE_MODE = '40000';
 const GITLINK_MODE = '160000';
 /** git's transfer.unpackLimit: a push of this many objects or more is kept as a pack (left to git). */
 const UNPACK_LIMIT = 100;
-/** A ref lock older than this was left by a killed writer (git holds one for milliseconds). */
-const STALE_LOCK_MS = 10 * 60_000;
-/** Hub settings git's receive-pack (or what it starts) reads to do more than unpack and move refs. */
-const HUB_CONFIG_DENIED = /^(receive|transfer|fsck|hook|maintenance|extensions)\.|^gc\.(?!auto$|autopacklimit$)|^core\.(hookspath|logallrefupdates|sharedrepository|worktree)$/;
+/** What the objects of one in-process push may hold in all (bytes read into memory); past it git pushes. */
+const MAX_BYTES = 16 << 20;
+/** Hub settings git's receive-pack (or what it starts) reads to do more than unpack and move refs, or to write them otherwise. */
+const HUB_CONFIG_DENIED = /^(receive|transfer|fsck|hook|maintenance|extensions)\.|^gc\.(?!auto$|autopacklimit$)|^core\.(hookspath|logallrefupdates|sharedrepository|worktree|fsync|fsyncobjectfiles|fsyncmethod)$/;
 /** Local settings that change where or what `git push` sends. */
-const LOCAL_PUSH_DENIED = /^url\.|^push\.(?!default$|autosetupremote$)/;
+const LOCAL_PUSH_DENIED = /^url\.|^push\.(?!default$|autosetupremote$)|^submodule\./;
+/**
+ * Filesystems whose calls return (statfs f_type): a hub on anything else
+ * (NFS, SMB, FUSE, 9p: a mount that can stall) is pushed to by git, whose
+ * process the round's deadline can stop; these calls are synchronous.
+ */
+const LOCAL_FILESYSTEMS = new Set([
+  0xef53, // ext2/3/4
+  0x58465342, // xfs
+  0x9123683e, // btrfs
+  0x01021994, // tmpfs
+  0x794c7630, // overlayfs
+  0x2fc12fc1, // zfs
+  0xf2f52010, // f2fs
+  0x858458f6, // ramfs
+]);
 
 /** The plan for this push when it can be done in-process with git's result, else null. */
 function plan(gitDir: string, remote: string, refspecs: readonly string[], env: NodeJS.ProcessEnv): Plan | null {
   if (env.AGENTGIT_HUB_PUSH === 'git' || !/^[A-Za-z0-9._-]+$/.test(remote) || refspecs.length === 0) return null;
-  if (env.GIT_OBJECT_DIRECTORY || env.GIT_ALTERNATE_OBJECT_DIRECTORIES || env.GIT_QUARANTINE_PATH) return null;
+  if (env.GIT_OBJECT_DIRECTORY || env.GIT_ALTERNATE_OBJECT_DIRECTORIES || env.GIT_QUARANTINE_PATH || env.GIT_NAMESPACE) return null;
   const local = readConfigPairs(gitDir, env);
   if (!local) return null;
   const mine = `remote.${remote}.`;
-  let url: string | null = null;
+  const urls: string[] = [];
   const fetchSpecs: string[] = [];
   for (const [k, v] of local) {
     if (LOCAL_PUSH_DENIED.test(k)) return null;
     if (!k.startsWith(mine)) continue;
     const name = k.slice(mine.length);
-    if (name === 'url') url = v;
+    if (name === 'url') urls.push(v);
     else if (name === 'fetch') {
       if (v.startsWith('^')) return null; // a negative refspec: git's matching, not trackingRef's
       fetchSpecs.push(v);
-    }
-    else if (name === 'pushurl' || name === 'push' || name === 'receivepack' || name === 'mirror' || name === 'vcs') return null;
+    } else if (name === 'pushurl' || name === 'push' || name === 'receivepack' || name === 'mirror' || name === 'vcs') return null;
   }
-  if (url === null) return null;
+  if (urls.length !== 1) return null; // none, or several: git pushes to each
+  const url = urls[0]!;
   const path = url.startsWith('file://') ? decodeURIComponentOrNull(url.slice(7)) : url;
   if (!path || !isAbsolute(path) || /[\0\n]/.test(path)) return null;
   try {
     const st = statSync(path);
     if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) return null;
+    if (!LOCAL_FILESYSTEMS.has(Number(statfsSync(path).type))) return null;
     for (const f of ['HEAD', 'objects', 'refs', 'config']) if (!existsSync(join(path, f))) return null;
-    for (const f of ['shallow', 'reftable', 'logs/refs', 'commondir', 'gitdir']) if (existsSync(join(path, f))) return null;
+    // a shallow hub, reftable, a linked worktree's git dir, reflogs to keep, a worktree with a branch checked out: git
+    for (const f of ['shallow', 'reftable', 'logs', 'commondir', 'gitdir', 'worktrees']) if (existsSync(join(path, f))) return null;
     for (const h of readdirSync(join(path, 'hooks'), { withFileTypes: true }).map((e) => e.name)) if (!h.endsWith('.sample')) return null;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return null;
@@ -140,6 +161,36 @@ function plan(gitDir: string, remote: string, refspecs: readonly string[], env: 
   if (new Set(updates.map((u) => u.dst)).size !== updates.length) return null;
   if (!updates.every((u) => plainOrAbsent(join(path, u.dst)))) return null;
   return { url, hub: path, hubConfig, fetchSpecs, updates };
+}
+
+/**
+ * A hub ref's id from its files, as git reads it: the loose file (a small
+ * regular file holding an id), else packed-refs; undefined for anything
+ * git would read otherwise (a symbolic ref, whose target git moves, an odd
+ * file, a name that clashes with another ref as a directory): git pushes.
+ */
+function hubRef(hub: string, name: string): string | null | undefined {
+  const file = join(hub, name);
+  let text: string | null = null;
+  try {
+    const st = lstatSync(file);
+    if (!st.isFile() || st.size > 4096) return undefined;
+    text = readFileSync(file, 'latin1');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return undefined;
+  }
+  if (text !== null) return /^[0-9a-f]{40}\n?$/.test(text) ? text.slice(0, 40) : undefined;
+  let packed: Map<string, string>;
+  try {
+    packed = packedRefs(hub);
+  } catch {
+    return undefined;
+  }
+  const value = packed.get(name) ?? null;
+  // a new ref whose name is a directory of packed refs, or under a packed ref: git refuses it, and says so
+  if (value === null) for (const k of packed.keys()) if (k.startsWith(`${name}/`) || name.startsWith(`${k}/`)) return undefined;
+  return value;
 }
 
 /** Whether `file` is a regular file or not there (its parent a directory or not there). */
@@ -180,6 +231,7 @@ class LocalObjects {
     const file = join(this.gitDir, 'objects', oid.slice(0, 2), oid.slice(2));
     let z: Buffer | null = null;
     try {
+      if (statSync(file).size > MAX_BYTES) return null; // a large object: git pushes it
       z = readFileSync(file);
     } catch {
       /* not loose here (packed, or an alternate's): asked of git */
@@ -299,12 +351,8 @@ export async function pushToHubInProcess(gitDir: string, remote: string, refspec
   const refs: PushedRef[] = [];
   const uptodate: string[] = [];
   for (const u of p.updates) {
-    let cur: string | null;
-    try {
-      cur = readRef(p.hub, u.dst);
-    } catch {
-      return null; // an odd ref file: git says what is wrong with it
-    }
+    const cur = hubRef(p.hub, u.dst);
+    if (cur === undefined) return null;
     if (cur === u.src) {
       refs.push({ flag: '=', from: u.src, to: u.dst, summary: '[up to date]' });
       uptodate.push(u.dst);
@@ -326,7 +374,7 @@ export async function pushToHubInProcess(gitDir: string, remote: string, refspec
       seen.add(u.src);
       objects.push(commit);
     }
-    if (objects.length >= UNPACK_LIMIT) return null;
+    if (objects.length >= UNPACK_LIMIT || objects.reduce((n, o) => n + o.body.length, 0) > MAX_BYTES) return null;
     moves.push({ ...u, cur });
   }
   if (housekeepingDueAt(p.hub, p.hubConfig)) return null; // git's push runs the hub's housekeeping: let it
@@ -335,7 +383,6 @@ export async function pushToHubInProcess(gitDir: string, remote: string, refspec
   } catch {
     return null; // nothing names them yet: git's push tries and says what is wrong (a full disk, permissions)
   }
-  const notes: string[] = [];
   const tracking = new Map<string, string>();
   // git's push sets the tracking ref of a ref it found up to date too
   for (const dst of uptodate) {
@@ -344,15 +391,6 @@ export async function pushToHubInProcess(gitDir: string, remote: string, refspec
   }
   let moved = 0;
   for (const m of moves) {
-    const lock = join(p.hub, `${m.dst}.lock`);
-    try {
-      if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) {
-        unlinkSync(lock);
-        notes.push(`removed a stale ${lock} left by an interrupted push`);
-      }
-    } catch {
-      /* no lock: the usual case */
-    }
     try {
       casRef(p.hub, m.dst, m.cur, m.src, { fsync: false }); // as receive-pack: refs are not fsynced by default, and the lock is held for the fewest instants
     } catch (e) {
@@ -374,5 +412,5 @@ export async function pushToHubInProcess(gitDir: string, remote: string, refspec
     const track = trackingRef(p.fetchSpecs, m.dst);
     if (track) tracking.set(track, m.src);
   }
-  return { url: p.url, hub: p.hub, refs, tracking, housekeeping: moved > 0 && housekeepingDueAt(p.hub, p.hubConfig), notes };
+  return { url: p.url, hub: p.hub, refs, tracking, housekeeping: moved > 0 && housekeepingDueAt(p.hub, p.hubConfig) };
 }

@@ -23,13 +23,15 @@
  * Left to git (`false`, nothing changed): another writer holding a lock (git
  * waits core.filesRefLockTimeout for it), a hook on ref updates
  * (reference-transaction), core.hooksPath, shared-repository permissions,
- * committer.* settings, a detached or odd HEAD, a ref name git would
- * refuse, or any file call that fails before the ref moved.
+ * core.fsync* settings, committer.* settings, GIT_NAMESPACE, a detached or
+ * odd HEAD, a symbolic ref, a ref already at the new value, an empty
+ * reason, a ref name git would refuse, or any file call that fails before
+ * the ref moved.
  */
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readConfigFiles } from './config.js';
-import { RefMovedError, readRef } from './iso/refs.js';
+import { packedRefs, RefMovedError, readRef } from './iso/refs.js';
 import { gitDate, ZERO_OID, type Ident } from './objects.js';
 
 export interface RefMove {
@@ -47,7 +49,8 @@ export interface RefMove {
 
 /** git's copy_reflog_msg: whitespace runs become one space, the ends trimmed. */
 export function reflogReason(msg: string): string {
-  return msg.replace(/[ \t\n\v\f\r]+/g, ' ').trim();
+  // git's isspace: space, tab, newline, carriage return (not \v or \f)
+  return msg.replace(/[ \t\n\r]+/g, ' ').replace(/^ | $/g, '');
 }
 
 /** Whether git creates a missing reflog for `ref` (should_autocreate_reflog). */
@@ -70,10 +73,12 @@ function plainRefName(ref: string): boolean {
  * git must (nothing changed); throws RefMovedError when the ref is not at
  * `expected` (git's update-ref fails the same way).
  */
-export function moveRefInProcess(m: RefMove): boolean {
-  if (process.env.GIT_COMMITTER_NAME || process.env.GIT_COMMITTER_EMAIL || process.env.GIT_COMMITTER_DATE) return false;
-  const config = readConfigFiles(m.gitDir);
+export function moveRefInProcess(m: RefMove, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.GIT_COMMITTER_NAME || env.GIT_COMMITTER_EMAIL || env.GIT_COMMITTER_DATE || env.GIT_NAMESPACE) return false;
+  if (reflogReason(m.reason) === '') return false; // git refuses an update with an empty message
+  const config = readConfigFiles(m.gitDir, env);
   if (!config || config.get('core.hookspath') !== undefined || config.get('core.sharedrepository') !== undefined) return false;
+  for (const k of config.keys()) if (/^core\.fsync/.test(k)) return false; // git would fsync what it writes
   if (config.get('committer.name') !== undefined || config.get('committer.email') !== undefined) return false;
   if (existsSync(join(m.gitDir, 'hooks', 'reference-transaction'))) return false;
   if (!/^[0-9a-f]{40}$/.test(m.next)) return false;
@@ -128,11 +133,18 @@ export function moveRefInProcess(m: RefMove): boolean {
     }
     let cur: string | null;
     try {
-      cur = readRef(m.gitDir, target);
+      const loose = existsSync(refFile) ? readFileSync(refFile, 'latin1') : null;
+      if (loose !== null && !/^[0-9a-f]{40}\n?$/.test(loose)) return false; // a symbolic ref (git moves its target) or an odd file: git
+      cur = loose !== null ? loose.slice(0, 40) : readRef(m.gitDir, target);
     } catch {
       return false; // an odd ref file: git says what is wrong with it
     }
     if (m.expected !== undefined && cur !== m.expected) throw new RefMovedError(target, m.expected, cur);
+    if (cur === m.next) return false; // git writes no line for the ref then (only HEAD's): git does it
+    if (cur === null) {
+      // a new ref whose name is a directory of packed refs, or under a packed ref: git refuses it
+      for (const k of packedRefs(m.gitDir).keys()) if (k.startsWith(`${target}/`) || target.startsWith(`${k}/`)) return false;
+    }
     writeSync(fd, `${m.next}\n`);
     closeSync(fd);
     fdOpen = false;

@@ -8,7 +8,7 @@
  * hub, URL rewriting, housekeeping due, a push that is not a fast-forward
  * by one commit) is left to git, with nothing written.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -176,6 +176,34 @@ describe('a push to a hub on disk made in-process', () => {
       ['a negative fetch refspec', (x) => void git(x.dir, ['config', '--add', 'remote.mine.fetch', '^refs/heads/other'], x.env)],
       ['push.followTags', (x) => void git(x.dir, ['config', 'push.followTags', 'true'], x.env)],
       ['AGENTGIT_HUB_PUSH=git', (x) => void (x.env.AGENTGIT_HUB_PUSH = 'git')],
+      ['GIT_NAMESPACE', (x) => void (x.env.GIT_NAMESPACE = 'ns')],
+      ['two URLs (git pushes to each)', (x) => void git(x.dir, ['config', '--add', 'remote.mine.url', x.theirs], x.env)],
+      ['a worktree of the hub (git refuses to move a branch checked out there)', (x) => void git(x.mine, ['worktree', 'add', '-q', join(dirname(x.mine), 'wt'), 'main'], x.env)],
+      ['core.fsync on the hub', (x) => void git(x.mine, ['config', 'core.fsync', 'reference'], x.env)],
+      [
+        'a reflog of HEAD only on the hub',
+        (x) => {
+          mkdirSync(join(x.mine, 'logs'), { recursive: true });
+          writeFileSync(join(x.mine, 'logs', 'HEAD'), '');
+        },
+      ],
+      ['submodule.recurse', (x) => void git(x.dir, ['config', 'submodule.recurse', 'true'], x.env)],
+      [
+        'a symbolic ref on the hub (git moves its target)',
+        (x) => {
+          writeFileSync(join(x.mine, 'refs', 'heads', 'alias'), 'ref: refs/heads/main\n');
+          return [`${git(x.dir, ['rev-parse', 'HEAD'], x.env).trim()}:refs/heads/alias`];
+        },
+      ],
+      [
+        'a new ref under a packed one on the hub',
+        (x) => {
+          git(x.mine, ['update-ref', 'refs/agentgit/instances/x', git(x.mine, ['rev-parse', 'main'], x.env).trim()], x.env);
+          git(x.mine, ['pack-refs', '--all'], x.env);
+          const empty = git(x.dir, ['hash-object', '-t', 'tree', '-w', '--stdin'], x.env).trim();
+          return [`+${git(x.dir, ['commit-tree', empty, '-m', 'hb'], x.env).trim()}:refs/agentgit/instances/x/y`];
+        },
+      ],
       [
         'housekeeping due on the hub',
         (x) => {
@@ -216,23 +244,56 @@ describe('a push to a hub on disk made in-process', () => {
     }
   });
 
-  it('leaves a held ref lock to git; removes a stale one (a killed push) is removed', async () => {
+  it('leaves a held ref lock to git, fresh or old, and never removes it', async () => {
     const x = rig();
     writeFileSync(join(x.dir, 'README'), 'one\n');
     const head = x.commit('one');
     const lock = join(x.mine, 'refs', 'heads', 'main.lock');
     writeFileSync(lock, '');
-    // held: left to git (which waits core.filesRefLockTimeout for it, then refuses), the ref not moved
-    expect(await pushToHubInProcess(join(x.dir, '.git'), 'mine', [`${head}:refs/heads/main`], x.read, x.env)).toBeNull();
-    expect(git(x.mine, ['rev-parse', 'refs/heads/main'], x.env).trim()).toBe(git(x.dir, ['rev-parse', 'HEAD~1'], x.env).trim());
-    const old = (Date.now() - 11 * 60_000) / 1000;
-    utimesSync(lock, old, old);
-    const done = await pushToHubInProcess(join(x.dir, '.git'), 'mine', [`${head}:refs/heads/main`], x.read, x.env);
-    expect(done?.refs[0]?.flag).toBe(' ');
-    expect(done?.notes).toEqual([`removed a stale ${lock} left by an interrupted push`]);
-    expect(existsSync(lock)).toBe(false);
-    expect(git(x.mine, ['rev-parse', 'refs/heads/main'], x.env).trim()).toBe(head);
-    fsckClean(x.mine, x.env);
+    const first = git(x.dir, ['rev-parse', 'HEAD~1'], x.env).trim();
+    for (const ageMin of [0, 11]) {
+      const t = (Date.now() - ageMin * 60_000) / 1000;
+      utimesSync(lock, t, t);
+      // git's push waits core.filesRefLockTimeout for it, then refuses: that is git's to say
+      expect(await pushToHubInProcess(join(x.dir, '.git'), 'mine', [`${head}:refs/heads/main`], x.read, x.env), `${ageMin} min`).toBeNull();
+      expect(existsSync(lock)).toBe(true);
+      expect(git(x.mine, ['rev-parse', 'refs/heads/main'], x.env).trim()).toBe(first);
+    }
+  });
+
+  it('races git push to the same branch: exactly one of them wins, and only the winner says so', async () => {
+    const x = rig();
+    const other = join(dirname(x.dir), 'other');
+    git(dirname(x.dir), ['clone', '-q', x.mine, other], x.env);
+    git(other, ['config', 'user.name', 'O'], x.env);
+    git(other, ['config', 'user.email', 'o@example.org'], x.env);
+    const tally = { ours: 0, git: 0, neither: 0 };
+    for (let i = 0; i < 16; i++) {
+      // both start from the hub's head
+      git(x.dir, ['fetch', '-q', 'mine'], x.env);
+      git(x.dir, ['reset', '-q', '--hard', 'mine/main'], x.env);
+      git(other, ['fetch', '-q', 'origin'], x.env);
+      git(other, ['reset', '-q', '--hard', 'origin/main'], x.env);
+      writeFileSync(join(x.dir, `mine-${i}`), `${i}\n`);
+      const ours = x.commit(`ours ${i}`);
+      writeFileSync(join(other, `theirs-${i}`), `${i}\n`);
+      git(other, ['add', '-A'], x.env);
+      git(other, ['commit', '-q', '-m', `theirs ${i}`], x.env);
+      const theirs = git(other, ['rev-parse', 'HEAD'], x.env).trim();
+      const gitPush = new Promise<number>((res) => spawn('git', ['push', '-q', 'origin', 'HEAD:refs/heads/main'], { cwd: other, env: x.env, stdio: 'ignore' }).on('close', (c) => res(c ?? -1)));
+      await new Promise((r) => setTimeout(r, i * 8)); // vary who comes first: git's push takes tens of ms to reach the hub
+      const done = await pushToHubInProcess(join(x.dir, '.git'), 'mine', [`${ours}:refs/heads/main`], x.read, x.env);
+      const gitWon = (await gitPush) === 0;
+      const weWon = done !== null && done.refs[0]?.flag === ' ';
+      const hubHead = git(x.mine, ['rev-parse', 'refs/heads/main'], x.env).trim();
+      expect([weWon, gitWon], `round ${i}`).not.toEqual([true, true]);
+      expect(hubHead, `round ${i}`).toBe(weWon ? ours : gitWon ? theirs : hubHead);
+      tally[weWon ? 'ours' : gitWon ? 'git' : 'neither']++;
+      fsckClean(x.mine, x.env);
+    }
+    // both orders happened (else this raced nothing)
+    expect(tally.ours, JSON.stringify(tally)).toBeGreaterThan(0);
+    expect(tally.git, JSON.stringify(tally)).toBeGreaterThan(0);
   });
 
   it('hands over a damaged local object to git instead of copying it', async () => {

@@ -75,18 +75,34 @@ function pair(bare = false, config: Array<[string, string]> = []): Pair {
   return { env, a: bare ? gitDirA : a, b, gitDirA, gitDirB: bare ? b : join(b, '.git'), commits };
 }
 
-/** Move by git in a and in-process in b; both must agree. */
+/** Move by git in a and in-process in b; both must agree. Git's time is WHEN in the zone of this process (TZ), as git takes a bare epoch. */
 function both(p: Pair, ref: string, next: string, expected: string | null | undefined, reason: string): void {
   const args = ['update-ref', '-m', reason, ref, next];
   if (expected !== undefined) args.push(expected ?? '0'.repeat(40));
-  const env = { ...p.env, GIT_COMMITTER_DATE: `${WHEN / 1000} +0000` };
+  const env = { ...p.env, TZ: process.env.TZ ?? 'UTC', GIT_COMMITTER_DATE: `${WHEN / 1000}` };
   const r = spawnSync('git', args, { cwd: p.a, env, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
-  expect(moveRefInProcess({ gitDir: p.gitDirB, ref, next, expected, reason, ident: IDENT, when: WHEN })).toBe(true);
+  expect(moveRefInProcess({ gitDir: p.gitDirB, ref, next, expected, reason, ident: IDENT, when: WHEN }, p.env)).toBe(true);
+}
+
+/** Run `f` with this process in time zone `tz` (the forks pool: one process per test file). */
+function inZone(tz: string, f: () => void): void {
+  const before = process.env.TZ;
+  process.env.TZ = tz;
+  try {
+    f();
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
 }
 
 describe('refs moved in-process', () => {
-  it('leave the ref files and reflogs git leaves, over a sequence of moves', () => {
+  it('leave the ref files and reflogs git leaves, over a sequence of moves, in any time zone', () => {
+    for (const tz of ['UTC', 'Asia/Kolkata', 'America/St_Johns']) inZone(tz, () => sequence(tz));
+  });
+
+  function sequence(tz: string): void {
     const p = pair();
     const [c0, c1, c2, c3] = p.commits as [string, string, string, string];
     both(p, 'HEAD', c2, c3, 'commit: agentgit: 10 files from vm-1');
@@ -98,11 +114,12 @@ describe('refs moved in-process', () => {
     git(p.b, ['pack-refs', '--all'], p.env);
     both(p, 'refs/remotes/origin/main', c2, c3, 'update by push');
     both(p, 'refs/heads/side', c1, null, 'branch: Created from HEAD');
-    expect(refFiles(p.gitDirB)).toEqual(refFiles(p.gitDirA));
+    expect(refFiles(p.gitDirB), tz).toEqual(refFiles(p.gitDirA));
     expect(readFileSync(join(p.gitDirB, 'logs', 'HEAD'), 'utf8')).toContain('\treset: moving to somewhere\n');
+    expect(readFileSync(join(p.gitDirB, 'logs', 'HEAD'), 'utf8')).toContain({ UTC: ' +0000\t', 'Asia/Kolkata': ' +0530\t', 'America/St_Johns': ' -0330\t' }[tz]);
     const fsck = spawnSync('git', ['fsck', '--no-dangling'], { cwd: p.b, env: p.env, encoding: 'utf8' });
     expect(fsck.status, fsck.stderr).toBe(0);
-  });
+  }
 
   it('create reflogs where core.logAllRefUpdates makes git create them', () => {
     for (const [setting, bare] of [['false', false], ['always', false], ['true', true], [null, true]] as const) {
@@ -112,6 +129,8 @@ describe('refs moved in-process', () => {
       both(p, 'refs/heads/main', c1, undefined, 'moved');
       both(p, 'refs/agentgit/instances/x', c2, null, 'heartbeat');
       expect(refFiles(p.gitDirB), `logAllRefUpdates ${setting} bare ${bare}`).toEqual(refFiles(p.gitDirA));
+      // a ref already at its value: git writes no line for it, so git is left to do it
+      expect(moveRefInProcess({ gitDir: p.gitDirB, ref: 'refs/heads/main', next: c1, expected: c1, reason: 'same', ident: IDENT, when: WHEN }, p.env)).toBe(false);
     }
   });
 
@@ -119,8 +138,8 @@ describe('refs moved in-process', () => {
     const p = pair();
     const [c0, c1] = p.commits as [string, string];
     const before = refFiles(p.gitDirB);
-    expect(() => moveRefInProcess({ gitDir: p.gitDirB, ref: 'HEAD', next: c0, expected: c1, reason: 'x', ident: IDENT, when: WHEN })).toThrow(RefMovedError);
-    expect(() => moveRefInProcess({ gitDir: p.gitDirB, ref: 'refs/heads/main', next: c0, expected: null, reason: 'x', ident: IDENT, when: WHEN })).toThrow(RefMovedError);
+    expect(() => moveRefInProcess({ gitDir: p.gitDirB, ref: 'HEAD', next: c0, expected: c1, reason: 'x', ident: IDENT, when: WHEN }, p.env)).toThrow(RefMovedError);
+    expect(() => moveRefInProcess({ gitDir: p.gitDirB, ref: 'refs/heads/main', next: c0, expected: null, reason: 'x', ident: IDENT, when: WHEN }, p.env)).toThrow(RefMovedError);
     expect(refFiles(p.gitDirB)).toEqual(before);
     expect(existsSync(join(p.gitDirB, 'refs', 'heads', 'main.lock'))).toBe(false);
     expect(existsSync(join(p.gitDirB, 'HEAD.lock'))).toBe(false);
@@ -139,13 +158,24 @@ describe('refs moved in-process', () => {
       ['committer.name', (p) => void git(p.b, ['config', 'committer.name', 'Someone'], p.env)],
       ['a ref named like a directory of refs', (p) => mkdirSync(join(p.gitDirB, 'refs', 'remotes', 'origin', 'main', 'x'), { recursive: true }), 'refs/remotes/origin/main'],
       ['a ref name git would refuse', () => undefined, 'refs/heads/a..b'],
+      ['core.fsync', (p) => void git(p.b, ['config', 'core.fsync', 'reference'], p.env)],
+      ['a symbolic ref (git moves its target)', (p) => writeFileSync(join(p.gitDirB, 'refs', 'heads', 'alias'), 'ref: refs/heads/main\n'), 'refs/heads/alias'],
+      [
+        'a new ref under a packed one',
+        (p) => {
+          git(p.b, ['update-ref', 'refs/agentgit/x', p.commits[0]!], p.env);
+          git(p.b, ['pack-refs', '--all'], p.env);
+        },
+        'refs/agentgit/x/y',
+      ],
+      ['an empty reason', () => undefined, 'refs/heads/empty-reason'],
     ];
     for (const [what, setUp, ref] of cases) {
       const p = pair();
       const [c0, , , c3] = p.commits as [string, string, string, string];
       setUp(p);
       const before = refFiles(p.gitDirB);
-      expect(moveRefInProcess({ gitDir: p.gitDirB, ref: ref ?? 'HEAD', next: c0, expected: ref ? undefined : c3, reason: 'x', ident: IDENT, when: WHEN }), what).toBe(false);
+      expect(moveRefInProcess({ gitDir: p.gitDirB, ref: ref ?? 'HEAD', next: c0, expected: ref ? undefined : c3, reason: what === 'an empty reason' ? ' \n ' : 'x', ident: IDENT, when: WHEN }, p.env), what).toBe(false);
       expect(refFiles(p.gitDirB), what).toEqual(before);
     }
   });
@@ -171,6 +201,7 @@ describe('refs moved in-process', () => {
 
   it("fold a reason's whitespace as git's copy_reflog_msg", () => {
     expect(reflogReason('  a \t b\n\nc  ')).toBe('a b c');
+    expect(reflogReason('a\vb\f')).toBe('a\vb\f'); // git's isspace leaves \v and \f alone
     expect(reflogReason('commit (initial): x')).toBe('commit (initial): x');
   });
 });
