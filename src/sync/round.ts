@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from './heartbeat.js';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
 import { GitError, gitFailure, setChildDeadline } from '../git/exec.js';
 import { exitCodeOf, EXIT, firstLine, messageOf, PhaseError, TemporaryError } from '../errors.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
@@ -285,14 +285,23 @@ async function takePrefetch(pre: Prefetch): Promise<boolean> {
 }
 
 type PushResult = 'ok' | 'rejected';
+/** Why the last push was refused, when a lock file on the hub said so. */
+interface Refused {
+  lock: string | null;
+}
 
 /** Push the branch (never forced) and, in the same connection, this instance's heartbeat. */
-async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadline): Promise<PushResult> {
+async function pushHub(repo: Repo, remote: string, refspecs: string[], dl: Deadline, refused?: Refused): Promise<PushResult> {
   const r = await repo.push({ remote, refspecs, timeoutMs: dl.left() });
   if (r.code === 0) return 'ok';
   if (r.code === 128) throw gitFailure(['push'], r.code, r.stderr);
   const all = r.stdout + r.stderr;
-  if (/\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(all)) return 'rejected';
+  if (/\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(all)) {
+    // a lock file on the hub (another push at work, or one killed there): named if it outlasts the retries
+    const held = /Unable to create '([^'\n]+\.lock)': File exists/.exec(all)?.[1];
+    if (refused) refused.lock = held ? normalize(held) : null; // git writes it as HUB/./refs/…
+    return 'rejected';
+  }
   // what the hub said (a pre-receive hook's message, a quota) is what the operator needs
   const said = r.stderr.split('\n').filter((l) => /^remote: \S/.test(l)).map((l) => l.slice(8).trim()).slice(0, 3).join(' / ');
   const why = said ? `the hub refused the push: ${said}` : firstLine(r.stderr) || firstLine(r.stdout);
@@ -330,6 +339,8 @@ interface Exchange {
   prefetched?: Prefetch;
   /** Throws unless the round still holds its sync lock (SyncLock.assertHeld): asked before each step that writes. */
   stillHeld: () => Promise<void>;
+  /** Filled by a refused push (a lock file the hub named). */
+  refused?: Refused;
 }
 
 /** What the hub's commits changed here: added up over the exchange's attempts. */
@@ -451,7 +462,11 @@ async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
       if (p.notAdmitted) ex.notAdmitted = p.notAdmitted;
       if (p.pushed) ex.pushed = p.pushed;
       if (p.status === 'done') return ex;
-      if (attempt >= x.tries) throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
+      if (attempt >= x.tries) {
+        const lock = x.refused?.lock;
+        if (lock) throw new TemporaryError(`the hub's branch is locked: ${lock} exists (another push at work there, or one killed there left it; git never removes it); local work is committed, the next run goes on; if the file stays and no git runs on the hub, remove it`);
+        throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
+      }
       const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
       await new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, x.dl.left() - 1000))));
     }
@@ -604,7 +619,7 @@ async function publish(x: Exchange, p: { head: string | null; theirs: string | n
   try {
     await (await import('./scan.js')).scanBeforePush(repo, x.policy, head, p.theirs); // nothing secret leaves: docs/security.md
     const hb = await x.heartbeat(head, true, p.conflicts);
-    const r = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb.commit, settings.instance)] : [])], dl);
+    const r = await pushHub(repo, settings.remote, [`${head}:refs/heads/${settings.branch}`, ...(hb ? [pushRefspec(hb.commit, settings.instance)] : [])], dl, x.refused);
     if (r === 'rejected') return { status: 'rejected', head, heartbeatAt: hb?.at };
     await failpoint('push'); // the hub has it, this instance has not recorded it
     // git push moves the remote-tracking ref itself when the remote's fetch refspec covers it
@@ -852,7 +867,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
       const unreachable = await sshReady;
       if (unreachable) throw new GitError(`git fetch failed: ${firstLine(unreachable)}`, ['fetch'], 128, unreachable, false);
       const heartbeat = heartbeatMaker(repo, settings, policy.config.health.heartbeatSeconds, await readState(stateFile), out.held, t0);
-      const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead, trackBefore, prefetched, stillHeld: () => lock.assertHeld() });
+      const ex = await exchangeWithHub({ repo, policy, settings, ref, clocks, dl, push: o.push, tries: o.maxTries ?? 6, heartbeat, hubHead, trackBefore, prefetched, stillHeld: () => lock.assertHeld(), refused: { lock: null } });
       takeExchange(out, ex);
       heartbeatAt = ex.heartbeatAt;
       out.rebuild = await rebuildDerived(repo, policy, ex.startHead, out.head);
