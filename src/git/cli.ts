@@ -34,7 +34,7 @@ import {
 } from './backend.js';
 import { gitText, runGit, traceInProcess, type RunOptions, type RunResult } from './exec.js';
 import { pushToHubInProcess, type HubPushDone } from './hub-push.js';
-import { flushAllObjects, ObjectReader, type Ident } from './objects.js';
+import { flushAllObjects, objectReaderFor, type ObjectReader, type Ident } from './objects.js';
 import { moveRefInProcess } from './ref-move.js';
 import { readRef as readLooseOrPacked } from './iso/refs.js';
 
@@ -46,7 +46,7 @@ export class GitCli implements GitBackend {
     readonly gitDir: string,
     readonly caps: Capabilities,
   ) {
-    this.reader = new ObjectReader(root, gitDir);
+    this.reader = objectReaderFor(root, gitDir);
   }
 
   private run(args: string[], opts: Partial<RunOptions> = {}): Promise<RunResult> {

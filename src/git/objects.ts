@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitEnv, setBeforeSpawn, trackChild } from './exec.js';
 import { deflateLevel1, writePackSync, type PackObject } from './pack.js';
@@ -330,6 +330,48 @@ function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
   writtenBytes += bytes.length;
 }
 
+/**
+ * Sessions kept between rounds (a watcher: keepObjectReaders), one per
+ * repository: a round then starts no `cat-file` process of its own. A
+ * session git reads new loose objects and packs in (it looks again on a
+ * miss), so one kept open sees what later rounds write; it is replaced
+ * once READER_MAX_AGE_MS old (what git's caches hold stays bounded) and
+ * after its process died (a round's deadline kills it).
+ */
+const keptReaders = new Map<string, { reader: ObjectReader; since: number; ino: number }>();
+let keepReaders = false;
+const READER_MAX_AGE_MS = 10 * 60_000;
+
+/** From now on (true), a repository's object session outlives its Repo; false closes every kept one. */
+export function keepObjectReaders(keep: boolean): void {
+  keepReaders = keep;
+  if (!keep) {
+    for (const { reader } of keptReaders.values()) reader.close();
+    keptReaders.clear();
+  }
+}
+
+/** The object session for a repository: a kept one (keepObjectReaders) when there is one, else a new one. */
+export function objectReaderFor(cwd: string, gitDir: string): ObjectReader {
+  if (!keepReaders) return new ObjectReader(cwd, gitDir);
+  const key = `${cwd}\0${gitDir}`;
+  const kept = keptReaders.get(key);
+  let ino = -1;
+  try {
+    ino = statSync(gitDir).ino; // a repository made again at the same path (its git would still read the old one)
+  } catch {
+    /* gone: a new session fails as git does */
+  }
+  if (kept && Date.now() - kept.since < READER_MAX_AGE_MS && kept.reader.usable() && kept.ino === ino) return kept.reader;
+  if (kept) {
+    keptReaders.delete(key);
+    kept.reader.close();
+  }
+  const reader = new ObjectReader(cwd, gitDir, true);
+  keptReaders.set(key, { reader, since: Date.now(), ino });
+  return reader;
+}
+
 /** A `git cat-file --batch` session. Call close() when done. */
 export class ObjectReader {
   private child: ChildProcessWithoutNullStreams | null = null;
@@ -347,7 +389,14 @@ export class ObjectReader {
   constructor(
     private readonly cwd: string,
     private readonly gitDir: string | null = null,
+    /** Kept between rounds (objectReaderFor): close() leaves it open; only keepObjectReaders(false) ends it. */
+    private readonly kept = false,
   ) {}
+
+  /** Whether reads can still be answered (its git has not died). */
+  usable(): boolean {
+    return this.failed === null;
+  }
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
@@ -427,6 +476,12 @@ export class ObjectReader {
   }
 
   close(): void {
+    const key = `${this.cwd}\0${this.gitDir}`;
+    if (this.kept && keptReaders.get(key)?.reader === this) {
+      // a kept session stays open for the next round; one with reads pending (a round that failed midway) or a dead git is dropped
+      if (keepReaders && this.queue.length === 0 && this.failed === null) return;
+      keptReaders.delete(key);
+    }
     if (!this.child) return;
     this.child.removeAllListeners('close');
     this.child.stdin.end();

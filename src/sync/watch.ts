@@ -35,7 +35,7 @@ import { processStart, isAlive } from '../lock.js';
 import { isSshUrl, retireOldMasters, shareSshConnection, stopSharing } from '../git/ssh.js';
 import { pushGoesElsewhere, urlRules } from './ssh-ahead.js';
 import { Repo } from '../git/repo.js';
-import { forgetWrittenObjects } from '../git/objects.js';
+import { forgetWrittenObjects, keepObjectReaders } from '../git/objects.js';
 import { agentgitHome } from '../identity/keys.js';
 import type { Policy } from '../policy/policy.js';
 import { redactDeep, redactSecrets } from './secrets.js';
@@ -303,6 +303,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
   process.on('SIGHUP', onHup);
 
   info(`watching ${root} (debounce ${o.debounceMs} ms, poll ${o.pollSec} s, interval ${o.intervalSec} s)`);
+  keepObjectReaders(true); // one `git cat-file --batch` for the rounds, not one a round (git/objects.ts)
   try {
     while (!stopping) {
       if (reload) {
@@ -404,6 +405,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       if (o.maxRounds !== undefined && w.rounds >= o.maxRounds) break;
     }
   } finally {
+    keepObjectReaders(false);
     watcher.close();
     hubWatch.watch(null, branch);
     process.off('SIGTERM', onStop);
