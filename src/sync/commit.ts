@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { bytesEqual, decodeText } from '../merge/util.js';
 import type { Policy } from '../policy/policy.js';
 import { mapInOrder } from './pool.js';
-import type { IndexEntry, Repo } from '../git/repo.js';
+import type { IndexEntry, Repo, StatusEntry } from '../git/repo.js';
 import { clockPathFor, formatClockFile, isClockPath, maxClock, parseClockFile } from './clocks.js';
 import type { Held } from './guard.js';
 import { foldPendingConflicts, PENDING_CONFLICTS } from './conflict-record.js';
@@ -33,6 +33,12 @@ export interface CommitOptions {
   clocks: ClockSource;
   message: (files: string[]) => string;
   sign: boolean;
+  /**
+   * The work tree's status taken at the round's start (after its lock and
+   * recovery), used unless folding the merge driver's pending conflict
+   * records changed the work tree; else `git status` now.
+   */
+  status?: Promise<StatusEntry[]>;
   /** Called as changed files are read and checked (for a progress line on a TTY). */
   progress?: (done: number, total: number) => void;
 }
@@ -90,8 +96,8 @@ async function readWork(abs: string, maxBytes = Infinity): Promise<Work | null> 
 
 export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult> {
   const { repo, policy } = o;
-  await foldPendingConflicts(repo.root, repo.stateFile(PENDING_CONFLICTS)); // what `git merge` lost races to (merge-driver)
-  const status = await repo.status();
+  const folded = await foldPendingConflicts(repo.root, repo.stateFile(PENDING_CONFLICTS)); // what `git merge` lost races to (merge-driver)
+  const status = o.status && folded === 0 ? await o.status : await repo.status();
   if (status.length === 0) return { commit: null, committed: [], held: [], nested: [], notes: [] };
   // loaded only when something changed: a no-op round never parses the merge kinds
   const [{ checkFile, parsesAsJson }, { changedKeyPaths }] = await Promise.all([import('./guard.js'), import('../merge/json.js')]);

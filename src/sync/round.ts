@@ -24,7 +24,7 @@ import { fetchRefspec, makeHeartbeat, pushRefspec } from './heartbeat.js';
 import { join, normalize } from 'node:path';
 import { GitError, gitFailure, setChildDeadline } from '../git/exec.js';
 import { exitCodeOf, EXIT, firstLine, messageOf, PhaseError, TemporaryError } from '../errors.js';
-import type { CommitInfo, Repo } from '../git/repo.js';
+import type { CommitInfo, Repo, StatusEntry } from '../git/repo.js';
 import { commitLocalChanges } from './commit.js';
 import { openContext, settleAccepted, type Context } from './context.js';
 import { Policy } from '../policy/policy.js';
@@ -729,11 +729,11 @@ interface Committed {
 }
 
 /** Commit the agent's local changes (sync/commit.ts: guarded, signed); work committed while not admitted is marked for re-signing once admitted (identity/admission.ts). */
-async function commitLocal(ctx: Context, clocks: ClockSource): Promise<Committed> {
+async function commitLocal(ctx: Context, clocks: ClockSource, status?: Promise<StatusEntry[]>): Promise<Committed> {
   const { repo, policy, settings } = ctx;
   const msg = (files: string[]): string =>
     withInstanceTrailer(`agentgit: ${files.length} file${files.length === 1 ? '' : 's'} from ${settings.instance}\n\n${files.slice(0, 20).map((f) => `- ${f}`).join('\n')}${files.length > 20 ? `\n- … ${files.length - 20} more` : ''}`, settings.instance);
-  const c = await commitLocalChanges({ repo, policy, clocks, message: msg, sign: settings.sign });
+  const c = await commitLocalChanges({ repo, policy, clocks, message: msg, sign: settings.sign, status });
   const done: Committed = { committed: c.committed.length, held: c.held, notes: [...c.notes] };
   for (const n of c.nested) done.notes.push(`${n}/ holds its own .git: it is another repository and is not synced; move it out or remove its .git`);
   try {
@@ -833,6 +833,9 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   try {
     out.notes.push(...(await lockAndRecover(ctx, lock, o.waitSec)).notes);
     locked = true;
+    // the work tree's status, asked now (git CLI engine): nothing below changes the work tree or the index before the commit reads it
+    const status = repo.caps.engine === 'git CLI' ? repo.status() : undefined;
+    status?.catch(() => undefined); // a round that fails before the commit never awaits it: not an unhandled rejection
 
     const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
     // an ssh hub: one connection for the round's fetches and pushes, opened
@@ -858,7 +861,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     await clocks.load();
     const ref = await localBranchRef(repo, settings);
     await lock.assertHeld();
-    takeCommitted(await commitLocal(ctx, clocks));
+    takeCommitted(await commitLocal(ctx, clocks, status));
 
     if (!remoteUrl) {
       out.notes.push('no hub configured: committed locally only (`agentgit init --remote URL` sets one)');
