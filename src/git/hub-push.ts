@@ -52,7 +52,8 @@
  *
  * `AGENTGIT_HUB_PUSH=git` leaves every push to git (a comparison, a doubt).
  */
-import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { PushedRef } from './backend.js';
@@ -108,8 +109,8 @@ const LOCAL_FILESYSTEMS = new Set([
   0x858458f6, // ramfs
 ]);
 
-/** The plan for this push when it can be done in-process with git's result, else null. */
-function plan(gitDir: string, remote: string, refspecs: readonly string[], env: NodeJS.ProcessEnv): Plan | null {
+/** What this repository's settings say of the push (no hub file read yet): null when git must push. */
+function planLocal(gitDir: string, remote: string, refspecs: readonly string[], env: NodeJS.ProcessEnv): { url: string; path: string; fetchSpecs: string[] } | null {
   if (env.AGENTGIT_HUB_PUSH === 'git' || !/^[A-Za-z0-9._-]+$/.test(remote) || refspecs.length === 0) return null;
   if (env.GIT_OBJECT_DIRECTORY || env.GIT_ALTERNATE_OBJECT_DIRECTORIES || env.GIT_QUARANTINE_PATH || env.GIT_NAMESPACE) return null;
   const local = readConfigPairs(gitDir, env);
@@ -131,10 +132,15 @@ function plan(gitDir: string, remote: string, refspecs: readonly string[], env: 
   const url = urls[0]!;
   const path = url.startsWith('file://') ? decodeURIComponentOrNull(url.slice(7)) : url;
   if (!path || !isAbsolute(path) || /[\0\n]/.test(path)) return null;
+  return { url, path, fetchSpecs };
+}
+
+/** The hub's side of the plan (synchronous reads: called only for a hub on a local filesystem, localFilesystem). */
+function planHub(local: { url: string; path: string; fetchSpecs: string[] }, refspecs: readonly string[], env: NodeJS.ProcessEnv): Plan | null {
+  const { url, path, fetchSpecs } = local;
   try {
     const st = statSync(path);
     if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) return null;
-    if (!LOCAL_FILESYSTEMS.has(Number(statfsSync(path).type))) return null;
     for (const f of ['HEAD', 'objects', 'refs', 'config']) if (!existsSync(join(path, f))) return null;
     // a shallow hub, reftable, a linked worktree's git dir, reflogs to keep, a worktree with a branch checked out: git
     for (const f of ['shallow', 'reftable', 'logs', 'commondir', 'gitdir', 'worktrees']) if (existsSync(join(path, f))) return null;
@@ -163,6 +169,33 @@ function plan(gitDir: string, remote: string, refspecs: readonly string[], env: 
   return { url, hub: path, hubConfig, fetchSpecs, updates };
 }
 
+/** Hub path -> whether it is on a local filesystem, and until when that answer stands. */
+const filesystems = new Map<string, { local: boolean; until: number }>();
+
+/**
+ * Whether `path` is on a local filesystem (LOCAL_FILESYSTEMS), asked off
+ * the main thread (statfs of a stalled network mount never returns) and
+ * given up after 2 s (then: git pushes); the answer is kept 10 minutes.
+ */
+async function localFilesystem(path: string): Promise<boolean> {
+  const known = filesystems.get(path);
+  if (known && Date.now() < known.until) return known.local;
+  let timer: NodeJS.Timeout | undefined;
+  const local = await Promise.race([
+    statfs(path).then(
+      (st) => LOCAL_FILESYSTEMS.has(Number(st.type)),
+      () => false,
+    ),
+    new Promise<boolean>((done) => {
+      timer = setTimeout(() => done(false), 2000);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  filesystems.set(path, { local, until: Date.now() + 10 * 60_000 });
+  return local;
+}
+
 /**
  * A hub ref's id from its files, as git reads it: the loose file (a small
  * regular file holding an id), else packed-refs; undefined for anything
@@ -177,8 +210,8 @@ function hubRef(hub: string, name: string): string | null | undefined {
     if (!st.isFile() || st.size > 4096) return undefined;
     text = readFileSync(file, 'latin1');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') return undefined;
+    // ENOTDIR: a loose ref where this one's directory would be: git refuses the name
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
   }
   if (text !== null) return /^[0-9a-f]{40}\n?$/.test(text) ? text.slice(0, 40) : undefined;
   let packed: Map<string, string>;
@@ -239,7 +272,7 @@ class LocalObjects {
     if (z) {
       let raw: Buffer;
       try {
-        raw = inflateSync(z);
+        raw = inflateSync(z, { maxOutputLength: MAX_BYTES + 64 }); // a larger object: git pushes it
       } catch {
         return null;
       }
@@ -342,7 +375,9 @@ export function trackingRef(fetchSpecs: readonly string[], ref: string): string 
  * header), having written nothing the hub's refs name.
  */
 export async function pushToHubInProcess(gitDir: string, remote: string, refspecs: readonly string[], read: (oid: string) => Promise<Buffer | null>, env: NodeJS.ProcessEnv = process.env): Promise<HubPushDone | null> {
-  const p = plan(gitDir, remote, refspecs, env);
+  const local = planLocal(gitDir, remote, refspecs, env);
+  if (!local || !(await localFilesystem(local.path))) return null;
+  const p = planHub(local, refspecs, env);
   if (!p) return null;
   const objs = new LocalObjects(gitDir, read);
   const objects: Obj[] = [];

@@ -342,6 +342,12 @@ const keptReaders = new Map<string, { reader: ObjectReader; since: number; ino: 
 let keepReaders = false;
 const READER_MAX_AGE_MS = 10 * 60_000;
 
+/** Close every kept session (git's housekeeping repacked: a session would hold the old packs open). */
+export function dropKeptObjectReaders(): void {
+  for (const { reader } of keptReaders.values()) reader.close(true);
+  keptReaders.clear();
+}
+
 /** From now on (true), a repository's object session outlives its Repo; false closes every kept one. */
 export function keepObjectReaders(keep: boolean): void {
   keepReaders = keep;
@@ -362,7 +368,7 @@ export function objectReaderFor(cwd: string, gitDir: string): ObjectReader {
   } catch {
     /* gone: a new session fails as git does */
   }
-  if (kept && Date.now() - kept.since < READER_MAX_AGE_MS && kept.reader.usable() && kept.ino === ino) return kept.reader;
+  if (kept && Date.now() - kept.since < READER_MAX_AGE_MS && kept.reader.usable() && kept.ino === ino && kept.reader.inDir(cwd)) return kept.reader;
   if (kept) {
     keptReaders.delete(key);
     kept.reader.close();
@@ -371,6 +377,8 @@ export function objectReaderFor(cwd: string, gitDir: string): ObjectReader {
   keptReaders.set(key, { reader, since: Date.now(), ino });
   return reader;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** A `git cat-file --batch` session. Call close() when done. */
 export class ObjectReader {
@@ -396,6 +404,22 @@ export class ObjectReader {
   /** Whether reads can still be answered (its git has not died). */
   usable(): boolean {
     return this.failed === null;
+  }
+
+  /**
+   * Whether its git still works in `dir` (Linux: /proc/PID/cwd is that
+   * directory, not one deleted and made again at the same path, which may
+   * even reuse the inode number); true where /proc cannot tell.
+   */
+  inDir(dir: string): boolean {
+    if (!this.child?.pid) return true;
+    try {
+      const theirs = statSync(`/proc/${this.child.pid}/cwd`);
+      const ours = statSync(dir);
+      return theirs.ino === ours.ino && theirs.dev === ours.dev && theirs.birthtimeMs === ours.birthtimeMs;
+    } catch {
+      return true;
+    }
   }
 
   private start(): ChildProcessWithoutNullStreams {
@@ -441,7 +465,7 @@ export class ObjectReader {
         return;
       }
       const body = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
-      this.buf = this.buf.subarray(nl + 1 + size + 1);
+      this.buf = this.buf.length === nl + 1 + size + 1 ? EMPTY : this.buf.subarray(nl + 1 + size + 1); // a large object's buffer is not kept by an empty view
       this.queue.shift()!.resolve(body);
     }
   }
@@ -461,6 +485,8 @@ export class ObjectReader {
       }
     }
     if (spec.includes('\n')) return Promise.resolve(null);
+    // `:path` names the index, which a long-lived git reads once: a kept session would answer with an old one
+    if (this.kept && spec.startsWith(':')) return Promise.reject(new Error(`git cat-file: ${spec}: index paths are not read through a session kept between rounds`));
     const child = this.start();
     return new Promise((resolve, reject) => {
       this.queue.push({ resolve, reject });
@@ -475,19 +501,23 @@ export class ObjectReader {
     });
   }
 
-  close(): void {
+  /** End the session (a kept one stays open for the next round unless `force`). */
+  close(force = false): void {
     const key = `${this.cwd}\0${this.gitDir}`;
     if (this.kept && keptReaders.get(key)?.reader === this) {
       // a kept session stays open for the next round; one with reads pending (a round that failed midway) or a dead git is dropped
-      if (keepReaders && this.queue.length === 0 && this.failed === null) return;
+      if (!force && keepReaders && this.queue.length === 0 && this.failed === null) return;
       keptReaders.delete(key);
     }
+    // reads still waiting are answered: nobody is left hanging on a git that is stopped
+    const pending = this.queue.splice(0);
+    for (const p of pending) p.reject(new Error('git cat-file --batch was closed'));
     if (!this.child) return;
     this.child.removeAllListeners('close');
     this.child.stdin.end();
     // reads still pending (a round that failed midway): stop git now rather
     // than wait for it to stream what nobody will read
-    if (this.queue.length > 0) this.child.kill('SIGKILL');
+    if (pending.length > 0) this.child.kill('SIGKILL');
     this.child = null;
   }
 }

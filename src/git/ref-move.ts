@@ -84,6 +84,7 @@ export function moveRefInProcess(m: RefMove, env: NodeJS.ProcessEnv = process.en
   if (!/^[0-9a-f]{40}$/.test(m.next)) return false;
   let head: string;
   try {
+    if (!lstatSync(join(m.gitDir, 'HEAD')).isFile()) return false; // a symlink HEAD (core.preferSymlinkRefs): git
     head = readFileSync(join(m.gitDir, 'HEAD'), 'utf8');
   } catch {
     return false;
@@ -95,7 +96,8 @@ export function moveRefInProcess(m: RefMove, env: NodeJS.ProcessEnv = process.en
   const withHead = target === onBranch;
   if (!plainRefName(target)) return false;
   try {
-    if (lstatSync(join(m.gitDir, target)).isDirectory()) return false; // a ref named like a directory of refs: git refuses it
+    // a ref named like a directory of refs (git refuses it), or a symlink ref (git moves its target): git
+    if (!lstatSync(join(m.gitDir, target)).isFile()) return false;
   } catch {
     /* no loose file: the usual case for a new ref, fine */
   }

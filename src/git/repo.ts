@@ -12,7 +12,7 @@ import { readConfigFiles } from './config.js';
 import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
 import { GitError } from './exec.js';
 import { gitInt, housekeepingDueAt } from './housekeeping.js';
-import { batchObjects, blobOid, commitPayload, endBatch, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
+import { batchObjects, dropKeptObjectReaders, blobOid, commitPayload, endBatch, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /**
  * The engine every repository opened in this process goes through: chosen
@@ -699,6 +699,7 @@ export class Repo {
   async housekeeping(config: Map<string, string>): Promise<boolean> {
     if (!this.housekeepingDue(config)) return false;
     await this.backend.housekeeping();
+    dropKeptObjectReaders(); // a kept session would hold the packs a repack removed
     return true;
   }
 

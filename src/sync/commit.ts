@@ -97,7 +97,12 @@ async function readWork(abs: string, maxBytes = Infinity): Promise<Work | null> 
 export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult> {
   const { repo, policy } = o;
   const folded = await foldPendingConflicts(repo.root, repo.stateFile(PENDING_CONFLICTS)); // what `git merge` lost races to (merge-driver)
-  const status = o.status && folded === 0 ? await o.status : await repo.status();
+  let status: StatusEntry[];
+  if (o.status && folded === 0) status = await o.status;
+  else {
+    await o.status?.catch(() => undefined); // an early status dropped may still hold index.lock while it refreshes the index
+    status = await repo.status();
+  }
   if (status.length === 0) return { commit: null, committed: [], held: [], nested: [], notes: [] };
   // loaded only when something changed: a no-op round never parses the merge kinds
   const [{ checkFile, parsesAsJson }, { changedKeyPaths }] = await Promise.all([import('./guard.js'), import('../merge/json.js')]);

@@ -464,7 +464,7 @@ async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
       if (p.status === 'done') return ex;
       if (attempt >= x.tries) {
         const lock = x.refused?.lock;
-        if (lock) throw new TemporaryError(`the hub's branch is locked: ${lock} exists (another push at work there, or one killed there left it; git never removes it); local work is committed, the next run goes on; if the file stays and no git runs on the hub, remove it`);
+        if (lock) throw new TemporaryError(`a ref is locked: ${lock} exists (another git at work there, or one killed there left it; git never removes it); local work is committed, the next run goes on; if the file stays and no git runs there, remove it`);
         throw new TemporaryError(`the hub kept moving: push rejected ${attempt} times; local work is committed, the next run goes on`);
       }
       const backoff = Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());

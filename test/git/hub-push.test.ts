@@ -196,6 +196,14 @@ describe('a push to a hub on disk made in-process', () => {
         },
       ],
       [
+        'a new ref under a loose one on the hub',
+        (x) => {
+          git(x.mine, ['update-ref', 'refs/agentgit/instances/x', git(x.mine, ['rev-parse', 'main'], x.env).trim()], x.env);
+          const empty = git(x.dir, ['hash-object', '-t', 'tree', '-w', '--stdin'], x.env).trim();
+          return [`+${git(x.dir, ['commit-tree', empty, '-m', 'hb'], x.env).trim()}:refs/agentgit/instances/x/y`];
+        },
+      ],
+      [
         'a new ref under a packed one on the hub',
         (x) => {
           git(x.mine, ['update-ref', 'refs/agentgit/instances/x', git(x.mine, ['rev-parse', 'main'], x.env).trim()], x.env);

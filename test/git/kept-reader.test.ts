@@ -44,6 +44,8 @@ describe('object sessions kept between rounds', () => {
     git(r.dir, ['prune-packed'], r.env);
     expect((await second.read(c))?.toString()).toBe('packed\n');
     expect((await second.read(b))?.toString()).toBe('written after the session started\n');
+    // the index is read once by a long-lived git: a kept session does not answer `:path`
+    await expect(second.read(':README')).rejects.toThrow(/index paths/);
     second.close();
   });
 

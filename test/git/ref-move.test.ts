@@ -8,7 +8,7 @@
  * fails as git's does; what git would do more with is left to it.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RefMovedError } from '../../src/git/iso/refs.js';
@@ -169,6 +169,7 @@ describe('refs moved in-process', () => {
         'refs/agentgit/x/y',
       ],
       ['an empty reason', () => undefined, 'refs/heads/empty-reason'],
+      ['a symlink ref (git moves its target)', (p) => symlinkSync('main', join(p.gitDirB, 'refs', 'heads', 'linked')), 'refs/heads/linked'],
     ];
     for (const [what, setUp, ref] of cases) {
       const p = pair();
