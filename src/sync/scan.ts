@@ -58,15 +58,19 @@ async function readCache(file: string): Promise<{ ids: string[]; set: Set<string
  * killed process is dropped by the read), rewritten with the newest
  * CACHE_LIMIT once it holds twice as many.
  */
-async function writeCache(file: string, cached: string[], added: string[]): Promise<void> {
+async function writeCache(file: string, cache: { ids: string[]; set: Set<string> }, added: string[]): Promise<void> {
   if (added.length === 0) return;
-  const all = [...cached, ...added];
-  if (cached.length > 0 && all.length <= 2 * CACHE_LIMIT) {
+  if (cache.ids.length > 0 && cache.ids.length + added.length <= 2 * CACHE_LIMIT) {
     await appendFile(file, added.join('\n') + '\n');
-    await remember(file, all);
+    // the kept copy grows with the file (no new set of thousands of ids a round)
+    const ids = cache.ids.concat(added);
+    const set = cache.set;
+    for (const id of added) set.add(id);
+    const st = await stat(file).catch(() => null);
+    memo = st ? { file, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ids, set } : null;
     return;
   }
-  const keep = all.slice(-CACHE_LIMIT);
+  const keep = [...cache.ids, ...added].slice(-CACHE_LIMIT);
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, keep.join('\n') + '\n');
   await rename(tmp, file);
@@ -147,7 +151,7 @@ export async function scanBeforePush(repo: Repo, policy: Policy, head: string, h
     });
   }
   if (findings.length > 0) throw new SecretsInPushError(refusal(findings, hub), findings);
-  await writeCache(cacheFile, cached.ids, commits.map((c) => c.oid)).catch(() => undefined);
+  await writeCache(cacheFile, cached, commits.map((c) => c.oid)).catch(() => undefined);
 }
 
 function refusal(f: SecretFinding[], hub: string | null): string {
