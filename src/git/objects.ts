@@ -52,7 +52,7 @@ export async function writeObject(gitDir: string, type: ObjectType, bytes: Uint8
     batch.objects.set(oid, { oid, type, bytes: Buffer.from(bytes) });
     batch.bytes += bytes.length;
   }
-  if (type === 'blob') remember(gitDir, oid, bytes);
+  remember(gitDir, oid, bytes);
   if (batch.bytes >= BATCH_MAX_BYTES) flushObjects(gitDir);
   return oid;
 }
@@ -99,7 +99,7 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
       closeSync(fd);
     }
     renameSync(tmp, file);
-    if (type === 'blob') remember(gitDir, oid, bytes);
+    remember(gitDir, oid, bytes);
   } catch (e) {
     try {
       unlinkSync(tmp);
@@ -293,15 +293,20 @@ export function parseCommitHeader(raw: Buffer | string): CommitHeader | null {
 }
 
 interface Pending {
+  /** The oid asked for (a tree or commit read by it is remembered), or null for `rev:path` and the like. */
+  oid: string | null;
   resolve: (v: Buffer | null) => void;
   reject: (e: Error) => void;
 }
 
 /**
- * Blobs this process wrote, by oid, so that reading one back (the merge
- * reading our just-committed side, the work-tree update reading the merged
- * result) costs no round trip to cat-file. Content-addressed, so it can
- * never be stale; bounded in bytes.
+ * Objects this process wrote, and trees and commits it read by id, so that
+ * reading one back (the merge reading our just-committed side, a tree built
+ * on the last round's, the heartbeat's tree of the head) costs no round
+ * trip to cat-file. Content-addressed, so never stale; bounded in bytes,
+ * least recently used first out. A watcher keeps a few MiB of it between
+ * rounds (forgetWrittenObjects) and drops it all when git's housekeeping
+ * may have pruned (dropKeptObjectReaders) or the repository was made again.
  */
 const written = new Map<string, Buffer>();
 let writtenBytes = 0;
@@ -312,10 +317,18 @@ function writtenKey(gitDir: string, oid: string): string {
   return `${gitDir}\0${oid}`;
 }
 
-/** Drop the blobs this process wrote (a long-lived process, between rounds: a round reads back only its own). */
-export function forgetWrittenObjects(): void {
-  written.clear();
-  writtenBytes = 0;
+/** Drop what the cache holds beyond `keepBytes` (0: all), least recently used first: a long-lived process, between rounds. */
+export function forgetWrittenObjects(keepBytes = 0): void {
+  while (writtenBytes > keepBytes && written.size > 0) {
+    const [first, b] = written.entries().next().value as [string, Buffer];
+    written.delete(first);
+    writtenBytes -= b.length;
+  }
+}
+
+/** What the cache holds (tests). */
+export function writtenObjectsBytes(): number {
+  return writtenBytes;
 }
 
 function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
@@ -328,6 +341,17 @@ function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
   }
   written.set(key, Buffer.from(bytes));
   writtenBytes += bytes.length;
+}
+
+/** The cached object `oid` of `gitDir`, marked as used last. */
+function recall(gitDir: string, oid: string): Buffer | undefined {
+  const key = writtenKey(gitDir, oid);
+  const b = written.get(key);
+  if (b) {
+    written.delete(key);
+    written.set(key, b);
+  }
+  return b;
 }
 
 /**
@@ -346,6 +370,7 @@ const READER_MAX_AGE_MS = 10 * 60_000;
 export function dropKeptObjectReaders(): void {
   for (const { reader } of keptReaders.values()) reader.close(true);
   keptReaders.clear();
+  forgetWrittenObjects(); // housekeeping may have pruned what it holds: git is asked again
 }
 
 /** From now on (true), a repository's object session outlives its Repo; false closes every kept one. */
@@ -372,6 +397,7 @@ export function objectReaderFor(cwd: string, gitDir: string): ObjectReader {
   if (kept) {
     keptReaders.delete(key);
     kept.reader.close();
+    if (kept.ino !== ino) forgetWrittenObjects(); // another repository at this path: what it holds is its own
   }
   const reader = new ObjectReader(cwd, gitDir, true);
   keptReaders.set(key, { reader, since: Date.now(), ino });
@@ -379,6 +405,7 @@ export function objectReaderFor(cwd: string, gitDir: string): ObjectReader {
 }
 
 const EMPTY = Buffer.alloc(0);
+const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** A `git cat-file --batch` session. Call close() when done. */
 export class ObjectReader {
@@ -459,20 +486,24 @@ export class ObjectReader {
         this.queue.shift()!.resolve(null);
         continue;
       }
-      const size = Number(header.split(' ')[2]);
+      const [name, type, sizeText] = header.split(' ');
+      const size = Number(sizeText);
       if (this.buf.length < nl + 1 + size + 1) {
         this.need = nl + 1 + size + 1;
         return;
       }
       const body = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
       this.buf = this.buf.length === nl + 1 + size + 1 ? EMPTY : this.buf.subarray(nl + 1 + size + 1); // a large object's buffer is not kept by an empty view
-      this.queue.shift()!.resolve(body);
+      const p = this.queue.shift()!;
+      // a tree or commit asked for by its id, as git answered (its id checked: content-addressed, so it is this id's for good)
+      if (p.oid !== null && p.oid === name && (type === 'tree' || type === 'commit') && this.gitDir !== null && objectOid(type, body) === p.oid) remember(this.gitDir, p.oid, body);
+      p.resolve(body);
     }
   }
 
   /** Content of an object by oid or `rev:path`; null when missing. */
   read(spec: string): Promise<Buffer | null> {
-    const mine = this.gitDir === null ? undefined : written.get(writtenKey(this.gitDir, spec));
+    const mine = this.gitDir === null ? undefined : recall(this.gitDir, spec);
     if (mine) return Promise.resolve(Buffer.from(mine));
     if (this.failed) return Promise.reject(this.failed);
     // an object of this round's batch (or a path inside one): git is asked only once it is on disk
@@ -489,7 +520,7 @@ export class ObjectReader {
     if (this.kept && spec.startsWith(':')) return Promise.reject(new Error(`git cat-file: ${spec}: index paths are not read through a session kept between rounds`));
     const child = this.start();
     return new Promise((resolve, reject) => {
-      this.queue.push({ resolve, reject });
+      this.queue.push({ oid: OID.test(spec) ? spec : null, resolve, reject });
       this.requests.push(spec + '\n');
       if (this.requests.length === 1) {
         queueMicrotask(() => {

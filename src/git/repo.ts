@@ -9,10 +9,10 @@ import type * as Git from './backend.js';
 import { gitCliEngine } from './cli.js';
 import { wantIsoGit } from './iso/choose.js';
 import { readConfigFiles } from './config.js';
-import { buildTreeInProcess, diffTreesInProcess, TreeConflict, type RawChange } from './tree.js';
+import { buildTreeInProcess, diffTreesInProcess, findTreeEntry, parseTree, plainTreeEntries, TreeConflict, type RawChange } from './tree.js';
 import { GitError } from './exec.js';
 import { gitInt, housekeepingDueAt } from './housekeeping.js';
-import { batchObjects, dropKeptObjectReaders, blobOid, commitPayload, endBatch, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
+import { batchObjects, dropKeptObjectReaders, blobOid, commitPayload, objectOid, endBatch, flushObjects, parseCommitHeader, plainIdent, withSignature, writeObject, type Ident } from './objects.js';
 
 /**
  * The engine every repository opened in this process goes through: chosen
@@ -597,6 +597,53 @@ export class Repo {
     const m = c ? /^tree ([0-9a-f]{40,64})\n/.exec(c.subarray(0, 70).toString('latin1')) : null;
     return m ? m[1]! : null;
   }
+
+  /**
+   * What `git cat-file` answers for `COMMIT:PATH` (COMMIT an oid), found
+   * here through its trees, read by id (so a watcher holds them between
+   * rounds: git/objects.ts) with git's own lookup (tree.ts findTreeEntry);
+   * null when git finds nothing. Anything unusual (a relative path, an
+   * object not what its id says, a tree git would not decode) is asked
+   * of git as `COMMIT:PATH`.
+   */
+  async readAt(commit: string, path: string): Promise<Buffer | null> {
+    const askGit = (): Promise<Buffer | null> => this.objects.read(`${commit}:${path}`);
+    if (!/^[0-9a-f]{40}$/.test(commit) || path === '' || path === '.' || path === '..' || path.startsWith('./') || path.startsWith('../') || /[\0\n]/.test(path)) return askGit();
+    const c = await this.objects.read(commit);
+    const m = c && objectOid('commit', c) === commit ? /^tree ([0-9a-f]{40})\n/.exec(c.subarray(0, 46).toString('latin1')) : null;
+    if (!m) return askGit();
+    let tree = m[1]!;
+    let rest = Buffer.from(path, 'utf8').toString('latin1');
+    for (let depth = 0; depth < 4096; depth++) {
+      const entries = await this.treeEntries(tree);
+      if (!entries) return askGit();
+      const found = findTreeEntry(entries, rest);
+      if (found === null) return null;
+      if ('oid' in found) return this.objects.read(found.oid);
+      ({ tree, rest } = found);
+    }
+    return askGit();
+  }
+
+  /** A tree's entries when it is one git decodes (its id checked), parsed once per Repo; null: ask git. */
+  private async treeEntries(tree: string): Promise<ReturnType<typeof parseTree> | null> {
+    const known = this.parsedTrees.get(tree);
+    if (known) return known;
+    const buf = await this.objects.read(tree);
+    if (!buf || objectOid('tree', buf) !== tree) return null;
+    let entries: ReturnType<typeof parseTree>;
+    try {
+      entries = parseTree(buf);
+    } catch {
+      return null;
+    }
+    if (!plainTreeEntries(entries)) return null;
+    if (this.parsedTrees.size >= 1024) this.parsedTrees.clear();
+    this.parsedTrees.set(tree, entries);
+    return entries;
+  }
+
+  private readonly parsedTrees = new Map<string, ReturnType<typeof parseTree>>();
 
   /** Parents of a commit, from the cat-file session. */
   async parentsOf(commit: string): Promise<string[]> {

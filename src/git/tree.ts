@@ -45,18 +45,57 @@ export function parseTree(buf: Buffer, idBytes = 20): Entry[] {
   return out;
 }
 
+/**
+ * One step of git's lookup of `REV:PATH` (tree-walk.c, find_tree_entry),
+ * over a tree's entries in their stored order: `name` (the rest of the path,
+ * its bytes as a latin1 string) names an entry, or a tree to look in for
+ * `rest`; null: git finds nothing. git's own early stop is kept (it takes
+ * the entries as sorted: a name past `name` ends the search), so an
+ * unsorted tree answers as git answers it. The entries must be ones git
+ * decodes (plainTreeEntries): git stops with an error on the others.
+ */
+export function findTreeEntry(entries: readonly Entry[], name: string): { oid: string } | { tree: string; rest: string } | null {
+  for (const e of entries) {
+    const len = e.name.length;
+    if (len > name.length) continue;
+    const head = name.slice(0, len);
+    if (head > e.name) continue;
+    if (head < e.name) return null;
+    if (len === name.length) return { oid: e.oid };
+    if (name[len] !== '/') continue;
+    if ((parseInt(e.mode, 8) & 0o170000) !== 0o040000) return null; // S_ISDIR
+    if (len + 1 === name.length) return { oid: e.oid };
+    return { tree: e.oid, rest: name.slice(len + 1) };
+  }
+  return null;
+}
+
+/** Whether git decodes every entry (tree-walk.c decode_tree_entry: an octal mode, a name): else only git may answer about this tree. */
+export function plainTreeEntries(entries: readonly Entry[]): boolean {
+  return entries.every((e) => /^[0-7]{1,6}$/.test(e.mode) && e.name.length > 0);
+}
+
 /** git's order: by name bytes, a directory's name compared as if it ended in '/'. */
 function sortKey(e: Entry): string {
   return e.mode === TREE_MODE ? e.name + '/' : e.name;
 }
 
 export function formatTree(entries: Entry[]): Buffer {
-  const sorted = [...entries].sort((a, b) => {
-    const x = sortKey(a);
-    const y = sortKey(b);
-    return x < y ? -1 : x > y ? 1 : 0; // latin1 strings: code units are the bytes
-  });
-  return Buffer.concat(sorted.flatMap((e) => [Buffer.from(`${e.mode} `, 'latin1'), Buffer.from(e.name, 'latin1'), Buffer.from([0]), Buffer.from(e.oid, 'hex')]));
+  const sorted = entries.map((e) => ({ e, key: sortKey(e) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)); // latin1 strings: code units are the bytes
+  // one buffer written in place (a tree of a year's daily logs has hundreds of entries, and is written every round)
+  let size = 0;
+  for (const { e } of sorted) size += e.mode.length + 1 + e.name.length + 1 + (e.oid.length >> 1);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const { e } of sorted) {
+    at += out.write(e.mode, at, 'latin1');
+    out[at++] = 0x20;
+    at += out.write(e.name, at, 'latin1');
+    out[at++] = 0;
+    at += out.write(e.oid, at, 'hex');
+  }
+  if (at !== size) throw new Error(`tree entry with a malformed id: ${sorted.find(({ e }) => !/^(?:[0-9a-f]{2})+$/.test(e.oid))?.e.oid ?? '?'}`);
+  return out;
 }
 
 interface Node {

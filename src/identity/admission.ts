@@ -14,7 +14,7 @@ import { parseSigners, SIGNERS_PATH } from './signers.js';
 import { revokedIn, verifyRange } from './verify.js';
 
 export async function signersAt(repo: Repo, rev: string): Promise<ReturnType<typeof parseSigners>> {
-  const b = await repo.objects.read(`${rev}:${SIGNERS_PATH}`);
+  const b = await repo.readAt(rev, SIGNERS_PATH);
   return parseSigners(b ? b.toString('utf8') : null);
 }
 

@@ -62,7 +62,7 @@ function signersReader(repo: Repo): SignersOf {
   return async (rev) => {
     let s = cache.get(rev);
     if (!s) {
-      const b = await repo.objects.read(`${rev}:${SIGNERS_PATH}`);
+      const b = await repo.readAt(rev, SIGNERS_PATH);
       s = parseSigners(b ? b.toString('utf8') : null);
       cache.set(rev, s);
     }
@@ -134,7 +134,7 @@ async function saveRevoked(file: string, at: string, revoked: Revoked): Promise<
 
 /** Whether two commits hold the same allowed_signers (the same blob, or both none), read in-process. */
 async function sameSigners(repo: Repo, a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([repo.objects.read(`${a}:${SIGNERS_PATH}`), repo.objects.read(`${b}:${SIGNERS_PATH}`)]);
+  const [x, y] = await Promise.all([repo.readAt(a, SIGNERS_PATH), repo.readAt(b, SIGNERS_PATH)]);
   return x === null || y === null ? x === y : x.equals(y);
 }
 

@@ -125,6 +125,8 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   // what each changed file held at HEAD and holds now, read a few files at a
   // time in chunks (bounded memory); then checked and staged in status order
   const CHUNK = 64;
+  const head = await repo.revParse('HEAD');
+  const atHead = (path: string): Promise<Buffer | null> => (head !== null ? repo.readAt(head, path) : repo.objects.read(`HEAD:${path}`));
   for (let from = 0; from < status.length; from += CHUNK) {
     const chunk = status.slice(from, from + CHUNK);
     const pre = await mapInOrder(chunk, async (s) => {
@@ -138,7 +140,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       if (kind === 'local' && !policy.isSecretPath(path)) return null; // ignored layer, tracked by mistake: leave it alone
       const tracked = s.xy !== '??' && s.xy[0] !== 'A';
       // a clock file's work-tree bytes are read when it is staged (below)
-      const [before, work] = await Promise.all([tracked ? repo.objects.read(`HEAD:${path}`) : null, isClockPath(path) ? null : readWork(join(repo.root, path), policy.config.maxFileBytes)]);
+      const [before, work] = await Promise.all([tracked ? atHead(path) : null, isClockPath(path) ? null : readWork(join(repo.root, path), policy.config.maxFileBytes)]);
       return { path, kind, before, work };
     });
     for (const p of pre) if (p) await commitOne(p);
@@ -207,7 +209,9 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const headBorn = clockFiles.size > 0 && (await repo.revParse('HEAD')) !== null;
   const clockBytes = new Map([...clockFiles].map(([cpath, clocks]) => [cpath, formatClockFile(clocks)]));
   writeWorkTreeFilesSync(repo.root, clockBytes); // never through a symbolic link
-  for (const [cpath, bytes] of clockBytes) await put(cpath, bytes, '100644', headBorn ? await repo.objects.read(`HEAD:${cpath}`) : null);
+  const clockBefore = await Promise.all([...clockBytes.keys()].map((cpath) => (headBorn ? atHead(cpath) : null))); // read at once: one round trip
+  let ci = 0;
+  for (const [cpath, bytes] of clockBytes) await put(cpath, bytes, '100644', clockBefore[ci++] ?? null);
   // a held file a person staged by hand must not ride along: back to HEAD's
   // version, or out of the index before the first commit
   if (held.length > 0) {
@@ -216,8 +220,13 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
       (await repo.revParse('HEAD')) !== null,
     );
   }
-  await repo.updateIndex(stage);
-  if (staged.length === 0) return { commit: null, committed: [], held, nested, notes };
+  // git writes the index while the tree and the commit are built here: commitStage waits for it before the branch moves
+  const indexed = repo.updateIndex(stage);
+  indexed.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+  if (staged.length === 0) {
+    await indexed;
+    return { commit: null, committed: [], held, nested, notes };
+  }
   const visible = staged.filter((p) => !isClockPath(p));
   // The index now differs from HEAD only by `stage`, unless a path this
   // round left alone was staged by hand (a tracked local-layer file, a
@@ -225,7 +234,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   const stagedPaths = new Set(stage.map((e) => e.path));
   const heldPaths = new Set(held.map((h) => h.path));
   const byHand = status.some((s) => s.xy[0] !== ' ' && s.xy[0] !== '?' && !stagedPaths.has(s.path) && !heldPaths.has(s.path));
-  const commit = await commitStage(repo, byHand ? null : stage, o.message(visible), o.sign);
+  const commit = await commitStage(repo, byHand ? null : stage, o.message(visible), o.sign, indexed);
   await o.clocks.save();
   if (commit === null) return { commit: null, committed: [], held, nested, notes };
   return { commit, committed: visible, held, nested, notes };
@@ -240,18 +249,24 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
  * ssh-keygen, auto maintenance: see Repo.housekeeping). Otherwise, or
  * when the stage holds something only the index can place, `git commit`.
  */
-async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: string, sign: boolean): Promise<string | null> {
+async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: string, sign: boolean, indexed: Promise<void>): Promise<string | null> {
   if (stage !== null && repo.commitsInProcess(sign)) {
-    const head = await repo.revParse('HEAD');
-    const tree = await repo.buildTree(head, stage);
-    if (head && tree === (await repo.treeOf(head))) return null; // never an empty commit
-    const text = cleanMessage(message);
-    const commit = await repo.commitTree(tree, head ? [head] : [], text, { sign });
-    const subject = text.split('\n', 1)[0] ?? '';
+    let built: { head: string | null; commit: string; subject: string } | null;
+    try {
+      const head = await repo.revParse('HEAD');
+      const tree = await repo.buildTree(head, stage);
+      const text = cleanMessage(message);
+      built = head && tree === (await repo.treeOf(head)) ? null : { head, commit: await repo.commitTree(tree, head ? [head] : [], text, { sign }), subject: text.split('\n', 1)[0] ?? '' };
+    } finally {
+      await indexed; // the index holds the stage before the branch moves (and no git is left writing it when this fails)
+    }
+    if (built === null) return null; // never an empty commit
+    const { head, commit, subject } = built;
     await failpoint('commit'); // objects written, the branch not moved (docs/reliability.md)
     await repo.updateRef('HEAD', commit, head, `commit${head ? '' : ' (initial)'}: ${subject}`);
     return commit;
   }
+  await indexed;
   // never an empty commit: nothing staged against HEAD, nothing to commit
   if ((await repo.revParse('HEAD')) && (await repo.indexMatchesHead())) return null;
   await failpoint('commit');

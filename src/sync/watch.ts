@@ -370,7 +370,7 @@ export async function runWatch(o: WatchOptions): Promise<number> {
       const startedAt = Date.now();
       const hub = hubDir;
       const r = await syncRound({ dir: o.dir, push: true, timeoutSec: o.timeoutSec ?? 120, waitSec: 0, keepSsh: true, hubHead: trigger === 'local' && hub !== null ? () => readHubRef(hub, branch) : undefined });
-      forgetWrittenObjects(); // a cache for the round's own reads: nothing to keep for days
+      forgetWrittenObjects(KEPT_OBJECT_BYTES); // the objects the next round most likely reads again (its trees, the blobs of the logs it appends to), no more
       retireOldMasters(); // the connection kept across rounds is renewed as a cron round's is (git/ssh.ts)
       const end = Date.now();
       lastRoundEnd = end;
@@ -446,6 +446,8 @@ async function cleanPaths(repo: Context['repo'], paths: string[]): Promise<boole
 const TRACE = process.env.AGENTGIT_TRACE === '1';
 /** How long after a round the events of its own writes may still arrive (inotify delivers them within milliseconds; a later one costs a round that finds nothing and writes nothing). */
 const SELF_WRITE_MS = 1000;
+/** Objects kept in memory between rounds (git/objects.ts): the last round's trees and blobs, bounded so memory stays flat for days. */
+const KEPT_OBJECT_BYTES = 4 << 20;
 
 /**
  * The bare repository a hub URL names on this machine (a path, relative to

@@ -6,14 +6,17 @@
  * keeping, every Repo has its own.
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { keepObjectReaders, objectReaderFor } from '../../src/git/objects.js';
+import { dropKeptObjectReaders, forgetWrittenObjects, keepObjectReaders, objectReaderFor, writtenObjectsBytes } from '../../src/git/objects.js';
 import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
-afterEach(() => keepObjectReaders(false));
+afterEach(() => {
+  keepObjectReaders(false);
+  forgetWrittenObjects();
+});
 
 function repo(): { dir: string; gitDir: string; env: NodeJS.ProcessEnv; blob: (text: string) => string } {
   const root = tempDir();
@@ -67,5 +70,42 @@ describe('object sessions kept between rounds', () => {
     expect(x).not.toBe(y);
     x.close();
     y.close();
+  });
+
+  it('trees and commits read by id are held in memory between rounds, within a bound, until housekeeping', async () => {
+    const r = repo();
+    keepObjectReaders(true);
+    forgetWrittenObjects();
+    const blob = r.blob('content\n');
+    const tree = spawnSync('git', ['mktree'], { cwd: r.dir, env: r.env, input: `100644 blob ${blob}\tf\n`, encoding: 'utf8' }).stdout.trim();
+    const commit = git(r.dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit-tree', tree, '-m', 'c'], r.env).trim();
+    const loose = (oid: string): string => join(r.gitDir, 'objects', oid.slice(0, 2), oid.slice(2));
+    const reader = objectReaderFor(r.dir, r.gitDir);
+    const [t, c, b, p] = await Promise.all([reader.read(tree), reader.read(commit), reader.read(blob), reader.read(`${commit}:f`)]);
+    expect(t?.length).toBeGreaterThan(0);
+    expect(c?.toString()).toContain(`tree ${tree}`);
+    expect(b?.toString()).toBe('content\n');
+    expect(p?.toString()).toBe('content\n');
+    expect(writtenObjectsBytes()).toBe(t!.length + c!.length); // the tree and the commit, not the blob nor `rev:path`
+    reader.close();
+    // gone from disk: the next round still reads the tree and commit from memory; the blob is git's to answer (missing)
+    for (const oid of [tree, commit, blob]) unlinkSync(loose(oid));
+    const next = objectReaderFor(r.dir, r.gitDir);
+    expect(next).toBe(reader);
+    expect((await next.read(tree))?.equals(t!)).toBe(true);
+    expect((await next.read(commit))?.equals(c!)).toBe(true);
+    expect(await next.read(blob)).toBeNull();
+    // trimmed between rounds to a bound, the least recently used first: the commit was read after the tree
+    await next.read(commit);
+    forgetWrittenObjects(c!.length);
+    expect(writtenObjectsBytes()).toBe(c!.length);
+    expect(await next.read(tree)).toBeNull();
+    expect((await next.read(commit))?.equals(c!)).toBe(true);
+    // housekeeping may prune: everything is asked of git again
+    dropKeptObjectReaders();
+    expect(writtenObjectsBytes()).toBe(0);
+    const after = objectReaderFor(r.dir, r.gitDir);
+    expect(await after.read(commit)).toBeNull();
+    after.close();
   });
 });

@@ -1,0 +1,151 @@
+/**
+ * `Repo.readAt(commit, path)` finds `commit:path` through the trees in
+ * this process; it must answer exactly as `git cat-file` does. Fuzzed
+ * against git on trees git itself would never write but a hub may hold:
+ * unsorted entries (git stops early, taking them as sorted), duplicate
+ * names, odd but decodable modes (040000, 40755), gitlinks, names around
+ * '/', non-ASCII names; paths with trailing slashes, through files,
+ * missing, relative. Trees git will not decode are left to git.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Repo } from '../../src/git/repo.js';
+import { cleanupTemp, git, tempDir, testEnv } from '../helpers/agents.js';
+import { rng } from '../helpers/rng.js';
+
+afterAll(() => cleanupTemp());
+
+const DIR_MODES = ['40000', '040000', '40755'];
+const NAMES = ['a', 'a-b', 'a.b', 'a0', 'ab', 'b', 'memory', 'x y', 'é', 'a:b', 'A', 'z'];
+
+/** Writes objects with git (hash-object --literally: no checks, as a hostile hub's pack would hold). */
+function writer(dir: string, env: NodeJS.ProcessEnv) {
+  const hashObject = (type: string, body: Buffer): string => {
+    const r = spawnSync('git', ['hash-object', '--literally', '-t', type, '-w', '--stdin'], { cwd: dir, env, input: body });
+    if (r.status !== 0) throw new Error(r.stderr.toString());
+    return r.stdout.toString().trim();
+  };
+  const tree = (entries: Array<{ mode: string; name: string; oid: string }>): string =>
+    hashObject('tree', Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.mode} `), Buffer.from(e.name, 'utf8'), Buffer.from([0]), Buffer.from(e.oid, 'hex')])));
+  const commit = (t: string): string => hashObject('commit', Buffer.from(`tree ${t}\nauthor t <t@t> 1 +0000\ncommitter t <t@t> 1 +0000\n\nx\n`));
+  return { hashObject, tree, commit };
+}
+
+/** git's answers to `spec`s, one cat-file --batch; null: missing (or ambiguous). */
+function gitAnswers(dir: string, env: NodeJS.ProcessEnv, specs: string[]): Array<Buffer | null> {
+  const r = spawnSync('git', ['cat-file', '--batch'], { cwd: dir, env, input: specs.map((s) => s + '\n').join(''), maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`git cat-file --batch: ${r.stderr.toString()}`);
+  const out = r.stdout;
+  const answers: Array<Buffer | null> = [];
+  let i = 0;
+  for (let k = 0; k < specs.length; k++) {
+    const nl = out.indexOf(10, i);
+    const header = out.toString('utf8', i, nl);
+    if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+      answers.push(null);
+      i = nl + 1;
+      continue;
+    }
+    const size = Number(header.split(' ')[2]);
+    answers.push(Buffer.from(out.subarray(nl + 1, nl + 1 + size)));
+    i = nl + 1 + size + 1;
+  }
+  return answers;
+}
+
+function freshRepo(): { dir: string; env: NodeJS.ProcessEnv; w: ReturnType<typeof writer> } {
+  const env = testEnv(tempDir());
+  const dir = join(tempDir(), 'repo');
+  git(tempDir(), ['init', '-q', '-b', 'main', dir], env);
+  mkdirSync(join(dir, '.git', 'agentgit'), { recursive: true });
+  return { dir, env, w: writer(dir, env) };
+}
+
+describe('readAt: COMMIT:PATH found in-process', () => {
+  it('answers as git cat-file on random (unsorted, duplicated, odd-mode) trees and paths', async () => {
+    const { dir, env, w } = freshRepo();
+    const repo = (await Repo.openAt(dir))!;
+    try {
+      let compared = 0;
+      let found = 0;
+      let missing = 0;
+      for (let seed = 1; seed <= 40; seed++) {
+        const r = rng(seed);
+        const blobs = Array.from({ length: 4 }, (_, i) => w.hashObject('blob', Buffer.from(`blob ${seed} ${i}\n`)));
+        // a random tree, depth ≤ 3; entries sorted or not, names repeated at times
+        const real: string[] = []; // paths the tree holds (some found, some hidden by git's early stop)
+        const makeTree = (depth: number, at = ''): string => {
+          const n = 1 + r.int(6);
+          const entries: Array<{ mode: string; name: string; oid: string }> = [];
+          for (let i = 0; i < n; i++) {
+            const name = r.pick(NAMES);
+            const roll = r.int(10);
+            real.push(at + name);
+            if (roll < 4 && depth < 3) entries.push({ mode: r.pick([...DIR_MODES, '40000']), name, oid: makeTree(depth + 1, `${at}${name}/`) });
+            else if (roll < 5) entries.push({ mode: '160000', name, oid: blobs[0]!.replace(/^./, 'f') }); // a gitlink: a commit not here
+            else entries.push({ mode: r.pick(['100644', '100755', '120000', '100664']), name, oid: r.pick(blobs) });
+          }
+          const key = (e: { mode: string; name: string }): Buffer => Buffer.from(DIR_MODES.includes(e.mode) ? `${e.name}/` : e.name);
+          if (r.int(3) > 0) entries.sort((a, b) => Buffer.compare(key(a), key(b))); // git's order, else as made
+          return w.tree(entries);
+        };
+        const commit = w.commit(makeTree(0));
+        const paths: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          let p = r.int(2) ? r.pick(real) : Array.from({ length: 1 + r.int(3) }, () => r.pick(NAMES)).join('/');
+          if (r.int(6) === 0) p += '/';
+          paths.push(p);
+        }
+        const theirs = gitAnswers(dir, env, paths.map((p) => `${commit}:${p}`));
+        const ours = await Promise.all(paths.map((p) => repo.readAt(commit, p)));
+        for (let i = 0; i < paths.length; i++) {
+          expect(ours[i]?.toString('hex') ?? null, `seed ${seed}: ${commit}:${paths[i]}`).toBe(theirs[i]?.toString('hex') ?? null);
+          compared++;
+          if (theirs[i]) found++;
+          else missing++;
+        }
+      }
+      // the cases are not all of one kind
+      expect(compared).toBe(40 * 30);
+      expect(found).toBeGreaterThan(100);
+      expect(missing).toBeGreaterThan(100);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('leaves to git what it does not decode, and relative or odd paths', async () => {
+    const { dir, env, w } = freshRepo();
+    const blob = w.hashObject('blob', Buffer.from('hello\n'));
+    const sub = w.tree([{ mode: '100644', name: 'f', oid: blob }]);
+    const good = w.commit(w.tree([{ mode: '40000', name: 'd', oid: sub }, { mode: '100644', name: 'top', oid: blob }]));
+    // a tree entry naming a blob as a directory: git reads it as a tree and finds nothing
+    const lying = w.commit(w.tree([{ mode: '40000', name: 'd', oid: blob }]));
+    const repo = (await Repo.openAt(dir))!;
+    try {
+      for (const [commit, path] of [
+        [good, 'd/f'],
+        [good, 'd'],
+        [good, 'd/'],
+        [good, 'top'],
+        [good, 'top/'],
+        [good, 'top/x'],
+        [good, './top'],
+        [good, 'd//f'],
+        [good, '/top'],
+        [lying, 'd/f'],
+        [lying, 'd'],
+      ] as const) {
+        const [theirs] = gitAnswers(dir, env, [`${commit}:${path}`]);
+        expect((await repo.readAt(commit, path))?.toString('hex') ?? null, `${commit}:${path}`).toBe(theirs?.toString('hex') ?? null);
+      }
+      // a name other than an oid: git resolves it
+      git(dir, ['update-ref', 'refs/heads/main', good], env);
+      expect((await repo.readAt('main', 'd/f'))?.toString()).toBe('hello\n');
+    } finally {
+      await repo.close();
+    }
+  });
+});
