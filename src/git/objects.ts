@@ -326,6 +326,17 @@ export function forgetWrittenObjects(keepBytes = 0): void {
   }
 }
 
+/** Which repository each git dir path was when last opened (inode, birth time). */
+const cacheOwners = new Map<string, string>();
+
+/** A repository opened at `gitDir`: when another one was there before (made again at the same path), the cache forgets what it held. */
+function sameRepository(gitDir: string, identity: string): void {
+  const was = cacheOwners.get(gitDir);
+  if (was !== undefined && was !== identity) forgetWrittenObjects();
+  if (cacheOwners.size >= 1024) cacheOwners.clear();
+  cacheOwners.set(gitDir, identity);
+}
+
 /** What the cache holds (tests). */
 export function writtenObjectsBytes(): number {
   return writtenBytes;
@@ -384,20 +395,23 @@ export function keepObjectReaders(keep: boolean): void {
 
 /** The object session for a repository: a kept one (keepObjectReaders) when there is one, else a new one. */
 export function objectReaderFor(cwd: string, gitDir: string): ObjectReader {
-  if (!keepReaders) return new ObjectReader(cwd, gitDir);
-  const key = `${cwd}\0${gitDir}`;
-  const kept = keptReaders.get(key);
   let ino = -1;
+  let born = -1;
   try {
-    ino = statSync(gitDir).ino; // a repository made again at the same path (its git would still read the old one)
+    const st = statSync(gitDir); // a repository made again at the same path (its git would still read the old one)
+    ino = st.ino;
+    born = st.birthtimeMs;
   } catch {
     /* gone: a new session fails as git does */
   }
+  sameRepository(gitDir, `${ino} ${born}`);
+  if (!keepReaders) return new ObjectReader(cwd, gitDir);
+  const key = `${cwd}\0${gitDir}`;
+  const kept = keptReaders.get(key);
   if (kept && Date.now() - kept.since < READER_MAX_AGE_MS && kept.reader.usable() && kept.ino === ino && kept.reader.inDir(cwd)) return kept.reader;
   if (kept) {
     keptReaders.delete(key);
     kept.reader.close();
-    if (kept.ino !== ino) forgetWrittenObjects(); // another repository at this path: what it holds is its own
   }
   const reader = new ObjectReader(cwd, gitDir, true);
   keptReaders.set(key, { reader, since: Date.now(), ino });

@@ -56,13 +56,17 @@ describe('object sessions kept between rounds', () => {
     const r = repo();
     keepObjectReaders(true);
     const old = objectReaderFor(r.dir, r.gitDir);
-    expect(await old.read(r.blob('old\n'))).not.toBeNull();
+    const blob = r.blob('old\n');
+    expect(await old.read(blob)).not.toBeNull();
+    const tree = spawnSync('git', ['mktree'], { cwd: r.dir, env: r.env, input: `100644 blob ${blob}\told\n`, encoding: 'utf8' }).stdout.trim();
+    expect(await old.read(tree)).not.toBeNull(); // held in memory from now on
     old.close();
     rmSync(r.dir, { recursive: true, force: true });
     git(join(r.dir, '..'), ['init', '-q', '-b', 'main', r.dir], r.env);
     const fresh = objectReaderFor(r.dir, r.gitDir);
     expect(fresh).not.toBe(old);
     expect((await fresh.read(r.blob('new\n')))?.toString()).toBe('new\n');
+    expect(await fresh.read(tree)).toBeNull(); // the old repository's, not this one's
     fresh.close();
     keepObjectReaders(false);
     const x = objectReaderFor(r.dir, r.gitDir);
