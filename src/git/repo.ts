@@ -625,25 +625,28 @@ export class Repo {
     return askGit();
   }
 
-  /** A tree's entries when it is one git decodes (its id checked), parsed once per Repo; null: ask git. */
-  private async treeEntries(tree: string): Promise<ReturnType<typeof parseTree> | null> {
-    const known = this.parsedTrees.get(tree);
-    if (known) return known;
-    const buf = await this.objects.read(tree);
-    if (!buf || objectOid('tree', buf) !== tree) return null;
-    let entries: ReturnType<typeof parseTree>;
-    try {
-      entries = parseTree(buf);
-    } catch {
-      return null;
+  /** A tree's entries when it is one git decodes (its id checked), parsed once per Repo (lookups running at once share it); null: ask git. */
+  private treeEntries(tree: string): Promise<ReturnType<typeof parseTree> | null> {
+    let p = this.parsedTrees.get(tree);
+    if (!p) {
+      p = this.objects.read(tree).then((buf) => {
+        if (!buf || objectOid('tree', buf) !== tree) return null;
+        let entries: ReturnType<typeof parseTree>;
+        try {
+          entries = parseTree(buf);
+        } catch {
+          return null;
+        }
+        return plainTreeEntries(entries) ? entries : null;
+      });
+      if (this.parsedTrees.size >= 1024) this.parsedTrees.clear();
+      this.parsedTrees.set(tree, p);
+      p.catch(() => this.parsedTrees.delete(tree)); // a failed read is not kept
     }
-    if (!plainTreeEntries(entries)) return null;
-    if (this.parsedTrees.size >= 1024) this.parsedTrees.clear();
-    this.parsedTrees.set(tree, entries);
-    return entries;
+    return p;
   }
 
-  private readonly parsedTrees = new Map<string, ReturnType<typeof parseTree>>();
+  private readonly parsedTrees = new Map<string, Promise<ReturnType<typeof parseTree> | null>>();
 
   /** Parents of a commit, from the cat-file session. */
   async parentsOf(commit: string): Promise<string[]> {

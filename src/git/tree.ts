@@ -34,12 +34,14 @@ const TREE_MODE = '40000';
 /** A tree object's entries; `idBytes`: 20 (SHA-1) or 32 (SHA-256), the length of the tree's own id in bytes. */
 export function parseTree(buf: Buffer, idBytes = 20): Entry[] {
   const out: Entry[] = [];
+  // decoded once (latin1: one char per byte, so string offsets are byte offsets): a tree of a year's daily logs has hundreds of entries
+  const text = buf.toString('latin1');
   let i = 0;
-  while (i < buf.length) {
-    const sp = buf.indexOf(0x20, i);
-    const nul = buf.indexOf(0, sp);
+  while (i < text.length) {
+    const sp = text.indexOf(' ', i);
+    const nul = text.indexOf('\0', sp);
     if (sp < 0 || nul < 0 || nul + 1 + idBytes > buf.length) throw new Error('malformed tree object');
-    out.push({ mode: buf.toString('latin1', i, sp), name: buf.toString('latin1', sp + 1, nul), oid: buf.toString('hex', nul + 1, nul + 1 + idBytes) });
+    out.push({ mode: text.slice(i, sp), name: text.slice(sp + 1, nul), oid: buf.toString('hex', nul + 1, nul + 1 + idBytes) });
     i = nul + 1 + idBytes;
   }
   return out;
