@@ -99,7 +99,8 @@ export function writeObjectSync(gitDir: string, type: ObjectType, bytes: Uint8Ar
       closeSync(fd);
     }
     renameSync(tmp, file);
-    remember(gitDir, oid, bytes);
+    // a blob may be read back by this round; the trees and commits worth keeping come through writeObject's batch (the git CLI engine)
+    if (type === 'blob') remember(gitDir, oid, bytes);
   } catch (e) {
     try {
       unlinkSync(tmp);
@@ -322,7 +323,7 @@ export function forgetWrittenObjects(keepBytes = 0): void {
   while (writtenBytes > keepBytes && written.size > 0) {
     const [first, b] = written.entries().next().value as [string, Buffer];
     written.delete(first);
-    writtenBytes -= b.length;
+    writtenBytes -= entryCost(first, b);
   }
 }
 
@@ -348,10 +349,18 @@ function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
   while (writtenBytes + bytes.length > WRITTEN_MAX_BYTES && written.size > 0) {
     const [first, b] = written.entries().next().value as [string, Buffer];
     written.delete(first);
-    writtenBytes -= b.length;
+    writtenBytes -= entryCost(first, b);
   }
-  written.set(key, Buffer.from(bytes));
-  writtenBytes += bytes.length;
+  // its own memory, not a slice of Node's shared 8 KiB pool (a small kept object would pin a whole slab)
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  copy.set(bytes);
+  written.set(key, copy);
+  writtenBytes += entryCost(key, copy);
+}
+
+/** What an entry of the cache costs: its bytes, its key, and the map's own share. */
+function entryCost(key: string, b: Buffer): number {
+  return b.length + key.length * 2 + 64;
 }
 
 /** The cached object `oid` of `gitDir`, marked as used last. */
@@ -373,7 +382,7 @@ function recall(gitDir: string, oid: string): Buffer | undefined {
  * once READER_MAX_AGE_MS old (what git's caches hold stays bounded) and
  * after its process died (a round's deadline kills it).
  */
-const keptReaders = new Map<string, { reader: ObjectReader; since: number; ino: number }>();
+const keptReaders = new Map<string, { reader: ObjectReader; since: number; ino: number; born: number }>();
 let keepReaders = false;
 const READER_MAX_AGE_MS = 10 * 60_000;
 
@@ -408,13 +417,13 @@ export function objectReaderFor(cwd: string, gitDir: string): ObjectReader {
   if (!keepReaders) return new ObjectReader(cwd, gitDir);
   const key = `${cwd}\0${gitDir}`;
   const kept = keptReaders.get(key);
-  if (kept && Date.now() - kept.since < READER_MAX_AGE_MS && kept.reader.usable() && kept.ino === ino && kept.reader.inDir(cwd)) return kept.reader;
+  if (kept && Date.now() - kept.since < READER_MAX_AGE_MS && kept.reader.usable() && kept.ino === ino && kept.born === born && kept.reader.inDir(cwd)) return kept.reader;
   if (kept) {
     keptReaders.delete(key);
     kept.reader.close();
   }
   const reader = new ObjectReader(cwd, gitDir, true);
-  keptReaders.set(key, { reader, since: Date.now(), ino });
+  keptReaders.set(key, { reader, since: Date.now(), ino, born });
   return reader;
 }
 
@@ -530,6 +539,8 @@ export class ObjectReader {
       }
     }
     if (spec.includes('\n')) return Promise.resolve(null);
+    // cat-file reads its input a line at a time and drops a CR before the LF: it would answer for another name
+    if (spec.endsWith('\r')) return Promise.reject(new Error(`git cat-file --batch cannot be asked for ${JSON.stringify(spec)}: a name ending in a carriage return reads as another name; rename the file`));
     // `:path` names the index, which a long-lived git reads once: a kept session would answer with an old one
     if (this.kept && spec.startsWith(':')) return Promise.reject(new Error(`git cat-file: ${spec}: index paths are not read through a session kept between rounds`));
     const child = this.start();

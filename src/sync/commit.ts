@@ -257,9 +257,11 @@ async function commitStage(repo: Repo, stage: IndexEntry[] | null, message: stri
       const tree = await repo.buildTree(head, stage);
       const text = cleanMessage(message);
       built = head && tree === (await repo.treeOf(head)) ? null : { head, commit: await repo.commitTree(tree, head ? [head] : [], text, { sign }), subject: text.split('\n', 1)[0] ?? '' };
-    } finally {
-      await indexed; // the index holds the stage before the branch moves (and no git is left writing it when this fails)
+    } catch (e) {
+      await indexed.catch(() => undefined); // no git left writing the index; the build's error is the one to report
+      throw e;
     }
+    await indexed; // the index holds the stage before the branch moves
     if (built === null) return null; // never an empty commit
     const { head, commit, subject } = built;
     await failpoint('commit'); // objects written, the branch not moved (docs/reliability.md)

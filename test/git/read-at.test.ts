@@ -141,11 +141,59 @@ describe('readAt: COMMIT:PATH found in-process', () => {
         const [theirs] = gitAnswers(dir, env, [`${commit}:${path}`]);
         expect((await repo.readAt(commit, path))?.toString('hex') ?? null, `${commit}:${path}`).toBe(theirs?.toString('hex') ?? null);
       }
+      // objects that are not what the entry or the caller says (checked against their ids, else left to git):
+      // a blob whose bytes parse as a tree, under a directory entry; a blob laid out as a commit, given as the commit;
+      // a commit and a tag under directory entries (git peels them to their trees)
+      const asTree = w.hashObject('blob', Buffer.concat([Buffer.from('100644 f\0'), Buffer.from(blob, 'hex')]));
+      const asCommit = w.hashObject('blob', Buffer.from(`tree ${sub}\nauthor t <t@t> 1 +0000\ncommitter t <t@t> 1 +0000\n\nx\n`));
+      const subCommit = w.commit(sub);
+      const tag = w.hashObject('tag', Buffer.from(`object ${sub}\ntype tree\ntag t\ntagger t <t@t> 1 +0000\n\nt\n`));
+      const disguised = w.commit(
+        w.tree([
+          { mode: '40000', name: 'blob-tree', oid: asTree },
+          { mode: '40000', name: 'commit', oid: subCommit },
+          { mode: '40000', name: 'tag', oid: tag },
+        ]),
+      );
+      for (const [commit, path] of [
+        [disguised, 'blob-tree/f'],
+        [disguised, 'commit/f'],
+        [disguised, 'tag/f'],
+        [asCommit, 'f'],
+        [blob, 'f'],
+      ] as const) {
+        const [theirs] = gitAnswers(dir, env, [`${commit}:${path}`]);
+        expect((await repo.readAt(commit, path))?.toString('hex') ?? null, `${commit}:${path}`).toBe(theirs?.toString('hex') ?? null);
+      }
+      expect(await repo.readAt(disguised, 'blob-tree/f')).toBeNull(); // git does not take a blob for a tree
+      expect((await repo.readAt(disguised, 'commit/f'))?.toString()).toBe('hello\n'); // but peels a commit to its tree
       // a name other than an oid: git resolves it
       git(dir, ['update-ref', 'refs/heads/main', good], env);
       expect((await repo.readAt('main', 'd/f'))?.toString()).toBe('hello\n');
     } finally {
       await repo.close();
+    }
+  });
+
+  it('on trees git will not decode (an empty name, a long or non-octal mode), answers or fails as git does', async () => {
+    const { dir, env, w } = freshRepo();
+    const blob = w.hashObject('blob', Buffer.from('hello\n'));
+    for (const bad of [
+      { mode: '100644', name: '' },
+      { mode: '1006440', name: 'f' },
+      { mode: '100648', name: 'f' },
+      { mode: '10064x', name: 'f' },
+    ]) {
+      const commit = w.commit(w.tree([{ mode: '100644', name: 'a', oid: blob }, { ...bad, oid: blob }, { mode: '100644', name: 'z', oid: blob }]));
+      const git = spawnSync('git', ['cat-file', '--batch'], { cwd: dir, env, input: `${commit}:z\n` });
+      const repo = (await Repo.openAt(dir))!;
+      try {
+        const ours = repo.readAt(commit, 'z');
+        if (git.status !== 0 || git.stdout.length === 0) await expect(ours, `${bad.mode} ${bad.name}`).rejects.toThrow();
+        else expect((await ours)?.toString() ?? null, `${bad.mode} ${bad.name}`).toBe(gitAnswers(dir, env, [`${commit}:z`])[0]?.toString() ?? null);
+      } finally {
+        await repo.close();
+      }
     }
   });
 });
