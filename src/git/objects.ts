@@ -346,11 +346,7 @@ export function writtenObjectsBytes(): number {
 function remember(gitDir: string, oid: string, bytes: Uint8Array): void {
   const key = writtenKey(gitDir, oid);
   if (bytes.length > WRITTEN_MAX_BYTES / 4 || written.has(key)) return;
-  while (writtenBytes + bytes.length > WRITTEN_MAX_BYTES && written.size > 0) {
-    const [first, b] = written.entries().next().value as [string, Buffer];
-    written.delete(first);
-    writtenBytes -= entryCost(first, b);
-  }
+  forgetWrittenObjects(WRITTEN_MAX_BYTES - bytes.length); // room for it, the least recently used out first
   // its own memory, not a slice of Node's shared 8 KiB pool (a small kept object would pin a whole slab)
   const copy = Buffer.allocUnsafeSlow(bytes.length);
   copy.set(bytes);

@@ -126,7 +126,7 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   // time in chunks (bounded memory); then checked and staged in status order
   const CHUNK = 64;
   const head = await repo.revParse('HEAD');
-  const atHead = (path: string): Promise<Buffer | null> => (head !== null ? repo.readAt(head, path) : repo.objects.read(`HEAD:${path}`));
+  const atHead = (path: string): Promise<Buffer | null> => (head !== null ? repo.readAt(head, path) : Promise.resolve(null)); // an unborn HEAD holds nothing
   for (let from = 0; from < status.length; from += CHUNK) {
     const chunk = status.slice(from, from + CHUNK);
     const pre = await mapInOrder(chunk, async (s) => {
@@ -205,11 +205,10 @@ export async function commitLocalChanges(o: CommitOptions): Promise<CommitResult
   if (held.some((h) => h.reason === 'log-deleted')) await (await import('./compact.js')).releaseConservedLogs(repo, held, stage, (path, before) => put(path, null, '100644', before));
 
   // the clock files (synced, beside the data)
-  // (init of many files: no lookups in an unborn HEAD)
-  const headBorn = clockFiles.size > 0 && (await repo.revParse('HEAD')) !== null;
+  // (an unborn HEAD, the init of many files, is not looked up: atHead)
   const clockBytes = new Map([...clockFiles].map(([cpath, clocks]) => [cpath, formatClockFile(clocks)]));
   writeWorkTreeFilesSync(repo.root, clockBytes); // never through a symbolic link
-  const clockBefore = await Promise.all([...clockBytes.keys()].map((cpath) => (headBorn ? atHead(cpath) : null))); // read at once: one round trip
+  const clockBefore = await Promise.all([...clockBytes.keys()].map(atHead)); // read at once: one round trip
   let ci = 0;
   for (const [cpath, bytes] of clockBytes) await put(cpath, bytes, '100644', clockBefore[ci++] ?? null);
   // a held file a person staged by hand must not ride along: back to HEAD's

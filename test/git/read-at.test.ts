@@ -125,7 +125,11 @@ describe('readAt: COMMIT:PATH found in-process', () => {
     const lying = w.commit(w.tree([{ mode: '40000', name: 'd', oid: blob }]));
     const repo = (await Repo.openAt(dir))!;
     try {
-      for (const [commit, path] of [
+      const sameAsGit = async (cases: ReadonlyArray<readonly [string, string]>): Promise<void> => {
+        const theirs = gitAnswers(dir, env, cases.map(([commit, path]) => `${commit}:${path}`));
+        for (const [i, [commit, path]] of cases.entries()) expect((await repo.readAt(commit, path))?.toString('hex') ?? null, `${commit}:${path}`).toBe(theirs[i]?.toString('hex') ?? null);
+      };
+      await sameAsGit([
         [good, 'd/f'],
         [good, 'd'],
         [good, 'd/'],
@@ -137,10 +141,7 @@ describe('readAt: COMMIT:PATH found in-process', () => {
         [good, '/top'],
         [lying, 'd/f'],
         [lying, 'd'],
-      ] as const) {
-        const [theirs] = gitAnswers(dir, env, [`${commit}:${path}`]);
-        expect((await repo.readAt(commit, path))?.toString('hex') ?? null, `${commit}:${path}`).toBe(theirs?.toString('hex') ?? null);
-      }
+      ]);
       // objects that are not what the entry or the caller says (checked against their ids, else left to git):
       // a blob whose bytes parse as a tree, under a directory entry; a blob laid out as a commit, given as the commit;
       // a commit and a tag under directory entries (git peels them to their trees)
@@ -155,16 +156,13 @@ describe('readAt: COMMIT:PATH found in-process', () => {
           { mode: '40000', name: 'tag', oid: tag },
         ]),
       );
-      for (const [commit, path] of [
+      await sameAsGit([
         [disguised, 'blob-tree/f'],
         [disguised, 'commit/f'],
         [disguised, 'tag/f'],
         [asCommit, 'f'],
         [blob, 'f'],
-      ] as const) {
-        const [theirs] = gitAnswers(dir, env, [`${commit}:${path}`]);
-        expect((await repo.readAt(commit, path))?.toString('hex') ?? null, `${commit}:${path}`).toBe(theirs?.toString('hex') ?? null);
-      }
+      ]);
       expect(await repo.readAt(disguised, 'blob-tree/f')).toBeNull(); // git does not take a blob for a tree
       expect((await repo.readAt(disguised, 'commit/f'))?.toString()).toBe('hello\n'); // but peels a commit to its tree
       // a name other than an oid: git resolves it
