@@ -188,7 +188,7 @@ export function renderDoc(R, previousText = '') {
     L.push('| --- | --- | --- |');
     L.push(`| \`node -e 0\` | ${ms(med(s.stats.node))}${iqr(s.stats.node)} | 1.00x |`);
     L.push(`| \`agentgit --version\` | ${ms(med(s.stats.version))}${iqr(s.stats.version)} | **${x2(med(s.ratios.version))}** |`);
-    L.push(`| loading the modules of \`agentgit sync\` (diagnostic) | ${ms(med(s.stats.syncImport))}${iqr(s.stats.syncImport)} | ${x2(med(s.ratios.syncImport))} |`);
+    L.push(`| loading the modules of \`agentgit sync\` (diagnostic: \`sync -C\` a directory that does not exist) | ${ms(med(s.stats.syncImport))}${iqr(s.stats.syncImport)} | ${x2(med(s.ratios.syncImport))} |`);
     L.push('');
     L.push(`${s.reps} repetitions.`);
     L.push('');

@@ -105,7 +105,8 @@ async function timedSet(hub, entries) {
   return out;
 }
 
-const nodeZero = () => run(NODE, ['-e', '0']);
+/** `node -e 0` in the instances' environment: the bench's own may make every Node start slower (startup.mjs). */
+const nodeZero = (env) => () => run(NODE, ['-e', '0'], { env });
 
 /**
  * Workloads. `prep` brings every contender to the state before the round
@@ -150,7 +151,7 @@ function workloads(v, reps) {
         I?.setHeartbeat(false);
       },
       // ssh: the same round with no master left by an earlier one (each round logs in), beside the default
-      timed: withGs({ agentgit: () => A.sync(), plain: () => P.round(), floor: () => F.floor(), node: nodeZero, ...(v.hub.kind === 'ssh' ? { agentgitCold: () => A.sync(['--quiet'], { AGENTGIT_SSH_PERSIST: '0' }) } : {}) }),
+      timed: withGs({ agentgit: () => A.sync(), plain: () => P.round(), floor: () => F.floor(), node: nodeZero(A.env), ...(v.hub.kind === 'ssh' ? { agentgitCold: () => A.sync(['--quiet'], { AGENTGIT_SSH_PERSIST: '0' }) } : {}) }),
     },
     {
       id: 'small',

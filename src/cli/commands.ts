@@ -1,5 +1,4 @@
 /** The yargs command table. Each command lives in its own file, loaded when run. */
-import yargs from 'yargs';
 import { reportError, version, wantsJson } from './main.js';
 
 /** The exit codes every command but `status --check` uses (see src/errors.ts). */
@@ -8,6 +7,9 @@ export const EXIT_CODES = 'Exit codes: 0 ok; 1 failed, nothing lost (the message
 export async function runYargs(argv: string[]): Promise<void> {
   const dir = { type: 'string', default: '.', describe: 'run as if agentgit was started in DIR (like git -C)', requiresArg: true } as const;
   const json = { type: 'boolean', default: false, describe: 'print a JSON report (errors too: {"ok":false,"error":...,"exitCode":N})' } as const;
+  // import(), not import: yargs is an ES module, and the bundle is CommonJS
+  // (a require of an ES module needs Node 20.19)
+  const { default: yargs } = await import('yargs');
   const y0 = yargs(argv);
   await y0
     .scriptName('agentgit')

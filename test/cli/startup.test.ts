@@ -2,7 +2,7 @@
  * Start-up of a cron `agentgit sync` (docs/performance.md, "Start-up of a cron
  * round"): every module file Node opens costs a resolve, a read, a compile and
  * a link, so the bundle (rolldown.config.mjs) gives a round a few chunks:
- * main.js, `core` (its own imports), one `round` chunk for a no-op round, one
+ * launch.cjs (the entry: the code cache), `core` (main.js and its imports), one `round` chunk for a no-op round, one
  * `change` chunk more for a round with local changes. `--version` loads no
  * round. The files come from a module hook, not from timings. Needs `npm run
  * build` (as every test that runs the CLI).
@@ -14,15 +14,15 @@ import { loadedBy } from '../helpers/loaded.js';
 
 afterAll(() => cleanupTemp());
 
-/** The bundle chunks a run loaded, by name (`round-Ab12_-xY.js` → `round`). */
+/** The bundle chunks a run loaded, by name (`round-Ab12_-xY.cjs` → `round`). */
 function chunks(urls: string[]): string[] {
   return urls
     .filter((u) => u.includes('/dist/bundle/'))
-    .map((u) => basename(new URL(u).pathname).replace(/-[\w-]{8}\.js$/, '').replace(/\.js$/, ''))
+    .map((u) => basename(new URL(u).pathname).replace(/-[\w-]{8}\.cjs$/, '').replace(/\.cjs$/, ''))
     .sort();
 }
 
-const MAIN = ['core', 'main', 'rolldown-runtime'];
+const MAIN = ['core', 'launch', 'rolldown-runtime'];
 
 describe('a cron round loads few bundle files', () => {
   it('--version loads main.js and its imports; a no-op round adds the round chunk; a round with a change adds the change chunk', async () => {

@@ -2,14 +2,27 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { BIN, tempDir } from './agents.js';
 
-/** Runs the CLI with a module hook (node --import) that records the URL of every module it loads. */
+/**
+ * Runs the CLI with a preload (node --require) that records, at exit, every
+ * CommonJS module the process loaded (the bundle is CommonJS), and a module
+ * hook (node --import) that records every ES module: as file URLs.
+ */
 export function loadedBy(args: string[], env: NodeJS.ProcessEnv): { urls: string[]; status: number | null; stderr: string } {
-  const log = join(tempDir(), 'loaded.txt');
+  const dir = tempDir();
+  const log = join(dir, 'loaded.txt');
   writeFileSync(log, '');
+  const preload = join(dir, 'record-loaded.cjs');
+  writeFileSync(
+    preload,
+    `const { appendFileSync } = require('node:fs'); const { pathToFileURL } = require('node:url');
+process.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(require.cache).map((f) => pathToFileURL(f).href + '\\n').join('')));`,
+  );
   const hooks = `import { appendFileSync } from 'node:fs'; export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }`;
   const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
-  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args], { env, encoding: 'utf8' });
-  return { urls: readFileSync(log, 'utf8').split('\n').filter(Boolean), status: r.status, stderr: r.stderr };
+  const r = spawnSync(process.execPath, ['--require', preload, '--import', `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args], { env, encoding: 'utf8' });
+  const self = pathToFileURL(preload).href;
+  return { urls: readFileSync(log, 'utf8').split('\n').filter((u) => u && u !== self), status: r.status, stderr: r.stderr };
 }

@@ -36,7 +36,7 @@ describe('the isomorphic-git engine is loaded only when chosen', () => {
     expect(init.status, init.stderr).toBe(0);
     const status = loadedBy(['status', '-C', dir], env);
     for (const run of [init, status]) {
-      expect(run.urls.some((u) => u.includes('/dist/bundle/main.js'))).toBe(true);
+      expect(run.urls.some((u) => u.includes('/dist/bundle/launch.cjs'))).toBe(true);
       expect(run.urls.filter((u) => chunks.some((c) => u.endsWith(`/${c}`)))).toEqual([]);
     }
     const other = join(home, 'other');
