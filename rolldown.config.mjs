@@ -84,6 +84,8 @@ export default {
   output: {
     dir: 'dist/bundle',
     format: 'cjs',
+    // "use strict" in every chunk: tsc's ES modules were strict by being modules, and must stay so as CommonJS
+    strict: true,
     entryFileNames: '[name].cjs',
     // the hash in the name is the code cache's key (src/cli/code-cache.ts)
     chunkFileNames: '[name]-[hash].cjs',

@@ -15,6 +15,7 @@ export async function launch(argv: string[]): Promise<void> {
     process.once('exit', () => {
       const says = [...use.chunks].map(([name, state]) => `${state} ${name}`);
       if (use.written.length) says.push(`wrote ${use.written.join(' ')}`);
+      if (use.unused) says.push(`not used: ${use.unused}`);
       process.stderr.write(`[trace code-cache] ${says.join(', ')}\n`);
     });
   }

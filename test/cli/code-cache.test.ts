@@ -1,47 +1,57 @@
 /**
  * The bundle's code cache (src/cli/code-cache.ts), through the built CLI as
  * cron runs it: what a round finds and writes (AGENTGIT_TRACE=1 says it at
- * exit), where the files go and with which modes, a cache V8 refuses, a cache
- * directory that cannot be made, what is cleared away, and that it can be
- * turned off. Needs `npm run build` (as every test that runs the CLI).
+ * exit), where the files go and with which modes, files that must not be
+ * given to V8 (damaged, made for another source, in a directory that is not
+ * the user's alone), what is cleared away, and that it can be turned off.
+ * Needs `npm run build` (as every test that runs the CLI).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HASHED_CHUNK } from '../../src/cli/code-cache.js';
+import { cacheDirFor, decodeCache, encodeCache, HASHED_CHUNK } from '../../src/cli/code-cache.js';
 import { Instance, ROOT, cleanupTemp, makeBareHub } from '../helpers/agents.js';
 
 afterAll(() => cleanupTemp());
 
 const BUNDLE = join(ROOT, 'dist', 'bundle');
-const VERSION_DIR = `${process.version}-${process.arch}`;
 
-/** The trace line of a run, as chunk name (without its hash) → what happened. */
-function traced(stderr: string): { chunks: Record<string, string>; wrote: string[] } | null {
+interface Traced {
+  chunks: Record<string, string>;
+  wrote: string[];
+  unused?: string;
+}
+
+/** The trace line of a run: chunk name (without its hash) → what happened, what was written, why the cache was not used. */
+function traced(stderr: string): Traced | null {
   const line = stderr.split('\n').find((l) => l.startsWith('[trace code-cache] '));
   if (!line) return null;
-  const chunks: Record<string, string> = {};
-  let wrote: string[] = [];
+  const out: Traced = { chunks: {}, wrote: [] };
   for (const part of line.slice('[trace code-cache] '.length).split(', ')) {
-    const [what = '', ...names] = part.split(' ');
-    if (what === 'wrote') wrote = names.map(short).sort();
-    else chunks[short(names.join(' '))] = what;
+    const [what = '', ...rest] = part.split(' ');
+    if (what === 'wrote') out.wrote = rest.map(short).sort();
+    else if (what === 'not') out.unused = rest.slice(1).join(' ');
+    else if (what) out.chunks[short(rest.join(' '))] = what;
   }
-  return { chunks, wrote };
+  return out;
 }
 const short = (chunk: string): string => chunk.replace(/-[\w-]{8}\.cjs$/, '');
 
-async function tracedSync(a: Instance): Promise<{ chunks: Record<string, string>; wrote: string[] } | null> {
+async function tracedSync(a: Instance, code = 0): Promise<Traced | null> {
   const r = await a.sync(['--quiet']);
-  expect(r.code, r.stderr).toBe(0);
+  expect(r.code, r.stderr).toBe(code);
   return traced(r.stderr);
 }
+
+const syncCache = (a: Instance): string => cacheDirFor(join(a.env.AGENTGIT_HOME!, 'code-cache'), 'sync');
+const commits = (a: Instance): number => Number(a.git(['rev-list', '--count', 'HEAD']));
 
 describe('the code cache of the bundle', () => {
   it('a first round writes the cache of the chunks it compiled; the next finds them; a round with a new chunk adds it and rewrites the others', async () => {
     const a = await Instance.init(makeBareHub(), 'a', { files: { 'notes.md': 'hello\n' }, extraEnv: { AGENTGIT_TRACE: '1' } });
-    const cache = join(a.env.AGENTGIT_HOME!, 'code-cache', VERSION_DIR, 'sync');
+    const cache = syncCache(a);
     expect(existsSync(cache)).toBe(false); // init used the other profile
+    expect(readdirSync(dirname(cache))).toEqual(['other']);
 
     a.append('notes.md', 'a line\n'); // the first round commits: it loads the change chunk
     const first = await tracedSync(a);
@@ -51,7 +61,7 @@ describe('the code cache of the bundle', () => {
     expect(files.map(short)).toEqual(['change', 'core', 'round']);
     for (const f of files) {
       expect(HASHED_CHUNK.test(f)).toBe(true);
-      expect(existsSync(join(BUNDLE, f))).toBe(true); // named as the chunk it caches
+      expect(decodeCache(readFileSync(join(cache, f)), readFileSync(join(BUNDLE, f), 'utf8'))?.complete).toBe(true); // the chunk it is named after
       expect(statSync(join(cache, f)).mode & 0o777).toBe(0o600);
     }
     expect(statSync(cache).mode & 0o777).toBe(0o700);
@@ -60,8 +70,10 @@ describe('the code cache of the bundle', () => {
     expect(noop).toEqual({ chunks: { core: 'hit', round: 'hit' }, wrote: [] });
 
     a.append('notes.md', 'another line\n');
+    const before = commits(a);
     expect(await tracedSync(a)).toEqual({ chunks: { core: 'hit', round: 'hit', change: 'hit' }, wrote: [] });
-    expect(a.git(['log', '-1', '--format=%s', '--', 'notes.md'])).not.toBe('');
+    expect(commits(a)).toBe(before + 1); // the round run from the cache committed the line
+    expect(a.git(['status', '--porcelain'])).toBe('');
 
     // a fresh cache made by a no-op round lacks the change chunk: the first round with a change adds it and rewrites the others
     rmSync(cache, { recursive: true });
@@ -72,30 +84,86 @@ describe('the code cache of the bundle', () => {
     expect(grown?.wrote).toEqual(['change', 'core', 'round']);
   });
 
-  it('a cache V8 refuses is not used and is written again; stale caches, a dead writer\'s temp file and other Node versions are cleared', async () => {
+  it('a cache written by a round that failed is written again by the next that ends well', async () => {
+    const hub = makeBareHub();
+    const a = await Instance.init(hub, 'a', { files: { 'notes.md': 'hello\n' }, extraEnv: { AGENTGIT_TRACE: '1' } });
+    renameSync(hub, `${hub}.away`);
+    const failed = await tracedSync(a, 1); // the hub is gone
+    expect(failed?.wrote).toEqual(['core', 'round']);
+    const round = readdirSync(syncCache(a)).find((f) => short(f) === 'round')!;
+    expect(decodeCache(readFileSync(join(syncCache(a), round)), readFileSync(join(BUNDLE, round), 'utf8'))?.complete).toBe(false);
+    renameSync(`${hub}.away`, hub);
+    expect(await tracedSync(a)).toEqual({ chunks: { core: 'hit', round: 'hit' }, wrote: ['core', 'round'] });
+    expect(decodeCache(readFileSync(join(syncCache(a), round)), readFileSync(join(BUNDLE, round), 'utf8'))?.complete).toBe(true);
+    expect((await tracedSync(a))?.wrote).toEqual([]);
+  });
+
+  it('a damaged file is never given to V8: it is refused and written again; old leftovers are cleared, recent ones kept', async () => {
     const a = await Instance.init(makeBareHub(), 'a', { files: { 'notes.md': 'hello\n' }, extraEnv: { AGENTGIT_TRACE: '1' } });
     await tracedSync(a);
-    const base = join(a.env.AGENTGIT_HOME!, 'code-cache');
-    const cache = join(base, VERSION_DIR, 'sync');
+    const cache = syncCache(a);
+    const versions = dirname(dirname(cache));
     const round = readdirSync(cache).find((f) => short(f) === 'round')!;
     const good = readFileSync(join(cache, round));
-    writeFileSync(join(cache, round), Buffer.alloc(good.length, 0x5a)); // garbage of the right length
-    writeFileSync(join(cache, 'round-AAAAAAAA.cjs'), good); // the chunk of an older build
-    writeFileSync(join(cache, `.${round}.999999999.tmp`), 'torn'); // a writer killed mid-write (no such pid)
-    mkdirSync(join(base, 'v0.0.0-x64', 'sync'), { recursive: true });
-    writeFileSync(join(base, 'v0.0.0-x64', 'sync', round), good);
+    const zeroed = Buffer.concat([good.subarray(0, 4096), Buffer.alloc(good.length - 4096)]); // a power loss: the tail never reached the disk
+    writeFileSync(join(cache, round), zeroed);
+    const monthAgo = new Date(Date.now() - 31 * 24 * 3600_000);
+    const hourAgo = new Date(Date.now() - 2 * 3600_000);
+    const leftovers = {
+      oldChunk: join(cache, 'round-AAAAAAAA.cjs'), // an older build's, untouched for a month
+      newChunk: join(cache, 'round-BBBBBBBB.cjs'), // another install's, written recently
+      oldTemp: join(cache, `.${round}.0123456789ab.tmp`), // a writer killed mid-write
+      newTemp: join(cache, `.${round}.ba9876543210.tmp`), // a writer at work
+      oldNode: join(versions, 'v0.0.0-x64-1', 'sync'),
+      newNode: join(versions, 'v0.0.1-x64-1', 'sync'),
+    };
+    for (const p of [leftovers.oldNode, leftovers.newNode]) mkdirSync(p, { recursive: true });
+    for (const p of [leftovers.oldChunk, leftovers.newChunk, leftovers.oldTemp, leftovers.newTemp]) writeFileSync(p, good);
+    utimesSync(leftovers.oldChunk, monthAgo, monthAgo);
+    utimesSync(leftovers.oldTemp, hourAgo, hourAgo);
+    utimesSync(dirname(leftovers.oldNode), monthAgo, monthAgo);
 
     const refused = await tracedSync(a);
-    expect(refused?.chunks).toEqual({ core: 'hit', round: 'rejected' });
+    expect(refused?.chunks).toEqual({ core: 'hit', round: 'refused' });
     expect(refused?.wrote).toEqual(['core', 'round']);
-    expect(readFileSync(join(cache, round)).equals(Buffer.alloc(good.length, 0x5a))).toBe(false);
-    expect(readdirSync(cache).map(short).sort()).toEqual(['core', 'round']);
-    expect(readdirSync(base)).toEqual([VERSION_DIR]);
+    expect(readFileSync(join(cache, round)).equals(good)).toBe(false); // written again (this run compiled other functions: not byte-equal to the first)
+    expect(decodeCache(readFileSync(join(cache, round)), readFileSync(join(BUNDLE, round), 'utf8'))).not.toBeNull();
+    expect(Object.entries(leftovers).filter(([, p]) => existsSync(p)).map(([k]) => k).sort()).toEqual(['newChunk', 'newNode', 'newTemp']);
     expect((await tracedSync(a))?.chunks).toEqual({ core: 'hit', round: 'hit' });
   });
 
-  it('a cache directory that cannot be made costs nothing but the cache; AGENTGIT_CODE_CACHE=0 turns it off', async () => {
+  it('a file made for another source of the same length, or whose data changed, does not decode', () => {
+    const source = 'module.exports = 1;\n';
+    const data = Buffer.from('not really V8 data, but the header is what is checked');
+    const file = encodeCache(source, data, true);
+    expect(decodeCache(file, source)).toEqual({ data, complete: true });
+    expect(decodeCache(file, 'module.exports = 2;\n')).toBeNull(); // same length, other code
+    const flipped = Buffer.from(file);
+    flipped[flipped.length - 1]! ^= 1;
+    expect(decodeCache(flipped, source)).toBeNull();
+    expect(decodeCache(file.subarray(0, file.length - 1), source)).toBeNull(); // cut short
+    expect(decodeCache(Buffer.concat([Buffer.from('x'), file.subarray(1)]), source)).toBeNull(); // not our magic
+    expect(decodeCache(encodeCache(source, data, false), source)?.complete).toBe(false);
+  });
+
+  it('a cache directory writable by others, or a symbolic link, is neither read nor written; one that cannot be made costs nothing but the cache', async () => {
     const a = await Instance.init(makeBareHub(), 'a', { files: { 'notes.md': 'hello\n' }, extraEnv: { AGENTGIT_TRACE: '1' } });
+    await tracedSync(a);
+    const cache = syncCache(a);
+    const before = new Map(readdirSync(cache).map((f) => [f, readFileSync(join(cache, f))]));
+    chmodSync(cache, 0o777);
+    rmSync(join(cache, [...before.keys()].find((f) => short(f) === 'core')!)); // a miss would write it, were the directory used
+    const open = await tracedSync(a);
+    expect(open).toEqual({ chunks: {}, wrote: [], unused: `${cache} is writable by others` });
+    expect(readdirSync(cache).length).toBe(before.size - 1);
+
+    chmodSync(cache, 0o700);
+    const elsewhere = join(dirname(cache), 'elsewhere');
+    renameSync(cache, elsewhere);
+    symlinkSync(elsewhere, cache);
+    expect((await tracedSync(a))?.unused).toBe(`${cache} is not a directory`);
+    rmSync(cache);
+
     const base = join(a.env.AGENTGIT_HOME!, 'code-cache');
     rmSync(base, { recursive: true, force: true });
     writeFileSync(base, 'not a directory\n');
@@ -114,9 +182,12 @@ describe('the code cache of the bundle', () => {
     expect(a.git(['status', '--porcelain'])).toBe(''); // the round ran: its change is committed
   });
 
-  it('the chunks of a round hold no import() (a chunk with one is compiled without the cache)', () => {
+  it('the chunks of a round hold no import() (a chunk with one is compiled without the cache), and the merge driver\'s chunk is one the cache takes', () => {
     const chunks = readdirSync(BUNDLE).filter((f) => ['core', 'round', 'change'].includes(short(f)));
     expect(chunks.map(short).sort()).toEqual(['change', 'core', 'round']);
-    for (const f of chunks) expect(readFileSync(join(BUNDLE, f), 'utf8').includes('import('), f).toBe(false);
+    for (const f of chunks) expect(/\bimport\s*\(/.test(readFileSync(join(BUNDLE, f), 'utf8')), f).toBe(false);
+    const driver = readdirSync(BUNDLE).find((f) => f.startsWith('merge-driver-'));
+    expect(driver && HASHED_CHUNK.test(driver)).toBe(true);
+    expect(HASHED_CHUNK.test('launch.cjs')).toBe(false); // the entry, a fixed name, is never cached
   });
 });
