@@ -55,12 +55,12 @@
 import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import type { PushedRef } from './backend.js';
 import { readConfigPairs } from './config.js';
 import { housekeepingDueAt } from './housekeeping.js';
 import { casRef, packedRefs, RefLockBusyError, RefMovedError } from './iso/refs.js';
 import { objectOid, parseCommitHeader, writeObjectSync, type ObjectType } from './objects.js';
+import { lazyZlib } from './pack.js';
 import { parseTree } from './tree.js';
 
 /** What the push did, as `git push --porcelain` would report it. */
@@ -272,7 +272,7 @@ class LocalObjects {
     if (z) {
       let raw: Buffer;
       try {
-        raw = inflateSync(z, { maxOutputLength: MAX_BYTES + 64 }); // a larger object: git pushes it
+        raw = lazyZlib().inflateSync(z, { maxOutputLength: MAX_BYTES + 64 }); // a larger object: git pushes it
       } catch {
         return null;
       }

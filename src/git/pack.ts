@@ -27,8 +27,13 @@ let zlib: typeof import('node:zlib') | undefined;
  * time (docs/performance.md, "Start-up of a cron round").
  */
 export function deflateLevel1(data: Uint8Array): Buffer {
+  return lazyZlib().deflateSync(data, { level: 1 });
+}
+
+/** node:zlib, loaded on first use (see deflateLevel1). */
+export function lazyZlib(): typeof import('node:zlib') {
   zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
-  return zlib.deflateSync(data, { level: 1 });
+  return zlib;
 }
 
 /** An object to pack: its id (already computed by the caller), type and content. */
@@ -58,8 +63,7 @@ let crcTable: Uint32Array | undefined;
 
 /** CRC-32 (zlib's), as the .idx stores it for each entry's packed bytes: zlib's own where Node has it (20.15 and later). */
 export function crc32(parts: Uint8Array[]): number {
-  zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
-  const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  const native = (lazyZlib() as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
   if (native) return parts.reduce((c, p) => native(p, c), 0) >>> 0;
   return crc32Table(parts);
 }

@@ -44,6 +44,9 @@ export type StatusEntry = Git.StatusItem;
 /** An index entry; the zero id (Repo.zeroOid) with mode '0' removes the path. */
 export type IndexEntry = Git.IndexChange;
 
+/** Gives the function that signs a commit payload (an armored SSH signature, or null: let git sign), or null when it cannot. */
+export type Signer = () => ((payload: string) => string | null) | null;
+
 export class Repo {
   /** Object reads (the engine's session: `git cat-file --batch` for GitCli). */
   readonly objects: ObjectSource;
@@ -506,7 +509,7 @@ export class Repo {
   }
 
   /** Who writes commit objects in-process (useCommitIdentity), when the fast paths allow it. */
-  private commitWriter: { ident: Ident; sign: ((payload: string) => string | null) | null } | null = null;
+  private commitWriter: { ident: Ident; signer: Signer | null } | null = null;
 
   /**
    * The identity (and signer) commits are written with, from this clone's
@@ -514,27 +517,29 @@ export class Repo {
    * (no `git commit-tree`, no `ssh-keygen -Y sign`), but only when the
    * fast paths are on (git/backend.ts) and git would write exactly these
    * fields: a plain name and email, no GIT_AUTHOR_* / GIT_COMMITTER_* in
-   * the environment. `sign` returns an armored SSH signature of a
-   * payload, or null to let git do it. Returns whether it is used.
+   * the environment. `signer` gives, when first asked (a round with nothing
+   * to commit never reads the key), the function that returns an armored SSH
+   * signature of a payload, or null to let git do it. Returns whether it is used.
    */
-  useCommitIdentity(ident: Ident, sign: ((payload: string) => string | null) | null): boolean {
+  useCommitIdentity(ident: Ident, signer: Signer | null): boolean {
     const env = process.env;
     if (!this.caps.fastPaths || !plainIdent(ident) || env.GIT_AUTHOR_NAME || env.GIT_COMMITTER_NAME || env.GIT_AUTHOR_DATE || env.GIT_COMMITTER_DATE) return false;
-    this.commitWriter = { ident, sign };
+    this.commitWriter = { ident, signer };
     this.backend.useIdentity?.(ident);
     return true;
   }
 
-  /** Whether commitTree builds the commit in-process (signed ones: when a signer was given). */
+  /** Whether commitTree builds the commit in-process (signed ones: when the signer gives a signing function). */
   commitsInProcess(sign: boolean): boolean {
-    return this.commitWriter !== null && (!sign || this.commitWriter.sign !== null);
+    return this.commitWriter !== null && (!sign || (this.commitWriter.signer?.() ?? null) !== null);
   }
 
   async commitTree(tree: string, parents: string[], message: string, opts: { sign: boolean; env?: Record<string, string> }): Promise<string> {
     const ip = this.commitWriter;
-    if (ip && !opts.env && (!opts.sign || ip.sign)) {
+    const signWith = ip && opts.sign ? ip.signer?.() ?? null : null;
+    if (ip && !opts.env && (!opts.sign || signWith)) {
       const payload = commitPayload({ tree, parents, author: ip.ident, committer: ip.ident, when: Date.now(), message });
-      const sig = opts.sign && ip.sign ? ip.sign(payload) : null;
+      const sig = signWith ? signWith(payload) : null;
       if (!opts.sign || sig) {
         const oid = await writeObject(this.gitDir, 'commit', Buffer.from(sig ? withSignature(payload, sig) : payload, 'utf8'));
         this.knowCommit(oid);

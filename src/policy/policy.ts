@@ -287,9 +287,9 @@ export class Policy {
    * per run instead of per rule: the default policy's 50 rules are 8 runs,
    * and classifying 10,000 paths (an init) took a second and more.
    */
-  private readonly groups: { from: number; to: number; matcher: Ignore }[];
-  private readonly secretMatcher: Ignore;
-  private readonly rewriteMatcher: Ignore;
+  private groupsBuilt: { from: number; to: number; matcher: Ignore }[] | null = null;
+  private secretBuilt: Ignore | null = null;
+  private rewriteBuilt: Ignore | null = null;
   private readonly cache = new Map<string, Classification>();
 
   /**
@@ -303,15 +303,29 @@ export class Policy {
   ) {
     this.rules = [...INTERNAL_LAYERS, ...config.layers, ...(config.defaults ? DEFAULT_LAYERS : [])];
     this.matchers = this.rules.map(() => undefined);
-    this.groups = [];
+  }
+
+  // The matchers are built when first asked: a round with nothing to commit
+  // classifies no path, and some policies are made only for their lines
+  // (attributesLines, ignoreLines).
+  private get groups(): { from: number; to: number; matcher: Ignore }[] {
+    if (this.groupsBuilt) return this.groupsBuilt;
+    const groups: { from: number; to: number; matcher: Ignore }[] = [];
     for (let i = 0; i < this.rules.length; ) {
       let j = i + 1;
       if (!negated(this.rules[i]!.pattern)) while (j < this.rules.length && this.rules[j]!.kind === this.rules[i]!.kind && !negated(this.rules[j]!.pattern)) j++;
-      this.groups.push({ from: i, to: j, matcher: ignore().add(this.rules.slice(i, j).map((r) => r.pattern)) });
+      groups.push({ from: i, to: j, matcher: ignore().add(this.rules.slice(i, j).map((r) => r.pattern)) });
       i = j;
     }
-    this.secretMatcher = ignore().add([...DEFAULT_SECRET_GLOBS, ...config.secrets]);
-    this.rewriteMatcher = ignore().add(config.logs.allowRewrite);
+    return (this.groupsBuilt = groups);
+  }
+
+  private get secretMatcher(): Ignore {
+    return (this.secretBuilt ??= ignore().add([...DEFAULT_SECRET_GLOBS, ...this.config.secrets]));
+  }
+
+  private get rewriteMatcher(): Ignore {
+    return (this.rewriteBuilt ??= ignore().add(this.config.logs.allowRewrite));
   }
 
   static fromText(text: string | null): Policy {

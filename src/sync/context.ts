@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { baseline, effectivePolicy, ratchet, riskyChanges, type PolicyChange } from '../policy/consent.js';
 import { parsePolicy, Policy, POLICY_PATH, type PolicyConfig } from '../policy/policy.js';
-import { Repo } from '../git/repo.js';
+import { Repo, type Signer } from '../git/repo.js';
 import { useConfiguredSshCommand } from '../git/ssh.js';
 import { loadSigningKey, signSshsig } from '../identity/sshsig.js';
 
@@ -191,10 +191,13 @@ export async function openContext(dir: string): Promise<Context> {
  */
 function useInProcessCommits(repo: Repo, config: Map<string, string>, s: Settings): void {
   const ident = { name: config.get('user.name') ?? '', email: config.get('user.email') ?? '' };
-  let sign: ((payload: string) => string | null) | null = null;
+  let signer: Signer | null = null;
   if (s.sign && (config.get('gpg.format') ?? 'openpgp') === 'ssh' && s.signingKey) {
-    const key = loadSigningKey(s.signingKey);
-    if (key) sign = (payload) => signSshsig(payload, key);
+    // the key is read when the first commit is signed (loadSigningKey keeps it): a no-op round never reads it
+    signer = () => {
+      const key = loadSigningKey(s.signingKey);
+      return key ? (payload) => signSshsig(payload, key) : null;
+    };
   }
-  repo.useCommitIdentity(ident, sign); // in-process only when the fast paths are on (git/backend.ts)
+  repo.useCommitIdentity(ident, signer); // in-process only when the fast paths are on (git/backend.ts)
 }

@@ -36,6 +36,7 @@ import { shareSshConnection, stopSharing, warmSshConnection } from '../git/ssh.j
 import { ownedByMe, pushGoesElsewhere, rewritesUrls, urlRules } from './ssh-ahead.js';
 import { agentgitHome } from '../identity/keys.js';
 import { repairClone, writeVersionedSetup } from './setup.js';
+import { allDone } from './all-done.js';
 import { heldSummary, readState, trackOutage, writeState } from './state.js';
 import { armFailpoints, failpoint } from '../failpoint.js';
 import { withInstanceTrailer } from '../git/trailers.js';
@@ -150,10 +151,12 @@ async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> 
     } catch {
       return;
     }
+    const subdirs: Promise<void>[] = [];
     for (const e of ents) {
-      if (e.isDirectory()) await walk(`${rel}/${e.name}`);
+      if (e.isDirectory()) subdirs.push(walk(`${rel}/${e.name}`));
       else if (e.name.endsWith('.lock')) locks.push(`${rel}/${e.name}`);
     }
+    await Promise.all(subdirs); // walk() never rejects
   };
   await walk('refs');
   if (locks.length === 0) return;
@@ -702,22 +705,45 @@ async function record(file: string, out: SyncOutcome, t0: number, exchanged: boo
  * what a kill -9 left, bring the clone's setup and accepted policy up to
  * date. Returns notes; once the lock is held, a failure is a PhaseError
  * carrying the notes so far (and the lock is held: the round records it).
+ *
+ * With `askStatus` (the git CLI engine) it also starts `git status` as soon
+ * as the work tree is recovered, beside the setup steps: they change what
+ * status would say only when they repair something (the attributes, the
+ * config, .gitignore), and then status is asked again after them. The
+ * promise returned never rejects unawaited (a round that fails before its
+ * commit never awaits it).
  */
-async function lockAndRecover(ctx: Context, lock: SyncLock, waitSec: number): Promise<{ notes: string[] }> {
+async function lockAndRecover(ctx: Context, lock: SyncLock, waitSec: number, askStatus: boolean): Promise<{ notes: string[]; status?: Promise<StatusEntry[]> }> {
   const { repo, policy, settings } = ctx;
   await lock.acquire(waitSec * 1000);
   const notes: string[] = [];
+  const ask = (): Promise<StatusEntry[]> | undefined => {
+    if (!askStatus) return undefined;
+    const p = repo.status();
+    p.catch(() => undefined); // awaited by the commit, or above
+    return p;
+  };
+  let status: Promise<StatusEntry[]> | undefined;
   try {
     notes.push(...(await recover(repo, ctx)));
-    const fixed = await repairClone(repo, policy, settings, ctx.config);
-    await settleAccepted(repo); // tightenings of the policy file become this machine's accepted policy
+    status = ask();
+    // three steps on files of their own, side by side: each is a few small reads (and a write when something is off)
+    const [fixed, , versioned] = await allDone([
+      repairClone(repo, policy, settings, ctx.config),
+      settleAccepted(repo), // tightenings of the policy file become this machine's accepted policy
+      // .gitattributes/.gitignore follow the policy file (the same bytes on every instance)
+      writeVersionedSetup(repo.root, new Policy(ctx.consent.proposed), false),
+    ] as const);
+    if (status && (fixed.length > 0 || versioned)) {
+      await status.catch(() => undefined); // its process gone first: git status may hold index.lock for a moment
+      status = ask();
+    }
     const pend = ctx.consent.pending;
     if (pend.length) notes.push(`.agentgit/config.json asks for ${pend.length} change${pend.length === 1 ? '' : 's'} this machine has not accepted (${[...new Set(pend.map((c) => c.key))].join(', ')}): not applied here; review with \`agentgit policy diff\`, accept with \`agentgit policy accept\``);
-    // .gitattributes/.gitignore follow the policy file (the same bytes on every instance)
-    await writeVersionedSetup(repo.root, new Policy(ctx.consent.proposed), false);
     if (fixed.length) notes.push(`repaired: ${fixed.join(', ')}`);
-    return { notes };
+    return { notes, status };
   } catch (e) {
+    await status?.catch(() => undefined); // no git left running in the work tree once the round lets go of its lock
     throw new PhaseError({ phase: 'recover', notes }, e);
   }
 }
@@ -831,11 +857,11 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   // backstop: whatever a step waits on, every git child is stopped by then (git/exec.ts)
   setChildDeadline(holdMs + o.waitSec * 1000);
   try {
-    out.notes.push(...(await lockAndRecover(ctx, lock, o.waitSec)).notes);
+    // the work tree's status, asked as soon as the work tree is recovered (git CLI engine): nothing after that changes the work tree or the index before the commit reads it
+    const recovered = await lockAndRecover(ctx, lock, o.waitSec, repo.caps.engine === 'git CLI');
+    out.notes.push(...recovered.notes);
     locked = true;
-    // the work tree's status, asked now (git CLI engine): nothing below changes the work tree or the index before the commit reads it
-    const status = repo.caps.engine === 'git CLI' ? repo.status() : undefined;
-    status?.catch(() => undefined); // a round that fails before the commit never awaits it: not an unhandled rejection
+    const status = recovered.status;
 
     const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
     // an ssh hub: one connection for the round's fetches and pushes, opened

@@ -14,6 +14,7 @@ import { Repo } from '../git/repo.js';
 import { credentialUrlMessage, stripUserinfo, urlHasCredentials } from '../git/url.js';
 import { ensureKey, keyPath, MissingKeyError } from '../identity/keys.js';
 import { SIGNERS_PATH } from '../identity/signers.js';
+import { allDone } from './all-done.js';
 import { readPolicy, UsageError } from './context.js';
 import { readNoFollow, writeNoFollow, writeWorkTreeFile } from './safe-write.js';
 import { INSTANCE_TRAILER, withInstanceTrailer } from '../git/trailers.js';
@@ -123,14 +124,18 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
       fixed.push(`config ${k}`);
     }
   }
-  if (await writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines())) fixed.push('.git/info/attributes');
   const hooksPath = cfg.get('core.hookspath');
   const hooksDir = hooksPath ? resolve(repo.root, hooksPath.replace(/^~(?=\/)/, process.env.HOME ?? '~')) : join(repo.gitDir, 'hooks');
-  for (const name of HOOKS) {
+  // every file read at once (a round runs this each time); hooks written in order, only where something is off
+  const readHook = async (name: string): Promise<{ name: string; hook: string; template: string; current: string }> => {
     const hook = join(hooksDir, name);
-    const template = await readFile(join(PROJECT_ROOT, 'hooks', name), 'utf8');
+    const [template, current] = await Promise.all([readFile(join(PROJECT_ROOT, 'hooks', name), 'utf8'), readFile(hook, 'utf8').catch(() => '')]);
+    return { name, hook, template, current };
+  };
+  const [attributesFixed, hooks] = await allDone([writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines()), Promise.all(HOOKS.map(readHook))] as const);
+  if (attributesFixed) fixed.push('.git/info/attributes');
+  for (const { name, hook, template, current } of hooks) {
     const body = template.replace('@NODE@', process.execPath).replace('@AGENTGIT@', AGENTGIT_BIN);
-    const current = await readFile(hook, 'utf8').catch(() => '');
     if (current === body) continue;
     if (current && !current.includes(`agentgit ${name} hook`)) {
       await writeFile(hook + '.before-agentgit', current);
@@ -147,12 +152,13 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
 /** The git hooks agentgit installs (hooks/NAME): the commit guard and the secret scan of a push by hand. */
 const HOOKS = ['pre-commit', 'pre-push'] as const;
 
-/** Versioned setup files: policy (when absent), .gitattributes and .gitignore blocks. */
-export async function writeVersionedSetup(root: string, policy: Policy, createPolicy = true): Promise<void> {
+/** Versioned setup files: policy (when absent), .gitattributes and .gitignore blocks. Returns whether it wrote any. */
+export async function writeVersionedSetup(root: string, policy: Policy, createPolicy = true): Promise<boolean> {
   const pfile = join(root, POLICY_PATH);
-  if (createPolicy && !existsSync(pfile)) await writeWorkTreeFile(root, POLICY_PATH, defaultConfigText());
-  await writeManagedBlock(join(root, '.gitattributes'), policy.attributesLines());
-  await writeManagedBlock(join(root, '.gitignore'), policy.ignoreLines());
+  const created = createPolicy && !existsSync(pfile);
+  if (created) await writeWorkTreeFile(root, POLICY_PATH, defaultConfigText());
+  const written = await allDone([writeManagedBlock(join(root, '.gitattributes'), policy.attributesLines()), writeManagedBlock(join(root, '.gitignore'), policy.ignoreLines())]);
+  return created || written.some(Boolean);
 }
 
 /** Make `dir` a Git repo (or adopt the one there) and configure it. */
