@@ -12,8 +12,8 @@
  * written (the file system's clock alone), so a skewed clock on either side
  * never makes a young lock look old.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { link, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { LockBusyError, TemporaryError } from './errors.js';
@@ -177,9 +177,9 @@ export class SyncLock {
   /** Take the lock, taking over a stale one; waits up to waitMs for a live one. */
   async acquire(waitMs = 0): Promise<void> {
     const deadline = Date.now() + waitMs;
-    await mkdir(dirname(this.file), { recursive: true });
+    mkdirSync(dirname(this.file), { recursive: true });
     for (;;) {
-      const found = await this.tryCreate();
+      const found = this.tryCreate();
       if ('made' in found) {
         this.mine = found.made;
         heldHere.add(this.file);
@@ -197,30 +197,40 @@ export class SyncLock {
   }
 
   /** `made`: the lock was made with this content; else what holds it, its file's mtime and the file system's time now (the temp file's mtime). */
-  private async tryCreate(): Promise<{ made: LockInfo } | { info: LockInfo; mtimeMs: number; fsNowMs: number }> {
+  // Synchronous: a few calls on small files in .git/agentgit, each far cheaper
+  // than a round trip through libuv's thread pool (a cron round takes it once).
+  private tryCreate(): { made: LockInfo } | { info: LockInfo; mtimeMs: number; fsNowMs: number } {
     const me: LockInfo = { pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now(), nonce: Math.random().toString(36).slice(2, 10) };
     if (this.opts.holdMs !== undefined) me.holdMs = this.opts.holdMs;
     // write the content first, then link it into place: the lock never exists half-written
     const tmp = `${besideLock(this.file, 'new')}.tmp`;
-    await writeFile(tmp, JSON.stringify(me) + '\n');
-    const fsNowMs = (await stat(tmp)).mtimeMs;
+    writeFileSync(tmp, JSON.stringify(me) + '\n');
+    const fsNowMs = statSync(tmp).mtimeMs;
     try {
-      await link(tmp, this.file);
+      linkSync(tmp, this.file);
       return { made: me };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     } finally {
-      await unlink(tmp).catch(() => undefined);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // gone already
+      }
     }
     const stale = { info: { pid: -1, start: '', host: hostname(), since: 0 }, mtimeMs: 0, fsNowMs };
     // content and mtime from one open file: the same lock
-    const f = await open(this.file, 'r').catch(() => null);
-    if (!f) return stale; // gone meanwhile: the next try makes it
+    let fd: number;
     try {
-      const info = parseLock(await f.readFile('utf8'));
-      return info ? { info, mtimeMs: (await f.stat()).mtimeMs, fsNowMs } : stale; // unreadable: not written by this version
+      fd = openSync(this.file, 'r');
+    } catch {
+      return stale; // gone meanwhile: the next try makes it
+    }
+    try {
+      const info = parseLock(readFileSync(fd, 'utf8'));
+      return info ? { info, mtimeMs: fstatSync(fd).mtimeMs, fsNowMs } : stale; // unreadable: not written by this version
     } finally {
-      await f.close();
+      closeSync(fd);
     }
   }
 
@@ -286,12 +296,26 @@ export class SyncLock {
     if (!found || !sameLock(found, mine)) return; // another's: not moved (a take-over may still put one aside for a moment)
     const aside = besideLock(this.file, 'done');
     try {
-      await rename(this.file, aside);
+      renameSync(this.file, aside);
     } catch {
       return; // gone: taken over and released meanwhile
     }
-    const moved = parseLock(await readFile(aside, 'utf8').catch(() => ''));
-    if (moved && !sameLock(moved, mine)) await link(aside, this.file).catch(() => undefined); // another's: put back
-    await unlink(aside).catch(() => undefined);
+    let text = '';
+    try {
+      text = readFileSync(aside, 'utf8');
+    } catch {
+      // unreadable: not put back
+    }
+    const moved = parseLock(text);
+    try {
+      if (moved && !sameLock(moved, mine)) linkSync(aside, this.file); // another's: put back
+    } catch {
+      // a lock there again already
+    }
+    try {
+      unlinkSync(aside);
+    } catch {
+      // gone already
+    }
   }
 }

@@ -3,8 +3,8 @@
  * the per-clone settings agentgit keeps in `.git/config` (section agentgit).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { baseline, effectivePolicy, ratchet, riskyChanges, type PolicyChange } from '../policy/consent.js';
 import { parsePolicy, Policy, POLICY_PATH, type PolicyConfig } from '../policy/policy.js';
@@ -70,7 +70,7 @@ export async function readPolicy(root: string): Promise<Policy> {
 
 async function readPolicyText(root: string): Promise<string | null> {
   try {
-    return await readFile(join(root, POLICY_PATH), 'utf8');
+    return readFileSync(join(root, POLICY_PATH), 'utf8'); // synchronous: a small file, read twice a round
   } catch {
     return null;
   }
@@ -103,7 +103,7 @@ export function blobId(text: string | Buffer | null): string | null {
 export async function readAccepted(repo: Repo): Promise<PolicyConfig | null> {
   let text: string;
   try {
-    text = await readFile(repo.stateFile(ACCEPTED_FILE), 'utf8');
+    text = readFileSync(repo.stateFile(ACCEPTED_FILE), 'utf8');
   } catch {
     return null;
   }

@@ -4,7 +4,7 @@
  * never issues a clock below one it has seen, so after a merge its writes
  * sort after everything it merged, even when its wall clock is hours behind.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface Hlc {
@@ -48,7 +48,7 @@ export class ClockSource {
 
   async load(): Promise<void> {
     try {
-      const p = parseClock((await readFile(this.file, 'utf8')).trim() + '.x');
+      const p = parseClock(readFileSync(this.file, 'utf8').trim() + '.x'); // synchronous: one small file, read once a round
       if (p) this.last = p;
     } catch {
       /* first use */
@@ -66,9 +66,9 @@ export class ClockSource {
   }
 
   async save(): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true });
+    mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${String(this.last.wall).padStart(13, '0')}.${String(this.last.counter).padStart(4, '0')}\n`);
-    await rename(tmp, this.file);
+    writeFileSync(tmp, `${String(this.last.wall).padStart(13, '0')}.${String(this.last.counter).padStart(4, '0')}\n`);
+    renameSync(tmp, this.file);
   }
 }

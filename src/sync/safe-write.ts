@@ -7,8 +7,8 @@
  * outside the state directory. A link is refused with a message that names
  * it and says what to do (docs/security.md, "Hostile trees").
  */
-import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export class SymlinkRefused extends Error {
@@ -36,11 +36,16 @@ export async function symlinkedParent(root: string, rel: string): Promise<string
   return null;
 }
 
+// The three below use synchronous calls: each file is small (a managed
+// block, state.json, the checkout journal), and a round reads or writes
+// several of them; a call costs far less than a round trip through libuv's
+// thread pool. They stay async for their callers.
+
 /** The bytes of `file`, null when it does not exist; a symbolic link is refused. */
 export async function readNoFollow(file: string): Promise<Buffer | null> {
-  let fh;
+  let fd: number;
   try {
-    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -48,42 +53,47 @@ export async function readNoFollow(file: string): Promise<Buffer | null> {
     throw e;
   }
   try {
-    return await fh.readFile();
+    return readFileSync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 /** Write `file` in place (created 0644 when new); a symbolic link there is refused, never followed. */
 export async function writeNoFollow(file: string, data: string | Uint8Array): Promise<void> {
-  let fh;
+  let fd: number;
   try {
-    fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refused(file);
     throw e;
   }
   try {
-    await fh.writeFile(data);
+    writeFileSync(fd, data);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 /** Replace `file` atomically (a new temp file renamed over it); a symbolic link there is refused. */
 export async function replaceNoFollow(file: string, data: string | Uint8Array): Promise<void> {
-  const st = await lstat(file).catch(() => null);
-  if (st?.isSymbolicLink()) throw refused(file);
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await rm(tmp, { force: true }); // a leftover of a killed run (or a link someone put there)
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  let st = null;
   try {
-    await fh.writeFile(data);
-  } finally {
-    await fh.close();
+    st = lstatSync(file);
+  } catch {
+    // not there yet
   }
-  await rename(tmp, file);
+  if (st?.isSymbolicLink()) throw refused(file);
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  rmSync(tmp, { force: true }); // a leftover of a killed run (or a link someone put there)
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    writeFileSync(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
 }
 
 /**
