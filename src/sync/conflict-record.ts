@@ -13,6 +13,7 @@
  * commit of local changes (sync, init) folds it into the record first.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Conflict } from '../merge/types.js';
@@ -87,8 +88,12 @@ export async function appendToFile(file: string, lines: string[], tmpDir: string
  * the two folds the same lines again next time, which adds nothing.
  */
 export async function foldPendingConflicts(root: string, pendingFile: string): Promise<number> {
-  const pending = await readFile(pendingFile, 'utf8').catch(() => null);
-  if (pending === null) return 0;
+  let pending: string;
+  try {
+    pending = readFileSync(pendingFile, 'utf8'); // synchronous: asked every round, almost always absent
+  } catch {
+    return 0;
+  }
   const lines = pending.split('\n').filter((l) => l !== '' && isRecordLine(l));
   if (lines.length > 0) await appendToFile(join(root, CONFLICTS_PATH), lines, dirname(pendingFile));
   await rm(pendingFile, { force: true });

@@ -17,7 +17,7 @@
  * another sync holds the lock); local work is always committed first.
  */
 import { treeLimitsOf, treeRejections } from '../git/paths.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { isClockPath } from './clocks.js';
 import { fetchRefspec, makeHeartbeat, pushRefspec } from './heartbeat.js';
@@ -116,6 +116,15 @@ export class Deadline {
 }
 
 /** Recover what a kill -9 left. Returns notes; throws on a person's merge in progress. */
+/** A small file's text, or `fallback` when it cannot be read (synchronous: read once a round). */
+function readTextOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
 export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
   const notes: string[] = [];
   const g = repo.gitDir;
@@ -130,7 +139,7 @@ export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
     if (r) notes.push(r);
   }
   // temp files of an interrupted round
-  await rm(repo.stateFile(`index.${process.pid}.tmp`), { force: true });
+  rmSync(repo.stateFile(`index.${process.pid}.tmp`), { force: true });
   return notes;
 }
 
@@ -144,21 +153,19 @@ export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
 async function removeStaleIndexLock(repo: Repo, notes: string[]): Promise<void> {
   const g = repo.gitDir;
   const locks: string[] = ['index.lock', 'HEAD.lock', 'packed-refs.lock'].filter((f) => existsSync(join(g, f)));
-  const walk = async (rel: string): Promise<void> => {
+  const walk = (rel: string): void => {
     let ents;
     try {
-      ents = await readdir(join(g, rel), { withFileTypes: true });
+      ents = readdirSync(join(g, rel), { withFileTypes: true }); // synchronous: a handful of small directories, every round
     } catch {
       return;
     }
-    const subdirs: Promise<void>[] = [];
     for (const e of ents) {
-      if (e.isDirectory()) subdirs.push(walk(`${rel}/${e.name}`));
+      if (e.isDirectory()) walk(`${rel}/${e.name}`);
       else if (e.name.endsWith('.lock')) locks.push(`${rel}/${e.name}`);
     }
-    await Promise.all(subdirs); // walk() never rejects
   };
-  await walk('refs');
+  walk('refs');
   if (locks.length === 0) return;
   let stale = locks;
   // the in-process engine takes git's locks from node: another agentgit process (a lease renewal, a trust) may hold them
@@ -446,7 +453,7 @@ async function exchangeWithHub(x: Exchange): Promise<Exchanged> {
   const before = await repo.exactRefs(x.trackBefore === undefined ? [ref, track] : [ref]);
   if (x.trackBefore) before.set(track, x.trackBefore);
   const firstContact = !before.has(track);
-  const publicKey = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+  const publicKey = readTextOr(`${settings.signingKey}.pub`, '');
   const ex: Exchanged = { startHead: before.get(ref) ?? null, mergedFromHub: 0, mergedByKind: {}, conflicts: 0, collisions: 0, fastForward: false, notes: [], head: null, pushed: null, heartbeatAt: null };
   let lastSeen = before.get(track) ?? null; // the hub's head as of the last fetch
   try {

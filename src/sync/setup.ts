@@ -4,8 +4,8 @@
  * merge drivers, attributes, hooks, author identity. Idempotent.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,15 +126,17 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
   }
   const hooksPath = cfg.get('core.hookspath');
   const hooksDir = hooksPath ? resolve(repo.root, hooksPath.replace(/^~(?=\/)/, process.env.HOME ?? '~')) : join(repo.gitDir, 'hooks');
-  // every file read at once (a round runs this each time); hooks written in order, only where something is off
-  const readHook = async (name: string): Promise<{ name: string; hook: string; template: string; current: string }> => {
+  if (await writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines())) fixed.push('.git/info/attributes');
+  for (const name of HOOKS) {
     const hook = join(hooksDir, name);
-    const [template, current] = await Promise.all([readFile(join(PROJECT_ROOT, 'hooks', name), 'utf8'), readFile(hook, 'utf8').catch(() => '')]);
-    return { name, hook, template, current };
-  };
-  const [attributesFixed, hooks] = await allDone([writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines()), Promise.all(HOOKS.map(readHook))] as const);
-  if (attributesFixed) fixed.push('.git/info/attributes');
-  for (const { name, hook, template, current } of hooks) {
+    // synchronous reads: two small files, every round
+    const template = readFileSync(join(PROJECT_ROOT, 'hooks', name), 'utf8');
+    let current = '';
+    try {
+      current = readFileSync(hook, 'utf8');
+    } catch {
+      // no hook yet
+    }
     const body = template.replace('@NODE@', process.execPath).replace('@AGENTGIT@', AGENTGIT_BIN);
     if (current === body) continue;
     if (current && !current.includes(`agentgit ${name} hook`)) {
