@@ -20,7 +20,7 @@
  * verification costs no process per commit; other signatures go to one
  * `git log` per distinct allowed-signers set (git runs ssh-keygen).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parsePolicy, POLICY_PATH } from '../policy/policy.js';
 import type { CommitInfo, Repo } from '../git/repo.js';
@@ -89,7 +89,7 @@ export async function revokedIn(repo: Repo, tips: string[], signersOf: SignersOf
   const file = repo.stateFile(REVOKED_FILE);
   let at: string | null = null;
   try {
-    const c = JSON.parse(await readFile(file, 'utf8')) as { at?: unknown; revoked?: Record<string, { commit?: unknown; principal?: unknown }> };
+    const c = JSON.parse(readFileSync(file, 'utf8')) as { at?: unknown; revoked?: Record<string, { commit?: unknown; principal?: unknown }> };
     if (typeof c.at === 'string' && /^[0-9a-f]{40,64}$/.test(c.at) && c.revoked && typeof c.revoked === 'object') {
       for (const [fp, v] of Object.entries(c.revoked)) if (typeof v?.commit === 'string' && typeof v.principal === 'string') out.set(fp, { commit: v.commit, principal: v.principal });
       at = c.at;
@@ -125,11 +125,12 @@ export async function revokedIn(repo: Repo, tips: string[], signersOf: SignersOf
   return out;
 }
 
+/** Synchronous, as its read in revokedIn: a small file, written each round with a commit. */
 async function saveRevoked(file: string, at: string, revoked: Revoked): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify({ at, revoked: Object.fromEntries(revoked) }) + '\n');
-  await rename(tmp, file);
+  writeFileSync(tmp, JSON.stringify({ at, revoked: Object.fromEntries(revoked) }) + '\n');
+  renameSync(tmp, file);
 }
 
 /** Whether two commits hold the same allowed_signers (the same blob, or both none), read in-process. */

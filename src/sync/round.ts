@@ -771,7 +771,7 @@ async function commitLocal(ctx: Context, clocks: ClockSource, status?: Promise<S
   for (const n of c.nested) done.notes.push(`${n}/ holds its own .git: it is another repository and is not synced; move it out or remove its .git`);
   try {
     if (c.commit && settings.signingKey) {
-      const pub = await readFile(`${settings.signingKey}.pub`, 'utf8').catch(() => '');
+      const pub = readTextOr(`${settings.signingKey}.pub`, '');
       const { isAdmitted, markUnadmitted } = await admission();
       if (pub && !(await isAdmitted(repo, c.commit, pub))) await markUnadmitted(repo);
     }

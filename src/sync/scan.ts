@@ -17,7 +17,8 @@
  * clean), the walk stops at them and at the hub's head, in-process through
  * the cat-file session; `git rev-list` only when that walk cannot decide.
  */
-import { appendFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFileSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import type { Repo, TreeChange } from '../git/repo.js';
 import { splitSignature } from '../git/objects.js';
 import type { Policy } from '../policy/policy.js';
@@ -30,6 +31,14 @@ const GITLINK = '160000';
 
 export { SecretsInPushError, type SecretFinding };
 
+function statOrNull(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The cache as this process last read or wrote it, with the file's identity
  * then: a watcher reads and parses it once, not in every round (a few ms at
@@ -38,15 +47,21 @@ export { SecretsInPushError, type SecretFinding };
 let memo: { file: string; ino: number; size: number; mtimeMs: number; ids: string[]; set: Set<string> } | null = null;
 
 async function remember(file: string, ids: string[]): Promise<void> {
-  const st = await stat(file).catch(() => null);
+  const st = statOrNull(file);
   memo = st ? { file, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ids, set: new Set(ids) } : null;
 }
 
 async function readCache(file: string): Promise<{ ids: string[]; set: Set<string> }> {
-  const st = await stat(file).catch(() => null);
+  // synchronous calls: one file, asked and added to once a round with a push
+  const st = statOrNull(file);
   if (!st) return { ids: [], set: new Set() };
   if (memo && memo.file === file && memo.ino === st.ino && memo.size === st.size && memo.mtimeMs === st.mtimeMs) return memo;
-  const text = await readFile(file, 'utf8').catch(() => '');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // unreadable: scanned again
+  }
   const ids = text.split('\n').filter((l) => /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(l));
   // the identity taken before the read: a write in between makes the next read see another one and read again
   memo = { file, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ids, set: new Set(ids) };
@@ -61,12 +76,12 @@ async function readCache(file: string): Promise<{ ids: string[]; set: Set<string
 async function writeCache(file: string, cache: { ids: string[]; set: Set<string> }, added: string[]): Promise<void> {
   if (added.length === 0) return;
   if (cache.ids.length > 0 && cache.ids.length + added.length <= 2 * CACHE_LIMIT) {
-    await appendFile(file, added.join('\n') + '\n');
+    appendFileSync(file, added.join('\n') + '\n');
     // the kept copy grows with the file (no new set of thousands of ids a round)
     const ids = cache.ids.concat(added);
     const set = cache.set;
     for (const id of added) set.add(id);
-    const st = await stat(file).catch(() => null);
+    const st = statOrNull(file);
     memo = st ? { file, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ids, set } : null;
     return;
   }
