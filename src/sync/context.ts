@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { baseline, effectivePolicy, ratchet, riskyChanges, type PolicyChange } from '../policy/consent.js';
 import { parsePolicy, Policy, POLICY_PATH, type PolicyConfig } from '../policy/policy.js';
 import { Repo, type Signer } from '../git/repo.js';
+import { readRegularFile } from './safe-write.js';
 import { useConfiguredSshCommand } from '../git/ssh.js';
 import { loadSigningKey, signSshsig } from '../identity/sshsig.js';
 
@@ -70,7 +71,7 @@ export async function readPolicy(root: string): Promise<Policy> {
 
 async function readPolicyText(root: string): Promise<string | null> {
   try {
-    return readFileSync(join(root, POLICY_PATH), 'utf8'); // synchronous: a small file, read twice a round
+    return readRegularFile(join(root, POLICY_PATH)).toString('utf8'); // synchronous: a small file, read twice a round
   } catch {
     return null;
   }

@@ -734,7 +734,8 @@ async function lockAndRecover(ctx: Context, lock: SyncLock, waitSec: number, ask
   try {
     notes.push(...(await recover(repo, ctx)));
     status = ask();
-    // three steps on files of their own, side by side: each is a few small reads (and a write when something is off)
+    // three steps on files of their own, side by side: each is a few small reads (and a write when something is off).
+    // Side by side, a step that fails does not stop the others: each is idempotent and only brings a file to what the policy says
     const [fixed, , versioned] = await allDone([
       repairClone(repo, policy, settings, ctx.config),
       settleAccepted(repo), // tightenings of the policy file become this machine's accepted policy
@@ -855,6 +856,8 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
   let heartbeatAt: number | null = null;
   let closeSsh: (() => void) | null = null;
   let prefetched: Prefetch | undefined;
+  /** The round's `git status`, awaited before the lock goes: it may hold index.lock while it refreshes the index. */
+  let status: Promise<StatusEntry[]> | undefined;
   const prefetchStop = new AbortController();
   const takeCommitted = (c: Committed): void => {
     out.committed = c.committed;
@@ -868,7 +871,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     const recovered = await lockAndRecover(ctx, lock, o.waitSec, repo.caps.engine === 'git CLI');
     out.notes.push(...recovered.notes);
     locked = true;
-    const status = recovered.status;
+    status = recovered.status;
 
     const remoteUrl = ctx.config.get(`remote.${settings.remote}.url`);
     // an ssh hub: one connection for the round's fetches and pushes, opened
@@ -935,6 +938,7 @@ export async function syncRound(o: SyncOptions): Promise<SyncOutcome> {
     // a round that failed before taking its prefetch: the fetch is stopped, and gone before the lock goes
     prefetchStop.abort();
     await prefetched;
+    await status?.catch(() => undefined); // a round that failed before its commit awaited it (a detached HEAD, a lost lock)
     setChildDeadline(null);
     if (!o.keepSsh) closeSsh?.();
     out.durationMs = Date.now() - t0;

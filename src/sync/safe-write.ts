@@ -7,7 +7,7 @@
  * outside the state directory. A link is refused with a message that names
  * it and says what to do (docs/security.md, "Hostile trees").
  */
-import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -39,13 +39,19 @@ export async function symlinkedParent(root: string, rel: string): Promise<string
 // The three below use synchronous calls: each file is small (a managed
 // block, state.json, the checkout journal), and a round reads or writes
 // several of them; a call costs far less than a round trip through libuv's
-// thread pool. They stay async for their callers.
+// thread pool. They stay async for their callers. Opened non-blocking, and
+// only a regular file is read or written: a FIFO put there would otherwise
+// block the process (a watcher would not even see SIGTERM).
 
-/** The bytes of `file`, null when it does not exist; a symbolic link is refused. */
+function notRegular(file: string): Error {
+  return new Error(`${file} is not a regular file; agentgit writes this file itself: replace it with a regular file (or remove it), then run agentgit again`);
+}
+
+/** The bytes of `file`, null when it does not exist; a symbolic link or anything but a regular file is refused. */
 export async function readNoFollow(file: string): Promise<Buffer | null> {
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -53,22 +59,38 @@ export async function readNoFollow(file: string): Promise<Buffer | null> {
     throw e;
   }
   try {
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
     return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Write `file` in place (created 0644 when new); a symbolic link there is refused, never followed. */
+/** The bytes of a small file read each round (synchronous, non-blocking open); throws when it is not a regular file or cannot be read. */
+export function readRegularFile(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Write `file` in place (created 0644 when new); a symbolic link there is refused, never followed, and so is anything but a regular file. */
 export async function writeNoFollow(file: string, data: string | Uint8Array): Promise<void> {
   let fd: number;
   try {
-    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refused(file);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw refused(file);
+    if (code === 'ENXIO') throw notRegular(file); // a FIFO with no reader
     throw e;
   }
   try {
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
+    ftruncateSync(fd, 0);
     writeFileSync(fd, data);
   } finally {
     closeSync(fd);

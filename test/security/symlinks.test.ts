@@ -6,7 +6,8 @@
  * file outside is never touched; the work-tree update never writes beneath
  * a link.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Repo } from '../../src/git/repo.js';
@@ -78,6 +79,19 @@ describe('symlinks where agentgit writes', () => {
     await a.sync();
     expect(readFileSync(outside, 'utf8')).toBe('precious\n');
   }, 300_000);
+
+  it('state.json made a FIFO: the round neither blocks on it nor writes into it; it is replaced by a regular file', async () => {
+    const a = await Instance.init(makeBareHub(), 'a', { files: { 'MEMORY.md': 'truth\n' } });
+    expect((await a.sync()).code).toBe(0);
+    const state = join(a.dir, '.git', 'agentgit', 'state.json');
+    rmSync(state);
+    expect(spawnSync('mkfifo', [state]).status).toBe(0);
+    a.append('MEMORY.md', 'more\n');
+    const r = await a.sync(); // opened non-blocking: a blocking open would wait for a writer forever
+    expect(r.code, r.stderr).toBe(0);
+    expect(lstatSync(state).isFile()).toBe(true);
+    expect((JSON.parse(readFileSync(state, 'utf8')) as { lastExitCode: number }).lastExitCode).toBe(0);
+  }, 60_000);
 
   it('a path beneath a link of the same tree is refused, also when only a case-insensitive file system makes them one; a file and a directory differing in case pass', async () => {
     const { dir, base, s } = scratchRepo();
