@@ -36,9 +36,8 @@
  *
  * Imports only Node's own modules: it runs before any chunk loads.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import Module from 'node:module';
+import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { cachedDataVersionTag } from 'node:v8';
 import vm from 'node:vm';
@@ -64,7 +63,10 @@ export function cacheDirFor(base: string, profile: string): string {
 
 const MAGIC = Buffer.from('agentgit code cache 1\n');
 const HEADER = MAGIC.length + 1 + 20 + 20;
-const sha1 = (b: string | Uint8Array): Buffer => createHash('sha1').update(b).digest();
+// node:crypto loaded when first needed: `--version` runs this module and never hashes
+let crypto: typeof import('node:crypto') | undefined;
+const lazyCrypto = (): typeof import('node:crypto') => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto'));
+const sha1 = (b: string | Uint8Array): Buffer => lazyCrypto().createHash('sha1').update(b).digest();
 
 /** A cache file: magic, whether the run that wrote it ended well (1) or not (0), SHA-1 of the source, SHA-1 of the data, V8's data. */
 export function encodeCache(source: string, data: Buffer, complete: boolean): Buffer {
@@ -218,7 +220,7 @@ function writeCaches(dir: string, bundleDir: string, scripts: { name: string; so
     return;
   }
   for (const { name, source, script } of scripts) {
-    const tmp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(dir, `.${name}.${lazyCrypto().randomBytes(6).toString('hex')}.tmp`);
     let fd: number | null = null;
     try {
       fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);

@@ -2,17 +2,14 @@
  * agentgit's command line. Hot paths (`--version`, `merge-driver`, `hook`)
  * skip yargs entirely; every command module is loaded only when it runs.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EXIT, exitCodeOf, messageOf } from '../errors.js';
 import { openHubConnectionAhead } from '../sync/ssh-ahead.js';
+import { version } from './version.js';
 
 export { EXIT };
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export { version };
 
 /**
  * `sync` runs every minute on every instance: parse its flags with Node's

@@ -7,8 +7,10 @@ import { BIN, tempDir } from './agents.js';
 
 /**
  * Runs the CLI with a preload (node --require) that records, at exit, every
- * CommonJS module the process loaded (the bundle is CommonJS), and a module
- * hook (node --import) that records every ES module: as file URLs.
+ * CommonJS module the process loaded (the bundle is CommonJS) as a file URL,
+ * and every Node built-in module loaded after the preload as `node:NAME`
+ * (internal ones too, `node:internal/…`); and a module hook (node --import)
+ * that records every ES module.
  */
 export function loadedBy(args: string[], env: NodeJS.ProcessEnv): { urls: string[]; status: number | null; stderr: string } {
   const dir = tempDir();
@@ -18,7 +20,9 @@ export function loadedBy(args: string[], env: NodeJS.ProcessEnv): { urls: string
   writeFileSync(
     preload,
     `const { appendFileSync } = require('node:fs'); const { pathToFileURL } = require('node:url');
-process.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(require.cache).map((f) => pathToFileURL(f).href + '\\n').join('')));`,
+const builtins = (list) => list.filter((m) => m.startsWith('NativeModule ')).map((m) => 'node:' + m.slice('NativeModule '.length));
+const before = new Set(builtins(process.moduleLoadList));
+process.on('exit', () => appendFileSync(${JSON.stringify(log)}, [...Object.keys(require.cache).map((f) => pathToFileURL(f).href), ...builtins(process.moduleLoadList).filter((m) => !before.has(m))].map((u) => u + '\\n').join('')));`,
   );
   const hooks = `import { appendFileSync } from 'node:fs'; export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }`;
   const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
