@@ -8,14 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentgitHome } from '../identity/home.js';
 import { cacheProfile, installCodeCache } from './code-cache.js';
-import { version } from './version.js';
 
 export async function launch(argv: string[]): Promise<void> {
-  if (argv[0] === '--version' || argv[0] === '-V') {
-    // before any chunk: `--version` is how scripts check an install, and costs a Node start and one file
-    process.stdout.write(`agentgit ${version()}\n`);
-    return;
-  }
   const use = installCodeCache(dirname(fileURLToPath(import.meta.url)), join(agentgitHome(), 'code-cache'), cacheProfile(argv));
   if (use && process.env.AGENTGIT_TRACE === '1') {
     process.once('exit', () => {

@@ -60,14 +60,42 @@ export function wantsJson(argv: string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--json' || a === '--json=true');
 }
 
-/** `agentgit log | head`: the reader went away; stop quietly, as git does. */
+/**
+ * `agentgit log | head`: the reader went away; stop quietly, as git does.
+ * The handler goes on each stream when it is first used: making
+ * process.stdout and process.stderr costs a few ms, and `sync --quiet`
+ * from cron usually writes to neither.
+ */
 function quietOnEpipe(): void {
-  for (const s of [process.stdout, process.stderr]) {
+  const quiet = (s: NodeJS.WriteStream): void => {
     s.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
       throw e;
     });
+  };
+  for (const name of ['stdout', 'stderr'] as const) onFirstUse(name, quiet);
+}
+
+/** Run `hook` on process[name] when something first asks for it (Node makes the stream then), or now when that cannot be arranged. */
+function onFirstUse(name: 'stdout' | 'stderr', hook: (s: NodeJS.WriteStream) => void): void {
+  const d = Object.getOwnPropertyDescriptor(process, name);
+  const make = d?.get;
+  if (!make || !d.configurable) {
+    hook(process[name]);
+    return;
   }
+  let made: NodeJS.WriteStream | null = null;
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: d.enumerable ?? true,
+    get(): NodeJS.WriteStream {
+      if (made === null) {
+        made = make.call(process) as NodeJS.WriteStream;
+        hook(made);
+      }
+      return made;
+    },
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -12,7 +12,7 @@ import { BIN, tempDir } from './agents.js';
  * (internal ones too, `node:internal/…`); and a module hook (node --import)
  * that records every ES module.
  */
-export function loadedBy(args: string[], env: NodeJS.ProcessEnv): { urls: string[]; status: number | null; stderr: string } {
+export function loadedBy(args: string[], env: NodeJS.ProcessEnv): { urls: string[]; status: number | null; stdout: string; stderr: string } {
   const dir = tempDir();
   const log = join(dir, 'loaded.txt');
   writeFileSync(log, '');
@@ -28,5 +28,5 @@ process.on('exit', () => appendFileSync(${JSON.stringify(log)}, [...Object.keys(
   const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
   const r = spawnSync(process.execPath, ['--require', preload, '--import', `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args], { env, encoding: 'utf8' });
   const self = pathToFileURL(preload).href;
-  return { urls: readFileSync(log, 'utf8').split('\n').filter((u) => u && u !== self), status: r.status, stderr: r.stderr };
+  return { urls: readFileSync(log, 'utf8').split('\n').filter((u) => u && u !== self), status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
