@@ -8,7 +8,7 @@
  * it and says what to do (docs/security.md, "Hostile trees").
  */
 import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { lstat, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export class SymlinkRefused extends Error {
@@ -21,12 +21,17 @@ function refused(file: string): SymlinkRefused {
 
 /** The first directory of `rel` (a '/'-separated path under `root`) that is a symbolic link, as an absolute path; null when none is. */
 export async function symlinkedParent(root: string, rel: string): Promise<string | null> {
+  return symlinkedParentSync(root, rel);
+}
+
+/** symlinkedParent with synchronous calls (a few lstat of directories: far cheaper than thread-pool round trips). */
+export function symlinkedParentSync(root: string, rel: string): string | null {
   const parts = rel.split('/');
   let abs = root;
   for (const p of parts.slice(0, -1)) {
     abs = join(abs, p);
     try {
-      if ((await lstat(abs)).isSymbolicLink()) return abs;
+      if (lstatSync(abs).isSymbolicLink()) return abs;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return null; // not there (yet): nothing beneath it exists either
