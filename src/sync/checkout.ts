@@ -12,7 +12,7 @@
  *   5. delete the journal.
  * Invariant: the work tree is never touched before the merged commit exists.
  */
-import { linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { mergeFile } from '../merge/index.js';
@@ -126,20 +126,21 @@ export async function putWorkFile(abs: string, path: string, base: Buffer | null
     const hold = `${abs}.agentgit-hold-${process.pid}`;
     let held = false;
     if (cur && !cur.link) {
-      try {
-        linkSync(abs, hold);
-        held = true;
-      } catch {
-        held = false;
-      }
+      const h = holdFile(abs, hold);
+      if (h === 'moved') continue; // it moved under us: read again
+      held = h === 'held'; // 'none': no second link on this file system; written without the check below
     }
-    if (cur && !cur.link && !held) continue; // it moved under us: read again
     try {
       if (desired) atomicWrite(abs, desired, mode);
       else rmSync(abs, { force: true });
       written = true;
       if (!held) return { written, agentWrote };
-      const after = readFileSync(hold);
+      let after: Buffer;
+      try {
+        after = readRegularFile(hold); // non-blocking: the agent may have put anything there before the link
+      } catch {
+        return { written, agentWrote: true }; // not a file we can read: the agent's doing, committed next round
+      }
       if (bytesEqual(after, cur!.bytes)) return { written, agentWrote };
       // the agent appended to the old file between our read and the rename
       agentWrote = true;
@@ -150,7 +151,32 @@ export async function putWorkFile(abs: string, path: string, base: Buffer | null
       if (held) rmSync(hold, { force: true });
     }
   }
-  return { written, agentWrote };
+  // never left behind silently: the index and the branch would say the new version while the file holds the old one
+  throw new Error(`${abs} kept changing while agentgit updated it (50 tries); nothing was lost: the next sync updates it`);
+}
+
+/**
+ * A second link to the file being replaced, to see afterwards what an agent
+ * wrote to the old inode meanwhile. 'moved': the file is gone (read it
+ * again); 'none': this file system makes no hard links (written without the
+ * check). A hold of this pid left by a killed run is removed first.
+ */
+function holdFile(abs: string, hold: string): 'held' | 'moved' | 'none' {
+  for (let i = 0; i < 2; i++) {
+    try {
+      linkSync(abs, hold);
+      return 'held';
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && i === 0) {
+        rmSync(hold, { force: true });
+        continue;
+      }
+      if (code === 'ENOENT' || code === 'EEXIST') return 'moved';
+      return 'none'; // EPERM, ENOTSUP, EXDEV, EMLINK…
+    }
+  }
+  return 'moved';
 }
 
 /** Move work tree, index and branch from `from` to `to`. */
