@@ -130,7 +130,7 @@ export function installCodeCache(bundleDir: string, base: string, profile: strin
   proto._compile = function (this: CjsModule, content: string, filename: string): unknown {
     const name = basename(filename);
     if (dirname(filename) !== bundleDir || !HASHED_CHUNK.test(name) || DYNAMIC_IMPORT.test(content)) return compile.call(this, content, filename);
-    const file = readNoFollow(join(dir, name));
+    const file = readCacheFile(join(dir, name));
     const found = file && decodeCache(file, content);
     const script = new vm.Script((Module as unknown as { wrap(s: string): string }).wrap(content), { filename, cachedData: found ? found.data : undefined });
     use.chunks.set(name, file === null ? 'miss' : !found || script.cachedDataRejected ? 'refused' : 'hit');
@@ -162,7 +162,7 @@ function unsafeDir(dir: string): string | null {
 }
 
 /** A file's bytes, never through a symbolic link; null when it cannot be read. */
-function readNoFollow(path: string): Buffer | null {
+function readCacheFile(path: string): Buffer | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);

@@ -115,7 +115,6 @@ export class Deadline {
   }
 }
 
-/** Recover what a kill -9 left. Returns notes; throws on a person's merge in progress. */
 /** A small file's text, or `fallback` when it cannot be read (synchronous: read once a round). */
 function readTextOr(file: string, fallback: string): string {
   try {
@@ -125,6 +124,7 @@ function readTextOr(file: string, fallback: string): string {
   }
 }
 
+/** Recover what a kill -9 left. Returns notes; throws on a person's merge in progress. */
 export async function recover(repo: Repo, ctx: Context): Promise<string[]> {
   const notes: string[] = [];
   const g = repo.gitDir;

@@ -124,9 +124,9 @@ export async function repairClone(repo: Repo, policy: Policy, s: { agent: string
       fixed.push(`config ${k}`);
     }
   }
+  if (await writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines())) fixed.push('.git/info/attributes');
   const hooksPath = cfg.get('core.hookspath');
   const hooksDir = hooksPath ? resolve(repo.root, hooksPath.replace(/^~(?=\/)/, process.env.HOME ?? '~')) : join(repo.gitDir, 'hooks');
-  if (await writeManagedBlock(join(repo.gitDir, 'info', 'attributes'), policy.attributesLines())) fixed.push('.git/info/attributes');
   for (const name of HOOKS) {
     const hook = join(hooksDir, name);
     // synchronous reads: two small files, every round
